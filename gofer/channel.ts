@@ -1,0 +1,110 @@
+// The shared-memory channel between the sandbox thread (client) and the gofer worker (server).
+//
+// One SharedArrayBuffer: a control block of Int32 words (layout in protocol/messages.ts, Chan) and a
+// payload window of Chan.Window bytes that carries the request, then the response. Exactly one
+// request is in flight. The client writes the payload, stores id and length, flips State to Request
+// and notifies; the server handles it, writes errno, length and payload, flips State to Response and
+// notifies; the client reads the response and flips State back to Idle. Both sides spin briefly
+// before sleeping in Atomics.wait, because a round trip is usually a few microseconds.
+//
+// The server's side is trusted; the client's is the sandbox's. The server never trusts the length
+// word: it is clamped to the window before use.
+import { Chan } from './protocol/messages';
+
+export const CHANNEL_BYTES = Chan.WindowOffset + Chan.Window;
+
+const SPIN = 2000;
+
+export function createChannelBuffer(): SharedArrayBuffer {
+  return new SharedArrayBuffer(CHANNEL_BYTES);
+}
+
+/** The sandbox end. */
+export class ChannelClient {
+  readonly ctl: Int32Array;
+  readonly window: Uint8Array;
+  /** How long to wait for one response before declaring the gofer dead (ms). */
+  timeoutMs = 60_000;
+
+  constructor(sab: SharedArrayBuffer) {
+    this.ctl = new Int32Array(sab, 0, Chan.WindowOffset >> 2);
+    this.window = new Uint8Array(sab, Chan.WindowOffset, Chan.Window);
+  }
+
+  /**
+   * Sends the request already in window[0, len) and waits for the answer. Returns the response
+   * length (payload in window[0, n)), or a negated errno.
+   */
+  call(id: number, len: number): number {
+    const ctl = this.ctl;
+    if (Atomics.load(ctl, Chan.Dead) !== 0) return -29; // EIO
+    ctl[Chan.Id] = id;
+    ctl[Chan.Length] = len;
+    Atomics.store(ctl, Chan.State, Chan.Request);
+    Atomics.notify(ctl, Chan.State, 1);
+    let state = 0;
+    for (let i = 0; i < SPIN; i++) {
+      state = Atomics.load(ctl, Chan.State);
+      if (state === Chan.Response) break;
+    }
+    if (state !== Chan.Response) {
+      const deadline = Date.now() + this.timeoutMs;
+      while ((state = Atomics.load(ctl, Chan.State)) !== Chan.Response) {
+        if (Atomics.load(ctl, Chan.Dead) !== 0 || Date.now() > deadline) {
+          Atomics.store(ctl, Chan.Dead, 1);
+          return -29; // EIO: the gofer is gone
+        }
+        Atomics.wait(ctl, Chan.State, Chan.Request, 100);
+      }
+    }
+    const errno = ctl[Chan.Errno];
+    const n = ctl[Chan.Length];
+    Atomics.store(ctl, Chan.State, Chan.Idle);
+    if (errno !== 0) return -errno;
+    return n >= 0 && n <= Chan.Window ? n : -29;
+  }
+
+  /** Marks the channel dead (the worker exited); later calls fail with EIO at once. */
+  markDead(): void {
+    Atomics.store(this.ctl, Chan.Dead, 1);
+    Atomics.notify(this.ctl, Chan.State);
+  }
+}
+
+/** What serves requests: given (id, payload in window[0, len)), writes the response and returns its length or a negated errno. */
+export type Handler = (id: number, len: number, window: Uint8Array) => number;
+
+/** The gofer end: serves requests forever (until `stop` returns true while idle). */
+export function serveChannel(sab: SharedArrayBuffer, handle: Handler, stop: () => boolean = () => false): void {
+  const ctl = new Int32Array(sab, 0, Chan.WindowOffset >> 2);
+  const window = new Uint8Array(sab, Chan.WindowOffset, Chan.Window);
+  for (;;) {
+    let state = Atomics.load(ctl, Chan.State);
+    for (let i = 0; i < SPIN && state !== Chan.Request; i++) state = Atomics.load(ctl, Chan.State);
+    while (state !== Chan.Request) {
+      if (stop() || Atomics.load(ctl, Chan.Dead) !== 0) return;
+      Atomics.wait(ctl, Chan.State, state, 1000);
+      state = Atomics.load(ctl, Chan.State);
+    }
+    const id = ctl[Chan.Id];
+    const len = ctl[Chan.Length];
+    let r: number;
+    if (len < 0 || len > Chan.Window) r = -28; // EINVAL
+    else {
+      try {
+        r = handle(id, len, window);
+      } catch {
+        r = -29; // EIO: a handler bug must not take the gofer down
+      }
+    }
+    if (r < 0) {
+      ctl[Chan.Errno] = -r;
+      ctl[Chan.Length] = 0;
+    } else {
+      ctl[Chan.Errno] = 0;
+      ctl[Chan.Length] = r;
+    }
+    Atomics.store(ctl, Chan.State, Chan.Response);
+    Atomics.notify(ctl, Chan.State, 1);
+  }
+}

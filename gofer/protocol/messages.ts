@@ -1,0 +1,190 @@
+// The gofer protocol: message ids and byte layouts, the single source of truth for both ends.
+//
+// This file is compiled twice: by AssemblyScript into the (untrusted) kernel and by esbuild into the
+// (trusted) gofer. It therefore holds nothing but `export const enum`s, which both compilers accept
+// and inline. Ids are append-only: never renumber or reuse one.
+//
+// Framing. A request is (id, payload); a response is (errno, payload). The channel carries id, errno
+// and payload length in its control words, so payloads below start at byte 0. All integers are
+// little-endian; u64 fields sit at 8-byte-aligned offsets. Names are single path components: never
+// empty, ".", "..", and never containing '/' or NUL; the gofer rejects anything else with EINVAL.
+// Decoders reject trailing bytes. A failed request has no side effect.
+//
+// References. A "node" is the gofer's per-connection reference to a file-system object, returned by
+// Mount, Walk and Getdents; for an image tree it is the immutable tree's node index. A "handle" is an
+// open file returned by OpenAt, released by Close.
+
+export const enum Msg {
+  Mount = 1,
+  Walk = 2,
+  WalkStat = 3,
+  FStat = 4,
+  SetStat = 5,
+  OpenAt = 6,
+  OpenCreateAt = 7,
+  PRead = 8,
+  PWrite = 9,
+  Getdents = 10,
+  MkdirAt = 11,
+  SymlinkAt = 12,
+  LinkAt = 13,
+  UnlinkAt = 14,
+  RenameAt = 15,
+  ReadLinkAt = 16,
+  FSync = 17,
+  Close = 18,
+  StatFS = 19,
+  Nop = 20,
+  /** One past the largest id; handlers are a table of this size. */
+  Limit = 21,
+}
+
+/** The shared-memory channel: a control block of Int32 words, then the payload window. */
+export const enum Chan {
+  /** Control words (Int32 indexes). */
+  State = 0,
+  Id = 1,
+  Length = 2,
+  Errno = 3,
+  /** Set by the server when it has died or stopped serving; clients fail with EIO. */
+  Dead = 4,
+  /** States of Chan.State. */
+  Idle = 0,
+  Request = 1,
+  Response = 2,
+  /** Byte offset of the payload window; the control block is this many bytes. */
+  WindowOffset = 64,
+  /** Largest payload, in either direction: 2 MiB. */
+  Window = 2097152,
+}
+
+/** File types, numerically equal to WASI preview1 `filetype`. */
+export const enum Kind {
+  Unknown = 0,
+  Dir = 3,
+  File = 4,
+  Symlink = 7,
+}
+
+/**
+ * Stat record, 64 bytes, embedded in several responses.
+ *   0 ino u64   8 size u64   16 atime ns u64   24 mtime ns u64   32 ctime ns u64
+ *  40 mode u32 (permission bits, 07777)   44 nlink u32   48 uid u32   52 gid u32
+ *  56 kind u8 (Kind)   57..63 zero
+ */
+export const enum Stat {
+  Ino = 0,
+  Size = 8,
+  Atime = 16,
+  Mtime = 24,
+  Ctime = 32,
+  Mode = 40,
+  Nlink = 44,
+  Uid = 48,
+  Gid = 52,
+  Kind = 56,
+  Bytes = 64,
+}
+
+/** Mount. req: { mount u32 } -> resp: { node u32, pad u32, stat Stat } for the mount's root. */
+export const enum MountReq {
+  Mount = 0,
+  Bytes = 4,
+}
+export const enum MountResp {
+  Node = 0,
+  /** Number of nodes the tree may hand out (an upper bound on node values + 1), 0 if unknown. */
+  NodeLimit = 4,
+  Stat = 8,
+  Bytes = 72,
+}
+
+/**
+ * Walk. req: { dir node u32, count u32, count x { len u32, bytes, pad to 4 } }
+ * resp: { found u32, pad u32, found x { node u32, pad u32, stat Stat } }
+ * Walks from `dir` one name at a time. It stops early (found < count) at a missing name, and after a
+ * symlink (the symlink is the last step returned). It never follows a symlink.
+ * WalkStat has the same request and returns the same records without handing out new nodes (node 0).
+ */
+export const enum WalkReq {
+  Dir = 0,
+  Count = 4,
+  Names = 8,
+}
+export const enum WalkResp {
+  Found = 0,
+  Steps = 8,
+  StepNode = 0,
+  StepStat = 8,
+  StepBytes = 72,
+}
+
+/** FStat. req: { node u32 } -> resp: Stat. ReadLinkAt: req { node u32 } -> resp: the target bytes. */
+export const enum NodeReq {
+  Node = 0,
+  Bytes = 4,
+}
+
+/**
+ * Getdents. req: { dir node u32, start u32, max u32 } -> resp: { count u32, next u32, entries }.
+ * Entries are { node u32, nameLen u32, stat Stat, name bytes, pad to 8 }. `start` is 0 for the first
+ * call; `next` is the value to pass next time, or GetdentsEnd when the listing is complete. "." and
+ * ".." are not listed. Entries come in a stable order (sorted by name for image trees).
+ */
+export const enum GetdentsReq {
+  Dir = 0,
+  Start = 4,
+  Max = 8,
+  Bytes = 12,
+}
+export const enum GetdentsResp {
+  Count = 0,
+  Next = 4,
+  Entries = 8,
+  EntNode = 0,
+  EntNameLen = 4,
+  EntStat = 8,
+  EntName = 72,
+  End = 0x7fffffff,
+}
+
+/** OpenAt. req: { node u32, flags u32 (OpenFlags) } -> resp: { handle u32 }. */
+export const enum OpenReq {
+  Node = 0,
+  Flags = 4,
+  Bytes = 8,
+}
+export const enum OpenFlags {
+  Read = 1,
+  Write = 2,
+  Truncate = 4,
+}
+export const enum OpenResp {
+  Handle = 0,
+  Bytes = 4,
+}
+
+/** PRead. req: { handle u32, len u32, offset u64 } -> resp: the bytes (short at end of file). */
+export const enum PReadReq {
+  Handle = 0,
+  Length = 4,
+  Offset = 8,
+  Bytes = 16,
+}
+
+/** Close. req: { count u32, count x handle u32 } -> resp: {}. Unknown handles are EBADF, and nothing is closed. */
+export const enum CloseReq {
+  Count = 0,
+  Handles = 4,
+}
+
+/** StatFS. req: { node u32 } -> resp below. */
+export const enum StatFSResp {
+  Blocks = 0,
+  BlocksFree = 8,
+  Files = 16,
+  FilesFree = 24,
+  BlockSize = 32,
+  NameMax = 36,
+  Bytes = 40,
+}

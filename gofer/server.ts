@@ -1,0 +1,292 @@
+// The gofer's request dispatcher: validate, then dispatch. Every request is decoded with bounds
+// checks (trailing bytes are EINVAL), names are checked to be single components, and the handler is
+// found in a table keyed by message id. A handler either fails with no side effect or succeeds; it
+// writes its response into the same window the request came in, after it has read the request.
+//
+// This file serves the image's lower tree (mount 0): read-only, so every mutation is EROFS. The
+// node numbers it hands out are indexes into the immutable LowerTree; any index below tree.count
+// names an object the sandbox is entitled to see, so a node needs no per-connection table, while
+// open handles (OpenAt) do have one and are checked on every use.
+import { E } from '../kernel/wasi/errno';
+import type { LowerTree } from './image/tree';
+import {
+  Chan, CloseReq, GetdentsReq, GetdentsResp, Kind, MountReq, MountResp, Msg, NodeReq, OpenFlags, OpenReq, OpenResp,
+  PReadReq, Stat, StatFSResp, WalkReq, WalkResp,
+} from './protocol/messages';
+
+const TREE_FILE = 1;
+const TREE_DIR = 2;
+const TREE_SYMLINK = 3;
+
+export interface GoferStats {
+  requests: number;
+  byId: number[];
+}
+
+/** Checks a single path component: 1..255 bytes, not "." or "..", no '/' and no NUL. */
+export function validName(b: Uint8Array, off: number, len: number): boolean {
+  if (len === 0 || len > 255) return false;
+  if (b[off] === 0x2e && (len === 1 || (len === 2 && b[off + 1] === 0x2e))) return false;
+  for (let i = off; i < off + len; i++) {
+    const c = b[i];
+    if (c === 0x2f || c === 0) return false;
+  }
+  return true;
+}
+
+export class LowerServer {
+  readonly tree: LowerTree;
+  private readonly handles: number[] = []; // handle -> node, -1 when free
+  private readonly freeHandles: number[] = [];
+  readonly stats: GoferStats = { requests: 0, byId: new Array(Msg.Limit).fill(0) };
+  private view: DataView | null = null;
+  private viewBuf: Uint8Array | null = null;
+  private readonly table: Array<(len: number, w: Uint8Array, dv: DataView) => number>;
+
+  constructor(tree: LowerTree) {
+    this.tree = tree;
+    const t: Array<(len: number, w: Uint8Array, dv: DataView) => number> = new Array(Msg.Limit).fill(
+      (_len: number) => -E.NOSYS,
+    );
+    t[Msg.Nop] = (len) => (len === 0 ? 0 : -E.INVAL);
+    t[Msg.Mount] = (len, w, dv) => this.mount(len, w, dv);
+    t[Msg.Walk] = (len, w, dv) => this.walk(len, w, dv, true);
+    t[Msg.WalkStat] = (len, w, dv) => this.walk(len, w, dv, false);
+    t[Msg.FStat] = (len, w, dv) => this.fstat(len, w, dv);
+    t[Msg.ReadLinkAt] = (len, w, dv) => this.readlink(len, w, dv);
+    t[Msg.Getdents] = (len, w, dv) => this.getdents(len, w, dv);
+    t[Msg.OpenAt] = (len, w, dv) => this.open(len, w, dv);
+    t[Msg.PRead] = (len, w, dv) => this.pread(len, w, dv);
+    t[Msg.Close] = (len, w, dv) => this.close(len, w, dv, true);
+    t[Msg.FSync] = (len, w, dv) => this.close(len, w, dv, false);
+    t[Msg.StatFS] = (len, w, dv) => this.statfs(len, w, dv);
+    // A read-only tree: every mutation is refused up front, with no side effect.
+    for (const id of [Msg.SetStat, Msg.OpenCreateAt, Msg.PWrite, Msg.MkdirAt, Msg.SymlinkAt, Msg.LinkAt, Msg.UnlinkAt, Msg.RenameAt]) {
+      t[id] = () => -E.ROFS;
+    }
+    this.table = t;
+  }
+
+  /** Handles one request (payload in window[0, len)); returns the response length or -errno. */
+  handle = (id: number, len: number, window: Uint8Array): number => {
+    this.stats.requests++;
+    if (!Number.isInteger(id) || id <= 0 || id >= Msg.Limit) return -E.NOSYS;
+    this.stats.byId[id]++;
+    if (this.viewBuf !== window) {
+      this.viewBuf = window;
+      this.view = new DataView(window.buffer, window.byteOffset, window.byteLength);
+    }
+    return this.table[id](len, window, this.view!);
+  };
+
+  private validNode(n: number): boolean {
+    return n >= 0 && n < this.tree.count;
+  }
+
+  private writeStat(dv: DataView, at: number, n: number): void {
+    const t = this.tree;
+    const k = t.kind(n);
+    const mtime = t.mtimeNs(n);
+    dv.setBigUint64(at + Stat.Ino, BigInt(n + 1), true);
+    dv.setBigUint64(at + Stat.Size, BigInt(k === TREE_DIR ? 0 : t.size(n)), true);
+    dv.setBigUint64(at + Stat.Atime, mtime, true);
+    dv.setBigUint64(at + Stat.Mtime, mtime, true);
+    dv.setBigUint64(at + Stat.Ctime, mtime, true);
+    dv.setUint32(at + Stat.Mode, t.mode(n) & 0o7777, true);
+    dv.setUint32(at + Stat.Nlink, t.nlink(n), true);
+    dv.setUint32(at + Stat.Uid, t.uid(n), true);
+    dv.setUint32(at + Stat.Gid, t.gid(n), true);
+    dv.setUint32(at + Stat.Kind, k === TREE_DIR ? Kind.Dir : k === TREE_FILE ? Kind.File : k === TREE_SYMLINK ? Kind.Symlink : Kind.Unknown, true);
+    dv.setUint32(at + Stat.Kind + 4, 0, true);
+  }
+
+  private mount(len: number, _w: Uint8Array, dv: DataView): number {
+    if (len !== MountReq.Bytes) return -E.INVAL;
+    if (dv.getUint32(MountReq.Mount, true) !== 0) return -E.NOENT;
+    const root = this.tree.root;
+    dv.setUint32(MountResp.Node, root, true);
+    dv.setUint32(MountResp.NodeLimit, this.tree.count, true);
+    this.writeStat(dv, MountResp.Stat, root);
+    return MountResp.Bytes;
+  }
+
+  private walk(len: number, w: Uint8Array, dv: DataView, _handOut: boolean): number {
+    if (len < WalkReq.Names) return -E.INVAL;
+    let dir = dv.getUint32(WalkReq.Dir, true);
+    const count = dv.getUint32(WalkReq.Count, true);
+    if (!this.validNode(dir)) return -E.BADF;
+    if (count === 0 || count > 4096) return -E.INVAL;
+    // Decode and check every name before doing anything.
+    const offs: number[] = [];
+    let off = WalkReq.Names;
+    for (let i = 0; i < count; i++) {
+      if (off + 4 > len) return -E.INVAL;
+      const n = dv.getUint32(off, true);
+      off += 4;
+      if (n > 255 || off + n > len) return -E.INVAL;
+      if (!validName(w, off, n)) return -E.INVAL;
+      offs.push(off, n);
+      off += (n + 3) & ~3;
+    }
+    if (off !== len) return -E.INVAL;
+    if (WalkResp.Steps + count * WalkResp.StepBytes > Chan.Window) return -E.INVAL;
+    // Resolve. Names are copied out first because the response overwrites the window.
+    const names = offs.length ? w.slice(offs[0], offs[offs.length - 2] + offs[offs.length - 1]) : new Uint8Array(0);
+    const base = offs[0];
+    const t = this.tree;
+    let found = 0;
+    const steps: number[] = [];
+    for (let i = 0; i < count; i++) {
+      if (t.kind(dir) !== TREE_DIR) {
+        if (found === 0) return -E.NOTDIR;
+        break;
+      }
+      const s = offs[2 * i] - base;
+      const child = t.lookup(dir, names, s, s + offs[2 * i + 1]);
+      if (child < 0) break;
+      steps.push(child);
+      found++;
+      if (t.kind(child) === TREE_SYMLINK) break;
+      dir = child;
+    }
+    if (found === 0) return -E.NOENT;
+    dv.setUint32(WalkResp.Found, found, true);
+    dv.setUint32(4, 0, true);
+    let at = WalkResp.Steps;
+    for (const n of steps) {
+      dv.setUint32(at + WalkResp.StepNode, n, true);
+      dv.setUint32(at + 4, 0, true);
+      this.writeStat(dv, at + WalkResp.StepStat, n);
+      at += WalkResp.StepBytes;
+    }
+    return at;
+  }
+
+  private fstat(len: number, _w: Uint8Array, dv: DataView): number {
+    if (len !== NodeReq.Bytes) return -E.INVAL;
+    const n = dv.getUint32(NodeReq.Node, true);
+    if (!this.validNode(n)) return -E.BADF;
+    this.writeStat(dv, 0, n);
+    return Stat.Bytes;
+  }
+
+  private readlink(len: number, w: Uint8Array, dv: DataView): number {
+    if (len !== NodeReq.Bytes) return -E.INVAL;
+    const n = dv.getUint32(NodeReq.Node, true);
+    if (!this.validNode(n)) return -E.BADF;
+    if (this.tree.kind(n) !== TREE_SYMLINK) return -E.INVAL;
+    const target = this.tree.readlink(n);
+    if (target.length > Chan.Window) return -E.NAMETOOLONG;
+    w.set(target, 0);
+    return target.length;
+  }
+
+  private getdents(len: number, w: Uint8Array, dv: DataView): number {
+    if (len !== GetdentsReq.Bytes) return -E.INVAL;
+    const dir = dv.getUint32(GetdentsReq.Dir, true);
+    const start = dv.getUint32(GetdentsReq.Start, true);
+    const max = dv.getUint32(GetdentsReq.Max, true);
+    if (!this.validNode(dir)) return -E.BADF;
+    const t = this.tree;
+    if (t.kind(dir) !== TREE_DIR) return -E.NOTDIR;
+    const total = t.entryCount(dir);
+    if (start > total) return -E.INVAL;
+    const first = t.entryFirst(dir);
+    const names = t.names;
+    let at = GetdentsResp.Entries;
+    let i = start;
+    let count = 0;
+    while (i < total && count < max) {
+      const e = first + i;
+      const nameLen = t.entryNameLength(e);
+      const rec = (GetdentsResp.EntName + nameLen + 7) & ~7;
+      if (at + rec > Chan.Window) break;
+      const node = t.entryNode(e);
+      dv.setUint32(at + GetdentsResp.EntNode, node, true);
+      dv.setUint32(at + GetdentsResp.EntNameLen, nameLen, true);
+      this.writeStat(dv, at + GetdentsResp.EntStat, node);
+      const no = t.entryNameOffset(e);
+      w.set(names.subarray(no, no + nameLen), at + GetdentsResp.EntName);
+      at += rec;
+      i++;
+      count++;
+    }
+    dv.setUint32(GetdentsResp.Count, count, true);
+    dv.setUint32(GetdentsResp.Next, i >= total ? GetdentsResp.End : i, true);
+    return at;
+  }
+
+  private open(len: number, _w: Uint8Array, dv: DataView): number {
+    if (len !== OpenReq.Bytes) return -E.INVAL;
+    const n = dv.getUint32(OpenReq.Node, true);
+    const flags = dv.getUint32(OpenReq.Flags, true);
+    if (!this.validNode(n)) return -E.BADF;
+    if (flags & ~(OpenFlags.Read | OpenFlags.Write | OpenFlags.Truncate)) return -E.INVAL;
+    if (flags & (OpenFlags.Write | OpenFlags.Truncate)) return -E.ROFS;
+    const k = this.tree.kind(n);
+    if (k === TREE_DIR) return -E.ISDIR;
+    if (k !== TREE_FILE) return -E.LOOP;
+    let h = this.freeHandles.pop();
+    if (h === undefined) {
+      if (this.handles.length >= 1 << 20) return -E.NFILE;
+      h = this.handles.length;
+      this.handles.push(n);
+    } else {
+      this.handles[h] = n;
+    }
+    dv.setUint32(OpenResp.Handle, h, true);
+    return OpenResp.Bytes;
+  }
+
+  private handleNode(h: number): number {
+    return h < this.handles.length ? this.handles[h] : -1;
+  }
+
+  private pread(len: number, w: Uint8Array, dv: DataView): number {
+    if (len !== PReadReq.Bytes) return -E.INVAL;
+    const h = dv.getUint32(PReadReq.Handle, true);
+    const count = dv.getUint32(PReadReq.Length, true);
+    const lo = dv.getUint32(PReadReq.Offset, true);
+    const hi = dv.getUint32(PReadReq.Offset + 4, true);
+    const n = this.handleNode(h);
+    if (n < 0) return -E.BADF;
+    if (count > Chan.Window) return -E.INVAL;
+    if (hi >= 0x200000) return -E.INVAL; // offsets past 2^53 cannot be valid here
+    const offset = hi * 0x100000000 + lo;
+    const size = this.tree.size(n);
+    if (offset >= size || count === 0) return 0;
+    return this.tree.read(n, offset, Math.min(count, size - offset), w, 0);
+  }
+
+  private close(len: number, _w: Uint8Array, dv: DataView, release: boolean): number {
+    if (len < CloseReq.Handles) return -E.INVAL;
+    const count = dv.getUint32(CloseReq.Count, true);
+    if (len !== CloseReq.Handles + count * 4) return -E.INVAL;
+    for (let i = 0; i < count; i++) {
+      if (this.handleNode(dv.getUint32(CloseReq.Handles + 4 * i, true)) < 0) return -E.BADF;
+    }
+    if (!release) return 0; // FSync: a read-only tree has nothing to flush
+    for (let i = 0; i < count; i++) {
+      const h = dv.getUint32(CloseReq.Handles + 4 * i, true);
+      if (this.handles[h] < 0) continue; // listed twice
+      this.handles[h] = -1;
+      this.freeHandles.push(h);
+    }
+    return 0;
+  }
+
+  private statfs(len: number, _w: Uint8Array, dv: DataView): number {
+    if (len !== NodeReq.Bytes) return -E.INVAL;
+    if (!this.validNode(dv.getUint32(NodeReq.Node, true))) return -E.BADF;
+    let bytes = 0;
+    for (let n = 0; n < this.tree.count; n++) if (this.tree.kind(n) === TREE_FILE) bytes += this.tree.size(n);
+    const blocks = BigInt(Math.ceil(bytes / 4096));
+    dv.setBigUint64(StatFSResp.Blocks, blocks, true);
+    dv.setBigUint64(StatFSResp.BlocksFree, 0n, true);
+    dv.setBigUint64(StatFSResp.Files, BigInt(this.tree.count), true);
+    dv.setBigUint64(StatFSResp.FilesFree, 0n, true);
+    dv.setUint32(StatFSResp.BlockSize, 4096, true);
+    dv.setUint32(StatFSResp.NameMax, 255, true);
+    return StatFSResp.Bytes;
+  }
+}

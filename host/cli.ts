@@ -1,0 +1,110 @@
+// The command line (`node host/run.js`): parses docker-style arguments and calls sandbox.run. Thin
+// on purpose: everything it does is available from host/index.ts.
+//
+//   node host/run.js [OPTIONS] IMAGE [COMMAND] [ARG...]
+//
+// Options stop at IMAGE; everything after it is the command, as with `docker run`.
+import { parseSize } from './filestore';
+import { PROJECT, SandboxError, run, type RunOptions } from './sandbox';
+
+const USAGE = `Usage: node host/run.js [OPTIONS] IMAGE [COMMAND] [ARG...]
+
+Runs a WASI program from a container image inside the ${PROJECT} sandbox, on a root file system
+whose writable layer lives inside the sandbox.
+
+IMAGE is a \`docker save\` archive, an OCI image-layout archive or a plain rootfs tar (layers may
+be gzip-compressed). COMMAND replaces the image's Cmd; the Entrypoint stays, as in \`docker run\`.
+
+Options:
+  --entrypoint PATH    replace the image's Entrypoint ("" clears it)
+  -e, --env KEY=VALUE  set an environment variable (repeatable; KEY alone copies it from the host)
+  -w, --workdir DIR    working directory (passed to the guest as PWD)
+      --size SIZE      filestore size limit, e.g. 512m, 2g (default: half of the host's memory)
+      --gofer MODE     worker (default) or inline: run the file server in a worker thread or in
+                       this thread
+      --cache-dir DIR  where inflated gzip layers are kept (default: $WASMBOX_CACHE or
+                       ~/.cache/${PROJECT})
+      --stats          print kernel statistics to stderr at exit
+      --debug-kernel   use the debug build of the kernel (assertions on)
+  -h, --help           show this help
+
+Exit status: the program's own, or 125 (the runtime failed, e.g. a bad image), 126 (the command
+cannot be run, e.g. not WebAssembly), 127 (the command was not found), 134/136/139 (the guest
+trapped: unreachable / arithmetic / memory fault).`;
+
+function fail(msg: string): never {
+  process.stderr.write(`${PROJECT}: ${msg}\nSee 'node host/run.js --help'.\n`);
+  process.exit(125);
+}
+
+export function parseArgs(argv: string[]): RunOptions & { stats: boolean } {
+  const opts: RunOptions & { stats: boolean } = { image: '', env: [], stats: false };
+  let i = 0;
+  const value = (flag: string): string => {
+    if (i + 1 >= argv.length) fail(`flag needs an argument: ${flag}`);
+    return argv[++i];
+  };
+  for (; i < argv.length; i++) {
+    let a = argv[i];
+    let inline: string | undefined;
+    if (a.startsWith('--') && a.includes('=')) {
+      inline = a.slice(a.indexOf('=') + 1);
+      a = a.slice(0, a.indexOf('='));
+    }
+    const val = (flag: string) => (inline !== undefined ? inline : value(flag));
+    if (a === '-h' || a === '--help') {
+      process.stdout.write(USAGE + '\n');
+      process.exit(0);
+    } else if (a === '--entrypoint') {
+      const v = val(a);
+      opts.entrypoint = v === '' ? [] : [v];
+    } else if (a === '-e' || a === '--env') opts.env!.push(val(a));
+    else if (a === '-w' || a === '--workdir') opts.workdir = val(a);
+    else if (a === '--size') {
+      const v = val(a);
+      const n = parseSize(v);
+      if (!Number.isFinite(n) || n < 4096) fail(`--size: cannot parse "${v}" (use e.g. 512m or 2g)`);
+      opts.sizeBytes = n;
+    } else if (a === '--gofer') {
+      const v = val(a);
+      if (v !== 'worker' && v !== 'inline') fail(`--gofer: must be worker or inline, not "${v}"`);
+      opts.gofer = v;
+    } else if (a === '--cache-dir') opts.cacheDir = val(a);
+    else if (a === '--stats') opts.stats = true;
+    else if (a === '--debug-kernel') opts.debugKernel = true;
+    else if (a === '--') {
+      i++;
+      break;
+    } else if (a.startsWith('-') && a !== '-') fail(`unknown flag: ${a}`);
+    else break;
+  }
+  if (i >= argv.length) fail('an IMAGE is required');
+  opts.image = argv[i];
+  opts.command = argv.slice(i + 1);
+  return opts;
+}
+
+async function main(): Promise<void> {
+  const opts = parseArgs(process.argv.slice(2));
+  const interactive = process.stderr.isTTY;
+  opts.progress = (m) => {
+    if (interactive) process.stderr.write(`${PROJECT}: ${m}\n`);
+  };
+  try {
+    const r = await run(opts);
+    if (opts.stats) {
+      for (const [k, v] of Object.entries(r.stats)) process.stderr.write(`${PROJECT}: stats: ${k} ${v}\n`);
+    }
+    process.exitCode = r.status & 255;
+  } catch (e) {
+    if (e instanceof SandboxError) {
+      process.stderr.write(e.message + '\n');
+      process.exitCode = e.status;
+    } else {
+      process.stderr.write(`${PROJECT}: internal error: ${(e as Error)?.message ?? e}\n`);
+      process.exitCode = 125;
+    }
+  }
+}
+
+void main();

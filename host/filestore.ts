@@ -1,0 +1,95 @@
+// Filestore backings (trusted). The filestore holds the upper tmpfs's file data as 4 KiB pages; the
+// (untrusted) kernel decides which page holds what, and the host copies bytes in and out. Every page
+// number and length the kernel hands over is checked here before any copy.
+//
+// Geometry: pages are grouped in chunks of Page.CHUNK_PAGES (1 GiB), one ArrayBuffer each, because
+// an ArrayBuffer cannot exceed 4 GiB; a kernel segment never crosses a chunk.
+//
+// MemoryFilestore keeps the pages in resizable ArrayBuffers in this process's memory (runsc's
+// `--overlay2 root:memory`). It grows on demand, up to `limitPages`.
+import { Page } from '../kernel/abi';
+
+export interface Filestore {
+  /** Human-readable kind, for --stats. */
+  readonly kind: string;
+  /** Upper bound on pages (the --size limit). */
+  readonly limitPages: number;
+  /** Pages currently backed. */
+  readonly pages: number;
+  /** The byte array of chunk `c`, or undefined if out of range. */
+  chunk(c: number): Uint8Array | undefined;
+  /** Grows to at least `pages` pages (clamped to the limit); returns the new page count. */
+  grow(pages: number): number;
+  /** Zeroes (memory) or punches out (file) the given pages. */
+  release(pages: Uint32Array): void;
+  close(): void;
+}
+
+const CHUNK_BYTES = Page.CHUNK_PAGES * Page.SIZE;
+
+export class MemoryFilestore implements Filestore {
+  readonly kind = 'memory';
+  readonly limitPages: number;
+  pages = 0;
+  private readonly chunks: ArrayBuffer[] = [];
+  private readonly views: Uint8Array[] = [];
+
+  constructor(limitBytes: number) {
+    this.limitPages = Math.floor(limitBytes / Page.SIZE);
+  }
+
+  chunk(c: number): Uint8Array | undefined {
+    return this.views[c];
+  }
+
+  grow(pages: number): number {
+    pages = Math.min(Math.max(0, Math.floor(pages)), this.limitPages);
+    if (pages <= this.pages) return this.pages;
+    try {
+      for (let c = 0; c * Page.CHUNK_PAGES < pages; c++) {
+        const want = Math.min(pages - c * Page.CHUNK_PAGES, Page.CHUNK_PAGES) * Page.SIZE;
+        let buf = this.chunks[c];
+        if (!buf) {
+          buf = new (ArrayBuffer as any)(0, { maxByteLength: CHUNK_BYTES }) as ArrayBuffer;
+          this.chunks[c] = buf;
+          this.views[c] = new Uint8Array(buf); // length-tracking view
+        }
+        if ((buf as any).byteLength < want) (buf as any).resize(want);
+      }
+      this.pages = pages;
+    } catch {
+      // out of host memory: keep what we have; the kernel reports ENOSPC
+      this.pages = this.backedPages();
+    }
+    return this.pages;
+  }
+
+  private backedPages(): number {
+    let n = 0;
+    for (const b of this.chunks) n += b.byteLength / Page.SIZE;
+    return n;
+  }
+
+  release(pages: Uint32Array): void {
+    for (let i = 0; i < pages.length; i++) {
+      const p = pages[i];
+      if (p >= this.pages) continue;
+      const v = this.views[p >>> Page.CHUNK_SHIFT];
+      const at = (p & (Page.CHUNK_PAGES - 1)) * Page.SIZE;
+      v.fill(0, at, at + Page.SIZE);
+    }
+  }
+
+  close(): void {
+    this.chunks.length = 0;
+    this.views.length = 0;
+  }
+}
+
+/** Parses a size like 512m, 2g, 1048576 (bytes); returns NaN if it does not parse. */
+export function parseSize(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?$/i.exec(s.trim());
+  if (!m) return NaN;
+  const mult: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+  return Math.floor(Number(m[1]) * mult[m[2].toLowerCase()]);
+}

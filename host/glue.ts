@@ -1,0 +1,608 @@
+// The platform glue (trusted): the wasi_snapshot_preview1 imports of one guest process.
+//
+// For each call it checks every guest pointer and length against the guest's memory (EFAULT before
+// anything happens), copies path arguments into the kernel's exchange area, calls the kernel's
+// export of the same name, and copies results back. File data never passes through the kernel: the
+// kernel returns an I/O plan (kernel/abi.ts) and the glue copies between guest memory and the
+// filestore, kernel memory or a host stream, checking each segment first (the kernel is untrusted).
+// Calls that are not about files (args, environ, clocks, random, poll, exit) are answered here.
+import crypto from 'node:crypto';
+import { Io, Page, Plan, PlanFlag, Readdir, Seg } from '../kernel/abi';
+import { E } from '../kernel/wasi/errno';
+import type { Filestore } from './filestore';
+import { Kernel, KernelFault } from './kernel';
+
+/** Thrown (through the guest) by proc_exit. */
+export class ExitSignal {
+  constructor(readonly code: number) {}
+}
+
+/** Host streams: stdin (0), stdout (1), stderr (2) of a process. */
+export interface Streams {
+  /** Writes; returns the bytes written (may block). */
+  write(stream: number, data: Uint8Array, off: number, len: number): number;
+  /** Reads up to len bytes; returns 0 at end of input (may block). */
+  read(stream: number, data: Uint8Array, off: number, len: number): number;
+  /** WASI filetype to report for the stream. */
+  filetype(stream: number): number;
+}
+
+/** Linux caps one read or write at this many bytes (MAX_RW_COUNT). */
+const MAX_RW = 0x7ffff000;
+const enc = new TextEncoder();
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+
+function sleepMs(ms: number): void {
+  if (ms > 0) Atomics.wait(sleepCell, 0, 0, ms);
+}
+
+export class GuestProcess {
+  readonly pid: number;
+  private readonly K: Kernel;
+  private readonly k: any; // kernel exports
+  private readonly fs: Filestore;
+  private readonly streams: Streams;
+  private readonly argBytes: Uint8Array[];
+  private readonly envBytes: Uint8Array[];
+  private gmem: WebAssembly.Memory | null = null;
+  private gbuf: ArrayBuffer | null = null;
+  private gu8 = new Uint8Array(0);
+  private gdv = new DataView(new ArrayBuffer(0));
+  // iovec cursor
+  private cIov = 0;
+  private cEnd = 0;
+  private cIdx = 0;
+  private cPtr = 0;
+  private cLeft = 0;
+
+  constructor(kernel: Kernel, filestore: Filestore, pid: number, args: string[], env: string[], streams: Streams) {
+    this.K = kernel;
+    this.k = kernel.exports;
+    this.fs = filestore;
+    this.pid = pid;
+    this.streams = streams;
+    this.argBytes = args.map((a) => enc.encode(a + '\0'));
+    this.envBytes = env.map((a) => enc.encode(a + '\0'));
+  }
+
+  /** Binds the guest's exported memory (after instantiation). */
+  bindMemory(mem: WebAssembly.Memory): void {
+    this.gmem = mem;
+    this.g();
+  }
+
+  private g(): void {
+    const m = this.gmem!;
+    if (m.buffer !== this.gbuf) {
+      this.gbuf = m.buffer;
+      this.gu8 = new Uint8Array(this.gbuf);
+      this.gdv = new DataView(this.gbuf);
+    }
+  }
+
+  /** Whether [ptr, ptr+len) lies in guest memory (both already u32). */
+  private ok(ptr: number, len: number): boolean {
+    return ptr + len <= this.gu8.length;
+  }
+
+  /** Copies a guest path into the exchange area at `slot`; returns 0 or an errno. */
+  private path(ptr: number, len: number, slot: number): number {
+    ptr >>>= 0;
+    len >>>= 0;
+    if (len >= Io.PATH_MAX) return E.NAMETOOLONG;
+    if (!this.ok(ptr, len)) return E.FAULT;
+    const ku8 = this.K.view();
+    const at = this.K.io + slot;
+    const g = this.gu8;
+    if (len <= 32) for (let i = 0; i < len; i++) ku8[at + i] = g[ptr + i];
+    else ku8.set(g.subarray(ptr, ptr + len), at);
+    return 0;
+  }
+
+  private res32(i: number): number {
+    this.K.view();
+    return this.K.dv.getUint32(this.K.io + Io.RES + 4 * i, true);
+  }
+
+  /** Copies `len` bytes of the exchange area at `slot` to guest memory at `ptr` (checked by the caller). */
+  private out(slot: number, ptr: number, len: number): void {
+    const ku8 = this.K.view();
+    const at = this.K.io + slot;
+    this.g();
+    this.gu8.set(ku8.subarray(at, at + len), ptr);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // I/O plans
+
+  private cursor(iovs: number, n: number, skip: number): void {
+    this.cIov = iovs;
+    this.cEnd = iovs + 8 * n;
+    this.cIdx = iovs;
+    this.cLeft = 0;
+    this.cPtr = 0;
+    this.advance(skip);
+  }
+
+  /** Moves the cursor forward by `n` bytes. */
+  private advance(n: number): void {
+    while (n > 0 || this.cLeft === 0) {
+      if (this.cLeft === 0) {
+        if (this.cIdx >= this.cEnd) return;
+        this.cPtr = this.gdv.getUint32(this.cIdx, true);
+        this.cLeft = this.gdv.getUint32(this.cIdx + 4, true);
+        this.cIdx += 8;
+        continue;
+      }
+      const step = Math.min(n, this.cLeft);
+      this.cPtr += step;
+      this.cLeft -= step;
+      n -= step;
+    }
+  }
+
+  /** Copies `len` bytes between the iovec cursor and arr[at..]: guest -> arr when `toArr`. */
+  private xfer(toArr: boolean, arr: Uint8Array, at: number, len: number): void {
+    const g = this.gu8;
+    while (len > 0) {
+      if (this.cLeft === 0) this.advance(0);
+      if (this.cLeft === 0) throw new KernelFault('I/O plan longer than the request');
+      const n = Math.min(len, this.cLeft);
+      if (toArr) arr.set(g.subarray(this.cPtr, this.cPtr + n), at);
+      else g.set(arr.subarray(at, at + n), this.cPtr);
+      at += n;
+      len -= n;
+      this.cPtr += n;
+      this.cLeft -= n;
+    }
+  }
+
+  private zero(len: number): void {
+    while (len > 0) {
+      if (this.cLeft === 0) this.advance(0);
+      if (this.cLeft === 0) throw new KernelFault('I/O plan longer than the request');
+      const n = Math.min(len, this.cLeft);
+      this.gu8.fill(0, this.cPtr, this.cPtr + n);
+      len -= n;
+      this.cPtr += n;
+      this.cLeft -= n;
+    }
+  }
+
+  /** Host stream I/O at the cursor: one read (may be short), or writes of the iovecs in turn. */
+  private stream(write: boolean, id: number, len: number): number {
+    let done = 0;
+    while (done < len) {
+      if (this.cLeft === 0) this.advance(0);
+      if (this.cLeft === 0) break;
+      const n = Math.min(len - done, this.cLeft);
+      const got = write ? this.streams.write(id, this.gu8, this.cPtr, n) : this.streams.read(id, this.gu8, this.cPtr, n);
+      this.g();
+      done += got;
+      this.cPtr += got;
+      this.cLeft -= got;
+      if (!write || got < n) break;
+    }
+    return done;
+  }
+
+  /** Executes the kernel's plan against the iovecs, from byte `skip` of them. Returns bytes moved. */
+  private runPlan(write: boolean, iovs: number, niovs: number, skip: number, max: number): number {
+    const K = this.K;
+    K.view();
+    const dv = K.dv;
+    const ku8 = K.u8;
+    const io = K.io;
+    const planned = dv.getUint32(io + Io.RES + 4 * Plan.BYTES, true);
+    const nsegs = dv.getUint32(io + Io.RES + 4 * Plan.NSEGS, true);
+    if (planned > max || nsegs > Io.MAX_SEGS) throw new KernelFault('I/O plan out of bounds');
+    this.cursor(iovs, niovs, skip);
+    let moved = 0;
+    let s = io + Io.SEGS;
+    for (let i = 0; i < nsegs; i++, s += Io.SEG_BYTES) {
+      const kind = dv.getUint32(s, true);
+      const len = dv.getUint32(s + 4, true);
+      const a = dv.getUint32(s + 8, true);
+      const b = dv.getUint32(s + 12, true);
+      if (moved + len > planned) throw new KernelFault('I/O plan longer than announced');
+      if (kind === Seg.Page) {
+        const chunk = this.fs.chunk(a >>> Page.CHUNK_SHIFT);
+        const at = (a & (Page.CHUNK_PAGES - 1)) * Page.SIZE + b;
+        if (!chunk || a >= this.fs.pages || b >= Page.SIZE || at + len > chunk.length) throw new KernelFault('I/O plan names a page outside the filestore');
+        this.xfer(write, chunk, at, len);
+      } else if (kind === Seg.Kmem) {
+        if (a + len > ku8.length || write) throw new KernelFault('I/O plan names kernel memory out of bounds');
+        this.xfer(false, ku8, a, len);
+      } else if (kind === Seg.Zero) {
+        if (write) throw new KernelFault('I/O plan zero-fills a write');
+        this.zero(len);
+      } else if (kind === Seg.Stream) {
+        return moved + this.stream(write, a, len);
+      } else {
+        throw new KernelFault('I/O plan has an unknown segment');
+      }
+      moved += len;
+    }
+    if (moved !== planned) throw new KernelFault('I/O plan shorter than announced');
+    return moved;
+  }
+
+  private rw(write: boolean, fd: number, iovs: number, niovs: number, offset: bigint | null, outPtr: number): number {
+    this.g();
+    iovs >>>= 0;
+    niovs >>>= 0;
+    outPtr >>>= 0;
+    if (niovs > 1024) return E.INVAL;
+    if (!this.ok(iovs, niovs * 8) || !this.ok(outPtr, 4)) return E.FAULT;
+    const dv = this.gdv;
+    let total = 0;
+    for (let i = 0; i < niovs; i++) {
+      const p = dv.getUint32(iovs + 8 * i, true);
+      const l = dv.getUint32(iovs + 8 * i + 4, true);
+      if (!this.ok(p, l)) return E.FAULT;
+      total += l;
+    }
+    if (total > MAX_RW) total = MAX_RW;
+    const k = this.k;
+    const pid = this.pid;
+    let done = 0;
+    for (;;) {
+      const want = total - done;
+      let err: number;
+      if (offset === null) err = write ? k.fd_write(pid, fd, want) : k.fd_read(pid, fd, want);
+      else {
+        const off = done === 0 ? offset : offset + BigInt(done);
+        err = write ? k.fd_pwrite(pid, fd, want, off) : k.fd_pread(pid, fd, want, off);
+      }
+      if (err !== 0) {
+        if (done > 0) break;
+        return err;
+      }
+      const moved = this.runPlan(write, iovs, niovs, done, want);
+      done += moved;
+      const flags = this.res32(Plan.FLAGS);
+      if (!(flags & PlanFlag.MORE) || moved === 0 || done >= total) break;
+    }
+    this.g();
+    this.gdv.setUint32(outPtr, done, true);
+    return 0;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Host-side helpers for the sandbox (not guest imports)
+
+  /** Reads a whole file from the sandbox's namespace (the entrypoint). Returns the bytes or an errno. */
+  readFile(path: string): Uint8Array | number {
+    const k = this.k;
+    const bytes = enc.encode(path);
+    if (bytes.length >= Io.PATH_MAX) return E.NAMETOOLONG;
+    this.K.view().set(bytes, this.K.io + Io.PATH1);
+    const rights = (1n << 1n) | (1n << 2n) | (1n << 21n); // FD_READ | FD_SEEK | FD_FILESTAT_GET
+    let e = k.path_open(this.pid, 3, 1, bytes.length, 0, rights, 0n, 0);
+    if (e) return e;
+    const fd = this.res32(0);
+    try {
+      e = k.fd_filestat_get(this.pid, fd);
+      if (e) return e;
+      const K = this.K;
+      K.view();
+      const type = K.u8[K.io + Io.STRUCT + 16];
+      if (type === 3) return E.ISDIR;
+      const size = Number(K.dv.getBigUint64(K.io + Io.STRUCT + 32, true));
+      if (size > 0x7fffffff) return E.FBIG;
+      const buf = new Uint8Array(size);
+      // read through a scratch guest-like buffer: reuse the plan machinery with buf as "guest memory"
+      const saved = { gmem: this.gmem, gbuf: this.gbuf, gu8: this.gu8, gdv: this.gdv };
+      const mem = new Uint8Array(size + 8);
+      this.gu8 = mem;
+      this.gdv = new DataView(mem.buffer);
+      this.gmem = { buffer: mem.buffer } as WebAssembly.Memory;
+      this.gbuf = mem.buffer;
+      try {
+        let done = 0;
+        while (done < size) {
+          e = k.fd_read(this.pid, fd, size - done);
+          if (e) return e;
+          this.gdv.setUint32(size, done, true);
+          this.gdv.setUint32(size + 4, size - done, true);
+          const n = this.runPlan(false, size, 1, 0, size - done);
+          if (n === 0) break;
+          done += n;
+        }
+        buf.set(mem.subarray(0, done));
+        return done === size ? buf : buf.subarray(0, done);
+      } finally {
+        Object.assign(this, saved);
+      }
+    } finally {
+      k.fd_close(this.pid, fd);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The imports
+
+  imports(): Record<string, (...args: any[]) => number | void> {
+    const self = this;
+    const k = this.k;
+    const pid = this.pid;
+
+    const strings = (list: Uint8Array[], ptrs: number, buf: number): number => {
+      self.g();
+      ptrs >>>= 0;
+      buf >>>= 0;
+      let size = 0;
+      for (const s of list) size += s.length;
+      if (!self.ok(ptrs, 4 * list.length) || !self.ok(buf, size)) return E.FAULT;
+      for (const s of list) {
+        self.gdv.setUint32(ptrs, buf, true);
+        self.gu8.set(s, buf);
+        ptrs += 4;
+        buf += s.length;
+      }
+      return 0;
+    };
+    const sizes = (list: Uint8Array[], countPtr: number, sizePtr: number): number => {
+      self.g();
+      countPtr >>>= 0;
+      sizePtr >>>= 0;
+      if (!self.ok(countPtr, 4) || !self.ok(sizePtr, 4)) return E.FAULT;
+      let size = 0;
+      for (const s of list) size += s.length;
+      self.gdv.setUint32(countPtr, list.length, true);
+      self.gdv.setUint32(sizePtr, size, true);
+      return 0;
+    };
+    /** Runs a kernel call that leaves `len` bytes in STRUCT, copying them to guest `ptr`. */
+    const withStruct = (ptr: number, len: number, call: () => number): number => {
+      self.g();
+      ptr >>>= 0;
+      if (!self.ok(ptr, len)) return E.FAULT;
+      const e = call();
+      if (e === 0) self.out(Io.STRUCT, ptr, len);
+      return e;
+    };
+
+    return {
+      args_get: (argv: number, buf: number) => strings(self.argBytes, argv, buf),
+      args_sizes_get: (c: number, s: number) => sizes(self.argBytes, c, s),
+      environ_get: (env: number, buf: number) => strings(self.envBytes, env, buf),
+      environ_sizes_get: (c: number, s: number) => sizes(self.envBytes, c, s),
+
+      clock_res_get(id: number, ptr: number) {
+        self.g();
+        ptr >>>= 0;
+        if (id < 0 || id > 3) return E.INVAL;
+        if (!self.ok(ptr, 8)) return E.FAULT;
+        self.gdv.setBigUint64(ptr, id === 0 ? 1000n : 1n, true);
+        return 0;
+      },
+      clock_time_get(id: number, _precision: bigint, ptr: number) {
+        self.g();
+        ptr >>>= 0;
+        if (!self.ok(ptr, 8)) return E.FAULT;
+        let t: bigint;
+        if (id === 0) t = BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n);
+        else if (id === 1) t = process.hrtime.bigint();
+        else if (id === 2 || id === 3) t = BigInt(Math.round(process.cpuUsage().user * 1000));
+        else return E.INVAL;
+        self.gdv.setBigUint64(ptr, t, true);
+        return 0;
+      },
+      random_get(ptr: number, len: number) {
+        self.g();
+        ptr >>>= 0;
+        len >>>= 0;
+        if (!self.ok(ptr, len)) return E.FAULT;
+        for (let off = 0; off < len; off += 65536) crypto.randomFillSync(self.gu8, ptr + off, Math.min(65536, len - off));
+        return 0;
+      },
+      proc_exit(code: number) {
+        throw new ExitSignal(code >>> 0);
+      },
+      proc_raise: () => E.NOSYS,
+      sched_yield: () => 0,
+      poll_oneoff: (inPtr: number, outPtr: number, nsubs: number, neventsPtr: number) => self.poll(inPtr, outPtr, nsubs, neventsPtr),
+
+      fd_advise: (fd: number, off: bigint, len: bigint, advice: number) => k.fd_advise(pid, fd, off, len, advice),
+      fd_allocate: (fd: number, off: bigint, len: bigint) => k.fd_allocate(pid, fd, off, len),
+      fd_close: (fd: number) => k.fd_close(pid, fd),
+      fd_datasync: (fd: number) => k.fd_datasync(pid, fd),
+      fd_sync: (fd: number) => k.fd_sync(pid, fd),
+      fd_fdstat_get: (fd: number, ptr: number) => withStruct(ptr, 24, () => k.fd_fdstat_get(pid, fd)),
+      fd_fdstat_set_flags: (fd: number, flags: number) => k.fd_fdstat_set_flags(pid, fd, flags),
+      fd_fdstat_set_rights: (fd: number, base: bigint, inh: bigint) => k.fd_fdstat_set_rights(pid, fd, base, inh),
+      fd_filestat_get: (fd: number, ptr: number) => withStruct(ptr, 64, () => k.fd_filestat_get(pid, fd)),
+      fd_filestat_set_size: (fd: number, size: bigint) => k.fd_filestat_set_size(pid, fd, size),
+      fd_filestat_set_times: (fd: number, a: bigint, m: bigint, fl: number) => k.fd_filestat_set_times(pid, fd, a, m, fl),
+      fd_pread: (fd: number, iovs: number, n: number, off: bigint, out: number) => self.rw(false, fd, iovs, n, off, out),
+      fd_pwrite: (fd: number, iovs: number, n: number, off: bigint, out: number) => self.rw(true, fd, iovs, n, off, out),
+      fd_read: (fd: number, iovs: number, n: number, out: number) => self.rw(false, fd, iovs, n, null, out),
+      fd_write: (fd: number, iovs: number, n: number, out: number) => self.rw(true, fd, iovs, n, null, out),
+      fd_prestat_get: (fd: number, ptr: number) => withStruct(ptr, 8, () => k.fd_prestat_get(pid, fd)),
+      fd_prestat_dir_name(fd: number, ptr: number, len: number) {
+        self.g();
+        ptr >>>= 0;
+        len >>>= 0;
+        if (!self.ok(ptr, len)) return E.FAULT;
+        const e = k.fd_prestat_dir_name(pid, fd, len);
+        if (e) return e;
+        const n = Math.min(self.res32(0), len);
+        self.out(Io.DATA, ptr, n);
+        return 0;
+      },
+      fd_readdir: (fd: number, buf: number, len: number, cookie: bigint, out: number) => self.readdir(fd, buf, len, cookie, out),
+      fd_renumber: (from: number, to: number) => k.fd_renumber(pid, from, to),
+      fd_seek(fd: number, offset: bigint, whence: number, out: number) {
+        self.g();
+        out >>>= 0;
+        if (!self.ok(out, 8)) return E.FAULT;
+        const e = k.fd_seek(pid, fd, offset, whence);
+        if (e === 0) self.out(Io.RES, out, 8);
+        return e;
+      },
+      fd_tell(fd: number, out: number) {
+        self.g();
+        out >>>= 0;
+        if (!self.ok(out, 8)) return E.FAULT;
+        const e = k.fd_tell(pid, fd);
+        if (e === 0) self.out(Io.RES, out, 8);
+        return e;
+      },
+
+      path_create_directory(fd: number, p: number, l: number) {
+        self.g();
+        return self.path(p, l, Io.PATH1) || k.path_create_directory(pid, fd, l >>> 0);
+      },
+      path_filestat_get(fd: number, flags: number, p: number, l: number, ptr: number) {
+        self.g();
+        return self.path(p, l, Io.PATH1) || withStruct(ptr, 64, () => k.path_filestat_get(pid, fd, flags, l >>> 0));
+      },
+      path_filestat_set_times(fd: number, flags: number, p: number, l: number, a: bigint, m: bigint, fl: number) {
+        self.g();
+        return self.path(p, l, Io.PATH1) || k.path_filestat_set_times(pid, fd, flags, l >>> 0, a, m, fl);
+      },
+      path_link(ofd: number, oflags: number, op: number, ol: number, nfd: number, np: number, nl: number) {
+        self.g();
+        return self.path(op, ol, Io.PATH1) || self.path(np, nl, Io.PATH2) || k.path_link(pid, ofd, oflags, ol >>> 0, nfd, nl >>> 0);
+      },
+      path_open(fd: number, dirflags: number, p: number, l: number, oflags: number, base: bigint, inh: bigint, fdflags: number, out: number) {
+        self.g();
+        out >>>= 0;
+        if (!self.ok(out, 4)) return E.FAULT;
+        const e = self.path(p, l, Io.PATH1) || k.path_open(pid, fd, dirflags, l >>> 0, oflags, base, inh, fdflags);
+        if (e === 0) self.out(Io.RES, out, 4);
+        return e;
+      },
+      path_readlink(fd: number, p: number, l: number, buf: number, len: number, out: number) {
+        self.g();
+        buf >>>= 0;
+        len >>>= 0;
+        out >>>= 0;
+        if (!self.ok(buf, len) || !self.ok(out, 4)) return E.FAULT;
+        const e = self.path(p, l, Io.PATH1) || k.path_readlink(pid, fd, l >>> 0, len);
+        if (e) return e;
+        const n = Math.min(self.res32(0), len);
+        self.out(Io.DATA, buf, n);
+        self.gdv.setUint32(out, n, true);
+        return 0;
+      },
+      path_remove_directory(fd: number, p: number, l: number) {
+        self.g();
+        return self.path(p, l, Io.PATH1) || k.path_remove_directory(pid, fd, l >>> 0);
+      },
+      path_rename(ofd: number, op: number, ol: number, nfd: number, np: number, nl: number) {
+        self.g();
+        return self.path(op, ol, Io.PATH1) || self.path(np, nl, Io.PATH2) || k.path_rename(pid, ofd, ol >>> 0, nfd, nl >>> 0);
+      },
+      path_symlink(op: number, ol: number, fd: number, np: number, nl: number) {
+        self.g();
+        return self.path(op, ol, Io.PATH1) || self.path(np, nl, Io.PATH2) || k.path_symlink(pid, ol >>> 0, fd, nl >>> 0);
+      },
+      path_unlink_file(fd: number, p: number, l: number) {
+        self.g();
+        return self.path(p, l, Io.PATH1) || k.path_unlink_file(pid, fd, l >>> 0);
+      },
+
+      sock_accept: () => E.NOTSUP,
+      sock_recv: () => E.NOTSUP,
+      sock_send: () => E.NOTSUP,
+      sock_shutdown: () => E.NOTSUP,
+    };
+  }
+
+  private readdir(fd: number, buf: number, len: number, cookie: bigint, out: number): number {
+    this.g();
+    buf >>>= 0;
+    len >>>= 0;
+    out >>>= 0;
+    if (!this.ok(buf, len) || !this.ok(out, 4)) return E.FAULT;
+    const k = this.k;
+    let total = 0;
+    let c = cookie;
+    for (;;) {
+      const room = len - total;
+      const e = k.fd_readdir(this.pid, fd, room, c);
+      if (e) {
+        if (total > 0) break;
+        return e;
+      }
+      const used = this.res32(Readdir.USED);
+      const whole = this.res32(Readdir.WHOLE);
+      const eof = this.res32(Readdir.EOF);
+      if (used > room || whole > used || used > Io.DATA_SIZE) throw new KernelFault('readdir result out of bounds');
+      if (room <= Io.DATA_SIZE || eof) {
+        this.out(Io.DATA, buf + total, used);
+        total += used;
+        break;
+      }
+      // the guest's buffer is larger than DATA: take the whole records and ask for more
+      this.out(Io.DATA, buf + total, whole);
+      total += whole;
+      if (whole === 0) break;
+      this.K.view();
+      c = this.K.dv.getBigUint64(this.K.io + Io.RES + 8 * Readdir.COOKIE64, true);
+    }
+    this.g();
+    this.gdv.setUint32(out, total, true);
+    return 0;
+  }
+
+  private poll(inPtr: number, outPtr: number, nsubs: number, neventsPtr: number): number {
+    this.g();
+    inPtr >>>= 0;
+    outPtr >>>= 0;
+    nsubs >>>= 0;
+    neventsPtr >>>= 0;
+    if (nsubs === 0) return E.INVAL;
+    if (nsubs > 4096 || !this.ok(inPtr, 48 * nsubs) || !this.ok(outPtr, 32 * nsubs) || !this.ok(neventsPtr, 4)) return E.FAULT;
+    const dv = this.gdv;
+    // fd subscriptions are always ready (files, and streams that block on the read itself); clocks
+    // fire when no fd is ready, after the earliest timeout.
+    let nev = 0;
+    let earliest = Infinity;
+    const now = process.hrtime.bigint();
+    for (let i = 0; i < nsubs; i++) {
+      const s = inPtr + 48 * i;
+      const tag = dv.getUint8(s + 8);
+      if (tag === 1 || tag === 2) {
+        const fd = dv.getUint32(s + 16, true);
+        const ev = outPtr + 32 * nev++;
+        dv.setBigUint64(ev, dv.getBigUint64(s, true), true);
+        const st = this.k.fd_stream(this.pid, fd);
+        dv.setUint16(ev + 8, st === -2 ? E.BADF : 0, true);
+        dv.setUint8(ev + 10, tag);
+        dv.setBigUint64(ev + 16, 1n, true);
+        dv.setUint16(ev + 24, 0, true);
+      } else if (tag === 0) {
+        const clock = dv.getUint32(s + 16, true);
+        const timeout = dv.getBigUint64(s + 24, true);
+        const abs = dv.getUint16(s + 40, true) & 1;
+        let ms: number;
+        if (abs) {
+          const base = clock === 0 ? BigInt(Date.now()) * 1_000_000n : now;
+          ms = timeout > base ? Number(timeout - base) / 1e6 : 0;
+        } else ms = Number(timeout) / 1e6;
+        earliest = Math.min(earliest, ms);
+      } else {
+        return E.INVAL;
+      }
+    }
+    if (nev === 0) {
+      sleepMs(earliest);
+      for (let i = 0; i < nsubs; i++) {
+        const s = inPtr + 48 * i;
+        if (dv.getUint8(s + 8) !== 0) continue;
+        const ev = outPtr + 32 * nev++;
+        dv.setBigUint64(ev, dv.getBigUint64(s, true), true);
+        dv.setUint16(ev + 8, 0, true);
+        dv.setUint8(ev + 10, 0);
+        dv.setBigUint64(ev + 16, 0n, true);
+        dv.setUint16(ev + 24, 0, true);
+      }
+    }
+    this.g();
+    this.gdv.setUint32(neventsPtr, nev, true);
+    return 0;
+  }
+}

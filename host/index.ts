@@ -1,0 +1,4 @@
+// The host library API (dist/lib.js): run sandboxes from code rather than the command line.
+export { run, commandLine, SandboxError, type RunOptions, type RunResult } from './sandbox';
+export { MemoryFilestore, parseSize, type Filestore } from './filestore';
+export type { Streams } from './glue';

@@ -1,0 +1,169 @@
+// Loading kernel.wasm and answering its imports (trusted side of kernel/host.ts).
+//
+// The kernel is untrusted: every page number, address and length it passes is checked here, and a
+// bad one is a KernelFault (a kernel bug or compromise), which ends the sandbox with a clear message
+// rather than touching memory it should not.
+import fs from 'node:fs';
+import path from 'node:path';
+import { Io, Page } from '../kernel/abi';
+import type { Filestore } from './filestore';
+
+export class KernelFault extends Error {}
+
+/** What the kernel's gofer_call import talks to: a channel client or an in-thread server. */
+export interface GoferTransport {
+  /** The payload window; requests are written here and responses read from here. */
+  readonly window: Uint8Array;
+  /** Sends window[0, len) as request `id`; returns response length or -errno. */
+  call(id: number, len: number): number;
+}
+
+export interface KernelExports {
+  memory: WebAssembly.Memory;
+  kernel_setup(maxPages: number, withImage: number): number;
+  io_base(): number;
+  kernel_flush(): void;
+  kernel_stats(): void;
+  proc_create(stdinType: number, stdoutType: number, stderrType: number): number;
+  proc_destroy(pid: number): void;
+  fd_stream(pid: number, fd: number): number;
+  [name: string]: any;
+}
+
+let compiled: Map<string, WebAssembly.Module> = new Map();
+
+export function kernelPath(debug: boolean): string {
+  return path.join(__dirname, debug ? 'kernel.debug.wasm' : 'kernel.wasm');
+}
+
+function compileKernel(file: string): WebAssembly.Module {
+  let m = compiled.get(file);
+  if (!m) {
+    m = new WebAssembly.Module(fs.readFileSync(file));
+    compiled.set(file, m);
+  }
+  return m;
+}
+
+/** A kernel instance with its memory views. */
+export class Kernel {
+  readonly exports: KernelExports;
+  /** Address of the exchange area; set by setup(). */
+  io = 0;
+  private mem: WebAssembly.Memory;
+  private buf: ArrayBuffer;
+  u8: Uint8Array;
+  u32: Uint32Array;
+  dv: DataView;
+  panicMessage = '';
+
+  constructor(file: string, filestore: Filestore, gofer: GoferTransport) {
+    const self = this;
+    const fsErr = (what: string) => {
+      throw new KernelFault(`kernel passed a bad filestore range (${what})`);
+    };
+    const imports = {
+      host: {
+        gofer_call(id: number, req: number, reqLen: number, resp: number, respCap: number): number {
+          const u8 = self.view();
+          req >>>= 0;
+          reqLen >>>= 0;
+          resp >>>= 0;
+          respCap >>>= 0;
+          if (req + reqLen > u8.length || resp + respCap > u8.length || reqLen > gofer.window.length) {
+            throw new KernelFault('kernel passed a bad gofer buffer');
+          }
+          const w = gofer.window;
+          w.set(u8.subarray(req, req + reqLen), 0);
+          const r = gofer.call(id, reqLen);
+          if (r < 0) return r;
+          if (r > respCap) return -35; // EMSGSIZE
+          self.view().set(w.subarray(0, r), resp);
+          return r;
+        },
+        fs_grow(pages: number): number {
+          return filestore.grow(pages >>> 0);
+        },
+        fs_write(page: number, off: number, src: number, len: number): void {
+          page >>>= 0;
+          off >>>= 0;
+          src >>>= 0;
+          len >>>= 0;
+          const u8 = self.view();
+          const c = filestore.chunk(page >>> Page.CHUNK_SHIFT);
+          const at = (page & (Page.CHUNK_PAGES - 1)) * Page.SIZE + off;
+          if (!c || page >= filestore.pages || off >= Page.SIZE || at + len > c.length || src + len > u8.length) fsErr('fs_write');
+          c!.set(u8.subarray(src, src + len), at);
+        },
+        fs_zero(page: number, off: number, len: number): void {
+          page >>>= 0;
+          off >>>= 0;
+          len >>>= 0;
+          const c = filestore.chunk(page >>> Page.CHUNK_SHIFT);
+          const at = (page & (Page.CHUNK_PAGES - 1)) * Page.SIZE + off;
+          if (!c || page >= filestore.pages || off + len > Page.SIZE) fsErr('fs_zero');
+          c!.fill(0, at, at + len);
+        },
+        fs_release(ptr: number, count: number): void {
+          ptr >>>= 0;
+          count >>>= 0;
+          const u8 = self.view();
+          if ((ptr & 3) !== 0 || ptr + count * 4 > u8.length) fsErr('fs_release');
+          filestore.release(new Uint32Array(u8.buffer, ptr, count));
+        },
+        now_us(): number {
+          return Math.floor((performance.timeOrigin + performance.now()) * 1000);
+        },
+        kernel_panic(msg: number, len: number, file: number, fileLen: number, line: number, col: number): void {
+          const str = (p: number, n: number, dflt: string) => {
+            const u8 = self.view();
+            p >>>= 0;
+            n >>>= 0;
+            return p && n < 4096 && p + 2 * n <= u8.length ? Buffer.from(u8.subarray(p, p + 2 * n)).toString('utf16le') : dflt;
+          };
+          self.panicMessage = `${str(msg, len, 'abort')} at ${str(file, fileLen, '?')}:${line >>> 0}:${col >>> 0}`;
+        },
+      },
+    };
+    const inst = new WebAssembly.Instance(compileKernel(file), imports);
+    this.exports = inst.exports as unknown as KernelExports;
+    this.mem = this.exports.memory;
+    this.buf = this.mem.buffer;
+    this.u8 = new Uint8Array(this.buf);
+    this.u32 = new Uint32Array(this.buf);
+    this.dv = new DataView(this.buf);
+  }
+
+  /** Must be called once, after construction. */
+  setup(maxPages: number, withImage: boolean): number {
+    const e = this.exports.kernel_setup(maxPages, withImage ? 1 : 0);
+    this.io = this.exports.io_base() >>> 0;
+    if (this.io + Io.SIZE > this.view().length || this.io % 8 !== 0) throw new KernelFault('kernel exchange area is out of bounds');
+    return e;
+  }
+
+  /** The kernel memory as bytes, refreshed if the memory grew. */
+  view(): Uint8Array {
+    if (this.mem.buffer !== this.buf) {
+      this.buf = this.mem.buffer;
+      this.u8 = new Uint8Array(this.buf);
+      this.u32 = new Uint32Array(this.buf);
+      this.dv = new DataView(this.buf);
+    }
+    return this.u8;
+  }
+
+  /** Kernel statistics (kernel_stats). */
+  stats(): { goferCalls: number; copyUps: number; pagesUsed: number; pagesLimit: number; inodes: number } {
+    this.exports.kernel_stats();
+    this.view();
+    const r = this.io + Io.RES;
+    return {
+      goferCalls: Number(this.dv.getBigUint64(r, true)),
+      copyUps: Number(this.dv.getBigUint64(r + 8, true)),
+      pagesUsed: this.dv.getUint32(r + 16, true),
+      pagesLimit: this.dv.getUint32(r + 20, true),
+      inodes: this.dv.getUint32(r + 24, true),
+    };
+  }
+}

@@ -1,0 +1,63 @@
+// Host streams for a sandbox run from the command line: the guest's stdin, stdout and stderr are
+// this process's fds 0, 1 and 2, used synchronously (the sandbox runs on one thread and blocks).
+// Pipes that Node made non-blocking answer EAGAIN when full or empty; we wait and retry.
+import fs from 'node:fs';
+import { Filetype } from '../kernel/wasi/types';
+import type { Streams } from './glue';
+
+const cell = new Int32Array(new SharedArrayBuffer(4));
+
+function retry<T>(fn: () => T): T {
+  for (let wait = 1; ; wait = Math.min(wait * 2, 50)) {
+    try {
+      return fn();
+    } catch (e: any) {
+      if (e?.code !== 'EAGAIN') throw e;
+      Atomics.wait(cell, 0, 0, wait);
+    }
+  }
+}
+
+/** The WASI filetype of a host fd: a tty is a character device, a pipe or socket a stream. */
+export function hostFiletype(fd: number): number {
+  try {
+    const st = fs.fstatSync(fd);
+    if (st.isCharacterDevice()) return Filetype.CHARACTER_DEVICE;
+    if (st.isFile()) return Filetype.REGULAR_FILE;
+    if (st.isFIFO() || st.isSocket()) return Filetype.SOCKET_STREAM;
+    return Filetype.UNKNOWN;
+  } catch {
+    return Filetype.UNKNOWN;
+  }
+}
+
+export class HostStreams implements Streams {
+  private readonly types = [hostFiletype(0), hostFiletype(1), hostFiletype(2)];
+
+  write(stream: number, data: Uint8Array, off: number, len: number): number {
+    let done = 0;
+    while (done < len) {
+      try {
+        done += retry(() => fs.writeSync(stream, data, off + done, len - done));
+      } catch (e: any) {
+        if (e?.code === 'EPIPE') return done; // the reader went away; the bytes are dropped
+        throw e;
+      }
+    }
+    return done;
+  }
+
+  read(stream: number, data: Uint8Array, off: number, len: number): number {
+    if (len === 0) return 0;
+    try {
+      return retry(() => fs.readSync(stream, data, off, len, null));
+    } catch (e: any) {
+      if (e?.code === 'EOF') return 0;
+      throw e;
+    }
+  }
+
+  filetype(stream: number): number {
+    return this.types[stream] ?? Filetype.UNKNOWN;
+  }
+}

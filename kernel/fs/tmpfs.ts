@@ -1,0 +1,205 @@
+// tmpfs regular-file data: the page map from file page index to filestore page, and the read/write
+// planners that turn a byte range into an I/O plan (io.ts). Holes read as zeros and use no pages.
+//
+// Page map. Entries hold filestore page + 1 (0 is a hole).
+//  - mapLevels 0: `map` is a direct u32[mapCap] (mapCap 0, 4, 8, ... 1024): files up to 4 MiB.
+//  - mapLevels 1: `map` is a usize[mapCap] of leaf pointers (0 = all holes); a leaf is u32[1024] and
+//    covers 4 MiB. Growing past 1024 direct entries turns the direct array into leaf 0.
+// Invariant (with the allocator's): every filestore byte of a file page past EOF is zero, so
+// extending a file never exposes old data. Truncation zeroes the tail of the last partial page.
+import { reallocOrAlloc } from "../mm/mem";
+import { Page } from "../abi";
+import { fs_zero } from "../host";
+import { planPage, planRoom, planZero } from "../io";
+import { PAGE_NONE, pageAlloc, pageFree } from "../mm/filestore";
+import { Inode } from "../vfs/inode";
+
+const LEAF_SHIFT: u32 = 10;
+const LEAF_ENTRIES: u32 = 1 << LEAF_SHIFT;
+const LEAF_MASK: u32 = LEAF_ENTRIES - 1;
+
+/** Largest file the tmpfs holds (1 TiB); past it writes and truncates fail with EFBIG. */
+export const MAX_FILE_SIZE: u64 = <u64>1 << 40;
+
+/** The filestore page + 1 holding file page `idx`, or 0 for a hole. */
+export function pageGet(n: Inode, idx: u32): u32 {
+  if (n.mapLevels == 0) {
+    return idx < n.mapCap ? load<u32>(n.map + (<usize>idx << 2)) : 0;
+  }
+  const leaf = idx >>> LEAF_SHIFT;
+  if (leaf >= n.mapCap) return 0;
+  const lp = load<usize>(n.map + (<usize>leaf << 2));
+  return lp == 0 ? 0 : load<u32>(lp + (<usize>(idx & LEAF_MASK) << 2));
+}
+
+/** The address of the map entry for page `idx`, growing the map as needed. */
+function pageSlot(n: Inode, idx: u32): usize {
+  if (n.mapLevels == 0) {
+    if (idx < n.mapCap) return n.map + (<usize>idx << 2);
+    if (idx < LEAF_ENTRIES) {
+      let cap: u32 = n.mapCap == 0 ? 4 : n.mapCap;
+      while (cap <= idx) cap <<= 1;
+      n.map = reallocOrAlloc(n.map, <usize>cap << 2);
+      memory.fill(n.map + (<usize>n.mapCap << 2), 0, <usize>(cap - n.mapCap) << 2);
+      n.mapCap = cap;
+      return n.map + (<usize>idx << 2);
+    }
+    // become two-level: the direct array (grown to a full leaf) is leaf 0
+    let leaf0: usize = 0;
+    if (n.mapCap > 0) {
+      leaf0 = reallocOrAlloc(n.map, <usize>LEAF_ENTRIES << 2);
+      memory.fill(leaf0 + (<usize>n.mapCap << 2), 0, <usize>(LEAF_ENTRIES - n.mapCap) << 2);
+    }
+    n.map = heap.alloc(4 << 2);
+    memory.fill(n.map, 0, 4 << 2);
+    store<usize>(n.map, leaf0);
+    n.mapCap = 4;
+    n.mapLevels = 1;
+  }
+  const leaf = idx >>> LEAF_SHIFT;
+  if (leaf >= n.mapCap) {
+    let cap = n.mapCap;
+    while (cap <= leaf) cap <<= 1;
+    n.map = reallocOrAlloc(n.map, <usize>cap << 2);
+    memory.fill(n.map + (<usize>n.mapCap << 2), 0, <usize>(cap - n.mapCap) << 2);
+    n.mapCap = cap;
+  }
+  const at = n.map + (<usize>leaf << 2);
+  let lp = load<usize>(at);
+  if (lp == 0) {
+    lp = heap.alloc(<usize>LEAF_ENTRIES << 2);
+    memory.fill(lp, 0, <usize>LEAF_ENTRIES << 2);
+    store<usize>(at, lp);
+  }
+  return lp + (<usize>(idx & LEAF_MASK) << 2);
+}
+
+/**
+ * Plans reading up to `len` bytes at `off` (the caller clamped them to the file size). Returns the
+ * bytes planned, which is less than `len` only when the plan ran out of segment room.
+ */
+export function planRead(n: Inode, off: u64, len: u32): u32 {
+  let done: u32 = 0;
+  while (done < len && planRoom()) {
+    const pos = off + done;
+    const idx = <u32>(pos >>> Page.SHIFT);
+    const po = <u32>pos & (<u32>Page.SIZE - 1);
+    const chunk = min<u32>(len - done, <u32>Page.SIZE - po);
+    const p = pageGet(n, idx);
+    if (p == 0) planZero(chunk);
+    else planPage(p - 1, po, chunk);
+    done += chunk;
+  }
+  return done;
+}
+
+/**
+ * Plans writing `len` bytes at `off`, allocating pages for holes. Returns the bytes planned: less
+ * than `len` if the plan ran out of room or the filestore filled up (then *nospc is set). The
+ * caller updates the size. Pages already allocated stay with the file either way.
+ */
+export function planWrite(n: Inode, off: u64, len: u32, nospc: usize): u32 {
+  let done: u32 = 0;
+  while (done < len && planRoom()) {
+    const pos = off + done;
+    const idx = <u32>(pos >>> Page.SHIFT);
+    const po = <u32>pos & (<u32>Page.SIZE - 1);
+    const chunk = min<u32>(len - done, <u32>Page.SIZE - po);
+    const slot = pageSlot(n, idx);
+    let p = load<u32>(slot);
+    if (p == 0) {
+      const np = pageAlloc();
+      if (np == PAGE_NONE) {
+        store<u8>(nospc, 1);
+        break;
+      }
+      p = np + 1;
+      store<u32>(slot, p);
+    }
+    planPage(p - 1, po, chunk);
+    done += chunk;
+  }
+  return done;
+}
+
+/** Allocates pages for [off, off+len) (fd_allocate). Returns false, having kept what it got, if the filestore is full. */
+export function allocateRange(n: Inode, off: u64, len: u64): bool {
+  if (len == 0) return true;
+  const first = <u32>(off >>> Page.SHIFT);
+  const last = <u32>((off + len - 1) >>> Page.SHIFT);
+  for (let idx = first; idx <= last; idx++) {
+    const slot = pageSlot(n, idx);
+    if (load<u32>(slot) != 0) continue;
+    const np = pageAlloc();
+    if (np == PAGE_NONE) return false;
+    store<u32>(slot, np + 1);
+  }
+  return true;
+}
+
+/** Frees the pages of file pages >= `fromIdx`. */
+function freeFrom(n: Inode, fromIdx: u32): void {
+  if (n.map == 0) return;
+  if (n.mapLevels == 0) {
+    for (let i = fromIdx; i < n.mapCap; i++) {
+      const at = n.map + (<usize>i << 2);
+      const p = load<u32>(at);
+      if (p != 0) {
+        pageFree(p - 1);
+        store<u32>(at, 0);
+      }
+    }
+    return;
+  }
+  for (let leaf = fromIdx >>> LEAF_SHIFT; leaf < n.mapCap; leaf++) {
+    const at = n.map + (<usize>leaf << 2);
+    const lp = load<usize>(at);
+    if (lp == 0) continue;
+    const base = leaf << LEAF_SHIFT;
+    const start = fromIdx > base ? fromIdx - base : 0;
+    for (let i = start; i < LEAF_ENTRIES; i++) {
+      const e = lp + (<usize>i << 2);
+      const p = load<u32>(e);
+      if (p != 0) {
+        pageFree(p - 1);
+        store<u32>(e, 0);
+      }
+    }
+    if (start == 0) {
+      heap.free(lp);
+      store<usize>(at, 0);
+    }
+  }
+}
+
+/** Sets the size of a tmpfs file: frees pages past the new end and zeroes the new last page's tail. */
+export function truncatePages(n: Inode, size: u64): void {
+  if (size < n.size) {
+    const keep = <u32>((size + <u64>Page.SIZE - 1) >>> Page.SHIFT);
+    freeFrom(n, keep);
+    const po = <u32>size & (<u32>Page.SIZE - 1);
+    if (po != 0) {
+      const p = pageGet(n, <u32>(size >>> Page.SHIFT));
+      if (p != 0) {
+        const oldEnd = n.size - (size & ~(<u64>Page.SIZE - 1));
+        const end = oldEnd < <u64>Page.SIZE ? <u32>oldEnd : <u32>Page.SIZE;
+        if (end > po) fs_zero(p - 1, po, end - po);
+      }
+    }
+  }
+  n.size = size;
+}
+
+/** Frees all data of a tmpfs file and its page map. */
+export function freeFileData(n: Inode): void {
+  freeFrom(n, 0);
+  if (n.map != 0) heap.free(n.map);
+  n.map = 0;
+  n.mapCap = 0;
+  n.mapLevels = 0;
+}
+
+/** Maps file page `idx` to filestore page `page` (copy-up fills a file this way). */
+export function setPage(n: Inode, idx: u32, page: u32): void {
+  store<u32>(pageSlot(n, idx), page + 1);
+}

@@ -1,0 +1,49 @@
+// kernel.wasm: the sandbox kernel. It is untrusted (like gVisor's Sentry): the host checks
+// everything it asks for. This file is the module's export list; the syscall table itself is
+// wasi/syscalls.ts, and each folder's files say what they own:
+//   wasi/  ABI types, errnos, the syscall table      vfs/  inodes, entries, walks, fds, processes
+//   fs/    overlay (lower tree, copy-up), tmpfs data, gofer client      mm/  filestore pages
+import { dentryTableSetup } from "./vfs/dentry";
+import { fdSetup } from "./vfs/fd";
+import { goferSetup, goferCalls } from "./fs/gofer";
+import { overlayMount, tmpfsMount, copyUps } from "./fs/overlay";
+import { filestoreSetup, flushPending, pagesLimit, pagesUsed } from "./mm/filestore";
+import { inodesInUse } from "./vfs/inode";
+import { io, ioSetup, res32, res64 } from "./io";
+import "./wasi/abort";
+
+export * from "./wasi/syscalls";
+
+/**
+ * Sets the kernel up. `maxPages` bounds the filestore; with `withImage` the root is the image's
+ * lower tree (gofer mount 0) under a tmpfs upper, otherwise an empty tmpfs. Returns an errno.
+ */
+export function kernel_setup(maxPages: u32, withImage: u32): u32 {
+  ioSetup();
+  dentryTableSetup();
+  fdSetup();
+  goferSetup();
+  filestoreSetup(maxPages);
+  if (withImage) return overlayMount();
+  tmpfsMount();
+  return 0;
+}
+
+/** The address of the exchange area (abi.ts). */
+export function io_base(): usize {
+  return io;
+}
+
+/** Hands freed pages back to the host now (normally batched). */
+export function kernel_flush(): void {
+  flushPending();
+}
+
+/** Statistics into RES: u64 gofer calls, u64 copy-ups, u32 pages used, u32 page limit, u32 inodes. */
+export function kernel_stats(): void {
+  res64(0, goferCalls);
+  res64(1, copyUps);
+  res32(4, pagesUsed());
+  res32(5, pagesLimit());
+  res32(6, inodesInUse());
+}

@@ -1,0 +1,122 @@
+// The exchange area (layout in abi.ts) and the I/O plan writer.
+//
+// `io` is allocated once at setup and never moves. The plan writer appends segments to SEGS and
+// merges a segment into the previous one when they are contiguous (same kind, adjacent bytes, same
+// filestore chunk), so a large sequential write to fresh pages becomes one memcpy in the glue.
+import { Io, Page, Plan, Seg } from "./abi";
+
+/** Base of the exchange area. Immutable after setup. */
+export let io: usize = 0;
+
+export function ioSetup(): void {
+  io = heap.alloc(<usize>Io.SIZE);
+  memory.fill(io, 0, <usize>Io.SIZE);
+}
+
+let nsegs: u32 = 0;
+let planned: u32 = 0;
+let lastKind: u32 = 0;
+let lastEnd: u32 = 0; // Kmem: the next address
+let nextPage: u32 = 0; // Page: where the previous segment ends
+let nextOff: u32 = 0;
+
+export function planBegin(): void {
+  nsegs = 0;
+  planned = 0;
+  lastKind = 0;
+}
+
+/** Whether another segment can be added. */
+// @ts-ignore: decorator
+@inline export function planRoom(): bool {
+  return nsegs < <u32>Io.MAX_SEGS;
+}
+
+export function planBytes(): u32 {
+  return planned;
+}
+
+/** Appends `len` bytes of filestore page `page` from offset `off` (off + len <= 4096). */
+export function planPage(page: u32, off: u32, len: u32): void {
+  planned += len;
+  // Merge when this continues the previous segment, unless it starts a new filestore chunk.
+  if (lastKind == Seg.Page && page == nextPage && off == nextOff && (off != 0 || (page & (<u32>Page.CHUNK_PAGES - 1)) != 0)) {
+    const s = io + Io.SEGS + (<usize>(nsegs - 1) << 4);
+    store<u32>(s, load<u32>(s, 4) + len, 4);
+  } else {
+    const s = io + Io.SEGS + (<usize>nsegs << 4);
+    store<u32>(s, Seg.Page);
+    store<u32>(s, len, 4);
+    store<u32>(s, page, 8);
+    store<u32>(s, off, 12);
+    nsegs++;
+    lastKind = Seg.Page;
+  }
+  nextOff = off + len;
+  nextPage = page;
+  if (nextOff == <u32>Page.SIZE) {
+    nextOff = 0;
+    nextPage = page + 1;
+  }
+}
+
+export function planZero(len: u32): void {
+  planned += len;
+  if (lastKind == Seg.Zero) {
+    const s = io + Io.SEGS + (<usize>(nsegs - 1) << 4);
+    store<u32>(s, load<u32>(s, 4) + len, 4);
+    return;
+  }
+  const s = io + Io.SEGS + (<usize>nsegs << 4);
+  store<u32>(s, Seg.Zero);
+  store<u32>(s, len, 4);
+  store<u64>(s, 0, 8);
+  nsegs++;
+  lastKind = Seg.Zero;
+}
+
+export function planKmem(addr: usize, len: u32): void {
+  planned += len;
+  if (lastKind == Seg.Kmem && <u32>addr == lastEnd) {
+    const s = io + Io.SEGS + (<usize>(nsegs - 1) << 4);
+    store<u32>(s, load<u32>(s, 4) + len, 4);
+    lastEnd += len;
+    return;
+  }
+  const s = io + Io.SEGS + (<usize>nsegs << 4);
+  store<u32>(s, Seg.Kmem);
+  store<u32>(s, len, 4);
+  store<u32>(s, <u32>addr, 8);
+  store<u32>(s, 0, 12);
+  nsegs++;
+  lastKind = Seg.Kmem;
+  lastEnd = <u32>addr + len;
+}
+
+export function planStream(stream: u32, len: u32): void {
+  planned += len;
+  const s = io + Io.SEGS + (<usize>nsegs << 4);
+  store<u32>(s, Seg.Stream);
+  store<u32>(s, len, 4);
+  store<u32>(s, stream, 8);
+  store<u32>(s, 0, 12);
+  nsegs++;
+  lastKind = Seg.Stream;
+}
+
+/** Publishes the plan's totals in RES. */
+export function planEnd(flags: u32): void {
+  store<u32>(io + Io.RES + (<usize>Plan.BYTES << 2), planned);
+  store<u32>(io + Io.RES + (<usize>Plan.NSEGS << 2), nsegs);
+  store<u32>(io + Io.RES + (<usize>Plan.FLAGS << 2), flags);
+}
+
+// @ts-ignore: decorator
+@inline export function res32(i: u32, v: u32): void {
+  store<u32>(io + Io.RES + (<usize>i << 2), v);
+}
+
+// @ts-ignore: decorator
+@inline export function res64(i: u32, v: u64): void {
+  store<u64>(io + Io.RES + (<usize>i << 3), v);
+}

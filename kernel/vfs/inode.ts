@@ -1,0 +1,114 @@
+// Inodes: one unmanaged struct per file-system object the sandbox can see, in kernel linear memory.
+//
+// There is one namespace tree. An object from the image's lower tree gets an inode the first time
+// its directory is listed (overlay.ts: populate), and keeps that inode for the life of the sandbox;
+// copy-up changes where its data lives, never which inode it is. So st_ino is stable across copy-up,
+// and open fds simply see the new data. Objects created in the sandbox live only here (tmpfs).
+//
+// Lifetime: an inode is freed when it has no names (nlink == 0) and no references (refs == 0, open
+// files and walk pins). Directories have exactly one name; their `parent` is the directory holding it.
+//
+// Layout (wasm32, offsets from offsetof<Inode>): see the field list; everything is plain data.
+import { Filetype } from "../wasi/types";
+
+export const enum IFlag {
+  /** Regular file or symlink whose data is still the lower object's (not copied up). */
+  LOWER_DATA = 1,
+  /** Exists in the upper layer: created in the sandbox, or copied up (metadata or data). */
+  UPPER = 2,
+  /** Directory whose lower entries have not been loaded yet. */
+  UNPOPULATED = 4,
+  /** Directory that replaced a lower directory of the same name (it hides the lower contents). */
+  OPAQUE = 8,
+}
+
+export const NO_NODE: u32 = 0xffffffff;
+
+@unmanaged
+export class Inode {
+  /** st_ino. Immutable. */
+  ino: u64;
+  /** Regular file: bytes. Symlink: target length. Directory: 0 (reported as 4096). */
+  size: u64;
+  atime: u64;
+  mtime: u64;
+  ctime: u64;
+  /** The lower object this inode shows, or NO_NODE. Immutable. */
+  lowerNode: u32;
+  /** Open gofer handle for reading the lower data; NO_NODE until the first read. */
+  lowerHandle: u32;
+  /** Permission bits (07777). */
+  mode: u32;
+  nlink: u32;
+  /** Open files and walk pins. */
+  refs: u32;
+  uid: u32;
+  gid: u32;
+  /** Filetype (DIRECTORY, REGULAR_FILE, SYMBOLIC_LINK). Immutable. */
+  kind: u32;
+  /** IFlag bits. */
+  flags: u32;
+
+  // Regular file: the page map (tmpfs.ts). 0 when the file has no pages.
+  map: usize;
+  mapCap: u32;
+  mapLevels: u32;
+
+  /** Symlink: the target bytes (length `size`), or 0 until loaded from the lower. */
+  target: usize;
+
+  // Directory (dentry.ts): entries in cookie order, with 0 for removed ones.
+  parent: Inode | null;
+  ents: usize;
+  entsLen: u32;
+  entsCap: u32;
+  /** Live entries (not counting "." and ".."). */
+  live: u32;
+  /** Bumped whenever `ents` is compacted, so cached slot numbers can be trusted. */
+  gen: u32;
+  /** Cookie for the next entry created here. Starts at 3 (1 and 2 are "." and ".."). */
+  nextCookie: u64;
+}
+
+let nextIno: u64 = 1;
+let inodeCount: u32 = 0;
+
+export function inodesInUse(): u32 {
+  return inodeCount;
+}
+
+/** Numbers at or above `first` are free for objects created in the sandbox. */
+export function reserveInos(first: u64): void {
+  if (first > nextIno) nextIno = first;
+}
+
+/** A new, zeroed inode. ino 0 means "assign the next free number". */
+export function inodeAlloc(kind: u32, mode: u32, ino: u64): Inode {
+  const p = heap.alloc(offsetof<Inode>());
+  memory.fill(p, 0, offsetof<Inode>());
+  const n = changetype<Inode>(p);
+  n.ino = ino != 0 ? ino : nextIno++;
+  n.kind = kind;
+  n.mode = mode;
+  n.lowerNode = NO_NODE;
+  n.lowerHandle = NO_NODE;
+  if (kind == Filetype.DIRECTORY) {
+    n.nextCookie = 3;
+    n.nlink = 2;
+  } else {
+    n.nlink = 1;
+  }
+  inodeCount++;
+  return n;
+}
+
+/** Releases the inode struct itself; callers free what it points to first (inodeRelease in fs/). */
+export function inodeFreeStruct(n: Inode): void {
+  inodeCount--;
+  heap.free(changetype<usize>(n));
+}
+
+// @ts-ignore: decorator
+@inline export function isDir(n: Inode): bool {
+  return n.kind == Filetype.DIRECTORY;
+}

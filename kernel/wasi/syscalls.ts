@@ -1,0 +1,692 @@
+// The syscall table: one export per WASI preview1 file-system import, named exactly as the import,
+// plus the process management the host needs. Each takes the calling process's pid first, then the
+// import's own arguments, except that pointers into guest memory are replaced by what the glue has
+// already copied into the exchange area (abi.ts): path arguments are in PATH1/PATH2 and only their
+// lengths are passed; results go to RES/STRUCT/DATA or an I/O plan. Every export returns an errno;
+// nothing throws. The glue validates guest pointers (EFAULT) before calling in.
+//
+// The errno choices follow Linux, because a guest under Docker's overlay2 sees Linux's answers.
+import { Io, Plan, PlanFlag, Readdir, Stream } from "../abi";
+import { copyUp, inodeMaybeFree, loadLink, planLowerRead, populate, rootInode } from "../fs/overlay";
+import { MAX_FILE_SIZE, allocateRange, freeFileData, planRead, planWrite, truncatePages } from "../fs/tmpfs";
+import { nowNs } from "../host";
+import { io, planBegin, planBytes, planEnd, planStream, res32, res64 } from "../io";
+import { dAt, dname, dSeek } from "../vfs/dentry";
+import { Access, FK, File, Proc, fdClear, fdInstall, fdInstallAt, fileClose, fileNew, fileOf, procFree, procGet, procNew } from "../vfs/fd";
+import { IFlag, Inode } from "../vfs/inode";
+import { Dot, W, walk, wDentry, wDir, wDot, wInode, wNameLen, wSlash } from "../vfs/namei";
+import { createNode, dirEmpty, isAncestor, linkEntry, renameEntry, symlinkNode, touchDir, unlinkEntry } from "../vfs/ops";
+import { E } from "./errno";
+import { Advice, Dirent, FD, FST, Fdstat, Filestat, Filetype, LOOKUP, O, Prestat, R, Whence } from "./types";
+
+/** st_dev of the root file system. */
+const ROOT_DEV: u64 = 1;
+const DIR_SIZE: u64 = 4096;
+
+const nameA = memory.data(256); // final path components of the first and second path
+const nameB = memory.data(256);
+const scratch = memory.data(512); // one dirent record being built (24 + 255 bytes), and ".."
+const flag = memory.data(8); // out-flags of internal calls
+
+// ---------------------------------------------------------------------------------------------
+// Typed fd accessors
+
+let curProc: Proc = changetype<Proc>(0);
+let curFile: File = changetype<File>(0);
+
+/** Looks up the process and the fd; sets curProc/curFile. BADF when either is missing. */
+function getFile(pid: u32, fd: u32): u32 {
+  const p = procGet(pid);
+  if (p === null) return E.BADF;
+  const f = fileOf(p, fd);
+  if (f === null) return E.BADF;
+  curProc = p;
+  curFile = f;
+  return 0;
+}
+
+/** As getFile, and the fd must be a directory (the base of a path lookup). */
+function getDir(pid: u32, fd: u32): u32 {
+  const e = getFile(pid, fd);
+  if (e) return e;
+  const n = curFile.inode;
+  if (n === null || n.kind != Filetype.DIRECTORY) return E.NOTDIR;
+  return 0;
+}
+
+/** Resolves PATH1 (len) from directory fd `fd`; sets the namei results. */
+function walkAt(pid: u32, fd: u32, len: u32, flags: u32, path: usize, nameOut: usize): u32 {
+  const e = getDir(pid, fd);
+  if (e) return e;
+  return walk(curProc.root, changetype<Inode>(curFile.inode), path, len, flags, nameOut);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attributes
+
+function writeFilestat(n: Inode, out: usize): void {
+  store<u64>(out + Filestat.DEV, ROOT_DEV);
+  store<u64>(out + Filestat.INO, n.ino);
+  store<u64>(out + Filestat.FILETYPE, <u64>n.kind);
+  store<u64>(out + Filestat.NLINK, <u64>n.nlink);
+  store<u64>(out + Filestat.SIZE, n.kind == Filetype.DIRECTORY ? DIR_SIZE : n.size);
+  store<u64>(out + Filestat.ATIM, n.atime);
+  store<u64>(out + Filestat.MTIM, n.mtime);
+  store<u64>(out + Filestat.CTIM, n.ctime);
+}
+
+function setTimes(n: Inode, atim: u64, mtim: u64, fst: u32): u32 {
+  if ((fst & FST.ATIM) && (fst & FST.ATIM_NOW)) return E.INVAL;
+  if ((fst & FST.MTIM) && (fst & FST.MTIM_NOW)) return E.INVAL;
+  if (fst & ~0xf) return E.INVAL;
+  const now = nowNs();
+  if (fst & FST.ATIM) n.atime = atim;
+  else if (fst & FST.ATIM_NOW) n.atime = now;
+  if (fst & FST.MTIM) n.mtime = mtim;
+  else if (fst & FST.MTIM_NOW) n.mtime = now;
+  n.ctime = now;
+  n.flags |= IFlag.UPPER;
+  return 0;
+}
+
+/** Sets a regular file's size, copying up first (no copy is needed when the new size is 0). */
+function setSize(n: Inode, size: u64): u32 {
+  if (size > MAX_FILE_SIZE) return E.FBIG;
+  if (n.flags & IFlag.LOWER_DATA) {
+    if (size == 0) {
+      n.flags = (n.flags & ~IFlag.LOWER_DATA) | IFlag.UPPER;
+      n.size = 0;
+    } else {
+      const e = copyUp(n);
+      if (e) return e;
+    }
+  }
+  truncatePages(n, size);
+  const now = nowNs();
+  n.mtime = now;
+  n.ctime = now;
+  return 0;
+}
+
+export function fd_filestat_get(pid: u32, fd: u32): u32 {
+  const e = getFile(pid, fd);
+  if (e) return e;
+  const out = io + Io.STRUCT;
+  const n = curFile.inode;
+  if (n === null) {
+    memory.fill(out, 0, Filestat.SIZEOF);
+    store<u64>(out + Filestat.FILETYPE, <u64>curFile.streamType);
+    return 0;
+  }
+  writeFilestat(n, out);
+  return 0;
+}
+
+export function fd_filestat_set_size(pid: u32, fd: u32, size: u64): u32 {
+  const e = getFile(pid, fd);
+  if (e) return e;
+  const n = curFile.inode;
+  if (n === null) return E.INVAL;
+  if (n.kind != Filetype.REGULAR_FILE || !(curFile.access & Access.WRITE)) return E.INVAL;
+  if (<i64>size < 0) return E.INVAL;
+  return setSize(n, size);
+}
+
+export function fd_filestat_set_times(pid: u32, fd: u32, atim: u64, mtim: u64, fst: u32): u32 {
+  const e = getFile(pid, fd);
+  if (e) return e;
+  const n = curFile.inode;
+  if (n === null) return E.BADF;
+  return setTimes(n, atim, mtim, fst);
+}
+
+export function path_filestat_get(pid: u32, fd: u32, flags: u32, len: u32): u32 {
+  const e = walkAt(pid, fd, len, flags & LOOKUP.SYMLINK_FOLLOW ? W.FOLLOW : 0, io + Io.PATH1, nameA);
+  if (e) return e;
+  if (wInode === null) return E.NOENT;
+  writeFilestat(changetype<Inode>(wInode), io + Io.STRUCT);
+  return 0;
+}
+
+export function path_filestat_set_times(pid: u32, fd: u32, flags: u32, len: u32, atim: u64, mtim: u64, fst: u32): u32 {
+  const e = walkAt(pid, fd, len, flags & LOOKUP.SYMLINK_FOLLOW ? W.FOLLOW : 0, io + Io.PATH1, nameA);
+  if (e) return e;
+  if (wInode === null) return E.NOENT;
+  return setTimes(changetype<Inode>(wInode), atim, mtim, fst);
+}
+
+// ---------------------------------------------------------------------------------------------
+// fd state
+
+export function fd_fdstat_get(pid: u32, fd: u32): u32 {
+  const e = getFile(pid, fd);
+  if (e) return e;
+  const f = curFile;
+  const out = io + Io.STRUCT;
+  memory.fill(out, 0, Fdstat.SIZEOF);
+  const n = f.inode;
+  store<u8>(out + Fdstat.FILETYPE, <u8>(n === null ? f.streamType : n.kind));
+  store<u16>(out + Fdstat.FLAGS, <u16>f.fdflags);
+  store<u64>(out + Fdstat.RIGHTS_BASE, f.rightsBase);
+  store<u64>(out + Fdstat.RIGHTS_INHERITING, f.rightsInh);
+  return 0;
+}
+
+export function fd_fdstat_set_flags(pid: u32, fd: u32, flags: u32): u32 {
+  const e = getFile(pid, fd);
+  if (e) return e;
+  if (flags & ~0x1f) return E.INVAL;
+  // Like Linux F_SETFL, only APPEND and NONBLOCK change; the sync flags are accepted and kept.
+  curFile.fdflags = flags;
+  return 0;
+}
+
+export function fd_fdstat_set_rights(pid: u32, fd: u32, base: u64, inh: u64): u32 {
+  const e = getFile(pid, fd);
+  if (e) return e;
+  if ((base & ~curFile.rightsBase) != 0 || (inh & ~curFile.rightsInh) != 0) return E.NOTCAPABLE;
+  curFile.rightsBase = base;
+  curFile.rightsInh = inh;
+  return 0;
+}
+
+export function fd_prestat_get(pid: u32, fd: u32): u32 {
+  const e = getFile(pid, fd);
+  if (e) return e;
+  if (!curFile.preopen) return E.BADF;
+  const out = io + Io.STRUCT;
+  store<u32>(out + Prestat.TAG, 0);
+  store<u32>(out + Prestat.NAME_LEN, 1);
+  return 0;
+}
+
+export function fd_prestat_dir_name(pid: u32, fd: u32, len: u32): u32 {
+  const e = getFile(pid, fd);
+  if (e) return e;
+  if (!curFile.preopen) return E.BADF;
+  if (len < 1) return E.NAMETOOLONG;
+  store<u8>(io + Io.DATA, 0x2f);
+  res32(0, 1);
+  return 0;
+}
+
+export function fd_close(pid: u32, fd: u32): u32 {
+  const e = getFile(pid, fd);
+  if (e) return e;
+  fdClear(curProc, fd);
+  fileClose(curFile);
+  return 0;
+}
+
+export function fd_renumber(pid: u32, from: u32, to: u32): u32 {
+  let e = getFile(pid, to);
+  if (e) return e;
+  const target = curFile;
+  e = getFile(pid, from);
+  if (e) return e;
+  if (from == to) return 0;
+  fdClear(curProc, from);
+  fdClear(curProc, to);
+  fdInstallAt(curProc, to, curFile);
+  fileClose(target);
+  return 0;
+}
+
+export function fd_sync(pid: u32, fd: u32): u32 {
+  const e = getFile(pid, fd);
+  if (e) return e;
+  // tmpfs data is as durable as it gets the moment it is written
+  return curFile.kind == FK.STREAM ? E.INVAL : 0;
+}
+
+export function fd_datasync(pid: u32, fd: u32): u32 {
+  return fd_sync(pid, fd);
+}
+
+export function fd_advise(pid: u32, fd: u32, offset: u64, len: u64, advice: u32): u32 {
+  const e = getFile(pid, fd);
+  if (e) return e;
+  if (curFile.kind == FK.STREAM) return E.SPIPE;
+  if (advice > <u32>Advice.NOREUSE || <i64>offset < 0 || <i64>len < 0) return E.INVAL;
+  return 0;
+}
+
+export function fd_allocate(pid: u32, fd: u32, offset: u64, len: u64): u32 {
+  const e = getFile(pid, fd);
+  if (e) return e;
+  const n = curFile.inode;
+  if (n === null) return E.SPIPE;
+  if (<i64>offset < 0 || <i64>len <= 0) return E.INVAL;
+  if (!(curFile.access & Access.WRITE)) return E.BADF;
+  if (n.kind == Filetype.DIRECTORY) return E.ISDIR;
+  if (n.kind != Filetype.REGULAR_FILE) return E.NODEV;
+  const end = offset + len;
+  if (end > MAX_FILE_SIZE || end < offset) return E.FBIG;
+  const c = copyUp(n);
+  if (c) return c;
+  if (!allocateRange(n, offset, len)) return E.NOSPC;
+  if (end > n.size) n.size = end;
+  n.ctime = nowNs();
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data
+
+export function fd_seek(pid: u32, fd: u32, offset: i64, whence: u32): u32 {
+  const e = getFile(pid, fd);
+  if (e) return e;
+  const f = curFile;
+  const n = f.inode;
+  if (n === null) return E.SPIPE;
+  let base: i64;
+  if (whence == Whence.SET) base = 0;
+  else if (whence == Whence.CUR) base = <i64>f.offset;
+  else if (whence == Whence.END) base = n.kind == Filetype.DIRECTORY ? 0 : <i64>n.size;
+  else return E.INVAL;
+  const pos = base + offset;
+  if ((offset > 0 && pos < base) || pos < 0) return offset > 0 ? E.OVERFLOW : E.INVAL;
+  f.offset = <u64>pos;
+  res64(0, <u64>pos);
+  return 0;
+}
+
+export function fd_tell(pid: u32, fd: u32): u32 {
+  return fd_seek(pid, fd, 0, Whence.CUR);
+}
+
+function readAt(f: File, off: u64, len: u32, advance: bool): u32 {
+  planBegin();
+  const n = f.inode;
+  if (n === null) {
+    if (!(f.access & Access.READ)) return E.BADF;
+    planStream(f.stream, len);
+    planEnd(0);
+    return 0;
+  }
+  if (!(f.access & Access.READ)) return E.BADF;
+  if (n.kind == Filetype.DIRECTORY) return E.ISDIR;
+  if (n.kind != Filetype.REGULAR_FILE) return E.INVAL;
+  let done: u32 = 0;
+  let want = len;
+  if (off < n.size) {
+    const avail = n.size - off;
+    if (<u64>want > avail) want = <u32>avail;
+    if (n.flags & IFlag.LOWER_DATA) {
+      store<u32>(flag, 0);
+      done = planLowerRead(n, off, want, flag);
+      const err = load<u32>(flag);
+      if (err) return err;
+    } else {
+      done = planRead(n, off, want);
+    }
+  } else {
+    want = 0;
+  }
+  if (advance) f.offset = off + done;
+  planEnd(done < want && done > 0 ? PlanFlag.MORE : 0);
+  return 0;
+}
+
+function writeAt(f: File, off: u64, len: u32, advance: bool): u32 {
+  planBegin();
+  const n = f.inode;
+  if (!(f.access & Access.WRITE)) return E.BADF;
+  if (n === null) {
+    planStream(f.stream, len);
+    planEnd(0);
+    return 0;
+  }
+  if (n.kind != Filetype.REGULAR_FILE) return E.BADF;
+  if (f.fdflags & FD.APPEND) off = n.size;
+  if (len == 0) {
+    planEnd(0);
+    return 0;
+  }
+  if (off >= MAX_FILE_SIZE) return E.FBIG;
+  if (off + <u64>len > MAX_FILE_SIZE) len = <u32>(MAX_FILE_SIZE - off);
+  if (n.flags & IFlag.LOWER_DATA) {
+    const e = copyUp(n);
+    if (e) return e;
+  }
+  store<u8>(flag, 0);
+  const done = planWrite(n, off, len, flag);
+  const nospc = load<u8>(flag) != 0;
+  if (done == 0) return nospc ? E.NOSPC : E.IO;
+  const end = off + done;
+  if (end > n.size) n.size = end;
+  const now = nowNs();
+  n.mtime = now;
+  n.ctime = now;
+  if (advance) f.offset = end;
+  planEnd(done < len && !nospc ? PlanFlag.MORE : 0);
+  return 0;
+}
+
+export function fd_read(pid: u32, fd: u32, len: u32): u32 {
+  const e = getFile(pid, fd);
+  if (e) return e;
+  return readAt(curFile, curFile.offset, len, true);
+}
+
+export function fd_pread(pid: u32, fd: u32, len: u32, offset: u64): u32 {
+  const e = getFile(pid, fd);
+  if (e) return e;
+  if (curFile.kind == FK.STREAM) return E.SPIPE;
+  if (<i64>offset < 0) return E.INVAL;
+  return readAt(curFile, offset, len, false);
+}
+
+export function fd_write(pid: u32, fd: u32, len: u32): u32 {
+  const e = getFile(pid, fd);
+  if (e) return e;
+  return writeAt(curFile, curFile.offset, len, true);
+}
+
+export function fd_pwrite(pid: u32, fd: u32, len: u32, offset: u64): u32 {
+  const e = getFile(pid, fd);
+  if (e) return e;
+  if (curFile.kind == FK.STREAM) return E.SPIPE;
+  if (<i64>offset < 0) return E.INVAL;
+  return writeAt(curFile, offset, len, false);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Directories
+
+let rdUsed: u32 = 0;
+let rdCap: u32 = 0;
+
+/** Appends one dirent record to DATA; false (having filled DATA to rdCap) when it does not fit. */
+function emitDirent(name: usize, len: u32, ino: u64, type: u32, next: u64): bool {
+  const rec = <u32>Dirent.SIZEOF + len;
+  const out = io + Io.DATA + rdUsed;
+  if (rdUsed + rec <= rdCap) {
+    store<u64>(out + Dirent.NEXT, next);
+    store<u64>(out + Dirent.INO, ino);
+    store<u32>(out + Dirent.NAMLEN, len);
+    store<u32>(out + Dirent.TYPE, <u32>type);
+    memory.copy(out + Dirent.SIZEOF, name, len);
+    rdUsed += rec;
+    return true;
+  }
+  // WASI: a record that does not fit is cut short, and the buffer is reported full
+  store<u64>(scratch + Dirent.NEXT, next);
+  store<u64>(scratch + Dirent.INO, ino);
+  store<u32>(scratch + Dirent.NAMLEN, len);
+  store<u32>(scratch + Dirent.TYPE, <u32>type);
+  memory.copy(scratch + Dirent.SIZEOF, name, len);
+  memory.copy(out, scratch, rdCap - rdUsed);
+  rdUsed = rdCap;
+  return false;
+}
+
+export function fd_readdir(pid: u32, fd: u32, bufLen: u32, cookie: u64): u32 {
+  const e = getFile(pid, fd);
+  if (e) return e;
+  const f = curFile;
+  const n = f.inode;
+  if (n === null || n.kind != Filetype.DIRECTORY) return E.NOTDIR;
+  if (n.flags & IFlag.UNPOPULATED) {
+    const pe = populate(n);
+    if (pe) return pe;
+  }
+  rdUsed = 0;
+  rdCap = min<u32>(bufLen, <u32>Io.DATA_SIZE);
+  let whole: u32 = 0;
+  let last = cookie;
+  let eof: u32 = 0;
+  store<u16>(scratch + 256, 0x2e2e);
+  let full = false;
+  if (n.nlink == 0) {
+    eof = 1; // a removed directory lists nothing, as on Linux
+  } else {
+    if (cookie == 0) {
+      if (emitDirent(scratch + 256, 1, n.ino, Filetype.DIRECTORY, 1)) {
+        whole = rdUsed;
+        last = 1;
+      } else full = true;
+    }
+    if (!full && cookie <= 1) {
+      if (emitDirent(scratch + 256, 2, changetype<Inode>(n.parent).ino, Filetype.DIRECTORY, 2)) {
+        whole = rdUsed;
+        last = 2;
+      } else full = true;
+    }
+    if (!full) {
+      const from: u64 = cookie < 2 ? 2 : cookie;
+      let slot = f.rdCookie == from && f.rdGen == n.gen && from > 2 ? f.rdSlot : dSeek(n, from);
+      while (slot < n.entsLen) {
+        const d = dAt(n, slot);
+        if (d !== null) {
+          if (!emitDirent(dname(d), d.nameLen, d.inode.ino, d.inode.kind, d.cookie)) {
+            full = true;
+            break;
+          }
+          whole = rdUsed;
+          last = d.cookie;
+          f.rdCookie = d.cookie;
+          f.rdSlot = slot + 1;
+          f.rdGen = n.gen;
+        }
+        slot++;
+      }
+      if (!full) eof = 1;
+    }
+  }
+  res32(Readdir.USED, rdUsed);
+  res32(Readdir.WHOLE, whole);
+  res64(Readdir.COOKIE64, last);
+  res32(Readdir.EOF, eof);
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Paths
+
+export function path_open(pid: u32, fd: u32, dirflags: u32, len: u32, oflags: u32, rightsBase: u64, rightsInh: u64, fdflags: u32): u32 {
+  if (oflags & ~0xf) return E.INVAL;
+  if ((oflags & O.CREAT) && (oflags & O.DIRECTORY)) return E.INVAL;
+  const follow = dirflags & LOOKUP.SYMLINK_FOLLOW ? W.FOLLOW : 0;
+  let e = walkAt(pid, fd, len, follow, io + Io.PATH1, nameA);
+  if (e) return e;
+  const parent = curFile;
+  let n = wInode;
+  if (n === null) {
+    if (!(oflags & O.CREAT)) return E.NOENT;
+    if (wSlash) return E.ISDIR;
+    if (wDir.nlink == 0) return E.NOENT; // the directory was removed
+    n = createNode(wDir, nameA, wNameLen, Filetype.REGULAR_FILE, 0o644);
+  } else {
+    if ((oflags & O.CREAT) && (oflags & O.EXCL)) return E.EXIST;
+    if (n.kind == Filetype.SYMBOLIC_LINK) return E.LOOP; // only reached without FOLLOW
+    if ((oflags & O.DIRECTORY) && n.kind != Filetype.DIRECTORY) return E.NOTDIR;
+  }
+  const kindRights: u64 = n.kind == Filetype.DIRECTORY ? <u64>R.DIR : <u64>R.FILE;
+  const base = rightsBase & kindRights;
+  let access: u32 = 0;
+  if (base & <u64>R.READING) access |= Access.READ;
+  if (base & <u64>R.FD_WRITE) access |= Access.WRITE;
+  if (n.kind == Filetype.DIRECTORY) {
+    if ((access & Access.WRITE) || (oflags & O.TRUNC)) return E.ISDIR;
+  } else if (n.kind == Filetype.REGULAR_FILE) {
+    if (oflags & O.TRUNC) {
+      e = setSize(n, 0);
+      if (e) return e;
+    } else if ((access & Access.WRITE) || (fdflags & FD.APPEND)) {
+      e = copyUp(n);
+      if (e) return e;
+    }
+  }
+  const f = fileNew(FK.INODE, n);
+  f.access = access;
+  f.rightsBase = base;
+  f.rightsInh = rightsInh & parent.rightsInh;
+  f.fdflags = fdflags & 0x1f;
+  const nfd = fdInstall(curProc, f);
+  if (nfd < 0) {
+    fileClose(f);
+    return E.MFILE;
+  }
+  res32(0, <u32>nfd);
+  return 0;
+}
+
+export function path_create_directory(pid: u32, fd: u32, len: u32): u32 {
+  const e = walkAt(pid, fd, len, 0, io + Io.PATH1, nameA);
+  if (e) return e;
+  if (wDot != Dot.NONE || wInode !== null) return E.EXIST;
+  if (wDir.nlink == 0) return E.NOENT;
+  createNode(wDir, nameA, wNameLen, Filetype.DIRECTORY, 0o755);
+  return 0;
+}
+
+export function path_remove_directory(pid: u32, fd: u32, len: u32): u32 {
+  const e = walkAt(pid, fd, len, 0, io + Io.PATH1, nameA);
+  if (e) return e;
+  if (wDot == Dot.DOT) return E.INVAL;
+  if (wDot == Dot.DOTDOT) return E.NOTEMPTY;
+  if (wDot == Dot.SLASHES) return E.BUSY;
+  const n = wInode;
+  if (n === null) return E.NOENT;
+  if (n.kind != Filetype.DIRECTORY) return E.NOTDIR;
+  const d = wDentry!;
+  const ee = dirEmpty(n, flag);
+  if (ee) return ee;
+  if (!load<u8>(flag)) return E.NOTEMPTY;
+  unlinkEntry(d);
+  return 0;
+}
+
+export function path_unlink_file(pid: u32, fd: u32, len: u32): u32 {
+  const e = walkAt(pid, fd, len, 0, io + Io.PATH1, nameA);
+  if (e) return e;
+  if (wDot != Dot.NONE) return E.ISDIR;
+  const n = wInode;
+  if (n === null) return E.NOENT;
+  if (n.kind == Filetype.DIRECTORY) return E.ISDIR;
+  unlinkEntry(wDentry!);
+  return 0;
+}
+
+export function path_symlink(pid: u32, targetLen: u32, fd: u32, len: u32): u32 {
+  if (targetLen == 0) return E.NOENT;
+  if (targetLen >= <u32>Io.PATH_MAX) return E.NAMETOOLONG;
+  const e = walkAt(pid, fd, len, 0, io + Io.PATH2, nameA);
+  if (e) return e;
+  if (wDot != Dot.NONE || wInode !== null) return E.EXIST;
+  if (wSlash) return E.NOENT;
+  if (wDir.nlink == 0) return E.NOENT;
+  symlinkNode(wDir, nameA, wNameLen, io + Io.PATH1, targetLen);
+  return 0;
+}
+
+export function path_readlink(pid: u32, fd: u32, len: u32, bufLen: u32): u32 {
+  const e = walkAt(pid, fd, len, 0, io + Io.PATH1, nameA);
+  if (e) return e;
+  const n = wInode;
+  if (n === null) return E.NOENT;
+  if (n.kind != Filetype.SYMBOLIC_LINK) return E.INVAL;
+  const le = loadLink(n);
+  if (le) return le;
+  const count = min<u32>(<u32>n.size, min<u32>(bufLen, <u32>Io.DATA_SIZE));
+  memory.copy(io + Io.DATA, n.target, count);
+  res32(0, count);
+  return 0;
+}
+
+export function path_link(pid: u32, oldFd: u32, oldFlags: u32, oldLen: u32, newFd: u32, newLen: u32): u32 {
+  let e = walkAt(pid, oldFd, oldLen, oldFlags & LOOKUP.SYMLINK_FOLLOW ? W.FOLLOW : 0, io + Io.PATH1, nameA);
+  if (e) return e;
+  const src = wInode;
+  if (src === null) return E.NOENT;
+  if (src.kind == Filetype.DIRECTORY) return E.PERM;
+  e = walkAt(pid, newFd, newLen, 0, io + Io.PATH2, nameB);
+  if (e) return e;
+  if (wDot != Dot.NONE || wInode !== null) return E.EXIST;
+  if (wSlash) return E.NOENT;
+  if (wDir.nlink == 0) return E.NOENT;
+  linkEntry(wDir, nameB, wNameLen, src);
+  return 0;
+}
+
+export function path_rename(pid: u32, oldFd: u32, oldLen: u32, newFd: u32, newLen: u32): u32 {
+  let e = walkAt(pid, oldFd, oldLen, 0, io + Io.PATH1, nameA);
+  if (e) return e;
+  const oDot = wDot;
+  const oSlash = wSlash;
+  const src = wInode;
+  const od = wDentry;
+  e = walkAt(pid, newFd, newLen, 0, io + Io.PATH2, nameB);
+  if (e) {
+    // Linux reports a missing source before problems with the target's last component
+    if (src === null && oDot == Dot.NONE) return E.NOENT;
+    return e;
+  }
+  if (oDot != Dot.NONE || wDot != Dot.NONE) return E.BUSY;
+  if (src === null) return E.NOENT;
+  const dst = wInode;
+  const nd = wDentry;
+  const nDir = wDir;
+  const isDir = src.kind == Filetype.DIRECTORY;
+  if ((oSlash || wSlash) && !isDir) return E.NOTDIR;
+  if (dst !== null) {
+    if (dst == src) return 0; // same file (even via another hard link): nothing to do
+    if (isDir) {
+      if (dst.kind != Filetype.DIRECTORY) return E.NOTDIR;
+    } else if (dst.kind == Filetype.DIRECTORY) {
+      return E.ISDIR;
+    }
+  }
+  if (isDir) {
+    if (src == rootInode || src == curProc.root) return E.BUSY;
+    if (isAncestor(src, nDir)) return E.INVAL;
+  }
+  if (dst !== null && dst.kind == Filetype.DIRECTORY) {
+    if (dst == curProc.root) return E.BUSY;
+    e = dirEmpty(dst, flag);
+    if (e) return e;
+    if (!load<u8>(flag)) return E.NOTEMPTY;
+  }
+  if (nDir.nlink == 0) return E.NOENT;
+  renameEntry(od!, nDir, nameB, wNameLen, nd);
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes
+
+/**
+ * Creates a process whose fds 0-2 are host streams 0-2 (of the given filetypes) and whose fd 3 is
+ * the root directory, preopened as "/". Returns the pid, or -1.
+ */
+export function proc_create(stdinType: u32, stdoutType: u32, stderrType: u32): i32 {
+  const pid = procNew(rootInode);
+  if (pid < 0) return -1;
+  const p = procGet(<u32>pid)!;
+  for (let s: u32 = 0; s < 3; s++) {
+    const f = fileNew(FK.STREAM, null);
+    f.stream = s;
+    f.streamType = (s == Stream.STDIN ? stdinType : s == Stream.STDOUT ? stdoutType : stderrType);
+    f.rightsBase = <u64>R.STREAM;
+    f.access = s == Stream.STDIN ? Access.READ : Access.WRITE;
+    fdInstallAt(p, s, f);
+  }
+  const root = fileNew(FK.INODE, rootInode);
+  root.preopen = 1;
+  root.access = Access.READ;
+  root.rightsBase = <u64>R.DIR;
+  root.rightsInh = <u64>R.ALL;
+  fdInstallAt(p, 3, root);
+  return pid;
+}
+
+export function proc_destroy(pid: u32): void {
+  procFree(pid);
+}
+
+/** The host stream behind fd, or -1 if fd is not a stream (poll_oneoff uses it). */
+export function fd_stream(pid: u32, fd: u32): i32 {
+  if (getFile(pid, fd)) return -2;
+  return curFile.kind == FK.STREAM ? <i32>curFile.stream : -1;
+}

@@ -1,0 +1,105 @@
+// The test command (`npm test`). Finds test/**/*.test.ts, bundles each with esbuild (so tests import
+// the TypeScript sources of host/ and gofer/ directly), runs each file as its own uvu process, two at
+// a time, and ends with one line: `N passed, N failed`.
+//
+// Usage: node test/run.mjs [substring ...]   runs only the files whose path contains a substring.
+// A file that crashes before uvu prints its totals counts as one failure.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const outDir = path.join(root, '.cache', 'tests');
+const filters = process.argv.slice(2);
+
+function findTests(dir) {
+  const out = [];
+  for (const ent of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, ent.name);
+    if (ent.isDirectory()) out.push(...findTests(p));
+    else if (ent.name.endsWith('.test.ts')) out.push(p);
+  }
+  return out;
+}
+
+const files = findTests(path.join(root, 'test'))
+  .map((f) => path.relative(root, f))
+  .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
+  .sort();
+
+if (!fs.existsSync(path.join(root, 'dist', 'kernel.wasm'))) {
+  console.error('test: dist/ is missing; run `npm install` (or `npm run build`) first');
+  process.exit(1);
+}
+
+const esbuild = await import('esbuild');
+fs.rmSync(outDir, { recursive: true, force: true });
+await esbuild.build({
+  entryPoints: files,
+  outdir: outDir,
+  outbase: root,
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  outExtension: { '.js': '.mjs' },
+  packages: 'external',
+  sourcemap: 'inline',
+  logLevel: 'warning',
+  absWorkingDir: root,
+  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+});
+
+let passed = 0;
+let failed = 0;
+const failures = [];
+
+function runOne(file) {
+  const bundle = path.join(outDir, file.replace(/\.ts$/, '.mjs'));
+  return new Promise((resolve) => {
+    const t0 = Date.now();
+    const child = spawn(process.execPath, ['--enable-source-maps', bundle], {
+      cwd: root,
+      env: { ...process.env, FORCE_COLOR: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    child.on('close', (code) => {
+      const total = /Total:\s+(\d+)/.exec(out);
+      const ok = /Passed:\s+(\d+)/.exec(out);
+      let p = 0;
+      let f = 0;
+      if (total && ok) {
+        p = Number(ok[1]);
+        f = Number(total[1]) - p;
+        const skipped = /Skipped:\s+(\d+)/.exec(out);
+        if (skipped) f -= Number(skipped[1]);
+      }
+      if (!total || (code !== 0 && f === 0)) f += 1; // crashed or exited badly without a counted failure
+      passed += p;
+      failed += f;
+      const secs = ((Date.now() - t0) / 1000).toFixed(1);
+      console.log(`${f ? 'FAIL' : 'ok  '} ${file}  (${p} passed, ${f} failed, ${secs}s)`);
+      if (f) failures.push({ file, out });
+      resolve();
+    });
+  });
+}
+
+const queue = files.slice();
+const workers = Math.max(1, Math.min(Number(process.env.TEST_JOBS || os.availableParallelism()), 4));
+await Promise.all(
+  Array.from({ length: workers }, async () => {
+    while (queue.length) await runOne(queue.shift());
+  }),
+);
+
+for (const { file, out } of failures) {
+  console.log(`\n===== ${file} =====\n${out.trimEnd()}`);
+}
+console.log(`\n${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
