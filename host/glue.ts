@@ -45,7 +45,6 @@ export class GuestProcess {
   private readonly argBytes: Uint8Array[];
   private readonly envBytes: Uint8Array[];
   private gmem: WebAssembly.Memory | null = null;
-  private gbuf: ArrayBuffer | null = null;
   private gu8 = new Uint8Array(0);
   private gdv = new DataView(new ArrayBuffer(0));
   // iovec cursor
@@ -71,12 +70,12 @@ export class GuestProcess {
     this.g();
   }
 
+  /** Refreshes the guest memory views if the memory grew (growth detaches the old buffer). */
   private g(): void {
-    const m = this.gmem!;
-    if (m.buffer !== this.gbuf) {
-      this.gbuf = m.buffer;
-      this.gu8 = new Uint8Array(this.gbuf);
-      this.gdv = new DataView(this.gbuf);
+    if (this.gu8.byteLength === 0 && this.gmem) {
+      const b = this.gmem.buffer;
+      this.gu8 = new Uint8Array(b);
+      this.gdv = new DataView(b);
     }
   }
 
@@ -109,7 +108,9 @@ export class GuestProcess {
     const ku8 = this.K.view();
     const at = this.K.io + slot;
     this.g();
-    this.gu8.set(ku8.subarray(at, at + len), ptr);
+    const g = this.gu8;
+    if (len <= 64) for (let i = 0; i < len; i++) g[ptr + i] = ku8[at + i];
+    else g.set(ku8.subarray(at, at + len), ptr);
   }
 
   // -------------------------------------------------------------------------------------------

@@ -30,7 +30,8 @@ export interface KernelExports {
   [name: string]: any;
 }
 
-let compiled: Map<string, WebAssembly.Module> = new Map();
+const compiled: Map<string, WebAssembly.Module> = new Map();
+const timeOrigin = performance.timeOrigin;
 
 export function kernelPath(debug: boolean): string {
   return path.join(__dirname, debug ? 'kernel.debug.wasm' : 'kernel.wasm');
@@ -111,9 +112,7 @@ export class Kernel {
           if ((ptr & 3) !== 0 || ptr + count * 4 > u8.length) fsErr('fs_release');
           filestore.release(new Uint32Array(u8.buffer, ptr, count));
         },
-        now_us(): number {
-          return Math.floor((performance.timeOrigin + performance.now()) * 1000);
-        },
+        now_us: () => Math.floor((timeOrigin + performance.now()) * 1000),
         kernel_panic(msg: number, len: number, file: number, fileLen: number, line: number, col: number): void {
           const str = (p: number, n: number, dflt: string) => {
             const u8 = self.view();
@@ -142,9 +141,9 @@ export class Kernel {
     return e;
   }
 
-  /** The kernel memory as bytes, refreshed if the memory grew. */
+  /** The kernel memory as bytes, refreshed if the memory grew (growth detaches the old buffer). */
   view(): Uint8Array {
-    if (this.mem.buffer !== this.buf) {
+    if (this.u8.byteLength === 0) {
       this.buf = this.mem.buffer;
       this.u8 = new Uint8Array(this.buf);
       this.u32 = new Uint32Array(this.buf);

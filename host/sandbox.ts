@@ -216,7 +216,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     }
     let module: WebAssembly.Module;
     try {
-      module = new WebAssembly.Module(prog.bytes);
+      module = new WebAssembly.Module(prog.bytes as BufferSource);
     } catch {
       throw new SandboxError(`${PROJECT}: exec ${argv[0]}: exec format error (not a WebAssembly module)`, 126);
     }

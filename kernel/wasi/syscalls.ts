@@ -487,7 +487,9 @@ export function fd_readdir(pid: u32, fd: u32, bufLen: u32, cookie: u64): u32 {
 export function path_open(pid: u32, fd: u32, dirflags: u32, len: u32, oflags: u32, rightsBase: u64, rightsInh: u64, fdflags: u32): u32 {
   if (oflags & ~0xf) return E.INVAL;
   if ((oflags & O.CREAT) && (oflags & O.DIRECTORY)) return E.INVAL;
-  const follow = dirflags & LOOKUP.SYMLINK_FOLLOW ? W.FOLLOW : 0;
+  // O_CREAT|O_EXCL never follows a symlink in the last place (Linux: it is EEXIST, even dangling).
+  const excl = (oflags & (O.CREAT | O.EXCL)) == (O.CREAT | O.EXCL);
+  const follow = dirflags & LOOKUP.SYMLINK_FOLLOW && !excl ? W.FOLLOW : 0;
   let e = walkAt(pid, fd, len, follow, io + Io.PATH1, nameA);
   if (e) return e;
   const parent = curFile;
@@ -498,15 +500,13 @@ export function path_open(pid: u32, fd: u32, dirflags: u32, len: u32, oflags: u3
     if (wDir.nlink == 0) return E.NOENT; // the directory was removed
     n = createNode(wDir, nameA, wNameLen, Filetype.REGULAR_FILE, 0o644);
   } else {
-    if ((oflags & O.CREAT) && (oflags & O.EXCL)) return E.EXIST;
-    if (n.kind == Filetype.SYMBOLIC_LINK) return E.LOOP; // only reached without FOLLOW
+    if (excl) return E.EXIST;
+    if (n.kind == Filetype.SYMBOLIC_LINK) return oflags & O.DIRECTORY ? E.NOTDIR : E.LOOP; // not followed
     if ((oflags & O.DIRECTORY) && n.kind != Filetype.DIRECTORY) return E.NOTDIR;
   }
-  const kindRights: u64 = n.kind == Filetype.DIRECTORY ? <u64>R.DIR : <u64>R.FILE;
-  const base = rightsBase & kindRights;
   let access: u32 = 0;
-  if (base & <u64>R.READING) access |= Access.READ;
-  if (base & <u64>R.FD_WRITE) access |= Access.WRITE;
+  if (rightsBase & <u64>R.READING) access |= Access.READ;
+  if (rightsBase & <u64>R.FD_WRITE) access |= Access.WRITE;
   if (n.kind == Filetype.DIRECTORY) {
     if ((access & Access.WRITE) || (oflags & O.TRUNC)) return E.ISDIR;
   } else if (n.kind == Filetype.REGULAR_FILE) {
@@ -518,9 +518,10 @@ export function path_open(pid: u32, fd: u32, dirflags: u32, len: u32, oflags: u3
       if (e) return e;
     }
   }
+  const kindRights: u64 = n.kind == Filetype.DIRECTORY ? <u64>R.DIR : <u64>R.FILE;
   const f = fileNew(FK.INODE, n);
   f.access = access;
-  f.rightsBase = base;
+  f.rightsBase = rightsBase & kindRights;
   f.rightsInh = rightsInh & parent.rightsInh;
   f.fdflags = fdflags & 0x1f;
   const nfd = fdInstall(curProc, f);
