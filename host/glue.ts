@@ -45,10 +45,11 @@ export class GuestProcess {
   private readonly argBytes: Uint8Array[];
   private readonly envBytes: Uint8Array[];
   private gmem: WebAssembly.Memory | null = null;
-  private gu8 = new Uint8Array(0);
+  private gu8: Uint8Array = new Uint8Array(0);
   private gdv = new DataView(new ArrayBuffer(0));
-  // iovec cursor
-  private cIov = 0;
+  // The I/O cursor: where the next plan segment's bytes go to or come from. It walks the guest's
+  // iovecs (descriptors at cIdx..cEnd in guest memory), or one flat buffer (readFile).
+  private cMem: Uint8Array = new Uint8Array(0);
   private cEnd = 0;
   private cIdx = 0;
   private cPtr = 0;
@@ -116,13 +117,22 @@ export class GuestProcess {
   // -------------------------------------------------------------------------------------------
   // I/O plans
 
+  /** Points the cursor at the guest iovecs [iovs, +8n), `skip` bytes in. */
   private cursor(iovs: number, n: number, skip: number): void {
-    this.cIov = iovs;
+    this.cMem = this.gu8;
     this.cEnd = iovs + 8 * n;
     this.cIdx = iovs;
     this.cLeft = 0;
     this.cPtr = 0;
     this.advance(skip);
+  }
+
+  /** Points the cursor at buf[at, at+len). */
+  private flatCursor(buf: Uint8Array, at: number, len: number): void {
+    this.cMem = buf;
+    this.cIdx = this.cEnd = 0;
+    this.cPtr = at;
+    this.cLeft = len;
   }
 
   /** Moves the cursor forward by `n` bytes. */
@@ -144,7 +154,7 @@ export class GuestProcess {
 
   /** Copies `len` bytes between the iovec cursor and arr[at..]: guest -> arr when `toArr`. */
   private xfer(toArr: boolean, arr: Uint8Array, at: number, len: number): void {
-    const g = this.gu8;
+    const g = this.cMem;
     while (len > 0) {
       if (this.cLeft === 0) this.advance(0);
       if (this.cLeft === 0) throw new KernelFault('I/O plan longer than the request');
@@ -163,7 +173,7 @@ export class GuestProcess {
       if (this.cLeft === 0) this.advance(0);
       if (this.cLeft === 0) throw new KernelFault('I/O plan longer than the request');
       const n = Math.min(len, this.cLeft);
-      this.gu8.fill(0, this.cPtr, this.cPtr + n);
+      this.cMem.fill(0, this.cPtr, this.cPtr + n);
       len -= n;
       this.cPtr += n;
       this.cLeft -= n;
@@ -177,8 +187,7 @@ export class GuestProcess {
       if (this.cLeft === 0) this.advance(0);
       if (this.cLeft === 0) break;
       const n = Math.min(len - done, this.cLeft);
-      const got = write ? this.streams.write(id, this.gu8, this.cPtr, n) : this.streams.read(id, this.gu8, this.cPtr, n);
-      this.g();
+      const got = write ? this.streams.write(id, this.cMem, this.cPtr, n) : this.streams.read(id, this.cMem, this.cPtr, n);
       done += got;
       this.cPtr += got;
       this.cLeft -= got;
@@ -187,8 +196,8 @@ export class GuestProcess {
     return done;
   }
 
-  /** Executes the kernel's plan against the iovecs, from byte `skip` of them. Returns bytes moved. */
-  private runPlan(write: boolean, iovs: number, niovs: number, skip: number, max: number): number {
+  /** Executes the kernel's plan at the cursor. Returns bytes moved. */
+  private runPlan(write: boolean, max: number): number {
     const K = this.K;
     K.view();
     const dv = K.dv;
@@ -197,7 +206,6 @@ export class GuestProcess {
     const planned = dv.getUint32(io + Io.RES + 4 * Plan.BYTES, true);
     const nsegs = dv.getUint32(io + Io.RES + 4 * Plan.NSEGS, true);
     if (planned > max || nsegs > Io.MAX_SEGS) throw new KernelFault('I/O plan out of bounds');
-    this.cursor(iovs, niovs, skip);
     let moved = 0;
     let s = io + Io.SEGS;
     for (let i = 0; i < nsegs; i++, s += Io.SEG_BYTES) {
@@ -259,7 +267,8 @@ export class GuestProcess {
         if (done > 0) break;
         return err;
       }
-      const moved = this.runPlan(write, iovs, niovs, done, want);
+      this.cursor(iovs, niovs, done);
+      const moved = this.runPlan(write, want);
       done += moved;
       const flags = this.res32(Plan.FLAGS);
       if (!(flags & PlanFlag.MORE) || moved === 0 || done >= total) break;
@@ -292,29 +301,16 @@ export class GuestProcess {
       const size = Number(K.dv.getBigUint64(K.io + Io.STRUCT + 32, true));
       if (size > 0x7fffffff) return E.FBIG;
       const buf = new Uint8Array(size);
-      // read through a scratch guest-like buffer: reuse the plan machinery with buf as "guest memory"
-      const saved = { gmem: this.gmem, gbuf: this.gbuf, gu8: this.gu8, gdv: this.gdv };
-      const mem = new Uint8Array(size + 8);
-      this.gu8 = mem;
-      this.gdv = new DataView(mem.buffer);
-      this.gmem = { buffer: mem.buffer } as WebAssembly.Memory;
-      this.gbuf = mem.buffer;
-      try {
-        let done = 0;
-        while (done < size) {
-          e = k.fd_read(this.pid, fd, size - done);
-          if (e) return e;
-          this.gdv.setUint32(size, done, true);
-          this.gdv.setUint32(size + 4, size - done, true);
-          const n = this.runPlan(false, size, 1, 0, size - done);
-          if (n === 0) break;
-          done += n;
-        }
-        buf.set(mem.subarray(0, done));
-        return done === size ? buf : buf.subarray(0, done);
-      } finally {
-        Object.assign(this, saved);
+      let done = 0;
+      while (done < size) {
+        e = k.fd_read(this.pid, fd, size - done);
+        if (e) return e;
+        this.flatCursor(buf, done, size - done);
+        const n = this.runPlan(false, size - done);
+        if (n === 0) break;
+        done += n;
       }
+      return done === size ? buf : buf.subarray(0, done);
     } finally {
       k.fd_close(this.pid, fd);
     }
@@ -562,6 +558,7 @@ export class GuestProcess {
     // fire when no fd is ready, after the earliest timeout.
     let nev = 0;
     let earliest = Infinity;
+    const waits: number[] = [];
     const now = process.hrtime.bigint();
     for (let i = 0; i < nsubs; i++) {
       const s = inPtr + 48 * i;
@@ -584,6 +581,7 @@ export class GuestProcess {
           const base = clock === 0 ? BigInt(Date.now()) * 1_000_000n : now;
           ms = timeout > base ? Number(timeout - base) / 1e6 : 0;
         } else ms = Number(timeout) / 1e6;
+        waits[i] = ms;
         earliest = Math.min(earliest, ms);
       } else {
         return E.INVAL;
@@ -593,7 +591,7 @@ export class GuestProcess {
       sleepMs(earliest);
       for (let i = 0; i < nsubs; i++) {
         const s = inPtr + 48 * i;
-        if (dv.getUint8(s + 8) !== 0) continue;
+        if (dv.getUint8(s + 8) !== 0 || waits[i] > earliest) continue; // only the clocks that are due
         const ev = outPtr + 32 * nev++;
         dv.setBigUint64(ev, dv.getBigUint64(s, true), true);
         dv.setUint16(ev + 8, 0, true);
