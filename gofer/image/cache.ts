@@ -1,0 +1,331 @@
+// The inflated-layer cache: gzip layers (and gzip'd whole archives) are inflated once into
+// `<cacheDir>/layers/<algo>-<hex>.tar`, named by the digest of the COMPRESSED bytes (from the
+// manifest, or computed when no digest is known), and then read in place like any tar.
+// Owns: cache file naming, validation of cached files, and inflating (zlib, streaming, constant
+// memory) in worker threads that the caller waits for synchronously.
+// Invariants:
+// - a cache file is published only complete: written to a unique temp name, fsynced, its compressed
+//   digest checked against its name (and its uncompressed sha256 against the config's diff_id when
+//   one is known), then renamed into place; a sidecar `<algo>-<hex>.json` records its size and mtime
+//   and is renamed into place after it;
+// - a cached file is reused only if the sidecar exists and matches the file's size and mtime (and
+//   diff_id); anything else is rebuilt, never trusted. index.ts additionally rebuilds a reused file
+//   whose tar headers do not parse. Corruption that keeps size and mtime and hits only file data is
+//   not detected on reuse (that would need re-hashing the whole layer on every open);
+// - concurrent opens of the same image are safe: each writer has its own temp file and rename is
+//   atomic; the contents are identical by construction.
+// Inflation runs in worker threads (up to 4 at once) because zlib offers no public synchronous
+// streaming API and openImage is synchronous: the main thread blocks in Atomics.wait while they run.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { MessageChannel, type MessagePort, Worker, receiveMessageOnPort } from 'node:worker_threads';
+import type { ImageError, Where } from './errors';
+import { ShortRead, readAt } from './io';
+
+export interface CacheKey {
+  algo: 'sha256' | 'sha512';
+  hex: string;
+}
+
+export interface InflateJob {
+  fd: number; // file holding the gzip stream
+  start: number; // its byte range
+  length: number;
+  key: CacheKey; // digest of the compressed bytes: the cache name, checked while inflating
+  diffId?: string; // "sha256:<hex>" of the uncompressed tar, checked while inflating, if known
+  where: Where; // names the layer (or archive) in errors
+  label: string; // names it in progress messages
+}
+
+/** Stop waiting for a worker that has made no progress for this long (it died without a word). */
+const STALL_MS = 120_000;
+const PARALLEL = 4;
+
+export class LayerCache {
+  readonly dir: string;
+  /** Keys inflated by this LayerCache (so a parse failure of their file is the layer's fault). */
+  readonly fresh = new Set<string>();
+
+  constructor(cacheDir: string, private readonly where: Where) {
+    this.dir = path.join(cacheDir, 'layers');
+    try {
+      fs.mkdirSync(this.dir, { recursive: true });
+    } catch (e) {
+      throw where.error(`cannot be cached: cannot create ${this.dir} (${(e as NodeJS.ErrnoException).code})`);
+    }
+  }
+
+  static name(key: CacheKey): string {
+    return `${key.algo}-${key.hex}`;
+  }
+
+  pathOf(key: CacheKey): string {
+    return path.join(this.dir, `${LayerCache.name(key)}.tar`);
+  }
+
+  /** The path of a valid cached inflation of `key` (with `diffId`, if given), or null. */
+  lookup(key: CacheKey, diffId?: string): string | null {
+    const file = this.pathOf(key);
+    let meta: { size?: unknown; mtimeNs?: unknown; diffId?: unknown };
+    try {
+      meta = JSON.parse(fs.readFileSync(path.join(this.dir, `${LayerCache.name(key)}.json`), 'utf8'));
+      const st = fs.statSync(file, { bigint: true });
+      if (!st.isFile() || st.size !== BigInt(meta.size as number) || String(st.mtimeNs) !== meta.mtimeNs) return null;
+    } catch {
+      return null; // no sidecar, bad sidecar, or no file: rebuild
+    }
+    if (diffId !== undefined && diffId.startsWith('sha256:') && meta.diffId !== diffId) return null;
+    return file;
+  }
+
+  /** Removes a cached file and its sidecar (a reused file turned out broken). */
+  discard(key: CacheKey): void {
+    for (const f of [this.pathOf(key), path.join(this.dir, `${LayerCache.name(key)}.json`)]) {
+      try {
+        fs.unlinkSync(f);
+      } catch {
+        // already gone
+      }
+    }
+  }
+
+  /**
+   * Inflates every job into the cache, several at a time, and publishes each atomically. Jobs with
+   * the same key are inflated once. Throws ImageError (worded by the job's `where`) for corrupt gzip
+   * data or a digest mismatch; nothing is published for a failed job.
+   */
+  inflate(jobs: InflateJob[], progress?: (msg: string) => void): void {
+    const unique = new Map<string, InflateJob>();
+    for (const j of jobs) if (!unique.has(LayerCache.name(j.key))) unique.set(LayerCache.name(j.key), j);
+    const list = [...unique.values()];
+    if (list.length === 0) return;
+    const tmps = list.map((j) => path.join(this.dir, `.tmp-${process.pid}-${crypto.randomBytes(6).toString('hex')}-${LayerCache.name(j.key)}.tar`));
+    for (const j of list) progress?.(`inflating ${j.label}`);
+    const results = runWorkers(list.map((j, i) => ({ fd: j.fd, start: j.start, length: j.length, tmp: tmps[i], algo: j.key.algo })));
+    let failure: ImageError | null = null;
+    for (let i = 0; i < list.length; i++) {
+      try {
+        this.publish(list[i], tmps[i], results[i]);
+      } catch (e) {
+        failure ??= e as ImageError;
+      } finally {
+        try {
+          fs.unlinkSync(tmps[i]);
+        } catch {
+          // published (renamed away) or never created
+        }
+      }
+    }
+    if (failure) throw failure;
+  }
+
+  private publish(job: InflateJob, tmp: string, r: WorkerResult): void {
+    if (!r.ok) {
+      if (r.stage === 'gzip') throw job.where.error(`has corrupt gzip data (${r.error})`);
+      if (r.stage === 'read') throw job.where.error(`cannot be read (${r.error})`);
+      throw job.where.error(`cannot be inflated into the cache ${this.dir} (${r.error})`);
+    }
+    if (r.compressed !== job.key.hex) {
+      throw job.where.error(`does not match its digest (its bytes hash to ${job.key.algo}:${r.compressed.slice(0, 12)}…)`);
+    }
+    const diffId = `sha256:${r.uncompressed}`;
+    if (job.diffId !== undefined && job.diffId.startsWith('sha256:') && job.diffId !== diffId) {
+      throw job.where.error(`does not match its diff_id in the image config (it inflates to ${diffId.slice(0, 19)}…)`);
+    }
+    const name = LayerCache.name(job.key);
+    const final = this.pathOf(job.key);
+    try {
+      fs.renameSync(tmp, final);
+      const st = fs.statSync(final, { bigint: true });
+      const meta = JSON.stringify({ size: Number(st.size), mtimeNs: String(st.mtimeNs), diffId });
+      const metaTmp = `${tmp}.json`;
+      fs.writeFileSync(metaTmp, meta);
+      fs.renameSync(metaTmp, path.join(this.dir, `${name}.json`));
+    } catch (e) {
+      throw job.where.error(`cannot be published in the cache ${this.dir} (${(e as NodeJS.ErrnoException).code})`);
+    }
+    this.fresh.add(name);
+  }
+}
+
+/** Hex digest of bytes [start, start + length) of fd, read synchronously in 1 MiB pieces. */
+export function hashRange(fd: number, start: number, length: number, algo: 'sha256' | 'sha512' = 'sha256'): string {
+  const h = crypto.createHash(algo);
+  const buf = Buffer.allocUnsafe(1 << 20);
+  for (let pos = 0; pos < length; ) {
+    const n = readAt(fd, buf, 0, Math.min(buf.length, length - pos), start + pos);
+    if (n === 0) throw new ShortRead(pos);
+    h.update(buf.subarray(0, n));
+    pos += n;
+  }
+  return h.digest('hex');
+}
+
+type WorkerResult =
+  | { ok: true; size: number; compressed: string; uncompressed: string }
+  | { ok: false; stage: 'read' | 'gzip' | 'write' | 'internal'; error: string };
+
+interface WorkerJob {
+  fd: number;
+  start: number;
+  length: number;
+  tmp: string;
+  algo: string;
+}
+
+// Runs in a worker thread: gunzip fd[start, start+length) into `tmp` (created exclusively), hashing
+// the compressed and the uncompressed bytes on the way. The worker reads the caller's fd with
+// positioned reads and never closes it (a ReadStream would close it when destroyed). It reports
+// exactly once on `port`, only when nothing of its own is still in flight (no read pending, the zlib
+// handle closed), then sets its done flag and bumps the completion counter (shared[0]) so that the
+// waiting main thread wakes up; the thread then exits by itself. shared[slot + 1] is a progress tick
+// the main thread uses to tell a slow worker from a dead one.
+const WORKER_SOURCE = `
+'use strict';
+const { workerData } = require('node:worker_threads');
+const fs = require('node:fs');
+const zlib = require('node:zlib');
+const crypto = require('node:crypto');
+const { fd, start, length, tmp, algo, shared, slot, port } = workerData;
+let outcome = null;
+let finished = false;
+let reading = false;
+let zclosed = false;
+let out = -1;
+let size = 0;
+function finish(msg) {
+  if (finished) return;
+  finished = true;
+  if (out >= 0) { try { fs.closeSync(out); } catch (e) {} out = -1; }
+  try { port.postMessage(msg); } catch (e) {}
+  Atomics.store(shared, slot, 1);
+  Atomics.add(shared, 0, 1);
+  Atomics.notify(shared, 0);
+  try { port.close(); } catch (e) {}
+}
+function failure(stage, e) {
+  const text = e && e.message ? String(e.message) : String(e);
+  return { ok: false, stage, error: text.split('\\n')[0] };
+}
+function maybeFinish() {
+  if (outcome !== null && zclosed && !reading) finish(outcome);
+}
+function decide(msg) {
+  if (outcome === null) outcome = msg;
+  if (!zclosed) gunzip.destroy();
+  maybeFinish();
+}
+process.on('uncaughtException', (e) => finish(failure('internal', e)));
+const ch = crypto.createHash(algo);
+const uh = crypto.createHash('sha256');
+const gunzip = zlib.createGunzip({ chunkSize: 1 << 16 });
+gunzip.on('close', () => { zclosed = true; maybeFinish(); });
+gunzip.on('error', (e) => decide(failure('gzip', e)));
+gunzip.on('data', (c) => {
+  if (outcome !== null) return;
+  uh.update(c);
+  size += c.length;
+  try {
+    for (let off = 0; off < c.length; ) off += fs.writeSync(out, c, off, c.length - off);
+  } catch (e) {
+    decide(failure('write', e));
+  }
+});
+gunzip.on('end', () => {
+  if (outcome !== null) return;
+  try { fs.fsyncSync(out); } catch (e) { decide(failure('write', e)); return; }
+  decide({ ok: true, size, compressed: ch.digest('hex'), uncompressed: uh.digest('hex') });
+});
+let pos = start;
+const end = start + length;
+function pump() {
+  if (outcome !== null) return;
+  if (pos >= end) { gunzip.end(); return; }
+  const n = Math.min(1 << 20, end - pos);
+  const buf = Buffer.allocUnsafe(n);
+  reading = true;
+  fs.read(fd, buf, 0, n, pos, (err, got) => {
+    reading = false;
+    if (outcome !== null) { maybeFinish(); return; }
+    if (err) { decide(failure('read', err)); return; }
+    if (got === 0) { decide(failure('read', new Error('the file ended early'))); return; }
+    pos += got;
+    const chunk = buf.subarray(0, got);
+    ch.update(chunk);
+    Atomics.add(shared, slot + 1, 1);
+    if (gunzip.write(chunk)) pump();
+    else gunzip.once('drain', pump);
+  });
+}
+try {
+  out = fs.openSync(tmp, 'wx', 0o644);
+  pump();
+} catch (e) {
+  decide(failure('write', e));
+}
+`;
+
+/** Runs the inflate jobs in worker threads, at most PARALLEL at once, and waits for all of them. */
+function runWorkers(jobs: WorkerJob[]): WorkerResult[] {
+  const n = jobs.length;
+  // [0] completion counter; per job i: [1 + 2i] done flag, [2 + 2i] progress tick.
+  const shared = new Int32Array(new SharedArrayBuffer(4 * (1 + 2 * n)));
+  const results: (WorkerResult | undefined)[] = new Array(n);
+  const ports: (MessagePort | undefined)[] = new Array(n);
+  const workers: (Worker | undefined)[] = new Array(n);
+  const lastTick = new Int32Array(n);
+  const lastMove = new Float64Array(n);
+  const parallel = Math.max(1, Math.min(PARALLEL, os.availableParallelism?.() ?? 2));
+  let next = 0;
+  let running = 0;
+  let done = 0;
+
+  const start = (i: number): void => {
+    const { port1, port2 } = new MessageChannel();
+    const w = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { ...jobs[i], shared, slot: 1 + 2 * i, port: port2 },
+      transferList: [port2],
+      stdout: true, // a worker has nothing to print; keep stray output off our streams
+      stderr: true,
+    });
+    w.unref();
+    ports[i] = port1;
+    workers[i] = w;
+    lastMove[i] = Date.now();
+    running++;
+  };
+  const settle = (i: number, r: WorkerResult): void => {
+    results[i] = r;
+    ports[i]!.close(); // the worker exits by itself once it has reported
+    done++;
+    running--;
+    if (next < n) start(next++);
+  };
+
+  while (next < n && running < parallel) start(next++);
+  while (done < n) {
+    const seen = Atomics.load(shared, 0);
+    const now = Date.now();
+    for (let i = 0; i < n; i++) {
+      if (results[i] !== undefined || ports[i] === undefined) continue;
+      if (Atomics.load(shared, 1 + 2 * i) === 1) {
+        const msg = receiveMessageOnPort(ports[i]!);
+        settle(i, msg ? (msg.message as WorkerResult) : { ok: false, stage: 'internal', error: 'the inflate worker sent no result' });
+        continue;
+      }
+      const tick = Atomics.load(shared, 2 + 2 * i);
+      if (tick !== lastTick[i]) {
+        lastTick[i] = tick;
+        lastMove[i] = now;
+      } else if (now - lastMove[i] > STALL_MS) {
+        void workers[i]!.terminate(); // it holds no descriptor of ours: it only reads `fd`, never closes it
+        settle(i, { ok: false, stage: 'internal', error: `the inflate worker stalled for ${STALL_MS / 1000} s` });
+      }
+    }
+    if (done < n) Atomics.wait(shared, 0, seen, 1000);
+  }
+  return results as WorkerResult[];
+}
