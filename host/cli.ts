@@ -5,15 +5,22 @@
 //
 // Options stop at IMAGE; everything after it is the command, as with `docker run`.
 import { parseSize } from './filestore';
-import { PROJECT, SandboxError, run, type RunOptions } from './sandbox';
+import path from 'node:path';
+import { PROJECT, SandboxError, distDir, run, type RunOptions } from './sandbox';
 
-const USAGE = `Usage: node host/run.js [OPTIONS] IMAGE [COMMAND] [ARG...]
+/** The built-in default image, built by `npm install`. */
+function defaultImage(): string {
+  return path.join(distDir(), 'images', 'default.tar');
+}
+
+const USAGE = `Usage: node host/run.js [OPTIONS] [IMAGE [COMMAND] [ARG...]]
 
 Runs a WASI program from a container image inside the ${PROJECT} sandbox, on a root file system
 whose writable layer lives inside the sandbox.
 
 IMAGE is a \`docker save\` archive, an OCI image-layout archive or a plain rootfs tar (layers may
-be gzip-compressed). COMMAND replaces the image's Cmd; the Entrypoint stays, as in \`docker run\`.
+be gzip-compressed). Without IMAGE, the built-in default image runs. COMMAND replaces the image's
+Cmd; the Entrypoint stays, as in \`docker run\`.
 
 Options:
   --entrypoint PATH    replace the image's Entrypoint ("" clears it)
@@ -78,7 +85,11 @@ export function parseArgs(argv: string[]): RunOptions & { stats: boolean } {
     } else if (a.startsWith('-') && a !== '-') fail(`unknown flag: ${a}`);
     else break;
   }
-  if (i >= argv.length) fail('an IMAGE is required');
+  if (i >= argv.length) {
+    opts.image = defaultImage();
+    opts.command = [];
+    return opts;
+  }
   opts.image = argv[i];
   opts.command = argv.slice(i + 1);
   return opts;

@@ -2,3 +2,4 @@
 export { run, commandLine, SandboxError, type RunOptions, type RunResult } from './sandbox';
 export { MemoryFilestore, parseSize, type Filestore } from './filestore';
 export type { Streams } from './glue';
+export { writeImage, imageBytes, type ImageSpec, type ImageFormat } from './image-writer';

@@ -2,7 +2,7 @@
 // dist/kernel.debug.wasm), the trusted host and gofer bundles (esbuild -> dist/*.js), and the C
 // guests (@yowasp/clang, in-process, -> dist/guests/*.wasm).
 //
-// Usage: node scripts/build.mjs [kernel|host|guests ...]   (no argument: all of them)
+// Usage: node scripts/build.mjs [kernel|host|guests|image ...]   (no argument: all of them)
 // Guests are rebuilt only when their source or shared headers are newer than the output, because a
 // clang run costs a few hundred milliseconds each.
 import { execFileSync } from 'node:child_process';
@@ -80,11 +80,37 @@ async function buildGuests() {
   }
 }
 
+/** The built-in default image (dist/images/default.tar), run by `node host/run.js` with no IMAGE. */
+async function buildDefaultImage() {
+  const { createRequire } = await import('node:module');
+  const lib = createRequire(import.meta.url)(path.join(dist, 'lib.js'));
+  const guest = (n) => fs.readFileSync(path.join(dist, 'guests', `${n}.wasm`));
+  fs.mkdirSync(path.join(dist, 'images'), { recursive: true });
+  const spec = {
+    layers: [
+      [
+        { path: 'bin/demo', type: 'file', data: guest('demo'), mode: 0o755 },
+        { path: 'etc/hostname', type: 'file', data: 'wasmbox\n' },
+        { path: 'etc/motd', type: 'file', data: 'Welcome to wasmbox: this file lives in a read-only image layer.\n' },
+        { path: 'etc/issue', type: 'file', data: 'wasmbox default image\n' },
+        { path: 'etc/os-release', type: 'file', data: 'NAME=wasmbox\nID=wasmbox\n' },
+        { path: 'home', type: 'dir' },
+        { path: 'tmp', type: 'dir', mode: 0o1777 },
+      ],
+    ],
+    entrypoint: ['/bin/demo'],
+    env: ['PATH=/bin', 'HOME=/home/user'],
+    workingDir: '/',
+  };
+  lib.writeImage(spec, path.join(dist, 'images', 'default.tar'), { format: 'oci' });
+}
+
 try {
   fs.mkdirSync(dist, { recursive: true });
   if (all || want.has('kernel')) await step('kernel', buildKernel);
   if (all || want.has('host')) await step('host and gofer bundles', buildHost);
   if (all || want.has('guests')) await step('guests', buildGuests);
+  if (all || want.has('image')) await step('default image', buildDefaultImage);
 } catch (e) {
   process.stderr.write(`build failed: ${e.message}\n`);
   process.exit(1);

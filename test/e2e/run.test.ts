@@ -189,11 +189,21 @@ test('bad flags: 125 with a message naming the flag', () => {
     [['--size', 'lots', 'x.tar'], /--size/],
     [['--gofer', 'elsewhere', 'x.tar'], /--gofer/],
     [['--no-such-flag', 'x.tar'], /--no-such-flag/],
-    [[], /IMAGE is required/],
   ] as const) {
     const r = runSandbox([...argv]);
     assert.is(r.status, 125, r.stderr);
     assert.match(r.stderr.split('\n')[0], re);
+  }
+});
+
+test('with no IMAGE the built-in default image runs its demo, and the next run starts afresh', () => {
+  for (let i = 0; i < 2; i++) {
+    const r = runSandbox([]);
+    assert.is(r.status, 0, r.stderr);
+    assert.match(r.stdout, /\/etc\/motd: Welcome to wasmbox/);
+    assert.match(r.stdout, /ls \/etc: hostname issue motd os-release\n/);
+    assert.match(r.stdout, /unlink \/etc\/issue: ok/);
+    assert.match(r.stdout, /ls \/etc: hostname motd os-release\n/);
   }
 });
 
