@@ -31,6 +31,8 @@ Options:
                        this thread
       --cache-dir DIR  where inflated gzip layers are kept (default: $WASMBOX_CACHE or
                        ~/.cache/${PROJECT})
+      --export-upper FILE  at exit, write the sandbox's upper layer (its changes to the image) to
+                       FILE as an OCI layer tar
       --stats          print kernel statistics to stderr at exit
       --debug-kernel   use the debug build of the kernel (assertions on)
   -h, --help           show this help
@@ -77,6 +79,7 @@ export function parseArgs(argv: string[]): RunOptions & { stats: boolean } {
       if (v !== 'worker' && v !== 'inline') fail(`--gofer: must be worker or inline, not "${v}"`);
       opts.gofer = v;
     } else if (a === '--cache-dir') opts.cacheDir = val(a);
+    else if (a === '--export-upper') opts.exportUpper = val(a);
     else if (a === '--stats') opts.stats = true;
     else if (a === '--debug-kernel') opts.debugKernel = true;
     else if (a === '--') {

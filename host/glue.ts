@@ -281,6 +281,17 @@ export class GuestProcess {
   // -------------------------------------------------------------------------------------------
   // Host-side helpers for the sandbox (not guest imports)
 
+  /**
+   * Runs a kernel call that plans a read (fd_read, export_read, ...) and carries the plan out into
+   * buf[at, at+len). Returns the bytes read, or a negated errno.
+   */
+  readPlanned(call: () => number, buf: Uint8Array, at: number, len: number): number {
+    const e = call();
+    if (e) return -e;
+    this.flatCursor(buf, at, len);
+    return this.runPlan(false, len);
+  }
+
   /** Reads a whole file from the sandbox's namespace (the entrypoint). Returns the bytes or an errno. */
   readFile(path: string): Uint8Array | number {
     const k = this.k;
@@ -303,10 +314,8 @@ export class GuestProcess {
       const buf = new Uint8Array(size);
       let done = 0;
       while (done < size) {
-        e = k.fd_read(this.pid, fd, size - done);
-        if (e) return e;
-        this.flatCursor(buf, done, size - done);
-        const n = this.runPlan(false, size - done);
+        const n = this.readPlanned(() => k.fd_read(this.pid, fd, size - done), buf, done, size - done);
+        if (n < 0) return -n;
         if (n === 0) break;
         done += n;
       }

@@ -16,6 +16,7 @@ import type { GoferWorkerMessage } from '../gofer/worker';
 import { Page } from '../kernel/abi';
 import { E } from '../kernel/wasi/errno';
 import { MemoryFilestore } from './filestore';
+import { exportUpper } from './export';
 import { ExitSignal, GuestProcess, type Streams } from './glue';
 import { Kernel, KernelFault, type GoferTransport } from './kernel';
 import { HostStreams } from './streams';
@@ -48,6 +49,8 @@ export interface RunOptions {
   streams?: Streams;
   debugKernel?: boolean;
   progress?: (msg: string) => void;
+  /** Write the upper layer to this file at exit, as an OCI layer tar. */
+  exportUpper?: string;
 }
 
 export interface RunResult {
@@ -250,6 +253,13 @@ export async function run(opts: RunOptions): Promise<RunResult> {
         process.stderr.write(`${PROJECT}: ${argv[0]}: guest trapped: ${e.message}\n`);
         status = trapStatus(e);
       } else throw e;
+    }
+    if (opts.exportUpper) {
+      try {
+        exportUpper(kernel, proc, opts.exportUpper);
+      } catch (e) {
+        throw new SandboxError(`${PROJECT}: --export-upper ${opts.exportUpper}: ${(e as Error).message}`, 125);
+      }
     }
     const ks = kernel.stats();
     return { status, stats: { ...ks, filestore: filestore.kind, ...gofer.stats() } };

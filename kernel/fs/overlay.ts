@@ -172,7 +172,8 @@ export function copyUp(n: Inode): u32 {
   if (n.kind == Filetype.SYMBOLIC_LINK) {
     const e = loadLink(n);
     if (e) return e;
-    n.flags = (n.flags & ~IFlag.LOWER_DATA) | IFlag.UPPER;
+    n.flags &= ~IFlag.LOWER_DATA;
+    markUpper(n);
     return 0;
   }
   if (DEBUG) assert(n.map == 0);
@@ -204,7 +205,8 @@ export function copyUp(n: Inode): u32 {
   }
   goferClose(n.lowerHandle);
   n.lowerHandle = NO_NODE;
-  n.flags = (n.flags & ~IFlag.LOWER_DATA) | IFlag.UPPER;
+  n.flags &= ~IFlag.LOWER_DATA;
+  markUpper(n);
   copyUps++;
   return 0;
 }
@@ -221,6 +223,18 @@ export function inodeRelease(n: Inode): void {
   }
   inodeFreeStruct(n);
 }
+
+/**
+ * Marks a non-directory as changed in the upper layer (its data, attributes or names). A lower file
+ * with several names makes a later export load the whole tree (export.ts).
+ */
+export function markUpper(n: Inode): void {
+  n.flags |= IFlag.UPPER;
+  if (n.lowerNode != NO_NODE && n.nlink > 1) lowerLinksChanged = true;
+}
+
+/** Set when a lower file with several names was changed (see export.ts). */
+export let lowerLinksChanged: bool = false;
 
 /** Releases the inode if nothing names or references it any more. */
 export function inodeMaybeFree(n: Inode): void {

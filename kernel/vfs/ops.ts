@@ -8,7 +8,7 @@ import { E } from "../wasi/errno";
 import { Filetype } from "../wasi/types";
 import { Dentry, dInsert, dMove, dRemove } from "./dentry";
 import { IFlag, Inode, inodeAlloc } from "./inode";
-import { inodeMaybeFree } from "../fs/overlay";
+import { inodeMaybeFree, markUpper } from "../fs/overlay";
 
 /** Marks a directory modified: times, and presence in the upper layer. */
 export function touchDir(dir: Inode, now: u64): void {
@@ -74,7 +74,7 @@ export function linkEntry(dir: Inode, name: usize, len: u32, n: Inode): void {
   dInsert(dir, name, len, n);
   n.nlink++;
   n.ctime = now;
-  n.flags |= IFlag.UPPER;
+  markUpper(n);
   touchDir(dir, now);
 }
 
@@ -117,7 +117,8 @@ export function renameEntry(od: Dentry, nDir: Inode, name: usize, len: u32, nd: 
     nDir.nlink++;
   }
   n.ctime = now;
-  n.flags |= IFlag.UPPER;
+  if (n.kind == Filetype.DIRECTORY) n.flags |= IFlag.UPPER;
+  else markUpper(n);
   touchDir(oDir, now);
   touchDir(nDir, now);
   if (victim !== null) inodeMaybeFree(victim);

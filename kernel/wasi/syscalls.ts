@@ -7,7 +7,7 @@
 //
 // The errno choices follow Linux, because a guest under Docker's overlay2 sees Linux's answers.
 import { Io, Plan, PlanFlag, Readdir, Stream } from "../abi";
-import { copyUp, inodeMaybeFree, loadLink, planLowerRead, populate, rootInode } from "../fs/overlay";
+import { copyUp, loadLink, markUpper, planLowerRead, populate, rootInode } from "../fs/overlay";
 import { MAX_FILE_SIZE, allocateRange, freeFileData, planRead, planWrite, truncatePages } from "../fs/tmpfs";
 import { nowNs } from "../host";
 import { io, planBegin, planBytes, planEnd, planStream, res32, res64 } from "../io";
@@ -16,6 +16,7 @@ import { Access, FK, File, Proc, fdClear, fdInstall, fdInstallAt, fileClose, fil
 import { IFlag, Inode } from "../vfs/inode";
 import { Dot, W, walk, wDentry, wDir, wDot, wInode, wNameLen, wSlash } from "../vfs/namei";
 import { createNode, dirEmpty, isAncestor, linkEntry, renameEntry, symlinkNode, touchDir, unlinkEntry } from "../vfs/ops";
+import { exportBegin, exportNext, exportRead } from "../fs/export";
 import { E } from "./errno";
 import { Advice, Dirent, FD, FST, Fdstat, Filestat, Filetype, LOOKUP, O, Prestat, R, Whence } from "./types";
 
@@ -85,7 +86,8 @@ function setTimes(n: Inode, atim: u64, mtim: u64, fst: u32): u32 {
   if (fst & FST.MTIM) n.mtime = mtim;
   else if (fst & FST.MTIM_NOW) n.mtime = now;
   n.ctime = now;
-  n.flags |= IFlag.UPPER;
+  if (n.kind == Filetype.DIRECTORY) n.flags |= IFlag.UPPER;
+  else markUpper(n);
   return 0;
 }
 
@@ -94,7 +96,8 @@ function setSize(n: Inode, size: u64): u32 {
   if (size > MAX_FILE_SIZE) return E.FBIG;
   if (n.flags & IFlag.LOWER_DATA) {
     if (size == 0) {
-      n.flags = (n.flags & ~IFlag.LOWER_DATA) | IFlag.UPPER;
+      n.flags &= ~IFlag.LOWER_DATA;
+      markUpper(n);
       n.size = 0;
     } else {
       const e = copyUp(n);
@@ -690,4 +693,19 @@ export function proc_destroy(pid: u32): void {
 export function fd_stream(pid: u32, fd: u32): i32 {
   if (getFile(pid, fd)) return -2;
   return curFile.kind == FK.STREAM ? <i32>curFile.stream : -1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exporting the upper layer (fs/export.ts)
+
+export function export_begin(): u32 {
+  return exportBegin();
+}
+
+export function export_next(): u32 {
+  return exportNext();
+}
+
+export function export_read(off: u64, len: u32): u32 {
+  return exportRead(off, len);
 }
