@@ -65,6 +65,12 @@ export class GuestProcess {
     this.envBytes = env.map((a) => enc.encode(a + '\0'));
   }
 
+  /** The guest's memory, current. */
+  memoryBytes(): Uint8Array {
+    this.g();
+    return this.gu8;
+  }
+
   /** Binds the guest's exported memory (after instantiation). */
   bindMemory(mem: WebAssembly.Memory): void {
     this.gmem = mem;

@@ -26,6 +26,7 @@ export interface KernelExports {
   kernel_stats(): void;
   proc_create(stdinType: number, stdoutType: number, stderrType: number): number;
   proc_destroy(pid: number): void;
+  proc_create_child(parent: number, fd0: number, fd1: number, fd2: number): number;
   fd_stream(pid: number, fd: number): number;
   [name: string]: any;
 }

@@ -17,8 +17,9 @@ import { Page } from '../kernel/abi';
 import { E } from '../kernel/wasi/errno';
 import { MemoryFilestore } from './filestore';
 import { exportUpper } from './export';
-import { ExitSignal, GuestProcess, type Streams } from './glue';
+import { GuestProcess, type Streams } from './glue';
 import { Kernel, KernelFault, type GoferTransport } from './kernel';
+import { ExecError, errnoText, loadProgram, runModule, type ProcessHost } from './process';
 import { HostStreams } from './streams';
 
 export const PROJECT = 'wasmbox';
@@ -146,44 +147,6 @@ function mergeEnv(image: string[], extra: string[], workdir: string): string[] {
   return [...map.values()];
 }
 
-function trapStatus(e: WebAssembly.RuntimeError): number {
-  const m = e.message;
-  if (/unreachable/.test(m)) return 134;
-  if (/out of bounds|stack|call stack/i.test(m)) return 139;
-  if (/divide|remainder|integer overflow|float unrepresentable|conversion/i.test(m)) return 136;
-  return 134;
-}
-
-const ERRNO_TEXT: Record<number, string> = {
-  [E.NOENT]: 'no such file or directory',
-  [E.NOTDIR]: 'not a directory',
-  [E.ISDIR]: 'is a directory',
-  [E.LOOP]: 'too many levels of symbolic links',
-  [E.ACCES]: 'permission denied',
-  [E.NAMETOOLONG]: 'file name too long',
-  [E.IO]: 'input/output error',
-};
-
-export function errnoText(e: number): string {
-  return ERRNO_TEXT[e] ?? `error ${e}`;
-}
-
-/** Wraps every import so that a fault inside the kernel or the glue is told apart from a guest trap. */
-function guard(imports: Record<string, (...a: any[]) => any>): Record<string, (...a: any[]) => any> {
-  const out: Record<string, (...a: any[]) => any> = {};
-  for (const [name, fn] of Object.entries(imports)) {
-    out[name] = (a: any, b: any, c: any, d: any, e: any, f: any, g: any, h: any, i: any) => {
-      try {
-        return fn(a, b, c, d, e, f, g, h, i);
-      } catch (err) {
-        if (err instanceof ExitSignal || err instanceof KernelFault) throw err;
-        throw new KernelFault(`${name}: ${(err as Error)?.message ?? err}`);
-      }
-    };
-  }
-  return out;
-}
-
 export async function run(opts: RunOptions): Promise<RunResult> {
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
   if (!fs.existsSync(opts.image)) throw new SandboxError(`${PROJECT}: image not found: ${opts.image}`, 125);
@@ -209,50 +172,28 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     const pid = kernel.exports.proc_create(streams.filetype(0), streams.filetype(1), streams.filetype(2));
     if (pid < 0) throw new SandboxError(`${PROJECT}: cannot create a process`, 125);
     const proc = new GuestProcess(kernel, filestore, pid, argv, env, streams);
-
-    // The program is found inside the sandbox's namespace: a relative name is looked up in /bin etc.,
-    // like a shell's PATH search, then in the working directory.
-    const prog = resolveProgram(proc, argv[0], env, workdir);
-    if (typeof prog === 'number') {
-      const status = prog === E.NOENT || prog === E.NOTDIR ? 127 : 126;
-      throw new SandboxError(`${PROJECT}: exec ${argv[0]}: ${errnoText(prog)}`, status);
-    }
-    let module: WebAssembly.Module;
+    const host: ProcessHost = {
+      kernel,
+      filestore,
+      streams,
+      report: (line) => process.stderr.write(`${PROJECT}: ${line}\n`),
+    };
+    // The program is found inside the sandbox's namespace (a bare name through the image's PATH).
+    let status: number;
     try {
-      module = new WebAssembly.Module(prog.bytes as BufferSource);
-    } catch {
-      throw new SandboxError(`${PROJECT}: exec ${argv[0]}: exec format error (not a WebAssembly module)`, 126);
-    }
-    const wasi = guard(proc.imports());
-    for (const imp of WebAssembly.Module.imports(module)) {
-      if (imp.module !== 'wasi_snapshot_preview1' || !(imp.name in wasi)) {
-        throw new SandboxError(`${PROJECT}: exec ${argv[0]}: unsupported import ${imp.module}.${imp.name}`, 126);
-      }
-    }
-    let instance: WebAssembly.Instance;
-    try {
-      instance = new WebAssembly.Instance(module, { wasi_snapshot_preview1: wasi });
-    } catch (e: any) {
-      throw new SandboxError(`${PROJECT}: exec ${argv[0]}: cannot instantiate: ${e?.message ?? e}`, 126);
-    }
-    const mem = instance.exports.memory;
-    const start = instance.exports._start;
-    if (!(mem instanceof WebAssembly.Memory) || typeof start !== 'function') {
-      throw new SandboxError(`${PROJECT}: exec ${argv[0]}: not a WASI command (needs exported memory and _start)`, 126);
-    }
-    proc.bindMemory(mem);
-    let status = 0;
-    try {
-      (start as () => void)();
+      const module = loadProgram(proc, argv[0], env, workdir);
+      status = runModule(host, proc, module, argv[0]);
     } catch (e) {
-      if (e instanceof ExitSignal) status = e.code;
-      else if (e instanceof KernelFault) {
+      if (e instanceof ExecError) {
+        const code = e.errno === E.NOENT || e.errno === E.NOTDIR ? 127 : 126;
+        const msg = e.errno === E.ACCES ? `exec ${argv[0]}: is a directory` : e.message;
+        throw new SandboxError(`${PROJECT}: ${msg}`, code);
+      }
+      if (e instanceof KernelFault) {
         const why = kernel.panicMessage ? ` (${kernel.panicMessage})` : '';
         throw new SandboxError(`${PROJECT}: kernel fault: ${e.message}${why}`, 125);
-      } else if (e instanceof WebAssembly.RuntimeError) {
-        process.stderr.write(`${PROJECT}: ${argv[0]}: guest trapped: ${e.message}\n`);
-        status = trapStatus(e);
-      } else throw e;
+      }
+      throw e;
     }
     if (opts.exportUpper) {
       try {
@@ -274,22 +215,4 @@ export async function run(opts: RunOptions): Promise<RunResult> {
   } finally {
     gofer.close();
   }
-}
-
-/** Finds and reads the program: absolute paths as given, bare names through PATH (default /bin). */
-function resolveProgram(proc: GuestProcess, name: string, env: string[], workdir: string): { path: string; bytes: Uint8Array } | number {
-  const candidates: string[] = [];
-  if (name.includes('/')) {
-    candidates.push(name.startsWith('/') ? name : path.posix.join(workdir || '/', name));
-  } else {
-    const pathVar = env.find((kv) => kv.startsWith('PATH='))?.slice(5) ?? '/usr/local/bin:/usr/bin:/bin';
-    for (const dir of pathVar.split(':')) if (dir) candidates.push(path.posix.join(dir, name));
-  }
-  let first: number = E.NOENT;
-  for (const c of candidates) {
-    const r = proc.readFile(c);
-    if (typeof r !== 'number') return { path: c, bytes: r };
-    if (first === E.NOENT) first = r;
-  }
-  return first;
 }

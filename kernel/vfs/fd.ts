@@ -2,8 +2,9 @@
 //
 // A File is an open file description: what an fd refers to, with its offset, flags and rights. It is
 // either an inode (file, directory or symlink opened with O_PATH-like rights) or a host stream
-// (stdio). A process owns a table of File pointers indexed by fd; fd_renumber moves a pointer.
-// Each File holds one reference on its inode (Inode.refs), dropped when the File is closed.
+// (stdio). A process owns a table of File pointers indexed by fd; fd_renumber moves a pointer, and
+// a child process's stdio shares its parent's Files (File.refs counts the slots). Each File holds
+// one reference on its inode (Inode.refs), dropped when its last slot is closed.
 //
 // Typed accessors (fileOf, and the checks in syscalls.ts) turn a raw fd into a File or EBADF.
 import { inodeMaybeFree } from "../fs/overlay";
@@ -41,6 +42,8 @@ export class File {
   streamType: u32;
   /** 1 for a preopened directory. Immutable. */
   preopen: u32;
+  /** fd table slots referring to this File (a child's stdio shares its parent's Files). */
+  refs: u32;
 }
 
 @unmanaged
@@ -111,11 +114,14 @@ export function fileNew(kind: u32, inode: Inode | null): File {
   const f = changetype<File>(p);
   f.kind = kind;
   f.inode = inode;
+  f.refs = 1;
   if (inode !== null) inode.refs++;
   return f;
 }
 
+/** Drops one fd table reference; the File goes away with the last one. */
 export function fileClose(f: File): void {
+  if (--f.refs > 0) return;
   const n = f.inode;
   heap.free(changetype<usize>(f));
   if (n !== null) {

@@ -685,6 +685,35 @@ export function proc_create(stdinType: u32, stdoutType: u32, stderrType: u32): i
   return pid;
 }
 
+/**
+ * Creates a child of `parent` whose fds 0-2 are the parent's fds fd0-fd2 (shared, like dup2 before
+ * exec) and whose fd 3 is the root, preopened as "/". Returns the pid, or a negated errno.
+ */
+export function proc_create_child(parent: u32, fd0: u32, fd1: u32, fd2: u32): i32 {
+  const pp = procGet(parent);
+  if (pp === null) return -E.SRCH;
+  const a = fileOf(pp, fd0);
+  const b = fileOf(pp, fd1);
+  const c = fileOf(pp, fd2);
+  if (a === null || b === null || c === null) return -E.BADF;
+  const pid = procNew(pp.root);
+  if (pid < 0) return -E.AGAIN;
+  const p = procGet(<u32>pid)!;
+  a.refs++;
+  b.refs++;
+  c.refs++;
+  fdInstallAt(p, 0, a);
+  fdInstallAt(p, 1, b);
+  fdInstallAt(p, 2, c);
+  const root = fileNew(FK.INODE, pp.root);
+  root.preopen = 1;
+  root.access = Access.READ;
+  root.rightsBase = <u64>R.DIR;
+  root.rightsInh = <u64>R.ALL;
+  fdInstallAt(p, 3, root);
+  return pid;
+}
+
 export function proc_destroy(pid: u32): void {
   procFree(pid);
 }

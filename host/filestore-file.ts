@@ -1,0 +1,270 @@
+// Host-file-backed filestores (trusted): the upper layer's file data lives in a host file that is
+// mapped into this process (MAP_SHARED), so it counts as page cache / shmem, not as the process's
+// anonymous memory, and freed pages are punched out of the file so host usage shrinks. The three
+// backings are runsc's:
+//
+//   memfd         an anonymous memory file (memfd_create); what `--overlay2 root:memory` can use
+//   dir=/abs/dir  a file created in that directory and unlinked at once (disk-backed, invisible)
+//   self          `.wasmbox.filestore.<sandbox id>` inside the upper directory, kept while the
+//                 sandbox runs and deleted by close(); the gofer must hide that name from the guest
+//
+// Geometry is MemoryFilestore's (host/filestore.ts): 4 KiB pages in 1 GiB chunks, one ArrayBuffer
+// per chunk. grow() extends the file with ftruncate (sparse: no blocks until written) and maps a
+// chunk (one mmap of the whole chunk, or of the part under the size limit) when growth first
+// reaches it. chunk(c) is a view of exactly the grown part of that chunk, so no view ever reaches
+// past the end of the file (which would SIGBUS); the glue's `at + len <= chunk.length` check and
+// `page < pages` check both hold. release() punches the pages out, one fallocate per run of
+// adjacent pages; where the file system cannot punch holes it zeroes them through the mapping, so
+// freed pages always read as zeros (the kernel allocator's invariant).
+//
+// FALLBACK. chunk() hands out memory views, so a pread/pwrite path cannot implement this interface.
+// When the addon is not available (FileFilestore.available() is false; the reason comes from
+// FileFilestore.unavailableReason()), the caller uses a MemoryFilestore instead and reports
+// "fallback: memory (addon not built: <reason>)": openFilestore() below does exactly that and
+// returns the note for --stats. The fallback is never silent.
+//
+// A caveat that no check here can remove: a store into a hole of a MAP_SHARED file mapping needs a
+// block, and when the file system (or, for memfd, memory) is full the kernel answers with SIGBUS,
+// which kills Node. `reserve: true` allocates blocks at grow() (fallocate KEEP_SIZE), turning that
+// into ENOSPC for never-used pages; pages the kernel frees (punched) and later reuses from its free
+// stack are holes again, so full protection needs the kernel to ask for them (allocate()) before
+// reuse. memfd and dir= on a roomy file system are the practical cases.
+import fs from 'node:fs';
+import path from 'node:path';
+import { Page } from '../kernel/abi';
+import { MemoryFilestore, type Filestore } from './filestore';
+import { loadNative, type NativeAddon } from './native/index';
+
+const CHUNK_BYTES = Page.CHUNK_PAGES * Page.SIZE;
+
+export interface FileFilestoreOptions {
+  /** Allocate blocks for grown pages (fallocate), so a full disk fails grow() instead of a later store. */
+  reserve?: boolean;
+}
+
+/** Name of the self-backed filestore file inside the upper directory. */
+export function selfFileName(sandboxId: string): string {
+  return `.wasmbox.filestore.${sandboxId}`;
+}
+
+function addon(): NativeAddon {
+  const n = loadNative();
+  if (!n.addon) throw new Error(`filestore: native addon unavailable: ${n.reason}`);
+  return n.addon;
+}
+
+export class FileFilestore implements Filestore {
+  readonly kind: string;
+  readonly limitPages: number;
+  pages = 0;
+  /** The self-backed file's path (deleted at close), or null. */
+  readonly path: string | null;
+  /** fallocate calls made by release() (one per run of adjacent pages), and pages released. */
+  punchCalls = 0;
+  releasedPages = 0;
+  /** False once the file system refused to punch holes (release() then zeroes instead). */
+  punchSupported = true;
+
+  private fd: number;
+  private readonly native: NativeAddon;
+  private readonly reserve: boolean;
+  private readonly maps: ArrayBuffer[] = [];
+  private readonly views: (Uint8Array | undefined)[] = [];
+  private closed = false;
+
+  /** Whether host-file-backed filestores can be used here (the addon loaded). */
+  static available(): boolean {
+    return loadNative().addon !== null;
+  }
+
+  /** Why available() is false, or null. */
+  static unavailableReason(): string | null {
+    return loadNative().reason;
+  }
+
+  /** A memfd_create file (anonymous shared memory). */
+  static memfd(limitBytes: number, opts: FileFilestoreOptions = {}): FileFilestore {
+    const n = addon();
+    const fd = n.memfdCreate('wasmbox-filestore');
+    return new FileFilestore(n, fd, 'file:memfd', null, limitBytes, opts);
+  }
+
+  /** A file created in `dir` (absolute) and unlinked at once. */
+  static inDir(dir: string, limitBytes: number, opts: FileFilestoreOptions = {}): FileFilestore {
+    const n = addon();
+    if (!path.isAbsolute(dir)) throw new Error(`filestore: dir=${dir}: not an absolute path`);
+    if (!fs.statSync(dir).isDirectory()) throw new Error(`filestore: dir=${dir}: not a directory`);
+    const { O_RDWR, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
+    let fd = -1;
+    let name = '';
+    for (let i = 0; fd < 0; i++) {
+      name = path.join(dir, `.wasmbox-filestore-${process.pid}-${Math.random().toString(36).slice(2, 10)}`);
+      try {
+        fd = fs.openSync(name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+      } catch (e: any) {
+        if (e?.code !== 'EEXIST' || i >= 16) throw e;
+      }
+    }
+    try {
+      fs.unlinkSync(name);
+    } catch (e) {
+      fs.closeSync(fd);
+      throw e;
+    }
+    return new FileFilestore(n, fd, `file:dir=${dir}`, null, limitBytes, opts);
+  }
+
+  /** `.wasmbox.filestore.<sandboxId>` in `upperDir`, deleted by close(). */
+  static self(upperDir: string, sandboxId: string, limitBytes: number, opts: FileFilestoreOptions = {}): FileFilestore {
+    const n = addon();
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$/.test(sandboxId)) throw new Error(`filestore: bad sandbox id ${JSON.stringify(sandboxId)}`);
+    const file = path.join(path.resolve(upperDir), selfFileName(sandboxId));
+    const { O_RDWR, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
+    // O_EXCL: never take over (or follow) a file that is already there.
+    const fd = fs.openSync(file, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+    try {
+      return new FileFilestore(n, fd, 'file:self', file, limitBytes, opts);
+    } catch (e) {
+      fs.closeSync(fd);
+      fs.rmSync(file, { force: true });
+      throw e;
+    }
+  }
+
+  private constructor(native: NativeAddon, fd: number, kind: string, file: string | null, limitBytes: number, opts: FileFilestoreOptions) {
+    this.native = native;
+    this.fd = fd;
+    this.kind = kind;
+    this.path = file;
+    this.reserve = !!opts.reserve;
+    this.limitPages = Math.max(0, Math.floor(limitBytes / Page.SIZE));
+  }
+
+  chunk(c: number): Uint8Array | undefined {
+    if (!(c >= 0) || c * Page.CHUNK_PAGES >= this.pages) return undefined;
+    const want = Math.min(this.pages - c * Page.CHUNK_PAGES, Page.CHUNK_PAGES) * Page.SIZE;
+    let v = this.views[c];
+    if (!v || v.length !== want) {
+      const buf = this.maps[c];
+      if (!buf) return undefined;
+      v = new Uint8Array(buf, 0, want);
+      this.views[c] = v;
+    }
+    return v;
+  }
+
+  grow(pages: number): number {
+    if (this.closed) return this.pages;
+    pages = Math.min(Math.max(0, Math.floor(pages)), this.limitPages);
+    if (!(pages > this.pages)) return this.pages;
+    try {
+      if (this.reserve) {
+        const first = this.pages * Page.SIZE;
+        this.native.fallocate(this.fd, this.native.FALLOC_FL_KEEP_SIZE, first, pages * Page.SIZE - first);
+      }
+      this.native.ftruncate(this.fd, pages * Page.SIZE);
+    } catch {
+      return this.pages; // no space / too big: the kernel reports ENOSPC
+    }
+    // Map each chunk the new size reaches into; if a mapping fails, stop at the chunk before it.
+    for (let c = 0; c * Page.CHUNK_PAGES < pages; c++) {
+      if (this.maps[c]) continue;
+      const len = Math.min(CHUNK_BYTES, this.limitPages * Page.SIZE - c * CHUNK_BYTES);
+      try {
+        this.maps[c] = this.native.mmap(this.fd, c * CHUNK_BYTES, len);
+      } catch {
+        pages = Math.max(this.pages, c * Page.CHUNK_PAGES);
+        break;
+      }
+    }
+    this.pages = pages;
+    return pages;
+  }
+
+  release(pages: Uint32Array): void {
+    if (this.closed || pages.length === 0) return;
+    let list = pages;
+    for (let i = 0; i < pages.length; i++) {
+      if (pages[i] >= this.pages) {
+        list = pages.filter((p) => p < this.pages);
+        break;
+      }
+    }
+    if (list.length === 0) return;
+    this.releasedPages += list.length;
+    if (this.punchSupported) {
+      try {
+        this.punchCalls += this.native.punch(this.fd, list, Page.SIZE);
+        return;
+      } catch (e: any) {
+        // Cannot punch here: zero the pages instead (they must read as zeros either way).
+        if (e?.code === 'EOPNOTSUPP' || e?.code === 'ENOSYS') this.punchSupported = false;
+      }
+    }
+    for (let i = 0; i < list.length; i++) {
+      const p = list[i];
+      const at = (p & (Page.CHUNK_PAGES - 1)) * Page.SIZE;
+      this.chunk(p >>> Page.CHUNK_SHIFT)!.fill(0, at, at + Page.SIZE);
+    }
+  }
+
+  /** Reserves blocks for pages about to be reused (see the SIGBUS caveat above); false on ENOSPC. */
+  allocate(pages: Uint32Array): boolean {
+    if (this.closed) return false;
+    try {
+      this.native.allocate(this.fd, pages.filter((p) => p < this.pages), Page.SIZE);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Blocks the file holds (st_blocks * 512), i.e. what `du` counts. */
+  allocatedBytes(): number {
+    return this.closed ? 0 : fs.fstatSync(this.fd).blocks * 512;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const m of this.maps) if (m) this.native.munmap(m);
+    this.maps.length = 0;
+    this.views.length = 0;
+    this.pages = 0;
+    try {
+      fs.closeSync(this.fd);
+    } finally {
+      this.fd = -1;
+      if (this.path) fs.rmSync(this.path, { force: true });
+    }
+  }
+}
+
+export interface OpenFilestoreOptions extends FileFilestoreOptions {
+  limitBytes: number;
+  /** For `self`: the host upper directory that holds the file. */
+  upperDir?: string;
+  /** For `self`: names the file. */
+  sandboxId?: string;
+}
+
+/**
+ * Opens the filestore a spec names: `memory`, `memfd`, `dir=/abs/path` or `self`. A host-file spec
+ * without the addon gives a MemoryFilestore and the note "fallback: memory (addon not built: ...)",
+ * which the caller must report (--stats); note is null otherwise. Bad specs and host errors (a
+ * missing directory, an existing self file) throw.
+ */
+export function openFilestore(spec: string, opts: OpenFilestoreOptions): { filestore: Filestore; note: string | null } {
+  const isDir = spec.startsWith('dir=');
+  if (spec !== 'memory' && spec !== 'memfd' && spec !== 'self' && !isDir) {
+    throw new Error(`filestore: unknown backing ${JSON.stringify(spec)} (memory, memfd, dir=/abs/path or self)`);
+  }
+  if (spec === 'memory') return { filestore: new MemoryFilestore(opts.limitBytes), note: null };
+  if (!FileFilestore.available()) {
+    return { filestore: new MemoryFilestore(opts.limitBytes), note: `fallback: memory (addon not built: ${FileFilestore.unavailableReason()})` };
+  }
+  if (spec === 'memfd') return { filestore: FileFilestore.memfd(opts.limitBytes, opts), note: null };
+  if (isDir) return { filestore: FileFilestore.inDir(spec.slice(4), opts.limitBytes, opts), note: null };
+  if (!opts.upperDir || !opts.sandboxId) throw new Error('filestore: self needs an upper directory and a sandbox id');
+  return { filestore: FileFilestore.self(opts.upperDir, opts.sandboxId, opts.limitBytes, opts), note: null };
+}

@@ -1,0 +1,92 @@
+// Loader for the N-API addon (host/native/wasmbox_native.c), built by host/native/build.js during
+// `npm install`. loadNative() returns the addon, or null with the reason it is not there; it never
+// throws. The result is cached per thread.
+//
+// The addon is looked up as host/native/build/Release/wasmbox_native.node of the package, found by
+// walking up from this module (the source tree, a dist/ bundle or a test bundle under .cache/) and
+// from the working directory. WASMBOX_NATIVE=/path/to/wasmbox_native.node picks a file;
+// WASMBOX_NATIVE=0 disables the addon (to exercise the fallback).
+import fs from 'node:fs';
+import path from 'node:path';
+
+export interface NativeAddon {
+  /** MAP_SHARED, PROT_READ|PROT_WRITE mapping of [offset, offset+length) of fd; offset page-aligned, length <= 4 GiB. */
+  mmap(fd: number, offset: number, length: number): ArrayBuffer;
+  /** Detaches and unmaps a buffer from mmap(); false if it was already unmapped. */
+  munmap(buffer: ArrayBuffer): boolean;
+  /** memfd_create(name, flags = MFD_CLOEXEC); returns the fd. */
+  memfdCreate(name: string, flags?: number): number;
+  fallocate(fd: number, mode: number, offset: number, length: number): void;
+  /** Punches out the pages (FALLOC_FL_PUNCH_HOLE|KEEP_SIZE), one fallocate per run of adjacent pages; returns the number of calls. */
+  punch(fd: number, pages: Uint32Array, pageSize: number): number;
+  /** Reserves the pages' blocks (fallocate KEEP_SIZE), one call per run; returns the number of calls. */
+  allocate(fd: number, pages: Uint32Array, pageSize: number): number;
+  ftruncate(fd: number, length: number): void;
+  readonly FALLOC_FL_KEEP_SIZE: number;
+  readonly FALLOC_FL_PUNCH_HOLE: number;
+  readonly MFD_CLOEXEC: number;
+  /** The system's page size (mmap offsets must be multiples of it). */
+  readonly PAGE_SIZE: number;
+}
+
+/** Errors thrown by the addon: code is the errno name ('EBADF'), or 'EINVAL' for bad arguments. */
+export interface NativeError extends Error {
+  code: string;
+  errno?: number;
+  syscall?: string;
+}
+
+export type NativeLoad = { addon: NativeAddon; reason: null; file: string } | { addon: null; reason: string; file: null };
+
+const REL = path.join('host', 'native', 'build', 'Release', 'wasmbox_native.node');
+let cached: NativeLoad | undefined;
+
+function candidates(): string[] {
+  const out: string[] = [];
+  const starts: string[] = [];
+  if (typeof __dirname !== 'undefined') starts.push(__dirname);
+  starts.push(process.cwd());
+  for (const start of starts) {
+    let dir = path.resolve(start);
+    for (let i = 0; i < 8; i++) {
+      const f = path.join(dir, REL);
+      if (!out.includes(f)) out.push(f);
+      const up = path.dirname(dir);
+      if (up === dir) break;
+      dir = up;
+    }
+  }
+  return out;
+}
+
+export function loadNative(): NativeLoad {
+  if (cached) return cached;
+  cached = load();
+  return cached;
+}
+
+function load(): NativeLoad {
+  const fail = (reason: string): NativeLoad => ({ addon: null, reason, file: null });
+  if (process.platform !== 'linux') return fail(`platform ${process.platform} is not supported`);
+  const env = process.env.WASMBOX_NATIVE;
+  if (env === '0') return fail('disabled by WASMBOX_NATIVE=0');
+  let file: string | undefined;
+  if (env) {
+    if (!fs.existsSync(env)) return fail(`WASMBOX_NATIVE=${env} does not exist`);
+    file = env;
+  } else {
+    file = candidates().find((f) => fs.existsSync(f));
+    if (!file) return fail('not built; run `node host/native/build.js` (see host/native/build.log)');
+  }
+  try {
+    const mod = { exports: {} as any };
+    process.dlopen(mod, file);
+    const a = mod.exports;
+    for (const k of ['mmap', 'munmap', 'memfdCreate', 'fallocate', 'punch', 'allocate', 'ftruncate']) {
+      if (typeof a[k] !== 'function') return fail(`${file} lacks ${k}(); rebuild it`);
+    }
+    return { addon: a as NativeAddon, reason: null, file };
+  } catch (e: any) {
+    return fail(`cannot load ${file}: ${e?.message ?? e}`);
+  }
+}

@@ -1,0 +1,463 @@
+// wasmbox_native: the tiny N-API addon behind host-file-backed filestores (host/filestore-file.ts).
+//
+//   mmap(fd, offset, length)          -> ArrayBuffer over a MAP_SHARED, PROT_READ|PROT_WRITE mapping
+//                                        of [offset, offset+length) of fd. Unmapped by its finalizer
+//                                        when collected, or at once by munmap().
+//   munmap(arrayBuffer)               -> true if it unmapped it, false if it was already unmapped.
+//                                        The ArrayBuffer is detached first, so views of it read as
+//                                        empty instead of faulting.
+//   memfdCreate(name[, flags])        -> fd (flags default MFD_CLOEXEC)
+//   fallocate(fd, mode, offset, len)  -> undefined
+//   punch(fd, pages, pageSize)        -> number of fallocate calls made: punches out the pages (a
+//                                        Uint32Array of page numbers, any order, duplicates allowed),
+//                                        one FALLOC_FL_PUNCH_HOLE|FALLOC_FL_KEEP_SIZE per run of
+//                                        adjacent pages
+//   allocate(fd, pages, pageSize)     -> the same with mode FALLOC_FL_KEEP_SIZE: reserves the pages'
+//                                        blocks (ENOSPC now, instead of SIGBUS on a later store)
+//   ftruncate(fd, length)             -> undefined
+//   constants: FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, MFD_CLOEXEC, PAGE_SIZE (the system's)
+//
+// Every failure is a thrown Error with .code (the errno name, e.g. 'EBADF'), .errno and .syscall.
+// Bad arguments throw TypeError or RangeError with code 'EINVAL' before any system call is made.
+// Nothing here keeps JS state; mappings are tracked in one process-wide list (worker threads may
+// each load the addon), so munmap() can recognise the ArrayBuffers that mmap() made.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/falloc.h>
+
+#define NAPI_VERSION 8
+#include <node_api.h>
+
+#ifndef MFD_CLOEXEC
+#define MFD_CLOEXEC 0x0001U
+#endif
+
+// Largest integer a JS number holds exactly.
+#define MAX_SAFE 9007199254740991.0
+// Node 20 refuses ArrayBuffers over 4 GiB (buffer.constants.MAX_LENGTH).
+#define MAX_MAP ((uint64_t)1 << 32)
+
+// ---------------------------------------------------------------------------------------------
+// errors
+
+static const char *errno_name(int e) {
+  switch (e) {
+#define N(x) case x: return #x;
+    N(EPERM) N(ENOENT) N(EINTR) N(EIO) N(ENXIO) N(EBADF) N(EAGAIN) N(ENOMEM) N(EACCES) N(EFAULT)
+    N(EBUSY) N(EEXIST) N(ENODEV) N(ENOTDIR) N(EISDIR) N(EINVAL) N(ENFILE) N(EMFILE) N(ETXTBSY)
+    N(EFBIG) N(ENOSPC) N(ESPIPE) N(EROFS) N(ENAMETOOLONG) N(ENOSYS) N(EOVERFLOW) N(EOPNOTSUPP)
+    N(EDQUOT) N(ELOOP)
+#undef N
+    default: return "UNKNOWN";
+  }
+}
+
+static void set_prop_str(napi_env env, napi_value obj, const char *key, const char *val) {
+  napi_value v;
+  if (napi_create_string_utf8(env, val, NAPI_AUTO_LENGTH, &v) == napi_ok) napi_set_named_property(env, obj, key, v);
+}
+
+// Throws Error(`${syscall}: ${CODE}: ${strerror} (${detail})`) with .code/.errno/.syscall. Returns NULL.
+static napi_value throw_errno(napi_env env, int e, const char *syscall_name, const char *detail) {
+  char msg[512];
+  const char *code = errno_name(e);
+  if (detail && *detail) snprintf(msg, sizeof msg, "%s: %s: %s (%s)", syscall_name, code, strerror(e), detail);
+  else snprintf(msg, sizeof msg, "%s: %s: %s", syscall_name, code, strerror(e));
+  napi_value m, c, err, n;
+  if (napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m) != napi_ok) return NULL;
+  if (napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &c) != napi_ok) return NULL;
+  if (napi_create_error(env, c, m, &err) != napi_ok) return NULL;
+  if (napi_create_int32(env, e, &n) == napi_ok) napi_set_named_property(env, err, "errno", n);
+  set_prop_str(env, err, "syscall", syscall_name);
+  napi_throw(env, err);
+  return NULL;
+}
+
+// Argument errors: TypeError (wrong type) or RangeError (bad value), code 'EINVAL'.
+static napi_value throw_arg(napi_env env, int range, const char *fn, const char *what) {
+  char msg[256];
+  snprintf(msg, sizeof msg, "%s: %s", fn, what);
+  if (range) napi_throw_range_error(env, "EINVAL", msg);
+  else napi_throw_type_error(env, "EINVAL", msg);
+  return NULL;
+}
+
+// A pending exception from a failed napi call (should not happen; never crash on it).
+static napi_value napi_failed(napi_env env, const char *fn) {
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (!pending) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "%s: internal N-API call failed", fn);
+    napi_throw_error(env, "EINVAL", msg);
+  }
+  return NULL;
+}
+
+#define NAPI_OK(call, fn) \
+  do { \
+    if ((call) != napi_ok) return napi_failed(env, fn); \
+  } while (0)
+
+// ---------------------------------------------------------------------------------------------
+// argument parsing
+
+static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv, const char *fn) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) {
+    napi_failed(env, fn);
+    return 0;
+  }
+  if (argc < want) {
+    char what[96];
+    snprintf(what, sizeof what, "expected %zu arguments, got %zu", want, argc);
+    throw_arg(env, 0, fn, what);
+    return 0;
+  }
+  return 1;
+}
+
+// An integer-valued JS number in [lo, hi]. Returns 0 (with an exception pending) otherwise.
+static int get_int(napi_env env, napi_value v, double lo, double hi, int64_t *out, const char *fn, const char *name) {
+  napi_valuetype t;
+  char what[160];
+  if (napi_typeof(env, v, &t) != napi_ok) return napi_failed(env, fn), 0;
+  if (t != napi_number) {
+    snprintf(what, sizeof what, "%s must be a number", name);
+    throw_arg(env, 0, fn, what);
+    return 0;
+  }
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok) return napi_failed(env, fn), 0;
+  if (!(d >= lo && d <= hi) || d != (double)(int64_t)d) {
+    snprintf(what, sizeof what, "%s must be an integer in [%.0f, %.0f], got %.17g", name, lo, hi, d);
+    throw_arg(env, 1, fn, what);
+    return 0;
+  }
+  *out = (int64_t)d;
+  return 1;
+}
+
+static int get_fd(napi_env env, napi_value v, int *fd, const char *fn) {
+  int64_t x;
+  if (!get_int(env, v, 0, INT_MAX, &x, fn, "fd")) return 0;
+  *fd = (int)x;
+  return 1;
+}
+
+// A Uint32Array's elements (data may be NULL when n == 0).
+static int get_u32array(napi_env env, napi_value v, const uint32_t **data, size_t *n, const char *fn) {
+  bool is = false;
+  if (napi_is_typedarray(env, v, &is) != napi_ok) return napi_failed(env, fn), 0;
+  napi_typedarray_type type;
+  void *p = NULL;
+  if (is && napi_get_typedarray_info(env, v, &type, n, &p, NULL, NULL) != napi_ok) return napi_failed(env, fn), 0;
+  if (!is || type != napi_uint32_array) {
+    throw_arg(env, 0, fn, "pages must be a Uint32Array");
+    return 0;
+  }
+  *data = p;
+  return 1;
+}
+
+static int get_page_size(napi_env env, napi_value v, int64_t *ps, const char *fn) {
+  if (!get_int(env, v, 512, 1 << 30, ps, fn, "pageSize")) return 0;
+  if (*ps & (*ps - 1)) {
+    throw_arg(env, 1, fn, "pageSize must be a power of two");
+    return 0;
+  }
+  return 1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// mappings
+
+typedef struct mapping {
+  void *addr;
+  size_t len;
+  struct mapping *next; // in `live` while mapped
+} mapping;
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static mapping *live = NULL;
+
+// Removes m from `live`; returns 1 if it was there (still mapped). Call with `lock` held.
+static int unlink_live(mapping *m) {
+  for (mapping **pp = &live; *pp; pp = &(*pp)->next) {
+    if (*pp == m) {
+      *pp = m->next;
+      m->next = NULL;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+// The ArrayBuffer's finalizer: munmap unless munmap() already did, then free the record.
+static void finalize_mapping(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)data;
+  mapping *m = hint;
+  pthread_mutex_lock(&lock);
+  int was_live = unlink_live(m);
+  pthread_mutex_unlock(&lock);
+  if (was_live) munmap(m->addr, m->len);
+  free(m);
+}
+
+static napi_value js_mmap(napi_env env, napi_callback_info info) {
+  static const char *fn = "mmap";
+  napi_value argv[3];
+  int fd;
+  int64_t off, len;
+  if (!get_args(env, info, 3, argv, fn) || !get_fd(env, argv[0], &fd, fn)) return NULL;
+  if (!get_int(env, argv[1], 0, MAX_SAFE, &off, fn, "offset")) return NULL;
+  if (!get_int(env, argv[2], 1, (double)MAX_MAP, &len, fn, "length")) return NULL;
+  long ps = sysconf(_SC_PAGESIZE);
+  if (ps > 0 && off % ps != 0) {
+    char what[96];
+    snprintf(what, sizeof what, "offset must be a multiple of the page size (%ld)", ps);
+    return throw_arg(env, 1, fn, what);
+  }
+  mapping *m = calloc(1, sizeof *m);
+  if (!m) return throw_errno(env, ENOMEM, fn, NULL);
+  void *p = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)off);
+  if (p == MAP_FAILED) {
+    int e = errno;
+    char detail[96];
+    snprintf(detail, sizeof detail, "fd %d, offset %lld, length %lld", fd, (long long)off, (long long)len);
+    free(m);
+    return throw_errno(env, e, fn, detail);
+  }
+  m->addr = p;
+  m->len = (size_t)len;
+  pthread_mutex_lock(&lock);
+  m->next = live;
+  live = m;
+  pthread_mutex_unlock(&lock);
+  napi_value ab;
+  if (napi_create_external_arraybuffer(env, p, (size_t)len, finalize_mapping, m, &ab) != napi_ok) {
+    // No ArrayBuffer was made, so no finalizer will run: undo here.
+    pthread_mutex_lock(&lock);
+    unlink_live(m);
+    pthread_mutex_unlock(&lock);
+    munmap(p, (size_t)len);
+    free(m);
+    return napi_failed(env, fn);
+  }
+  return ab;
+}
+
+static napi_value js_munmap(napi_env env, napi_callback_info info) {
+  static const char *fn = "munmap";
+  napi_value argv[1], result;
+  if (!get_args(env, info, 1, argv, fn)) return NULL;
+  bool is = false;
+  NAPI_OK(napi_is_arraybuffer(env, argv[0], &is), fn);
+  if (!is) return throw_arg(env, 0, fn, "argument must be an ArrayBuffer returned by mmap()");
+  void *data = NULL;
+  size_t len = 0;
+  NAPI_OK(napi_get_arraybuffer_info(env, argv[0], &data, &len), fn);
+  bool detached = false;
+  NAPI_OK(napi_is_detached_arraybuffer(env, argv[0], &detached), fn);
+  mapping *found = NULL;
+  if (!detached && data) {
+    pthread_mutex_lock(&lock);
+    for (mapping *m = live; m; m = m->next) {
+      if (m->addr == data && m->len == len) {
+        found = m;
+        break;
+      }
+    }
+    if (found) unlink_live(found); // from here on, this call owns the munmap; the finalizer only frees
+    pthread_mutex_unlock(&lock);
+  }
+  if (!found) {
+    if (detached || !data) {
+      NAPI_OK(napi_get_boolean(env, false, &result), fn); // already unmapped
+      return result;
+    }
+    return throw_arg(env, 0, fn, "argument is not an ArrayBuffer returned by mmap()");
+  }
+  // Detach before unmapping, so that no view can reach the unmapped range. `found` may be freed by
+  // the finalizer from here on; use `data`/`len` only.
+  napi_status st = napi_detach_arraybuffer(env, argv[0]);
+  if (st != napi_ok) {
+    // Cannot detach: keep the mapping (safe), and put it back so the finalizer unmaps it.
+    pthread_mutex_lock(&lock);
+    found->next = live;
+    live = found;
+    pthread_mutex_unlock(&lock);
+    return napi_failed(env, fn);
+  }
+  if (munmap(data, len) != 0) return throw_errno(env, errno, fn, NULL);
+  NAPI_OK(napi_get_boolean(env, true, &result), fn);
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// memfd_create, fallocate, ftruncate
+
+static napi_value js_memfd_create(napi_env env, napi_callback_info info) {
+  static const char *fn = "memfd_create";
+  napi_value argv[2];
+  size_t argc = 2;
+  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL), fn);
+  if (argc < 1) return throw_arg(env, 0, fn, "expected a name");
+  napi_valuetype t;
+  NAPI_OK(napi_typeof(env, argv[0], &t), fn);
+  if (t != napi_string) return throw_arg(env, 0, fn, "name must be a string");
+  char name[250]; // the kernel's limit is 249 bytes plus the NUL
+  size_t n = 0;
+  NAPI_OK(napi_get_value_string_utf8(env, argv[0], NULL, 0, &n), fn);
+  if (n >= sizeof name) return throw_arg(env, 1, fn, "name must be at most 249 bytes");
+  NAPI_OK(napi_get_value_string_utf8(env, argv[0], name, sizeof name, &n), fn);
+  if (strlen(name) != n) return throw_arg(env, 1, fn, "name must not contain NUL");
+  int64_t flags = MFD_CLOEXEC;
+  if (argc >= 2) {
+    NAPI_OK(napi_typeof(env, argv[1], &t), fn);
+    if (t != napi_undefined && !get_int(env, argv[1], 0, 0xffffffffu, &flags, fn, "flags")) return NULL;
+  }
+  int fd = (int)syscall(SYS_memfd_create, name, (unsigned int)flags);
+  if (fd < 0) return throw_errno(env, errno, fn, name);
+  napi_value r;
+  NAPI_OK(napi_create_int32(env, fd, &r), fn);
+  return r;
+}
+
+static int do_fallocate(int fd, int mode, int64_t off, int64_t len) {
+  int r;
+  do r = fallocate(fd, mode, (off_t)off, (off_t)len);
+  while (r != 0 && errno == EINTR);
+  return r;
+}
+
+static napi_value js_fallocate(napi_env env, napi_callback_info info) {
+  static const char *fn = "fallocate";
+  napi_value argv[4];
+  int fd;
+  int64_t mode, off, len;
+  if (!get_args(env, info, 4, argv, fn) || !get_fd(env, argv[0], &fd, fn)) return NULL;
+  if (!get_int(env, argv[1], 0, INT_MAX, &mode, fn, "mode")) return NULL;
+  if (!get_int(env, argv[2], 0, MAX_SAFE, &off, fn, "offset")) return NULL;
+  if (!get_int(env, argv[3], 1, MAX_SAFE, &len, fn, "length")) return NULL;
+  if (off + len > MAX_SAFE) return throw_arg(env, 1, fn, "offset + length is too large");
+  if (do_fallocate(fd, (int)mode, off, len) != 0) {
+    char detail[96];
+    snprintf(detail, sizeof detail, "fd %d, mode %lld, offset %lld, length %lld", fd, (long long)mode, (long long)off, (long long)len);
+    return throw_errno(env, errno, fn, detail);
+  }
+  return NULL; // undefined
+}
+
+static int cmp_u32(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+// One fallocate(mode) per run of adjacent pages; returns the number of calls made.
+static napi_value fallocate_pages(napi_env env, napi_callback_info info, int mode, const char *fn) {
+  napi_value argv[3];
+  int fd;
+  const uint32_t *pages;
+  size_t n;
+  int64_t ps;
+  if (!get_args(env, info, 3, argv, fn) || !get_fd(env, argv[0], &fd, fn)) return NULL;
+  if (!get_u32array(env, argv[1], &pages, &n, fn) || !get_page_size(env, argv[2], &ps, fn)) return NULL;
+  uint32_t *sorted = NULL;
+  for (size_t i = 1; i < n; i++) {
+    if (pages[i] < pages[i - 1]) {
+      sorted = malloc(n * sizeof *sorted);
+      if (!sorted) return throw_errno(env, ENOMEM, fn, NULL);
+      memcpy(sorted, pages, n * sizeof *sorted);
+      qsort(sorted, n, sizeof *sorted, cmp_u32);
+      pages = sorted;
+      break;
+    }
+  }
+  uint32_t calls = 0;
+  int err = 0;
+  int64_t err_off = 0, err_len = 0;
+  for (size_t i = 0; i < n && !err;) {
+    uint64_t first = pages[i], end = first + 1; // [first, end) in pages
+    for (i++; i < n && pages[i] <= end; i++)
+      if (pages[i] == end) end++;
+    int64_t off = (int64_t)first * ps, len = (int64_t)(end - first) * ps;
+    calls++;
+    if (do_fallocate(fd, mode, off, len) != 0) err = errno, err_off = off, err_len = len;
+  }
+  free(sorted);
+  if (err) {
+    char detail[128];
+    snprintf(detail, sizeof detail, "fd %d, offset %lld, length %lld", fd, (long long)err_off, (long long)err_len);
+    return throw_errno(env, err, "fallocate", detail);
+  }
+  napi_value r;
+  NAPI_OK(napi_create_uint32(env, calls, &r), fn);
+  return r;
+}
+
+static napi_value js_punch(napi_env env, napi_callback_info info) {
+  return fallocate_pages(env, info, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, "punch");
+}
+
+static napi_value js_allocate(napi_env env, napi_callback_info info) {
+  return fallocate_pages(env, info, FALLOC_FL_KEEP_SIZE, "allocate");
+}
+
+static napi_value js_ftruncate(napi_env env, napi_callback_info info) {
+  static const char *fn = "ftruncate";
+  napi_value argv[2];
+  int fd;
+  int64_t len;
+  if (!get_args(env, info, 2, argv, fn) || !get_fd(env, argv[0], &fd, fn)) return NULL;
+  if (!get_int(env, argv[1], 0, MAX_SAFE, &len, fn, "length")) return NULL;
+  int r;
+  do r = ftruncate(fd, (off_t)len);
+  while (r != 0 && errno == EINTR);
+  if (r != 0) {
+    char detail[64];
+    snprintf(detail, sizeof detail, "fd %d, length %lld", fd, (long long)len);
+    return throw_errno(env, errno, fn, detail);
+  }
+  return NULL;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+static napi_status add_fn(napi_env env, napi_value exports, const char *name, napi_callback cb) {
+  napi_value f;
+  napi_status s = napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, NULL, &f);
+  return s == napi_ok ? napi_set_named_property(env, exports, name, f) : s;
+}
+
+static napi_status add_int(napi_env env, napi_value exports, const char *name, int64_t v) {
+  napi_value x;
+  napi_status s = napi_create_int64(env, v, &x);
+  return s == napi_ok ? napi_set_named_property(env, exports, name, x) : s;
+}
+
+NAPI_MODULE_INIT() {
+  if (add_fn(env, exports, "mmap", js_mmap) != napi_ok || add_fn(env, exports, "munmap", js_munmap) != napi_ok ||
+      add_fn(env, exports, "memfdCreate", js_memfd_create) != napi_ok ||
+      add_fn(env, exports, "fallocate", js_fallocate) != napi_ok || add_fn(env, exports, "punch", js_punch) != napi_ok ||
+      add_fn(env, exports, "allocate", js_allocate) != napi_ok ||
+      add_fn(env, exports, "ftruncate", js_ftruncate) != napi_ok ||
+      add_int(env, exports, "FALLOC_FL_KEEP_SIZE", FALLOC_FL_KEEP_SIZE) != napi_ok ||
+      add_int(env, exports, "FALLOC_FL_PUNCH_HOLE", FALLOC_FL_PUNCH_HOLE) != napi_ok ||
+      add_int(env, exports, "MFD_CLOEXEC", MFD_CLOEXEC) != napi_ok ||
+      add_int(env, exports, "PAGE_SIZE", sysconf(_SC_PAGESIZE)) != napi_ok) {
+    return NULL;
+  }
+  return exports;
+}

@@ -1,0 +1,220 @@
+// Guest processes (trusted): finding a program in the sandbox's namespace, compiling it, running it,
+// and the `wasmbox` import module that lets a guest spawn a child.
+//
+// A sandbox runs one or more processes over one kernel. Each has its own kernel fd table (its
+// streams and preopened root), args and environment; all share the VFS. A child runs to
+// completion inside its parent's `wasmbox.spawn` call, like vfork + exec + wait: that is enough for
+// a shell, and it needs no threads. A child's exit or trap ends only the child; a kernel fault ends
+// the sandbox.
+//
+// The `wasmbox` import module (for guests; declared in guests/wasmbox.h):
+//   spawn(path, path_len, argv_buf, argv_buf_len, argc, env_buf, env_buf_len, envc, cwd, cwd_len,
+//         fds, status_out) -> errno
+//     argv_buf/env_buf hold argc/envc NUL-terminated strings back to back; fds points to three i32
+//     fds of the caller that become the child's 0, 1 and 2; cwd is passed to the child as PWD.
+//     On success the child has run and exited, and its status is stored at status_out (a trap is
+//     reported like a signal death: 128 + signal number). Errors: ENOENT (no such program),
+//     ENOEXEC (not WebAssembly, or imports this host does not have), EACCES (a directory), EBADF
+//     (a bad fd), EFAULT, EAGAIN (children nested too deeply).
+import crypto from 'node:crypto';
+import path from 'node:path';
+import { E } from '../kernel/wasi/errno';
+import type { Filestore } from './filestore';
+import { ExitSignal, GuestProcess, type Streams } from './glue';
+import { Kernel, KernelFault } from './kernel';
+
+/** A program that cannot be started: the errno a spawn returns, and the text the CLI prints. */
+export class ExecError extends Error {
+  constructor(
+    readonly errno: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface ProcessHost {
+  kernel: Kernel;
+  filestore: Filestore;
+  streams: Streams;
+  /** Where the host reports guest traps (one line each). */
+  report(line: string): void;
+}
+
+const MAX_DEPTH = 32;
+const modules = new Map<string, WebAssembly.Module>();
+
+/** Compiles (or finds in the cache) a module; null if the bytes are not WebAssembly. */
+function compile(bytes: Uint8Array): WebAssembly.Module | null {
+  const key = crypto.createHash('sha1').update(bytes).digest('hex');
+  let m = modules.get(key);
+  if (!m) {
+    try {
+      m = new WebAssembly.Module(bytes as BufferSource);
+    } catch {
+      return null;
+    }
+    if (modules.size > 64) modules.clear();
+    modules.set(key, m);
+  }
+  return m;
+}
+
+const ERRNO_TEXT: Record<number, string> = {
+  [E.NOENT]: 'no such file or directory',
+  [E.NOTDIR]: 'not a directory',
+  [E.ISDIR]: 'is a directory',
+  [E.LOOP]: 'too many levels of symbolic links',
+  [E.ACCES]: 'permission denied',
+  [E.NAMETOOLONG]: 'file name too long',
+  [E.IO]: 'input/output error',
+  [E.NOEXEC]: 'exec format error',
+};
+
+export function errnoText(e: number): string {
+  return ERRNO_TEXT[e] ?? `error ${e}`;
+}
+
+/**
+ * Finds and compiles the program `name` for `proc`: a name with a '/' is a path (relative to
+ * `cwd`), a bare name is looked up through PATH (default /usr/local/bin:/usr/bin:/bin).
+ */
+export function loadProgram(proc: GuestProcess, name: string, env: string[], cwd: string): WebAssembly.Module {
+  const candidates: string[] = [];
+  if (name.includes('/')) candidates.push(name.startsWith('/') ? name : path.posix.join(cwd || '/', name));
+  else {
+    const pathVar = env.find((kv) => kv.startsWith('PATH='))?.slice(5) ?? '/usr/local/bin:/usr/bin:/bin';
+    for (const dir of pathVar.split(':')) if (dir) candidates.push(path.posix.join(dir, name));
+  }
+  let first: number = E.NOENT;
+  for (const c of candidates) {
+    const r = proc.readFile(c);
+    if (typeof r === 'number') {
+      if (first === E.NOENT) first = r;
+      continue;
+    }
+    const m = compile(r);
+    if (!m) throw new ExecError(E.NOEXEC, `exec ${name}: exec format error (not a WebAssembly module)`);
+    return m;
+  }
+  throw new ExecError(first === E.ISDIR ? E.ACCES : first, `exec ${name}: ${errnoText(first)}`);
+}
+
+/** Guest trap -> the status a native process would die with (128 + signal). */
+export function trapStatus(e: WebAssembly.RuntimeError): number {
+  const m = e.message;
+  if (/unreachable/.test(m)) return 134; // SIGABRT
+  if (/out of bounds|stack|call stack/i.test(m)) return 139; // SIGSEGV
+  if (/divide|remainder|integer overflow|float unrepresentable|conversion/i.test(m)) return 136; // SIGFPE
+  return 134;
+}
+
+/** Wraps every import so that a fault inside the kernel or the glue is told apart from a guest trap. */
+function guard(imports: Record<string, (...a: any[]) => any>): Record<string, (...a: any[]) => any> {
+  const out: Record<string, (...a: any[]) => any> = {};
+  for (const [name, fn] of Object.entries(imports)) {
+    out[name] = (a: any, b: any, c: any, d: any, e: any, f: any, g: any, h: any, i: any, j: any, k: any, l: any) => {
+      try {
+        return fn(a, b, c, d, e, f, g, h, i, j, k, l);
+      } catch (err) {
+        if (err instanceof ExitSignal || err instanceof KernelFault) throw err;
+        throw new KernelFault(`${name}: ${(err as Error)?.message ?? err}`);
+      }
+    };
+  }
+  return out;
+}
+
+/**
+ * Instantiates `module` for `proc` and runs it to completion. Returns its exit status; a trap is
+ * reported through host.report and becomes 128 + signal. Throws ExecError if the module cannot be
+ * instantiated, and KernelFault for a kernel fault.
+ */
+export function runModule(host: ProcessHost, proc: GuestProcess, module: WebAssembly.Module, argv0: string, depth = 0): number {
+  const wasi = guard(proc.imports());
+  const wasmbox = guard({
+    spawn: (...a: number[]) => spawn(host, proc, depth, a),
+  });
+  for (const imp of WebAssembly.Module.imports(module)) {
+    const ok = (imp.module === 'wasi_snapshot_preview1' && imp.name in wasi) || (imp.module === 'wasmbox' && imp.name in wasmbox);
+    if (!ok) throw new ExecError(E.NOEXEC, `exec ${argv0}: unsupported import ${imp.module}.${imp.name}`);
+  }
+  let instance: WebAssembly.Instance;
+  try {
+    instance = new WebAssembly.Instance(module, { wasi_snapshot_preview1: wasi, wasmbox });
+  } catch (e: any) {
+    throw new ExecError(E.NOEXEC, `exec ${argv0}: cannot instantiate: ${e?.message ?? e}`);
+  }
+  const mem = instance.exports.memory;
+  const start = instance.exports._start;
+  if (!(mem instanceof WebAssembly.Memory) || typeof start !== 'function') {
+    throw new ExecError(E.NOEXEC, `exec ${argv0}: not a WASI command (needs exported memory and _start)`);
+  }
+  proc.bindMemory(mem);
+  try {
+    (start as () => void)();
+    return 0;
+  } catch (e) {
+    if (e instanceof ExitSignal) return e.code;
+    if (e instanceof WebAssembly.RuntimeError) {
+      host.report(`${argv0}: guest trapped: ${e.message}`);
+      return trapStatus(e);
+    }
+    if (e instanceof RangeError && /call stack/i.test(e.message)) {
+      host.report(`${argv0}: guest trapped: stack overflow`);
+      return 139;
+    }
+    throw e;
+  }
+}
+
+const dec = new TextDecoder();
+
+/** The `wasmbox.spawn` import (see the header). */
+function spawn(host: ProcessHost, parent: GuestProcess, depth: number, a: number[]): number {
+  const [pathP, pathL, argvP, argvL, argc, envP, envL, envc, cwdP, cwdL, fdsP, statusP] = a.map((x) => x >>> 0);
+  const mem = parent.memoryBytes();
+  const inMem = (p: number, l: number) => p + l <= mem.length;
+  if (!inMem(pathP, pathL) || !inMem(argvP, argvL) || !inMem(envP, envL) || !inMem(cwdP, cwdL) || !inMem(fdsP, 12) || !inMem(statusP, 4)) {
+    return E.FAULT;
+  }
+  const strings = (p: number, l: number, n: number): string[] | null => {
+    const out = dec.decode(mem.subarray(p, p + l)).split('\0');
+    if (out.length < n) return null;
+    return out.slice(0, n);
+  };
+  const name = dec.decode(mem.subarray(pathP, pathP + pathL));
+  const argv = strings(argvP, argvL, argc);
+  const env = strings(envP, envL, envc);
+  if (!argv || !env || argc === 0 || name === '') return E.INVAL;
+  if (depth + 1 >= MAX_DEPTH) return E.AGAIN;
+  const cwd = dec.decode(mem.subarray(cwdP, cwdP + cwdL));
+  const dv = new DataView(mem.buffer, mem.byteOffset);
+  const fds = [dv.getInt32(fdsP, true), dv.getInt32(fdsP + 4, true), dv.getInt32(fdsP + 8, true)];
+  const k = host.kernel.exports;
+  const pid = k.proc_create_child(parent.pid, fds[0], fds[1], fds[2]);
+  if (pid < 0) return -pid;
+  const childEnv = cwd ? [...env.filter((kv) => !kv.startsWith('PWD=')), `PWD=${cwd}`] : env;
+  const child = new GuestProcess(host.kernel, host.filestore, pid, argv, childEnv, host.streams);
+  try {
+    let module: WebAssembly.Module;
+    try {
+      module = loadProgram(child, name, childEnv, cwd);
+    } catch (e) {
+      if (e instanceof ExecError) return e.errno;
+      throw e;
+    }
+    let status: number;
+    try {
+      status = runModule(host, child, module, argv[0], depth + 1);
+    } catch (e) {
+      if (e instanceof ExecError) return e.errno;
+      throw e;
+    }
+    const after = parent.memoryBytes();
+    new DataView(after.buffer, after.byteOffset).setInt32(statusP, status, true);
+    return 0;
+  } finally {
+    k.proc_destroy(pid);
+  }
+}
