@@ -6,7 +6,9 @@
 //   memfd         an anonymous memory file (memfd_create); what `--overlay2 root:memory` can use
 //   dir=/abs/dir  a file created in that directory and unlinked at once (disk-backed, invisible)
 //   self          `.wasmbox.filestore.<sandbox id>` inside the upper directory, kept while the
-//                 sandbox runs and deleted by close(); the gofer must hide that name from the guest
+//                 sandbox runs and deleted by close(); the gofer must hide that name from the guest,
+//                 and nothing else may truncate the file while it is mapped (a store past its end
+//                 would SIGBUS)
 //
 // Geometry is MemoryFilestore's (host/filestore.ts): 4 KiB pages in 1 GiB chunks, one ArrayBuffer
 // per chunk. grow() extends the file with ftruncate (sparse: no blocks until written) and maps a
