@@ -9,9 +9,11 @@
 // open handles (OpenAt) do have one and are checked on every use.
 import { E } from '../kernel/wasi/errno';
 import type { LowerTree } from './image/tree';
+import { HostServer } from './hosttree';
+import { validName } from './names';
 import {
   Chan, CloseReq, GetdentsReq, GetdentsResp, Kind, MountReq, MountResp, Msg, NodeReq, OpenFlags, OpenReq, OpenResp,
-  PReadReq, Stat, StatFSResp, WalkReq, WalkResp,
+  PReadReq, Ref, Stat, StatFSResp, WalkReq, WalkResp,
 } from './protocol/messages';
 
 const TREE_FILE = 1;
@@ -21,17 +23,6 @@ const TREE_SYMLINK = 3;
 export interface GoferStats {
   requests: number;
   byId: number[];
-}
-
-/** Checks a single path component: 1..255 bytes, not "." or "..", no '/' and no NUL. */
-export function validName(b: Uint8Array, off: number, len: number): boolean {
-  if (len === 0 || len > 255) return false;
-  if (b[off] === 0x2e && (len === 1 || (len === 2 && b[off + 1] === 0x2e))) return false;
-  for (let i = off; i < off + len; i++) {
-    const c = b[i];
-    if (c === 0x2f || c === 0) return false;
-  }
-  return true;
 }
 
 export class LowerServer {
@@ -239,7 +230,7 @@ export class LowerServer {
   }
 
   private handleNode(h: number): number {
-    return h < this.handles.length ? this.handles[h] : -1;
+    return h >= 0 && h < this.handles.length ? this.handles[h] : -1;
   }
 
   private pread(len: number, w: Uint8Array, dv: DataView): number {
@@ -259,20 +250,24 @@ export class LowerServer {
   }
 
   private close(len: number, _w: Uint8Array, dv: DataView, release: boolean): number {
-    if (len < CloseReq.Handles) return -E.INVAL;
-    const count = dv.getUint32(CloseReq.Count, true);
-    if (len !== CloseReq.Handles + count * 4) return -E.INVAL;
-    for (let i = 0; i < count; i++) {
-      if (this.handleNode(dv.getUint32(CloseReq.Handles + 4 * i, true)) < 0) return -E.BADF;
-    }
-    if (!release) return 0; // FSync: a read-only tree has nothing to flush
-    for (let i = 0; i < count; i++) {
-      const h = dv.getUint32(CloseReq.Handles + 4 * i, true);
+    const refs = decodeRefList(len, dv);
+    if (refs === null) return -E.INVAL;
+    if (!this.checkHandles(refs)) return -E.BADF;
+    if (release) this.closeHandles(refs); // FSync: a read-only tree has nothing to flush
+    return 0;
+  }
+
+  /** Whether every ref is an open handle of this tree. */
+  checkHandles(refs: number[]): boolean {
+    return refs.every((h) => this.handleNode(h) >= 0);
+  }
+
+  closeHandles(refs: number[]): void {
+    for (const h of refs) {
       if (this.handles[h] < 0) continue; // listed twice
       this.handles[h] = -1;
       this.freeHandles.push(h);
     }
-    return 0;
   }
 
   private statfs(len: number, _w: Uint8Array, dv: DataView): number {
@@ -288,5 +283,67 @@ export class LowerServer {
     dv.setUint32(StatFSResp.BlockSize, 4096, true);
     dv.setUint32(StatFSResp.NameMax, 255, true);
     return StatFSResp.Bytes;
+  }
+}
+
+/** The refs of a Close or FSync request, or null if the request is malformed. */
+export function decodeRefList(len: number, dv: DataView): number[] | null {
+  if (len < CloseReq.Handles) return null;
+  const count = dv.getUint32(CloseReq.Count, true);
+  if (count > 65536 || len !== CloseReq.Handles + count * 4) return null;
+  const refs: number[] = [];
+  for (let i = 0; i < count; i++) refs.push(dv.getUint32(CloseReq.Handles + 4 * i, true));
+  return refs;
+}
+
+/**
+ * The whole gofer of one sandbox: the image's tree (mount 0, if there is an image) and the host
+ * trees (mounts 1..n). A request goes to the tree its first reference belongs to (Ref.Host tells);
+ * a request mixing trees is EXDEV; Close and FSync lists are checked in full before anything is done.
+ */
+export class GoferServer {
+  private view: DataView | null = null;
+  private viewBuf: Uint8Array | null = null;
+  requests = 0;
+
+  constructor(
+    readonly lower: LowerServer | null,
+    readonly host: HostServer | null,
+  ) {}
+
+  handle = (id: number, len: number, w: Uint8Array): number => {
+    this.requests++;
+    if (this.viewBuf !== w) {
+      this.viewBuf = w;
+      this.view = new DataView(w.buffer, w.byteOffset, w.byteLength);
+    }
+    const dv = this.view!;
+    if (!Number.isInteger(id) || id <= 0 || id >= Msg.Limit) return -E.NOSYS;
+    if (!Number.isInteger(len) || len < 0 || len > w.length) return -E.INVAL;
+    if (id === Msg.Nop) return len === 0 ? 0 : -E.INVAL;
+    if (id === Msg.Close || id === Msg.FSync) return this.refList(id, len, dv);
+    if (len < 4) return -E.INVAL;
+    const first = dv.getUint32(0, true);
+    let toHost: boolean;
+    if (id === Msg.Mount) toHost = first !== 0;
+    else toHost = (first & Ref.Host) !== 0;
+    if ((id === Msg.RenameAt || id === Msg.LinkAt) && len >= 8) {
+      if (((dv.getUint32(4, true) & Ref.Host) !== 0) !== toHost) return -E.XDEV;
+    }
+    if (toHost) return this.host ? this.host.handle(id, len, w, dv) : -E.BADF;
+    return this.lower ? this.lower.handle(id, len, w) : id === Msg.Mount ? -E.NOENT : -E.BADF;
+  };
+
+  private refList(id: number, len: number, dv: DataView): number {
+    const refs = decodeRefList(len, dv);
+    if (refs === null) return -E.INVAL;
+    const hostRefs = refs.filter((r) => (r & Ref.Host) !== 0);
+    const lowerRefs = refs.filter((r) => (r & Ref.Host) === 0);
+    if (hostRefs.length && !this.host?.checkRefs(hostRefs)) return -E.BADF;
+    if (lowerRefs.length && !this.lower?.checkHandles(lowerRefs)) return -E.BADF;
+    if (id === Msg.FSync) return hostRefs.length ? this.host!.fsync(hostRefs) : 0;
+    this.host?.close(hostRefs);
+    this.lower?.closeHandles(lowerRefs);
+    return 0;
   }
 }

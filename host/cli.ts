@@ -5,6 +5,7 @@
 //
 // Options stop at IMAGE; everything after it is the command, as with `docker run`.
 import { parseSize } from './filestore';
+import { parseOverlay2, parseVolume } from './options';
 import path from 'node:path';
 import { PROJECT, SandboxError, distDir, run, type RunOptions } from './sandbox';
 
@@ -14,6 +15,7 @@ function defaultImage(): string {
 }
 
 const USAGE = `Usage: node host/run.js [OPTIONS] [IMAGE [COMMAND] [ARG...]]
+       node host/run.js [OPTIONS] --overlay2 none --rootfs DIR [IMAGE] COMMAND [ARG...]
 
 Runs a WASI program from a container image inside the ${PROJECT} sandbox, on a root file system
 whose writable layer lives inside the sandbox.
@@ -26,7 +28,19 @@ Options:
   --entrypoint PATH    replace the image's Entrypoint ("" clears it)
   -e, --env KEY=VALUE  set an environment variable (repeatable; KEY alone copies it from the host)
   -w, --workdir DIR    working directory (passed to the guest as PWD)
-      --size SIZE      filestore size limit, e.g. 512m, 2g (default: half of the host's memory)
+  -v, --volume HOST:GUEST[:ro]
+                       bind-mount a host directory (no overlay: writes reach the host; :ro refuses them)
+      --overlay2 MODE  the root file system, as runsc: root:self (default; the upper layer's data in a
+                       file in --upper-dir), root:memory (in shared memory), root:dir=/abs/path (in a
+                       file there), or none (no overlay: the rootfs is a writable host directory, given
+                       by --rootfs or extracted from the image); add ,size=N to limit it (e.g. 512m)
+      --size SIZE      the same limit as ,size=N
+      --rootfs DIR     with --overlay2 none: the host directory that is the root file system
+      --volume-cache-ms N
+                       how long names and attributes from a bind mount are trusted before they are
+                       checked with the host again (default 1000; 0: every lookup asks the host)
+      --upper-dir DIR  the host directory standing for the container's upper layer (root:self keeps its
+                       filestore there; default: a temporary directory, removed at exit)
       --gofer MODE     worker (default) or inline: run the file server in a worker thread or in
                        this thread
       --cache-dir DIR  where inflated gzip layers are kept (default: $WASMBOX_CACHE or
@@ -47,7 +61,8 @@ function fail(msg: string): never {
 }
 
 export function parseArgs(argv: string[]): RunOptions & { stats: boolean } {
-  const opts: RunOptions & { stats: boolean } = { image: '', env: [], stats: false };
+  const opts: RunOptions & { stats: boolean } = { env: [], volumes: [], stats: false };
+  let size: number | undefined;
   let i = 0;
   const value = (flag: string): string => {
     if (i + 1 >= argv.length) fail(`flag needs an argument: ${flag}`);
@@ -73,7 +88,25 @@ export function parseArgs(argv: string[]): RunOptions & { stats: boolean } {
       const v = val(a);
       const n = parseSize(v);
       if (!Number.isFinite(n) || n < 4096) fail(`--size: cannot parse "${v}" (use e.g. 512m or 2g)`);
-      opts.sizeBytes = n;
+      size = n;
+    } else if (a === '--overlay2') {
+      try {
+        opts.overlay2 = parseOverlay2(val(a));
+      } catch (e) {
+        fail((e as Error).message);
+      }
+    } else if (a === '-v' || a === '--volume') {
+      try {
+        opts.volumes!.push(parseVolume(val(a)));
+      } catch (e) {
+        fail((e as Error).message);
+      }
+    } else if (a === '--rootfs') opts.rootfs = val(a);
+    else if (a === '--upper-dir') opts.upperDir = val(a);
+    else if (a === '--volume-cache-ms') {
+      const v = val(a);
+      if (!/^\d+$/.test(v)) fail(`--volume-cache-ms: "${v}" is not a number of milliseconds`);
+      opts.volumeCacheMs = Number(v);
     } else if (a === '--gofer') {
       const v = val(a);
       if (v !== 'worker' && v !== 'inline') fail(`--gofer: must be worker or inline, not "${v}"`);
@@ -88,6 +121,20 @@ export function parseArgs(argv: string[]): RunOptions & { stats: boolean } {
     } else if (a.startsWith('-') && a !== '-') fail(`unknown flag: ${a}`);
     else break;
   }
+  if (size !== undefined) {
+    const mode = opts.overlay2 ?? { kind: 'self' };
+    if (mode.kind === 'none') fail('--size: --overlay2 none has no filestore to limit');
+    opts.overlay2 = { ...mode, size };
+  }
+  if (opts.overlay2?.kind === 'none' && opts.rootfs !== undefined) {
+    // the rootfs comes from --rootfs: everything after the options is the command
+    if (i < argv.length && /\.(tar|tgz|tar\.gz)$/.test(argv[i]) && argv.length > i) {
+      opts.image = argv[i];
+      opts.command = argv.slice(i + 1);
+    } else opts.command = argv.slice(i);
+    return opts;
+  }
+  if (opts.rootfs !== undefined) fail('--rootfs: only with --overlay2 none');
   if (i >= argv.length) {
     opts.image = defaultImage();
     opts.command = [];

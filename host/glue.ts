@@ -203,7 +203,7 @@ export class GuestProcess {
   }
 
   /** Executes the kernel's plan at the cursor. Returns bytes moved. */
-  private runPlan(write: boolean, max: number): number {
+  private runPlan(write: boolean, max: number, commit = false): number {
     const K = this.K;
     K.view();
     const dv = K.dv;
@@ -226,8 +226,8 @@ export class GuestProcess {
         if (!chunk || a >= this.fs.pages || b >= Page.SIZE || at + len > chunk.length) throw new KernelFault('I/O plan names a page outside the filestore');
         this.xfer(write, chunk, at, len);
       } else if (kind === Seg.Kmem) {
-        if (a + len > ku8.length || write) throw new KernelFault('I/O plan names kernel memory out of bounds');
-        this.xfer(false, ku8, a, len);
+        if (a + len > ku8.length || (write && !commit)) throw new KernelFault('I/O plan names kernel memory out of bounds');
+        this.xfer(write, ku8, a, len);
       } else if (kind === Seg.Zero) {
         if (write) throw new KernelFault('I/O plan zero-fills a write');
         this.zero(len);
@@ -273,10 +273,25 @@ export class GuestProcess {
         if (done > 0) break;
         return err;
       }
-      this.cursor(iovs, niovs, done);
-      const moved = this.runPlan(write, want);
-      done += moved;
       const flags = this.res32(Plan.FLAGS);
+      this.cursor(iovs, niovs, done);
+      let moved = this.runPlan(write, want, (flags & PlanFlag.COMMIT) !== 0);
+      if (flags & PlanFlag.COMMIT) {
+        // a remote file: the data is in the kernel's buffer; now the kernel sends it to the host
+        const ce = k.io_commit(pid);
+        if (ce !== 0) {
+          if (done > 0) break;
+          return ce;
+        }
+        const written = this.res32(0);
+        if (written > moved) throw new KernelFault('commit wrote more than was planned');
+        if (written < moved) {
+          done += written;
+          break;
+        }
+        moved = written;
+      }
+      done += moved;
       if (!(flags & PlanFlag.MORE) || moved === 0 || done >= total) break;
     }
     this.g();

@@ -20,7 +20,9 @@ export interface GoferTransport {
 
 export interface KernelExports {
   memory: WebAssembly.Memory;
-  kernel_setup(maxPages: number, withImage: number): number;
+  kernel_setup(maxPages: number, root: number): number;
+  mount_bind(len: number, m: number, ttlMs: number): number;
+  mount_root_remote(m: number, ttlMs: number): number;
   io_base(): number;
   kernel_flush(): void;
   kernel_stats(): void;
@@ -134,9 +136,9 @@ export class Kernel {
     this.dv = new DataView(this.buf);
   }
 
-  /** Must be called once, after construction. */
-  setup(maxPages: number, withImage: boolean): number {
-    const e = this.exports.kernel_setup(maxPages, withImage ? 1 : 0);
+  /** Must be called once, after construction. `root`: 0 tmpfs, 1 the image's overlay, 2 a remote root (mounted next). */
+  setup(maxPages: number, root: number): number {
+    const e = this.exports.kernel_setup(maxPages, root);
     this.io = this.exports.io_base() >>> 0;
     if (this.io + Io.SIZE > this.view().length || this.io % 8 !== 0) throw new KernelFault('kernel exchange area is out of bounds');
     return e;

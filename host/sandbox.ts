@@ -10,13 +10,19 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import crypto from 'node:crypto';
 import { ChannelClient, createChannelBuffer } from '../gofer/channel';
+import type { HostMount } from '../gofer/hosttree';
 import type { ImageConfig } from '../gofer/image/index';
+import { createGofer, type GoferConfig } from '../gofer/setup';
 import type { GoferWorkerMessage } from '../gofer/worker';
-import { Page } from '../kernel/abi';
+import { Io } from '../kernel/abi';
 import { E } from '../kernel/wasi/errno';
-import { MemoryFilestore } from './filestore';
+import { MemoryFilestore, type Filestore } from './filestore';
+import { openFilestore } from './filestore-file';
 import { exportUpper } from './export';
+import { extractImage } from './extract';
+import { OptionError, type Overlay2, type Volume } from './options';
 import { GuestProcess, type Streams } from './glue';
 import { Kernel, KernelFault, type GoferTransport } from './kernel';
 import { ExecError, errnoText, loadProgram, runModule, type ProcessHost } from './process';
@@ -31,8 +37,8 @@ export class SandboxError extends Error {
 }
 
 export interface RunOptions {
-  /** Path of the image archive. */
-  image: string;
+  /** Path of the image archive; without one, `rootfs` (with overlay2 none) supplies the root. */
+  image?: string;
   /** Replaces the image's Cmd (docker run IMAGE COMMAND...). */
   command?: string[];
   /** Replaces the image's Entrypoint (docker run --entrypoint); [] clears it. */
@@ -45,8 +51,16 @@ export interface RunOptions {
   gofer?: 'worker' | 'inline';
   /** Cache for inflated layers. */
   cacheDir?: string;
-  /** Filestore size limit in bytes. */
-  sizeBytes?: number;
+  /** The root file system (runsc --overlay2); default root:self. */
+  overlay2?: Overlay2;
+  /** `--overlay2 none`: the host directory that is the rootfs (else the image is extracted to a temporary one). */
+  rootfs?: string;
+  /** The host directory standing for the container's upper layer (root:self puts its filestore there). */
+  upperDir?: string;
+  /** Bind mounts, docker -v. */
+  volumes?: Volume[];
+  /** How long (ms) names and attributes from a bind mount are trusted before revalidation (default 1000). */
+  volumeCacheMs?: number;
   streams?: Streams;
   debugKernel?: boolean;
   progress?: (msg: string) => void;
@@ -76,27 +90,31 @@ export function defaultCacheDir(): string {
   return path.join(base, PROJECT);
 }
 
-interface Gofer {
+interface GoferHandle {
   transport: GoferTransport;
   config: ImageConfig;
   stats(): Record<string, number>;
   close(): void;
 }
 
-async function startWorkerGofer(image: string, cacheDir: string, progress?: (m: string) => void): Promise<Gofer> {
+function setupError(message: string): SandboxError {
+  return new SandboxError(`${PROJECT}: ${message}`, 125);
+}
+
+async function startWorkerGofer(cfg: GoferConfig, progress?: (m: string) => void): Promise<GoferHandle> {
   const sab = createChannelBuffer();
-  const worker = new Worker(path.join(distDir(), 'gofer-worker.js'), { workerData: { image, cacheDir, sab } });
+  const worker = new Worker(path.join(distDir(), 'gofer-worker.js'), { workerData: { ...cfg, sab } });
   const client = new ChannelClient(sab);
   const config = await new Promise<ImageConfig>((resolve, reject) => {
     worker.on('message', (m: GoferWorkerMessage) => {
       if (m.type === 'ready') resolve(m.config as ImageConfig);
       else if (m.type === 'progress') progress?.(m.message);
-      else if (m.type === 'error') reject(new SandboxError(`${PROJECT}: ${m.message}`, 125));
+      else if (m.type === 'error') reject(setupError(m.message));
     });
-    worker.on('error', (e) => reject(new SandboxError(`${PROJECT}: gofer failed: ${e.message}`, 125)));
+    worker.on('error', (e) => reject(setupError(`gofer failed: ${e.message}`)));
     worker.on('exit', (code) => {
       client.markDead();
-      reject(new SandboxError(`${PROJECT}: gofer exited (${code}) before the image was ready`, 125));
+      reject(setupError(`gofer exited (${code}) before it was ready`));
     });
   });
   return {
@@ -110,22 +128,20 @@ async function startWorkerGofer(image: string, cacheDir: string, progress?: (m: 
   };
 }
 
-async function startInlineGofer(image: string, cacheDir: string, progress?: (m: string) => void): Promise<Gofer> {
-  const { openImage, ImageError } = await import('../gofer/image/index');
-  const { LowerServer } = await import('../gofer/server');
-  let img;
+function startInlineGofer(cfg: GoferConfig, progress?: (m: string) => void): GoferHandle {
+  let g;
   try {
-    img = openImage(image, { cacheDir, progress });
-  } catch (e: any) {
-    throw new SandboxError(`${PROJECT}: ${e instanceof ImageError ? e.message : `gofer failed: ${e?.message ?? e}`}`, 125);
+    g = createGofer(cfg, progress);
+  } catch (e) {
+    throw setupError((e as Error).message);
   }
-  const server = new LowerServer(img.tree);
   const window = new Uint8Array(0x200000);
+  const server = g.server;
   return {
     transport: { window, call: (id, len) => server.handle(id, len, window) },
-    config: img.config,
-    stats: () => ({ goferRequests: server.stats.requests }),
-    close: () => img!.close(),
+    config: g.config,
+    stats: () => ({ goferRequests: server.requests }),
+    close: () => g.close(),
   };
 }
 
@@ -147,30 +163,111 @@ function mergeEnv(image: string[], extra: string[], workdir: string): string[] {
   return [...map.values()];
 }
 
+/** Things to undo at the end of a run, last first. */
+class Cleanup {
+  private readonly steps: (() => void)[] = [];
+  add(fn: () => void): void {
+    this.steps.push(fn);
+  }
+  run(): void {
+    while (this.steps.length) {
+      try {
+        this.steps.pop()!();
+      } catch {}
+    }
+  }
+}
+
+function tempDir(prefix: string, cleanup: Cleanup): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), `${PROJECT}-${prefix}-`));
+  cleanup.add(() => fs.rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+/** Opens the filestore the overlay2 mode asks for; `note` says when it fell back to memory. */
+function filestoreFor(mode: Overlay2, opts: RunOptions, cleanup: Cleanup): { filestore: Filestore; note: string | null } {
+  const memLimit = Math.floor(os.totalmem() / 2);
+  if (mode.kind === 'none') return { filestore: new MemoryFilestore(0), note: null };
+  if (mode.kind === 'memory') return openFilestore('memfd', { limitBytes: mode.size ?? memLimit });
+  const dir = mode.kind === 'dir' ? mode.dir : opts.upperDir ?? tempDir('upper', cleanup);
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
+    throw setupError(`${mode.kind === 'dir' ? '--overlay2 dir=' : '--upper-dir '}${dir}: not a directory`);
+  }
+  // Without a size, the limit is the space free where the filestore lives (it can use no more).
+  let limit = mode.size;
+  if (limit === undefined) {
+    const st = fs.statfsSync(dir);
+    limit = Math.min(Number(st.bavail) * Number(st.bsize), 2 ** 44);
+  }
+  const spec = mode.kind === 'dir' ? `dir=${dir}` : 'self';
+  return openFilestore(spec, { limitBytes: limit, upperDir: dir, sandboxId: crypto.randomBytes(8).toString('hex') });
+}
+
 export async function run(opts: RunOptions): Promise<RunResult> {
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
-  if (!fs.existsSync(opts.image)) throw new SandboxError(`${PROJECT}: image not found: ${opts.image}`, 125);
-  const dist = distDir();
-  const gofer =
-    opts.gofer === 'inline'
-      ? await startInlineGofer(opts.image, cacheDir, opts.progress)
-      : await startWorkerGofer(opts.image, cacheDir, opts.progress);
+  const mode = opts.overlay2 ?? { kind: 'self' };
+  const volumes = opts.volumes ?? [];
+  const cleanup = new Cleanup();
   let kernel: Kernel | null = null;
   try {
-    const limit = opts.sizeBytes ?? Math.floor(os.totalmem() / 2);
-    const filestore = new MemoryFilestore(limit);
-    kernel = new Kernel(path.join(dist, opts.debugKernel ? 'kernel.debug.wasm' : 'kernel.wasm'), filestore, gofer.transport);
-    const se = kernel.setup(Math.min(Math.floor(limit / Page.SIZE), 0xfffffffe), true);
-    if (se !== 0) throw new SandboxError(`${PROJECT}: cannot mount the image's root file system: ${errnoText(se)}`, 125);
+    if (opts.image !== undefined && !fs.existsSync(opts.image)) throw setupError(`image not found: ${opts.image}`);
+    for (const v of volumes) {
+      if (!fs.existsSync(v.host) || !fs.statSync(v.host).isDirectory()) throw setupError(`-v ${v.host}:${v.guest}: ${v.host} is not a directory`);
+    }
+    // The gofer's mounts: 0 is the image (if the overlay is used); then the rootfs (none); then volumes.
+    const hostMounts: HostMount[] = [];
+    let imageForGofer: string | null = opts.image ?? null;
+    let noneConfig: ImageConfig | null = null;
+    if (mode.kind === 'none') {
+      let rootfs = opts.rootfs;
+      if (rootfs === undefined) {
+        if (opts.image === undefined) throw setupError('--overlay2 none needs --rootfs DIR or an image');
+        rootfs = tempDir('rootfs', cleanup);
+        opts.progress?.(`extracting ${opts.image} for --overlay2 none`);
+        try {
+          noneConfig = extractImage(opts.image, rootfs, cacheDir);
+        } catch (e) {
+          throw setupError((e as Error).message);
+        }
+      } else if (!fs.existsSync(rootfs) || !fs.statSync(rootfs).isDirectory()) {
+        throw setupError(`--rootfs ${rootfs}: not a directory`);
+      } else if (opts.image !== undefined) {
+        noneConfig = null; // the image supplies the config only
+      }
+      hostMounts.push({ path: rootfs, readonly: false });
+      imageForGofer = opts.rootfs !== undefined ? opts.image ?? null : null;
+    } else if (opts.image === undefined) {
+      throw setupError('an IMAGE is required (or --overlay2 none --rootfs DIR)');
+    }
+    const firstVolume = hostMounts.length + 1;
+    for (const v of volumes) hostMounts.push({ path: v.host, readonly: v.readonly });
+    const goferCfg: GoferConfig = { image: imageForGofer, mounts: hostMounts, cacheDir };
+    const gofer = opts.gofer === 'inline' ? startInlineGofer(goferCfg, opts.progress) : await startWorkerGofer(goferCfg, opts.progress);
+    cleanup.add(() => gofer.close());
 
-    const config = gofer.config;
+    const { filestore, note } = filestoreFor(mode, opts, cleanup);
+    cleanup.add(() => filestore.close());
+    kernel = new Kernel(path.join(distDir(), opts.debugKernel ? 'kernel.debug.wasm' : 'kernel.wasm'), filestore, gofer.transport);
+    const k = kernel.exports;
+    let se = kernel.setup(Math.min(filestore.limitPages, 0xfffffffe), mode.kind === 'none' ? 2 : 1);
+    if (se === 0 && mode.kind === 'none') se = k.mount_root_remote(1, 0);
+    if (se !== 0) throw setupError(`cannot mount the root file system: ${errnoText(se)}`);
+    for (let i = 0; i < volumes.length; i++) {
+      const bytes = new TextEncoder().encode(volumes[i].guest);
+      if (bytes.length >= Io.PATH_MAX) throw setupError(`-v: ${volumes[i].guest}: path too long`);
+      kernel.view().set(bytes, kernel.io + Io.PATH1);
+      const e = k.mount_bind(bytes.length, firstVolume + i, opts.volumeCacheMs ?? 1000);
+      if (e !== 0) throw setupError(`-v ${volumes[i].host}:${volumes[i].guest}: cannot mount: ${errnoText(e)}`);
+    }
+
+    const config = noneConfig ?? gofer.config;
     const argv = commandLine(config, opts);
-    if (argv.length === 0) throw new SandboxError(`${PROJECT}: no command specified (the image has no Entrypoint or Cmd)`, 125);
+    if (argv.length === 0) throw setupError('no command specified (the image has no Entrypoint or Cmd)');
     const workdir = opts.workdir ?? config.workingDir ?? '';
     const env = mergeEnv(config.env ?? [], opts.env ?? [], workdir);
     const streams = opts.streams ?? new HostStreams();
-    const pid = kernel.exports.proc_create(streams.filetype(0), streams.filetype(1), streams.filetype(2));
-    if (pid < 0) throw new SandboxError(`${PROJECT}: cannot create a process`, 125);
+    const pid = k.proc_create(streams.filetype(0), streams.filetype(1), streams.filetype(2));
+    if (pid < 0) throw setupError('cannot create a process');
     const proc = new GuestProcess(kernel, filestore, pid, argv, env, streams);
     const host: ProcessHost = {
       kernel,
@@ -189,30 +286,30 @@ export async function run(opts: RunOptions): Promise<RunResult> {
         const msg = e.errno === E.ACCES ? `exec ${argv[0]}: is a directory` : e.message;
         throw new SandboxError(`${PROJECT}: ${msg}`, code);
       }
-      if (e instanceof KernelFault) {
-        const why = kernel.panicMessage ? ` (${kernel.panicMessage})` : '';
-        throw new SandboxError(`${PROJECT}: kernel fault: ${e.message}${why}`, 125);
-      }
       throw e;
     }
     if (opts.exportUpper) {
+      if (mode.kind === 'none') throw setupError('--export-upper needs an overlay (not --overlay2 none)');
       try {
         exportUpper(kernel, proc, opts.exportUpper);
       } catch (e) {
-        throw new SandboxError(`${PROJECT}: --export-upper ${opts.exportUpper}: ${(e as Error).message}`, 125);
+        throw setupError(`--export-upper ${opts.exportUpper}: ${(e as Error).message}`);
       }
     }
     const ks = kernel.stats();
-    return { status, stats: { ...ks, filestore: filestore.kind, ...gofer.stats() } };
+    return {
+      status,
+      stats: { ...ks, filestore: filestore.kind + (note ? ` (${note})` : ''), ...gofer.stats() },
+    };
   } catch (e) {
     if (e instanceof SandboxError) throw e;
-    if (e instanceof KernelFault) throw new SandboxError(`${PROJECT}: kernel fault: ${e.message}`, 125);
-    if (e instanceof WebAssembly.RuntimeError) {
-      const why = kernel?.panicMessage ? ` (${kernel.panicMessage})` : '';
-      throw new SandboxError(`${PROJECT}: kernel fault: ${e.message}${why}`, 125);
+    if (e instanceof OptionError) throw new SandboxError(`${PROJECT}: ${e.message}`, 125);
+    const why = kernel?.panicMessage ? ` (${kernel.panicMessage})` : '';
+    if (e instanceof KernelFault || e instanceof WebAssembly.RuntimeError) {
+      throw new SandboxError(`${PROJECT}: kernel fault: ${(e as Error).message}${why}`, 125);
     }
     throw new SandboxError(`${PROJECT}: internal error: ${(e as Error)?.message ?? e}`, 125);
   } finally {
-    gofer.close();
+    cleanup.run();
   }
 }

@@ -22,7 +22,7 @@
 // with
 //   Seg.Page   filestore bytes [a*4096 + b, +len); may span consecutive pages of one chunk
 //   Seg.Zero   len zero bytes (a hole; reads only)
-//   Seg.Kmem   kernel memory [a, a+len)
+//   Seg.Kmem   kernel memory [a, a+len) (for a write: only in a COMMIT plan)
 //   Seg.Stream the host stream a (stdio); the glue does the host read/write, and may do fewer bytes
 export const enum Io {
   PATH1 = 0,
@@ -58,6 +58,11 @@ export const enum Plan {
 export const enum PlanFlag {
   /** More bytes may follow: the glue calls again for the rest (a regular file). */
   MORE = 1,
+  /**
+   * A write into kernel memory that the kernel still has to send on (a remote file): after carrying
+   * the plan out, the glue calls io_commit, whose RES[0] is the count actually written.
+   */
+  COMMIT = 2,
 }
 
 /** Result words of fd_readdir (u32 indexes into RES; u64 at RES+8 is the resume cookie). */

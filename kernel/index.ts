@@ -15,16 +15,17 @@ import "./wasi/abort";
 export * from "./wasi/syscalls";
 
 /**
- * Sets the kernel up. `maxPages` bounds the filestore; with `withImage` the root is the image's
- * lower tree (gofer mount 0) under a tmpfs upper, otherwise an empty tmpfs. Returns an errno.
+ * Sets the kernel up. `maxPages` bounds the filestore. `root` says what the root file system is:
+ * 1, the image's lower tree (gofer mount 0) under a tmpfs upper; 0, an empty tmpfs; 2, nothing yet
+ * (the host then calls mount_root_remote). Returns an errno.
  */
-export function kernel_setup(maxPages: u32, withImage: u32): u32 {
+export function kernel_setup(maxPages: u32, root: u32): u32 {
   ioSetup();
   dentryTableSetup();
   fdSetup();
   goferSetup();
   filestoreSetup(maxPages);
-  if (withImage) return overlayMount();
+  if (root == 1) return overlayMount();
   tmpfsMount();
   return 0;
 }

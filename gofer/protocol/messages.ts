@@ -11,8 +11,10 @@
 // Decoders reject trailing bytes. A failed request has no side effect.
 //
 // References. A "node" is the gofer's per-connection reference to a file-system object, returned by
-// Mount, Walk and Getdents; for an image tree it is the immutable tree's node index. A "handle" is an
-// open file returned by OpenAt, released by Close.
+// Mount, Walk and the *At creators; for an image tree it is the immutable tree's node index, for a
+// host tree (bind mount, or the rootfs in `--overlay2 none`) an entry in a per-connection table,
+// marked with Ref.Host. A "handle" is an open file returned by OpenAt / OpenCreateAt. Node
+// references of host trees and handles are released by Close.
 
 export const enum Msg {
   Mount = 1,
@@ -37,6 +39,14 @@ export const enum Msg {
   Nop = 20,
   /** One past the largest id; handlers are a table of this size. */
   Limit = 21,
+}
+
+/** Reference values. */
+export const enum Ref {
+  /** Set in every node and handle of a host tree; never in an image tree's node indexes. */
+  Host = 0x40000000,
+  /** "No node": Getdents entries of host trees carry no reference. */
+  None = 0x7fffffff,
 }
 
 /** The shared-memory channel: a control block of Int32 words, then the payload window. */
@@ -158,6 +168,10 @@ export const enum OpenFlags {
   Read = 1,
   Write = 2,
   Truncate = 4,
+  /** OpenCreateAt only: fail with EEXIST if the name exists. */
+  Exclusive = 8,
+  /** Writes go to the end of the file. */
+  Append = 16,
 }
 export const enum OpenResp {
   Handle = 0,
@@ -172,7 +186,109 @@ export const enum PReadReq {
   Bytes = 16,
 }
 
-/** Close. req: { count u32, count x handle u32 } -> resp: {}. Unknown handles are EBADF, and nothing is closed. */
+/**
+ * OpenCreateAt. req: { dir u32, flags u32 (OpenFlags), mode u32, nameLen u32, name }
+ * -> resp: { node u32, handle u32, stat Stat }. Creates (or, without Exclusive, opens) a regular file.
+ */
+export const enum CreateReq {
+  Dir = 0,
+  Flags = 4,
+  Mode = 8,
+  NameLen = 12,
+  Name = 16,
+}
+export const enum CreateResp {
+  Node = 0,
+  Handle = 4,
+  Stat = 8,
+  Bytes = 72,
+}
+
+/** MkdirAt. req: { dir u32, mode u32, nameLen u32, name } -> resp: { node u32, pad u32, stat Stat }. */
+export const enum MkdirReq {
+  Dir = 0,
+  Mode = 4,
+  NameLen = 8,
+  Name = 12,
+}
+
+/** SymlinkAt. req: { dir u32, nameLen u32, targetLen u32, name, target } -> resp: { node, pad, stat }. */
+export const enum SymlinkReq {
+  Dir = 0,
+  NameLen = 4,
+  TargetLen = 8,
+  Name = 12,
+}
+
+/** LinkAt. req: { dir u32, node u32 (an existing non-directory), nameLen u32, name } -> resp: { node, pad, stat }. */
+export const enum LinkReq {
+  Dir = 0,
+  Node = 4,
+  NameLen = 8,
+  Name = 12,
+}
+
+/** Responses of MkdirAt, SymlinkAt and LinkAt: the new node and its stat. */
+export const enum NodeResp {
+  Node = 0,
+  Stat = 8,
+  Bytes = 72,
+}
+
+/** UnlinkAt. req: { dir u32, flags u32 (1 = remove a directory), nameLen u32, name } -> resp: {}. */
+export const enum UnlinkReq {
+  Dir = 0,
+  Flags = 4,
+  NameLen = 8,
+  Name = 12,
+  RemoveDir = 1,
+}
+
+/** RenameAt. req: { oldDir u32, newDir u32, oldLen u32, newLen u32, oldName, newName } -> resp: {}. */
+export const enum RenameReq {
+  OldDir = 0,
+  NewDir = 4,
+  OldLen = 8,
+  NewLen = 12,
+  Names = 16,
+}
+
+/**
+ * SetStat. req: { node u32, mask u32 (SetMask), mode u32, pad u32, size u64, atime ns u64, mtime ns u64 }
+ * -> resp: { failed u32 (the SetMask bits that could not be applied), errno u32 (of the first) }.
+ */
+export const enum SetStatReq {
+  Node = 0,
+  Mask = 4,
+  Mode = 8,
+  Size = 16,
+  Atime = 24,
+  Mtime = 32,
+  Bytes = 40,
+}
+export const enum SetMask {
+  Mode = 1,
+  Size = 2,
+  Atime = 4,
+  Mtime = 8,
+  AtimeNow = 16,
+  MtimeNow = 32,
+}
+export const enum SetStatResp {
+  Failed = 0,
+  Errno = 4,
+  Bytes = 8,
+}
+
+/** PWrite. req: { handle u32, len u32, offset u64, data (len bytes) } -> resp: { written u32 }. */
+export const enum PWriteReq {
+  Handle = 0,
+  Length = 4,
+  Offset = 8,
+  Data = 16,
+}
+
+/** Close and FSync. req: { count u32, count x ref u32 } -> resp: {}. An unknown ref is EBADF, and nothing is done. */
 export const enum CloseReq {
   Count = 0,
   Handles = 4,

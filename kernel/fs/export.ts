@@ -330,6 +330,12 @@ export function exportNext(): u32 {
       const len = d.nameLen;
       const pl = childPath(f, name, len, false);
       if (pl == 0) return E.NAMETOOLONG;
+      if (c.mounted !== null) {
+        // a mount point: the directory belongs to the root file system, what is mounted on it does not
+        const li0 = f.newMode ? -1 : findLower(f, name, len);
+        if (li0 >= 0 && c.lowerNode == load<u32>(f.lents + (<usize>li0 << 4), 8) && !(c.flags & IFlag.UPPER)) continue;
+        return record(ExportKind.DIR, 0, c, pl, 0, 0);
+      }
       if (f.newMode) {
         if (c.kind == Filetype.DIRECTORY) {
           const e = push(c, NO_NODE, 1, pl);

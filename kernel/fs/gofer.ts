@@ -4,10 +4,12 @@
 import { gofer_call } from "../host";
 import { E } from "../wasi/errno";
 import {
-  Chan, CloseReq, GetdentsReq, GetdentsResp, MountReq, MountResp, Msg, NodeReq, OpenReq, OpenResp, PReadReq, Stat,
+  Chan, CloseReq, CreateReq, CreateResp, GetdentsReq, GetdentsResp, LinkReq, MkdirReq, MountReq, MountResp, Msg,
+  NodeReq, NodeResp, OpenReq, OpenResp, PReadReq, PWriteReq, RenameReq, SetStatReq, SetStatResp, Stat, SymlinkReq,
+  UnlinkReq, WalkReq, WalkResp,
 } from "../../gofer/protocol/messages";
 
-const REQ_SIZE: u32 = 65536;
+const REQ_SIZE: u32 = <u32>Chan.Window;
 
 /** Request buffer (REQ_SIZE bytes) and response buffer (Chan.Window bytes). Immutable after setup. */
 export let req: usize = 0;
@@ -94,6 +96,13 @@ export function goferPRead(handle: u32, offset: u64, len: u32): u32 {
   return respLen <= len ? 0 : E.IO;
 }
 
+/** FSync of one open handle. */
+export function goferFSync(handle: u32): u32 {
+  store<u32>(req + CloseReq.Count, 1);
+  store<u32>(req + CloseReq.Handles, handle);
+  return call(Msg.FSync, CloseReq.Handles + 4);
+}
+
 export function goferClose(handle: u32): void {
   store<u32>(req + CloseReq.Count, 1);
   store<u32>(req + CloseReq.Handles, handle);
@@ -103,4 +112,118 @@ export function goferClose(handle: u32): void {
 // @ts-ignore: decorator
 @inline export function statKind(stat: usize): u8 {
   return load<u8>(stat + Stat.Kind);
+}
+
+/**
+ * Walk (or WalkStat) of one name from `dir`. On success the step's node is at resp+8 and its Stat
+ * at resp+16. A missing name is NOENT.
+ */
+export function goferWalkOne(dir: u32, name: usize, len: u32, handOut: bool): u32 {
+  store<u32>(req + WalkReq.Dir, dir);
+  store<u32>(req + WalkReq.Count, 1);
+  store<u32>(req + WalkReq.Names, len);
+  memory.copy(req + WalkReq.Names + 4, name, len);
+  const total = (<u32>WalkReq.Names + 4 + len + 3) & ~3;
+  memory.fill(req + WalkReq.Names + 4 + len, 0, total - (WalkReq.Names + 4 + len));
+  const e = call(handOut ? Msg.Walk : Msg.WalkStat, total);
+  if (e) return e;
+  if (respLen != <u32>WalkResp.Steps + WalkResp.StepBytes || load<u32>(resp + WalkResp.Found) != 1) return E.IO;
+  return 0;
+}
+
+/** SetStat: on success resp holds { failed mask, errno }. */
+export function goferSetStat(node: u32, mask: u32, mode: u32, size: u64, atime: u64, mtime: u64): u32 {
+  store<u32>(req + SetStatReq.Node, node);
+  store<u32>(req + SetStatReq.Mask, mask);
+  store<u32>(req + SetStatReq.Mode, mode);
+  store<u32>(req + SetStatReq.Mode + 4, 0);
+  store<u64>(req + SetStatReq.Size, size);
+  store<u64>(req + SetStatReq.Atime, atime);
+  store<u64>(req + SetStatReq.Mtime, mtime);
+  const e = call(Msg.SetStat, SetStatReq.Bytes);
+  if (e) return e;
+  if (respLen != SetStatResp.Bytes) return E.IO;
+  return load<u32>(resp + SetStatResp.Failed) != 0 ? max<u32>(load<u32>(resp + SetStatResp.Errno), 1) : 0;
+}
+
+/** OpenCreateAt: resp holds { node, handle, Stat }. */
+export function goferCreate(dir: u32, name: usize, len: u32, flags: u32, mode: u32): u32 {
+  store<u32>(req + CreateReq.Dir, dir);
+  store<u32>(req + CreateReq.Flags, flags);
+  store<u32>(req + CreateReq.Mode, mode);
+  store<u32>(req + CreateReq.NameLen, len);
+  memory.copy(req + CreateReq.Name, name, len);
+  const e = call(Msg.OpenCreateAt, CreateReq.Name + len);
+  if (e) return e;
+  return respLen == CreateResp.Bytes ? 0 : E.IO;
+}
+
+/** Where PWrite data goes in the request buffer, and how much of it fits. */
+export function pwriteBuffer(): usize {
+  return req + PWriteReq.Data;
+}
+export const PWRITE_MAX: u32 = REQ_SIZE - PWriteReq.Data;
+
+/** PWrite of `len` bytes already at pwriteBuffer(); sets *written. */
+export function goferPWrite(handle: u32, offset: u64, len: u32, written: usize): u32 {
+  store<u32>(req + PWriteReq.Handle, handle);
+  store<u32>(req + PWriteReq.Length, len);
+  store<u64>(req + PWriteReq.Offset, offset);
+  const e = call(Msg.PWrite, PWriteReq.Data + len);
+  if (e) return e;
+  if (respLen != 4) return E.IO;
+  const n = load<u32>(resp);
+  if (n > len) return E.IO;
+  store<u32>(written, n);
+  return 0;
+}
+
+/** MkdirAt: resp holds { node, pad, Stat }. */
+export function goferMkdir(dir: u32, name: usize, len: u32, mode: u32): u32 {
+  store<u32>(req + MkdirReq.Dir, dir);
+  store<u32>(req + MkdirReq.Mode, mode);
+  store<u32>(req + MkdirReq.NameLen, len);
+  memory.copy(req + MkdirReq.Name, name, len);
+  const e = call(Msg.MkdirAt, MkdirReq.Name + len);
+  if (e) return e;
+  return respLen == NodeResp.Bytes ? 0 : E.IO;
+}
+
+export function goferSymlink(dir: u32, name: usize, len: u32, target: usize, tlen: u32): u32 {
+  store<u32>(req + SymlinkReq.Dir, dir);
+  store<u32>(req + SymlinkReq.NameLen, len);
+  store<u32>(req + SymlinkReq.TargetLen, tlen);
+  memory.copy(req + SymlinkReq.Name, name, len);
+  memory.copy(req + SymlinkReq.Name + len, target, tlen);
+  const e = call(Msg.SymlinkAt, SymlinkReq.Name + len + tlen);
+  if (e) return e;
+  return respLen == NodeResp.Bytes ? 0 : E.IO;
+}
+
+export function goferLink(dir: u32, node: u32, name: usize, len: u32): u32 {
+  store<u32>(req + LinkReq.Dir, dir);
+  store<u32>(req + LinkReq.Node, node);
+  store<u32>(req + LinkReq.NameLen, len);
+  memory.copy(req + LinkReq.Name, name, len);
+  const e = call(Msg.LinkAt, LinkReq.Name + len);
+  if (e) return e;
+  return respLen == NodeResp.Bytes ? 0 : E.IO;
+}
+
+export function goferUnlink(dir: u32, name: usize, len: u32, rmdir: bool): u32 {
+  store<u32>(req + UnlinkReq.Dir, dir);
+  store<u32>(req + UnlinkReq.Flags, rmdir ? <u32>UnlinkReq.RemoveDir : 0);
+  store<u32>(req + UnlinkReq.NameLen, len);
+  memory.copy(req + UnlinkReq.Name, name, len);
+  return call(Msg.UnlinkAt, UnlinkReq.Name + len);
+}
+
+export function goferRename(oldDir: u32, oldName: usize, oldLen: u32, newDir: u32, newName: usize, newLen: u32): u32 {
+  store<u32>(req + RenameReq.OldDir, oldDir);
+  store<u32>(req + RenameReq.NewDir, newDir);
+  store<u32>(req + RenameReq.OldLen, oldLen);
+  store<u32>(req + RenameReq.NewLen, newLen);
+  memory.copy(req + RenameReq.Names, oldName, oldLen);
+  memory.copy(req + RenameReq.Names + oldLen, newName, newLen);
+  return call(Msg.RenameAt, RenameReq.Names + oldLen + newLen);
 }

@@ -27,6 +27,7 @@ import { E } from "../wasi/errno";
 import { Filetype } from "../wasi/types";
 import { goferClose, goferGetdents, goferMount, goferNodeCall, goferOpen, goferPRead, resp, respLen } from "./gofer";
 import { freeFileData, setPage } from "./tmpfs";
+import { remoteLoadLink, remoteLookup, remoteRelease } from "./remote";
 
 /** lowerMap[node] is the inode showing lower node `node`, or 0. Sized by the mount's node limit. */
 let lowerMap: usize = 0;
@@ -69,6 +70,12 @@ export function overlayMount(): u32 {
   store<usize>(lowerMap + (<usize>node << 2), changetype<usize>(root));
   rootInode = root;
   return 0;
+}
+
+/** Makes `n` the root of the namespace (a remote root, for `--overlay2 none`). */
+export function setRoot(n: Inode): void {
+  n.parent = n;
+  rootInode = n;
 }
 
 /** Creates an empty tmpfs root (no image). */
@@ -120,8 +127,9 @@ export function populate(dir: Inode): u32 {
   return 0;
 }
 
-/** Finds `name` in `dir`, loading the directory's lower entries first if needed. */
+/** Finds `name` in `dir`, loading the directory's lower entries first if needed (or asking the host, for a remote one). */
 export function lookupChild(dir: Inode, name: usize, len: u32, out: usize): u32 {
+  if (dir.flags & IFlag.REMOTE) return remoteLookup(dir, name, len, out);
   if (dir.flags & IFlag.UNPOPULATED) {
     const e = populate(dir);
     if (e) return e;
@@ -132,6 +140,7 @@ export function lookupChild(dir: Inode, name: usize, len: u32, out: usize): u32 
 
 /** Makes sure a symlink's target is in kernel memory. */
 export function loadLink(n: Inode): u32 {
+  if (n.flags & IFlag.REMOTE) return remoteLoadLink(n);
   if (n.target != 0 || n.size == 0) return 0;
   if (n.lowerNode == NO_NODE) return E.IO;
   const e = goferNodeCall(Msg.ReadLinkAt, n.lowerNode);
@@ -238,5 +247,9 @@ export let lowerLinksChanged: bool = false;
 
 /** Releases the inode if nothing names or references it any more. */
 export function inodeMaybeFree(n: Inode): void {
+  if (n.flags & IFlag.REMOTE) {
+    if ((n.flags & IFlag.DETACHED) && n.refs == 0) remoteRelease(n);
+    return;
+  }
   if (n.nlink == 0 && n.refs == 0) inodeRelease(n);
 }

@@ -8,7 +8,8 @@
 //
 // Typed accessors (fileOf, and the checks in syscalls.ts) turn a raw fd into a File or EBADF.
 import { inodeMaybeFree } from "../fs/overlay";
-import { Inode } from "./inode";
+import { goferClose } from "../fs/gofer";
+import { Inode, NO_NODE } from "./inode";
 
 export const enum FK {
   INODE = 1,
@@ -44,6 +45,10 @@ export class File {
   preopen: u32;
   /** fd table slots referring to this File (a child's stdio shares its parent's Files). */
   refs: u32;
+  /** Remote file: the gofer handle of this open (fs/remote.ts), or NO_NODE. */
+  rhandle: u32;
+  /** Remote file: opened with O_APPEND on the host. Immutable. */
+  rappend: u32;
 }
 
 @unmanaged
@@ -115,6 +120,7 @@ export function fileNew(kind: u32, inode: Inode | null): File {
   f.kind = kind;
   f.inode = inode;
   f.refs = 1;
+  f.rhandle = NO_NODE;
   if (inode !== null) inode.refs++;
   return f;
 }
@@ -123,6 +129,7 @@ export function fileNew(kind: u32, inode: Inode | null): File {
 export function fileClose(f: File): void {
   if (--f.refs > 0) return;
   const n = f.inode;
+  if (f.rhandle != NO_NODE) goferClose(f.rhandle);
   heap.free(changetype<usize>(f));
   if (n !== null) {
     n.refs--;

@@ -20,6 +20,10 @@ export const enum IFlag {
   UNPOPULATED = 4,
   /** Directory that replaced a lower directory of the same name (it hides the lower contents). */
   OPAQUE = 8,
+  /** A host object served by the gofer with no overlay (fs/remote.ts). */
+  REMOTE = 16,
+  /** A remote inode whose cached name was dropped: freed when no open file refers to it. */
+  DETACHED = 32,
 }
 
 export const NO_NODE: u32 = 0xffffffff;
@@ -68,6 +72,18 @@ export class Inode {
   gen: u32;
   /** Cookie for the next entry created here. Starts at 3 (1 and 2 are "." and ".."). */
   nextCookie: u64;
+
+  /** st_dev: 1 for the root file system, mount + 1 for a bind mount. Immutable. */
+  dev: u32;
+  /** A mount point: the root of what is mounted here, or null. */
+  mounted: Inode | null;
+  /** Remote: attributes and the cached name are trusted until this time (ns). */
+  validUntil: u64;
+  /** Remote directory: the last listing fetched for readdir (fs/remote.ts: remoteList). */
+  rlist: usize;
+  rlistCap: u32;
+  rlistLen: u32;
+  rcount: u32;
 }
 
 let nextIno: u64 = 1;
@@ -92,6 +108,7 @@ export function inodeAlloc(kind: u32, mode: u32, ino: u64): Inode {
   n.mode = mode;
   n.lowerNode = NO_NODE;
   n.lowerHandle = NO_NODE;
+  n.dev = 1;
   if (kind == Filetype.DIRECTORY) {
     n.nextCookie = 3;
     n.nlink = 2;

@@ -106,7 +106,9 @@ export function walk(root: Inode, start: Inode, path: usize, len: u32, flags: u3
     let err = lookupChild(cur, buf + s, clen, found);
     if (err) return err;
     const d = changetype<Dentry | null>(load<usize>(found));
-    const child: Inode | null = d === null ? null : d.inode;
+    let child: Inode | null = d === null ? null : d.inode;
+    // a mount point shows what is mounted on it
+    while (child !== null && child.mounted !== null) child = child.mounted;
     if (child !== null && child.kind == Filetype.SYMBOLIC_LINK && (!last || slash || (flags & W.FOLLOW))) {
       if (++links > MAX_SYMLINKS) return E.LOOP;
       err = loadLink(child);

@@ -6,28 +6,34 @@
 // nothing throws. The glue validates guest pointers (EFAULT) before calling in.
 //
 // The errno choices follow Linux, because a guest under Docker's overlay2 sees Linux's answers.
-import { Io, Plan, PlanFlag, Readdir, Stream } from "../abi";
-import { copyUp, loadLink, markUpper, planLowerRead, populate, rootInode } from "../fs/overlay";
+import { Io, PlanFlag, Readdir, Stream } from "../abi";
+import { Chan } from "../../gofer/protocol/messages";
+import { copyUp, loadLink, markUpper, planLowerRead, populate, rootInode, setRoot } from "../fs/overlay";
 import { MAX_FILE_SIZE, allocateRange, freeFileData, planRead, planWrite, truncatePages } from "../fs/tmpfs";
 import { nowNs } from "../host";
-import { io, planBegin, planBytes, planEnd, planStream, res32, res64 } from "../io";
+import { io, planBegin, planEnd, planKmem, planStream, res32, res64 } from "../io";
 import { dAt, dname, dSeek } from "../vfs/dentry";
 import { Access, FK, File, Proc, fdClear, fdInstall, fdInstallAt, fileClose, fileNew, fileOf, procFree, procGet, procNew } from "../vfs/fd";
-import { IFlag, Inode } from "../vfs/inode";
+import { IFlag, Inode, NO_NODE } from "../vfs/inode";
 import { Dot, W, walk, wDentry, wDir, wDot, wInode, wNameLen, wSlash } from "../vfs/namei";
 import { createNode, dirEmpty, isAncestor, linkEntry, renameEntry, symlinkNode, touchDir, unlinkEntry } from "../vfs/ops";
 import { exportBegin, exportNext, exportRead } from "../fs/export";
+import {
+  isRemote, REMOTE_WRITE_MAX, remoteCommitWrite, remoteCreate, remoteLink, remoteList, remoteMkdir, remoteMount, remoteOpen,
+  remotePlanRead, remoteRename, remoteRevalidate, remoteSetStat, remoteSymlink, remoteUnlink, remoteWriteBuffer,
+  SET_ATIME, SET_ATIME_NOW, SET_MTIME, SET_MTIME_NOW, SET_SIZE,
+} from "../fs/remote";
+import { goferFSync } from "../fs/gofer";
 import { E } from "./errno";
 import { Advice, Dirent, FD, FST, Fdstat, Filestat, Filetype, LOOKUP, O, Prestat, R, Whence } from "./types";
 
-/** st_dev of the root file system. */
-const ROOT_DEV: u64 = 1;
 const DIR_SIZE: u64 = 4096;
 
 const nameA = memory.data(256); // final path components of the first and second path
 const nameB = memory.data(256);
 const scratch = memory.data(512); // one dirent record being built (24 + 255 bytes), and ".."
 const flag = memory.data(8); // out-flags of internal calls
+const ptr = memory.data(8); // out-pointers of internal calls
 
 // ---------------------------------------------------------------------------------------------
 // Typed fd accessors
@@ -65,8 +71,18 @@ function walkAt(pid: u32, fd: u32, len: u32, flags: u32, path: usize, nameOut: u
 // ---------------------------------------------------------------------------------------------
 // Attributes
 
+/** Writes a filestat; a remote inode's attributes are refreshed first if stale. */
+function statInode(n: Inode, out: usize): u32 {
+  if (isRemote(n)) {
+    const e = remoteRevalidate(n);
+    if (e) return e;
+  }
+  writeFilestat(n, out);
+  return 0;
+}
+
 function writeFilestat(n: Inode, out: usize): void {
-  store<u64>(out + Filestat.DEV, ROOT_DEV);
+  store<u64>(out + Filestat.DEV, <u64>n.dev);
   store<u64>(out + Filestat.INO, n.ino);
   store<u64>(out + Filestat.FILETYPE, <u64>n.kind);
   store<u64>(out + Filestat.NLINK, <u64>n.nlink);
@@ -80,6 +96,14 @@ function setTimes(n: Inode, atim: u64, mtim: u64, fst: u32): u32 {
   if ((fst & FST.ATIM) && (fst & FST.ATIM_NOW)) return E.INVAL;
   if ((fst & FST.MTIM) && (fst & FST.MTIM_NOW)) return E.INVAL;
   if (fst & ~0xf) return E.INVAL;
+  if (isRemote(n)) {
+    let mask: u32 = 0;
+    if (fst & FST.ATIM) mask |= SET_ATIME;
+    if (fst & FST.ATIM_NOW) mask |= SET_ATIME_NOW;
+    if (fst & FST.MTIM) mask |= SET_MTIME;
+    if (fst & FST.MTIM_NOW) mask |= SET_MTIME_NOW;
+    return mask == 0 ? 0 : remoteSetStat(n, mask, 0, atim, mtim);
+  }
   const now = nowNs();
   if (fst & FST.ATIM) n.atime = atim;
   else if (fst & FST.ATIM_NOW) n.atime = now;
@@ -93,6 +117,7 @@ function setTimes(n: Inode, atim: u64, mtim: u64, fst: u32): u32 {
 
 /** Sets a regular file's size, copying up first (no copy is needed when the new size is 0). */
 function setSize(n: Inode, size: u64): u32 {
+  if (isRemote(n)) return remoteSetStat(n, SET_SIZE, size, 0, 0);
   if (size > MAX_FILE_SIZE) return E.FBIG;
   if (n.flags & IFlag.LOWER_DATA) {
     if (size == 0) {
@@ -121,8 +146,7 @@ export function fd_filestat_get(pid: u32, fd: u32): u32 {
     store<u64>(out + Filestat.FILETYPE, <u64>curFile.streamType);
     return 0;
   }
-  writeFilestat(n, out);
-  return 0;
+  return statInode(n, out);
 }
 
 export function fd_filestat_set_size(pid: u32, fd: u32, size: u64): u32 {
@@ -147,8 +171,7 @@ export function path_filestat_get(pid: u32, fd: u32, flags: u32, len: u32): u32 
   const e = walkAt(pid, fd, len, flags & LOOKUP.SYMLINK_FOLLOW ? W.FOLLOW : 0, io + Io.PATH1, nameA);
   if (e) return e;
   if (wInode === null) return E.NOENT;
-  writeFilestat(changetype<Inode>(wInode), io + Io.STRUCT);
-  return 0;
+  return statInode(changetype<Inode>(wInode), io + Io.STRUCT);
 }
 
 export function path_filestat_set_times(pid: u32, fd: u32, flags: u32, len: u32, atim: u64, mtim: u64, fst: u32): u32 {
@@ -238,8 +261,10 @@ export function fd_renumber(pid: u32, from: u32, to: u32): u32 {
 export function fd_sync(pid: u32, fd: u32): u32 {
   const e = getFile(pid, fd);
   if (e) return e;
-  // tmpfs data is as durable as it gets the moment it is written
-  return curFile.kind == FK.STREAM ? E.INVAL : 0;
+  if (curFile.kind == FK.STREAM) return E.INVAL;
+  // remote data goes to the host's disk; tmpfs data is as durable as it gets once written
+  if (curFile.rhandle != NO_NODE) return goferFSync(curFile.rhandle);
+  return 0;
 }
 
 export function fd_datasync(pid: u32, fd: u32): u32 {
@@ -265,6 +290,11 @@ export function fd_allocate(pid: u32, fd: u32, offset: u64, len: u64): u32 {
   if (n.kind != Filetype.REGULAR_FILE) return E.NODEV;
   const end = offset + len;
   if (end > MAX_FILE_SIZE || end < offset) return E.FBIG;
+  if (isRemote(n)) {
+    const re = remoteRevalidate(n);
+    if (re) return re;
+    return end > n.size ? remoteSetStat(n, SET_SIZE, end, 0, 0) : 0;
+  }
   const c = copyUp(n);
   if (c) return c;
   if (!allocateRange(n, offset, len)) return E.NOSPC;
@@ -310,6 +340,15 @@ function readAt(f: File, off: u64, len: u32, advance: bool): u32 {
   if (!(f.access & Access.READ)) return E.BADF;
   if (n.kind == Filetype.DIRECTORY) return E.ISDIR;
   if (n.kind != Filetype.REGULAR_FILE) return E.INVAL;
+  if (f.rhandle != NO_NODE) {
+    // remote: the host knows the size; a short answer is the end of the file
+    store<u32>(flag, 0);
+    const got = remotePlanRead(f.rhandle, off, len, flag);
+    if (load<u32>(flag)) return load<u32>(flag);
+    if (advance) f.offset = off + got;
+    planEnd(got == <u32>Chan.Window && got < len ? PlanFlag.MORE : 0);
+    return 0;
+  }
   let done: u32 = 0;
   let want = len;
   if (off < n.size) {
@@ -341,6 +380,7 @@ function writeAt(f: File, off: u64, len: u32, advance: bool): u32 {
     return 0;
   }
   if (n.kind != Filetype.REGULAR_FILE) return E.BADF;
+  if (f.rhandle != NO_NODE) return planRemoteWrite(f, n, off, len, advance);
   if (f.fdflags & FD.APPEND) off = n.size;
   if (len == 0) {
     planEnd(0);
@@ -363,6 +403,47 @@ function writeAt(f: File, off: u64, len: u32, advance: bool): u32 {
   n.ctime = now;
   if (advance) f.offset = end;
   planEnd(done < len && !nospc ? PlanFlag.MORE : 0);
+  return 0;
+}
+
+// A planned remote write, sent by io_commit once the glue has copied the data in.
+let pendFile: File | null = null;
+let pendOff: u64 = 0;
+let pendLen: u32 = 0;
+let pendAdvance: bool = false;
+
+function planRemoteWrite(f: File, n: Inode, off: u64, len: u32, advance: bool): u32 {
+  if ((f.fdflags & FD.APPEND) && !f.rappend) {
+    // O_APPEND set after open: append at the host's current size
+    n.validUntil = 0;
+    const e = remoteRevalidate(n);
+    if (e) return e;
+    off = n.size;
+  }
+  const chunk = min<u32>(len, REMOTE_WRITE_MAX);
+  pendFile = f;
+  pendOff = off;
+  pendLen = chunk;
+  pendAdvance = advance;
+  if (chunk > 0) planKmem(remoteWriteBuffer(), chunk);
+  planEnd(PlanFlag.COMMIT | (chunk < len ? PlanFlag.MORE : 0));
+  return 0;
+}
+
+/** Sends the write planned last (see PlanFlag.COMMIT); RES[0] = bytes written. */
+export function io_commit(pid: u32): u32 {
+  const f = pendFile;
+  pendFile = null;
+  if (f === null || procGet(pid) === null) return E.BADF;
+  res32(0, 0);
+  if (pendLen == 0) return 0;
+  store<u32>(flag, 0);
+  const e = remoteCommitWrite(f.rhandle, pendOff, pendLen, flag);
+  if (e) return e;
+  const n = load<u32>(flag);
+  if (pendAdvance) f.offset = pendOff + n;
+  if (f.inode !== null) f.inode!.validUntil = 0;
+  res32(0, n);
   return 0;
 }
 
@@ -434,6 +515,16 @@ export function fd_readdir(pid: u32, fd: u32, bufLen: u32, cookie: u64): u32 {
     const pe = populate(n);
     if (pe) return pe;
   }
+  if (isRemote(n)) {
+    // a listing starts afresh from the host at cookie 0
+    if (cookie == 0 || n.rlist == 0) {
+      const le = remoteList(n);
+      if (le) return le;
+      f.rdGen = 0;
+    }
+    const re = remoteRevalidate(n);
+    if (re) return re;
+  }
   rdUsed = 0;
   rdCap = min<u32>(bufLen, <u32>Io.DATA_SIZE);
   let whole: u32 = 0;
@@ -456,7 +547,36 @@ export function fd_readdir(pid: u32, fd: u32, bufLen: u32, cookie: u64): u32 {
         last = 2;
       } else full = true;
     }
-    if (!full) {
+    if (!full && isRemote(n)) {
+      // a remote listing: entry i has cookie i + 3; the cursor remembers where the last call stopped
+      const from: u64 = cookie < 2 ? 2 : cookie;
+      let i: u64 = 0;
+      let off: u32 = 0;
+      if (f.rdCookie == from && from > 2 && f.rdGen == 0xffffffff) {
+        i = from - 2;
+        off = f.rdSlot;
+      }
+      while (i < from - 2 && off < n.rlistLen) {
+        off += (16 + load<u32>(n.rlist + off, 12) + 7) & ~7;
+        i++;
+      }
+      while (off < n.rlistLen) {
+        const rec = n.rlist + off;
+        const nl = load<u32>(rec, 12);
+        if (!emitDirent(rec + 16, nl, load<u64>(rec), load<u32>(rec, 8), i + 3)) {
+          full = true;
+          break;
+        }
+        whole = rdUsed;
+        last = i + 3;
+        off += (16 + nl + 7) & ~7;
+        i++;
+        f.rdCookie = last;
+        f.rdSlot = off;
+        f.rdGen = 0xffffffff;
+      }
+      if (!full) eof = 1;
+    } else if (!full) {
       const from: u64 = cookie < 2 ? 2 : cookie;
       let slot = f.rdCookie == from && f.rdGen == n.gen && from > 2 ? f.rdSlot : dSeek(n, from);
       while (slot < n.entsLen) {
@@ -496,29 +616,45 @@ export function path_open(pid: u32, fd: u32, dirflags: u32, len: u32, oflags: u3
   let e = walkAt(pid, fd, len, follow, io + Io.PATH1, nameA);
   if (e) return e;
   const parent = curFile;
+  let access: u32 = 0;
+  if (rightsBase & <u64>R.READING) access |= Access.READ;
+  if (rightsBase & <u64>R.FD_WRITE) access |= Access.WRITE;
+  const read = (access & Access.READ) != 0;
+  const write = (access & Access.WRITE) != 0;
+  const trunc = (oflags & O.TRUNC) != 0;
+  const append = (fdflags & FD.APPEND) != 0;
   let n = wInode;
+  let rhandle: u32 = NO_NODE;
   if (n === null) {
     if (!(oflags & O.CREAT)) return E.NOENT;
     if (wSlash) return E.ISDIR;
     if (wDir.nlink == 0) return E.NOENT; // the directory was removed
-    n = createNode(wDir, nameA, wNameLen, Filetype.REGULAR_FILE, 0o644);
+    if (isRemote(wDir)) {
+      e = remoteCreate(wDir, nameA, wNameLen, read, write, trunc, excl, append, ptr, flag);
+      if (e) return e;
+      n = changetype<Inode>(load<usize>(ptr));
+      rhandle = load<u32>(flag);
+    } else {
+      n = createNode(wDir, nameA, wNameLen, Filetype.REGULAR_FILE, 0o644);
+    }
   } else {
     if (excl) return E.EXIST;
     if (n.kind == Filetype.SYMBOLIC_LINK) return oflags & O.DIRECTORY ? E.NOTDIR : E.LOOP; // not followed
     if ((oflags & O.DIRECTORY) && n.kind != Filetype.DIRECTORY) return E.NOTDIR;
-  }
-  let access: u32 = 0;
-  if (rightsBase & <u64>R.READING) access |= Access.READ;
-  if (rightsBase & <u64>R.FD_WRITE) access |= Access.WRITE;
-  if (n.kind == Filetype.DIRECTORY) {
-    if ((access & Access.WRITE) || (oflags & O.TRUNC)) return E.ISDIR;
-  } else if (n.kind == Filetype.REGULAR_FILE) {
-    if (oflags & O.TRUNC) {
-      e = setSize(n, 0);
+    if (n.kind == Filetype.DIRECTORY) {
+      if (write || trunc) return E.ISDIR;
+    } else if (isRemote(n)) {
+      e = remoteOpen(n, read, write, trunc, append, flag);
       if (e) return e;
-    } else if ((access & Access.WRITE) || (fdflags & FD.APPEND)) {
-      e = copyUp(n);
-      if (e) return e;
+      rhandle = load<u32>(flag);
+    } else if (n.kind == Filetype.REGULAR_FILE) {
+      if (trunc) {
+        e = setSize(n, 0);
+        if (e) return e;
+      } else if (write || append) {
+        e = copyUp(n);
+        if (e) return e;
+      }
     }
   }
   const kindRights: u64 = n.kind == Filetype.DIRECTORY ? <u64>R.DIR : <u64>R.FILE;
@@ -527,6 +663,8 @@ export function path_open(pid: u32, fd: u32, dirflags: u32, len: u32, oflags: u3
   f.rightsBase = rightsBase & kindRights;
   f.rightsInh = rightsInh & parent.rightsInh;
   f.fdflags = fdflags & 0x1f;
+  f.rhandle = rhandle;
+  f.rappend = append ? 1 : 0;
   const nfd = fdInstall(curProc, f);
   if (nfd < 0) {
     fileClose(f);
@@ -536,11 +674,18 @@ export function path_open(pid: u32, fd: u32, dirflags: u32, len: u32, oflags: u3
   return 0;
 }
 
+/** Whether the final component of the last walk is a mount point (which cannot be removed or renamed). */
+function finalIsMountpoint(): bool {
+  const d = wDentry;
+  return d !== null && d.inode.mounted !== null;
+}
+
 export function path_create_directory(pid: u32, fd: u32, len: u32): u32 {
   const e = walkAt(pid, fd, len, 0, io + Io.PATH1, nameA);
   if (e) return e;
   if (wDot != Dot.NONE || wInode !== null) return E.EXIST;
   if (wDir.nlink == 0) return E.NOENT;
+  if (isRemote(wDir)) return remoteMkdir(wDir, nameA, wNameLen);
   createNode(wDir, nameA, wNameLen, Filetype.DIRECTORY, 0o755);
   return 0;
 }
@@ -554,7 +699,9 @@ export function path_remove_directory(pid: u32, fd: u32, len: u32): u32 {
   const n = wInode;
   if (n === null) return E.NOENT;
   if (n.kind != Filetype.DIRECTORY) return E.NOTDIR;
+  if (finalIsMountpoint()) return E.BUSY;
   const d = wDentry!;
+  if (isRemote(wDir)) return remoteUnlink(wDir, d, true);
   const ee = dirEmpty(n, flag);
   if (ee) return ee;
   if (!load<u8>(flag)) return E.NOTEMPTY;
@@ -569,6 +716,7 @@ export function path_unlink_file(pid: u32, fd: u32, len: u32): u32 {
   const n = wInode;
   if (n === null) return E.NOENT;
   if (n.kind == Filetype.DIRECTORY) return E.ISDIR;
+  if (isRemote(wDir)) return remoteUnlink(wDir, wDentry!, false);
   unlinkEntry(wDentry!);
   return 0;
 }
@@ -581,6 +729,7 @@ export function path_symlink(pid: u32, targetLen: u32, fd: u32, len: u32): u32 {
   if (wDot != Dot.NONE || wInode !== null) return E.EXIST;
   if (wSlash) return E.NOENT;
   if (wDir.nlink == 0) return E.NOENT;
+  if (isRemote(wDir)) return remoteSymlink(wDir, nameA, wNameLen, io + Io.PATH1, targetLen);
   symlinkNode(wDir, nameA, wNameLen, io + Io.PATH1, targetLen);
   return 0;
 }
@@ -610,6 +759,7 @@ export function path_link(pid: u32, oldFd: u32, oldFlags: u32, oldLen: u32, newF
   if (wDot != Dot.NONE || wInode !== null) return E.EXIST;
   if (wSlash) return E.NOENT;
   if (wDir.nlink == 0) return E.NOENT;
+  if (isRemote(wDir) || isRemote(src)) return isRemote(wDir) ? remoteLink(wDir, src, nameB, wNameLen) : E.XDEV;
   linkEntry(wDir, nameB, wNameLen, src);
   return 0;
 }
@@ -632,6 +782,14 @@ export function path_rename(pid: u32, oldFd: u32, oldLen: u32, newFd: u32, newLe
   const dst = wInode;
   const nd = wDentry;
   const nDir = wDir;
+  if ((od !== null && od.inode.mounted !== null) || finalIsMountpoint()) return E.BUSY;
+  const oDir = od!.parent;
+  if (isRemote(oDir) || isRemote(nDir)) {
+    if (!isRemote(oDir) || !isRemote(nDir) || oDir.dev != nDir.dev) return E.XDEV;
+    if ((oSlash || wSlash) && src.kind != Filetype.DIRECTORY) return E.NOTDIR;
+    if (dst === src) return 0;
+    return remoteRename(od!, nDir, nameB, wNameLen, nd);
+  }
   const isDir = src.kind == Filetype.DIRECTORY;
   if ((oSlash || wSlash) && !isDir) return E.NOTDIR;
   if (dst !== null) {
@@ -737,4 +895,54 @@ export function export_next(): u32 {
 
 export function export_read(off: u64, len: u32): u32 {
   return exportRead(off, len);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mounts (set up by the host before any process runs)
+
+/**
+ * Bind-mounts gofer mount `m` (a host tree) at PATH1 (len bytes, absolute), creating the mount
+ * point's directories in the root file system if needed, as Docker does. `ttlMs` is how long names
+ * and attributes from the host are trusted before they are revalidated (fs/remote.ts).
+ */
+export function mount_bind(len: u32, m: u32, ttlMs: u32): u32 {
+  const path = io + Io.PATH1;
+  if (len == 0 || load<u8>(path) != 0x2f) return E.INVAL;
+  const root = rootInode;
+  let i: u32 = 0;
+  while (i < len) {
+    while (i < len && load<u8>(path + i) == 0x2f) i++;
+    if (i == len) break;
+    while (i < len && load<u8>(path + i) != 0x2f) i++;
+    const e = walk(root, root, path, i, W.FOLLOW, nameA);
+    if (e) return e;
+    if (wInode === null) {
+      if (isRemote(wDir)) return E.XDEV;
+      createNode(wDir, nameA, wNameLen, Filetype.DIRECTORY, 0o755);
+    } else if (wInode!.kind != Filetype.DIRECTORY) {
+      return E.NOTDIR;
+    }
+  }
+  const e = walk(root, root, path, len, W.FOLLOW, nameA);
+  if (e) return e;
+  const d = wDentry;
+  if (d === null || wDot != Dot.NONE) return E.BUSY; // "/", or a path ending in "." or ".."
+  const point = d.inode;
+  if (point.mounted !== null) return E.BUSY;
+  if (isRemote(point)) return E.XDEV;
+  store<u32>(flag, 0);
+  const r = remoteMount(m, ttlMs, flag);
+  if (r === null) return load<u32>(flag);
+  r.parent = d.parent;
+  point.mounted = r;
+  return 0;
+}
+
+/** Makes gofer mount `m` (a host tree) the root file system, with no overlay (`--overlay2 none`). */
+export function mount_root_remote(m: u32, ttlMs: u32): u32 {
+  store<u32>(flag, 0);
+  const r = remoteMount(m, ttlMs, flag);
+  if (r === null) return load<u32>(flag);
+  setRoot(r);
+  return 0;
 }

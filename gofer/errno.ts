@@ -1,0 +1,50 @@
+// The one mapping from host errors (Node's `err.code`, the POSIX errno name) to WASI errnos. Every
+// handler that touches the host turns a thrown error into an errno through hostErrno; an error the
+// table does not know is EIO, never an exception across the channel.
+import { E } from '../kernel/wasi/errno';
+
+const TABLE: Record<string, number> = {
+  E2BIG: E.TOOBIG,
+  EACCES: E.ACCES,
+  EADDRINUSE: E.ADDRINUSE,
+  EAGAIN: E.AGAIN,
+  EBADF: E.BADF,
+  EBUSY: E.BUSY,
+  EDQUOT: E.DQUOT,
+  EEXIST: E.EXIST,
+  EFAULT: E.FAULT,
+  EFBIG: E.FBIG,
+  EINTR: E.INTR,
+  EINVAL: E.INVAL,
+  EIO: E.IO,
+  EISDIR: E.ISDIR,
+  ELOOP: E.LOOP,
+  EMFILE: E.MFILE,
+  EMLINK: E.MLINK,
+  ENAMETOOLONG: E.NAMETOOLONG,
+  ENFILE: E.NFILE,
+  ENODEV: E.NODEV,
+  ENOENT: E.NOENT,
+  ENOMEM: E.NOMEM,
+  ENOSPC: E.NOSPC,
+  ENOSYS: E.NOSYS,
+  ENOTDIR: E.NOTDIR,
+  ENOTEMPTY: E.NOTEMPTY,
+  ENOTSUP: E.NOTSUP,
+  EOPNOTSUPP: E.NOTSUP,
+  ENXIO: E.NXIO,
+  EOVERFLOW: E.OVERFLOW,
+  EPERM: E.PERM,
+  EPIPE: E.PIPE,
+  EROFS: E.ROFS,
+  ESPIPE: E.SPIPE,
+  ESTALE: E.STALE,
+  ETXTBSY: E.TXTBSY,
+  EXDEV: E.XDEV,
+};
+
+/** The WASI errno for a thrown host error. */
+export function hostErrno(err: unknown): number {
+  const code = (err as { code?: unknown })?.code;
+  return (typeof code === 'string' && TABLE[code]) || E.IO;
+}

@@ -1,0 +1,340 @@
+// Remote file systems: host directory trees served by the gofer with no overlay, for bind mounts
+// (`-v HOST:GUEST[:ro]`) and for the writable rootfs of `--overlay2 none`. Writes reach the host.
+//
+// A remote inode holds the gofer node it was walked to (Inode.lowerNode, a Ref.Host reference) and
+// the attributes the gofer last reported. Dentries and attributes are cached and trusted until
+// `validUntil`, `ttl` nanoseconds after they were fetched (the mount's revalidation interval: 1 s
+// for bind mounts, 0 for `--overlay2 none`, where every lookup is a round trip). After that a lookup
+// asks the gofer again (WalkStat, no new reference): the same object (same st_ino and type) keeps
+// its inode and gets fresh attributes; a vanished or replaced name drops the cached entry (and, for
+// a directory, everything cached below it). Missing names are never cached. Data is never cached:
+// reads and writes always go to the host, through the open file's own gofer handle.
+//
+// Each remote inode has at most one cached name; it is freed when that name is dropped and no open
+// file refers to it (IFlag.DETACHED marks a dropped one). Hard links on the host show as separate
+// inodes with the same st_ino.
+import { GetdentsResp, OpenFlags, SetMask, Stat } from "../../gofer/protocol/messages";
+import { nowNs } from "../host";
+import { planKmem } from "../io";
+import { dAt, Dentry, dInsert, dLookup, dMove, dRemove } from "../vfs/dentry";
+import { IFlag, Inode, NO_NODE, inodeAlloc } from "../vfs/inode";
+import { E } from "../wasi/errno";
+import { Filetype } from "../wasi/types";
+import {
+  goferClose, goferCreate, goferGetdents, goferLink, goferMkdir, goferMount, goferNodeCall, goferOpen, goferPRead,
+  goferPWrite, goferRename, goferSetStat, goferSymlink, goferUnlink, goferWalkOne, PWRITE_MAX, pwriteBuffer, resp, respLen,
+} from "./gofer";
+import { Msg, Chan } from "../../gofer/protocol/messages";
+import { inodeRelease } from "./overlay";
+import { reallocOrAlloc } from "../mm/mem";
+
+const MAX_MOUNTS: u32 = 64;
+/** Revalidation interval (ns) of each mount, by st_dev. Set at mount time. */
+const mountTtl = memory.data(<i32>MAX_MOUNTS * 8);
+
+export function isRemote(n: Inode): bool {
+  return (n.flags & IFlag.REMOTE) != 0;
+}
+
+function ttlOf(n: Inode): u64 {
+  return n.dev < MAX_MOUNTS ? load<u64>(mountTtl + (<usize>n.dev << 3)) : 0;
+}
+
+/** Copies a gofer Stat into the inode's attributes and marks them fresh. */
+function setAttrs(n: Inode, st: usize, now: u64): void {
+  n.size = load<u8>(st + Stat.Kind) == Filetype.DIRECTORY ? 0 : load<u64>(st + Stat.Size);
+  n.atime = load<u64>(st + Stat.Atime);
+  n.mtime = load<u64>(st + Stat.Mtime);
+  n.ctime = load<u64>(st + Stat.Ctime);
+  n.mode = load<u32>(st + Stat.Mode) & 0o7777;
+  n.nlink = load<u32>(st + Stat.Nlink);
+  n.uid = load<u32>(st + Stat.Uid);
+  n.gid = load<u32>(st + Stat.Gid);
+  n.validUntil = now + ttlOf(n);
+}
+
+function newRemote(node: u32, st: usize, dev: u32, parent: Inode | null): Inode {
+  const kind = <u32>load<u8>(st + Stat.Kind);
+  const n = inodeAlloc(kind, 0, load<u64>(st + Stat.Ino));
+  n.flags = IFlag.REMOTE;
+  n.lowerNode = node;
+  n.dev = dev;
+  if (kind == Filetype.DIRECTORY) n.parent = parent;
+  setAttrs(n, st, nowNs());
+  return n;
+}
+
+/** Mounts gofer mount `m` (a host tree) with revalidation interval `ttlMs`; returns its root or null (errno in *err). */
+export function remoteMount(m: u32, ttlMs: u32, err: usize): Inode | null {
+  const dev = m + 1;
+  if (dev >= MAX_MOUNTS) {
+    store<u32>(err, E.NOSPC);
+    return null;
+  }
+  store<u64>(mountTtl + (<usize>dev << 3), <u64>ttlMs * 1000000);
+  const e = goferMount(m);
+  if (e) {
+    store<u32>(err, e);
+    return null;
+  }
+  if (load<u8>(resp + 8 + Stat.Kind) != Filetype.DIRECTORY) {
+    store<u32>(err, E.NOTDIR);
+    return null;
+  }
+  return newRemote(load<u32>(resp), resp + 8, dev, null);
+}
+
+/** Frees a remote inode's gofer node and the inode; its cached children must be gone already. */
+export function remoteRelease(n: Inode): void {
+  if (n.lowerNode != NO_NODE) goferClose(n.lowerNode);
+  n.lowerNode = NO_NODE;
+  if (n.target != 0) heap.free(n.target);
+  n.target = 0;
+  if (n.rlist != 0) heap.free(n.rlist);
+  n.rlist = 0;
+  inodeRelease(n);
+}
+
+/** Drops a cached name (and, for a directory, its cached subtree). */
+export function remoteDrop(d: Dentry): void {
+  const n = d.inode;
+  dRemove(d);
+  forget(n);
+}
+
+function forget(n: Inode): void {
+  if (n.kind == Filetype.DIRECTORY) {
+    for (let s: u32 = 0; s < n.entsLen; s++) {
+      const c = dAt(n, s);
+      if (c !== null) remoteDrop(c);
+    }
+  }
+  n.flags |= IFlag.DETACHED;
+  if (n.refs == 0 && n.mounted === null) remoteRelease(n);
+}
+
+/** Looks `name` up in a remote directory (see the header for the cache rules); sets *out. */
+export function remoteLookup(dir: Inode, name: usize, len: u32, out: usize): u32 {
+  const now = nowNs();
+  let d = dLookup(dir, name, len);
+  if (d !== null) {
+    const n = d.inode;
+    if (n.validUntil > now) {
+      store<usize>(out, changetype<usize>(d));
+      return 0;
+    }
+    const e = goferWalkOne(dir.lowerNode, name, len, false);
+    if (e == E.NOENT) {
+      remoteDrop(d);
+      store<usize>(out, 0);
+      return 0;
+    }
+    if (e) return e;
+    const st = resp + 16;
+    if (load<u64>(st + Stat.Ino) == n.ino && <u32>load<u8>(st + Stat.Kind) == n.kind) {
+      setAttrs(n, st, now);
+      store<usize>(out, changetype<usize>(d));
+      return 0;
+    }
+    remoteDrop(d); // replaced on the host: a new inode below
+  }
+  const e = goferWalkOne(dir.lowerNode, name, len, true);
+  if (e == E.NOENT) {
+    store<usize>(out, 0);
+    return 0;
+  }
+  if (e) return e;
+  const n = newRemote(load<u32>(resp + 8), resp + 16, dir.dev, dir);
+  d = dInsert(dir, name, len, n);
+  store<usize>(out, changetype<usize>(d));
+  return 0;
+}
+
+/** Refreshes stale attributes (FStat). */
+export function remoteRevalidate(n: Inode): u32 {
+  const now = nowNs();
+  if (n.validUntil > now || n.lowerNode == NO_NODE) return 0;
+  const e = goferNodeCall(Msg.FStat, n.lowerNode);
+  if (e) return e;
+  if (respLen != Stat.Bytes) return E.IO;
+  setAttrs(n, resp, now);
+  return 0;
+}
+
+/** A symlink's target, fetched once (a changed link on the host is a new inode). */
+export function remoteLoadLink(n: Inode): u32 {
+  if (n.target != 0) return 0;
+  const e = goferNodeCall(Msg.ReadLinkAt, n.lowerNode);
+  if (e) return e;
+  if (respLen == 0 || respLen > 4095) return E.IO;
+  n.target = heap.alloc(respLen);
+  memory.copy(n.target, resp, respLen);
+  n.size = respLen;
+  return 0;
+}
+
+/** Opens a gofer handle on an existing remote file; *handle gets it. */
+export function remoteOpen(n: Inode, read: bool, write: bool, trunc: bool, append: bool, handle: usize): u32 {
+  let flags: u32 = 0;
+  if (read) flags |= OpenFlags.Read;
+  if (write) flags |= OpenFlags.Write;
+  if (trunc) flags |= OpenFlags.Truncate;
+  if (append) flags |= OpenFlags.Append;
+  if (flags == 0) flags = OpenFlags.Read;
+  const e = goferOpen(n.lowerNode, flags, handle);
+  if (e == 0 && trunc) n.validUntil = 0;
+  return e;
+}
+
+/** Creates (or opens) `name` in a remote directory: the new inode in *inode, a handle in *handle. */
+export function remoteCreate(dir: Inode, name: usize, len: u32, read: bool, write: bool, trunc: bool, excl: bool, append: bool, inode: usize, handle: usize): u32 {
+  let flags: u32 = 0;
+  if (read) flags |= OpenFlags.Read;
+  if (write) flags |= OpenFlags.Write;
+  if (trunc) flags |= OpenFlags.Truncate;
+  if (excl) flags |= OpenFlags.Exclusive;
+  if (append) flags |= OpenFlags.Append;
+  const e = goferCreate(dir.lowerNode, name, len, flags, 0o644);
+  if (e) return e;
+  const node = load<u32>(resp);
+  const h = load<u32>(resp + 4);
+  const old = dLookup(dir, name, len);
+  if (old !== null) remoteDrop(old);
+  const n = newRemote(node, resp + 8, dir.dev, dir);
+  dInsert(dir, name, len, n);
+  store<usize>(inode, changetype<usize>(n));
+  store<u32>(handle, h);
+  return 0;
+}
+
+/** Plans a read of up to `len` bytes at `off` through handle `h` (data lands in the gofer response buffer). */
+export function remotePlanRead(h: u32, off: u64, len: u32, err: usize): u32 {
+  const e = goferPRead(h, off, min<u32>(len, <u32>Chan.Window));
+  if (e) {
+    store<u32>(err, e);
+    return 0;
+  }
+  if (respLen > 0) planKmem(resp, respLen);
+  return respLen;
+}
+
+/** Where a planned remote write's data goes, and how much fits in one round trip. */
+export function remoteWriteBuffer(): usize {
+  return pwriteBuffer();
+}
+export const REMOTE_WRITE_MAX = PWRITE_MAX;
+
+/** Sends a planned write (its data already in remoteWriteBuffer()); *written gets the count. */
+export function remoteCommitWrite(h: u32, off: u64, len: u32, written: usize): u32 {
+  return goferPWrite(h, off, len, written);
+}
+
+/** SetStat on a remote inode; its attributes are stale afterwards. */
+export function remoteSetStat(n: Inode, mask: u32, size: u64, atime: u64, mtime: u64): u32 {
+  const e = goferSetStat(n.lowerNode, mask, 0, size, atime, mtime);
+  n.validUntil = 0;
+  return e;
+}
+
+export const SET_SIZE: u32 = SetMask.Size;
+export const SET_ATIME: u32 = SetMask.Atime;
+export const SET_MTIME: u32 = SetMask.Mtime;
+export const SET_ATIME_NOW: u32 = SetMask.AtimeNow;
+export const SET_MTIME_NOW: u32 = SetMask.MtimeNow;
+
+export function remoteMkdir(dir: Inode, name: usize, len: u32): u32 {
+  const e = goferMkdir(dir.lowerNode, name, len, 0o755);
+  if (e) return e;
+  const n = newRemote(load<u32>(resp), resp + 8, dir.dev, dir);
+  dInsert(dir, name, len, n);
+  dir.validUntil = 0;
+  return 0;
+}
+
+export function remoteSymlink(dir: Inode, name: usize, len: u32, target: usize, tlen: u32): u32 {
+  const e = goferSymlink(dir.lowerNode, name, len, target, tlen);
+  if (e) return e;
+  const n = newRemote(load<u32>(resp), resp + 8, dir.dev, dir);
+  dInsert(dir, name, len, n);
+  dir.validUntil = 0;
+  return 0;
+}
+
+export function remoteLink(dir: Inode, src: Inode, name: usize, len: u32): u32 {
+  if (!isRemote(src) || src.dev != dir.dev) return E.XDEV;
+  const e = goferLink(dir.lowerNode, src.lowerNode, name, len);
+  if (e) return e;
+  const n = newRemote(load<u32>(resp), resp + 8, dir.dev, dir);
+  dInsert(dir, name, len, n);
+  src.validUntil = 0;
+  dir.validUntil = 0;
+  return 0;
+}
+
+/** unlink / rmdir of a name whose entry is `d` (looked up just before, so cached). */
+export function remoteUnlink(dir: Inode, d: Dentry, rmdir: bool): u32 {
+  const e = goferUnlink(dir.lowerNode, changetype<usize>(d) + offsetof<Dentry>(), d.nameLen, rmdir);
+  if (e) return e;
+  remoteDrop(d);
+  dir.validUntil = 0;
+  return 0;
+}
+
+/** rename of entry `od` to `name` in `nDir` (whose current entry for it is `nd`, or null). */
+export function remoteRename(od: Dentry, nDir: Inode, name: usize, len: u32, nd: Dentry | null): u32 {
+  const oDir = od.parent;
+  if (!isRemote(nDir) || nDir.dev != oDir.dev) return E.XDEV;
+  const e = goferRename(oDir.lowerNode, changetype<usize>(od) + offsetof<Dentry>(), od.nameLen, nDir.lowerNode, name, len);
+  if (e) return e;
+  if (nd !== null) remoteDrop(nd);
+  const n = od.inode;
+  dMove(od, nDir, name, len);
+  if (n.kind == Filetype.DIRECTORY) n.parent = nDir;
+  n.validUntil = 0;
+  oDir.validUntil = 0;
+  nDir.validUntil = 0;
+  return 0;
+}
+
+// --- readdir: a remote directory is listed afresh when a listing starts (cookie 0), and the
+// listing is kept on the directory inode until the next start: records of
+//   { ino u64, kind u32, nameLen u32, name, pad to 8 }
+
+/** Fetches the whole listing of a remote directory into n.rlist (n.rlistLen bytes, n.rcount entries). */
+export function remoteList(n: Inode): u32 {
+  let cap: u32 = n.rlistCap;
+  let used: u32 = 0;
+  let count: u32 = 0;
+  let start: u32 = 0;
+  while (true) {
+    const e = goferGetdents(n.lowerNode, start);
+    if (e) return e;
+    const batch = load<u32>(resp + GetdentsResp.Count);
+    const next = load<u32>(resp + GetdentsResp.Next);
+    let off: usize = GetdentsResp.Entries;
+    for (let i: u32 = 0; i < batch; i++) {
+      const rec = resp + off;
+      const nameLen = load<u32>(rec + GetdentsResp.EntNameLen);
+      const size = (16 + nameLen + 7) & ~7;
+      if (used + size > cap) {
+        cap = max<u32>(cap << 1, used + size + 4096);
+        n.rlist = reallocOrAlloc(n.rlist, cap);
+      }
+      const out = n.rlist + used;
+      store<u64>(out, load<u64>(rec + GetdentsResp.EntStat + Stat.Ino));
+      store<u32>(out, <u32>load<u8>(rec + GetdentsResp.EntStat + Stat.Kind), 8);
+      store<u32>(out, nameLen, 12);
+      memory.copy(out + 16, rec + GetdentsResp.EntName, nameLen);
+      used += size;
+      count++;
+      off += (<usize>GetdentsResp.EntName + nameLen + 7) & ~7;
+    }
+    if (next == GetdentsResp.End) break;
+    if (next <= start) return E.IO;
+    start = next;
+  }
+  n.rlistCap = cap;
+  n.rlistLen = used;
+  n.rcount = count;
+  return 0;
+}
