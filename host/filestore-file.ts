@@ -210,6 +210,22 @@ export class FileFilestore implements Filestore {
     }
   }
 
+  /** Reserves blocks for released pages about to be reused; returns how many (from the start) got space. */
+  commit(pages: Uint32Array): number {
+    if (this.closed) return 0;
+    if (!this.reserve) return pages.length;
+    if (this.allocate(pages)) return pages.length;
+    let n = 0;
+    while (n < pages.length && this.allocate(pages.subarray(n, n + 1))) n++;
+    return n;
+  }
+
+  writeDirect(page: number, off: number, src: Uint8Array, srcOff: number, len: number): void {
+    let done = 0;
+    const at = page * Page.SIZE + off;
+    while (done < len) done += fs.writeSync(this.fd, src, srcOff + done, len - done, at + done);
+  }
+
   /** Reserves blocks for pages about to be reused (see the SIGBUS caveat above); false on ENOSPC. */
   allocate(pages: Uint32Array): boolean {
     if (this.closed) return false;

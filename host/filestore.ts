@@ -22,6 +22,17 @@ export interface Filestore {
   grow(pages: number): number;
   /** Zeroes (memory) or punches out (file) the given pages. */
   release(pages: Uint32Array): void;
+  /**
+   * Makes released pages usable again (a file reserves their blocks): returns how many, from the
+   * start, it could commit; fewer means no space.
+   */
+  commit(pages: Uint32Array): number;
+  /**
+   * Optional: writes src[srcOff, +len) to filestore byte page*4096+off with a system call instead of
+   * through the mapping. Large writes to fresh pages of a file-backed filestore are much faster so
+   * (no page fault per page). The caller has bounds-checked the range.
+   */
+  writeDirect?(page: number, off: number, src: Uint8Array, srcOff: number, len: number): void;
   close(): void;
 }
 
@@ -78,6 +89,10 @@ export class MemoryFilestore implements Filestore {
       const at = (p & (Page.CHUNK_PAGES - 1)) * Page.SIZE;
       v.fill(0, at, at + Page.SIZE);
     }
+  }
+
+  commit(pages: Uint32Array): number {
+    return pages.length; // memory needs no reservation
   }
 
   close(): void {

@@ -10,6 +10,7 @@ import crypto from 'node:crypto';
 import { Io, Page, Plan, PlanFlag, Readdir, Seg } from '../kernel/abi';
 import { E } from '../kernel/wasi/errno';
 import type { Filestore } from './filestore';
+import { hostErrno } from '../gofer/errno';
 import { Kernel, KernelFault } from './kernel';
 
 /** Thrown (through the guest) by proc_exit. */
@@ -26,6 +27,9 @@ export interface Streams {
   /** WASI filetype to report for the stream. */
   filetype(stream: number): number;
 }
+
+/** Filestore writes at least this long go by system call rather than through the mapping. */
+const DIRECT_WRITE = 64 * 1024;
 
 /** Linux caps one read or write at this many bytes (MAX_RW_COUNT). */
 const MAX_RW = 0x7ffff000;
@@ -54,6 +58,9 @@ export class GuestProcess {
   private cIdx = 0;
   private cPtr = 0;
   private cLeft = 0;
+  /** Set by runPlan when a filestore write failed part-way (the errno); 0 otherwise. */
+  private failedErrno = 0;
+  private directErrno = 0;
 
   constructor(kernel: Kernel, filestore: Filestore, pid: number, args: string[], env: string[], streams: Streams) {
     this.K = kernel;
@@ -174,6 +181,29 @@ export class GuestProcess {
     }
   }
 
+  /**
+   * A write into the filestore by system call (see Filestore.writeDirect), from the cursor. Returns
+   * the bytes written: fewer than `len` when the host is out of space (directErrno says why).
+   */
+  private writeDirect(page: number, off: number, len: number): number {
+    let done = 0;
+    while (done < len) {
+      if (this.cLeft === 0) this.advance(0);
+      if (this.cLeft === 0) throw new KernelFault('I/O plan longer than the request');
+      const n = Math.min(len - done, this.cLeft);
+      try {
+        this.fs.writeDirect!(page, off + done, this.cMem, this.cPtr, n); // off may pass 4096: consecutive pages
+      } catch (e) {
+        this.directErrno = hostErrno(e);
+        return done;
+      }
+      done += n;
+      this.cPtr += n;
+      this.cLeft -= n;
+    }
+    return len;
+  }
+
   private zero(len: number): void {
     while (len > 0) {
       if (this.cLeft === 0) this.advance(0);
@@ -204,6 +234,7 @@ export class GuestProcess {
 
   /** Executes the kernel's plan at the cursor. Returns bytes moved. */
   private runPlan(write: boolean, max: number, commit = false): number {
+    this.failedErrno = 0;
     const K = this.K;
     K.view();
     const dv = K.dv;
@@ -220,11 +251,18 @@ export class GuestProcess {
       const a = dv.getUint32(s + 8, true);
       const b = dv.getUint32(s + 12, true);
       if (moved + len > planned) throw new KernelFault('I/O plan longer than announced');
-      if (kind === Seg.Page) {
+      if (kind === Seg.Page || kind === Seg.PageNew) {
         const chunk = this.fs.chunk(a >>> Page.CHUNK_SHIFT);
         const at = (a & (Page.CHUNK_PAGES - 1)) * Page.SIZE + b;
         if (!chunk || a >= this.fs.pages || b >= Page.SIZE || at + len > chunk.length) throw new KernelFault('I/O plan names a page outside the filestore');
-        this.xfer(write, chunk, at, len);
+        if (write && this.fs.writeDirect && (kind === Seg.PageNew || len >= DIRECT_WRITE)) {
+          // fresh pages of a host file: by system call, which can fail with ENOSPC (see Seg.PageNew)
+          const got = this.writeDirect(a, b, len);
+          if (got < len) {
+            this.failedErrno = this.directErrno;
+            return moved + got;
+          }
+        } else this.xfer(write, chunk, at, len);
       } else if (kind === Seg.Kmem) {
         if (a + len > ku8.length || (write && !commit)) throw new KernelFault('I/O plan names kernel memory out of bounds');
         this.xfer(write, ku8, a, len);
@@ -276,6 +314,15 @@ export class GuestProcess {
       const flags = this.res32(Plan.FLAGS);
       this.cursor(iovs, niovs, done);
       let moved = this.runPlan(write, want, (flags & PlanFlag.COMMIT) !== 0);
+      if (this.failedErrno) {
+        // the filestore could not take it all: the kernel takes the rest of the write back
+        const errno = this.failedErrno;
+        const ae = k.io_abort(pid, moved);
+        if (ae !== 0) throw new KernelFault('io_abort failed');
+        done += moved;
+        if (done === 0) return errno;
+        break;
+      }
       if (flags & PlanFlag.COMMIT) {
         // a remote file: the data is in the kernel's buffer; now the kernel sends it to the host
         const ce = k.io_commit(pid);

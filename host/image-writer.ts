@@ -37,6 +37,11 @@ export type Layers = Entry[][];
 
 export interface ImageSpec {
   layers: Layers;
+  /**
+   * Layers given as ready-made tar bytes (uncompressed), stacked above `layers` in order: for
+   * example an upper layer a sandbox exported. Not for format 'plain'.
+   */
+  tarLayers?: Uint8Array[];
   entrypoint?: string[];
   cmd?: string[];
   env?: string[];
@@ -359,11 +364,12 @@ export function writeImage(spec: ImageSpec, out: string, opts: WriteImageOptions
 /** The bytes writeImage would write. */
 export function imageBytes(spec: ImageSpec, opts: WriteImageOptions): Uint8Array {
   if (opts.format === 'plain') {
+    if (spec.tarLayers?.length) throw new Error("writeImage: format 'plain' takes no tarLayers");
     if (spec.layers.length > 1) throw new Error(`writeImage: format 'plain' takes one layer, not ${spec.layers.length}`);
     const tar = tarLayer(spec.layers[0] ?? []);
     return opts.gzip || opts.gzipArchive ? gzip(tar) : tar;
   }
-  const tars = spec.layers.map((l) => tarLayer(l));
+  const tars = [...spec.layers.map((l) => tarLayer(l)), ...(spec.tarLayers ?? [])];
   const diffIds = tars.map((t) => `sha256:${sha256(t)}`);
   const blobs = opts.gzip ? tars.map(gzip) : tars;
   const config = json({
@@ -377,7 +383,7 @@ export function imageBytes(spec: ImageSpec, opts: WriteImageOptions): Uint8Array
       ...(spec.workingDir !== undefined ? { WorkingDir: spec.workingDir } : {}),
     },
     rootfs: { type: 'layers', diff_ids: diffIds },
-    history: spec.layers.map(() => ({ created: new Date(DEFAULT_MTIME * 1000).toISOString(), created_by: 'wasmbox image-writer' })),
+    history: tars.map(() => ({ created: new Date(DEFAULT_MTIME * 1000).toISOString(), created_by: 'wasmbox image-writer' })),
   });
   const tag = opts.tag ?? 'wasmbox/image:latest';
   const w = new TarWriter();

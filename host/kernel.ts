@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Io, Page } from '../kernel/abi';
 import type { Filestore } from './filestore';
+import { hostErrno } from '../gofer/errno';
 
 export class KernelFault extends Error {}
 
@@ -88,7 +89,7 @@ export class Kernel {
         fs_grow(pages: number): number {
           return filestore.grow(pages >>> 0);
         },
-        fs_write(page: number, off: number, src: number, len: number): void {
+        fs_write(page: number, off: number, src: number, len: number): number {
           page >>>= 0;
           off >>>= 0;
           src >>>= 0;
@@ -97,7 +98,15 @@ export class Kernel {
           const c = filestore.chunk(page >>> Page.CHUNK_SHIFT);
           const at = (page & (Page.CHUNK_PAGES - 1)) * Page.SIZE + off;
           if (!c || page >= filestore.pages || off >= Page.SIZE || at + len > c.length || src + len > u8.length) fsErr('fs_write');
-          c!.set(u8.subarray(src, src + len), at);
+          // copy-up fills fresh pages: by system call where the filestore is a host file
+          if (filestore.writeDirect) {
+            try {
+              filestore.writeDirect(page, off, u8, src, len);
+            } catch (e) {
+              return hostErrno(e);
+            }
+          } else c!.set(u8.subarray(src, src + len), at);
+          return 0;
         },
         fs_zero(page: number, off: number, len: number): void {
           page >>>= 0;
@@ -107,6 +116,15 @@ export class Kernel {
           const at = (page & (Page.CHUNK_PAGES - 1)) * Page.SIZE + off;
           if (!c || page >= filestore.pages || off + len > Page.SIZE) fsErr('fs_zero');
           c!.fill(0, at, at + len);
+        },
+        fs_commit(ptr: number, count: number): number {
+          ptr >>>= 0;
+          count >>>= 0;
+          const u8 = self.view();
+          if ((ptr & 3) !== 0 || ptr + count * 4 > u8.length) fsErr('fs_commit');
+          const pages = new Uint32Array(u8.buffer, ptr, count);
+          for (let i = 0; i < count; i++) if (pages[i] >= filestore.pages) fsErr('fs_commit');
+          return filestore.commit(pages);
         },
         fs_release(ptr: number, count: number): void {
           ptr >>>= 0;

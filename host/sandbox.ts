@@ -188,6 +188,9 @@ function tempDir(prefix: string, cleanup: Cleanup): string {
 function filestoreFor(mode: Overlay2, opts: RunOptions, cleanup: Cleanup): { filestore: Filestore; note: string | null } {
   const memLimit = Math.floor(os.totalmem() / 2);
   if (mode.kind === 'none') return { filestore: new MemoryFilestore(0), note: null };
+  // Fresh pages of a host-backed filestore are written by system call (Seg.PageNew), so a full disk
+  // is ENOSPC, never SIGBUS, without reserving blocks up front (fallocate'd, unwritten extents make
+  // every later write several times slower on ext4).
   if (mode.kind === 'memory') return openFilestore('memfd', { limitBytes: mode.size ?? memLimit });
   const dir = mode.kind === 'dir' ? mode.dir : opts.upperDir ?? tempDir('upper', cleanup);
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {

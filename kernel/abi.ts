@@ -24,6 +24,11 @@
 //   Seg.Zero   len zero bytes (a hole; reads only)
 //   Seg.Kmem   kernel memory [a, a+len) (for a write: only in a COMMIT plan)
 //   Seg.Stream the host stream a (stdio); the glue does the host read/write, and may do fewer bytes
+//   Seg.PageNew as Seg.Page, for a write into pages allocated by this very plan: a host-file-backed
+//              filestore writes these with a system call (never through the mapping, whose first
+//              store into a hole faults, and on a full disk kills the process with SIGBUS). If that
+//              write fails, the glue calls io_abort with the bytes it did write, and the kernel
+//              takes the rest of the write back (size, offset, pages).
 export const enum Io {
   PATH1 = 0,
   PATH2 = 4096,
@@ -43,6 +48,7 @@ export const enum Seg {
   Zero = 2,
   Kmem = 3,
   Stream = 4,
+  PageNew = 5,
 }
 
 /** Result words of a planned read or write (u32 indexes into RES). */

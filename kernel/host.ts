@@ -14,13 +14,21 @@ export declare function gofer_call(id: u32, req: usize, reqLen: u32, resp: usize
 @external("host", "fs_grow")
 export declare function fs_grow(pages: u32): u32;
 
-/** Copies kernel memory [src, src+len) to filestore byte page*4096+off. */
+/** Copies kernel memory [src, src+len) to filestore byte page*4096+off. Returns 0 or an errno (NOSPC). */
 @external("host", "fs_write")
-export declare function fs_write(page: u32, off: u32, src: usize, len: u32): void;
+export declare function fs_write(page: u32, off: u32, src: usize, len: u32): u32;
 
 /** Zeroes filestore bytes [page*4096+off, +len). */
 @external("host", "fs_zero")
 export declare function fs_zero(page: u32, off: u32, len: u32): void;
+
+/**
+ * Makes released pages usable again (a host file reserves their blocks once more, so that a later
+ * write cannot fail for lack of space). Returns how many of them, from the start of the array, it
+ * could commit; fewer than asked means the host is out of space.
+ */
+@external("host", "fs_commit")
+export declare function fs_commit(pages: usize, count: u32): u32;
 
 /** Gives back freed pages (a u32 array of page numbers): the host zeroes them or punches them out. */
 @external("host", "fs_release")

@@ -36,21 +36,25 @@ export function planBytes(): u32 {
   return planned;
 }
 
-/** Appends `len` bytes of filestore page `page` from offset `off` (off + len <= 4096). */
-export function planPage(page: u32, off: u32, len: u32): void {
+/**
+ * Appends `len` bytes of filestore page `page` from offset `off` (off + len <= 4096); `fresh` when
+ * the page was allocated for this write (Seg.PageNew).
+ */
+export function planPage(page: u32, off: u32, len: u32, fresh: bool = false): void {
   planned += len;
+  const kind: u32 = fresh ? Seg.PageNew : Seg.Page;
   // Merge when this continues the previous segment, unless it starts a new filestore chunk.
-  if (lastKind == Seg.Page && page == nextPage && off == nextOff && (off != 0 || (page & (<u32>Page.CHUNK_PAGES - 1)) != 0)) {
+  if (lastKind == kind && page == nextPage && off == nextOff && (off != 0 || (page & (<u32>Page.CHUNK_PAGES - 1)) != 0)) {
     const s = io + Io.SEGS + (<usize>(nsegs - 1) << 4);
     store<u32>(s, load<u32>(s, 4) + len, 4);
   } else {
     const s = io + Io.SEGS + (<usize>nsegs << 4);
-    store<u32>(s, Seg.Page);
+    store<u32>(s, kind);
     store<u32>(s, len, 4);
     store<u32>(s, page, 8);
     store<u32>(s, off, 12);
     nsegs++;
-    lastKind = Seg.Page;
+    lastKind = kind;
   }
   nextOff = off + len;
   nextPage = page;

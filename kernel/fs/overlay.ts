@@ -204,7 +204,8 @@ export function copyUp(n: Inode): u32 {
         break;
       }
       setPage(n, <u32>((off + i) >>> Page.SHIFT), p);
-      fs_write(p, 0, resp + i, min<u32>(want - i, <u32>Page.SIZE));
+      e = fs_write(p, 0, resp + i, min<u32>(want - i, <u32>Page.SIZE));
+      if (e) break;
     }
     off += want;
   }

@@ -107,6 +107,7 @@ export function planWrite(n: Inode, off: u64, len: u32, nospc: usize): u32 {
     const chunk = min<u32>(len - done, <u32>Page.SIZE - po);
     const slot = pageSlot(n, idx);
     let p = load<u32>(slot);
+    let fresh = false;
     if (p == 0) {
       const np = pageAlloc();
       if (np == PAGE_NONE) {
@@ -115,8 +116,9 @@ export function planWrite(n: Inode, off: u64, len: u32, nospc: usize): u32 {
       }
       p = np + 1;
       store<u32>(slot, p);
+      fresh = true;
     }
-    planPage(p - 1, po, chunk);
+    planPage(p - 1, po, chunk, fresh);
     done += chunk;
   }
   return done;
@@ -172,13 +174,16 @@ function freeFrom(n: Inode, fromIdx: u32): void {
   }
 }
 
-/** Sets the size of a tmpfs file: frees pages past the new end and zeroes the new last page's tail. */
-export function truncatePages(n: Inode, size: u64): void {
+/**
+ * Sets the size of a tmpfs file: frees pages past the new end and zeroes the new last page's tail
+ * (unless `tailIsZero`: the caller knows it was never written, as when a failed write is undone).
+ */
+export function truncatePages(n: Inode, size: u64, tailIsZero: bool = false): void {
   if (size < n.size) {
     const keep = <u32>((size + <u64>Page.SIZE - 1) >>> Page.SHIFT);
     freeFrom(n, keep);
     const po = <u32>size & (<u32>Page.SIZE - 1);
-    if (po != 0) {
+    if (po != 0 && !tailIsZero) {
       const p = pageGet(n, <u32>(size >>> Page.SHIFT));
       if (p != 0) {
         const oldEnd = n.size - (size & ~(<u64>Page.SIZE - 1));

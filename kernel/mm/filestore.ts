@@ -4,14 +4,18 @@
 //
 // Page numbers start at 0. Pages [0, hwm) have been handed out at least once; pages at or above hwm
 // are untouched (zero). Freed pages go to `pending`; they are released to the host in batches (the
-// host zeroes or punches them) and only then join the free stack. Invariant: every page on the free
-// stack, and every page at or above hwm, reads as zeros, so a newly allocated page needs no clearing.
+// host zeroes or punches them, so the host's usage shrinks) and only then join the free stack.
+// Before a released page is handed out again the host commits it (a host file reserves its blocks
+// again), a batch at a time, into the `ready` stack: a page the kernel hands out always has storage
+// behind it, so a write into it cannot fail (or, with a mapped file, fault) for lack of space.
+// Invariant: every page on the free and ready stacks, and every page at or above hwm, reads as
+// zeros, so a newly allocated page needs no clearing.
 //
 // The size limit (`limit`, in pages) is set once at setup; allocation past it fails, and callers turn
 // that into ENOSPC having changed nothing.
 import { reallocOrAlloc } from "./mem";
 import { DEBUG } from "../debug";
-import { fs_grow, fs_release } from "../host";
+import { fs_commit, fs_grow, fs_release } from "../host";
 
 const PENDING_BATCH: u32 = 256;
 const NONE: u32 = 0xffffffff;
@@ -28,9 +32,13 @@ let freeCap: u32 = 0;
 let pending: usize = 0; // u32[PENDING_BATCH] of freed pages not yet released
 let pendingLen: u32 = 0;
 
+let ready: usize = 0; // u32[PENDING_BATCH] of released pages committed again
+let readyLen: u32 = 0;
+
 export function filestoreSetup(maxPages: u32): void {
   limit = maxPages;
   pending = heap.alloc(<usize>PENDING_BATCH << 2);
+  ready = heap.alloc(<usize>PENDING_BATCH << 2);
 }
 
 export function pagesUsed(): u32 {
@@ -48,11 +56,26 @@ export function pagesFree(): u32 {
 
 /** Allocates one zeroed page. Returns its number, or NONE (0xffffffff) when the filestore is full. */
 export function pageAlloc(): u32 {
+  if (readyLen > 0) {
+    readyLen--;
+    used++;
+    return load<u32>(ready + (<usize>readyLen << 2));
+  }
   if (freeLen == 0 && pendingLen > 0) flushPending();
   if (freeLen > 0) {
-    freeLen--;
-    used++;
-    return load<u32>(freeStack + (<usize>freeLen << 2));
+    // commit a batch of released pages (the most recently freed ones)
+    const n = min<u32>(freeLen, PENDING_BATCH);
+    const from = freeStack + (<usize>(freeLen - n) << 2);
+    const got = min<u32>(fs_commit(from, n), n);
+    if (got > 0) {
+      memory.copy(ready, from, <usize>got << 2);
+      // the uncommitted rest stays on the free stack
+      memory.copy(from, from + (<usize>got << 2), <usize>(n - got) << 2);
+      freeLen -= got;
+      readyLen = got - 1;
+      used++;
+      return load<u32>(ready + (<usize>readyLen << 2));
+    }
   }
   if (hwm >= limit) return NONE;
   if (hwm >= capacity) {

@@ -393,6 +393,10 @@ function writeAt(f: File, off: u64, len: u32, advance: bool): u32 {
     if (e) return e;
   }
   store<u8>(flag, 0);
+  abortFile = f;
+  abortSize = n.size;
+  abortOff = off;
+  abortAdvance = advance;
   const done = planWrite(n, off, len, flag);
   const nospc = load<u8>(flag) != 0;
   if (done == 0) return nospc ? E.NOSPC : E.IO;
@@ -403,6 +407,29 @@ function writeAt(f: File, off: u64, len: u32, advance: bool): u32 {
   n.ctime = now;
   if (advance) f.offset = end;
   planEnd(done < len && !nospc ? PlanFlag.MORE : 0);
+  return 0;
+}
+
+// The last planned tmpfs write, for io_abort.
+let abortFile: File | null = null;
+let abortSize: u64 = 0;
+let abortOff: u64 = 0;
+let abortAdvance: bool = false;
+
+/**
+ * Takes back the last planned write after the host could store only its first `done` bytes (a
+ * host-backed filestore out of space): the size, the fd offset and the pages past the new end go
+ * back to what they were. The guest then sees a short write, or ENOSPC.
+ */
+export function io_abort(pid: u32, done: u32): u32 {
+  const f = abortFile;
+  abortFile = null;
+  if (f === null || procGet(pid) === null || f.inode === null) return E.BADF;
+  const n = f.inode!;
+  const end = abortOff + done;
+  const size = end > abortSize ? end : abortSize;
+  if (size < n.size) truncatePages(n, size, true);
+  if (abortAdvance) f.offset = end;
   return 0;
 }
 

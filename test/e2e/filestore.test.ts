@@ -1,0 +1,121 @@
+// The filestore from the outside: size limits give ENOSPC with nothing lost, a host that runs out
+// of space gives ENOSPC rather than a crash, copy-up that cannot fit leaves the lower file as it
+// was, `root:self` keeps its file in --upper-dir only while the sandbox runs, and two sandboxes on
+// one upper dir never see each other's data. The guest is guests/bigfile.c.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { buildImage, tempDir } from '../lib/images';
+import { guestWasm, ROOT, RUN_JS, runSandbox } from '../lib/sandbox';
+
+const lower = new Uint8Array(20 << 20).map((_, i) => (i * 13) & 255);
+const img = buildImage(
+  {
+    layers: [[{ path: 'bigfile', type: 'file', data: guestWasm('bigfile'), mode: 0o755 }, { path: 'tmp', type: 'dir' }, { path: 'lower.bin', type: 'file', data: lower }]],
+    entrypoint: ['/bigfile'],
+  },
+  { format: 'oci' },
+);
+
+function lines(out: string): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const l of out.split('\n')) {
+    const [cmd, p, ...rest] = l.split(' ');
+    if (cmd && p) m.set(`${cmd} ${p}`, rest.join(' '));
+  }
+  return m;
+}
+
+for (const mode of ['root:self', 'root:memory']) {
+  test(`${mode},size=64m: writing 100 MiB stops with ENOSPC near 64 MiB; earlier files intact; space comes back`, () => {
+    const r = runSandbox(['--overlay2', `${mode},size=64m`, img, 'write', '/tmp/a', '10', 'hash', '/tmp/a', 'write', '/tmp/big', '100', 'hash', '/tmp/a', 'write', '/tmp/c', '1', 'rm', '/tmp/big', 'write', '/tmp/c', '1']);
+    assert.is(r.status, 0, r.stderr);
+    const out = r.stdout.split('\n');
+    const big = /^write \/tmp\/big n=(\d+) error=ENOSPC$/.exec(out[2]);
+    assert.ok(big, `expected ENOSPC, got: ${out[2]}`);
+    const n = Number(big![1]);
+    assert.ok(n >= 50 << 20 && n <= 54 << 20, `stopped at ${n} bytes (64 MiB minus the 10 MiB file)`);
+    assert.is(out[1], out[3], 'the earlier file hashes the same after ENOSPC');
+    assert.match(out[4], /^write \/tmp\/c n=\d+ error=ENOSPC$/);
+    assert.is(out[5], 'rm /tmp/big ok');
+    assert.match(out[6], /^write \/tmp\/c n=1048576 ns=\d+$/);
+  });
+}
+
+test('copy-up that does not fit: ENOSPC, and the lower file still reads as it was', () => {
+  // `rand` opens the file O_RDWR: a data copy-up of 20 MiB into an 8 MiB filestore
+  const r = runSandbox(['--overlay2', 'root:self,size=8m', img, 'hash', '/lower.bin', 'rand', '/lower.bin', '10', 'hash', '/lower.bin', 'write', '/tmp/x', '7']);
+  assert.is(r.status, 0, r.stderr);
+  const out = r.stdout.split('\n');
+  assert.match(out[0], /^hash \/lower.bin n=20971520 h=/);
+  assert.is(out[1], 'rand /lower.bin error=ENOSPC');
+  assert.is(out[2], out[0]);
+  assert.match(out[3], /^write \/tmp\/x n=7340032 ns=/, 'every page of the failed copy-up came back');
+});
+
+test('a host file system that fills up gives ENOSPC (never a crash), and what was written stays', () => {
+  const mnt = tempDir('small');
+  const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', mnt]);
+  if (m.status !== 0) {
+    console.log('SKIP host-full test: cannot mount a tmpfs here');
+    return;
+  }
+  try {
+    const r = runSandbox(['--overlay2', `root:dir=${mnt},size=1g`, img, 'write', '/tmp/a', '4', 'hash', '/tmp/a', 'write', '/tmp/big', '64', 'hash', '/tmp/a', 'rm', '/tmp/big', 'write', '/tmp/c', '8']);
+    assert.is(r.status, 0, r.stderr);
+    const out = r.stdout.split('\n');
+    assert.match(out[2], /^write \/tmp\/big n=\d+ error=ENOSPC$/);
+    assert.is(out[1], out[3]);
+    assert.match(out[5], /^write \/tmp\/c n=8388608 ns=\d+$/);
+  } finally {
+    spawnSync('umount', [mnt]);
+  }
+});
+
+test('root:self keeps .wasmbox.filestore.<id> in --upper-dir while running, and removes it at exit', async () => {
+  const upper = tempDir('upper');
+  const child = spawn(process.execPath, [RUN_JS, '--upper-dir', upper, img, 'write', '/tmp/a', '8', 'mark', 'written', 'sleep', '1500'], { cwd: ROOT });
+  let out = '';
+  await new Promise<void>((resolve) => {
+    child.stdout.on('data', (d) => {
+      out += d;
+      if (out.includes('mark written')) resolve();
+    });
+    child.on('exit', () => resolve());
+  });
+  const names = fs.readdirSync(upper);
+  assert.is(names.length, 1, `upper dir holds: ${names.join(', ')}`);
+  assert.match(names[0], /^\.wasmbox\.filestore\.[0-9a-f]+$/);
+  assert.ok(fs.statSync(path.join(upper, names[0])).blocks * 512 >= 8 << 20, 'du sees the data');
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  assert.is(code, 0);
+  assert.equal(fs.readdirSync(upper), []);
+});
+
+test('two sandboxes on one upper dir get separate filestores and see only their own data', async () => {
+  const upper = tempDir('shared');
+  const run = (n: string) =>
+    new Promise<string>((resolve) => {
+      const c = spawn(process.execPath, [RUN_JS, '--upper-dir', upper, img, 'write', `/tmp/${n}`, n === 'x' ? '3' : '5', 'sleep', '300', 'hash', `/tmp/${n}`, 'hash', `/tmp/${n === 'x' ? 'y' : 'x'}`], { cwd: ROOT });
+      let o = '';
+      c.stdout.on('data', (d) => (o += d));
+      c.on('exit', () => resolve(o));
+    });
+  const [x, y] = await Promise.all([run('x'), run('y')]);
+  const lx = lines(x);
+  const ly = lines(y);
+  assert.match(lx.get('hash /tmp/x')!, /^n=3145728 /);
+  assert.is(lx.get('hash /tmp/y'), 'error=ENOENT');
+  assert.match(ly.get('hash /tmp/y')!, /^n=5242880 /);
+  assert.is(ly.get('hash /tmp/x'), 'error=ENOENT');
+  assert.equal(fs.readdirSync(upper), []);
+});
+
+test('--stats names the filestore in use', () => {
+  const r = runSandbox(['--stats', '--overlay2', 'root:memory', img, 'write', '/tmp/a', '1']);
+  assert.match(r.stderr, /stats: filestore file:memfd|stats: filestore memory \(fallback/);
+});
+
+test.run();
