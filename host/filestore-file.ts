@@ -210,14 +210,21 @@ export class FileFilestore implements Filestore {
     }
   }
 
-  /** Reserves blocks for released pages about to be reused; returns how many (from the start) got space. */
-  commit(pages: Uint32Array): number {
-    if (this.closed) return 0;
-    if (!this.reserve) return pages.length;
-    if (this.allocate(pages)) return pages.length;
-    let n = 0;
-    while (n < pages.length && this.allocate(pages.subarray(n, n + 1))) n++;
-    return n;
+  /**
+   * Shrinks the file to `pages` pages, so that even its apparent size goes down. The mappings stay
+   * (nothing above the new end is touched: every access is bounds-checked against `pages`).
+   */
+  shrink(pages: number): number {
+    if (this.closed) return this.pages;
+    pages = Math.max(0, Math.floor(pages));
+    if (pages >= this.pages) return this.pages;
+    try {
+      this.native.ftruncate(this.fd, pages * Page.SIZE);
+    } catch {
+      return this.pages;
+    }
+    this.pages = pages;
+    return pages;
   }
 
   writeDirect(page: number, off: number, src: Uint8Array, srcOff: number, len: number): void {

@@ -22,11 +22,8 @@ export interface Filestore {
   grow(pages: number): number;
   /** Zeroes (memory) or punches out (file) the given pages. */
   release(pages: Uint32Array): void;
-  /**
-   * Makes released pages usable again (a file reserves their blocks): returns how many, from the
-   * start, it could commit; fewer means no space.
-   */
-  commit(pages: Uint32Array): number;
+  /** Shrinks to `pages` pages (every page above is free); returns the new page count. */
+  shrink(pages: number): number;
   /**
    * Optional: writes src[srcOff, +len) to filestore byte page*4096+off with a system call instead of
    * through the mapping. Large writes to fresh pages of a file-backed filestore are much faster so
@@ -91,8 +88,15 @@ export class MemoryFilestore implements Filestore {
     }
   }
 
-  commit(pages: Uint32Array): number {
-    return pages.length; // memory needs no reservation
+  shrink(pages: number): number {
+    pages = Math.max(0, Math.floor(pages));
+    if (pages >= this.pages) return this.pages;
+    for (let c = 0; c < this.chunks.length; c++) {
+      const want = Math.max(0, Math.min(pages - c * Page.CHUNK_PAGES, Page.CHUNK_PAGES)) * Page.SIZE;
+      if ((this.chunks[c] as any).byteLength > want) (this.chunks[c] as any).resize(want);
+    }
+    this.pages = pages;
+    return pages;
   }
 
   close(): void {

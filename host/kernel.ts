@@ -117,14 +117,8 @@ export class Kernel {
           if (!c || page >= filestore.pages || off + len > Page.SIZE) fsErr('fs_zero');
           c!.fill(0, at, at + len);
         },
-        fs_commit(ptr: number, count: number): number {
-          ptr >>>= 0;
-          count >>>= 0;
-          const u8 = self.view();
-          if ((ptr & 3) !== 0 || ptr + count * 4 > u8.length) fsErr('fs_commit');
-          const pages = new Uint32Array(u8.buffer, ptr, count);
-          for (let i = 0; i < count; i++) if (pages[i] >= filestore.pages) fsErr('fs_commit');
-          return filestore.commit(pages);
+        fs_shrink(pages: number): number {
+          return filestore.shrink(pages >>> 0);
         },
         fs_release(ptr: number, count: number): void {
           ptr >>>= 0;

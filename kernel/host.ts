@@ -22,13 +22,9 @@ export declare function fs_write(page: u32, off: u32, src: usize, len: u32): u32
 @external("host", "fs_zero")
 export declare function fs_zero(page: u32, off: u32, len: u32): void;
 
-/**
- * Makes released pages usable again (a host file reserves their blocks once more, so that a later
- * write cannot fail for lack of space). Returns how many of them, from the start of the array, it
- * could commit; fewer than asked means the host is out of space.
- */
-@external("host", "fs_commit")
-export declare function fs_commit(pages: usize, count: u32): u32;
+/** Shrinks the filestore to `pages` pages (all pages above are free). Returns the new length in pages. */
+@external("host", "fs_shrink")
+export declare function fs_shrink(pages: u32): u32;
 
 /** Gives back freed pages (a u32 array of page numbers): the host zeroes them or punches them out. */
 @external("host", "fs_release")

@@ -3,42 +3,42 @@
 // bounds-checks every page number it is given (the kernel is untrusted).
 //
 // Page numbers start at 0. Pages [0, hwm) have been handed out at least once; pages at or above hwm
-// are untouched (zero). Freed pages go to `pending`; they are released to the host in batches (the
-// host zeroes or punches them, so the host's usage shrinks) and only then join the free stack.
-// Before a released page is handed out again the host commits it (a host file reserves its blocks
-// again), a batch at a time, into the `ready` stack: a page the kernel hands out always has storage
-// behind it, so a write into it cannot fail (or, with a mapped file, fault) for lack of space.
-// Invariant: every page on the free and ready stacks, and every page at or above hwm, reads as
-// zeros, so a newly allocated page needs no clearing.
+// are untouched. A freed page goes to `pending`; pending pages are released to the host in batches
+// (the host zeroes them, or punches them out of its file so that its disk usage shrinks) and then
+// marked free in a bitmap. Allocation takes the lowest free page, so that data stays packed at the
+// bottom; when the pages at the top are all free, hwm comes down and the host truncates its file, so
+// that even its apparent size (`du -b`) shrinks.
+//
+// Invariant: every free page, and every page at or above hwm, reads as zeros, so a newly allocated
+// page needs no clearing.
 //
 // The size limit (`limit`, in pages) is set once at setup; allocation past it fails, and callers turn
 // that into ENOSPC having changed nothing.
-import { reallocOrAlloc } from "./mem";
 import { DEBUG } from "../debug";
-import { fs_commit, fs_grow, fs_release } from "../host";
+import { fs_grow, fs_release, fs_shrink } from "../host";
+import { reallocOrAlloc } from "./mem";
 
 const PENDING_BATCH: u32 = 256;
 const NONE: u32 = 0xffffffff;
+/** Give the host back its file's tail once at least this many pages at the top are free (1 MiB). */
+const SHRINK_STEP: u32 = 256;
 
 let limit: u32 = 0; // immutable after setup: max pages
-let hwm: u32 = 0; // next never-used page
+let hwm: u32 = 0; // pages [0, hwm) have been used
 let capacity: u32 = 0; // pages the host filestore currently has
 let used: u32 = 0; // pages currently allocated to files
 
-let freeStack: usize = 0; // u32[] of zeroed free pages
-let freeLen: u32 = 0;
-let freeCap: u32 = 0;
+let bitmap: usize = 0; // u64 words; bit set = page free (released)
+let bitWords: u32 = 0;
+let freeCount: u32 = 0;
+let lowWord: u32 = 0; // no free page below word lowWord
 
 let pending: usize = 0; // u32[PENDING_BATCH] of freed pages not yet released
 let pendingLen: u32 = 0;
 
-let ready: usize = 0; // u32[PENDING_BATCH] of released pages committed again
-let readyLen: u32 = 0;
-
 export function filestoreSetup(maxPages: u32): void {
   limit = maxPages;
   pending = heap.alloc(<usize>PENDING_BATCH << 2);
-  ready = heap.alloc(<usize>PENDING_BATCH << 2);
 }
 
 export function pagesUsed(): u32 {
@@ -54,28 +54,24 @@ export function pagesFree(): u32 {
   return limit - used;
 }
 
+// @ts-ignore: decorator
+@inline function word(i: u32): usize {
+  return bitmap + (<usize>i << 3);
+}
+
 /** Allocates one zeroed page. Returns its number, or NONE (0xffffffff) when the filestore is full. */
 export function pageAlloc(): u32 {
-  if (readyLen > 0) {
-    readyLen--;
+  if (freeCount == 0 && pendingLen > 0) flushPending();
+  if (freeCount > 0) {
+    let w = lowWord;
+    while (load<u64>(word(w)) == 0) w++;
+    const bits = load<u64>(word(w));
+    const b = <u32>ctz(bits);
+    store<u64>(word(w), bits & (bits - 1));
+    lowWord = w;
+    freeCount--;
     used++;
-    return load<u32>(ready + (<usize>readyLen << 2));
-  }
-  if (freeLen == 0 && pendingLen > 0) flushPending();
-  if (freeLen > 0) {
-    // commit a batch of released pages (the most recently freed ones)
-    const n = min<u32>(freeLen, PENDING_BATCH);
-    const from = freeStack + (<usize>(freeLen - n) << 2);
-    const got = min<u32>(fs_commit(from, n), n);
-    if (got > 0) {
-      memory.copy(ready, from, <usize>got << 2);
-      // the uncommitted rest stays on the free stack
-      memory.copy(from, from + (<usize>got << 2), <usize>(n - got) << 2);
-      freeLen -= got;
-      readyLen = got - 1;
-      used++;
-      return load<u32>(ready + (<usize>readyLen << 2));
-    }
+    return (w << 6) | b;
   }
   if (hwm >= limit) return NONE;
   if (hwm >= capacity) {
@@ -97,19 +93,47 @@ export function pageFree(page: u32): void {
   if (++pendingLen == PENDING_BATCH) flushPending();
 }
 
-/** Releases pending pages to the host (zero / punch) and moves them to the free stack. */
+/** Releases pending pages to the host (zero / punch), marks them free, and trims the top. */
 export function flushPending(): void {
   if (pendingLen == 0) return;
   fs_release(pending, pendingLen);
-  if (freeLen + pendingLen > freeCap) {
-    let cap = max<u32>(freeCap << 1, 1024);
-    while (cap < freeLen + pendingLen) cap <<= 1;
-    freeStack = reallocOrAlloc(freeStack, <usize>cap << 2);
-    freeCap = cap;
+  const words = (hwm + 63) >>> 6;
+  if (words > bitWords) {
+    const cap = max<u32>(words, bitWords << 1);
+    bitmap = reallocOrAlloc(bitmap, <usize>cap << 3);
+    memory.fill(word(bitWords), 0, <usize>(cap - bitWords) << 3);
+    bitWords = cap;
   }
-  memory.copy(freeStack + (<usize>freeLen << 2), pending, <usize>pendingLen << 2);
-  freeLen += pendingLen;
+  for (let i: u32 = 0; i < pendingLen; i++) {
+    const p = load<u32>(pending + (<usize>i << 2));
+    const w = p >>> 6;
+    store<u64>(word(w), load<u64>(word(w)) | (<u64>1 << (p & 63)));
+    if (w < lowWord) lowWord = w;
+  }
+  freeCount += pendingLen;
   pendingLen = 0;
+  // Free pages at the very top need not be kept: lower hwm, and let the host shrink its file.
+  const before = hwm;
+  while (hwm > 0) {
+    const p = hwm - 1;
+    const w = p >>> 6;
+    const bits = load<u64>(word(w));
+    const bit = <u64>1 << (p & 63);
+    if (!(bits & bit)) break;
+    if (bits == <u64>-1 && (p & 63) == 63) {
+      store<u64>(word(w), 0); // a whole free word at once
+      hwm -= 64;
+      freeCount -= 64;
+      continue;
+    }
+    store<u64>(word(w), bits & ~bit);
+    hwm--;
+    freeCount--;
+  }
+  if (lowWord > (hwm >>> 6)) lowWord = hwm >>> 6;
+  if (before - hwm > 0 && capacity - hwm >= SHRINK_STEP) {
+    capacity = fs_shrink(hwm);
+  }
 }
 
 export const PAGE_NONE = NONE;
