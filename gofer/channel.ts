@@ -13,7 +13,35 @@ import { Chan } from './protocol/messages';
 
 export const CHANNEL_BYTES = Chan.WindowOffset + Chan.Window;
 
-const SPIN = 2000;
+/**
+ * How long each side spins (busy-polls the state word) before sleeping in Atomics.wait: a futex
+ * wake-up costs tens of microseconds, a round trip with both sides awake a few. The client spins
+ * for its answer; the server spins after each answer, since requests come in bursts.
+ */
+const CLIENT_SPIN_MS = 0.05;
+const SERVER_SPIN_MS = 0.2;
+
+/** Polls the state word while it equals `value`, for at most `ms`; returns the last state seen. */
+function spinWhile(ctl: Int32Array, value: number, ms: number): number {
+  let state = Atomics.load(ctl, Chan.State);
+  if (state !== value) return state;
+  const end = performance.now() + ms;
+  for (let i = 1; ; i++) {
+    state = Atomics.load(ctl, Chan.State);
+    if (state !== value) return state;
+    if ((i & 63) === 0 && performance.now() > end) return state;
+  }
+}
+
+/** Polls the state word until it equals `value`, for at most `ms`; returns the last state seen. */
+function spinUntil(ctl: Int32Array, value: number, ms: number): number {
+  const end = performance.now() + ms;
+  for (let i = 1; ; i++) {
+    const state = Atomics.load(ctl, Chan.State);
+    if (state === value) return state;
+    if ((i & 63) === 0 && performance.now() > end) return state;
+  }
+}
 
 export function createChannelBuffer(): SharedArrayBuffer {
   return new SharedArrayBuffer(CHANNEL_BYTES);
@@ -42,11 +70,7 @@ export class ChannelClient {
     ctl[Chan.Length] = len;
     Atomics.store(ctl, Chan.State, Chan.Request);
     Atomics.notify(ctl, Chan.State, 1);
-    let state = 0;
-    for (let i = 0; i < SPIN; i++) {
-      state = Atomics.load(ctl, Chan.State);
-      if (state === Chan.Response) break;
-    }
+    let state = spinWhile(ctl, Chan.Request, CLIENT_SPIN_MS);
     if (state !== Chan.Response) {
       const deadline = Date.now() + this.timeoutMs;
       while ((state = Atomics.load(ctl, Chan.State)) !== Chan.Response) {
@@ -80,7 +104,7 @@ export function serveChannel(sab: SharedArrayBuffer, handle: Handler, stop: () =
   const window = new Uint8Array(sab, Chan.WindowOffset, Chan.Window);
   for (;;) {
     let state = Atomics.load(ctl, Chan.State);
-    for (let i = 0; i < SPIN && state !== Chan.Request; i++) state = Atomics.load(ctl, Chan.State);
+    if (state !== Chan.Request) state = spinUntil(ctl, Chan.Request, SERVER_SPIN_MS);
     while (state !== Chan.Request) {
       if (stop() || Atomics.load(ctl, Chan.Dead) !== 0) return;
       Atomics.wait(ctl, Chan.State, state, 1000);
