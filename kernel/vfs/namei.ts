@@ -3,7 +3,7 @@
 // walk() resolves every component but the last, following symlinks (at most 40 in one walk, then
 // ELOOP), and looks the last one up. With W.FOLLOW, or when the path ends in '/', a symlink in the
 // last place is followed too, and the result describes where it leads; so O_CREAT through a dangling
-// link creates its target, as on Linux. ".." never climbs above the process root, and an absolute
+// link creates its target, as on Linux. With W.PARENT the last component is only looked up. ".." never climbs above the process root, and an absolute
 // symlink target restarts at the process root, never at the host's.
 //
 // Results are module globals (no allocation per walk), valid until the next walk:
@@ -23,7 +23,14 @@ import { Dentry } from "./dentry";
 import { Inode } from "./inode";
 
 export const enum W {
+  /** Follow a symlink in the last place (lookups; O_CREAT without O_EXCL). */
   FOLLOW = 1,
+  /**
+   * Resolve only the parent: the last component is looked up but never followed, and a trailing
+   * slash neither follows it nor requires a directory; the operation decides (Linux's LOOKUP_PARENT,
+   * used by mkdir, unlink, rmdir, rename, link, symlink and O_CREAT).
+   */
+  PARENT = 2,
 }
 
 export const enum Dot {
@@ -109,7 +116,8 @@ export function walk(root: Inode, start: Inode, path: usize, len: u32, flags: u3
     let child: Inode | null = d === null ? null : d.inode;
     // a mount point shows what is mounted on it
     while (child !== null && child.mounted !== null) child = child.mounted;
-    if (child !== null && child.kind == Filetype.SYMBOLIC_LINK && (!last || slash || (flags & W.FOLLOW))) {
+    const parentOnly = last && (flags & W.PARENT) != 0;
+    if (child !== null && child.kind == Filetype.SYMBOLIC_LINK && !parentOnly && (!last || slash || (flags & W.FOLLOW))) {
       if (++links > MAX_SYMLINKS) return E.LOOP;
       err = loadLink(child);
       if (err) return err;
@@ -139,7 +147,7 @@ export function walk(root: Inode, start: Inode, path: usize, len: u32, flags: u3
       wSlash = slash;
       memory.copy(nameOut, buf + s, clen);
       wNameLen = clen;
-      if (child !== null && slash && child.kind != Filetype.DIRECTORY) return E.NOTDIR;
+      if (child !== null && slash && !parentOnly && child.kind != Filetype.DIRECTORY) return E.NOTDIR;
       return 0;
     }
     if (child === null) return E.NOENT;

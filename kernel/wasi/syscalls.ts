@@ -637,11 +637,28 @@ export function fd_readdir(pid: u32, fd: u32, bufLen: u32, cookie: u64): u32 {
 export function path_open(pid: u32, fd: u32, dirflags: u32, len: u32, oflags: u32, rightsBase: u64, rightsInh: u64, fdflags: u32): u32 {
   if (oflags & ~0xf) return E.INVAL;
   if ((oflags & O.CREAT) && (oflags & O.DIRECTORY)) return E.INVAL;
-  // O_CREAT|O_EXCL never follows a symlink in the last place (Linux: it is EEXIST, even dangling).
+  // O_CREAT resolves the parent first (Linux open_last_lookups): a trailing slash or a final "." is
+  // EISDIR, an existing name is EEXIST with O_EXCL (a dangling symlink too), and otherwise an
+  // existing symlink is followed (to create its target if it dangles).
   const excl = (oflags & (O.CREAT | O.EXCL)) == (O.CREAT | O.EXCL);
-  const follow = dirflags & LOOKUP.SYMLINK_FOLLOW && !excl ? W.FOLLOW : 0;
-  let e = walkAt(pid, fd, len, follow, io + Io.PATH1, nameA);
-  if (e) return e;
+  const follow: u32 = dirflags & LOOKUP.SYMLINK_FOLLOW ? W.FOLLOW : 0;
+  let e: u32;
+  if (oflags & O.CREAT) {
+    e = walkAt(pid, fd, len, W.PARENT, io + Io.PATH1, nameA);
+    if (e) return e;
+    if (wSlash || wDot != Dot.NONE) return E.ISDIR;
+    if (wInode !== null) {
+      if (excl) return E.EXIST;
+      if (wInode!.kind == Filetype.SYMBOLIC_LINK && follow) {
+        e = walkAt(pid, fd, len, W.FOLLOW, io + Io.PATH1, nameA);
+        if (e) return e;
+        if (wSlash) return E.ISDIR;
+      }
+    }
+  } else {
+    e = walkAt(pid, fd, len, follow, io + Io.PATH1, nameA);
+    if (e) return e;
+  }
   const parent = curFile;
   let access: u32 = 0;
   if (rightsBase & <u64>R.READING) access |= Access.READ;
@@ -654,7 +671,6 @@ export function path_open(pid: u32, fd: u32, dirflags: u32, len: u32, oflags: u3
   let rhandle: u32 = NO_NODE;
   if (n === null) {
     if (!(oflags & O.CREAT)) return E.NOENT;
-    if (wSlash) return E.ISDIR;
     if (wDir.nlink == 0) return E.NOENT; // the directory was removed
     if (isRemote(wDir)) {
       e = remoteCreate(wDir, nameA, wNameLen, read, write, trunc, excl, append, ptr, flag);
@@ -708,7 +724,7 @@ function finalIsMountpoint(): bool {
 }
 
 export function path_create_directory(pid: u32, fd: u32, len: u32): u32 {
-  const e = walkAt(pid, fd, len, 0, io + Io.PATH1, nameA);
+  const e = walkAt(pid, fd, len, W.PARENT, io + Io.PATH1, nameA);
   if (e) return e;
   if (wDot != Dot.NONE || wInode !== null) return E.EXIST;
   if (wDir.nlink == 0) return E.NOENT;
@@ -718,7 +734,7 @@ export function path_create_directory(pid: u32, fd: u32, len: u32): u32 {
 }
 
 export function path_remove_directory(pid: u32, fd: u32, len: u32): u32 {
-  const e = walkAt(pid, fd, len, 0, io + Io.PATH1, nameA);
+  const e = walkAt(pid, fd, len, W.PARENT, io + Io.PATH1, nameA);
   if (e) return e;
   if (wDot == Dot.DOT) return E.INVAL;
   if (wDot == Dot.DOTDOT) return E.NOTEMPTY;
@@ -737,12 +753,13 @@ export function path_remove_directory(pid: u32, fd: u32, len: u32): u32 {
 }
 
 export function path_unlink_file(pid: u32, fd: u32, len: u32): u32 {
-  const e = walkAt(pid, fd, len, 0, io + Io.PATH1, nameA);
+  const e = walkAt(pid, fd, len, W.PARENT, io + Io.PATH1, nameA);
   if (e) return e;
   if (wDot != Dot.NONE) return E.ISDIR;
   const n = wInode;
   if (n === null) return E.NOENT;
   if (n.kind == Filetype.DIRECTORY) return E.ISDIR;
+  if (wSlash) return E.NOTDIR; // "file/" or "symlink/": Linux do_unlinkat's slashes case
   if (isRemote(wDir)) return remoteUnlink(wDir, wDentry!, false);
   unlinkEntry(wDentry!);
   return 0;
@@ -751,7 +768,7 @@ export function path_unlink_file(pid: u32, fd: u32, len: u32): u32 {
 export function path_symlink(pid: u32, targetLen: u32, fd: u32, len: u32): u32 {
   if (targetLen == 0) return E.NOENT;
   if (targetLen >= <u32>Io.PATH_MAX) return E.NAMETOOLONG;
-  const e = walkAt(pid, fd, len, 0, io + Io.PATH2, nameA);
+  const e = walkAt(pid, fd, len, W.PARENT, io + Io.PATH2, nameA);
   if (e) return e;
   if (wDot != Dot.NONE || wInode !== null) return E.EXIST;
   if (wSlash) return E.NOENT;
@@ -780,59 +797,53 @@ export function path_link(pid: u32, oldFd: u32, oldFlags: u32, oldLen: u32, newF
   if (e) return e;
   const src = wInode;
   if (src === null) return E.NOENT;
-  if (src.kind == Filetype.DIRECTORY) return E.PERM;
-  e = walkAt(pid, newFd, newLen, 0, io + Io.PATH2, nameB);
+  // Linux do_linkat: the new name is checked (EEXIST, ENOENT) before the source's type (EPERM)
+  e = walkAt(pid, newFd, newLen, W.PARENT, io + Io.PATH2, nameB);
   if (e) return e;
   if (wDot != Dot.NONE || wInode !== null) return E.EXIST;
   if (wSlash) return E.NOENT;
   if (wDir.nlink == 0) return E.NOENT;
+  if (src.kind == Filetype.DIRECTORY) return E.PERM;
   if (isRemote(wDir) || isRemote(src)) return isRemote(wDir) ? remoteLink(wDir, src, nameB, wNameLen) : E.XDEV;
   linkEntry(wDir, nameB, wNameLen, src);
   return 0;
 }
 
+/**
+ * rename, in the order Linux checks things (fs/namei.c do_renameat2, vfs_rename): both parents
+ * resolve; EXDEV across file systems; EBUSY for "." / ".." / "/"; ENOENT for a missing source;
+ * ENOTDIR when a non-directory source or target path ends in '/'; EINVAL when a directory would
+ * move into itself; ENOTEMPTY when the target is an ancestor of the source; then nothing to do for
+ * the same file; then the source/target type rules; EBUSY for mount points; ENOTEMPTY last.
+ */
 export function path_rename(pid: u32, oldFd: u32, oldLen: u32, newFd: u32, newLen: u32): u32 {
-  let e = walkAt(pid, oldFd, oldLen, 0, io + Io.PATH1, nameA);
+  let e = walkAt(pid, oldFd, oldLen, W.PARENT, io + Io.PATH1, nameA);
   if (e) return e;
   const oDot = wDot;
   const oSlash = wSlash;
   const src = wInode;
   const od = wDentry;
-  e = walkAt(pid, newFd, newLen, 0, io + Io.PATH2, nameB);
-  if (e) {
-    // Linux reports a missing source before problems with the target's last component
-    if (src === null && oDot == Dot.NONE) return E.NOENT;
-    return e;
-  }
-  if (oDot != Dot.NONE || wDot != Dot.NONE) return E.BUSY;
-  if (src === null) return E.NOENT;
+  const oDir = wDir;
+  e = walkAt(pid, newFd, newLen, W.PARENT, io + Io.PATH2, nameB);
+  if (e) return e;
   const dst = wInode;
   const nd = wDentry;
   const nDir = wDir;
-  if ((od !== null && od.inode.mounted !== null) || finalIsMountpoint()) return E.BUSY;
-  const oDir = od!.parent;
-  if (isRemote(oDir) || isRemote(nDir)) {
-    if (!isRemote(oDir) || !isRemote(nDir) || oDir.dev != nDir.dev) return E.XDEV;
-    if ((oSlash || wSlash) && src.kind != Filetype.DIRECTORY) return E.NOTDIR;
-    if (dst === src) return 0;
-    return remoteRename(od!, nDir, nameB, wNameLen, nd);
-  }
+  if (oDir.dev != nDir.dev) return E.XDEV;
+  if (oDot != Dot.NONE || wDot != Dot.NONE) return E.BUSY;
+  if (src === null) return E.NOENT;
   const isDir = src.kind == Filetype.DIRECTORY;
-  if ((oSlash || wSlash) && !isDir) return E.NOTDIR;
+  if (!isDir && (oSlash || wSlash)) return E.NOTDIR;
+  if (isDir && isAncestor(src, nDir)) return E.INVAL;
+  if (dst !== null && isAncestor(dst, oDir)) return E.NOTEMPTY;
+  if (dst === src) return 0; // the same file, even through another hard link: nothing to do
   if (dst !== null) {
-    if (dst == src) return 0; // same file (even via another hard link): nothing to do
-    if (isDir) {
-      if (dst.kind != Filetype.DIRECTORY) return E.NOTDIR;
-    } else if (dst.kind == Filetype.DIRECTORY) {
-      return E.ISDIR;
-    }
+    if (isDir && dst.kind != Filetype.DIRECTORY) return E.NOTDIR;
+    if (!isDir && dst.kind == Filetype.DIRECTORY) return E.ISDIR;
   }
-  if (isDir) {
-    if (src == rootInode || src == curProc.root) return E.BUSY;
-    if (isAncestor(src, nDir)) return E.INVAL;
-  }
+  if ((od !== null && od.inode.mounted !== null) || finalIsMountpoint()) return E.BUSY;
+  if (isRemote(oDir)) return remoteRename(od!, nDir, nameB, wNameLen, nd);
   if (dst !== null && dst.kind == Filetype.DIRECTORY) {
-    if (dst == curProc.root) return E.BUSY;
     e = dirEmpty(dst, flag);
     if (e) return e;
     if (!load<u8>(flag)) return E.NOTEMPTY;
