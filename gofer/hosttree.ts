@@ -187,7 +187,7 @@ export class HostServer {
     dv.setUint32(at + Stat.Uid, Number(st.uid), true);
     dv.setUint32(at + Stat.Gid, Number(st.gid), true);
     dv.setUint32(at + Stat.Kind, kindOf(st.mode), true);
-    dv.setUint32(at + Stat.Kind + 4, 0, true);
+    dv.setUint32(at + Stat.Layer, 0, true);
   }
 
   /** Reads a name of `len` bytes at `off`, checked to be a single component. */

@@ -88,7 +88,7 @@ export class LowerServer {
     dv.setUint32(at + Stat.Uid, t.uid(n), true);
     dv.setUint32(at + Stat.Gid, t.gid(n), true);
     dv.setUint32(at + Stat.Kind, k === TREE_DIR ? Kind.Dir : k === TREE_FILE ? Kind.File : k === TREE_SYMLINK ? Kind.Symlink : Kind.Unknown, true);
-    dv.setUint32(at + Stat.Kind + 4, 0, true);
+    dv.setUint32(at + Stat.Layer, t.layer(n) + 1, true);
   }
 
   private mount(len: number, _w: Uint8Array, dv: DataView): number {

@@ -585,6 +585,30 @@ export class GuestProcess {
     };
   }
 
+  /** The `wasmbox` module's file-system queries (host/process.ts documents them). */
+  wasmboxImports(): Record<string, (...args: any[]) => number> {
+    const k = this.k;
+    const pid = this.pid;
+    return {
+      layer: (p: number, l: number, follow: number, out: number) => {
+        this.g();
+        out >>>= 0;
+        if (!this.ok(out, 16)) return E.FAULT;
+        const e = this.path(p, l, Io.PATH1) || k.wasmbox_layer(pid, 3, l >>> 0, follow ? 1 : 0);
+        if (e === 0) this.out(Io.STRUCT, out, 16);
+        return e;
+      },
+      statfs: (p: number, l: number, out: number) => {
+        this.g();
+        out >>>= 0;
+        if (!this.ok(out, 48)) return E.FAULT;
+        const e = this.path(p, l, Io.PATH1) || k.wasmbox_statfs(pid, 3, l >>> 0);
+        if (e === 0) this.out(Io.STRUCT, out, 48);
+        return e;
+      },
+    };
+  }
+
   private readdir(fd: number, buf: number, len: number, cookie: bigint, out: number): number {
     this.g();
     buf >>>= 0;

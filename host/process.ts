@@ -16,6 +16,16 @@
 //     reported like a signal death: 128 + signal number). Errors: ENOENT (no such program),
 //     ENOEXEC (not WebAssembly, or imports this host does not have), EACCES (a directory), EBADF
 //     (a bad fd), EFAULT, EAGAIN (children nested too deeply).
+//   layer(path, path_len, follow, out) -> errno
+//     Which layer serves an absolute path (symlinks in the last place followed if `follow`). out is
+//     16 bytes: where u32 (1 upper: created in the sandbox; 2 copied up from the image; 3 the
+//     image's layer, unchanged; 4 the image's data with changed metadata; 5 an image directory
+//     with changes, merged; 6 a host mount), layer u32 (the image layer's index + 1, or 0),
+//     st_dev u32, filetype u32.
+//   statfs(path, path_len, out) -> errno
+//     Sizes of the file system holding an absolute path, for df. out is 48 bytes: blocks u64,
+//     bfree u64, files u64, ffree u64 (for the overlay: the filestore's limit and free pages),
+//     bsize u32, kind u32 (1 the overlay root, 2 a host mount), upper pages in use u32, inodes u32.
 import crypto from 'node:crypto';
 import path from 'node:path';
 import { E } from '../kernel/wasi/errno';
@@ -134,6 +144,7 @@ export function runModule(host: ProcessHost, proc: GuestProcess, module: WebAsse
   const wasi = guard(proc.imports());
   const wasmbox = guard({
     spawn: (...a: number[]) => spawn(host, proc, depth, a),
+    ...proc.wasmboxImports(),
   });
   for (const imp of WebAssembly.Module.imports(module)) {
     const ok = (imp.module === 'wasi_snapshot_preview1' && imp.name in wasi) || (imp.module === 'wasmbox' && imp.name in wasmbox);

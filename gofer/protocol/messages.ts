@@ -80,7 +80,7 @@ export const enum Kind {
  * Stat record, 64 bytes, embedded in several responses.
  *   0 ino u64   8 size u64   16 atime ns u64   24 mtime ns u64   32 ctime ns u64
  *  40 mode u32 (permission bits, 07777)   44 nlink u32   48 uid u32   52 gid u32
- *  56 kind u8 (Kind)   57..63 zero
+ *  56 kind u32 (Kind)   60 layer u32 (image trees: index + 1 of the layer that supplied the object; 0)
  */
 export const enum Stat {
   Ino = 0,
@@ -93,6 +93,7 @@ export const enum Stat {
   Uid = 48,
   Gid = 52,
   Kind = 56,
+  Layer = 60,
   Bytes = 64,
 }
 

@@ -5,7 +5,7 @@ import { gofer_call } from "../host";
 import { E } from "../wasi/errno";
 import {
   Chan, CloseReq, CreateReq, CreateResp, GetdentsReq, GetdentsResp, LinkReq, MkdirReq, MountReq, MountResp, Msg,
-  NodeReq, NodeResp, OpenReq, OpenResp, PReadReq, PWriteReq, RenameReq, SetStatReq, SetStatResp, Stat, SymlinkReq,
+  NodeReq, NodeResp, OpenReq, OpenResp, PReadReq, PWriteReq, RenameReq, SetStatReq, SetStatResp, Stat, StatFSResp, SymlinkReq,
   UnlinkReq, WalkReq, WalkResp,
 } from "../../gofer/protocol/messages";
 
@@ -94,6 +94,19 @@ export function goferPRead(handle: u32, offset: u64, len: u32): u32 {
   const e = call(Msg.PRead, PReadReq.Bytes);
   if (e) return e;
   return respLen <= len ? 0 : E.IO;
+}
+
+/** StatFS of the file system holding `node`: copies blocks, bfree, files, ffree and bsize to `out` (filestat-like). */
+export function goferStatFS(node: u32, out: usize): u32 {
+  const e = goferNodeCall(Msg.StatFS, node);
+  if (e) return e;
+  if (respLen != StatFSResp.Bytes) return E.IO;
+  store<u64>(out, load<u64>(resp + StatFSResp.Blocks));
+  store<u64>(out, load<u64>(resp + StatFSResp.BlocksFree), 8);
+  store<u64>(out, load<u64>(resp + StatFSResp.Files), 16);
+  store<u64>(out, load<u64>(resp + StatFSResp.FilesFree), 24);
+  store<u32>(out, load<u32>(resp + StatFSResp.BlockSize), 32);
+  return 0;
 }
 
 /** FSync of one open handle. */

@@ -50,6 +50,7 @@ function inodeFromStat(node: u32, st: usize): Inode {
   n.nlink = load<u32>(st + Stat.Nlink);
   n.uid = load<u32>(st + Stat.Uid);
   n.gid = load<u32>(st + Stat.Gid);
+  n.layer = load<u32>(st + Stat.Layer);
   if (kind == Filetype.DIRECTORY) n.flags = IFlag.UNPOPULATED;
   else n.flags = IFlag.LOWER_DATA;
   return n;

@@ -75,6 +75,8 @@ export class Inode {
 
   /** st_dev: 1 for the root file system, mount + 1 for a bind mount. Immutable. */
   dev: u32;
+  /** For an object of the image: the index + 1 of the layer that supplied it (0 otherwise). Immutable. */
+  layer: u32;
   /** A mount point: the root of what is mounted here, or null. */
   mounted: Inode | null;
   /** Remote: attributes and the cached name are trusted until this time (ns). */

@@ -23,7 +23,9 @@ import {
   remotePlanRead, remoteRename, remoteRevalidate, remoteSetStat, remoteSymlink, remoteUnlink, remoteWriteBuffer,
   SET_ATIME, SET_ATIME_NOW, SET_MTIME, SET_MTIME_NOW, SET_SIZE,
 } from "../fs/remote";
-import { goferFSync } from "../fs/gofer";
+import { goferFSync, goferStatFS } from "../fs/gofer";
+import { pagesFree, pagesLimit, pagesUsed } from "../mm/filestore";
+import { inodesInUse } from "../vfs/inode";
 import { E } from "./errno";
 import { Advice, Dirent, FD, FST, Fdstat, Filestat, Filetype, LOOKUP, O, Prestat, R, Whence } from "./types";
 
@@ -982,5 +984,76 @@ export function mount_root_remote(m: u32, ttlMs: u32): u32 {
   const r = remoteMount(m, ttlMs, flag);
   if (r === null) return load<u32>(flag);
   setRoot(r);
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The `wasmbox` import module's file-system queries (host/process.ts documents them for guests)
+
+/** Where an object's data and metadata live (wasmbox_layer, STRUCT word 0). */
+export const enum Where {
+  /** Created in the sandbox: only in the upper layer. */
+  UPPER = 1,
+  /** From the image, copied up: data (and metadata) in the upper layer. */
+  COPIED_UP = 2,
+  /** From the image, unchanged: served by the lower layer. */
+  LOWER = 3,
+  /** From the image, with changed metadata (times, names): data still in the lower layer. */
+  LOWER_DATA = 4,
+  /** A directory of the image that the sandbox has changed: upper and lower merged. */
+  MERGED = 5,
+  /** On a host mount (bind mount, or the root with --overlay2 none): no overlay. */
+  MOUNT = 6,
+}
+
+/**
+ * Which layer serves PATH1 (len), resolved from fd (following symlinks if `follow`). STRUCT:
+ * 0 where u32 (Where), 4 layer u32 (image layer index + 1, 0 if none), 8 dev u32, 12 kind u32.
+ */
+export function wasmbox_layer(pid: u32, fd: u32, len: u32, follow: u32): u32 {
+  const e = walkAt(pid, fd, len, follow ? W.FOLLOW : 0, io + Io.PATH1, nameA);
+  if (e) return e;
+  const n = wInode;
+  if (n === null) return E.NOENT;
+  let where: u32;
+  if (isRemote(n)) where = Where.MOUNT;
+  else if (n.lowerNode == NO_NODE) where = Where.UPPER;
+  else if (n.kind == Filetype.DIRECTORY) where = n.flags & IFlag.UPPER ? Where.MERGED : Where.LOWER;
+  else if (n.flags & IFlag.LOWER_DATA) where = n.flags & IFlag.UPPER ? Where.LOWER_DATA : Where.LOWER;
+  else where = Where.COPIED_UP;
+  const out = io + Io.STRUCT;
+  store<u32>(out, where);
+  store<u32>(out, n.layer, 4);
+  store<u32>(out, n.dev, 8);
+  store<u32>(out, n.kind, 12);
+  return 0;
+}
+
+/**
+ * statfs-like figures for the file system holding PATH1 (len). STRUCT: 0 blocks u64, 8 bfree u64,
+ * 16 files u64, 24 ffree u64, 32 bsize u32, 36 kind u32 (1 overlay root file system, 2 host mount),
+ * 40 upper pages u32 (filestore pages in use), 44 inodes u32.
+ */
+export function wasmbox_statfs(pid: u32, fd: u32, len: u32): u32 {
+  const e = walkAt(pid, fd, len, W.FOLLOW, io + Io.PATH1, nameA);
+  if (e) return e;
+  const n = wInode;
+  if (n === null) return E.NOENT;
+  const out = io + Io.STRUCT;
+  memory.fill(out, 0, 48);
+  if (isRemote(n)) {
+    const ge = goferStatFS(n.lowerNode, out);
+    if (ge) return ge;
+    store<u32>(out, 2, 36);
+  } else {
+    store<u64>(out, <u64>pagesLimit(), 0);
+    store<u64>(out, <u64>pagesFree(), 8);
+    store<u64>(out, <u64>inodesInUse() + 1000000, 16);
+    store<u64>(out, 1000000, 24);
+    store<u32>(out, 4096, 32);
+    store<u32>(out, 1, 36);
+  }
+  store<u32>(out, pagesUsed(), 40);
+  store<u32>(out, inodesInUse(), 44);
   return 0;
 }
