@@ -1,0 +1,20 @@
+// wasmbox.h: the non-standard imports the wasmbox host gives to guests (module "wasmbox"), beside
+// wasi_snapshot_preview1. Only guests that include this header use them; a module that imports
+// one runs only on a host that provides it (node:wasi and other WASI runtimes do not).
+#ifndef WASMBOX_H
+#define WASMBOX_H
+
+#include <stddef.h>
+
+// Spawns path with argv and envp (NUL-separated strings, count given), working directory cwd, and
+// fds[0..2] of the caller as the child's stdin/stdout/stderr; runs it to completion (like
+// vfork+exec+wait) and stores its exit status. Returns 0 or a WASI errno (ENOENT: no such file,
+// ENOEXEC: not WebAssembly).
+__attribute__((import_module("wasmbox"), import_name("spawn")))
+int wasmbox_spawn(const char *path, size_t path_len,
+                  const char *argv_buf, size_t argv_buf_len, size_t argc,
+                  const char *env_buf, size_t env_buf_len, size_t envc,
+                  const char *cwd, size_t cwd_len,
+                  const int *fds, int *status_out);
+
+#endif

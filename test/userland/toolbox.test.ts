@@ -1,0 +1,556 @@
+// The toolbox (guests/toolbox.c) against GNU coreutils, findutils, grep and util-linux hexdump.
+// Every case runs three times on the same tree: in the sandbox (the tree is an image layer under
+// /data), with the host's GNU tool on a copy of the tree in a temp directory, and with the toolbox
+// under node:wasi on that copy. stdout, stderr and the exit status must be equal, after the
+// normalisations below, each of which is a difference documented in the table at the top of
+// guests/toolbox.c: permission bits (WASI has none), block counts ("total", stat Blocks/IO Block:
+// WASI has no st_blocks), inode/device numbers and ctime/atime (another file system), directory
+// order (find, grep -r, du), and du's apparent sizes (GNU is run with --apparent-size).
+// Commands that change the tree run in the sandbox (output, messages, status) and under node:wasi
+// and GNU on fresh copies whose resulting trees are compared; in the sandbox their effects are
+// checked through the shell in sh.test.ts (one sandbox runs one command until spawn exists).
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  APPLETS,
+  box,
+  gnu,
+  hostTree,
+  normPerms,
+  normStat,
+  normTotal,
+  snapshot,
+  sortLines,
+  systemEntries,
+  dataEntries,
+  userlandImage,
+  wasiToolbox,
+  writeTree,
+  type RunOutput,
+} from '../lib/userland';
+import { tempDir } from '../lib/images';
+
+const img = userlandImage();
+// the host copy mirrors the whole image, so that even '..' of /data looks the same
+const hostRoot = writeTree([...systemEntries(), ...dataEntries()], tempDir('root'));
+fs.utimesSync(hostRoot, 0, 0); // the image's implied root directory has mtime 0
+const hostData = path.join(hostRoot, 'data');
+
+interface Case {
+  cmd: string[];
+  /** Sandbox working directory (default /data); the host runs in the same place of its copy. */
+  cwd?: string;
+  input?: string;
+  /** The GNU command line, when it differs (documented difference). */
+  gnu?: string[];
+  /** Compare stdout lines in sorted order (directory order differs between file systems). */
+  sort?: boolean;
+  /** Extra normalisation of both outputs. */
+  norm?: (s: string) => string;
+  /** Do not run under node:wasi (uvwasi differs for reasons that are not the toolbox's). */
+  noWasi?: string;
+}
+
+const ident = (s: string) => s;
+
+function normalise(r: RunOutput, c: Case): RunOutput {
+  const n = (s: string) => {
+    let t = normStat(normTotal(normPerms(s)));
+    t = (c.norm ?? ident)(t);
+    return c.sort ? sortLines(t) : t;
+  };
+  return { stdout: n(r.stdout), stderr: n(r.stderr), status: r.status };
+}
+
+function check(c: Case) {
+  const cwd = c.cwd ?? '/data';
+  const hostCwd = path.join(hostRoot, cwd);
+  const label = `${c.cmd.join(' ')} (in ${cwd})`;
+  const sb = normalise(box(img, c.cmd, { cwd, input: c.input }), c);
+  const ref = normalise(gnu(c.gnu ?? c.cmd, hostCwd, c.input), c);
+  assert.is(sb.stdout, ref.stdout, `${label}: stdout vs GNU`);
+  assert.is(sb.stderr, ref.stderr, `${label}: stderr vs GNU`);
+  assert.is(sb.status, ref.status, `${label}: status vs GNU (${sb.stderr})`);
+  if (!c.noWasi) {
+    const w = normalise(wasiToolbox(c.cmd, hostRoot, cwd, c.input), c);
+    assert.is(sb.stdout, w.stdout, `${label}: stdout vs node:wasi`);
+    assert.is(sb.stderr, w.stderr, `${label}: stderr vs node:wasi`);
+    assert.is(sb.status, w.status, `${label}: status vs node:wasi`);
+  }
+}
+
+function cases(name: string, list: Case[]) {
+  test(name, () => {
+    for (const c of list) check(c);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+
+cases('ls: names, -a, -A, -1, -d, several operands, symlinks to directories', [
+  { cmd: ['ls'] },
+  { cmd: ['ls', '-a'] },
+  { cmd: ['ls', '-A'] },
+  { cmd: ['ls', '-1', 'sub'] },
+  { cmd: ['ls', '-d', 'sub', 'empty', 'a.txt'] },
+  { cmd: ['ls', 'sub', 'a.txt', 'empty', 'zero'] },
+  { cmd: ['ls', 'dirlink'] },
+  { cmd: ['ls', 'link', 'broken'] },
+  { cmd: ['ls', 'empty'] },
+  { cmd: ['ls', '.', 'sub/deep'] },
+  { cmd: ['ls'], cwd: '/data/sub' },
+  { cmd: ['ls', '..'], cwd: '/data/sub/deep' },
+]);
+
+cases('ls -l: modes, links, sizes, dates, symlink targets, totals', [
+  { cmd: ['ls', '-l'] },
+  { cmd: ['ls', '-la', 'sub'] },
+  { cmd: ['ls', '-l', 'a.txt', 'link', 'dirlink', 'broken', 'zero', 'big.bin'] },
+  { cmd: ['ls', '-ld', 'sub', 'dirlink', 'empty'] },
+  { cmd: ['ls', '-l', 'dirlink'] },
+  { cmd: ['ls', '-l', 'sub', 'a.txt'] },
+  { cmd: ['ls', '-l', '../etc'] },
+]);
+
+cases('ls -R, and errors (exit 2 for a bad operand)', [
+  { cmd: ['ls', '-R'] },
+  { cmd: ['ls', '-R', 'sub', 'empty'] },
+  { cmd: ['ls', '-lR', 'sub'] },
+  { cmd: ['ls', '-aR', 'sub'] },
+  { cmd: ['ls', '-R', 'dirlink'] },
+  { cmd: ['ls', 'nonexistent'] },
+  { cmd: ['ls', 'nonexistent', 'a.txt', 'sub'] },
+  { cmd: ['ls', '-l', 'nonexistent', 'empty'] },
+  { cmd: ['ls', '-z'] },
+  { cmd: ['ls', 'a.txt/'] },
+]);
+
+cases('cat: files, stdin, -, errors', [
+  { cmd: ['cat', 'a.txt', 'b.txt', 'zero', 'notes.md'] },
+  { cmd: ['cat', 'link', 'sp ace.txt'] },
+  { cmd: ['cat'], input: 'from stdin\n' },
+  { cmd: ['cat', 'a.txt', '-', 'b.txt'], input: 'middle\n' },
+  { cmd: ['cat', 'nonexistent', 'a.txt', 'sub', 'broken', 'sp ace'] },
+  { cmd: ['cat', 'big.bin'] },
+]);
+
+cases('echo: -n, -e escapes, -E, options that are not options', [
+  { cmd: ['echo', 'a', 'b  c', ''] },
+  { cmd: ['echo'] },
+  { cmd: ['echo', '-n', 'no', 'newline'] },
+  { cmd: ['echo', '-e', 'tab\\there\\nnl \\x41\\x4a2 \\0101 \\101 \\\\ \\q \\e.\\a\\b\\f\\r\\v'] },
+  { cmd: ['echo', '-e', 'stop\\c here', 'gone'] },
+  { cmd: ['echo', '-E', 'raw\\n'] },
+  { cmd: ['echo', '-ne', 'x\\ty'] },
+  { cmd: ['echo', '-en', 'x\\ty'] },
+  { cmd: ['echo', '-n', '-e', 'a\\nb'] },
+  { cmd: ['echo', '--', '-n'] },
+  { cmd: ['echo', '-x', '-n'] },
+  { cmd: ['echo', 'trailing\\'] },
+  { cmd: ['echo', '-e', 'trailing\\'] },
+]);
+
+cases('wc: -l -w -c, widths, totals, stdin, errors', [
+  { cmd: ['wc', 'a.txt'] },
+  { cmd: ['wc', '-l', 'notes.md'] },
+  { cmd: ['wc', '-w', 'words'] },
+  { cmd: ['wc', '-c', 'bin.dat'] },
+  { cmd: ['wc', '-lw', 'notes.md', 'words'] },
+  { cmd: ['wc', 'a.txt', 'b.txt', 'notes.md', 'words', 'zero', 'big.bin'] },
+  { cmd: ['wc'], input: 'one two\nthree\n' },
+  { cmd: ['wc', '-l'], input: 'one two\nthree\n' },
+  { cmd: ['wc', '-', 'a.txt'], input: 'x y z\n' },
+  { cmd: ['wc', 'nonexistent', 'a.txt'] },
+  { cmd: ['wc', 'nonexistent'] },
+  { cmd: ['wc', 'sub'] },
+  { cmd: ['wc', '-c', 'sub', 'a.txt'] },
+]);
+
+cases('head: -n N, -N, -n -N, -c, several files, errors', [
+  { cmd: ['head', 'notes.md'] },
+  { cmd: ['head', '-n', '3', 'notes.md'] },
+  { cmd: ['head', '-3', 'notes.md'] },
+  { cmd: ['head', '-n3', 'notes.md'] },
+  { cmd: ['head', '-n', '-22', 'notes.md'] },
+  { cmd: ['head', '-n', '-1', 'b.txt'] },
+  { cmd: ['head', '-n', '0', 'a.txt'] },
+  { cmd: ['head', '-n', '100', 'b.txt'] },
+  { cmd: ['head', '-c', '7', 'notes.md'] },
+  { cmd: ['head', '-c', '-3', 'a.txt'] },
+  { cmd: ['head', '-n', '2', 'a.txt', 'b.txt', 'zero'] },
+  { cmd: ['head', '-n', '1', '-'], input: 'x\ny\n' },
+  { cmd: ['head', '-c', '3'], input: 'abcdef' },
+  { cmd: ['head', '-n', '2'], input: 'x\n'.repeat(100000) },
+  { cmd: ['head', 'nonexistent', 'a.txt'] },
+  { cmd: ['head', '-n', 'x', 'a.txt'] },
+]);
+
+cases('tail: -n N, +N, -N, -c, several files, errors', [
+  { cmd: ['tail', 'notes.md'] },
+  { cmd: ['tail', '-n', '3', 'notes.md'] },
+  { cmd: ['tail', '-3', 'notes.md'] },
+  { cmd: ['tail', '-n', '+23', 'notes.md'] },
+  { cmd: ['tail', '-n', '+1', 'a.txt'] },
+  { cmd: ['tail', '-n', '1', 'b.txt'] },
+  { cmd: ['tail', '-n', '0', 'a.txt'] },
+  { cmd: ['tail', '-c', '5', 'b.txt'] },
+  { cmd: ['tail', '-c', '+4', 'a.txt'] },
+  { cmd: ['tail', '-n', '1', 'a.txt', 'b.txt'] },
+  { cmd: ['tail', '-n', '2'], input: 'a\nb\nc\n' },
+  { cmd: ['tail', 'nonexistent'] },
+  { cmd: ['tail', '-n', 'x', 'a.txt'] },
+]);
+
+// grep: the toolbox takes fixed strings only (documented), so GNU runs with -F.
+const grepF = (list: Case[]): Case[] => list.map((c) => ({ ...c, gnu: ['grep', '-F', ...c.cmd.slice(1)] }));
+cases('grep (fixed strings): -v -i -n -c, several files, binary files, exit status', grepF([
+  { cmd: ['grep', 'hello', 'a.txt', 'b.txt', 'notes.md', '.hidden'] },
+  { cmd: ['grep', 'hello', 'notes.md'] },
+  { cmd: ['grep', '-i', 'hello', 'a.txt', 'b.txt', 'sub/deep/more.txt'] },
+  { cmd: ['grep', '-v', 'line 1', 'notes.md'] },
+  { cmd: ['grep', '-n', 'Gamma', 'notes.md'] },
+  { cmd: ['grep', '-c', 'hello', 'a.txt', 'notes.md', 'zero'] },
+  { cmd: ['grep', '-vc', 'a', 'notes.md'] },
+  { cmd: ['grep', '-in', 'HELLO', 'sub/deep/more.txt'] },
+  { cmd: ['grep', 'no newline', 'b.txt'] },
+  { cmd: ['grep', '', 'a.txt'] },
+  { cmd: ['grep', 'x.x', 'notes.md'] },
+  { cmd: ['grep', 'nothing-matches', 'a.txt'] },
+  { cmd: ['grep', 'hello', 'bin.dat'] },
+  { cmd: ['grep', '-c', 'hello', 'bin.dat'] },
+  { cmd: ['grep', 'hello', 'nonexistent', 'a.txt'] },
+  { cmd: ['grep', 'hello', 'sub'] },
+  { cmd: ['grep', '-e', 'alpha', '-e', 'beta', 'notes.md'] },
+  { cmd: ['grep', '-x', 'world', 'a.txt'] },
+  { cmd: ['grep', '-l', 'hello', 'a.txt', 'b.txt', 'notes.md'] },
+  { cmd: ['grep', '-q', 'hello', 'a.txt'] },
+  { cmd: ['grep', 'o'], input: 'foo\nbar\nboo\n' },
+  { cmd: ['grep'] },
+]));
+
+cases('grep -r: names relative to the operand, directory order normalised', grepF([
+  { cmd: ['grep', '-r', 'hello'], sort: true },
+  { cmd: ['grep', '-r', 'hello', 'sub'], sort: true },
+  { cmd: ['grep', '-rn', 'hello', '.'], sort: true },
+  { cmd: ['grep', '-rc', 'hello', 'sub'], sort: true },
+  { cmd: ['grep', '-ri', 'HELLO', 'sub/deep'], sort: true },
+  { cmd: ['grep', '-r', 'hello', 'a.txt'], sort: true },
+  { cmd: ['grep', '-rl', 'hello', 'sub', 'a.txt'], sort: true },
+]));
+
+cases('find: -name globs, -type, -maxdepth, !, -o, errors (directory order normalised)', [
+  { cmd: ['find'], sort: true },
+  { cmd: ['find', '.'], sort: true },
+  { cmd: ['find', 'sub'], sort: true },
+  { cmd: ['find', 'sub/', 'empty'], sort: true },
+  { cmd: ['find', '.', '-name', '*.txt'], sort: true },
+  { cmd: ['find', '.', '-name', '[ab]*'], sort: true },
+  { cmd: ['find', '.', '-name', '?.txt'], sort: true },
+  { cmd: ['find', '.', '-iname', 'A*'], sort: true },
+  { cmd: ['find', '.', '-type', 'd'], sort: true },
+  { cmd: ['find', '.', '-type', 'f'], sort: true },
+  { cmd: ['find', '.', '-type', 'l'], sort: true },
+  { cmd: ['find', '.', '-type', 'f', '-name', '*.md'], sort: true },
+  { cmd: ['find', '.', '-maxdepth', '1', '-type', 'f'], sort: true },
+  { cmd: ['find', '.', '-mindepth', '2'], sort: true },
+  { cmd: ['find', '.', '!', '-type', 'd', '-name', '*e*'], sort: true },
+  { cmd: ['find', '.', '-name', 'file', '-o', '-name', 's.md'], sort: true },
+  { cmd: ['find', '.', '(', '-name', '*.md', '-o', '-name', '*.txt', ')', '-type', 'f', '-print'], sort: true },
+  { cmd: ['find', 'dirlink'], sort: true },
+  { cmd: ['find', 'nonexistent', 'empty'], sort: true },
+  { cmd: ['find', '.', '-bogus'] },
+  { cmd: ['find', '.', '-name'] },
+  { cmd: ['find', '.', '-type', 'q'] },
+]);
+
+// du: WASI has no block counts, so the toolbox reports apparent sizes: GNU runs with --apparent-size.
+const du = (...args: string[]): Case => ({ cmd: ['du', ...args], gnu: ['du', '--apparent-size', ...args], sort: true });
+cases('du: apparent sizes (as du --apparent-size), -s, -h, -a, -b, -c, hard links counted once', [
+  du(),
+  du('sub'),
+  du('-s', '.'),
+  du('-s', 'sub', 'empty', 'a.txt'),
+  du('-sh', '.'),
+  du('-h', 'sub'),
+  du('-a', 'sub'),
+  du('-b', 'a.txt', 'big.bin'),
+  du('-c', 'a.txt', 'b.txt'),
+  du('-sh', 'big.bin'),
+  du('a.txt', 'hard'),
+  du('nonexistent', 'a.txt'),
+]);
+
+cases('stat: default format and -c, symlinks, -L, errors (inode, blocks, modes, ctime normalised)', [
+  { cmd: ['stat', 'a.txt'] },
+  { cmd: ['stat', 'sub', 'link', 'zero', 'dirlink'] },
+  { cmd: ['stat', '-L', 'link'] },
+  { cmd: ['stat', 'sp ace.txt'] },
+  { cmd: ['stat', '-c', '%n %s %F %h %U %G %u %g %Y %y', 'a.txt', 'sub', 'link', 'zero', 'hard'] },
+  { cmd: ['stat', '-c', '[%N] [%-8s] [%8s] [%05s]', 'link', 'a.txt'] },
+  { cmd: ['stat', '-c', '%n\\t%s %%', 'a.txt'] },
+  { cmd: ['stat', 'nonexistent', 'a.txt'] },
+  { cmd: ['stat'] },
+]);
+
+cases('hexdump: -C canonical and the default format, squeezing, several files', [
+  { cmd: ['hexdump', '-C', 'a.txt'] },
+  { cmd: ['hexdump', '-C', 'bin.dat'] },
+  { cmd: ['hexdump', '-C', 'big.bin'] },
+  { cmd: ['hexdump', 'bin.dat'] },
+  { cmd: ['hexdump', 'big.bin'] },
+  { cmd: ['hexdump', 'b.txt'] },
+  { cmd: ['hexdump', 'sp ace.txt'] },
+  { cmd: ['hexdump'], input: 'odd' },
+  { cmd: ['hexdump', '-C', 'a.txt', 'b.txt'] },
+  { cmd: ['hexdump', '-C', 'zero'] },
+  { cmd: ['hexdump', '-C'], input: 'from stdin' },
+  { cmd: ['hexdump', '-C', 'nonexistent', 'a.txt'] },
+  { cmd: ['hexdump', 'nonexistent'] },
+]);
+
+cases('date: fixed times in UTC, formats, -d @N, -r FILE, -R, -I', [
+  { cmd: ['date', '-d', '@0'] },
+  { cmd: ['date', '-u', '-d', '@1680153482'] },
+  { cmd: ['date', '-d', '@1680153482', '+%Y-%m-%dT%H:%M:%S %j %a %A %b %B %e %H %I %p %y %Z %z %s %%'] },
+  { cmd: ['date', '-d', '@1680153482.25', '+%s.%N'] },
+  { cmd: ['date', '-R', '-d', '@86400'] },
+  { cmd: ['date', '-I', '-d', '@1680153482'] },
+  { cmd: ['date', '-r', 'a.txt'] },
+  { cmd: ['date', '-r', 'nonexistent'] },
+]);
+
+cases('true, false, env -i, sleep errors', [
+  { cmd: ['true'] },
+  { cmd: ['false'] },
+  { cmd: ['env', '-i', 'A=1', 'B=two words'] },
+  { cmd: ['env', '-i'] },
+  { cmd: ['sleep', '0'] },
+  { cmd: ['sleep', 'x'] },
+  { cmd: ['sleep'] },
+  { cmd: ['sleep', '0.05', '0.01s'] },
+]);
+
+// ---------------------------------------------------------------------------------------------
+// Commands that change the tree: messages and statuses in the sandbox (against GNU on a fresh
+// copy), and the resulting trees under node:wasi against GNU's.
+
+interface Change {
+  cmd: string[];
+  /** Do not compare the resulting trees (the result depends on directory order). */
+  noTree?: string;
+  /** Compare stdout lines sorted (-v output follows directory order). */
+  sort?: boolean;
+}
+
+function checkChange(c: Change) {
+  const label = c.cmd.join(' ');
+  const gnuRoot = hostTree();
+  const wasiRoot = hostTree();
+  const ref = gnu(c.cmd, path.join(gnuRoot, 'data'));
+  const w = wasiToolbox(c.cmd, wasiRoot, '/data');
+  const sb = box(img, c.cmd, { cwd: '/data' });
+  const n = (s: string) => (c.sort ? sortLines(s) : s);
+  for (const [name, r] of [['sandbox', sb], ['node:wasi', w]] as const) {
+    assert.is(n(r.stdout), n(ref.stdout), `${label}: ${name} stdout vs GNU`);
+    assert.is(r.stderr, ref.stderr, `${label}: ${name} stderr vs GNU`);
+    assert.is(r.status, ref.status, `${label}: ${name} status vs GNU (${r.stderr})`);
+  }
+  if (!c.noTree) assert.is(snapshot(wasiRoot), snapshot(gnuRoot), `${label}: tree after node:wasi vs GNU`);
+}
+
+function changes(name: string, list: Change[]) {
+  test(name, () => {
+    for (const c of list) checkChange(c);
+  });
+}
+
+changes('mkdir, -p, -v, and its errors', [
+  { cmd: ['mkdir', 'new'] },
+  { cmd: ['mkdir', '-v', 'new', 'new2'] },
+  { cmd: ['mkdir', '-pv', 'x/y/z', 'sub/deep', 'sub/n'] },
+  { cmd: ['mkdir', '-p', 'sub', 'a//b/'] },
+  { cmd: ['mkdir', 'sub', 'a.txt', 'nope/x'] },
+  { cmd: ['mkdir', '-p', 'a.txt/x'] },
+  { cmd: ['mkdir', '-p', 'a.txt'] },
+  { cmd: ['mkdir'] },
+]);
+
+changes('rmdir and rm (-r, -f), and their errors', [
+  { cmd: ['rmdir', 'empty'] },
+  { cmd: ['rmdir', 'sub', 'nonexistent', 'a.txt', 'empty'] },
+  { cmd: ['rmdir'] },
+  { cmd: ['rm', 'a.txt', 'link', 'broken'] },
+  { cmd: ['rm', 'sub', 'nonexistent'] },
+  { cmd: ['rm', '-f', 'nonexistent', 'zero'] },
+  { cmd: ['rm', '-r', 'sub', 'dirlink', 'empty'] },
+  { cmd: ['rm', '-rf', 'sub', 'nonexistent'] },
+  { cmd: ['rm', '-rv', 'sub'], sort: true },
+  { cmd: ['rm', '-r', '.', '..'] },
+  { cmd: ['rm'] },
+  { cmd: ['rm', '-f'] },
+]);
+
+changes('mv: rename, into a directory, and its errors', [
+  { cmd: ['mv', 'a.txt', 'renamed'] },
+  { cmd: ['mv', '-v', 'a.txt', 'b.txt', 'sub'] },
+  { cmd: ['mv', 'sub', 'empty'] },
+  { cmd: ['mv', 'zero', 'b.txt'] },
+  { cmd: ['mv', 'link', 'sub/deep/'] },
+  { cmd: ['mv', 'nonexistent', 'x'] },
+  { cmd: ['mv', 'sub', 'sub/deep'] },
+  { cmd: ['mv', 'a.txt', 'b.txt', 'zero'] },
+  { cmd: ['mv', 'a.txt', 'hard'] },
+  { cmd: ['mv', 'a.txt'] },
+  { cmd: ['mv', 'sub', 'a.txt'] },
+]);
+
+changes('cp: files, -r, into a directory, and its errors', [
+  { cmd: ['cp', 'a.txt', 'copy'] },
+  { cmd: ['cp', 'a.txt', 'b.txt', 'big.bin', 'empty'] },
+  { cmd: ['cp', 'link', 'deref'] },
+  { cmd: ['cp', '-r', 'sub', 'copy'] },
+  { cmd: ['cp', '-r', 'sub', 'empty'] },
+  { cmd: ['cp', '-rv', 'sub', 'copy'], sort: true },
+  { cmd: ['cp', '-r', 'dirlink', 'link', 'empty'] },
+  { cmd: ['cp', 'sub', 'x'] },
+  { cmd: ['cp', 'nonexistent', 'x'] },
+  { cmd: ['cp', 'a.txt', 'a.txt'] },
+  { cmd: ['cp', 'a.txt', 'hard'] },
+  // GNU copies in directory order until it meets its own copy, so what got copied depends on the order
+  { cmd: ['cp', '-r', 'sub', 'sub/deep'], noTree: 'directory order' },
+  { cmd: ['cp', '-r', 'empty', 'empty'] },
+  { cmd: ['cp', 'a.txt', 'b.txt', 'zero'] },
+  { cmd: ['cp', 'a.txt', 'sub'] },
+  { cmd: ['cp'] },
+]);
+
+changes('ln: hard and symbolic links, -f, into a directory, and its errors', [
+  { cmd: ['ln', 'a.txt', 'hard2'] },
+  { cmd: ['ln', '-s', 'a.txt', 'soft'] },
+  { cmd: ['ln', '-s', '../a.txt', 'sub'] },
+  { cmd: ['ln', '-sv', 'x', 'y', 'empty'] },
+  { cmd: ['ln', '-s', 'a.txt', 'link'] },
+  { cmd: ['ln', '-sf', 'b.txt', 'link'] },
+  { cmd: ['ln', 'a.txt', 'b.txt'] },
+  { cmd: ['ln', '-f', 'a.txt', 'b.txt'] },
+  { cmd: ['ln', 'nonexistent', 'x'] },
+  { cmd: ['ln', 'sub', 'x'] },
+  { cmd: ['ln', '-s', 'a.txt', 'b.txt', 'zero'] },
+  { cmd: ['ln'] },
+]);
+
+changes('touch: existing files keep their data, new files are created, errors', [
+  { cmd: ['touch', 'a.txt', 'new', 'sub'] },
+  { cmd: ['touch', '-c', 'nonexistent'] },
+  { cmd: ['touch', 'nope/x'] },
+  { cmd: ['touch'] },
+]);
+
+test('touch sets the modification time to now', () => {
+  const root = hostTree();
+  const before = Date.now() / 1000;
+  const w = wasiToolbox(['touch', 'a.txt', 'fresh'], root, '/data');
+  assert.is(w.status, 0, w.stderr);
+  for (const f of ['a.txt', 'fresh']) {
+    const m = fs.statSync(path.join(root, 'data', f)).mtimeMs / 1000;
+    assert.ok(m >= before - 2, `${f}: mtime ${m} is not recent`);
+  }
+  const r = box(img, ['touch', 'a.txt']);
+  assert.is(r.status, 0, r.stderr);
+});
+
+// ---------------------------------------------------------------------------------------------
+// What cannot be compared with GNU as it stands
+
+test('pwd: the working directory from PWD; physical by default, -L keeps a symlink', () => {
+  let r = box(img, ['pwd'], { cwd: '/data/sub/deep' });
+  assert.equal(r, { stdout: '/data/sub/deep\n', stderr: '', status: 0 });
+  r = box(img, ['pwd']);
+  assert.equal(r, { stdout: '/\n', stderr: '', status: 0 });
+  r = box(img, ['pwd'], { cwd: '/data/dirlink' });
+  assert.equal(r, { stdout: '/data/sub\n', stderr: '', status: 0 });
+  r = box(img, ['pwd', '-L'], { cwd: '/data/dirlink' });
+  assert.equal(r, { stdout: '/data/dirlink\n', stderr: '', status: 0 });
+  r = box(img, ['pwd', '-P'], { cwd: '/data/dirlink/deep' });
+  assert.equal(r, { stdout: '/data/sub/deep\n', stderr: '', status: 0 });
+  // relative paths are resolved from PWD too
+  r = box(img, ['cat', 'file'], { cwd: '/data/sub/deep' });
+  assert.equal(r, { stdout: 'deep\n', stderr: '', status: 0 });
+  r = box(img, ['ls', '../..'], { cwd: '/data/sub/deep' });
+  assert.is(r.stdout, gnu(['ls'], hostData).stdout);
+});
+
+test('env: the image environment plus PWD; NAME=VALUE adds; a command is refused', () => {
+  let r = box(img, ['env'], { cwd: '/data' });
+  assert.is(r.status, 0, r.stderr);
+  assert.equal(r.stdout.split('\n').filter(Boolean).sort(), ['HOME=/home/user', 'PATH=/bin', 'PWD=/data']);
+  r = box(img, ['env', 'X=1'], { env: ['Y=2'] });
+  assert.equal(r.stdout.split('\n').filter(Boolean).sort(), ['HOME=/home/user', 'PATH=/bin', 'X=1', 'Y=2']);
+  r = box(img, ['env', 'ls']);
+  assert.is(r.status, 126);
+  assert.is(r.stderr, "env: 'ls': cannot run commands here (WASI has no exec; run it from sh)\n");
+});
+
+test('sleep waits; date prints the current time in GNU date format (UTC)', () => {
+  const t0 = Date.now();
+  let r = box(img, ['sleep', '0.3']);
+  assert.is(r.status, 0, r.stderr);
+  assert.ok(Date.now() - t0 >= 300, 'sleep 0.3 returned early');
+  r = box(img, ['date']);
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) [A-Z][a-z]{2} [ 1-3]\d \d\d:\d\d:\d\d UTC \d{4}\n$/);
+  r = box(img, ['date', '+%s']);
+  assert.ok(Math.abs(Number(r.stdout) - Date.now() / 1000) < 60, r.stdout);
+  // only @SECONDS dates: documented difference
+  r = box(img, ['date', '-d', 'yesterday']);
+  assert.equal(r, { stdout: '', stderr: "date: invalid date 'yesterday'\n", status: 1 });
+});
+
+test('df: one line for / with sizes 0 until the kernel reports them; GNU columns', () => {
+  const r = box(img, ['df']);
+  assert.equal(r, {
+    stdout: 'Filesystem     1K-blocks  Used Available Use% Mounted on\noverlay                0     0         0    - /\n',
+    stderr: '',
+    status: 0,
+  });
+  const ref = gnu(['df', '.'], hostData);
+  assert.equal(r.stdout.split('\n')[0].split(/\s+/), ref.stdout.split('\n')[0].split(/\s+/));
+  const h = box(img, ['df', '-h', '/etc']);
+  assert.is(h.stdout, 'Filesystem      Size  Used Avail Use% Mounted on\noverlay            0     0     0    - /\n');
+  assert.equal(h.stdout.split('\n')[0].split(/\s+/), gnu(['df', '-h', '.'], hostData).stdout.split('\n')[0].split(/\s+/));
+  const e = box(img, ['df', 'nonexistent']);
+  assert.equal(e, { stdout: '', stderr: 'df: nonexistent: No such file or directory\n', status: 1 });
+});
+
+test('layers: not wired to the kernel yet (exit 2, one line)', () => {
+  const r = box(img, ['layers']);
+  assert.equal(r, { stdout: '', stderr: 'layers: not supported by this kernel yet\n', status: 2 });
+});
+
+test('dispatch: links, `toolbox NAME`, --list, unknown names', () => {
+  let r = box(img, ['/bin/toolbox', 'cat', '/etc/hostname']);
+  assert.equal(r, { stdout: 'wasmbox\n', stderr: '', status: 0 });
+  r = box(img, ['cat', '/etc/hostname']); // through PATH, /bin/cat -> toolbox
+  assert.equal(r, { stdout: 'wasmbox\n', stderr: '', status: 0 });
+  r = box(img, ['/bin/toolbox', '--list']);
+  assert.is(r.status, 0);
+  assert.is(r.stdout.split('\n')[1], `Commands: ${APPLETS.join(' ')}`);
+  r = box(img, ['/bin/toolbox']);
+  assert.is(r.status, 1);
+  assert.match(r.stderr, /^Usage: toolbox COMMAND/);
+  r = box(img, ['/bin/toolbox', 'nope']);
+  assert.is(r.status, 127);
+  assert.match(r.stderr, /^toolbox: nope: no such command\n/);
+  r = box(img, ['ls', '--help']);
+  assert.equal(r, { stdout: 'Usage: ls [-laAdR1] [FILE]...\n', stderr: '', status: 0 });
+});
+
+test('every applet is linked in /bin', () => {
+  const r = box(img, ['ls', '-l', '/bin']);
+  assert.is(r.status, 0, r.stderr);
+  for (const a of APPLETS) assert.ok(r.stdout.includes(` ${a} -> toolbox\n`), `${a} missing:\n${r.stdout}`);
+});
+
+test.run();
