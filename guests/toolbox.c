@@ -21,10 +21,11 @@
 //
 //   what                       | GNU                          | toolbox                         | why
 //   ---------------------------+------------------------------+---------------------------------+------------------------------
-//   permission bits            | ls -l: -rw-r--r--            | ls -l: -?????????, stat: ????   | WASI filestat has no mode
-//                              | stat: (0644/-rw-r--r--)      | (the file type letter is real)  | (only the file type)
-//   owner, group               | names from /etc/passwd       | uid/gid 0 shown as root root,   | WASI has no uid/gid; the
-//                              |                              | stat: (    0/    root)          | guest runs as root
+//   permission bits            | ls -l: -rw-r--r--            | the same, from the wasmbox      | WASI filestat has no mode;
+//                              | stat: (0644/-rw-r--r--)      | host's `layer` call; elsewhere  | wasmbox.layer gives it
+//                              |                              | (node:wasi): -?????????, ????   |
+//   owner, group               | names from /etc/passwd       | uid/gid 0 shown as root root,   | the guest runs as root;
+//                              |                              | others numeric                  | no user database lookups
 //   allocated blocks           | ls "total", du, stat Blocks  | ls "total" and du use apparent  | WASI filestat has no
 //                              | count 512-byte blocks        | sizes (du = du --apparent-size);| st_blocks / st_blksize
 //                              |                              | stat Blocks/IO Block print "-"  |
@@ -41,10 +42,11 @@
 //   env COMMAND                | runs COMMAND                 | exit 126 with a message         | WASI has no exec; use sh
 //   date -d                    | any date string              | only @SECONDS                   | kept small
 //   cp                         | copies mode bits             | mode not copied, times not kept | no chmod in WASI preview1
-//   df                         | statfs(2) numbers            | one line for /, all sizes 0 and | the kernel exposes no
-//                              |                              | Use% "-" until statvfs works    | statvfs yet (no fake data)
-//   layers                     | (not GNU)                    | "layers: not supported by this  | to be wired to the kernel's
-//                              |                              | kernel yet", exit 2             | overlay information
+//   df                         | statfs(2) numbers            | from wasmbox.statfs: for the    | WASI has no statvfs
+//                              |                              | overlay, the filestore's size   |
+//                              |                              | limit and free pages; elsewhere |
+//                              |                              | (node:wasi) sizes 0, Use% "-"   |
+//   layers                     | (not GNU)                    | which layer serves each file    | only this project has layers
 //   tail -f, --help texts      | supported / long help        | no -f; one-line usage           | kept small
 //   stat --printf, hexdump -e  | supported                    | not supported (stat -c is)      | kept small
 //
@@ -69,9 +71,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "wasmbox.h"
 
 extern char **environ;
 
@@ -554,6 +557,26 @@ static char type_char(mode_t m) {
   return '?';
 }
 
+/** `path` made absolute against the current directory (for the wasmbox calls, which take absolute paths). */
+static const char *absolute(const char *path, char *buf, size_t cap) {
+  if (path[0] == '/') return path;
+  char cwd[PATH_MAX];
+  if (!getcwd(cwd, sizeof cwd)) return path;
+  snprintf(buf, cap, "%s%s%s", cwd, cwd[strlen(cwd) - 1] == '/' ? "" : "/", path);
+  return buf;
+}
+
+/** Fills in the mode bits, uid and gid WASI does not report, when the host can tell (wasmbox.layer). */
+static void add_mode(const char *path, bool follow, struct stat *st) {
+  char buf[PATH_MAX + 256];
+  const char *abs = absolute(path, buf, sizeof buf);
+  struct wasmbox_layer_info li;
+  if (wasmbox_layer(abs, strlen(abs), follow, &li) != 0) return;
+  st->st_mode = (st->st_mode & S_IFMT) | (li.mode & 07777);
+  st->st_uid = li.uid;
+  st->st_gid = li.gid;
+}
+
 /** "drwxr-xr-x"; the nine permission letters are '?' when the system does not report them (WASI). */
 static void mode_string(mode_t m, char out[11]) {
   out[0] = type_char(m);
@@ -795,7 +818,7 @@ static void ls_dir(const char *path, bool cmdline, bool print_name, bool *first)
   closedir(d);
   if (L.l || L.R) {
     for (size_t i = 0; i < n; i++) {
-      if (lstat(e[i].path, &e[i].st) == 0) e[i].have_st = true;
+      if (lstat(e[i].path, &e[i].st) == 0) e[i].have_st = true, add_mode(e[i].path, false, &e[i].st);
       else {
         msg("cannot access %s: %s", quote_always(e[i].path), errstr(errno));
         if (ls_rc < 1) ls_rc = 1;
@@ -841,6 +864,7 @@ static int cmd_ls(int argc, char **argv) {
       ls_rc = 2;
       continue;
     }
+    add_mode(ops[i], false, &st);
     bool isdir = S_ISDIR(st.st_mode);
     if (S_ISLNK(st.st_mode) && !L.l && !L.d) {
       struct stat t;
@@ -1575,6 +1599,7 @@ static int cmd_stat(int argc, char **argv) {
       rc = 1;
       continue;
     }
+    add_mode(O.ops[i], O.n['L'], &st);
     if (O.v['c']) {
       stat_print(O.v['c'], O.ops[i], &st, false);
       putchar('\n');
@@ -1896,14 +1921,13 @@ static int cmd_df(int argc, char **argv) {
     }
     if (!any) return rc;
   }
-  struct statvfs sv;
   unsigned long long size = 0, used = 0, avail = 0;
   bool known = false;
-  if (statvfs("/", &sv) == 0 && sv.f_blocks > 0) {
-    unsigned long long unit = sv.f_frsize ? sv.f_frsize : sv.f_bsize;
-    size = (unsigned long long)sv.f_blocks * unit;
-    used = ((unsigned long long)sv.f_blocks - (unsigned long long)sv.f_bfree) * unit;
-    avail = (unsigned long long)sv.f_bavail * unit;
+  struct wasmbox_statfs_info sf;
+  if (wasmbox_statfs("/", 1, &sf) == 0 && sf.blocks > 0) {
+    size = sf.blocks * sf.bsize;
+    used = (sf.blocks - sf.bfree) * sf.bsize;
+    avail = sf.bfree * sf.bsize;
     known = true;
   }
   char pct[8];
@@ -2611,12 +2635,48 @@ static int cmd_pwd(int argc, char **argv) {
   return 0;
 }
 
-// TODO(issue 7): wire `layers` to the kernel's overlay information once it exposes it (statvfs-like
-// data); until then it says so, and prints no made-up data.
+// layers FILE...: which layer of the sandbox's file system serves each file (wasmbox.layer): the
+// upper layer (created in the sandbox, or copied up from the image), the image's layer N
+// (unchanged, or with only its metadata changed), an image directory merged with changes, or a
+// host mount. -L follows a symlink given as FILE.
+
+static const char *where_name(unsigned w) {
+  switch (w) {
+    case WASMBOX_UPPER: return "upper (created in the sandbox)";
+    case WASMBOX_COPIED_UP: return "upper (copied up from image layer %u)";
+    case WASMBOX_LOWER: return "image layer %u";
+    case WASMBOX_LOWER_DATA: return "image layer %u (metadata changed in the upper layer)";
+    case WASMBOX_MERGED: return "merged (image layer %u, changed in the upper layer)";
+    case WASMBOX_MOUNT: return "host mount (no overlay)";
+    default: return "unknown";
+  }
+}
+
 static int cmd_layers(int argc, char **argv) {
-  (void)argc, (void)argv;
-  fprintf(stderr, "layers: not supported by this kernel yet\n");
-  return 2;
+  usage_text = "[-L] FILE...";
+  PARSE("L", NULL, 1);
+  if (O.nops == 0) return usage_error(1, "missing operand");
+  int rc = 0;
+  for (int i = 0; i < O.nops; i++) {
+    char buf[PATH_MAX + 256];
+    const char *abs = absolute(O.ops[i], buf, sizeof buf);
+    struct wasmbox_layer_info li;
+    int e = wasmbox_layer(abs, strlen(abs), O.n['L'], &li);
+    if (e == 52 /* ENOSYS: not the wasmbox host */) {
+      msg("this system has no layers (not running in the wasmbox sandbox)");
+      return 2;
+    }
+    if (e) {
+      errno = e == 44 ? ENOENT : e == 54 ? ENOTDIR : e == 32 ? ELOOP : EIO;
+      msg("%s: %s", quote_always(O.ops[i]), errstr(errno));
+      rc = 1;
+      continue;
+    }
+    printf("%s: ", O.ops[i]);
+    printf(where_name(li.where), li.layer ? li.layer - 1 : 0);
+    printf("\n");
+  }
+  return rc;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -17,4 +17,21 @@ int wasmbox_spawn(const char *path, size_t path_len,
                   const char *cwd, size_t cwd_len,
                   const int *fds, int *status_out);
 
+// Which layer serves an absolute path, and its mode, uid and gid (host/process.ts documents the
+// 32-byte result). Returns 0 or a WASI errno.
+struct wasmbox_layer_info {
+  unsigned where, layer, dev, filetype, mode, uid, gid, zero;
+};
+enum { WASMBOX_UPPER = 1, WASMBOX_COPIED_UP, WASMBOX_LOWER, WASMBOX_LOWER_DATA, WASMBOX_MERGED, WASMBOX_MOUNT };
+__attribute__((import_module("wasmbox"), import_name("layer")))
+int wasmbox_layer(const char *path, size_t path_len, int follow, struct wasmbox_layer_info *out);
+
+// Sizes of the file system holding an absolute path (for df). Returns 0 or a WASI errno.
+struct wasmbox_statfs_info {
+  unsigned long long blocks, bfree, files, ffree;
+  unsigned bsize, kind, upper_pages, inodes;
+};
+__attribute__((import_module("wasmbox"), import_name("statfs")))
+int wasmbox_statfs(const char *path, size_t path_len, struct wasmbox_statfs_info *out);
+
 #endif

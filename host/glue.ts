@@ -593,9 +593,9 @@ export class GuestProcess {
       layer: (p: number, l: number, follow: number, out: number) => {
         this.g();
         out >>>= 0;
-        if (!this.ok(out, 16)) return E.FAULT;
+        if (!this.ok(out, 32)) return E.FAULT;
         const e = this.path(p, l, Io.PATH1) || k.wasmbox_layer(pid, 3, l >>> 0, follow ? 1 : 0);
-        if (e === 0) this.out(Io.STRUCT, out, 16);
+        if (e === 0) this.out(Io.STRUCT, out, 32);
         return e;
       },
       statfs: (p: number, l: number, out: number) => {

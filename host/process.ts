@@ -18,10 +18,11 @@
 //     (a bad fd), EFAULT, EAGAIN (children nested too deeply).
 //   layer(path, path_len, follow, out) -> errno
 //     Which layer serves an absolute path (symlinks in the last place followed if `follow`). out is
-//     16 bytes: where u32 (1 upper: created in the sandbox; 2 copied up from the image; 3 the
+//     32 bytes: where u32 (1 upper: created in the sandbox; 2 copied up from the image; 3 the
 //     image's layer, unchanged; 4 the image's data with changed metadata; 5 an image directory
 //     with changes, merged; 6 a host mount), layer u32 (the image layer's index + 1, or 0),
-//     st_dev u32, filetype u32.
+//     st_dev u32, filetype u32, then what WASI's filestat lacks: mode u32 (permission bits), uid
+//     u32, gid u32, and a zero u32.
 //   statfs(path, path_len, out) -> errno
 //     Sizes of the file system holding an absolute path, for df. out is 48 bytes: blocks u64,
 //     bfree u64, files u64, ffree u64 (for the overlay: the filestore's limit and free pages),

@@ -36,7 +36,7 @@ if (!fs.existsSync(path.join(root, 'dist', 'kernel.wasm'))) {
 
 const esbuild = await import('esbuild');
 fs.rmSync(outDir, { recursive: true, force: true });
-await esbuild.build({
+const built = await esbuild.build({
   entryPoints: files,
   outdir: outDir,
   outbase: root,
@@ -59,7 +59,17 @@ await esbuild.build({
       'const __dirname = __dn(__filename);',
     ].join(' '),
   },
-});
+}).then(
+  () => true,
+  (e) => {
+    console.log(`FAIL the test files do not build: ${e.message.split('\n')[0]}`);
+    return false;
+  },
+);
+if (!built) {
+  console.log('\n0 passed, 1 failed');
+  process.exit(1);
+}
 
 let passed = 0;
 let failed = 0;

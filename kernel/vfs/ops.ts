@@ -14,7 +14,22 @@ import { inodeMaybeFree, markUpper } from "../fs/overlay";
 export function touchDir(dir: Inode, now: u64): void {
   dir.mtime = now;
   dir.ctime = now;
-  dir.flags |= IFlag.UPPER;
+  markDirUpper(dir);
+}
+
+/**
+ * Marks a directory, and every directory above it, as present in the upper layer (as overlayfs
+ * copies up the parents of whatever it copies up). Invariant: the parent of an UPPER directory is
+ * UPPER, so the walk stops at the first one already marked.
+ */
+export function markDirUpper(dir: Inode): void {
+  let d = dir;
+  while (!(d.flags & IFlag.UPPER)) {
+    d.flags |= IFlag.UPPER;
+    const p = d.parent;
+    if (p === null || p === d) break;
+    d = p;
+  }
 }
 
 /** A new object named `name` in `dir` (the caller knows the name is free). */

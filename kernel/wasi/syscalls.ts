@@ -16,7 +16,7 @@ import { dAt, dname, dSeek } from "../vfs/dentry";
 import { Access, FK, File, Proc, fdClear, fdInstall, fdInstallAt, fileClose, fileNew, fileOf, procFree, procGet, procNew } from "../vfs/fd";
 import { IFlag, Inode, NO_NODE } from "../vfs/inode";
 import { Dot, W, walk, wDentry, wDir, wDot, wInode, wNameLen, wSlash } from "../vfs/namei";
-import { createNode, dirEmpty, isAncestor, linkEntry, renameEntry, symlinkNode, touchDir, unlinkEntry } from "../vfs/ops";
+import { createNode, dirEmpty, isAncestor, linkEntry, markDirUpper, renameEntry, symlinkNode, touchDir, unlinkEntry } from "../vfs/ops";
 import { exportBegin, exportNext, exportRead } from "../fs/export";
 import {
   isRemote, REMOTE_WRITE_MAX, remoteCommitWrite, remoteCreate, remoteLink, remoteList, remoteMkdir, remoteMount, remoteOpen,
@@ -180,7 +180,10 @@ export function path_filestat_set_times(pid: u32, fd: u32, flags: u32, len: u32,
   const e = walkAt(pid, fd, len, flags & LOOKUP.SYMLINK_FOLLOW ? W.FOLLOW : 0, io + Io.PATH1, nameA);
   if (e) return e;
   if (wInode === null) return E.NOENT;
-  return setTimes(changetype<Inode>(wInode), atim, mtim, fst);
+  const dir = wDir;
+  const te = setTimes(changetype<Inode>(wInode), atim, mtim, fst);
+  if (te == 0 && !isRemote(dir)) markDirUpper(dir);
+  return te;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -696,9 +699,11 @@ export function path_open(pid: u32, fd: u32, dirflags: u32, len: u32, oflags: u3
       if (trunc) {
         e = setSize(n, 0);
         if (e) return e;
+        markDirUpper(wDir);
       } else if (write || append) {
         e = copyUp(n);
         if (e) return e;
+        if (n.lowerNode != NO_NODE) markDirUpper(wDir);
       }
     }
   }
@@ -1007,8 +1012,10 @@ export const enum Where {
 }
 
 /**
- * Which layer serves PATH1 (len), resolved from fd (following symlinks if `follow`). STRUCT:
- * 0 where u32 (Where), 4 layer u32 (image layer index + 1, 0 if none), 8 dev u32, 12 kind u32.
+ * Which layer serves PATH1 (len), resolved from fd (following symlinks if `follow`), and the
+ * attributes WASI's filestat has no room for. STRUCT: 0 where u32 (Where), 4 layer u32 (image layer
+ * index + 1, 0 if none), 8 dev u32, 12 filetype u32, 16 mode u32 (permission bits), 20 uid u32,
+ * 24 gid u32, 28 zero.
  */
 export function wasmbox_layer(pid: u32, fd: u32, len: u32, follow: u32): u32 {
   const e = walkAt(pid, fd, len, follow ? W.FOLLOW : 0, io + Io.PATH1, nameA);
@@ -1026,6 +1033,10 @@ export function wasmbox_layer(pid: u32, fd: u32, len: u32, follow: u32): u32 {
   store<u32>(out, n.layer, 4);
   store<u32>(out, n.dev, 8);
   store<u32>(out, n.kind, 12);
+  store<u32>(out, n.mode, 16);
+  store<u32>(out, n.uid, 20);
+  store<u32>(out, n.gid, 24);
+  store<u32>(out, 0, 28);
   return 0;
 }
 

@@ -145,8 +145,8 @@ export function hostTree(entries: Entry[] = dataEntries()): string {
 }
 
 /** Runs COMMAND in the sandbox: `node host/run.js [-w CWD] [-e KV]... IMAGE COMMAND...`. */
-export function box(img: string, command: string[], opts: { cwd?: string; input?: string; env?: string[] } = {}): RunOutput {
-  const args: string[] = [];
+export function box(img: string, command: string[], opts: { cwd?: string; input?: string; env?: string[]; flags?: string[] } = {}): RunOutput {
+  const args: string[] = [...(opts.flags ?? [])];
   if (opts.cwd) args.push('-w', opts.cwd);
   for (const kv of opts.env ?? []) args.push('-e', kv);
   return runSandbox([...args, img, ...command], { input: opts.input });
@@ -196,7 +196,7 @@ function run(bytes, argv, env) {
     new DataView(inst.exports.memory.buffer).setInt32(sp, status, true);
     return 0;
   };
-  inst = new WebAssembly.Instance(mod, { ...wasi.getImportObject(), wasmbox: { spawn } });
+  inst = new WebAssembly.Instance(mod, { ...wasi.getImportObject(), wasmbox: { spawn, layer: () => 52, statfs: () => 52 } });
   return wasi.start(inst);
 }
 let status;

@@ -508,25 +508,58 @@ test('sleep waits; date prints the current time in GNU date format (UTC)', () =>
   assert.equal(r, { stdout: '', stderr: "date: invalid date 'yesterday'\n", status: 1 });
 });
 
-test('df: one line for / with sizes 0 until the kernel reports them; GNU columns', () => {
-  const r = box(img, ['df']);
+test('df: the overlay size is the filestore limit, its use the upper layer pages; GNU columns', () => {
+  const flags = ['--overlay2', 'root:memory,size=64m'];
+  const r = box(img, ['df'], { flags });
   assert.equal(r, {
-    stdout: 'Filesystem     1K-blocks  Used Available Use% Mounted on\noverlay                0     0         0    - /\n',
+    stdout: 'Filesystem     1K-blocks  Used Available Use% Mounted on\noverlay            65536     0     65536   0% /\n',
     stderr: '',
     status: 0,
   });
   const ref = gnu(['df', '.'], hostData);
   assert.equal(r.stdout.split('\n')[0].split(/\s+/), ref.stdout.split('\n')[0].split(/\s+/));
-  const h = box(img, ['df', '-h', '/etc']);
-  assert.is(h.stdout, 'Filesystem      Size  Used Avail Use% Mounted on\noverlay            0     0     0    - /\n');
+  // 16 MiB written into the upper layer show as used
+  const w = box(img, ['sh', '-c', 'head -c 16777216 /dev/zero > /tmp/z 2>/dev/null; cp /etc/motd /tmp/m && df -h /etc'], { flags });
+  assert.match(w.stdout, /^Filesystem      Size  Used Avail Use% Mounted on\noverlay          64M  4\.0K   64M   1% \/\n$/);
+  const h = box(img, ['df', '-h', '/etc'], { flags });
+  assert.is(h.stdout, 'Filesystem      Size  Used Avail Use% Mounted on\noverlay          64M     0   64M   0% /\n');
   assert.equal(h.stdout.split('\n')[0].split(/\s+/), gnu(['df', '-h', '.'], hostData).stdout.split('\n')[0].split(/\s+/));
   const e = box(img, ['df', 'nonexistent']);
   assert.equal(e, { stdout: '', stderr: 'df: nonexistent: No such file or directory\n', status: 1 });
+  // under another WASI host there is nothing to report: sizes 0, Use% "-"
+  const wr = wasiToolbox(['df'], hostRoot, '/data');
+  assert.is(wr.stdout, 'Filesystem     1K-blocks  Used Available Use% Mounted on\noverlay                0     0         0    - /\n');
 });
 
-test('layers: not wired to the kernel yet (exit 2, one line)', () => {
-  const r = box(img, ['layers']);
-  assert.equal(r, { stdout: '', stderr: 'layers: not supported by this kernel yet\n', status: 2 });
+test('layers names the layer that serves each file, as files are created, copied up and changed', () => {
+  const r = box(img, ['sh', '-c', 'layers /etc/motd /etc /bin; echo x >> /etc/motd; touch /etc/hostname; mkdir /new; cp /etc/motd /new/f; layers /etc/motd /etc/hostname /etc /new/f; layers /nope']);
+  assert.is(
+    r.stdout,
+    [
+      '/etc/motd: image layer 0',
+      '/etc: image layer 0',
+      '/bin: image layer 0',
+      '/etc/motd: upper (copied up from image layer 0)',
+      '/etc/hostname: image layer 0 (metadata changed in the upper layer)',
+      '/etc: merged (image layer 0, changed in the upper layer)',
+      '/new/f: upper (created in the sandbox)',
+      '',
+    ].join('\n'),
+  );
+  assert.is(r.stderr, "layers: '/nope': No such file or directory\n");
+  assert.is(box(img, ['layers']).status, 1);
+  // under another WASI host: no layers, exit 2
+  const w = wasiToolbox(['layers', '/etc'], hostRoot, '/data');
+  assert.equal(w, { stdout: '', stderr: 'layers: this system has no layers (not running in the wasmbox sandbox)\n', status: 2 });
+});
+
+test('ls -l and stat show the permission bits the image gives (the wasmbox host reports them)', () => {
+  for (const cmd of [['ls', '-l', '/etc'], ['ls', '-la', '/data'], ['stat', '-c', '%A %a %u %g %n', '/etc/motd', '/bin', '/data']]) {
+    const sb = box(img, cmd);
+    const ref = gnu(cmd.map((a) => (a.startsWith('/') ? path.join(hostRoot, a) : a)), hostRoot);
+    const strip = (s: string) => normTotal(s).split(hostRoot).join('');
+    assert.is(strip(sb.stdout), strip(ref.stdout), cmd.join(' '));
+  }
 });
 
 test('dispatch: links, `toolbox NAME`, --list, unknown names', () => {
