@@ -19,6 +19,8 @@ const enum Kind {
 }
 
 const CHUNK = 1 << 20;
+/** What marks an opaque directory in an OCI layer: a file of this name inside it. */
+const OPAQUE_MARKER = new TextEncoder().encode('/.wh..wh..opq');
 
 /** The tar bytes of one member's header (and PAX records), without data. */
 function header(m: TarMember): Uint8Array {
@@ -75,9 +77,10 @@ export function exportUpper(kernel: Kernel, proc: GuestProcess, out: string): Ex
         case Kind.DIR:
           write(header({ path, type: 'dir', mode, uid, gid, mtime }));
           if (flags & 1) {
-            const opq = new Uint8Array(pathLen + 12);
+            const marker = OPAQUE_MARKER;
+            const opq = new Uint8Array(pathLen + marker.length);
             opq.set(path);
-            opq.set(new TextEncoder().encode('/.wh..wh..opq'), pathLen);
+            opq.set(marker, pathLen);
             write(header({ path: opq, type: 'file', mode: 0o644, mtime }));
           }
           break;

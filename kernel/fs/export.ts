@@ -229,6 +229,55 @@ function seenClear(): void {
   seenCount = 0;
 }
 
+// --- the set of multiply-linked files that the layer holds under some name (the dry pass)
+
+let dry = false;
+let linked: usize = 0; // open addressing, Inode pointers
+let linkedCap: u32 = 0;
+let linkedCount: u32 = 0;
+
+function linkedSlot(n: Inode): usize {
+  let i = (<u32>changetype<usize>(n) >>> 3) & (linkedCap - 1);
+  while (true) {
+    const at = linked + (<usize>i << 2);
+    const k = load<usize>(at);
+    if (k == 0 || k == changetype<usize>(n)) return at;
+    i = (i + 1) & (linkedCap - 1);
+  }
+  return 0;
+}
+
+function linkedHas(n: Inode): bool {
+  return linkedCap != 0 && load<usize>(linkedSlot(n)) != 0;
+}
+
+function linkedAdd(n: Inode): void {
+  if ((linkedCount + 1) * 2 > linkedCap) {
+    const old = linked;
+    const oldCap = linkedCap;
+    linkedCap = linkedCap == 0 ? 64 : linkedCap << 1;
+    linked = heap.alloc(<usize>linkedCap << 2);
+    memory.fill(linked, 0, <usize>linkedCap << 2);
+    for (let i: u32 = 0; i < oldCap; i++) {
+      const k = load<usize>(old + (<usize>i << 2));
+      if (k != 0) store<usize>(linkedSlot(changetype<Inode>(k)), k);
+    }
+    if (old != 0) heap.free(old);
+  }
+  const at = linkedSlot(n);
+  if (load<usize>(at) == 0) {
+    store<usize>(at, changetype<usize>(n));
+    linkedCount++;
+  }
+}
+
+function linkedClear(): void {
+  if (linked != 0) heap.free(linked);
+  linked = 0;
+  linkedCap = 0;
+  linkedCount = 0;
+}
+
 // --- records
 
 function record(kind: u32, flags: u32, n: Inode | null, pathLen: u32, target: usize, targetLen: u32): u32 {
@@ -253,6 +302,7 @@ function record(kind: u32, flags: u32, n: Inode | null, pathLen: u32, target: us
 
 /** Emits the record for a non-directory at path[0, pathLen). */
 function emitNonDir(n: Inode, pathLen: u32): u32 {
+  if (n.nlink > 1 && dry) linkedAdd(n);
   if (n.nlink > 1) {
     const e = seenFind(n);
     if (e != 0) return record(ExportKind.HARDLINK, 0, n, pathLen, load<usize>(e, 4), load<u32>(e, 8));
@@ -293,16 +343,32 @@ function populateAll(): u32 {
   return err;
 }
 
-export function exportBegin(): u32 {
+function begin(): u32 {
   while (depth > 0) pop();
   seenClear();
   cur = null;
+  return push(rootInode, rootInode.lowerNode, rootInode.lowerNode == NO_NODE ? 1 : 0, 0);
+}
+
+export function exportBegin(): u32 {
   if (path == 0) path = heap.alloc(PATH_CAP);
+  linkedClear();
   if (lowerLinksChanged) {
-    const e = populateAll();
+    // Some file of the image with several names changed, or moved with its directory: every
+    // name of such a file must be in the layer (as hard links), even names that look unchanged.
+    // Load the whole tree, and find those files with a first, dry pass.
+    let e = populateAll();
+    if (e) return e;
+    dry = true;
+    e = begin();
+    while (e == 0) {
+      e = exportNext();
+      if (e == 0 && load<u32>(io + Io.RES) == 0) break;
+    }
+    dry = false;
     if (e) return e;
   }
-  return push(rootInode, rootInode.lowerNode, rootInode.lowerNode == NO_NODE ? 1 : 0, 0);
+  return begin();
 }
 
 /** The next record, in STRUCT/DATA with RES[0] = 1; RES[0] = 0 at the end. */
@@ -359,7 +425,8 @@ export function exportNext(): u32 {
         if (e) return e;
         return record(ExportKind.DIR, li >= 0 && lkind == Filetype.DIRECTORY ? 1 : 0, c, pl, 0, 0);
       }
-      if (li >= 0 && c.lowerNode == lnode && !(c.flags & IFlag.UPPER)) continue; // the unchanged lower file
+      // the unchanged lower file (unless another of its names is in the layer: see exportBegin)
+      if (li >= 0 && c.lowerNode == lnode && !(c.flags & IFlag.UPPER) && !(c.nlink > 1 && linkedHas(c))) continue;
       return emitNonDir(c, pl);
     }
     if (top() == f && f.slot >= dir.entsLen) pop();

@@ -244,8 +244,13 @@ export function markUpper(n: Inode): void {
   if (n.lowerNode != NO_NODE && n.nlink > 1) lowerLinksChanged = true;
 }
 
-/** Set when a lower file with several names was changed (see export.ts). */
+/** Set when a lower file with several names was changed, or may have moved (see export.ts). */
 export let lowerLinksChanged: bool = false;
+
+/** A directory from the image was moved: files with several names may have moved with it (export.ts). */
+export function noteLowerDirMoved(): void {
+  lowerLinksChanged = true;
+}
 
 /** Releases the inode if nothing names or references it any more. */
 export function inodeMaybeFree(n: Inode): void {

@@ -7,8 +7,8 @@ import { nowNs } from "../host";
 import { E } from "../wasi/errno";
 import { Filetype } from "../wasi/types";
 import { Dentry, dInsert, dMove, dRemove } from "./dentry";
-import { IFlag, Inode, inodeAlloc } from "./inode";
-import { inodeMaybeFree, markUpper } from "../fs/overlay";
+import { IFlag, Inode, NO_NODE, inodeAlloc } from "./inode";
+import { inodeMaybeFree, markUpper, noteLowerDirMoved } from "../fs/overlay";
 
 /** Marks a directory modified: times, and presence in the upper layer. */
 export function touchDir(dir: Inode, now: u64): void {
@@ -132,8 +132,10 @@ export function renameEntry(od: Dentry, nDir: Inode, name: usize, len: u32, nd: 
     nDir.nlink++;
   }
   n.ctime = now;
-  if (n.kind == Filetype.DIRECTORY) n.flags |= IFlag.UPPER;
-  else markUpper(n);
+  if (n.kind == Filetype.DIRECTORY) {
+    n.flags |= IFlag.UPPER;
+    if (n.lowerNode != NO_NODE) noteLowerDirMoved();
+  } else markUpper(n);
   touchDir(oDir, now);
   touchDir(nDir, now);
   if (victim !== null) inodeMaybeFree(victim);
