@@ -48,6 +48,8 @@ interface Entry {
   parent: number;
   name: string;
   ino: bigint;
+  /** Its byName key, fixed when added (and changed by renames), so that release finds it. */
+  key?: string | null;
 }
 
 const dec = new TextDecoder('utf-8', { fatal: false });
@@ -67,6 +69,11 @@ export class HostServer {
   private readonly table: (Entry | null)[] = [];
   private readonly free: number[] = [];
   private readonly listings = new Map<number, { names: string[]; stats: fs.BigIntStats[] }>();
+  /**
+   * Node refs by where they were reached ("<directory ino>:<name>"). link(2) and readlink(2) need a
+   * node's directory and name; renames made through this server keep them current.
+   */
+  private readonly byName = new Map<string, Set<number>>();
   requests = 0;
 
   /** `mounts[i]` is gofer mount i + 1 (mount 0 is the image). Paths are resolved once, here. */
@@ -95,7 +102,20 @@ export class HostServer {
       i = this.table.length;
       this.table.push(e);
     } else this.table[i] = e;
+    e.key = this.nameKey(e);
+    if (e.key !== null) {
+      let set = this.byName.get(e.key);
+      if (!set) this.byName.set(e.key, (set = new Set()));
+      set.add(i);
+    }
     return i | Ref.Host;
+  }
+
+  /** The byName key of a node reached by name, or null. */
+  private nameKey(e: Entry): string | null {
+    if (e.open || e.parent < 0) return null;
+    const p = this.table[e.parent & ~Ref.Host];
+    return p ? `${p.ino}:${e.name}` : null;
   }
 
   private get(ref: number): Entry {
@@ -131,6 +151,11 @@ export class HostServer {
     const i = ref & ~Ref.Host;
     const e = this.table[i];
     if (!e) return;
+    if (e.key) {
+      const set = this.byName.get(e.key);
+      set?.delete(i);
+      if (set && set.size === 0) this.byName.delete(e.key);
+    }
     this.table[i] = null;
     this.free.push(i);
     this.listings.delete(ref);
@@ -633,6 +658,23 @@ export class HostServer {
     const newName = HostServer.name(w, RenameReq.Names + ol, nl, len);
     if (oldDir.mount !== newDir.mount) return -E.XDEV;
     fs.renameSync(this.at(oldDir, oldName), this.at(newDir, newName));
+    // nodes reached as oldDir/oldName are now newDir/newName
+    const oldKey = `${oldDir.ino}:${oldName}`;
+    const moved = this.byName.get(oldKey);
+    if (moved) {
+      this.byName.delete(oldKey);
+      const newDirRef = dv.getUint32(RenameReq.NewDir, true);
+      for (const i of moved) {
+        const e = this.table[i];
+        if (!e) continue;
+        e.parent = newDirRef;
+        e.name = newName;
+        e.key = `${newDir.ino}:${newName}`;
+        let set = this.byName.get(e.key);
+        if (!set) this.byName.set(e.key, (set = new Set()));
+        set.add(i);
+      }
+    }
     return 0;
   }
 

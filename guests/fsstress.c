@@ -23,6 +23,8 @@
 //   -V          verify: at the end of each process, lstat every name in the lists (type, and in a
 //               fresh pN directory the link count) and exit 3 on a mismatch.
 //   -S          print the operation table (LTP format); without -d, exit 0 after it.
+//   -T          print the run's own time to stderr at the end ("fsstress: elapsed_ns N"; the
+//               benchmark's measure, without process start-up).
 //
 // Operations and default frequencies (relative weights, LTP's values; total 25):
 //   creat 4, fdatasync 1, fsync 1, getdents 1, link 1, mkdir 2, read 1, readlink 1, rename 2,
@@ -129,7 +131,7 @@ static int fresh;         // DIR/pN was made by this process: it holds only list
 static int cur_loop, cur_proc, cur_op;
 static unsigned long long seed;
 static int nops = 1, nproc = 1, nloops = 1;
-static int no_cleanup, verbose, verify;
+static int no_cleanup, verbose, verify, timed;
 static FILE *logf;
 
 static char path0[PATH_CAP], path1[PATH_CAP];
@@ -954,7 +956,7 @@ int main(int argc, char **argv) {
   const char *dir = NULL, *logname = NULL;
   int log_stdout = 0, show = 0, c;
   const char *prog = argc > 0 ? argv[0] : "fsstress";
-  while ((c = getopt(argc, argv, "cd:f:l:n:o:p:rs:vwzHLSVX")) != -1) {
+  while ((c = getopt(argc, argv, "cd:f:l:n:o:p:rs:vwzHLSTVX")) != -1) {
     switch (c) {
       case 'c': no_cleanup = 1; break;
       case 'd': dir = optarg; break;
@@ -976,6 +978,7 @@ int main(int argc, char **argv) {
       case 'H': usage(stdout, prog); return 0;
       case 'L': log_stdout = 1; break;
       case 'S': show = 1; break;
+      case 'T': timed = 1; break;
       case 'V': verify = 1; break;
       case 'X': break;
       default: usage(stderr, prog); return EXIT_SETUP;
@@ -1023,6 +1026,8 @@ int main(int argc, char **argv) {
   }
   emit("fsstress seed=%llu ops=%d procs=%d loops=%d\n", seed, nops, nproc, nloops);
 
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
   for (cur_loop = 1; nloops == 0 || cur_loop <= nloops; cur_loop++) {
     for (int p = 0; p < nproc; p++) run_proc(p);
     if (!no_cleanup) {
@@ -1034,6 +1039,12 @@ int main(int argc, char **argv) {
   }
   close(base_fd);
   flush_all();
+  if (timed) {
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long long ns = (long long)(t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec);
+    fprintf(stderr, "fsstress: elapsed_ns %lld\n", ns);
+  }
   if (logf && logf != stdout && fclose(logf) != 0) {
     fprintf(stderr, "fsstress: writing the log failed\n");
     return EXIT_SETUP;

@@ -3,3 +3,4 @@ export { run, commandLine, SandboxError, type RunOptions, type RunResult } from 
 export { MemoryFilestore, parseSize, type Filestore } from './filestore';
 export type { Streams } from './glue';
 export { writeImage, imageBytes, type ImageSpec, type ImageFormat } from './image-writer';
+export { extractImage } from './extract';

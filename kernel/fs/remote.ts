@@ -146,6 +146,14 @@ export function remoteLookup(dir: Inode, name: usize, len: u32, out: usize): u32
   if (e) return e;
   const n = newRemote(load<u32>(resp + 8), resp + 16, dir.dev, dir);
   d = dInsert(dir, name, len, n);
+  if (n.kind == Filetype.SYMBOLIC_LINK) {
+    // read the target now, while the gofer's way to it (its directory and name) is certainly current
+    const le = remoteLoadLink(n);
+    if (le) {
+      remoteDrop(d);
+      return le;
+    }
+  }
   store<usize>(out, changetype<usize>(d));
   return 0;
 }
@@ -255,6 +263,9 @@ export function remoteSymlink(dir: Inode, name: usize, len: u32, target: usize, 
   const e = goferSymlink(dir.lowerNode, name, len, target, tlen);
   if (e) return e;
   const n = newRemote(load<u32>(resp), resp + 8, dir.dev, dir);
+  n.target = heap.alloc(tlen);
+  memory.copy(n.target, target, tlen);
+  n.size = tlen;
   dInsert(dir, name, len, n);
   dir.validUntil = 0;
   return 0;

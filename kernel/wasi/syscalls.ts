@@ -962,8 +962,10 @@ export function mount_bind(len: u32, m: u32, ttlMs: u32): u32 {
     const e = walk(root, root, path, i, W.FOLLOW, nameA);
     if (e) return e;
     if (wInode === null) {
-      if (isRemote(wDir)) return E.XDEV;
-      createNode(wDir, nameA, wNameLen, Filetype.DIRECTORY, 0o755);
+      if (isRemote(wDir)) {
+        const me = remoteMkdir(wDir, nameA, wNameLen);
+        if (me) return me;
+      } else createNode(wDir, nameA, wNameLen, Filetype.DIRECTORY, 0o755);
     } else if (wInode!.kind != Filetype.DIRECTORY) {
       return E.NOTDIR;
     }
@@ -974,7 +976,16 @@ export function mount_bind(len: u32, m: u32, ttlMs: u32): u32 {
   if (d === null || wDot != Dot.NONE) return E.BUSY; // "/", or a path ending in "." or ".."
   const point = d.inode;
   if (point.mounted !== null) return E.BUSY;
-  if (isRemote(point)) return E.XDEV;
+  if (isRemote(point)) {
+    // a mount point on a remote root (--overlay2 none): it and its ancestors are never revalidated,
+    // so their cached entries, which hold the mount, are never dropped
+    let a: Inode | null = point;
+    while (a !== null && isRemote(a)) {
+      a.validUntil = <u64>-1;
+      if (a.parent === a) break;
+      a = a.parent;
+    }
+  }
   store<u32>(flag, 0);
   const r = remoteMount(m, ttlMs, flag);
   if (r === null) return load<u32>(flag);

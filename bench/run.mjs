@@ -1,0 +1,266 @@
+// `npm run bench` / `npm run bench:quick`: the seed's two benchmarks and a per-operation one, every
+// rootfs mode and the peers side by side, in one process tree, alternating, medians of the runs.
+//
+//   fsstress   our port (guests/fsstress.c), `-n 500 -p 20 -s 1680153482 -l 10` (100,000 ops);
+//              its result log must match node:wasi-on-tmpfs's for the same seed (a fast wrong answer
+//              does not count)
+//   build      clang++ (@yowasp/clang, a plain WASI command, in the image) compiles LevelDB 1.20's
+//              43 translation units: sources on a bind mount, objects into the root file system
+//   opbench    per-operation latency from inside the guest (guests/opbench.c), 20,000 iterations
+//
+// Configurations: native = node:wasi with / on (a) a tmpfs, (b) a directory on disk, (c) a real
+// overlayfs (lower: the extracted image; upper: on disk), which is how Docker runs a container;
+// sandbox = --overlay2 none / root:memory / root:self, each with the gofer as a worker and inline;
+// peers = @wasmer/wasi 1.2.2 and @bjorn3/browser_wasi_shim (fsstress and opbench only).
+// Overhead = (sandbox - native) / native against (c), as the seed reports it.
+//
+// Results: bench/results/latest.json, latest.md (tables) and overhead.svg (chart).
+// Usage: node bench/run.mjs [--quick] [--runs N] [--only fsstress,build,opbench]
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  ROOT, CLANG_WASM, LEVELDB, benchImage, compileArgs, copyTree, extract, mountOverlay, mountTmpfs, resetRoot, translationUnits, unmount,
+} from './lib/setup.mjs';
+import { overheadChart } from './lib/chart.mjs';
+
+const argv = process.argv.slice(2);
+const QUICK = argv.includes('--quick');
+const arg = (name, dflt) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : dflt);
+const RUNS = Number(arg('--runs', QUICK ? 3 : 5));
+const ONLY = new Set(arg('--only', 'fsstress,build,opbench').split(','));
+const work = path.join(ROOT, 'bench', '.work');
+const cacheDir = path.join(work, 'cache');
+fs.mkdirSync(cacheDir, { recursive: true });
+const t0 = Date.now();
+const say = (m) => process.stderr.write(`bench [${((Date.now() - t0) / 1000).toFixed(0)}s] ${m}\n`);
+
+if (process.getuid?.() !== 0) say('not root: the native overlayfs configuration (c) is skipped (it needs mount)');
+
+// ---------------------------------------------------------------------------------------------
+// Set-up
+
+say('building the bench image');
+const image = benchImage(work);
+const rootfs = path.join(work, 'rootfs');
+say('extracting it for the native configurations');
+extract(image, rootfs, cacheDir);
+const tmpfsDir = path.join(work, 'tmpfs');
+const haveTmpfs = mountTmpfs(tmpfsDir);
+const nativeTmpfs = haveTmpfs ? path.join(tmpfsDir, 'root') : path.join('/dev/shm', `wasmbox-bench-${process.pid}`);
+copyTree(rootfs, nativeTmpfs);
+const nativeDisk = path.join(work, 'disk-root');
+copyTree(rootfs, nativeDisk);
+const noneRoot = path.join(work, 'none-root');
+copyTree(rootfs, noneRoot);
+const ovlMnt = path.join(work, 'ovl-mnt');
+const ovlState = path.join(work, 'ovl-state');
+const haveOverlay = process.getuid?.() === 0 && mountOverlay(rootfs, ovlState, ovlMnt);
+if (!haveOverlay) say('overlayfs is not available: configuration (c) is skipped');
+unmount(ovlMnt);
+const logDir = path.join(work, 'log');
+fs.mkdirSync(logDir, { recursive: true });
+process.on('exit', () => {
+  unmount(ovlMnt);
+  if (haveTmpfs) unmount(tmpfsDir);
+  else fs.rmSync(nativeTmpfs, { recursive: true, force: true });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Configurations
+
+const native = [
+  { id: 'native-tmpfs', label: 'node:wasi, tmpfs', kind: 'native', root: () => nativeTmpfs },
+  { id: 'native-disk', label: 'node:wasi, disk', kind: 'native', root: () => nativeDisk },
+  ...(haveOverlay ? [{ id: 'native-overlay', label: 'node:wasi, overlayfs (Docker)', kind: 'native', root: () => (mountOverlay(rootfs, ovlState, ovlMnt), ovlMnt), after: () => unmount(ovlMnt) }] : []),
+];
+const sandbox = [];
+for (const [mode, flags] of [
+  ['none', ['--overlay2', 'none', '--rootfs', noneRoot]],
+  ['root:memory', ['--overlay2', 'root:memory']],
+  ['root:self', ['--overlay2', 'root:self']],
+]) {
+  for (const gofer of ['worker', 'inline']) sandbox.push({ id: `sandbox-${mode.replace('root:', '')}-${gofer}`, label: `sandbox ${mode}, gofer ${gofer}`, kind: 'sandbox', flags: [...flags, '--gofer', gofer] });
+}
+const peers = [
+  { id: 'peer-wasmer', label: '@wasmer/wasi 1.2.2 (MemFS)', kind: 'peer', runtime: 'wasmer' },
+  { id: 'peer-shim', label: '@bjorn3/browser_wasi_shim 0.4.2', kind: 'peer', runtime: 'shim' },
+];
+
+// ---------------------------------------------------------------------------------------------
+// Running one configuration once
+
+function runNative(cfg, runs, { wasm, src = false, collect }) {
+  const root = cfg.root();
+  resetRoot(root);
+  const preopens = { '/': root, '/log': logDir };
+  if (src) preopens['/src'] = LEVELDB;
+  const spec = { runtime: 'nodewasi', wasm, runs, preopens };
+  const r = spawnSync(process.execPath, ['--no-warnings', path.join(ROOT, 'bench/lib/child.mjs'), JSON.stringify(spec)], {
+    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+    maxBuffer: 256 << 20,
+    timeout: 30 * 60_000,
+  });
+  const collected = collect?.(root);
+  cfg.after?.();
+  const res = r.output[3]?.length ? JSON.parse(r.output[3].toString()) : { error: `exit ${r.status} ${r.signal ?? ''}` };
+  return { ...res, stdout: r.stdout.toString(), stderr: r.stderr.toString(), collected };
+}
+
+function runPeer(cfg, runs, { wasm, dirs }) {
+  const spec = { runtime: cfg.runtime, wasm, runs, preopens: {}, dirs };
+  const r = spawnSync(process.execPath, ['--no-warnings', path.join(ROOT, 'bench/lib/child.mjs'), JSON.stringify(spec)], { maxBuffer: 256 << 20, timeout: 10 * 60_000 });
+  try {
+    return JSON.parse(r.stdout.toString().trim().split('\n').pop());
+  } catch {
+    return { error: r.signal === 'SIGTERM' ? 'timed out (10 min)' : `exit ${r.status}: ${r.stderr.toString().split('\n')[0]}` };
+  }
+}
+
+function runSandbox(cfg, command, { src = false } = {}) {
+  if (cfg.flags.includes('none')) resetRoot(noneRoot);
+  const vols = ['-v', `${logDir}:/log`, ...(src ? ['-v', `${LEVELDB}:/src:ro`] : [])];
+  const args = [path.join(ROOT, 'host/run.js'), '--cache-dir', cacheDir, ...cfg.flags, ...vols];
+  if (!cfg.flags.includes('none')) args.push(image);
+  else args.push(image); // the image supplies the config; --rootfs the files
+  const t = performance.now();
+  const r = spawnSync(process.execPath, [...args, ...command], { maxBuffer: 256 << 20, timeout: 30 * 60_000 });
+  return { ms: performance.now() - t, statuses: [r.status], stdout: r.stdout.toString(), stderr: r.stderr.toString(), error: r.status === null ? 'killed' : undefined };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workloads
+
+const FSS = QUICK ? ['-n', '500', '-p', '20', '-s', '1680153482', '-l', '1'] : ['-n', '500', '-p', '20', '-s', '1680153482', '-l', '10'];
+const FSS_ARGV = ['fsstress', '-d', '/work/fss', ...FSS, '-T', '-L'];
+const OPB_N = QUICK ? '2000' : '20000';
+const TUS = QUICK ? translationUnits().slice(0, 6) : translationUnits();
+
+const workloads = {
+  fsstress: {
+    title: `fsstress ${FSS.join(' ')}`,
+    configs: [...native, ...sandbox, ...peers],
+    run(cfg) {
+      const wasm = path.join(ROOT, 'dist/guests/fsstress.wasm');
+      const r =
+        cfg.kind === 'native' ? runNative(cfg, [FSS_ARGV], { wasm })
+        : cfg.kind === 'peer' ? runPeer(cfg, [FSS_ARGV], { wasm, dirs: ['/work', '/tmp'] })
+        : runSandbox(cfg, ['/bin/fsstress', ...FSS_ARGV.slice(1)]);
+      const ns = /fsstress: elapsed_ns (\d+)/.exec(r.stderr ?? '');
+      const log = (r.stdout ?? '').split('\n').filter((l) => /^\d+ /.test(l) || l.startsWith('fsstress seed')).join('\n');
+      return { value: ns ? Number(ns[1]) / 1e9 : NaN, unit: 's', log, error: r.error ?? (r.statuses?.[0] !== 0 ? `exit ${r.statuses?.[0]}: ${(r.stderr ?? '').trim().split('\n').pop()}` : undefined) };
+    },
+  },
+  build: {
+    title: `clang++ -O1, LevelDB 1.20, ${TUS.length} translation units`,
+    configs: [...native, ...sandbox],
+    run(cfg) {
+      if (cfg.kind === 'native') {
+        const r = runNative(cfg, TUS.map(compileArgs), { wasm: CLANG_WASM, src: true, collect: (root) => objectSizes(path.join(root, 'out')) });
+        const bad = r.statuses?.findIndex((s) => s !== 0) ?? -1;
+        return { value: r.ms / 1000, unit: 's', log: r.collected, error: r.error ?? (bad >= 0 ? `unit ${TUS[bad]} failed` : undefined) };
+      }
+      const r = runSandbox(cfg, ['/bin/sh', QUICK ? '/bench/build-quick.sh' : '/bench/build-full.sh'], { src: true });
+      const stamps = (r.stdout.match(/^\d{16,}$/gm) ?? []).map(Number);
+      const sizes = r.stdout.split('\n').filter((l) => /^\s*\d+ \/out\//.test(l)).map((l) => l.trim().replace(/\s+/, ' ')).join('\n');
+      return { value: stamps.length === 2 ? (stamps[1] - stamps[0]) / 1e9 : NaN, unit: 's', log: sizes, error: r.statuses[0] !== 0 ? `exit ${r.statuses[0]}: ${r.stderr.trim().split('\n').pop()}` : undefined };
+    },
+  },
+  opbench: {
+    title: `opbench, ${OPB_N} iterations (readdir: a tenth)`,
+    configs: [...native, ...sandbox, ...peers],
+    run(cfg) {
+      const wasm = path.join(ROOT, 'dist/guests/opbench.wasm');
+      const a = ['opbench', OPB_N, '/tmp/opbench'];
+      const r = cfg.kind === 'native' ? runNative(cfg, [a], { wasm }) : cfg.kind === 'peer' ? runPeer(cfg, [a], { wasm, dirs: ['/tmp'] }) : runSandbox(cfg, ['/bin/opbench', ...a.slice(1)]);
+      const ops = {};
+      for (const m of (r.stdout ?? '').matchAll(/^op (\S+)\s+\d+ ([\d.]+)$/gm)) ops[m[1]] = Number(m[2]) / 1000;
+      const err = /^error (.*)$/m.exec(r.stdout ?? '');
+      return { value: ops, unit: 'µs', error: r.error ?? (err ? `opbench: ${err[1]}` : undefined) };
+    },
+  },
+};
+
+/** "size path" lines of the objects in `dir`, sorted: the build job's answer, compared across configs. */
+function objectSizes(dir) {
+  if (!fs.existsSync(dir)) return '';
+  return fs.readdirSync(dir).sort().map((f) => `${fs.statSync(path.join(dir, f)).size} /out/${f}`).join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// The runs: every configuration once per round, rounds alternating, then medians
+
+const median = (xs) => {
+  const v = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (!v.length) return NaN;
+  return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+};
+
+const results = {};
+for (const [name, w] of Object.entries(workloads)) {
+  if (!ONLY.has(name)) continue;
+  results[name] = { title: w.title, configs: {} };
+  const ref = {}; // the reference answer (native tmpfs) for the correctness guard
+  for (let round = 1; round <= RUNS; round++) {
+    for (const cfg of w.configs) {
+      say(`${name}: round ${round}/${RUNS}, ${cfg.label}`);
+      const r = w.run(cfg);
+      const slot = (results[name].configs[cfg.id] ??= { label: cfg.label, kind: cfg.kind, values: [], errors: [], wrong: 0 });
+      if (r.error) slot.errors.push(r.error);
+      slot.values.push(r.value);
+      if (r.log !== undefined) {
+        if (cfg.id === 'native-tmpfs' && ref.log === undefined && !r.error) ref.log = r.log;
+        else if (ref.log !== undefined && r.log !== ref.log) slot.wrong++;
+      }
+    }
+  }
+  for (const c of Object.values(results[name].configs)) {
+    if (name === 'opbench') {
+      c.median = {};
+      for (const op of Object.keys(c.values.find((v) => v && Object.keys(v).length) ?? {})) c.median[op] = median(c.values.map((v) => v?.[op]));
+    } else c.median = median(c.values);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+const nativeRef = haveOverlay ? 'native-overlay' : 'native-disk';
+const fmt = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '—');
+const status = (c) => (c.errors.length ? `fails: ${c.errors[0]}` : c.wrong ? `wrong results in ${c.wrong} of ${c.values.length} runs` : 'ok');
+const md = [
+  '# Benchmark results',
+  '',
+  `${os.cpus().length} × ${os.cpus()[0]?.model}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${os.release()}, Node ${process.version}, ${new Date().toISOString()}.`,
+  `${QUICK ? 'Quick set' : 'Full set'}; median of ${RUNS} runs per configuration, configurations alternating. Overhead = (s − n) / n against ${nativeRef === 'native-overlay' ? 'node:wasi on a real overlayfs (how Docker runs a container)' : 'node:wasi on disk (no overlayfs here)'}.`,
+  '',
+];
+const overheads = {};
+for (const name of ['fsstress', 'build']) {
+  const r = results[name];
+  if (!r) continue;
+  const n = r.configs[nativeRef]?.median;
+  md.push(`## ${r.title}`, '', '| configuration | time (s) | overhead vs native | result |', '| --- | --- | --- | --- |');
+  overheads[name] = {};
+  for (const [id, c] of Object.entries(r.configs)) {
+    const oh = Number.isFinite(n) && n > 0 ? (c.median - n) / n : NaN;
+    overheads[name][id] = { label: c.label, value: oh, bad: status(c) !== 'ok' };
+    md.push(`| ${c.label} | ${fmt(c.median)} | ${id === nativeRef ? '(reference)' : Number.isFinite(oh) ? `${(oh * 100).toFixed(0)}%` : '—'} | ${status(c)} |`);
+  }
+  md.push('');
+}
+if (results.opbench) {
+  const r = results.opbench;
+  const ops = ['stat', 'open+close', 'create+unlink', 'mkdir+rmdir', 'pwrite-4k', 'pread-4k', 'readdir-100', 'rename'];
+  md.push(`## ${r.title} (µs per operation)`, '', `| configuration | ${ops.join(' | ')} | result |`, `| --- | ${ops.map(() => '---').join(' | ')} | --- |`);
+  for (const c of Object.values(r.configs)) md.push(`| ${c.label} | ${ops.map((o) => fmt(c.median?.[o])).join(' | ')} | ${status(c)} |`);
+  md.push('');
+}
+fs.mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
+const out = QUICK ? 'quick' : 'latest';
+fs.writeFileSync(path.join(ROOT, `bench/results/${out}.json`), JSON.stringify({ quick: QUICK, runs: RUNS, date: new Date().toISOString(), node: process.version, machine: os.cpus()[0]?.model, nativeRef, results }, null, 2));
+fs.writeFileSync(path.join(ROOT, `bench/results/${out}.md`), md.join('\n'));
+if (Object.keys(overheads).length) fs.writeFileSync(path.join(ROOT, `bench/results/${QUICK ? 'quick-' : ''}overhead.svg`), overheadChart(overheads, nativeRef));
+say(`done: bench/results/${out}.md`);
+process.stdout.write(md.join('\n') + '\n');
