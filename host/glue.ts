@@ -6,7 +6,6 @@
 // kernel returns an I/O plan (kernel/abi.ts) and the glue copies between guest memory and the
 // filestore, kernel memory or a host stream, checking each segment first (the kernel is untrusted).
 // Calls that are not about files (args, environ, clocks, random, poll, exit) are answered here.
-import crypto from 'node:crypto';
 import { Io, Page, Plan, PlanFlag, Readdir, Seg } from '../kernel/abi';
 import { E } from '../kernel/wasi/errno';
 import type { Filestore } from './filestore';
@@ -35,6 +34,7 @@ const DIRECT_WRITE = 64 * 1024;
 const MAX_RW = 0x7ffff000;
 const enc = new TextEncoder();
 const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+const TIME_ORIGIN = performance.timeOrigin;
 
 function sleepMs(ms: number): void {
   if (ms > 0) Atomics.wait(sleepCell, 0, 0, ms);
@@ -42,6 +42,10 @@ function sleepMs(ms: number): void {
 
 export class GuestProcess {
   readonly pid: number;
+  /** The kernel this process runs on. */
+  get kernel(): Kernel {
+    return this.K;
+  }
   private readonly K: Kernel;
   private readonly k: any; // kernel exports
   private readonly fs: Filestore;
@@ -360,6 +364,24 @@ export class GuestProcess {
     return this.runPlan(false, len);
   }
 
+  /**
+   * The identity of a file in the sandbox's namespace, following symlinks: "dev:ino:mtime:size",
+   * which changes whenever the file does (a write copies up and sets mtime). Or an errno.
+   */
+  fileIdentity(path: string): string | number {
+    const bytes = enc.encode(path);
+    if (bytes.length >= Io.PATH_MAX) return E.NAMETOOLONG;
+    const K = this.K;
+    K.view().set(bytes, K.io + Io.PATH1);
+    const e = this.k.path_filestat_get(this.pid, 3, 1, bytes.length);
+    if (e) return e;
+    K.view();
+    const st = K.io + Io.STRUCT;
+    const dv = K.dv;
+    if (K.u8[st + 16] === 3) return E.ISDIR;
+    return `${dv.getBigUint64(st, true)}:${dv.getBigUint64(st + 8, true)}:${dv.getBigUint64(st + 48, true)}:${dv.getBigUint64(st + 32, true)}`;
+  }
+
   /** Reads a whole file from the sandbox's namespace (the entrypoint). Returns the bytes or an errno. */
   readFile(path: string): Uint8Array | number {
     const k = this.k;
@@ -456,9 +478,8 @@ export class GuestProcess {
         ptr >>>= 0;
         if (!self.ok(ptr, 8)) return E.FAULT;
         let t: bigint;
-        if (id === 0) t = BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n);
-        else if (id === 1) t = process.hrtime.bigint();
-        else if (id === 2 || id === 3) t = BigInt(Math.round(process.cpuUsage().user * 1000));
+        if (id === 0) t = BigInt(Math.round((TIME_ORIGIN + performance.now()) * 1e3)) * 1000n;
+        else if (id === 1 || id === 2 || id === 3) t = BigInt(Math.round(performance.now() * 1e6)); // no per-process CPU clock: monotonic
         else return E.INVAL;
         self.gdv.setBigUint64(ptr, t, true);
         return 0;
@@ -468,7 +489,7 @@ export class GuestProcess {
         ptr >>>= 0;
         len >>>= 0;
         if (!self.ok(ptr, len)) return E.FAULT;
-        for (let off = 0; off < len; off += 65536) crypto.randomFillSync(self.gu8, ptr + off, Math.min(65536, len - off));
+        for (let off = 0; off < len; off += 65536) globalThis.crypto.getRandomValues(self.gu8.subarray(ptr + off, ptr + Math.min(len, off + 65536)));
         return 0;
       },
       proc_exit(code: number) {
@@ -660,7 +681,7 @@ export class GuestProcess {
     let nev = 0;
     let earliest = Infinity;
     const waits: number[] = [];
-    const now = process.hrtime.bigint();
+    const now = BigInt(Math.round(performance.now() * 1e6));
     for (let i = 0; i < nsubs; i++) {
       const s = inPtr + 48 * i;
       const tag = dv.getUint8(s + 8);

@@ -3,8 +3,6 @@
 // The kernel is untrusted: every page number, address and length it passes is checked here, and a
 // bad one is a KernelFault (a kernel bug or compromise), which ends the sandbox with a clear message
 // rather than touching memory it should not.
-import fs from 'node:fs';
-import path from 'node:path';
 import { Io, Page } from '../kernel/abi';
 import type { Filestore } from './filestore';
 import { hostErrno } from '../gofer/errno';
@@ -34,21 +32,7 @@ export interface KernelExports {
   [name: string]: any;
 }
 
-const compiled: Map<string, WebAssembly.Module> = new Map();
 const timeOrigin = performance.timeOrigin;
-
-export function kernelPath(debug: boolean): string {
-  return path.join(__dirname, debug ? 'kernel.debug.wasm' : 'kernel.wasm');
-}
-
-function compileKernel(file: string): WebAssembly.Module {
-  let m = compiled.get(file);
-  if (!m) {
-    m = new WebAssembly.Module(fs.readFileSync(file));
-    compiled.set(file, m);
-  }
-  return m;
-}
 
 /** A kernel instance with its memory views. */
 export class Kernel {
@@ -62,7 +46,8 @@ export class Kernel {
   dv: DataView;
   panicMessage = '';
 
-  constructor(file: string, filestore: Filestore, gofer: GoferTransport) {
+  /** `module` is kernel.wasm compiled (host/kernel-node.ts loads it in Node; the browser fetches it). */
+  constructor(module: WebAssembly.Module, filestore: Filestore, gofer: GoferTransport) {
     const self = this;
     const fsErr = (what: string) => {
       throw new KernelFault(`kernel passed a bad filestore range (${what})`);
@@ -133,13 +118,13 @@ export class Kernel {
             const u8 = self.view();
             p >>>= 0;
             n >>>= 0;
-            return p && n < 4096 && p + 2 * n <= u8.length ? Buffer.from(u8.subarray(p, p + 2 * n)).toString('utf16le') : dflt;
+            return p && n < 4096 && p + 2 * n <= u8.length ? new TextDecoder('utf-16le').decode(u8.subarray(p, p + 2 * n)) : dflt;
           };
           self.panicMessage = `${str(msg, len, 'abort')} at ${str(file, fileLen, '?')}:${line >>> 0}:${col >>> 0}`;
         },
       },
     };
-    const inst = new WebAssembly.Instance(compileKernel(file), imports);
+    const inst = new WebAssembly.Instance(module, imports);
     this.exports = inst.exports as unknown as KernelExports;
     this.mem = this.exports.memory;
     this.buf = this.mem.buffer;

@@ -27,8 +27,6 @@
 //     Sizes of the file system holding an absolute path, for df. out is 48 bytes: blocks u64,
 //     bfree u64, files u64, ffree u64 (for the overlay: the filestore's limit and free pages),
 //     bsize u32, kind u32 (1 the overlay root, 2 a host mount), upper pages in use u32, inodes u32.
-import crypto from 'node:crypto';
-import path from 'node:path';
 import { E } from '../kernel/wasi/errno';
 import type { Filestore } from './filestore';
 import { ExitSignal, GuestProcess, type Streams } from './glue';
@@ -53,22 +51,16 @@ export interface ProcessHost {
 }
 
 const MAX_DEPTH = 32;
-const modules = new Map<string, WebAssembly.Module>();
 
-/** Compiles (or finds in the cache) a module; null if the bytes are not WebAssembly. */
-function compile(bytes: Uint8Array): WebAssembly.Module | null {
-  const key = crypto.createHash('sha1').update(bytes).digest('hex');
-  let m = modules.get(key);
-  if (!m) {
-    try {
-      m = new WebAssembly.Module(bytes as BufferSource);
-    } catch {
-      return null;
-    }
-    if (modules.size > 64) modules.clear();
-    modules.set(key, m);
-  }
-  return m;
+/**
+ * Compiled programs, by the identity of the file they came from (GuestProcess.fileIdentity), per
+ * kernel: a shell that runs `ls` a hundred times compiles it once, and reads it once.
+ */
+const modules = new WeakMap<Kernel, Map<string, WebAssembly.Module>>();
+
+/** Joins a path to a directory, as path.posix.join (not available in the browser) would. */
+function joinPath(dir: string, name: string): string {
+  return `${dir.replace(/\/+$/, '')}/${name}`.replace(/\/{2,}/g, '/');
 }
 
 const ERRNO_TEXT: Record<number, string> = {
@@ -92,20 +84,35 @@ export function errnoText(e: number): string {
  */
 export function loadProgram(proc: GuestProcess, name: string, env: string[], cwd: string): WebAssembly.Module {
   const candidates: string[] = [];
-  if (name.includes('/')) candidates.push(name.startsWith('/') ? name : path.posix.join(cwd || '/', name));
+  if (name.includes('/')) candidates.push(name.startsWith('/') ? name : joinPath(cwd || '/', name));
   else {
     const pathVar = env.find((kv) => kv.startsWith('PATH='))?.slice(5) ?? '/usr/local/bin:/usr/bin:/bin';
-    for (const dir of pathVar.split(':')) if (dir) candidates.push(path.posix.join(dir, name));
+    for (const dir of pathVar.split(':')) if (dir) candidates.push(joinPath(dir, name));
   }
+  let cache = modules.get(proc.kernel);
+  if (!cache) modules.set(proc.kernel, (cache = new Map()));
   let first: number = E.NOENT;
   for (const c of candidates) {
+    const id = proc.fileIdentity(c);
+    if (typeof id === 'number') {
+      if (first === E.NOENT) first = id;
+      continue;
+    }
+    const hit = cache.get(id);
+    if (hit) return hit;
     const r = proc.readFile(c);
     if (typeof r === 'number') {
       if (first === E.NOENT) first = r;
       continue;
     }
-    const m = compile(r);
-    if (!m) throw new ExecError(E.NOEXEC, `exec ${name}: exec format error (not a WebAssembly module)`);
+    let m: WebAssembly.Module;
+    try {
+      m = new WebAssembly.Module(r as BufferSource);
+    } catch {
+      throw new ExecError(E.NOEXEC, `exec ${name}: exec format error (not a WebAssembly module)`);
+    }
+    if (cache.size >= 64) cache.clear();
+    cache.set(id, m);
     return m;
   }
   throw new ExecError(first === E.ISDIR ? E.ACCES : first, `exec ${name}: ${errnoText(first)}`);

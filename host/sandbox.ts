@@ -25,6 +25,7 @@ import { extractImage } from './extract';
 import { OptionError, type Overlay2, type Volume } from './options';
 import { GuestProcess, type Streams } from './glue';
 import { Kernel, KernelFault, type GoferTransport } from './kernel';
+import { kernelFile, kernelModule } from './kernel-node';
 import { ExecError, errnoText, loadProgram, runModule, type ProcessHost } from './process';
 import { HostStreams } from './streams';
 
@@ -250,7 +251,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
 
     const { filestore, note } = filestoreFor(mode, opts, cleanup);
     cleanup.add(() => filestore.close());
-    kernel = new Kernel(path.join(distDir(), opts.debugKernel ? 'kernel.debug.wasm' : 'kernel.wasm'), filestore, gofer.transport);
+    kernel = new Kernel(kernelModule(kernelFile(distDir(), !!opts.debugKernel)), filestore, gofer.transport);
     const k = kernel.exports;
     let se = kernel.setup(Math.min(filestore.limitPages, 0xfffffffe), mode.kind === 'none' ? 2 : 1);
     if (se === 0 && mode.kind === 'none') se = k.mount_root_remote(1, 0);
