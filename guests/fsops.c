@@ -24,7 +24,9 @@
 //                             first. Prints `ok f size=N` or `ok d`.
 //   close SLOT | fsync SLOT | fstat SLOT
 //   read SLOT N | write SLOT N PAT | pread SLOT OFF N | pwrite SLOT OFF N PAT
-//   seek SLOT OFF set|cur|end | ftrunc SLOT SIZE
+//                             (these print the fd's offset afterwards: `ok n=N h=HASH pos=P`)
+//   seek SLOT OFF set|cur|end | ftrunc SLOT SIZE | falloc SLOT OFF LEN (posix_fallocate)
+//   append SLOT on|off        set or clear O_APPEND (fcntl F_SETFL)
 //   trunc PATH SIZE | cat PATH | put PATH N PAT (O_CREAT|O_TRUNC, write N bytes)
 //   mkdir PATH | rmdir PATH | unlink PATH | rename OLD NEW | link OLD NEW | symlink TARGET PATH
 //   readlink PATH | stat PATH | lstat PATH | ls PATH | utimes PATH ATIME_NS MTIME_NS | dump [PATH]
@@ -401,7 +403,7 @@ static void run_op(char **t, int nt) {
   }
   if (!strcmp(op, "close") || !strcmp(op, "fsync") || !strcmp(op, "fstat") || !strcmp(op, "read") ||
       !strcmp(op, "write") || !strcmp(op, "pread") || !strcmp(op, "pwrite") || !strcmp(op, "seek") ||
-      !strcmp(op, "ftrunc")) {
+      !strcmp(op, "ftrunc") || !strcmp(op, "falloc") || !strcmp(op, "append")) {
     NEED(1);
     int s = slot_of(t[1]);
     int fd = SLOT[s].fd;
@@ -413,9 +415,14 @@ static void run_op(char **t, int nt) {
       SLOT[s].fd = -1;
       RESULT(close(fd));
     } else if (!strcmp(op, "fstat")) {
+      // No link count: an fd on a lower file that was unlinked (never copied up) still shows the
+      // lower inode's count under Linux overlayfs (1), where a single file system says 0.
       struct stat st;
       if (fstat(fd, &st) != 0) e = errno;
-      else {
+      else if (S_ISREG(st.st_mode)) {
+        out("ok f size=%lld\n", (long long)st.st_size);
+        return;
+      } else {
         out("ok ");
         stat_desc(&st);
         out("\n");
@@ -446,7 +453,7 @@ static void run_op(char **t, int nt) {
         got += (size_t)r;
       }
       if (!e) {
-        out("ok n=%zu h=%08x\n", got, fnv(FNV0, BUF, got));
+        out("ok n=%zu h=%08x pos=%lld\n", got, fnv(FNV0, BUF, got), (long long)lseek(fd, 0, SEEK_CUR));
         return;
       }
     } else if (!strcmp(op, "write") || !strcmp(op, "pwrite")) {
@@ -460,6 +467,10 @@ static void run_op(char **t, int nt) {
       if (n > BUFSZ) n = BUFSZ;
       fill((unsigned)atoi(t[pw ? 4 : 3]), n);
       e = write_all(fd, n, pw ? atoll(t[2]) : -1);
+      if (!e) {
+        out("ok pos=%lld\n", (long long)lseek(fd, 0, SEEK_CUR));
+        return;
+      }
     } else if (!strcmp(op, "seek")) {
       NEED(3);
       int wh = !strcmp(t[3], "cur") ? SEEK_CUR : !strcmp(t[3], "end") ? SEEK_END : SEEK_SET;
@@ -476,6 +487,23 @@ static void run_op(char **t, int nt) {
         return;
       }
       RESULT(ftruncate(fd, (off_t)atoll(t[2])));
+    } else if (!strcmp(op, "falloc")) {
+      NEED(3);
+      if (!SLOT[s].wr) {
+        out("rdonly\n");  // Linux EBADF, uvwasi ENOTCAPABLE
+        return;
+      }
+      e = posix_fallocate(fd, (off_t)atoll(t[2]), (off_t)atoll(t[3]));  // returns the errno
+    } else if (!strcmp(op, "append")) {
+      NEED(2);
+      int fl = fcntl(fd, F_GETFL);
+      if (fl < 0) e = errno;
+      else {
+        // Only O_APPEND is set or cleared; the rest of the word is passed back as read (uvwasi's
+        // F_GETFL word is not Linux's, so it is never printed).
+        fl = !strcmp(t[2], "on") ? fl | O_APPEND : fl & ~O_APPEND;
+        RESULT(fcntl(fd, F_SETFL, fl));
+      }
     }
   } else if (!strcmp(op, "trunc")) {
     NEED(2);

@@ -153,11 +153,20 @@ function materialiseLayer(dir: string, layer: Entry[]): string[] {
   return [...opaque];
 }
 
+export interface MountOptions {
+  /**
+   * The overlay mount options after lowerdir/upperdir/workdir. Default OVERLAY_OPTIONS (Docker's
+   * overlay2 defaults). The fuzzer (test/lib/fuzz/) mounts with redirect_dir=on,index=on, under
+   * which Linux renames lower directories and keeps lower hard links together, as the sandbox does.
+   */
+  options?: string;
+}
+
 /**
  * Mounts `layers` (bottom first) as an overlay with a fresh, empty upper under os.tmpdir().
  * Throws OverlayUnavailable when not root or when the mount fails.
  */
-export function mountOverlay(layers: Layers): OverlayMount {
+export function mountOverlay(layers: Layers, mountOpts: MountOptions = {}): OverlayMount {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
     throw new OverlayUnavailable(`the overlayfs reference needs root (uid is ${process.getuid()})`);
   }
@@ -191,7 +200,7 @@ export function mountOverlay(layers: Layers): OverlayMount {
     });
     setOpaque(opaque);
     for (const d of [upper, work, root]) fs.mkdirSync(d);
-    const opts = `lowerdir=${lowers.slice().reverse().join(':')},upperdir=${upper},workdir=${work},${OVERLAY_OPTIONS}`;
+    const opts = `lowerdir=${lowers.slice().reverse().join(':')},upperdir=${upper},workdir=${work},${mountOpts.options ?? OVERLAY_OPTIONS}`;
     const r = spawnSync('mount', ['-t', 'overlay', 'overlay', '-o', opts, root], { encoding: 'utf8' });
     if (r.status !== 0) {
       throw new OverlayUnavailable(`mount -t overlay failed: ${(r.stderr || String(r.error) || '').trim()}`);
