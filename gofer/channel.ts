@@ -88,6 +88,11 @@ export class ChannelClient {
     return n >= 0 && n <= Chan.Window ? n : -29;
   }
 
+  /** Whether the server has stopped (it marked the channel dead, or a call gave up on it). */
+  isDead(): boolean {
+    return Atomics.load(this.ctl, Chan.Dead) !== 0;
+  }
+
   /** Marks the channel dead (the worker exited); later calls fail with EIO at once. */
   markDead(): void {
     Atomics.store(this.ctl, Chan.Dead, 1);
@@ -97,6 +102,13 @@ export class ChannelClient {
 
 /** What serves requests: given (id, payload in window[0, len)), writes the response and returns its length or a negated errno. */
 export type Handler = (id: number, len: number, window: Uint8Array) => number;
+
+/** Marks a channel dead from the server's side (the gofer is going away): clients fail with EIO at once. */
+export function markChannelDead(sab: SharedArrayBuffer): void {
+  const ctl = new Int32Array(sab, 0, Chan.WindowOffset >> 2);
+  Atomics.store(ctl, Chan.Dead, 1);
+  Atomics.notify(ctl, Chan.State);
+}
 
 /** The gofer end: serves requests forever (until `stop` returns true while idle). */
 export function serveChannel(sab: SharedArrayBuffer, handle: Handler, stop: () => boolean = () => false): void {

@@ -2,7 +2,7 @@
 // the image config to the sandbox thread, then serves the shared-memory channel until the sandbox
 // ends. A setup error is reported as a message, never thrown across the thread boundary.
 import { parentPort, workerData } from 'node:worker_threads';
-import { serveChannel } from './channel';
+import { markChannelDead, serveChannel } from './channel';
 import { createGofer, GoferSetupError, type GoferConfig } from './setup';
 
 export interface GoferWorkerData extends GoferConfig {
@@ -16,6 +16,11 @@ export type GoferWorkerMessage =
 
 function main(): void {
   const data = workerData as GoferWorkerData;
+  // However this thread ends, the sandbox must not wait for it: its calls fail with EIO at once.
+  process.on('exit', () => markChannelDead(data.sab));
+  // Fault injection for the tests (WASMBOX_FAULT=gofer-exit:N): the gofer dies after N requests.
+  const fault = /^gofer-exit:(\d+)$/.exec(process.env.WASMBOX_FAULT ?? '');
+  let served = 0;
   const post = (m: GoferWorkerMessage) => parentPort!.postMessage(m);
   let gofer;
   try {
@@ -25,8 +30,15 @@ function main(): void {
     return;
   }
   post({ type: 'ready', config: gofer.config, nodes: gofer.nodes });
+  const handle = gofer.server.handle;
+  const serve = fault
+    ? (id: number, len: number, w: Uint8Array) => {
+        if (++served > Number(fault[1])) process.exit(70);
+        return handle(id, len, w);
+      }
+    : handle;
   try {
-    serveChannel(data.sab, gofer.server.handle);
+    serveChannel(data.sab, serve);
   } finally {
     gofer.close();
   }

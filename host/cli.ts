@@ -47,13 +47,18 @@ Options:
                        ~/.cache/${PROJECT})
       --export-upper FILE  at exit, write the sandbox's upper layer (its changes to the image) to
                        FILE as an OCI layer tar
+      --timeout SECONDS
+                       stop the sandbox after this long (exit status 124, as timeout(1))
+  -m, --memory SIZE    cap each guest's WebAssembly memory (e.g. 256m): memory.grow past it fails
+                       inside the guest, as malloc under a ulimit does
       --stats          print kernel statistics to stderr at exit
       --debug-kernel   use the debug build of the kernel (assertions on)
   -h, --help           show this help
 
 Exit status: the program's own, or 125 (the runtime failed, e.g. a bad image), 126 (the command
 cannot be run, e.g. not WebAssembly), 127 (the command was not found), 134/136/139 (the guest
-trapped: unreachable / arithmetic / memory fault).`;
+trapped: unreachable / arithmetic / memory fault), 124 (--timeout), 130/143 (stopped by SIGINT /
+SIGTERM).`;
 
 function fail(msg: string): never {
   process.stderr.write(`${PROJECT}: ${msg}\nSee 'node host/run.js --help'.\n`);
@@ -113,6 +118,17 @@ export function parseArgs(argv: string[]): RunOptions & { stats: boolean } {
       opts.gofer = v;
     } else if (a === '--cache-dir') opts.cacheDir = val(a);
     else if (a === '--export-upper') opts.exportUpper = val(a);
+    else if (a === '--timeout') {
+      const v = val(a);
+      const n = Number(v);
+      if (!/^\d+(\.\d+)?$/.test(v) || !(n > 0)) fail(`--timeout: "${v}" is not a number of seconds`);
+      opts.timeoutSec = n;
+    } else if (a === '-m' || a === '--memory') {
+      const v = val(a);
+      const n = parseSize(v);
+      if (!Number.isFinite(n) || n < 65536) fail(`--memory: cannot parse "${v}" (use e.g. 256m)`);
+      opts.memoryBytes = n;
+    }
     else if (a === '--stats') opts.stats = true;
     else if (a === '--debug-kernel') opts.debugKernel = true;
     else if (a === '--') {

@@ -1,7 +1,7 @@
 // Image writer: turns layer specs into tar layers and image archives (plain rootfs tar, `docker save`,
-// OCI image layout), optionally gzip'd. Trusted host code: the test fixtures are written with it and
-// it is the basis of a future `pack` tool. Owns: the layer-spec types, a ustar/PAX/GNU tar writer,
-// and the docker/OCI metadata (manifests, configs with real sha256 digests, sizes and diff_ids).
+// OCI image layout), optionally gzip'd. Trusted host code: the test fixtures are written with it, and
+// so are the images of host/pack.ts (`node host/pack.js`). Owns: the layer-spec types, a ustar/PAX/GNU
+// tar writer, and the docker/OCI metadata (manifests, configs with real sha256 digests, sizes and diff_ids).
 // Does not read images (gofer/image/ does) and does not validate paths: a spec is written as given,
 // so tests can also write hostile archives.
 // Invariants of what it writes:
@@ -46,6 +46,10 @@ export interface ImageSpec {
   cmd?: string[];
   env?: string[];
   workingDir?: string;
+  /** The image's platform (config os/architecture, and the index descriptor's); default wasip1/wasm. */
+  platform?: { os: string; architecture: string };
+  /** The config's history, one `created_by` per layer (default "wasmbox image-writer"). */
+  history?: string[];
 }
 
 /** The default mtime of written entries (2023-03-30T05:18:02Z), so output does not depend on the clock. */
@@ -351,10 +355,31 @@ export interface WriteImageOptions {
   nestedIndex?: boolean;
   /** Repository tag recorded in the metadata (default "wasmbox/image:latest"). */
   tag?: string;
+  /**
+   * oci: make the layout loadable by `docker load` too, as Docker 25+ `docker save` does: add
+   * manifest.json (the docker-save index that the classic image store reads) naming the same blobs,
+   * and the `io.containerd.image.name` annotation (the full reference that containerd's importer
+   * tags the image with) beside `org.opencontainers.image.ref.name`.
+   */
+  dockerManifest?: boolean;
 }
 
 const sha256 = (b: Uint8Array | string): string => crypto.createHash('sha256').update(b).digest('hex');
 const json = (v: unknown): Uint8Array => utf8.encode(JSON.stringify(v));
+
+/**
+ * A Docker reference in full, as `docker load` and containerd name images: "app" becomes
+ * "docker.io/library/app:latest", "me/app:1" "docker.io/me/app:1"; a first component with a '.' or
+ * ':', or "localhost", is a registry and stays.
+ */
+export function normalizeReference(ref: string): string {
+  const slash = ref.indexOf('/');
+  const first = slash < 0 ? '' : ref.slice(0, slash);
+  let name = ref;
+  if (slash < 0) name = `docker.io/library/${ref}`;
+  else if (!first.includes('.') && !first.includes(':') && first !== 'localhost') name = `docker.io/${ref}`;
+  return /:[^/]*$/.test(name.slice(name.lastIndexOf('/'))) || name.includes('@') ? name : `${name}:latest`;
+}
 
 /** Writes `spec` as an image archive to the file `out`. */
 export function writeImage(spec: ImageSpec, out: string, opts: WriteImageOptions): void {
@@ -372,10 +397,11 @@ export function imageBytes(spec: ImageSpec, opts: WriteImageOptions): Uint8Array
   const tars = [...spec.layers.map((l) => tarLayer(l)), ...(spec.tarLayers ?? [])];
   const diffIds = tars.map((t) => `sha256:${sha256(t)}`);
   const blobs = opts.gzip ? tars.map(gzip) : tars;
+  const platform = spec.platform ?? { os: 'wasip1', architecture: 'wasm' };
   const config = json({
     created: new Date(DEFAULT_MTIME * 1000).toISOString(),
-    architecture: 'wasm',
-    os: 'wasip1',
+    architecture: platform.architecture,
+    os: platform.os,
     config: {
       ...(spec.env ? { Env: spec.env } : {}),
       ...(spec.entrypoint ? { Entrypoint: spec.entrypoint } : {}),
@@ -383,7 +409,10 @@ export function imageBytes(spec: ImageSpec, opts: WriteImageOptions): Uint8Array
       ...(spec.workingDir !== undefined ? { WorkingDir: spec.workingDir } : {}),
     },
     rootfs: { type: 'layers', diff_ids: diffIds },
-    history: tars.map(() => ({ created: new Date(DEFAULT_MTIME * 1000).toISOString(), created_by: 'wasmbox image-writer' })),
+    history: tars.map((_, i) => ({
+      created: new Date(DEFAULT_MTIME * 1000).toISOString(),
+      created_by: spec.history?.[i] ?? 'wasmbox image-writer',
+    })),
   });
   const tag = opts.tag ?? 'wasmbox/image:latest';
   const w = new TarWriter();
@@ -440,8 +469,11 @@ export function imageBytes(spec: ImageSpec, opts: WriteImageOptions): Uint8Array
       mediaType: 'application/vnd.oci.image.manifest.v1+json',
       digest: `sha256:${blob(manifest)}`,
       size: manifest.length,
-      platform: { architecture: 'wasm', os: 'wasip1' },
-      annotations: { 'org.opencontainers.image.ref.name': tag.split(':')[1] ?? 'latest' },
+      platform: { architecture: platform.architecture, os: platform.os },
+      annotations: {
+        ...(opts.dockerManifest ? { 'io.containerd.image.name': normalizeReference(tag) } : {}),
+        'org.opencontainers.image.ref.name': tag.lastIndexOf(':') > tag.lastIndexOf('/') ? tag.slice(tag.lastIndexOf(':') + 1) : 'latest',
+      },
     } as Record<string, unknown>;
     if (opts.nestedIndex) {
       const nested = json({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [top] });
@@ -449,6 +481,10 @@ export function imageBytes(spec: ImageSpec, opts: WriteImageOptions): Uint8Array
     }
     file('oci-layout', json({ imageLayoutVersion: '1.0.0' }));
     file('index.json', json({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [top] }));
+    if (opts.dockerManifest) {
+      const path = (b: Uint8Array): string => `blobs/sha256/${sha256(b)}`;
+      file('manifest.json', json([{ Config: path(config), RepoTags: [tag], Layers: blobs.map(path) }]));
+    }
   }
   const archive = w.finish();
   return opts.gzipArchive ? gzip(archive) : archive;

@@ -48,6 +48,13 @@ export interface ProcessHost {
   streams: Streams;
   /** Where the host reports guest traps (one line each). */
   report(line: string): void;
+  /**
+   * Runs the first process's `_start` (children run inside it): the Node host runs it under a
+   * watchdog for --timeout and Ctrl-C. Whatever it throws ends the sandbox.
+   */
+  run?(start: () => void): void;
+  /** Optional: a module's bytes before compilation (the Node host caps guest memory, --memory). */
+  prepare?(bytes: Uint8Array): Uint8Array;
 }
 
 const MAX_DEPTH = 32;
@@ -82,7 +89,7 @@ export function errnoText(e: number): string {
  * Finds and compiles the program `name` for `proc`: a name with a '/' is a path (relative to
  * `cwd`), a bare name is looked up through PATH (default /usr/local/bin:/usr/bin:/bin).
  */
-export function loadProgram(proc: GuestProcess, name: string, env: string[], cwd: string): WebAssembly.Module {
+export function loadProgram(proc: GuestProcess, name: string, env: string[], cwd: string, prepare?: (b: Uint8Array) => Uint8Array): WebAssembly.Module {
   const candidates: string[] = [];
   if (name.includes('/')) candidates.push(name.startsWith('/') ? name : joinPath(cwd || '/', name));
   else {
@@ -107,7 +114,7 @@ export function loadProgram(proc: GuestProcess, name: string, env: string[], cwd
     }
     let m: WebAssembly.Module;
     try {
-      m = new WebAssembly.Module(r as BufferSource);
+      m = new WebAssembly.Module((prepare ? prepare(r) : r) as BufferSource);
     } catch {
       throw new ExecError(E.NOEXEC, `exec ${name}: exec format error (not a WebAssembly module)`);
     }
@@ -171,7 +178,8 @@ export function runModule(host: ProcessHost, proc: GuestProcess, module: WebAsse
   }
   proc.bindMemory(mem);
   try {
-    (start as () => void)();
+    if (depth === 0 && host.run) host.run(start as () => void);
+    else (start as () => void)();
     return 0;
   } catch (e) {
     if (e instanceof ExitSignal) return e.code;
@@ -218,7 +226,7 @@ function spawn(host: ProcessHost, parent: GuestProcess, depth: number, a: number
   try {
     let module: WebAssembly.Module;
     try {
-      module = loadProgram(child, name, childEnv, cwd);
+      module = loadProgram(child, name, childEnv, cwd, host.prepare);
     } catch (e) {
       if (e instanceof ExecError) return e.errno;
       throw e;

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import crypto from 'node:crypto';
+import vm from 'node:vm';
 import { ChannelClient, createChannelBuffer } from '../gofer/channel';
 import type { HostMount } from '../gofer/hosttree';
 import type { ImageConfig } from '../gofer/image/index';
@@ -19,10 +20,12 @@ import type { GoferWorkerMessage } from '../gofer/worker';
 import { Io } from '../kernel/abi';
 import { E } from '../kernel/wasi/errno';
 import { MemoryFilestore, type Filestore } from './filestore';
-import { openFilestore } from './filestore-file';
+import { openFilestore, selfFileName } from './filestore-file';
 import { exportUpper } from './export';
 import { extractImage } from './extract';
 import { OptionError, type Overlay2, type Volume } from './options';
+import { loadNative } from './native/index';
+import { capMemory } from './wasm-limits';
 import { GuestProcess, type Streams } from './glue';
 import { Kernel, KernelFault, type GoferTransport } from './kernel';
 import { kernelFile, kernelModule } from './kernel-node';
@@ -67,6 +70,12 @@ export interface RunOptions {
   progress?: (msg: string) => void;
   /** Write the upper layer to this file at exit, as an OCI layer tar. */
   exportUpper?: string;
+  /** End the sandbox after this many seconds (status 124, as timeout(1)). */
+  timeoutSec?: number;
+  /** Cap on each guest's WebAssembly memory, in bytes (memory.grow past it fails in the guest). */
+  memoryBytes?: number;
+  /** Cap on the objects the sandbox may create (ENOSPC past it); default 4 million. */
+  inodes?: number;
 }
 
 export interface RunResult {
@@ -95,6 +104,8 @@ interface GoferHandle {
   transport: GoferTransport;
   config: ImageConfig;
   stats(): Record<string, number>;
+  /** Why the gofer stopped serving during the run, or null. */
+  died(): string | null;
   close(): void;
 }
 
@@ -106,6 +117,7 @@ async function startWorkerGofer(cfg: GoferConfig, progress?: (m: string) => void
   const sab = createChannelBuffer();
   const worker = new Worker(path.join(distDir(), 'gofer-worker.js'), { workerData: { ...cfg, sab } });
   const client = new ChannelClient(sab);
+  let closing = false;
   const config = await new Promise<ImageConfig>((resolve, reject) => {
     worker.on('message', (m: GoferWorkerMessage) => {
       if (m.type === 'ready') resolve(m.config as ImageConfig);
@@ -122,7 +134,9 @@ async function startWorkerGofer(cfg: GoferConfig, progress?: (m: string) => void
     transport: client,
     config,
     stats: () => ({}),
+    died: () => (!closing && client.isDead() ? 'the gofer (file server) stopped during the run' : null),
     close() {
+      closing = true;
       client.markDead();
       void worker.terminate();
     },
@@ -142,6 +156,7 @@ function startInlineGofer(cfg: GoferConfig, progress?: (m: string) => void): Gof
     transport: { window, call: (id, len) => server.handle(id, len, window) },
     config: g.config,
     stats: () => ({ goferRequests: server.requests }),
+    died: () => null,
     close: () => g.close(),
   };
 }
@@ -185,6 +200,47 @@ function tempDir(prefix: string, cleanup: Cleanup): string {
   return d;
 }
 
+/** The start time of process `pid` (field 22 of /proc/PID/stat), or '' if there is no such process. */
+function processStartTime(pid: number): string {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Removes the self filestores of sandboxes that were killed (SIGKILL leaves them behind): each has
+ * a lock file naming its host process and that process's start time, and is removed only when no
+ * process with that pid and start time exists. A live sandbox's filestore is never touched.
+ */
+export function sweepStaleFilestores(dir: string): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return removed;
+  }
+  for (const n of names) {
+    const m = /^(\.wasmbox\.filestore\.[0-9a-f]+)\.lock$/.exec(n);
+    if (!m) continue;
+    let owner = '';
+    try {
+      owner = fs.readFileSync(path.join(dir, n), 'utf8').trim();
+    } catch {
+      continue;
+    }
+    const [pid, start] = owner.split(' ');
+    if (/^\d+$/.test(pid ?? '') && processStartTime(Number(pid)) === start && start !== '') continue; // alive
+    fs.rmSync(path.join(dir, m[1]), { force: true });
+    fs.rmSync(path.join(dir, n), { force: true });
+    removed.push(m[1]);
+  }
+  return removed;
+}
+
 /** Opens the filestore the overlay2 mode asks for; `note` says when it fell back to memory. */
 function filestoreFor(mode: Overlay2, opts: RunOptions, cleanup: Cleanup): { filestore: Filestore; note: string | null } {
   const memLimit = Math.floor(os.totalmem() / 2);
@@ -204,7 +260,14 @@ function filestoreFor(mode: Overlay2, opts: RunOptions, cleanup: Cleanup): { fil
     limit = Math.min(Number(st.bavail) * Number(st.bsize), 2 ** 44);
   }
   const spec = mode.kind === 'dir' ? `dir=${dir}` : 'self';
-  return openFilestore(spec, { limitBytes: limit, upperDir: dir, sandboxId: crypto.randomBytes(8).toString('hex') });
+  const sandboxId = crypto.randomBytes(8).toString('hex');
+  if (mode.kind === 'self') {
+    sweepStaleFilestores(dir);
+    const lock = path.join(dir, `${selfFileName(sandboxId)}.lock`);
+    fs.writeFileSync(lock, `${process.pid} ${processStartTime(process.pid)}\n`, { flag: 'wx', mode: 0o600 });
+    cleanup.add(() => fs.rmSync(lock, { force: true }));
+  }
+  return openFilestore(spec, { limitBytes: limit, upperDir: dir, sandboxId });
 }
 
 export async function run(opts: RunOptions): Promise<RunResult> {
@@ -213,6 +276,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
   const volumes = opts.volumes ?? [];
   const cleanup = new Cleanup();
   let kernel: Kernel | null = null;
+  const stopSignals = onStopSignals(cleanup);
   try {
     if (opts.image !== undefined && !fs.existsSync(opts.image)) throw setupError(`image not found: ${opts.image}`);
     for (const v of volumes) {
@@ -256,6 +320,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     let se = kernel.setup(Math.min(filestore.limitPages, 0xfffffffe), mode.kind === 'none' ? 2 : 1);
     if (se === 0 && mode.kind === 'none') se = k.mount_root_remote(1, 0);
     if (se !== 0) throw setupError(`cannot mount the root file system: ${errnoText(se)}`);
+    k.kernel_set_inode_limit(opts.inodes ?? 4_000_000);
     for (let i = 0; i < volumes.length; i++) {
       const bytes = new TextEncoder().encode(volumes[i].guest);
       if (bytes.length >= Io.PATH_MAX) throw setupError(`-v: ${volumes[i].guest}: path too long`);
@@ -278,13 +343,18 @@ export async function run(opts: RunOptions): Promise<RunResult> {
       filestore,
       streams,
       report: (line) => process.stderr.write(`${PROJECT}: ${line}\n`),
+      run: (start) => guardedRun(start, opts.timeoutSec),
+      prepare: opts.memoryBytes ? (b) => capMemory(b, Math.max(1, Math.floor(opts.memoryBytes! / 65536))) : undefined,
     };
     // The program is found inside the sandbox's namespace (a bare name through the image's PATH).
     let status: number;
     try {
-      const module = loadProgram(proc, argv[0], env, workdir);
+      const module = loadProgram(proc, argv[0], env, workdir, host.prepare);
       status = runModule(host, proc, module, argv[0]);
     } catch (e) {
+      const code = (e as { code?: string })?.code;
+      if (code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') throw new SandboxError(`${PROJECT}: timed out after ${opts.timeoutSec}s (--timeout); the sandbox was stopped`, 124);
+      if (code === 'ERR_SCRIPT_EXECUTION_INTERRUPTED') throw interrupted();
       if (e instanceof ExecError) {
         const code = e.errno === E.NOENT || e.errno === E.NOTDIR ? 127 : 126;
         const msg = e.errno === E.ACCES ? `exec ${argv[0]}: is a directory` : e.message;
@@ -292,6 +362,8 @@ export async function run(opts: RunOptions): Promise<RunResult> {
       }
       throw e;
     }
+    const died = gofer.died();
+    if (died) throw setupError(`${died}; file operations that needed it failed with EIO`);
     if (opts.exportUpper) {
       if (mode.kind === 'none') throw setupError('--export-upper needs an overlay (not --overlay2 none)');
       try {
@@ -315,5 +387,44 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     throw new SandboxError(`${PROJECT}: internal error: ${(e as Error)?.message ?? e}`, 125);
   } finally {
     cleanup.run();
+    stopSignals();
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stopping: --timeout, SIGINT and SIGTERM
+
+/**
+ * Runs the guest under vm's watchdog: a timeout, and SIGINT, stop it even in the middle of a tight
+ * loop. SIGTERM is turned into SIGINT by the native addon (Node can break only on SIGINT); without
+ * the addon SIGTERM stops the sandbox as soon as the guest returns to the host.
+ */
+function guardedRun(start: () => void, timeoutSec?: number): void {
+  vm.runInNewContext('start()', { start }, { breakOnSigint: true, timeout: timeoutSec ? Math.round(timeoutSec * 1000) : undefined });
+}
+
+function interrupted(): SandboxError {
+  const term = loadNative().addon?.takeSigterm() ?? false;
+  return new SandboxError(`${PROJECT}: stopped by ${term ? 'SIGTERM' : 'SIGINT'}`, term ? 143 : 130);
+}
+
+/**
+ * While a run is set up or torn down (outside the guest), SIGINT and SIGTERM undo what it made
+ * (filestore, temporary directories, gofer) and end the process: 130 / 143. Returns the undo.
+ */
+function onStopSignals(cleanup: Cleanup): () => void {
+  const native = loadNative().addon;
+  native?.forwardSigterm();
+  const handler = (sig: NodeJS.Signals) => {
+    const term = sig === 'SIGTERM' || (native?.takeSigterm() ?? false);
+    cleanup.run();
+    process.stderr.write(`${PROJECT}: stopped by ${term ? 'SIGTERM' : 'SIGINT'}\n`);
+    process.exit(term ? 143 : 130);
+  };
+  process.on('SIGINT', handler);
+  if (!native) process.on('SIGTERM', handler);
+  return () => {
+    process.off('SIGINT', handler);
+    if (!native) process.off('SIGTERM', handler);
+  };
 }

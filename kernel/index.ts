@@ -8,7 +8,7 @@ import { fdSetup } from "./vfs/fd";
 import { goferSetup, goferCalls } from "./fs/gofer";
 import { overlayMount, tmpfsMount, copyUps } from "./fs/overlay";
 import { filestoreSetup, flushPending, pagesLimit, pagesUsed } from "./mm/filestore";
-import { inodesInUse } from "./vfs/inode";
+import { inodesInUse, setInodeLimit } from "./vfs/inode";
 import { io, ioSetup, res32, res64 } from "./io";
 import "./wasi/abort";
 
@@ -28,6 +28,14 @@ export function kernel_setup(maxPages: u32, root: u32): u32 {
   if (root == 1) return overlayMount();
   tmpfsMount();
   return 0;
+}
+
+/**
+ * Caps the objects (inodes) the sandbox may hold, so that millions of tiny files end in ENOSPC
+ * rather than in the kernel running out of memory (each costs ~250 bytes of kernel memory).
+ */
+export function kernel_set_inode_limit(n: u32): void {
+  setInodeLimit(n);
 }
 
 /** The address of the exchange area (abi.ts). */

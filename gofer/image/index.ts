@@ -11,19 +11,24 @@
 // Invariants:
 // - synchronous; every problem with the input (missing, unreadable, not an image, truncated,
 //   corrupt, hostile) is thrown as ImageError with a one-line message; other exceptions are bugs;
-// - on failure nothing stays open; on success the Image owns its file descriptors until close();
+// - on failure nothing stays open; on success the Image owns its file descriptors until close()
+//   (a Source given to openImageSource stays the caller's: the Image only reads through it);
+// - where gzip data cannot be inflated synchronously (browsers: DecompressionStream is async), the
+//   caller passes `inflated` and openImage throws InflateNeeded naming the ranges it lacks; the
+//   caller inflates them and calls again (nothing is kept open between the calls);
 // - when an archive has both manifest.json and an OCI layout (Docker >= 25), manifest.json is used.
 import fs from 'node:fs';
 import path from 'node:path';
 import { LayerCache, hashRange, type CacheKey } from './cache';
 import { ImageError, Where, layerSubject, shortDigest } from './errors';
-import { ShortRead, readAt } from './io';
+import { ShortRead, readAt, registerSource, releaseDescriptor, sizeOf, type Source } from './io';
 import { Archive, EMPTY_CONFIG, isDocker, isOci, readDocker, readOci, type ImageConfig, type LayerRef } from './manifest';
 import { TreeBuilder } from './merge';
 import { indexTar, looksLikeTarHeader, type TarMembers } from './tar';
 import type { LowerTree } from './tree';
 
 export { ImageError } from './errors';
+export { registerSource, type Source } from './io';
 export type { ImageConfig } from './manifest';
 export { LowerTree, NodeKind } from './tree';
 
@@ -46,26 +51,65 @@ export interface Image {
 }
 
 export interface OpenImageOptions {
-  cacheDir: string; // inflated layers go to <cacheDir>/layers/
+  cacheDir: string; // inflated layers go to <cacheDir>/layers/ (unused when `inflated` is given)
   progress?: (msg: string) => void; // told about slow steps (inflating)
+  /** Inflated gzip ranges supplied by the caller instead of the cache (see the header). */
+  inflated?: InflatedRanges;
+}
+
+/** A gzip byte range of the archive (a layer, or the whole archive) that must be inflated. */
+export interface InflateRange {
+  start: number;
+  length: number;
+  /** "algo:hex" of the compressed bytes, when the manifest gives it (check it while inflating). */
+  digest?: string;
+  /** "sha256:hex" of the inflated tar, when the image config gives it. */
+  diffId?: string;
+  label: string; // names it in progress messages
+  where: Where; // names it in errors
+}
+
+/** The caller's inflated gzip ranges, by their place in the archive. */
+export interface InflatedRanges {
+  /** The inflated bytes of archive[start, start + length), or null if not inflated yet. */
+  get(start: number, length: number): Source | null;
+}
+
+/** Thrown (only with `inflated`) when gzip ranges must be inflated before the image can be opened. */
+export class InflateNeeded extends Error {
+  constructor(readonly ranges: InflateRange[]) {
+    super(`${ranges.length} gzip range(s) must be inflated first`);
+  }
 }
 
 const MAX_LAYERS = 4096;
 
 export function openImage(imagePath: string, opts: OpenImageOptions): Image {
   const file = path.basename(imagePath);
+  return guarded(file, (fds) => open(imagePath, file, opts, fds));
+}
+
+/**
+ * Opens an image read through `source` (named `name` in messages). The Source stays the caller's:
+ * close it after Image.close(). With `opts.inflated`, throws InflateNeeded (see the header).
+ */
+export function openImageSource(source: Source, name: string, opts: OpenImageOptions): Image {
+  return guarded(name, (fds) => {
+    if (source.size === 0) throw new ImageError(`${name}: is an empty file, not an image`);
+    const fd = registerSource(source);
+    fds.push(fd);
+    return openArchive(fd, source.size, name, opts, fds);
+  });
+}
+
+/** Runs an open, releasing every descriptor it took on failure and wording errors as ImageError. */
+function guarded(file: string, fn: (fds: number[]) => Image): Image {
   const fds: number[] = [];
   try {
-    return open(imagePath, file, opts, fds);
+    return fn(fds);
   } catch (e) {
-    for (const fd of fds) {
-      try {
-        fs.closeSync(fd);
-      } catch {
-        // nothing to release
-      }
-    }
-    if (e instanceof ImageError) throw e;
+    for (const fd of fds) releaseDescriptor(fd);
+    if (e instanceof ImageError || e instanceof InflateNeeded) throw e;
     if (e instanceof ShortRead) throw new ImageError(`${file}: is truncated at byte ${e.at} (it changed while being read)`);
     const code = (e as NodeJS.ErrnoException | null)?.code;
     if (typeof code === 'string') throw new ImageError(`${file}: ${String((e as Error).message).split('\n')[0]}`);
@@ -86,17 +130,29 @@ function open(imagePath: string, file: string, opts: OpenImageOptions, fds: numb
   if (st.isDirectory()) throw new ImageError(`${file}: is a directory, not an image file`);
   if (!st.isFile()) throw new ImageError(`${file}: is not a regular file`);
   if (st.size === 0) throw new ImageError(`${file}: is an empty file, not an image`);
+  return openArchive(fd, st.size, file, opts, fds);
+}
 
+/** Opens the archive in descriptor `fd` (fds[0]) of `size` bytes. */
+function openArchive(fd: number, size: number, file: string, opts: OpenImageOptions, fds: number[]): Image {
   const archiveWhere = new Where(file, 'archive');
   let cache: LayerCache | undefined;
   const getCache = (): LayerCache => (cache ??= new LayerCache(opts.cacheDir, archiveWhere));
 
   // 1. The outer archive, inflated first if it is gzip'd as a whole.
-  let size = st.size;
   let wholeGzip = false;
   const magic = head(fd, 0, size);
   let outer: TarMembers;
-  if (isGzip(magic)) {
+  if (isGzip(magic) && opts.inflated) {
+    wholeGzip = true;
+    const src = opts.inflated.get(0, size);
+    if (src === null) throw new InflateNeeded([{ start: 0, length: size, label: `${file} (${mb(size)})`, where: archiveWhere }]);
+    releaseDescriptor(fds.shift()!); // the inflated archive replaces the gzip file
+    fd = registerSource(src);
+    fds.push(fd);
+    size = src.size;
+    outer = indexTar(fd, 0, size, archiveWhere);
+  } else if (isGzip(magic)) {
     wholeGzip = true;
     const key: CacheKey = { algo: 'sha256', hex: hashRange(fd, 0, size) };
     const job = { fd, start: 0, length: size, key, where: archiveWhere, label: `${file} (${mb(size)})` };
@@ -121,16 +177,32 @@ function open(imagePath: string, file: string, opts: OpenImageOptions, fds: numb
   if (meta.layers.length > MAX_LAYERS) throw new ImageError(`${file}: has ${meta.layers.length} layers (limit ${MAX_LAYERS})`);
 
   // 3. Inflate the gzip layers that are not cached yet, all at once (in parallel).
-  const plan = meta.layers.map((ref, i) => planLayer(ref, i, fd, file));
-  const missing = plan.filter((p) => p.job && getCache().lookup(p.job.key, p.job.diffId) === null);
-  if (missing.length) getCache().inflate(missing.map((p) => p.job!), opts.progress);
+  const plan = meta.layers.map((ref, i) => planLayer(ref, i, fd, file, !opts.inflated));
+  const inflated = opts.inflated;
+  if (inflated) {
+    const lacking = plan.filter((p) => p.job && inflated.get(p.job.start, p.job.length) === null);
+    if (lacking.length) {
+      throw new InflateNeeded(
+        lacking.map(({ job, ref }) => ({ start: job!.start, length: job!.length, digest: ref.blobDigest, diffId: ref.diffId, label: job!.label, where: job!.where })),
+      );
+    }
+  } else {
+    const missing = plan.filter((p) => p.job && getCache().lookup(p.job.key, p.job.diffId) === null);
+    if (missing.length) getCache().inflate(missing.map((p) => p.job!), opts.progress);
+  }
 
   // 4. Index and merge, bottom layer first.
   const layers: LayerInfo[] = [];
   for (const p of plan) {
     let members: TarMembers;
     let src = 0;
-    if (p.job) {
+    if (p.job && inflated) {
+      const src = inflated.get(p.job.start, p.job.length)!;
+      fds.push(registerSource(src));
+      src_ = fds.length - 1;
+      members = indexTar(fds[src_], 0, src.size, p.where);
+      src = src_;
+    } else if (p.job) {
       const c = openCached(getCache(), p.job, opts, fds, p.where);
       members = c.members;
       src = fds.length - 1;

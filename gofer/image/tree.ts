@@ -11,9 +11,10 @@
 //   names: one UTF-8/raw-bytes string table holding entry names and symlink targets.
 // A file with several names (hard links) is one node listed by several entries; nlink counts them.
 // Directories are never shared: each has exactly one entry naming it (the root has none).
-// The file descriptors belong to the tree from construction until close(); after close() every
-// read() throws rather than touching a descriptor number the process may have reused.
-import fs from 'node:fs';
+// The descriptors (io.ts: Node fds or registered Sources) belong to the tree from construction until
+// close(); after close() every read() throws rather than touching a descriptor number the process
+// may have reused.
+import { readAt, releaseDescriptor } from './io';
 
 export const enum NodeKind {
   File = 1,
@@ -165,30 +166,16 @@ export class LowerTree {
     if (t.kind[n] !== NodeKind.File || offset < 0 || length <= 0 || at < 0) return 0;
     const size = t.size[n];
     if (offset >= size) return 0;
-    let want = Math.min(length, size - offset, into.length - at);
-    const fd = t.fds[t.src[n]];
-    let pos = t.off[n] + offset;
-    let done = 0;
-    while (want > 0) {
-      const got = fs.readSync(fd, into, at + done, want, pos);
-      if (got === 0) break; // the file shrank underneath us: a short read, not garbage
-      done += got;
-      pos += got;
-      want -= got;
-    }
-    return done;
+    const want = Math.min(length, size - offset, into.length - at);
+    if (want <= 0) return 0;
+    // a short count means the file shrank underneath us: a short read, not garbage
+    return readAt(t.fds[t.src[n]], into, at, want, t.off[n] + offset);
   }
 
-  /** Closes the archive and cache files; idempotent. Image.close() calls this. */
+  /** Closes the archive and cache files (forgets Source handles); idempotent. Image.close() calls this. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const fd of this.t.fds) {
-      try {
-        fs.closeSync(fd);
-      } catch {
-        // already closed: nothing to release
-      }
-    }
+    for (const fd of this.t.fds) releaseDescriptor(fd);
   }
 }

@@ -22,6 +22,10 @@ export interface NativeAddon {
   /** Reserves the pages' blocks (fallocate KEEP_SIZE), one call per run; returns the number of calls. */
   allocate(fd: number, pages: Uint32Array, pageSize: number): number;
   ftruncate(fd: number, length: number): void;
+  /** From now on SIGTERM raises SIGINT instead (and is remembered for takeSigterm). */
+  forwardSigterm(): void;
+  /** True once after a SIGTERM was forwarded. */
+  takeSigterm(): boolean;
   readonly FALLOC_FL_KEEP_SIZE: number;
   readonly FALLOC_FL_PUNCH_HOLE: number;
   readonly MFD_CLOEXEC: number;

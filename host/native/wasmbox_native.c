@@ -15,6 +15,11 @@
 //   allocate(fd, pages, pageSize)     -> the same with mode FALLOC_FL_KEEP_SIZE: reserves the pages'
 //                                        blocks (ENOSPC now, instead of SIGBUS on a later store)
 //   ftruncate(fd, length)             -> undefined
+//   forwardSigterm()                  -> undefined: from now on SIGTERM raises SIGINT in this process
+//                                        instead, and is remembered; the sandbox stops on SIGINT
+//                                        even while the guest runs (vm's breakOnSigint), which Node
+//                                        offers for no other signal
+//   takeSigterm()                     -> true once after a forwarded SIGTERM (false otherwise)
 //   constants: FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, MFD_CLOEXEC, PAGE_SIZE (the system's)
 //
 // Every failure is a thrown Error with .code (the errno name, e.g. 'EBADF'), .errno and .syscall.
@@ -23,6 +28,7 @@
 // each load the addon), so munmap() can recognise the ArrayBuffers that mmap() made.
 #define _GNU_SOURCE
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
@@ -434,6 +440,37 @@ static napi_value js_ftruncate(napi_env env, napi_callback_info info) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// SIGTERM -> SIGINT
+
+static volatile sig_atomic_t sigterm_seen = 0;
+
+static void on_sigterm(int sig) {
+  (void)sig;
+  sigterm_seen = 1;
+  kill(getpid(), SIGINT);
+}
+
+static napi_value js_forward_sigterm(napi_env env, napi_callback_info info) {
+  (void)info;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_sigterm;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  if (sigaction(SIGTERM, &sa, NULL) != 0) return throw_errno(env, errno, "sigaction", "SIGTERM");
+  return NULL;
+}
+
+static napi_value js_take_sigterm(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value v;
+  bool seen = sigterm_seen != 0;
+  sigterm_seen = 0;
+  napi_get_boolean(env, seen, &v);
+  return v;
+}
+
+// ---------------------------------------------------------------------------------------------
 
 static napi_status add_fn(napi_env env, napi_value exports, const char *name, napi_callback cb) {
   napi_value f;
@@ -453,6 +490,8 @@ NAPI_MODULE_INIT() {
       add_fn(env, exports, "fallocate", js_fallocate) != napi_ok || add_fn(env, exports, "punch", js_punch) != napi_ok ||
       add_fn(env, exports, "allocate", js_allocate) != napi_ok ||
       add_fn(env, exports, "ftruncate", js_ftruncate) != napi_ok ||
+      add_fn(env, exports, "forwardSigterm", js_forward_sigterm) != napi_ok ||
+      add_fn(env, exports, "takeSigterm", js_take_sigterm) != napi_ok ||
       add_int(env, exports, "FALLOC_FL_KEEP_SIZE", FALLOC_FL_KEEP_SIZE) != napi_ok ||
       add_int(env, exports, "FALLOC_FL_PUNCH_HOLE", FALLOC_FL_PUNCH_HOLE) != napi_ok ||
       add_int(env, exports, "MFD_CLOEXEC", MFD_CLOEXEC) != napi_ok ||

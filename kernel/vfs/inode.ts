@@ -90,9 +90,20 @@ export class Inode {
 
 let nextIno: u64 = 1;
 let inodeCount: u32 = 0;
+/** Objects the sandbox may create, in all (as tmpfs's nr_inodes): past it creates fail with ENOSPC. */
+let inodeLimit: u32 = 0x7fffffff;
 
 export function inodesInUse(): u32 {
   return inodeCount;
+}
+
+export function setInodeLimit(n: u32): void {
+  inodeLimit = n;
+}
+
+/** Whether another object may be created (the kernel's memory is finite; see setInodeLimit). */
+export function inodeRoom(): bool {
+  return inodeCount < inodeLimit;
 }
 
 /** Numbers at or above `first` are free for objects created in the sandbox. */

@@ -25,7 +25,7 @@ import {
 } from "../fs/remote";
 import { goferFSync, goferStatFS } from "../fs/gofer";
 import { pagesFree, pagesLimit, pagesUsed } from "../mm/filestore";
-import { inodesInUse } from "../vfs/inode";
+import { inodeRoom, inodesInUse } from "../vfs/inode";
 import { E } from "./errno";
 import { Advice, Dirent, FD, FST, Fdstat, Filestat, Filetype, LOOKUP, O, Prestat, R, Whence } from "./types";
 
@@ -683,6 +683,7 @@ export function path_open(pid: u32, fd: u32, dirflags: u32, len: u32, oflags: u3
       n = changetype<Inode>(load<usize>(ptr));
       rhandle = load<u32>(flag);
     } else {
+      if (!inodeRoom()) return E.NOSPC;
       n = createNode(wDir, nameA, wNameLen, Filetype.REGULAR_FILE, 0o644);
     }
   } else {
@@ -736,6 +737,7 @@ export function path_create_directory(pid: u32, fd: u32, len: u32): u32 {
   if (wDot != Dot.NONE || wInode !== null) return E.EXIST;
   if (wDir.nlink == 0) return E.NOENT;
   if (isRemote(wDir)) return remoteMkdir(wDir, nameA, wNameLen);
+  if (!inodeRoom()) return E.NOSPC;
   createNode(wDir, nameA, wNameLen, Filetype.DIRECTORY, 0o755);
   return 0;
 }
@@ -781,6 +783,7 @@ export function path_symlink(pid: u32, targetLen: u32, fd: u32, len: u32): u32 {
   if (wSlash) return E.NOENT;
   if (wDir.nlink == 0) return E.NOENT;
   if (isRemote(wDir)) return remoteSymlink(wDir, nameA, wNameLen, io + Io.PATH1, targetLen);
+  if (!inodeRoom()) return E.NOSPC;
   symlinkNode(wDir, nameA, wNameLen, io + Io.PATH1, targetLen);
   return 0;
 }

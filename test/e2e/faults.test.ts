@@ -1,0 +1,148 @@
+// Faults, and the host left clean after each: a gofer that dies mid-run (EIO to the guest, a clear
+// message, no hang), a runaway guest (--timeout, SIGINT, SIGTERM), runaway memory (--memory), the
+// kernel's own memory (millions of files end in ENOSPC), SIGKILL leaving a self filestore that the
+// next start sweeps (but never a live one), and bind-mount data that is on the host once fsync
+// returns, even if the host is killed right after. Every test checks for stray files.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { buildImage, tempDir } from '../lib/images';
+import { guestWasm, ROOT, RUN_JS, runSandbox } from '../lib/sandbox';
+
+const img = buildImage(
+  {
+    layers: [
+      [
+        { path: 'bin/trap', type: 'file', data: guestWasm('trap'), mode: 0o755 },
+        { path: 'bin/args', type: 'file', data: guestWasm('args'), mode: 0o755 },
+        { path: 'tmp', type: 'dir' },
+        ...Array.from({ length: 30 }, (_, i) => ({ path: `lower/f${i}`, type: 'file' as const, data: `file ${i}\n` })),
+      ],
+    ],
+    entrypoint: ['/bin/trap'],
+  },
+  { format: 'oci' },
+);
+
+/** Names of our temporary directories, to see that a run leaves none behind. */
+function strays(): string[] {
+  return fs.readdirSync(os.tmpdir()).filter((n) => /^wasmbox-(upper|rootfs)-/.test(n));
+}
+
+function startRun(args: string[]): { child: ChildProcess; out: () => string; err: () => string; exit: Promise<number | null> } {
+  const child = spawn(process.execPath, [RUN_JS, ...args], { cwd: ROOT });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (err += d));
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code, sig) => resolve(code ?? (sig ? 128 : null))));
+  return { child, out: () => out, err: () => err, exit };
+}
+
+async function until(cond: () => boolean, ms = 10000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+test('a gofer that dies mid-run: the guest gets errors, not a hang; the sandbox ends with a clear message', () => {
+  const before = strays();
+  // read the lower files one by one; the gofer exits after a few requests (the program is loaded by then)
+  const t0 = Date.now();
+  const r = runSandbox([img, 'readall', '/lower'], { env: { WASMBOX_FAULT: 'gofer-exit:12' }, timeoutMs: 60_000 });
+  assert.ok(Date.now() - t0 < 30_000, 'no hang');
+  assert.match(r.stdout, /readall: \d+ read, \d+ failed: I\/O error/);
+  assert.is(r.status, 125, r.stderr);
+  assert.match(r.stderr, /gofer \(file server\) stopped during the run/);
+  assert.equal(strays(), before);
+});
+
+test('--timeout stops a guest that loops forever: status 124, one line, nothing left behind', () => {
+  const before = strays();
+  const t0 = Date.now();
+  const r = runSandbox(['--timeout', '1', img, 'spin']);
+  const took = Date.now() - t0;
+  assert.is(r.status, 124, r.stderr);
+  assert.match(r.stderr, /timed out after 1s/);
+  assert.ok(took < 10_000, `took ${took} ms`);
+  assert.equal(strays(), before);
+});
+
+for (const [sig, status] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  test(`${sig} stops a spinning guest (status ${status}) and removes the self filestore and temp dirs`, async () => {
+    const upper = tempDir('sigupper');
+    const before = strays();
+    const run = startRun(['--upper-dir', upper, img, 'spin']);
+    await until(() => fs.readdirSync(upper).some((n) => n.endsWith('.lock')));
+    await new Promise((r) => setTimeout(r, 300)); // into the guest's loop
+    run.child.kill(sig);
+    const code = await run.exit;
+    assert.is(code, status, run.err());
+    assert.match(run.err(), new RegExp(`stopped by ${sig}`));
+    assert.equal(fs.readdirSync(upper), [], 'filestore and lock removed');
+    assert.equal(strays(), before);
+  });
+}
+
+test('--memory caps guest memory: malloc fails inside the guest, the host carries on', () => {
+  const r = runSandbox(['--memory', '64m', img, 'hog']);
+  assert.is(r.status, 0, r.stderr);
+  const m = /hog: (\d+) MiB, then malloc failed/.exec(r.stdout);
+  assert.ok(m, r.stdout);
+  assert.ok(Number(m![1]) >= 50 && Number(m![1]) <= 64, r.stdout);
+});
+
+test('millions of tiny files end in ENOSPC (the inode limit), not in a crash', () => {
+  // the limit is 4 million by default; the test uses a smaller one through the library API
+  const script = `
+    const lib = require(${JSON.stringify(path.join(ROOT, 'dist/lib.js'))});
+    lib.run({ image: ${JSON.stringify(img)}, command: ['files', '300000'], inodes: 50000, overlay2: { kind: 'memory' } })
+      .then((r) => process.exit(r.status), (e) => { console.error(e.message); process.exit(e.status ?? 1); });`;
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 120_000 });
+  assert.is(r.status, 0, r.stderr);
+  const m = /files: (\d+) created, then ENOSPC/.exec(r.stdout);
+  assert.ok(m, r.stdout + r.stderr);
+  assert.ok(Number(m![1]) > 40000 && Number(m![1]) <= 50000, r.stdout);
+});
+
+test('after SIGKILL, the next start sweeps the dead sandbox\'s filestore, and never a live one', async () => {
+  const upper = tempDir('killed');
+  const dead = startRun(['--upper-dir', upper, img, 'spin']);
+  await until(() => fs.readdirSync(upper).some((n) => n.endsWith('.lock')));
+  dead.child.kill('SIGKILL');
+  await dead.exit;
+  const left = fs.readdirSync(upper).sort();
+  assert.is(left.length, 2, `a filestore and its lock are left: ${left}`);
+  // a live sandbox on the same upper dir
+  const live = startRun(['--upper-dir', upper, img, 'spin']);
+  await until(() => fs.readdirSync(upper).filter((n) => n.endsWith('.lock')).length === 2 || !fs.readdirSync(upper).includes(left[0]));
+  await new Promise((r) => setTimeout(r, 300));
+  const now = fs.readdirSync(upper);
+  assert.not.ok(now.includes(left[0]) || now.includes(left[1]), 'the dead one is swept');
+  assert.is(now.length, 2, 'the live one stays');
+  // a third start must not touch the live one
+  const r = runSandbox(['--upper-dir', upper, img, 'exit', '0']);
+  assert.is(r.status, 0, r.stderr);
+  assert.equal(fs.readdirSync(upper).sort(), now.sort());
+  live.child.kill('SIGINT');
+  await live.exit;
+  assert.equal(fs.readdirSync(upper), []);
+});
+
+test('data written and fsynced on a bind mount is on the host when fsync returns, even if the host is killed', async () => {
+  const vol = tempDir('durable');
+  const run = startRun(['-v', `${vol}:/data`, img, 'sync', '/data/out.bin']);
+  await until(() => run.out().includes('synced'));
+  run.child.kill('SIGKILL');
+  await run.exit;
+  const data = fs.readFileSync(path.join(vol, 'out.bin'));
+  assert.is(data.length, 1 << 20);
+  assert.ok(data.every((b) => b === 0x5a));
+});
+
+test.run();
