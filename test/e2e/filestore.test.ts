@@ -85,9 +85,10 @@ test('root:self keeps .wasmbox.filestore.<id> in --upper-dir while running, and 
     });
     child.on('exit', () => resolve());
   });
-  const names = fs.readdirSync(upper);
-  assert.is(names.length, 1, `upper dir holds: ${names.join(', ')}`);
+  const names = fs.readdirSync(upper).sort();
+  assert.is(names.length, 2, `upper dir holds: ${names.join(', ')}`);
   assert.match(names[0], /^\.wasmbox\.filestore\.[0-9a-f]+$/);
+  assert.is(names[1], `${names[0]}.lock`, 'and its lock file (pid and start time, for the stale sweep)');
   assert.ok(fs.statSync(path.join(upper, names[0])).blocks * 512 >= 8 << 20, 'du sees the data');
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
   assert.is(code, 0);
