@@ -1,0 +1,256 @@
+// The browser demo (host/web/), end to end in real headless Chromium driven by playwright-core:
+// the page is built with esbuild, served by host/web/serve.mjs (COOP/COEP, HTTP Range), and used
+// the way a person would: typing into the terminal and reading the terminal and the layer view.
+// The image is the userland image (test/lib/userland.ts: /bin/sh and the toolbox) plus fsstress,
+// the trap guest and a large file, so that reading the image on demand can be seen.
+//
+// Chromium is Debian's package (/usr/bin/chromium; WASMBOX_CHROMIUM overrides); without it every
+// test is skipped and the reason printed. WASMBOX_SCREENSHOT=FILE also saves the README screenshot.
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { buildWeb, type WebSizes } from '../../host/web/build.mjs';
+import { startServer } from '../../host/web/serve.mjs';
+import { buildImage } from '../lib/images';
+import { userlandSpec } from '../lib/userland';
+import { guestWasm } from '../lib/sandbox';
+
+const CHROMIUM = process.env.WASMBOX_CHROMIUM ?? '/usr/bin/chromium';
+const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'];
+const BIG = 6 << 20;
+
+interface PageState {
+  prompts: number;
+  firstPromptMs: number;
+  lastCommandMs: number;
+  reports: string[];
+  reattached: string | null;
+  busy: boolean;
+  fatal: string;
+  fetched: { requests: number; bytes: number; size: number };
+  upper: { path: string; kind: string; where: number }[];
+}
+
+let browser: Browser;
+let server: { url: string; close(): Promise<void> };
+let sizes: WebSizes;
+const skip = fs.existsSync(CHROMIUM) ? '' : `chromium is not installed (${CHROMIUM}; .ci/run installs Debian's chromium package)`;
+
+/** A big, not very compressible file: the image is 7 MB, of which the first prompt needs little. */
+function bigFile(): Uint8Array {
+  const b = new Uint8Array(BIG);
+  let x = 2463534242;
+  for (let i = 0; i < b.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    b[i] = x & 0xff;
+  }
+  return b;
+}
+
+test.before(async () => {
+  if (skip) return;
+  sizes = await buildWeb();
+  const image = buildImage(
+    userlandSpec([
+      [
+        { path: 'bin/fsstress', type: 'file', data: guestWasm('fsstress'), mode: 0o755 },
+        { path: 'bin/trap', type: 'file', data: guestWasm('trap'), mode: 0o755 },
+        { path: 'srv/big.bin', type: 'file', data: bigFile() },
+      ],
+    ]),
+    { format: 'oci', name: 'web' },
+  );
+  server = await startServer({ port: 0, image });
+  const { chromium } = await import('playwright-core');
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+});
+
+test.after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+function st(page: Page): Promise<PageState> {
+  return page.evaluate(() => (window as any).wasmbox.state);
+}
+
+function screenText(page: Page): Promise<string> {
+  return page.evaluate(() => (window as any).wasmbox.text());
+}
+
+/** Opens the page (with a query) in a fresh context and waits for the shell's first prompt. */
+async function open(query = '', ctx?: BrowserContext): Promise<Page> {
+  ctx ??= await browser.newContext({ viewport: { width: 1400, height: 820 } });
+  const page = await ctx.newPage();
+  page.on('pageerror', (e) => console.log(`page error: ${e.message}`));
+  await page.goto(server.url + query);
+  await waitPrompt(page, 0);
+  return page;
+}
+
+async function waitPrompt(page: Page, after: number, timeout = 20_000): Promise<void> {
+  await page.waitForFunction((n) => (window as any).wasmbox?.state.prompts > n || (window as any).wasmbox?.state.fatal, after, { timeout });
+  const s = await st(page);
+  assert.is(s.fatal, '', 'the sandbox died');
+  // the prompt's text is on its way to the terminal: wait until it is drawn
+  await page.waitForFunction(() => /^wasmbox\$ ?$/.test((window as any).wasmbox.text().split('\n').pop()), null, { timeout: 5000 });
+}
+
+/** Types a command line and Enter, waits for the next prompt, returns what the command printed. */
+async function run(page: Page, line: string, timeout = 20_000): Promise<string> {
+  const before = (await st(page)).prompts;
+  await page.keyboard.type(line);
+  await page.keyboard.press('Enter');
+  await waitPrompt(page, before, timeout);
+  return outputOf(await screenText(page), line);
+}
+
+/** The lines between the last echo of `line` after a prompt and the next prompt. */
+function outputOf(text: string, line: string): string {
+  const lines = text.split('\n');
+  let i = lines.length - 1;
+  while (i >= 0 && lines[i] !== `wasmbox$ ${line}`) i--;
+  assert.ok(i >= 0, `the command line ${JSON.stringify(line)} is not on the screen:\n${text}`);
+  const out: string[] = [];
+  for (let j = i + 1; j < lines.length && !lines[j].startsWith('wasmbox$'); j++) out.push(lines[j]);
+  return out.join('\n');
+}
+
+const it = (name: string, fn: () => Promise<void>) => (skip ? test.skip(`${name} (skipped: ${skip})`, fn) : test(name, fn));
+if (skip) console.log(`SKIP test/web: ${skip}`);
+
+it('the page loads, and echo/cat/ls in the terminal show the right output', async () => {
+  const page = await open();
+  assert.ok(await page.evaluate(() => crossOriginIsolated), 'cross-origin isolated (COOP/COEP)');
+  const first = await st(page);
+  assert.ok(first.fetched.bytes < first.fetched.size / 2, `the image is read on demand, not whole: ${first.fetched.bytes} of ${first.fetched.size} bytes before the first prompt`);
+  const out = await run(page, 'echo hi > /etc/x; cat /etc/x; ls /etc');
+  assert.equal(out.split(/\s+/).filter(Boolean), ['hi', 'hostname', 'motd', 'os-release', 'x']);
+  await page.waitForSelector('#upper-list li.file:has-text("/etc/x") .k-new');
+  await page.context().close();
+});
+
+it('rm of a lower file shows a whiteout in the layer view', async () => {
+  const page = await open();
+  assert.is(await run(page, 'rm /etc/motd; ls /etc'), 'hostname  os-release');
+  const row = await page.waitForSelector('#upper-list li.whiteout');
+  assert.is(await row.$eval('.path', (e) => e.textContent), '/etc/motd');
+  assert.is(await row.$eval('.badge', (e) => e.textContent), 'whiteout');
+  assert.match(await page.textContent('#upper-summary') ?? '', /1 whiteout/);
+  await page.context().close();
+});
+
+it('an OPFS-backed sandbox keeps its files across a reload', async () => {
+  const page = await open('?fs=opfs');
+  await run(page, 'echo kept > /etc/x; mkdir /home/user/d; echo deep > /home/user/d/f; rm /etc/motd; echo more >> /home/user/notes.txt');
+  // an opaque directory (a lower directory removed and made again), a hard link, a rename
+  await run(page, 'rm -r /data/sub; mkdir /data/sub; echo new > /data/sub/n; ln /data/a.txt /data/a2; mv /data/b.txt /data/c.txt');
+  await page.reload();
+  await waitPrompt(page, 0);
+  const s = await st(page);
+  assert.ok(s.reattached, 'the saved upper layer was reattached');
+  assert.is(await run(page, 'cat /etc/x /home/user/d/f /home/user/notes.txt; ls /etc'), 'kept\ndeep\nremember the milk\nmore\nhostname  os-release  x');
+  assert.is(await run(page, 'ls /data/sub; ls /data/b.txt /data/c.txt; cat /data/a2'), 'n\nls: cannot access \'/data/b.txt\': No such file or directory\n/data/c.txt\nhello\nworld');
+  assert.match(await run(page, 'stat /data/a2'), /Links: 3/);
+  await page.waitForSelector('#upper-list li.whiteout:has-text("/etc/motd")');
+  // a fresh context has its own (empty) OPFS: nothing leaks between them
+  const other = await open('?fs=opfs');
+  assert.is(await run(other, 'ls /etc'), 'hostname  motd  os-release');
+  await other.context().close();
+  await page.context().close();
+});
+
+it('a picked image file works (gzip layers, read as Blob slices)', async () => {
+  const picked = buildImage(userlandSpec([[{ path: 'etc/picked', type: 'file', data: 'from a picked file\n' }]]), { format: 'docker', gzip: true, name: 'picked' });
+  const page = await open();
+  const before = (await st(page)).prompts;
+  await page.setInputFiles('#img-file', picked);
+  await waitPrompt(page, before);
+  assert.is(await run(page, 'cat /etc/picked'), 'from a picked file');
+  assert.match(await page.textContent('#image-line') ?? '', /picked\.tar · docker/);
+  assert.match(await page.textContent('#gofer-line') ?? '', /Blob slices/);
+  await page.context().close();
+});
+
+it('a guest that traps shows an error in the terminal, and the next command works', async () => {
+  const page = await open();
+  assert.is(await run(page, 'trap unreachable'), 'trap: unreachable\nwasmbox: trap: guest trapped: unreachable');
+  assert.is(await run(page, 'echo status $?'), 'status 134');
+  assert.match(await run(page, 'trap oob'), /guest trapped: .*out of bounds/);
+  assert.is(await run(page, 'echo next'), 'next');
+  await page.context().close();
+});
+
+it('Ctrl-C stops a child reading the terminal; the shell goes on', async () => {
+  const page = await open();
+  const before = (await st(page)).prompts;
+  await page.keyboard.type('cat\n');
+  await page.keyboard.type('one\n');
+  await page.waitForFunction(() => /^one\none$/m.test((window as any).wasmbox.text()));
+  await page.keyboard.press('Control+C');
+  await waitPrompt(page, before);
+  assert.is(await run(page, 'echo status $?'), 'status 130');
+  await page.context().close();
+});
+
+it('line editing: cursor keys insert in the middle, Up recalls history, Ctrl-U kills the line', async () => {
+  const page = await open();
+  await run(page, 'echo first');
+  let before = (await st(page)).prompts;
+  await page.keyboard.type('echo wrld');
+  for (let i = 0; i < 3; i++) await page.keyboard.press('ArrowLeft');
+  await page.keyboard.type('o');
+  await page.keyboard.press('Enter');
+  await waitPrompt(page, before);
+  assert.is(outputOf(await screenText(page), 'echo world'), 'world');
+  before = (await st(page)).prompts;
+  await page.keyboard.type('garbage');
+  await page.keyboard.press('Control+U');
+  await page.keyboard.press('ArrowUp');
+  await page.keyboard.press('ArrowUp');
+  await page.keyboard.press('Enter');
+  await waitPrompt(page, before);
+  assert.is(outputOf(await screenText(page), 'echo first'), 'first');
+  await page.context().close();
+});
+
+it('fsstress (the benchmark headline run) completes in the page', async () => {
+  const page = await open();
+  const out = await run(page, '/bin/fsstress -d /tmp/f -n 500 -p 20 -s 1680153482 -l 10 -T', 180_000);
+  assert.match(out, /fsstress: elapsed_ns \d+/);
+  const s = await st(page);
+  assert.is(await run(page, 'echo status $?'), 'status 0');
+  console.log(`web: first prompt ${s.firstPromptMs.toFixed(0)} ms; fsstress ${(s.lastCommandMs / 1000).toFixed(2)} s in the page (${out.trim()})`);
+  await page.context().close();
+});
+
+it('the page stays light: its own code is under 300 KB gzip (without kernel.wasm and the image)', async () => {
+  assert.ok(sizes.total.gzip < 300 * 1024, `${sizes.total.gzip} bytes gzip: ${JSON.stringify(sizes.files)}`);
+});
+
+if (process.env.WASMBOX_SCREENSHOT) {
+  // The README's picture: the default image (dist/images/default.tar), a few changes of each kind.
+  it('screenshot for the README', async () => {
+    const def = await startServer({ port: 0 });
+    const ctx = await browser.newContext({ viewport: { width: 1400, height: 820 }, deviceScaleFactor: 1 });
+    const page = await ctx.newPage();
+    await page.goto(def.url);
+    await waitPrompt(page, 0);
+    await run(page, 'cat /etc/motd');
+    await run(page, 'echo "hello from the upper layer" > /root/hello.txt');
+    await run(page, 'echo wasmbox-dev > /etc/hostname; rm /etc/os-release');
+    await run(page, 'mkdir -p /srv/app; ln -s /root/hello.txt /srv/app/hello');
+    await run(page, 'layers /etc/hostname /etc/passwd /etc/motd /root/hello.txt');
+    await run(page, 'ls -l /etc');
+    await page.mouse.move(0, 0);
+    await page.screenshot({ path: path.resolve(process.env.WASMBOX_SCREENSHOT!) });
+    await ctx.close();
+    await def.close();
+  });
+}
+
+test.run();
