@@ -11,7 +11,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const outDir = path.join(root, '.cache', 'tests');
+// Each run bundles into its own directory, so two runs at once (an editor's and a terminal's) do not
+// delete each other's files; directories of runs that are gone are swept.
+const testsDir = path.join(root, '.cache', 'tests');
+const outDir = path.join(testsDir, `run-${process.pid}`);
 const filters = process.argv.slice(2);
 
 function findTests(dir) {
@@ -35,7 +38,21 @@ if (!fs.existsSync(path.join(root, 'dist', 'kernel.wasm'))) {
 }
 
 const esbuild = await import('esbuild');
-fs.rmSync(outDir, { recursive: true, force: true });
+fs.mkdirSync(testsDir, { recursive: true });
+for (const d of fs.readdirSync(testsDir)) {
+  const pid = /^run-(\d+)$/.exec(d)?.[1];
+  if (pid === undefined || !alive(Number(pid))) fs.rmSync(path.join(testsDir, d), { recursive: true, force: true });
+}
+process.on('exit', () => fs.rmSync(outDir, { recursive: true, force: true }));
+
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return e.code === 'EPERM';
+  }
+}
 const built = await esbuild.build({
   entryPoints: files,
   outdir: outDir,

@@ -24,6 +24,7 @@ import { ImageError, Where, layerSubject, shortDigest } from './errors';
 import { ShortRead, readAt, registerSource, releaseDescriptor, sizeOf, type Source } from './io';
 import { Archive, EMPTY_CONFIG, isDocker, isOci, readDocker, readOci, type ImageConfig, type LayerRef } from './manifest';
 import { TreeBuilder } from './merge';
+import { loadSnapshot, saveSnapshot } from './snapshot';
 import { indexTar, looksLikeTarHeader, type TarMembers } from './tar';
 import type { LowerTree } from './tree';
 
@@ -47,12 +48,19 @@ export interface Image {
   config: ImageConfig;
   layers: LayerInfo[];
   format: ImageFormat;
+  /** The tree came from an index snapshot (snapshot.ts), not from reading the tar headers. */
+  snapshot: boolean;
   close(): void;
 }
 
 export interface OpenImageOptions {
   cacheDir: string; // inflated layers go to <cacheDir>/layers/ (unused when `inflated` is given)
   progress?: (msg: string) => void; // told about slow steps (inflating)
+  /**
+   * Keep an index snapshot of the image file in <cacheDir>/index and use it on later opens of the
+   * same unchanged file (snapshot.ts; default true; openImageSource never does).
+   */
+  snapshots?: boolean;
   /** Inflated gzip ranges supplied by the caller instead of the cache (see the header). */
   inflated?: InflatedRanges;
 }
@@ -130,7 +138,15 @@ function open(imagePath: string, file: string, opts: OpenImageOptions, fds: numb
   if (st.isDirectory()) throw new ImageError(`${file}: is a directory, not an image file`);
   if (!st.isFile()) throw new ImageError(`${file}: is not a regular file`);
   if (st.size === 0) throw new ImageError(`${file}: is an empty file, not an image`);
-  return openArchive(fd, st.size, file, opts, fds);
+  const id = fs.fstatSync(fd, { bigint: true });
+  const snap = opts.snapshots === false ? null : loadSnapshot(opts.cacheDir, fd, id);
+  if (snap) {
+    if (!snap.tree.tables.fds.includes(fd)) fs.closeSync(fds.shift()!); // read from the cache only
+    return { ...makeImage(snap.tree, snap.config, snap.layers, snap.format), snapshot: true };
+  }
+  const img = openArchive(fd, st.size, file, opts, fds);
+  if (opts.snapshots !== false) saveSnapshot(opts.cacheDir, id, img.tree, img);
+  return img;
 }
 
 /** Opens the archive in descriptor `fd` (fds[0]) of `size` bytes. */
@@ -197,11 +213,10 @@ function openArchive(fd: number, size: number, file: string, opts: OpenImageOpti
     let members: TarMembers;
     let src = 0;
     if (p.job && inflated) {
-      const src = inflated.get(p.job.start, p.job.length)!;
-      fds.push(registerSource(src));
-      src_ = fds.length - 1;
-      members = indexTar(fds[src_], 0, src.size, p.where);
-      src = src_;
+      const layer = inflated.get(p.job.start, p.job.length)!;
+      fds.push(registerSource(layer));
+      src = fds.length - 1;
+      members = indexTar(fds[src], 0, layer.size, p.where);
     } else if (p.job) {
       const c = openCached(getCache(), p.job, opts, fds, p.where);
       members = c.members;
@@ -222,8 +237,11 @@ interface LayerPlan {
   job?: { fd: number; start: number; length: number; key: CacheKey; diffId?: string; where: Where; label: string };
 }
 
-/** Decides how a layer is read: in place, or (gzip) through the cache under which key. */
-function planLayer(ref: LayerRef, index: number, fd: number, file: string): LayerPlan {
+/**
+ * Decides how a layer is read: in place, or (gzip) through the cache under which key. Without a
+ * digest the key is the hash of the compressed bytes, computed only when `cached` (the cache needs it).
+ */
+function planLayer(ref: LayerRef, index: number, fd: number, file: string, cached: boolean): LayerPlan {
   const where = new Where(file, layerSubject(index, ref.digest));
   const magic = head(fd, ref.offset, ref.size);
   if (isZstd(magic) || ref.mediaType.includes('zstd')) throw where.error('is zstd-compressed, which is not supported');
@@ -233,7 +251,7 @@ function planLayer(ref: LayerRef, index: number, fd: number, file: string): Laye
     const [algo, hex] = ref.blobDigest.split(':');
     key = { algo: algo as CacheKey['algo'], hex };
   } else {
-    key = { algo: 'sha256', hex: hashRange(fd, ref.offset, ref.size) };
+    key = { algo: 'sha256', hex: cached ? hashRange(fd, ref.offset, ref.size) : '' };
   }
   const label = ref.digest ? `layer ${index} (${shortDigest(ref.digest)}, ${mb(ref.size)})` : `layer ${index} (${mb(ref.size)})`;
   return { index, ref, where, job: { fd, start: ref.offset, length: ref.size, key, diffId: ref.diffId, where, label } };
@@ -272,7 +290,7 @@ function openCached(
 }
 
 function makeImage(tree: LowerTree, config: ImageConfig, layers: LayerInfo[], format: ImageFormat): Image {
-  return { tree, config, layers, format, close: () => tree.close() };
+  return { tree, config, layers, format, snapshot: false, close: () => tree.close() };
 }
 
 /** The first 512 bytes (or fewer) of a range. */

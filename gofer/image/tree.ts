@@ -59,6 +59,11 @@ export class LowerTree {
     this.names = tables.names;
   }
 
+  /** The tables themselves (for index snapshots); read only. */
+  get tables(): Readonly<TreeTables> {
+    return this.t;
+  }
+
   kind(n: number): NodeKind {
     return this.t.kind[n] as NodeKind;
   }

@@ -54,7 +54,7 @@ test('a gofer that dies mid-run: the guest gets errors, not a hang; the sandbox 
   const before = strays();
   // read the lower files one by one; the gofer exits after a few requests (the program is loaded by then)
   const t0 = Date.now();
-  const r = runSandbox([img, 'readall', '/lower'], { env: { WASMBOX_FAULT: 'gofer-exit:12' }, timeoutMs: 60_000 });
+  const r = runSandbox(['--gofer', 'worker', img, 'readall', '/lower'], { env: { WASMBOX_FAULT: 'gofer-exit:12' }, timeoutMs: 60_000 });
   assert.ok(Date.now() - t0 < 30_000, 'no hang');
   assert.match(r.stdout, /readall: \d+ read, \d+ failed: I\/O error/);
   assert.is(r.status, 125, r.stderr);

@@ -228,7 +228,7 @@ export interface FuzzOptions {
   checkExport?: boolean;
   /**
    * Sandbox variants: batch k runs with variants[k % n] as extra host/run.js options (default one
-   * variant, no options). For example [[], ['--debug-kernel', '--gofer', 'inline']]: the debug
+   * variant, no options). For example [[], ['--debug-kernel', '--gofer', 'worker']]: the debug
    * kernel's assertions and the in-thread file server see half the batches.
    */
   variants?: string[][];
@@ -339,7 +339,7 @@ export function fuzz(o: FuzzOptions): FuzzResult {
  * file server in a worker (the default), and the debug kernel (its assertions on) with the file
  * server in the sandbox's thread. Both must print the reference's lines.
  */
-export const VARIANTS: string[][] = [[], ['--debug-kernel', '--gofer', 'inline']];
+export const VARIANTS: string[][] = [[], ['--debug-kernel', '--gofer', 'worker']];
 
 /** The case with extra sandbox options (none: unchanged). */
 export function withArgs(c: FuzzCase, sandboxArgs: string[] | undefined): FuzzCase {

@@ -84,7 +84,7 @@ export function buildBatchImage(layers: Layers, tarLayers: Uint8Array[] = []): s
 export interface SandboxRunOptions {
   /** Pass `--export-upper FILE`. */
   exportUpper?: string;
-  /** More options for host/run.js (e.g. --debug-kernel, --gofer inline). */
+  /** More options for host/run.js (e.g. --debug-kernel, --gofer worker). */
   sandboxArgs?: string[];
   timeoutMs?: number;
 }
