@@ -1,7 +1,8 @@
 // Building one sandbox's gofer: the image's tree (mount 0, if there is an image) and the host trees
 // (mounts 1..n, from the host's configuration only, never from a request). Used by the worker entry
 // and by the in-thread gofer alike.
-import { ImageError, openImage, type ImageConfig } from './image/index';
+import { ImageError, LowerTree, openImage, type ImageConfig } from './image/index';
+import type { SharedTree } from './image/share';
 import { HostServer, type HostMount } from './hosttree';
 import { GoferServer, LowerServer } from './server';
 
@@ -9,6 +10,11 @@ export interface GoferConfig {
   image: string | null;
   mounts: HostMount[];
   cacheDir: string;
+  /**
+   * The image, already opened by another thread of this process and shared (share.ts): used
+   * instead of opening `image`. Its descriptors stay the sharer's; close() leaves them open.
+   */
+  shared?: { tree: SharedTree; config: ImageConfig };
 }
 
 export interface Gofer {
@@ -29,8 +35,10 @@ export class GoferSetupError extends Error {
 }
 
 export function createGofer(cfg: GoferConfig, progress?: (msg: string) => void): Gofer {
-  let img = null;
-  if (cfg.image !== null) {
+  let img: { tree: LowerTree; config: ImageConfig; close(): void } | null = null;
+  if (cfg.shared) {
+    img = { tree: new LowerTree(cfg.shared.tree.tables), config: cfg.shared.config, close() {} };
+  } else if (cfg.image !== null) {
     try {
       img = openImage(cfg.image, { cacheDir: cfg.cacheDir, progress });
     } catch (e) {

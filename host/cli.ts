@@ -7,11 +7,27 @@
 import { parseSize } from './filestore';
 import { parseOverlay2, parseVolume } from './options';
 import path from 'node:path';
+import tty from 'node:tty';
+import { runReplicas } from './replicas';
 import { PROJECT, SandboxError, distDir, run, type RunOptions } from './sandbox';
 
 /** The built-in default image, built by `npm install`. */
 function defaultImage(): string {
   return path.join(distDir(), 'images', 'default.tar');
+}
+
+/** The default image's demo script (guests/rootfs/app/...; the image's Cmd runs it with /bin/sh). */
+const DEMO_SCRIPT = '/usr/share/wasmbox/demo.sh';
+
+/**
+ * What the default image runs when no IMAGE is given: with -i or -t, the shell; else, when stdin is
+ * a terminal, the demo and then a shell in the same sandbox, to look at what the demo changed;
+ * else (a pipe, a file, CI) the image's own Cmd, the demo.
+ */
+function defaultCommand(shell: boolean, terminal: boolean): string[] {
+  if (shell) return ['/bin/sh'];
+  if (terminal) return ['/bin/sh', '-c', `sh ${DEMO_SCRIPT}; echo; echo 'Now a shell in the same sandbox (exit or Ctrl-D ends it):'; sh`];
+  return [];
 }
 
 const USAGE = `Usage: node host/run.js [OPTIONS] [IMAGE [COMMAND] [ARG...]]
@@ -21,10 +37,15 @@ Runs a WASI program from a container image inside the ${PROJECT} sandbox, on a r
 whose writable layer lives inside the sandbox.
 
 IMAGE is a \`docker save\` archive, an OCI image-layout archive or a plain rootfs tar (layers may
-be gzip-compressed). Without IMAGE, the built-in default image runs. COMMAND replaces the image's
-Cmd; the Entrypoint stays, as in \`docker run\`.
+be gzip-compressed). COMMAND replaces the image's Cmd; the Entrypoint stays, as in \`docker run\`.
+Without IMAGE, the built-in default image runs its demo; on a terminal, a shell follows it in the
+same sandbox; with -it (or -i, or -t), the shell alone.
 
 Options:
+  -i, --interactive    with no IMAGE: run the default image's shell, /bin/sh (stdin is always
+                       connected, with or without -i)
+  -t, --tty            the same (the guest sees the terminal this command runs on, if any; no
+                       pseudo-terminal is made); -it and -ti as with docker
   --entrypoint PATH    replace the image's Entrypoint ("" clears it)
   -e, --env KEY=VALUE  set an environment variable (repeatable; KEY alone copies it from the host)
   -w, --workdir DIR    working directory (passed to the guest as PWD)
@@ -41,8 +62,8 @@ Options:
                        checked with the host again (default 1000; 0: every lookup asks the host)
       --upper-dir DIR  the host directory standing for the container's upper layer (root:self keeps its
                        filestore there; default: a temporary directory, removed at exit)
-      --gofer MODE     worker (default) or inline: run the file server in a worker thread or in
-                       this thread
+      --gofer MODE     inline (default) or worker: run the file server in this thread, or in a
+                       worker thread of its own (slower: every request crosses threads)
       --cache-dir DIR  where inflated gzip layers are kept (default: $WASMBOX_CACHE or
                        ~/.cache/${PROJECT})
       --export-upper FILE  at exit, write the sandbox's upper layer (its changes to the image) to
@@ -51,6 +72,12 @@ Options:
                        stop the sandbox after this long (exit status 124, as timeout(1))
   -m, --memory SIZE    cap each guest's WebAssembly memory (e.g. 256m): memory.grow past it fails
                        inside the guest, as malloc under a ulimit does
+      --replicas N     run N sandboxes of IMAGE at once, sharing the opened image (each with its
+                       own upper layer, filestore and processes); output lines are prefixed "I| ";
+                       a summary goes to stderr; the status is 0 if every sandbox exited 0, else
+                       that of the first (lowest-numbered) one that did not
+      --threads T      with --replicas: how many sandboxes run at the same moment, each on its own
+                       thread (default: the number of CPUs; each thread costs about 8 MiB)
       --stats          print kernel statistics to stderr at exit
       --debug-kernel   use the debug build of the kernel (assertions on)
   -h, --help           show this help
@@ -65,9 +92,12 @@ function fail(msg: string): never {
   process.exit(125);
 }
 
-export function parseArgs(argv: string[]): RunOptions & { stats: boolean } {
-  const opts: RunOptions & { stats: boolean } = { env: [], volumes: [], stats: false };
+type CliOptions = RunOptions & { stats: boolean; replicas?: number; threads?: number };
+
+export function parseArgs(argv: string[]): CliOptions {
+  const opts: CliOptions = { env: [], volumes: [], stats: false };
   let size: number | undefined;
+  let shell = false; // -i / -t
   let i = 0;
   const value = (flag: string): string => {
     if (i + 1 >= argv.length) fail(`flag needs an argument: ${flag}`);
@@ -84,6 +114,8 @@ export function parseArgs(argv: string[]): RunOptions & { stats: boolean } {
     if (a === '-h' || a === '--help') {
       process.stdout.write(USAGE + '\n');
       process.exit(0);
+    } else if (a === '-i' || a === '--interactive' || a === '-t' || a === '--tty' || a === '-it' || a === '-ti') {
+      shell = true;
     } else if (a === '--entrypoint') {
       const v = val(a);
       opts.entrypoint = v === '' ? [] : [v];
@@ -129,7 +161,11 @@ export function parseArgs(argv: string[]): RunOptions & { stats: boolean } {
       if (!Number.isFinite(n) || n < 65536) fail(`--memory: cannot parse "${v}" (use e.g. 256m)`);
       opts.memoryBytes = n;
     }
-    else if (a === '--stats') opts.stats = true;
+    else if (a === '--replicas' || a === '--threads') {
+      const v = val(a);
+      if (!/^[1-9]\d{0,5}$/.test(v)) fail(`${a}: "${v}" is not a whole number from 1 to 999999`);
+      opts[a === '--replicas' ? 'replicas' : 'threads'] = Number(v);
+    } else if (a === '--stats') opts.stats = true;
     else if (a === '--debug-kernel') opts.debugKernel = true;
     else if (a === '--') {
       i++;
@@ -153,7 +189,7 @@ export function parseArgs(argv: string[]): RunOptions & { stats: boolean } {
   if (opts.rootfs !== undefined) fail('--rootfs: only with --overlay2 none');
   if (i >= argv.length) {
     opts.image = defaultImage();
-    opts.command = [];
+    opts.command = defaultCommand(shell, tty.isatty(0));
     return opts;
   }
   opts.image = argv[i];
@@ -168,6 +204,10 @@ async function main(): Promise<void> {
     if (interactive) process.stderr.write(`${PROJECT}: ${m}\n`);
   };
   try {
+    if (opts.replicas !== undefined || opts.threads !== undefined) {
+      await replicas(opts);
+      return;
+    }
     const r = await run(opts);
     if (opts.stats) {
       for (const [k, v] of Object.entries(r.stats)) process.stderr.write(`${PROJECT}: stats: ${k} ${v}\n`);
@@ -182,6 +222,25 @@ async function main(): Promise<void> {
       process.exitCode = 125;
     }
   }
+}
+
+/** --replicas: the sandboxes, then a summary line on stderr. */
+async function replicas(opts: CliOptions): Promise<void> {
+  if (opts.replicas === undefined) fail('--threads: only with --replicas');
+  for (const [bad, flag] of [
+    [opts.exportUpper, '--export-upper'],
+    [opts.rootfs, '--rootfs'],
+    [opts.gofer === 'worker' ? 1 : undefined, '--gofer worker'],
+  ] as const) {
+    if (bad !== undefined) fail(`${flag}: not with --replicas`);
+  }
+  const r = await runReplicas({ ...opts, image: opts.image!, replicas: opts.replicas });
+  const counts = new Map<number, number>();
+  for (const s of r.statuses) counts.set(s, (counts.get(s) ?? 0) + 1);
+  const by = [...counts].sort((a, b) => a[0] - b[0]).map(([s, c]) => `${c} exited ${s}`).join(', ');
+  const rate = r.statuses.length / r.seconds;
+  process.stderr.write(`${PROJECT}: ${r.statuses.length} sandboxes on ${r.threads} threads in ${r.seconds.toFixed(2)} s (${rate.toFixed(1)}/s): ${by}\n`);
+  process.exitCode = (r.statuses.find((s) => s !== 0) ?? 0) & 255;
 }
 
 void main();

@@ -257,7 +257,9 @@ export class FileFilestore implements Filestore {
     this.views.length = 0;
     this.pages = 0;
     try {
-      fs.closeSync(this.fd);
+      // the addon made a memfd's descriptor: it closes it too (fs would warn in a worker thread)
+      if (this.kind === 'file:memfd' && this.native.close) this.native.close(this.fd);
+      else fs.closeSync(this.fd);
     } finally {
       this.fd = -1;
       if (this.path) fs.rmSync(this.path, { force: true });

@@ -19,7 +19,11 @@ export class ExitSignal {
 
 /** Host streams: stdin (0), stdout (1), stderr (2) of a process. */
 export interface Streams {
-  /** Writes; returns the bytes written (may block). */
+  /**
+   * Writes; returns the bytes written (may block), or -errno (WASI) when nothing more can be
+   * written, e.g. -E.PIPE when the reader has gone: the guest's write fails with it (a 0 would
+   * make libc retry for ever).
+   */
   write(stream: number, data: Uint8Array, off: number, len: number): number;
   /** Reads up to len bytes; returns 0 at end of input (may block). */
   read(stream: number, data: Uint8Array, off: number, len: number): number;
@@ -65,6 +69,7 @@ export class GuestProcess {
   /** Set by runPlan when a filestore write failed part-way (the errno); 0 otherwise. */
   private failedErrno = 0;
   private directErrno = 0;
+  private streamErrno = 0;
 
   constructor(kernel: Kernel, filestore: Filestore, pid: number, args: string[], env: string[], streams: Streams) {
     this.K = kernel;
@@ -228,6 +233,10 @@ export class GuestProcess {
       if (this.cLeft === 0) break;
       const n = Math.min(len - done, this.cLeft);
       const got = write ? this.streams.write(id, this.cMem, this.cPtr, n) : this.streams.read(id, this.cMem, this.cPtr, n);
+      if (got < 0) {
+        this.streamErrno = -got;
+        break;
+      }
       done += got;
       this.cPtr += got;
       this.cLeft -= got;
@@ -317,7 +326,14 @@ export class GuestProcess {
       }
       const flags = this.res32(Plan.FLAGS);
       this.cursor(iovs, niovs, done);
+      this.streamErrno = 0;
       let moved = this.runPlan(write, want, (flags & PlanFlag.COMMIT) !== 0);
+      if (this.streamErrno) {
+        // a host stream refused (its reader is gone): what went out counts, else the error
+        done += moved;
+        if (done === 0) return this.streamErrno;
+        break;
+      }
       if (this.failedErrno) {
         // the filestore could not take it all: the kernel takes the rest of the write back
         const errno = this.failedErrno;

@@ -51,7 +51,7 @@ export interface RunOptions {
   env?: string[];
   /** Working directory, overriding the image's (exported to the guest as PWD). */
   workdir?: string;
-  /** Where the gofer runs: a worker thread (default) or this thread. */
+  /** Where the gofer runs: this thread (default) or a worker thread of its own. */
   gofer?: 'worker' | 'inline';
   /** Cache for inflated layers. */
   cacheDir?: string;
@@ -76,6 +76,15 @@ export interface RunOptions {
   memoryBytes?: number;
   /** Cap on the objects the sandbox may create (ENOSPC past it); default 4 million. */
   inodes?: number;
+  /**
+   * The image, already opened and shared by another thread (runReplicas): used instead of opening
+   * `image` again (which then only names it in messages).
+   */
+  shared?: GoferConfig['shared'];
+  /** kernel.wasm, already compiled (runReplicas compiles it once for every thread). */
+  kernelModule?: WebAssembly.Module;
+  /** Stop on SIGINT / SIGTERM, cleaning up (default true; worker threads receive no signals). */
+  handleSignals?: boolean;
 }
 
 export interface RunResult {
@@ -102,7 +111,8 @@ export function defaultCacheDir(): string {
 
 interface GoferHandle {
   transport: GoferTransport;
-  config: ImageConfig;
+  /** The image config, once the gofer has opened the image (rejects with a SandboxError if it cannot). */
+  ready: Promise<ImageConfig>;
   stats(): Record<string, number>;
   /** Why the gofer stopped serving during the run, or null. */
   died(): string | null;
@@ -113,12 +123,16 @@ function setupError(message: string): SandboxError {
   return new SandboxError(`${PROJECT}: ${message}`, 125);
 }
 
-async function startWorkerGofer(cfg: GoferConfig, progress?: (m: string) => void): Promise<GoferHandle> {
+/**
+ * Starts the gofer in a worker thread. The transport exists at once, so the kernel can be built
+ * while the worker boots and opens the image; nothing may call through it before `ready`.
+ */
+function startWorkerGofer(cfg: GoferConfig, progress?: (m: string) => void): GoferHandle {
   const sab = createChannelBuffer();
   const worker = new Worker(path.join(distDir(), 'gofer-worker.js'), { workerData: { ...cfg, sab } });
   const client = new ChannelClient(sab);
   let closing = false;
-  const config = await new Promise<ImageConfig>((resolve, reject) => {
+  const ready = new Promise<ImageConfig>((resolve, reject) => {
     worker.on('message', (m: GoferWorkerMessage) => {
       if (m.type === 'ready') resolve(m.config as ImageConfig);
       else if (m.type === 'progress') progress?.(m.message);
@@ -130,9 +144,10 @@ async function startWorkerGofer(cfg: GoferConfig, progress?: (m: string) => void
       reject(setupError(`gofer exited (${code}) before it was ready`));
     });
   });
+  ready.catch(() => {}); // awaited later; a failure before then must not count as unhandled
   return {
     transport: client,
-    config,
+    ready,
     stats: () => ({}),
     died: () => (!closing && client.isDead() ? 'the gofer (file server) stopped during the run' : null),
     close() {
@@ -154,7 +169,7 @@ function startInlineGofer(cfg: GoferConfig, progress?: (m: string) => void): Gof
   const server = g.server;
   return {
     transport: { window, call: (id, len) => server.handle(id, len, window) },
-    config: g.config,
+    ready: Promise.resolve(g.config),
     stats: () => ({ goferRequests: server.requests }),
     died: () => null,
     close: () => g.close(),
@@ -276,9 +291,10 @@ export async function run(opts: RunOptions): Promise<RunResult> {
   const volumes = opts.volumes ?? [];
   const cleanup = new Cleanup();
   let kernel: Kernel | null = null;
-  const stopSignals = onStopSignals(cleanup);
+  const stopSignals = opts.handleSignals === false ? () => {} : onStopSignals(cleanup);
   try {
-    if (opts.image !== undefined && !fs.existsSync(opts.image)) throw setupError(`image not found: ${opts.image}`);
+    if (opts.image !== undefined && !opts.shared && !fs.existsSync(opts.image)) throw setupError(`image not found: ${opts.image}`);
+    if (opts.shared && mode.kind === 'none') throw setupError('a shared image needs an overlay (not --overlay2 none)');
     for (const v of volumes) {
       if (!fs.existsSync(v.host) || !fs.statSync(v.host).isDirectory()) throw setupError(`-v ${v.host}:${v.guest}: ${v.host} is not a directory`);
     }
@@ -309,13 +325,15 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     }
     const firstVolume = hostMounts.length + 1;
     for (const v of volumes) hostMounts.push({ path: v.host, readonly: v.readonly });
-    const goferCfg: GoferConfig = { image: imageForGofer, mounts: hostMounts, cacheDir };
-    const gofer = opts.gofer === 'inline' ? startInlineGofer(goferCfg, opts.progress) : await startWorkerGofer(goferCfg, opts.progress);
+    const goferCfg: GoferConfig = { image: imageForGofer, mounts: hostMounts, cacheDir, shared: opts.shared };
+    const gofer = opts.gofer === 'worker' ? startWorkerGofer(goferCfg, opts.progress) : startInlineGofer(goferCfg, opts.progress);
     cleanup.add(() => gofer.close());
 
+    // While the gofer worker boots and opens the image: the filestore and the kernel.
     const { filestore, note } = filestoreFor(mode, opts, cleanup);
     cleanup.add(() => filestore.close());
-    kernel = new Kernel(kernelModule(kernelFile(distDir(), !!opts.debugKernel)), filestore, gofer.transport);
+    kernel = new Kernel(opts.kernelModule ?? kernelModule(kernelFile(distDir(), !!opts.debugKernel)), filestore, gofer.transport);
+    const goferConfig = await gofer.ready;
     const k = kernel.exports;
     let se = kernel.setup(Math.min(filestore.limitPages, 0xfffffffe), mode.kind === 'none' ? 2 : 1);
     if (se === 0 && mode.kind === 'none') se = k.mount_root_remote(1, 0);
@@ -329,7 +347,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
       if (e !== 0) throw setupError(`-v ${volumes[i].host}:${volumes[i].guest}: cannot mount: ${errnoText(e)}`);
     }
 
-    const config = noneConfig ?? gofer.config;
+    const config = noneConfig ?? goferConfig;
     const argv = commandLine(config, opts);
     if (argv.length === 0) throw setupError('no command specified (the image has no Entrypoint or Cmd)');
     const workdir = opts.workdir ?? config.workingDir ?? '';

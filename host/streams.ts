@@ -2,6 +2,8 @@
 // this process's fds 0, 1 and 2, used synchronously (the sandbox runs on one thread and blocks).
 // Pipes that Node made non-blocking answer EAGAIN when full or empty; we wait and retry.
 import fs from 'node:fs';
+import { hostErrno } from '../gofer/errno';
+import { E } from '../kernel/wasi/errno';
 import { Filetype } from '../kernel/wasi/types';
 import type { Streams } from './glue';
 
@@ -31,6 +33,14 @@ export function hostFiletype(fd: number): number {
   }
 }
 
+/** The WASI errno for a failed host stream call; a closed socket counts as a broken pipe. */
+function streamErrno(e: unknown): number {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (code === 'EPIPE' || code === 'ECONNRESET') return E.PIPE;
+  if (typeof code !== 'string') throw e; // not a system call failure: a bug
+  return hostErrno(e);
+}
+
 export class HostStreams implements Streams {
   private readonly types = [hostFiletype(0), hostFiletype(1), hostFiletype(2)];
 
@@ -39,9 +49,8 @@ export class HostStreams implements Streams {
     while (done < len) {
       try {
         done += retry(() => fs.writeSync(stream, data, off + done, len - done));
-      } catch (e: any) {
-        if (e?.code === 'EPIPE') return done; // the reader went away; the bytes are dropped
-        throw e;
+      } catch (e) {
+        return done || -streamErrno(e); // e.g. the reader went away: the guest sees EPIPE
       }
     }
     return done;
@@ -51,9 +60,9 @@ export class HostStreams implements Streams {
     if (len === 0) return 0;
     try {
       return retry(() => fs.readSync(stream, data, off, len, null));
-    } catch (e: any) {
-      if (e?.code === 'EOF') return 0;
-      throw e;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException)?.code === 'EOF') return 0;
+      return -streamErrno(e);
     }
   }
 

@@ -2,7 +2,7 @@
 // dist/kernel.debug.wasm), the trusted host and gofer bundles (esbuild -> dist/*.js), and the C
 // guests (@yowasp/clang, in-process, -> dist/guests/*.wasm).
 //
-// Usage: node scripts/build.mjs [kernel|host|guests|image ...]   (no argument: all of them)
+// Usage: node scripts/build.mjs [kernel|host|guests|image|web ...]   (no argument: all of them)
 // Guests are rebuilt only when their source or shared headers are newer than the output, because a
 // clang run costs a few hundred milliseconds each.
 import { execFileSync } from 'node:child_process';
@@ -41,9 +41,22 @@ async function buildHost() {
     logLevel: 'warning',
     absWorkingDir: root,
   };
-  await esbuild.build({ ...common, entryPoints: { run: 'host/cli.ts' }, outdir: dist });
-  await esbuild.build({ ...common, entryPoints: { 'gofer-worker': 'gofer/worker.ts' }, outdir: dist });
-  await esbuild.build({ ...common, entryPoints: { lib: 'host/index.ts' }, outdir: dist });
+  for (const [name, entry] of [['run', 'host/cli.ts'], ['gofer-worker', 'gofer/worker.ts'], ['lib', 'host/index.ts'], ['pack', 'host/pack.ts'], ['replica-worker', 'host/replica-worker.ts']]) {
+    const r = await esbuild.build({ ...common, entryPoints: { [name]: entry }, outdir: dist, write: false });
+    for (const f of r.outputFiles) fs.writeFileSync(f.path, f.path.endsWith('.js') ? cheapBuiltins(f.text) : f.contents);
+  }
+}
+
+/**
+ * esbuild turns `import fs from 'node:fs'` into __toESM(require("node:fs")), which copies every
+ * property of the module into a new object, once per importing file: about 4 ms of start-up for our
+ * 30 such imports. A builtin is a plain CommonJS object, so an object that inherits from it and adds
+ * `default` serves every use the bundle makes (default and named imports, property reads).
+ */
+function cheapBuiltins(js) {
+  const helper = 'var __builtin = (m) => Object.create(m, { default: { value: m, enumerable: true } });\n';
+  const out = js.replace(/__toESM\(require\("(node:[a-z_/]+)"\)(?:, 1)?\)/g, '__builtin(require("$1"))');
+  return out === js ? js : out.replace(/^("use strict";\n)?/, (m) => m + helper);
 }
 
 async function buildGuests() {
@@ -80,29 +93,68 @@ async function buildGuests() {
   }
 }
 
-/** The built-in default image (dist/images/default.tar), run by `node host/run.js` with no IMAGE. */
+// ---------------------------------------------------------------------------------------------
+// The default image (dist/images/default.tar), what `node host/run.js` runs with no IMAGE. Two
+// layers, written by host/pack.ts's readLayer and the image writer, like `node host/pack.js`:
+//   0 "userland": /bin/sh, /bin/toolbox and a symlink /bin/NAME -> toolbox for every command that
+//     `toolbox --list` names; /etc from guests/rootfs/base; /home/user, /root (0700), /tmp (1777);
+//   1 "app": guests/rootfs/app: the demo script /usr/share/wasmbox/demo.sh, a new /etc/motd, and
+//     etc/.wh.issue, a whiteout deleting layer 0's /etc/issue.
+// Cmd: /bin/sh /usr/share/wasmbox/demo.sh. Every entry gets the same mtime and modes 0755/0644 (the
+// checkout's umask and times do not leak in), so the image is the same byte for byte on every build.
+
+/** The toolbox's commands, from `toolbox --list` (run under node:wasi, with the wasmbox imports stubbed). */
+function toolboxApplets(wasm) {
+  const script = `
+    const { WASI } = require('node:wasi');
+    const wasi = new WASI({ version: 'preview1', args: ['toolbox', '--list'], env: {}, returnOnExit: true });
+    const mod = new WebAssembly.Module(require('node:fs').readFileSync(process.argv[1]));
+    const nosys = () => 52;
+    const inst = new WebAssembly.Instance(mod, { ...wasi.getImportObject(), wasmbox: { spawn: nosys, layer: nosys, statfs: nosys } });
+    process.exitCode = wasi.start(inst);`;
+  const out = execFileSync(process.execPath, ['--no-warnings', '-e', script, wasm], { encoding: 'utf8' });
+  const m = /^Commands:(.*)$/m.exec(out);
+  if (!m) throw new Error(`toolbox --list printed no "Commands:" line: ${out}`);
+  return m[1].trim().split(/\s+/);
+}
+
 async function buildDefaultImage() {
   const { createRequire } = await import('node:module');
-  const lib = createRequire(import.meta.url)(path.join(dist, 'lib.js'));
-  const guest = (n) => fs.readFileSync(path.join(dist, 'guests', `${n}.wasm`));
-  fs.mkdirSync(path.join(dist, 'images'), { recursive: true });
+  const req = createRequire(import.meta.url);
+  const lib = req(path.join(dist, 'lib.js'));
+  const { readLayer } = req(path.join(dist, 'pack.js'));
+  const guest = (n) => path.join(dist, 'guests', `${n}.wasm`);
+  const rootfs = path.join(root, 'guests', 'rootfs');
+  const MTIME = 1680153482; // host/image-writer.ts DEFAULT_MTIME
+  /** Same times and plain modes for what comes from the checkout; the special modes are set below. */
+  const normalize = (entries) =>
+    entries.map((e) => {
+      if (e.type === 'hardlink' || e.type === 'whiteout') return e;
+      const mode = e.type === 'file' ? (e.mode & 0o111 ? 0o755 : 0o644) : e.type === 'symlink' ? undefined : 0o755;
+      return { ...e, mtime: MTIME, ...(mode === undefined ? {} : { mode }) };
+    });
+  const applets = toolboxApplets(guest('toolbox'));
+  const userland = [
+    { path: 'bin', type: 'dir', mtime: MTIME },
+    { path: 'bin/sh', type: 'file', data: fs.readFileSync(guest('sh')), mode: 0o755, mtime: MTIME },
+    { path: 'bin/toolbox', type: 'file', data: fs.readFileSync(guest('toolbox')), mode: 0o755, mtime: MTIME },
+    ...applets.map((name) => ({ path: `bin/${name}`, type: 'symlink', target: 'toolbox', mtime: MTIME })),
+    ...normalize(readLayer(path.join(rootfs, 'base'))),
+    { path: 'home', type: 'dir', mtime: MTIME },
+    { path: 'home/user', type: 'dir', mtime: MTIME },
+    { path: 'root', type: 'dir', mode: 0o700, mtime: MTIME },
+    { path: 'tmp', type: 'dir', mode: 0o1777, mtime: MTIME },
+  ];
   const spec = {
-    layers: [
-      [
-        { path: 'bin/demo', type: 'file', data: guest('demo'), mode: 0o755 },
-        { path: 'etc/hostname', type: 'file', data: 'wasmbox\n' },
-        { path: 'etc/motd', type: 'file', data: 'Welcome to wasmbox: this file lives in a read-only image layer.\n' },
-        { path: 'etc/issue', type: 'file', data: 'wasmbox default image\n' },
-        { path: 'etc/os-release', type: 'file', data: 'NAME=wasmbox\nID=wasmbox\n' },
-        { path: 'home', type: 'dir' },
-        { path: 'tmp', type: 'dir', mode: 0o1777 },
-      ],
-    ],
-    entrypoint: ['/bin/demo'],
-    env: ['PATH=/bin', 'HOME=/home/user'],
+    layers: [userland, normalize(readLayer(path.join(rootfs, 'app')))],
+    cmd: ['/bin/sh', '/usr/share/wasmbox/demo.sh'],
+    env: ['PATH=/bin', 'HOME=/root'],
     workingDir: '/',
+    platform: { os: 'wasi', architecture: 'wasm' },
+    history: ['wasmbox userland: /bin/sh, /bin/toolbox and its links, /etc', 'wasmbox demo: /usr/share/wasmbox/demo.sh, /etc/motd, whiteout of /etc/issue'],
   };
-  lib.writeImage(spec, path.join(dist, 'images', 'default.tar'), { format: 'oci' });
+  fs.mkdirSync(path.join(dist, 'images'), { recursive: true });
+  lib.writeImage(spec, path.join(dist, 'images', 'default.tar'), { format: 'oci', tag: 'wasmbox/default:latest', dockerManifest: true });
 }
 
 try {
@@ -111,6 +163,7 @@ try {
   if (all || want.has('host')) await step('host and gofer bundles', buildHost);
   if (all || want.has('guests')) await step('guests', buildGuests);
   if (all || want.has('image')) await step('default image', buildDefaultImage);
+  if (all || want.has('web')) await step('browser demo (dist/web)', async () => (await import('../host/web/build.mjs')).buildWeb());
 } catch (e) {
   process.stderr.write(`build failed: ${e.message}\n`);
   process.exit(1);

@@ -16,6 +16,8 @@ export interface NativeAddon {
   munmap(buffer: ArrayBuffer): boolean;
   /** memfd_create(name, flags = MFD_CLOEXEC); returns the fd. */
   memfdCreate(name: string, flags?: number): number;
+  /** close(2), for descriptors memfdCreate made (absent from addons built before it was added). */
+  close?(fd: number): void;
   fallocate(fd: number, mode: number, offset: number, length: number): void;
   /** Punches out the pages (FALLOC_FL_PUNCH_HOLE|KEEP_SIZE), one fallocate per run of adjacent pages; returns the number of calls. */
   punch(fd: number, pages: Uint32Array, pageSize: number): number;

@@ -1,13 +1,14 @@
 // End to end through `node host/run.js`: command lines as `docker run` builds them, environment,
 // exit statuses, and every kind of bad input, each of which must give one clear line on stderr and
 // a distinct exit status, never a stack trace or a hang.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { buildImage, tempDir } from '../lib/images';
 import type { ImageSpec } from '../lib/layers';
-import { guestWasm, runSandbox } from '../lib/sandbox';
+import { ROOT, RUN_JS, guestWasm, runSandbox } from '../lib/sandbox';
 
 const args = guestWasm('args');
 const trap = guestWasm('trap');
@@ -200,16 +201,39 @@ test('with no IMAGE the built-in default image runs its demo, and the next run s
   for (let i = 0; i < 2; i++) {
     const r = runSandbox([]);
     assert.is(r.status, 0, r.stderr);
-    assert.match(r.stdout, /\/etc\/motd: Welcome to wasmbox/);
-    assert.match(r.stdout, /ls \/etc: hostname issue motd os-release\n/);
-    assert.match(r.stdout, /unlink \/etc\/issue: ok/);
-    assert.match(r.stdout, /ls \/etc: hostname motd os-release\n/);
+    // the demo script (test/e2e/default-image.test.ts checks it line by line)
+    assert.match(r.stdout, /^Welcome to wasmbox/);
+    assert.match(r.stdout, /\/etc\/motd: image layer 1\n/);
+    assert.match(r.stdout, /\$ echo \/etc\/\*\n\/etc\/group \/etc\/hostname \/etc\/motd \/etc\/os-release \/etc\/passwd\n/);
+    assert.match(r.stdout, /\/etc\/motd: upper \(copied up from image layer 1\)\n/);
   }
 });
 
-test('the inline gofer gives the same results as the worker', () => {
+test('a reader that goes away (| head): the guest gets EPIPE and ends, no spinning', async () => {
+  // cat writes /bin/toolbox 30 times (4 MB, far more than a pipe holds) into a pipe closed at once
+  const files = Array.from({ length: 30 }, () => '/bin/toolbox');
+  const child = spawn(process.execPath, [RUN_JS, path.join(ROOT, 'dist/images/default.tar'), 'cat', ...files], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d) => (err += d));
+  child.stdout.once('data', () => child.stdout.destroy());
+  const status = await new Promise<number | null>((resolve) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      resolve(null);
+    }, 20_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve(code);
+    });
+  });
+  assert.ok(status !== null, 'the sandbox did not end after its reader went away');
+  assert.is(status, 1, err);
+  assert.match(err, /^cat: write error: Broken pipe\n$/);
+});
+
+test('the worker gofer gives the same results as the inline one', () => {
   const img = image({ cmd: ['/bin/args', 'exit=4'] });
-  const r = runSandbox(['--gofer', 'inline', img]);
+  const r = runSandbox(['--gofer', 'worker', img]);
   assert.is(r.status, 4, r.stderr);
   assert.match(r.stdout, /argv\[1\]=exit=4/);
 });
