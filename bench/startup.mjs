@@ -67,7 +67,7 @@ const run = (image, extra = []) => [path.join(ROOT, 'host/run.js'), '--cache-dir
 
 const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const cases = {};
-const add = (name, xs) => (cases[name] = { median: median(xs), runs: xs.map((x) => +x.toFixed(1)) });
+const add = (name, xs) => (cases[name] = { median: median(xs), min: Math.min(...xs), runs: xs.map((x) => +x.toFixed(1)) });
 
 const ref = [];
 const first = [];
@@ -108,14 +108,20 @@ const tarBytes = fs.statSync(plain).size;
 const inflateRate = tarBytes / 1e6 / ((median(gzFirst) - median(first)) / 1000);
 
 const refMs = cases['node:wasi, extracted directory (reference)'].median;
+const refMin = cases['node:wasi, extracted directory (reference)'].min;
 const md = [
   '# Start-up benchmark',
   '',
-  `${os.cpus().length} × ${os.cpus()[0]?.model}, Node ${process.version}, ${new Date().toISOString()}. Image: ${FILES} files, ${(tarBytes / 1e6).toFixed(0)} MB uncompressed (${(compressed / 1e6).toFixed(0)} MB gzip). Time from spawning the process to the guest's first instruction; median of ${RUNS} runs.`,
+  `${os.cpus().length} × ${os.cpus()[0]?.model}, Node ${process.version}, ${new Date().toISOString()}. Image: ${FILES} files, ${(tarBytes / 1e6).toFixed(0)} MB uncompressed (${(compressed / 1e6).toFixed(0)} MB gzip). Time from spawning the process to the guest's first instruction, over ${RUNS} runs (gzip first runs: 3).`,
   '',
-  '| case | ms | × reference | ms above reference |',
-  '| --- | --- | --- | --- |',
-  ...Object.entries(cases).map(([k, v]) => `| ${k} | ${v.median.toFixed(1)} | ${(v.median / refMs).toFixed(2)} | ${(v.median - refMs).toFixed(1)} |`),
+  '| case | median ms | × reference | ms above reference | fastest ms | × reference | ms above reference |',
+  '| --- | --- | --- | --- | --- | --- | --- |',
+  ...Object.entries(cases).map(
+    ([k, v]) =>
+      `| ${k} | ${v.median.toFixed(1)} | ${(v.median / refMs).toFixed(2)} | ${(v.median - refMs).toFixed(1)} | ${v.min.toFixed(1)} | ${(v.min / refMin).toFixed(2)} | ${(v.min - refMin).toFixed(1)} |`,
+  ),
+  '',
+  'This machine is a small VM whose timings wander by tens of ms from run to run (plain `node -e 0` included), so both the median and the fastest run are given; the fastest is the better view of what the code costs.',
   '',
   `Inflate rate on the first gzip run: ${inflateRate.toFixed(0)} MB/s of tar (the first gzip run minus the first uncompressed run, over the tar's size).`,
   '',

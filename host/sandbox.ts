@@ -285,7 +285,14 @@ function filestoreFor(mode: Overlay2, opts: RunOptions, cleanup: Cleanup): { fil
   return openFilestore(spec, { limitBytes: limit, upperDir: dir, sandboxId });
 }
 
+/** WASMBOX_TRACE_STARTUP=1: each start-up phase's end, in ms since the process started, on stderr. */
+const TRACE = typeof process.env.WASMBOX_TRACE_STARTUP === 'string';
+function mark(phase: string): void {
+  if (TRACE) process.stderr.write(`${PROJECT}: startup: ${performance.now().toFixed(1)} ms ${phase}\n`);
+}
+
 export async function run(opts: RunOptions): Promise<RunResult> {
+  mark('run');
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
   const mode = opts.overlay2 ?? { kind: 'self' };
   const volumes = opts.volumes ?? [];
@@ -326,14 +333,19 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     const firstVolume = hostMounts.length + 1;
     for (const v of volumes) hostMounts.push({ path: v.host, readonly: v.readonly });
     const goferCfg: GoferConfig = { image: imageForGofer, mounts: hostMounts, cacheDir, shared: opts.shared };
+    mark('setup');
     const gofer = opts.gofer === 'worker' ? startWorkerGofer(goferCfg, opts.progress) : startInlineGofer(goferCfg, opts.progress);
     cleanup.add(() => gofer.close());
 
     // While the gofer worker boots and opens the image: the filestore and the kernel.
+    mark('gofer');
     const { filestore, note } = filestoreFor(mode, opts, cleanup);
     cleanup.add(() => filestore.close());
+    mark('filestore');
     kernel = new Kernel(opts.kernelModule ?? kernelModule(kernelFile(distDir(), !!opts.debugKernel)), filestore, gofer.transport);
+    mark('kernel');
     const goferConfig = await gofer.ready;
+    mark('gofer ready');
     const k = kernel.exports;
     let se = kernel.setup(Math.min(filestore.limitPages, 0xfffffffe), mode.kind === 'none' ? 2 : 1);
     if (se === 0 && mode.kind === 'none') se = k.mount_root_remote(1, 0);
@@ -353,6 +365,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     const workdir = opts.workdir ?? config.workingDir ?? '';
     const env = mergeEnv(config.env ?? [], opts.env ?? [], workdir);
     const streams = opts.streams ?? new HostStreams();
+    mark('mounted');
     const pid = k.proc_create(streams.filetype(0), streams.filetype(1), streams.filetype(2));
     if (pid < 0) throw setupError('cannot create a process');
     const proc = new GuestProcess(kernel, filestore, pid, argv, env, streams);
@@ -368,6 +381,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     let status: number;
     try {
       const module = loadProgram(proc, argv[0], env, workdir, host.prepare);
+      mark('program loaded');
       status = runModule(host, proc, module, argv[0]);
     } catch (e) {
       const code = (e as { code?: string })?.code;

@@ -157,12 +157,35 @@ async function buildDefaultImage() {
   lib.writeImage(spec, path.join(dist, 'images', 'default.tar'), { format: 'oci', tag: 'wasmbox/default:latest', dockerManifest: true });
 }
 
+/**
+ * V8's code cache for dist/run.js (host/run.js loads it): written by one run of the default image,
+ * so the functions every start-up needs are in it. Best effort: without it the bundle is compiled.
+ */
+async function buildCodeCache() {
+  const out = path.join(dist, 'run.js.cache');
+  fs.rmSync(out, { force: true });
+  const { spawnSync } = await import('node:child_process');
+  const cacheDir = fs.mkdtempSync(path.join((await import('node:os')).tmpdir(), 'wasmbox-build-'));
+  try {
+    const tmp = `${out}.${process.pid}`;
+    const r = spawnSync(process.execPath, [path.join(root, 'host', 'run.js'), '--cache-dir', cacheDir, path.join(dist, 'images', 'default.tar'), '/bin/true'], {
+      env: { ...process.env, WASMBOX_CODE_CACHE_OUT: tmp },
+      encoding: 'utf8',
+    });
+    if (r.status !== 0 || !fs.existsSync(tmp)) throw new Error(`the default image did not run (${r.status}): ${r.stderr.trim()}`);
+    fs.renameSync(tmp, out);
+  } finally {
+    fs.rmSync(cacheDir, { recursive: true, force: true });
+  }
+}
+
 try {
   fs.mkdirSync(dist, { recursive: true });
   if (all || want.has('kernel')) await step('kernel', buildKernel);
   if (all || want.has('host')) await step('host and gofer bundles', buildHost);
   if (all || want.has('guests')) await step('guests', buildGuests);
   if (all || want.has('image')) await step('default image', buildDefaultImage);
+  if (all || want.has('host') || want.has('image')) await step('code cache (dist/run.js.cache)', buildCodeCache);
   if (all || want.has('web')) await step('browser demo (dist/web)', async () => (await import('../host/web/build.mjs')).buildWeb());
 } catch (e) {
   process.stderr.write(`build failed: ${e.message}\n`);
