@@ -15,7 +15,8 @@
 // Overhead = (sandbox - native) / native against (c), as the seed reports it.
 //
 // Results: bench/results/latest.json, latest.md (tables) and overhead.svg (chart).
-// Usage: node bench/run.mjs [--quick] [--runs N] [--only fsstress,build,opbench]
+//   gofer      the gofer's round trip, and a bind mount against node:wasi (bench/gofer.mjs)
+// Usage: node bench/run.mjs [--quick] [--runs N] [--only fsstress,build,opbench,gofer]
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -29,7 +30,7 @@ const argv = process.argv.slice(2);
 const QUICK = argv.includes('--quick');
 const arg = (name, dflt) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : dflt);
 const RUNS = Number(arg('--runs', QUICK ? 3 : 5));
-const ONLY = new Set(arg('--only', 'fsstress,build,opbench').split(','));
+const ONLY = new Set(arg('--only', 'fsstress,build,opbench,gofer').split(','));
 const work = path.join(ROOT, 'bench', '.work');
 const cacheDir = path.join(work, 'cache');
 fs.mkdirSync(cacheDir, { recursive: true });
@@ -256,6 +257,11 @@ if (results.opbench) {
   md.push(`## ${r.title} (µs per operation)`, '', `| configuration | ${ops.join(' | ')} | result |`, `| --- | ${ops.map(() => '---').join(' | ')} | --- |`);
   for (const c of Object.values(r.configs)) md.push(`| ${c.label} | ${ops.map((o) => fmt(c.median?.[o])).join(' | ')} | ${status(c)} |`);
   md.push('');
+}
+if (ONLY.has('gofer')) {
+  say('gofer: bench/gofer.mjs');
+  const g = spawnSync(process.execPath, [path.join(ROOT, 'bench/gofer.mjs'), ...(QUICK ? ['--quick'] : [])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  md.push(g.status === 0 ? g.stdout.replace(/^## /m, '## ') : `## The gofer\n\nbench/gofer.mjs failed (exit ${g.status})\n`, '');
 }
 fs.mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
 const out = QUICK ? 'quick' : 'latest';

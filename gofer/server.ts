@@ -311,8 +311,12 @@ export class GoferServer {
     readonly host: HostServer | null,
   ) {}
 
+  /** Requests by message id (MSG_NAMES names them). */
+  readonly byId = new Array<number>(Msg.Limit).fill(0);
+
   handle = (id: number, len: number, w: Uint8Array): number => {
     this.requests++;
+    if (id > 0 && id < Msg.Limit) this.byId[id]++;
     if (this.viewBuf !== w) {
       this.viewBuf = w;
       this.view = new DataView(w.buffer, w.byteOffset, w.byteLength);

@@ -15,6 +15,7 @@ import vm from 'node:vm';
 import { ChannelClient, createChannelBuffer } from '../gofer/channel';
 import type { HostMount } from '../gofer/hosttree';
 import type { ImageConfig } from '../gofer/image/index';
+import { MSG_NAMES } from '../gofer/protocol/messages';
 import { createGofer, type GoferConfig } from '../gofer/setup';
 import type { GoferWorkerMessage } from '../gofer/worker';
 import { Io } from '../kernel/abi';
@@ -170,7 +171,11 @@ function startInlineGofer(cfg: GoferConfig, progress?: (m: string) => void): Gof
   return {
     transport: { window, call: (id, len) => server.handle(id, len, window) },
     ready: Promise.resolve(g.config),
-    stats: () => ({ goferRequests: server.requests }),
+    stats: () => {
+      const s: Record<string, number> = { goferRequests: server.requests };
+      server.byId.forEach((n, id) => n && (s[`gofer${MSG_NAMES[id]}`] = n));
+      return s;
+    },
     died: () => null,
     close: () => g.close(),
   };

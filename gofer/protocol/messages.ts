@@ -41,6 +41,12 @@ export const enum Msg {
   Limit = 21,
 }
 
+/** Msg names by id, for statistics and traces. */
+export const MSG_NAMES: readonly string[] = [
+  '', 'Mount', 'Walk', 'WalkStat', 'FStat', 'SetStat', 'OpenAt', 'OpenCreateAt', 'PRead', 'PWrite', 'Getdents',
+  'MkdirAt', 'SymlinkAt', 'LinkAt', 'UnlinkAt', 'RenameAt', 'ReadLinkAt', 'FSync', 'Close', 'StatFS', 'Nop',
+];
+
 /** Reference values. */
 export const enum Ref {
   /** Set in every node and handle of a host tree; never in an image tree's node indexes. */

@@ -1,0 +1,141 @@
+// `npm run bench:gofer` (also part of `npm run bench`): the gofer's own costs.
+//   round trip   a no-op request, to a gofer worker through the shared-memory channel (back to back,
+//                and after a 1 ms pause, when the worker has gone to sleep) and to the in-thread
+//                server (--gofer inline); bench/lib/gofer-rt.ts
+//   bind mount   opbench (guests/opbench.c) in a directory on a tmpfs bind mount (-v), the sandbox
+//                with each gofer, against node:wasi given the same host directory as a preopen
+//   1 MiB reads  sequential 1 MiB read()s of a 256 MiB file on that bind mount (guests/bigfile.c)
+// Results: bench/results/gofer.{json,md}. Usage: node bench/gofer.mjs [--quick]
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ROOT, lib, mountTmpfs, unmount } from './lib/setup.mjs';
+
+const QUICK = process.argv.includes('--quick');
+const RUNS = QUICK ? 3 : 5;
+const OPB_N = QUICK ? '5000' : '20000';
+const READ_MIB = QUICK ? 64 : 256;
+const work = path.join(ROOT, 'bench', '.work', 'gofer');
+fs.mkdirSync(work, { recursive: true });
+const say = (m) => process.stderr.write(`bench:gofer: ${m}\n`);
+const median = (xs) => {
+  const v = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  return v.length ? v[Math.floor(v.length / 2)] : NaN;
+};
+
+// --- round trip
+say('no-op round trips');
+const esbuild = await import('esbuild');
+const rtBundle = path.join(work, 'gofer-rt.cjs');
+await esbuild.build({ entryPoints: [path.join(ROOT, 'bench/lib/gofer-rt.ts')], bundle: true, platform: 'node', outfile: rtBundle, logLevel: 'warning' });
+const rts = [];
+for (let i = 0; i < RUNS; i++) {
+  const r = spawnSync(process.execPath, [rtBundle, QUICK ? '50000' : '200000', path.join(ROOT, 'dist')], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`gofer-rt: ${r.stderr}`);
+  rts.push(JSON.parse(r.stdout));
+}
+const roundTrip = { inlineNs: median(rts.map((r) => r.inlineNs)), workerNs: median(rts.map((r) => r.workerNs)), workerAfterPauseNs: median(rts.map((r) => r.workerAfterPauseNs)) };
+
+// --- a tmpfs host directory, and an image with the two guests
+const tmpfs = path.join(work, 'tmpfs');
+const mounted = mountTmpfs(tmpfs);
+const host = mounted ? tmpfs : fs.mkdtempSync(path.join('/dev/shm', 'wasmbox-bench-gofer-'));
+process.on('exit', () => (mounted ? unmount(tmpfs) : fs.rmSync(host, { recursive: true, force: true })));
+const image = path.join(work, 'image.tar');
+lib.writeImage(
+  {
+    layers: [
+      [
+        { path: 'bin/opbench', type: 'file', data: fs.readFileSync(path.join(ROOT, 'dist/guests/opbench.wasm')), mode: 0o755 },
+        { path: 'bin/bigfile', type: 'file', data: fs.readFileSync(path.join(ROOT, 'dist/guests/bigfile.wasm')), mode: 0o755 },
+      ],
+    ],
+  },
+  image,
+  { format: 'oci' },
+);
+const big = path.join(host, 'big');
+{
+  const block = Buffer.alloc(1 << 20);
+  for (let i = 0; i < block.length; i += 4096) block[i] = i >> 12;
+  const fd = fs.openSync(big, 'w');
+  for (let i = 0; i < READ_MIB; i++) fs.writeSync(fd, block);
+  fs.closeSync(fd);
+}
+
+const cacheDir = path.join(work, 'cache');
+function sandbox(gofer, argv) {
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'host/run.js'), '--cache-dir', cacheDir, '--gofer', gofer, '-v', `${host}:/mnt`, image, ...argv], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new Error(`sandbox (${gofer}) ${argv.join(' ')}: exit ${r.status}: ${r.stderr}`);
+  return r.stdout;
+}
+function nodewasi(wasm, argv) {
+  const spec = { runtime: 'nodewasi', wasm, runs: [argv], preopens: { '/mnt': host } };
+  const r = spawnSync(process.execPath, ['--no-warnings', path.join(ROOT, 'bench/lib/child.mjs'), JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
+  const res = JSON.parse(r.output[3].toString());
+  if (res.error || res.statuses[0] !== 0) throw new Error(`node:wasi ${argv.join(' ')}: ${res.error ?? r.stderr}`);
+  return r.stdout.toString(); // the guest writes to the child's own stdout
+}
+const ops = (out) => Object.fromEntries([...out.matchAll(/^op (\S+)\s+\d+ ([\d.]+)$/gm)].map((m) => [m[1], Number(m[2]) / 1000]));
+const readGBs = (out) => {
+  const m = /read \S+ n=(\d+) ns=(\d+)/.exec(out);
+  return m ? Number(m[1]) / Number(m[2]) : NaN;
+};
+
+const configs = {
+  'node:wasi (preopen of the same directory)': {
+    opbench: () => nodewasi(path.join(ROOT, 'dist/guests/opbench.wasm'), ['opbench', OPB_N, '/mnt/opbench']),
+    read: () => nodewasi(path.join(ROOT, 'dist/guests/bigfile.wasm'), ['bigfile', 'read', '/mnt/big']),
+  },
+  'sandbox -v, gofer inline (default)': {
+    opbench: () => sandbox('inline', ['/bin/opbench', OPB_N, '/mnt/opbench']),
+    read: () => sandbox('inline', ['/bin/bigfile', 'read', '/mnt/big']),
+  },
+  'sandbox -v, gofer worker': {
+    opbench: () => sandbox('worker', ['/bin/opbench', OPB_N, '/mnt/opbench']),
+    read: () => sandbox('worker', ['/bin/bigfile', 'read', '/mnt/big']),
+  },
+};
+const results = {};
+for (let round = 1; round <= RUNS; round++) {
+  for (const [name, c] of Object.entries(configs)) {
+    say(`round ${round}/${RUNS}: ${name}`);
+    fs.rmSync(path.join(host, 'opbench'), { recursive: true, force: true });
+    const slot = (results[name] ??= { ops: [], read: [] });
+    slot.ops.push(ops(c.opbench()));
+    slot.read.push(readGBs(c.read()));
+  }
+}
+const OPS = ['stat', 'open+close', 'pread-4k', 'pwrite-4k', 'create+unlink', 'readdir-100'];
+const table = {};
+for (const [name, r] of Object.entries(results)) {
+  table[name] = { read1MiBGBs: median(r.read) };
+  for (const op of OPS) table[name][op] = median(r.ops.map((o) => o[op]));
+}
+const ref = table['node:wasi (preopen of the same directory)'];
+const fmt = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '—');
+const md = [
+  '## The gofer',
+  '',
+  `${os.cpus().length} × ${os.cpus()[0]?.model}, Node ${process.version}, ${new Date().toISOString()}; ${QUICK ? 'quick set, ' : ''}medians of ${RUNS} runs.`,
+  '',
+  '### No-op round trip',
+  '',
+  '| path | µs |',
+  '| --- | --- |',
+  `| inline (a call in the sandbox's thread) | ${fmt(roundTrip.inlineNs / 1000, 3)} |`,
+  `| worker, back to back (the gofer still spinning from the last answer) | ${fmt(roundTrip.workerNs / 1000, 3)} |`,
+  `| worker, after a 1 ms pause (the gofer asleep in Atomics.wait: a futex wake-up) | ${fmt(roundTrip.workerAfterPauseNs / 1000, 1)} |`,
+  '',
+  `### A bind mount (-v) on tmpfs, opbench ${OPB_N} iterations (µs per operation), and 1 MiB reads of a ${READ_MIB} MiB file`,
+  '',
+  `| configuration | ${OPS.join(' | ')} | 1 MiB reads (GB/s) |`,
+  `| --- | ${OPS.map(() => '---').join(' | ')} | --- |`,
+  ...Object.entries(table).map(([name, t]) => `| ${name} | ${OPS.map((o) => `${fmt(t[o])}${t === ref ? '' : ` (${fmt(t[o] / ref[o])}×)`}`).join(' | ')} | ${fmt(t.read1MiBGBs)} |`),
+  '',
+];
+fs.mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
+fs.writeFileSync(path.join(ROOT, 'bench/results/gofer.md'), md.join('\n'));
+fs.writeFileSync(path.join(ROOT, 'bench/results/gofer.json'), JSON.stringify({ quick: QUICK, roundTrip, table }, null, 2));
+process.stdout.write(md.join('\n'));
