@@ -64,8 +64,8 @@ Options:
                        filestore there; default: a temporary directory, removed at exit)
       --gofer MODE     inline (default) or worker: run the file server in this thread, or in a
                        worker thread of its own (slower: every request crosses threads)
-      --cache-dir DIR  where inflated gzip layers are kept (default: $WASMBOX_CACHE or
-                       ~/.cache/${PROJECT})
+      --cache-dir DIR  where inflated gzip layers and image index snapshots are kept (default:
+                       $WASMBOX_CACHE, else $XDG_CACHE_HOME/${PROJECT}, else ~/.cache/${PROJECT})
       --export-upper FILE  at exit, write the sandbox's upper layer (its changes to the image) to
                        FILE as an OCI layer tar
       --timeout SECONDS

@@ -96,14 +96,19 @@ export class LayerCache {
    * the same key are inflated once. Throws ImageError (worded by the job's `where`) for corrupt gzip
    * data or a digest mismatch; nothing is published for a failed job.
    */
-  inflate(jobs: InflateJob[], progress?: (msg: string) => void): void {
+  inflate(jobs: InflateJob[], progress?: (msg: string) => void, onInflate?: (label: string) => void): void {
     const unique = new Map<string, InflateJob>();
     for (const j of jobs) if (!unique.has(LayerCache.name(j.key))) unique.set(LayerCache.name(j.key), j);
     const list = [...unique.values()];
     if (list.length === 0) return;
     const tmps = list.map((j) => path.join(this.dir, `.tmp-${process.pid}-${crypto.randomBytes(6).toString('hex')}-${LayerCache.name(j.key)}.tar`));
-    for (const j of list) progress?.(`inflating ${j.label}`);
-    const results = runWorkers(list.map((j, i) => ({ fd: j.fd, start: j.start, length: j.length, tmp: tmps[i], algo: j.key.algo })));
+    for (const j of list) onInflate?.(j.label);
+    const report = progress ? inflateProgress(list, progress) : undefined;
+    const results = runWorkers(
+      list.map((j, i) => ({ fd: j.fd, start: j.start, length: j.length, tmp: tmps[i], algo: j.key.algo })),
+      report?.tick,
+    );
+    report?.end(results);
     let failure: ImageError | null = null;
     for (let i = 0; i < list.length; i++) {
       try {
@@ -182,6 +187,8 @@ interface WorkerJob {
 // handle closed), then sets its done flag and bumps the completion counter (shared[0]) so that the
 // waiting main thread wakes up; the thread then exits by itself. shared[slot + 1] is a progress tick
 // the main thread uses to tell a slow worker from a dead one.
+/** The worker reads the compressed data in pieces of this size; each bumps the progress tick. */
+const READ_CHUNK = 1 << 20;
 const WORKER_SOURCE = `
 'use strict';
 const { workerData } = require('node:worker_threads');
@@ -243,7 +250,7 @@ const end = start + length;
 function pump() {
   if (outcome !== null) return;
   if (pos >= end) { gunzip.end(); return; }
-  const n = Math.min(1 << 20, end - pos);
+  const n = Math.min(${READ_CHUNK}, end - pos);
   const buf = Buffer.allocUnsafe(n);
   reading = true;
   fs.read(fd, buf, 0, n, pos, (err, got) => {
@@ -267,8 +274,51 @@ try {
 }
 `;
 
-/** Runs the inflate jobs in worker threads, at most PARALLEL at once, and waits for all of them. */
-function runWorkers(jobs: WorkerJob[]): WorkerResult[] {
+/** Progress is reported only when inflating takes longer than this, then at most this often. */
+let PROGRESS_AFTER_MS = 500;
+let PROGRESS_EVERY_MS = 1000;
+
+/** For tests: report progress from `afterMs`, every `everyMs` (defaults 500 and 1000). */
+export function setProgressTiming(afterMs: number, everyMs: number): void {
+  PROGRESS_AFTER_MS = afterMs;
+  PROGRESS_EVERY_MS = everyMs;
+}
+const mbText = (n: number): string => `${(n / 1e6).toFixed(1)} MB`;
+
+/**
+ * Progress lines for a slow inflate: nothing for the first half second; then, at most once a second,
+ * which layers are being inflated and how much of their compressed data is done; at the end (if
+ * anything was said), the total and the rate.
+ */
+function inflateProgress(list: InflateJob[], progress: (msg: string) => void) {
+  const t0 = Date.now();
+  let last = 0;
+  return {
+    /** `read[i]`: compressed bytes of job i read so far; `done[i]`: whether it has finished. */
+    tick(read: number[], done: boolean[]): void {
+      const now = Date.now();
+      if (now - t0 < PROGRESS_AFTER_MS || now - last < PROGRESS_EVERY_MS) return;
+      last = now;
+      const busy = list.map((j, i) => ({ j, i })).filter(({ i }) => !done[i] && read[i] > 0);
+      const total = list.reduce((a, j) => a + j.length, 0);
+      const got = list.reduce((a, j, i) => a + (done[i] ? j.length : Math.min(read[i], j.length)), 0);
+      const what = busy.map(({ j, i }) => `${j.label} ${Math.floor((100 * Math.min(read[i], j.length)) / j.length)}%`).join(', ');
+      progress(`inflating: ${mbText(got)} of ${mbText(total)} compressed${what ? ` (${what})` : ''}`);
+    },
+    end(results: WorkerResult[]): void {
+      if (last === 0) return;
+      const secs = (Date.now() - t0) / 1000;
+      const bytes = results.reduce((a, r) => a + (r.ok ? r.size : 0), 0);
+      progress(`inflated ${list.length} layer(s) into ${mbText(bytes)} in ${secs.toFixed(1)} s (${(bytes / 1e6 / secs).toFixed(0)} MB/s)`);
+    },
+  };
+}
+
+/**
+ * Runs the inflate jobs in worker threads, at most PARALLEL at once, and waits for all of them.
+ * `onTick` is called at least every 250 ms with the compressed bytes read per job so far.
+ */
+function runWorkers(jobs: WorkerJob[], onTick?: (read: number[], done: boolean[]) => void): WorkerResult[] {
   const n = jobs.length;
   // [0] completion counter; per job i: [1 + 2i] done flag, [2 + 2i] progress tick.
   const shared = new Int32Array(new SharedArrayBuffer(4 * (1 + 2 * n)));
@@ -325,7 +375,11 @@ function runWorkers(jobs: WorkerJob[]): WorkerResult[] {
         settle(i, { ok: false, stage: 'internal', error: `the inflate worker stalled for ${STALL_MS / 1000} s` });
       }
     }
-    if (done < n) Atomics.wait(shared, 0, seen, 1000);
+    if (onTick) {
+      const read = jobs.map((_, i) => Atomics.load(shared, 2 + 2 * i) * READ_CHUNK);
+      onTick(read, jobs.map((_, i) => results[i] !== undefined));
+    }
+    if (done < n) Atomics.wait(shared, 0, seen, onTick ? 250 : 1000);
   }
   return results as WorkerResult[];
 }

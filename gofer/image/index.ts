@@ -55,7 +55,9 @@ export interface Image {
 
 export interface OpenImageOptions {
   cacheDir: string; // inflated layers go to <cacheDir>/layers/ (unused when `inflated` is given)
-  progress?: (msg: string) => void; // told about slow steps (inflating)
+  progress?: (msg: string) => void; // told about slow steps (inflating for more than half a second)
+  /** Called once for each layer (or gzip'd archive) that is inflated into the cache, with its label. */
+  onInflate?: (label: string) => void;
   /**
    * Keep an index snapshot of the image file in <cacheDir>/index and use it on later opens of the
    * same unchanged file (snapshot.ts; default true; openImageSource never does).
@@ -204,7 +206,7 @@ function openArchive(fd: number, size: number, file: string, opts: OpenImageOpti
     }
   } else {
     const missing = plan.filter((p) => p.job && getCache().lookup(p.job.key, p.job.diffId) === null);
-    if (missing.length) getCache().inflate(missing.map((p) => p.job!), opts.progress);
+    if (missing.length) getCache().inflate(missing.map((p) => p.job!), opts.progress, opts.onInflate);
   }
 
   // 4. Index and merge, bottom layer first.
@@ -271,7 +273,7 @@ function openCached(
   for (let attempt = 0; ; attempt++) {
     let p = cache.lookup(job.key, job.diffId);
     if (p === null) {
-      cache.inflate([job], opts.progress);
+      cache.inflate([job], opts.progress, opts.onInflate);
       p = cache.pathOf(job.key);
     }
     const fd = fs.openSync(p, 'r');

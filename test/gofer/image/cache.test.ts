@@ -7,7 +7,7 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { gzip, imageBytes, tarLayer, type ImageSpec } from '../../../host/image-writer';
-import { LayerCache } from '../../../gofer/image/cache';
+import { LayerCache, setProgressTiming } from '../../../gofer/image/cache';
 import { Where } from '../../../gofer/image/errors';
 import { buildImage, tempDir } from '../../lib/images';
 import { listing, open, openError, writeTemp } from './util';
@@ -29,8 +29,8 @@ const want = { a: 'dir 755', 'a/big': `file 644 ${'A'.repeat(100000)}`, b: 'file
 /** Opens p with a counting progress callback; returns the listing and how many layers were inflated. */
 function openCounting(p: string, cacheDir: string) {
   const msgs: string[] = [];
-  const img = open(p, { cacheDir, progress: (m) => msgs.push(m) });
-  const result = { listing: listing(img.tree), inflated: msgs.filter((m) => m.startsWith('inflating')).length, msgs, layers: img.layers };
+  const img = open(p, { cacheDir, onInflate: (m) => msgs.push(m) });
+  const result = { listing: listing(img.tree), inflated: msgs.length, msgs, layers: img.layers };
   img.close();
   return result;
 }
@@ -44,7 +44,7 @@ test('inflated layers are cached as layers/sha256-<compressed digest>.tar with a
   assert.is(r.inflated, 2);
   const names = r.layers.flatMap((l) => [`sha256-${l.digest.slice(7)}.json`, `sha256-${l.digest.slice(7)}.tar`]).sort();
   assert.equal(cacheFiles(cacheDir), names);
-  assert.match(r.msgs[0], /^inflating layer 0 \(sha256:[0-9a-f]{12}…, \d+ KB\)$/);
+  assert.match(r.msgs[0], /^layer 0 \(sha256:[0-9a-f]{12}…, \d+ KB\)$/);
 });
 
 test('a cached file is the inflated layer tar, byte for byte', () => {
@@ -132,7 +132,7 @@ test('a gzip-compressed whole archive is cached under the sha256 of its bytes', 
   const r = openCounting(p, cacheDir);
   assert.equal(r.listing, want);
   assert.is(r.inflated, 1);
-  assert.match(r.msgs[0], /^inflating docker\.tar\.gz \(\d+ KB\)$/);
+  assert.match(r.msgs[0], /^docker\.tar\.gz \(\d+ KB\)$/);
   const hex = crypto.createHash('sha256').update(fs.readFileSync(p)).digest('hex');
   assert.equal(cacheFiles(cacheDir), [`sha256-${hex}.json`, `sha256-${hex}.tar`]);
   assert.is(openCounting(p, cacheDir).inflated, 0);
@@ -215,6 +215,27 @@ test('an unusable cache directory is an ImageError', () => {
   fs.writeFileSync(blocker, '');
   const p = buildImage(spec, { format: 'oci', gzip: true });
   assert.match(openError(p, { cacheDir: blocker }), /^oci\.tar: archive cannot be cached: cannot create .*\/file\/layers \(ENOTDIR\)$/);
+});
+
+
+test('progress: nothing for a quick inflate; for a slow one, lines of compressed bytes done per layer, then the total and rate', () => {
+  // 3 MiB of incompressible data: quick (well under half a second)
+  const noise = crypto.randomBytes(3 << 20);
+  const p = buildImage({ layers: [[{ path: 'n', type: 'file', data: noise }]] }, { format: 'oci', gzip: true });
+  const quiet: string[] = [];
+  open(p, { progress: (m) => quiet.push(m) }).close();
+  assert.equal(quiet, []);
+  // the same with the thresholds at zero: every tick reports
+  setProgressTiming(0, 0);
+  try {
+    const said: string[] = [];
+    open(p, { progress: (m) => said.push(m) }).close();
+    assert.ok(said.length >= 2, said.join('\n'));
+    for (const m of said.slice(0, -1)) assert.match(m, /^inflating: [\d.]+ MB of [\d.]+ MB compressed( \(layer 0 \(sha256:[0-9a-f]{12}…, [\d.]+ MB\) \d+%\))?$/);
+    assert.match(said[said.length - 1], /^inflated 1 layer\(s\) into [\d.]+ MB in [\d.]+ s \(\d+ MB\/s\)$/);
+  } finally {
+    setProgressTiming(500, 1000);
+  }
 });
 
 test.run();

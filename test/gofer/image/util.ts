@@ -28,7 +28,7 @@ export function rawTar(members: TarMember[], opts: TarWriterOptions = {}): Uint8
 
 /** openImage with a fresh cache dir unless one is given. */
 export function open(p: string, opts: Partial<OpenImageOptions> = {}): Image {
-  return openImage(p, { cacheDir: opts.cacheDir ?? tempDir('cache'), progress: opts.progress });
+  return openImage(p, { cacheDir: opts.cacheDir ?? tempDir('cache'), progress: opts.progress, onInflate: opts.onInflate });
 }
 
 /** The whole content of file node n. */
