@@ -93,9 +93,12 @@ export class GuestProcess {
     this.g();
   }
 
-  /** Refreshes the guest memory views if the memory grew (growth detaches the old buffer). */
+  /**
+   * Refreshes the guest memory views if the memory grew (growth detaches the old buffer). Runs on
+   * every call: `length` (0 once detached) is several times cheaper to read than `byteLength`.
+   */
   private g(): void {
-    if (this.gu8.byteLength === 0 && this.gmem) {
+    if (this.gu8.length === 0 && this.gmem) {
       const b = this.gmem.buffer;
       this.gu8 = new Uint8Array(b);
       this.gdv = new DataView(b);

@@ -142,9 +142,9 @@ export class Kernel {
     return e;
   }
 
-  /** The kernel memory as bytes, refreshed if the memory grew (growth detaches the old buffer). */
+  /** The kernel memory as bytes, refreshed if the memory grew (growth detaches the old buffer; `length` is the cheap test). */
   view(): Uint8Array {
-    if (this.u8.byteLength === 0) {
+    if (this.u8.length === 0) {
       this.buf = this.mem.buffer;
       this.u8 = new Uint8Array(this.buf);
       this.u32 = new Uint32Array(this.buf);

@@ -118,6 +118,8 @@ function runOne(file) {
       failed += f;
       const secs = ((Date.now() - t0) / 1000).toFixed(1);
       console.log(`${f ? 'FAIL' : 'ok  '} ${file}  (${p} passed, ${f} failed, ${secs}s)`);
+      // a file that skips tests says why in a line starting SKIP; show it even when the file passed
+      for (const line of out.split('\n')) if (line.startsWith('SKIP ')) console.log(`     ${line}`);
       if (f) failures.push({ file, out });
       resolve();
     });
