@@ -97,6 +97,8 @@ static char *xstrdup(const char *s) {
   return memcpy(xmalloc(n), s, n);
 }
 
+#include "paths.h"
+
 static void *aalloc(size_t n) {
   n = (n + 7) & ~(size_t)7;
   if (!arena || arena->size - arena->used < n) {
@@ -1247,98 +1249,12 @@ static bool expand_words(struct word *w, struct strv *out) {
 // ---------------------------------------------------------------------------------------------
 // Paths
 
-static char *path_join(const char *dir, const char *name) {
-  size_t n = strlen(dir);
-  char *r = xmalloc(n + strlen(name) + 2);
-  if (n && dir[n - 1] == '/') sprintf(r, "%s%s", dir, name);
-  else sprintf(r, "%s/%s", dir, name);
-  return r;
-}
-
-/** Lexically normalised absolute path: p relative to base; no ".", "..", "//". */
-static char *normalize(const char *base, const char *p) {
-  char *full = p[0] == '/' ? xstrdup(p) : path_join(base, p);
-  char *out = xmalloc(strlen(full) + 2);
-  size_t o = 0;
-  out[o++] = '/';
-  for (char *c = full; *c;) {
-    while (*c == '/') c++;
-    char *e = c;
-    while (*e && *e != '/') e++;
-    size_t len = (size_t)(e - c);
-    if (len == 0) break;
-    if (len == 1 && c[0] == '.') {
-    } else if (len == 2 && c[0] == '.' && c[1] == '.') {
-      if (o > 1) {
-        o--;
-        while (o > 1 && out[o - 1] != '/') o--;
-      }
-    } else {
-      if (o > 1) out[o++] = '/';
-      memcpy(out + o, c, len);
-      o += len;
-    }
-    c = e;
-  }
-  if (o > 1 && out[o - 1] == '/') o--;
-  out[o] = 0;
-  free(full);
-  return out;
-}
-
-/** Every symlink resolved (for pwd -P), or NULL. */
-static char *physical(const char *path) {
-  char *rest = normalize("/", path), *done = xstrdup("/");
-  int links = 0;
-  char *p = rest;
-  while (*p) {
-    while (*p == '/') p++;
-    if (!*p) break;
-    char *e = p;
-    while (*e && *e != '/') e++;
-    char save = *e;
-    *e = 0;
-    char *next = path_join(done, p);
-    *e = save;
-    struct stat st;
-    if (lstat(next, &st) != 0) {
-      free(next), free(done), free(rest);
-      return NULL;
-    }
-    if (S_ISLNK(st.st_mode)) {
-      char t[PATH_MAX];
-      ssize_t n = readlink(next, t, sizeof t - 1);
-      free(next);
-      if (n < 0 || ++links > 40) {
-        free(done), free(rest);
-        return NULL;
-      }
-      t[n] = 0;
-      char *joined = xmalloc(strlen(done) + strlen(t) + strlen(e) + 3);
-      if (t[0] == '/') sprintf(joined, "%s/%s", t, e);
-      else sprintf(joined, "%s/%s/%s", done, t, e);
-      free(rest);
-      rest = normalize("/", joined);
-      free(joined);
-      free(done);
-      done = xstrdup("/");
-      p = rest;
-      continue;
-    }
-    free(done);
-    done = next;
-    p = e;
-  }
-  free(rest);
-  return done;
-}
-
 /** Finds a command: a name with '/' as given (made absolute), else through PATH. NULL if none. */
 static char *find_command(const char *name, int *why) {
   struct stat st;
   *why = ENOENT;
   if (strchr(name, '/')) {
-    char *p = normalize(cur_dir, name);
+    char *p = path_normalize(cur_dir, name);
     if (stat(p, &st) != 0) {
       *why = errno;
       free(p);
@@ -1360,7 +1276,7 @@ static char *find_command(const char *name, int *why) {
     char *dir = n ? strndup(d, n) : xstrdup(".");
     if (!dir) oom();
     char *cand = path_join(dir, name);
-    char *abs = normalize(cur_dir, cand);
+    char *abs = path_normalize(cur_dir, cand);
     free(dir), free(cand);
     if (stat(abs, &st) == 0 && !S_ISDIR(st.st_mode)) return abs;
     free(abs);
@@ -1411,7 +1327,7 @@ static int bi_cd(int argc, char **argv, const int *fds) {
     }
     print = true;
   } else target = argv[i];
-  char *dir = normalize(cur_dir, target);
+  char *dir = path_normalize(cur_dir, target);
   struct stat st;
   if (stat(dir, &st) != 0) {
     fdprintf(fds[2], "sh: cd: %s: %s\n", target, errstr(errno));
@@ -1446,7 +1362,7 @@ static int bi_pwd(int argc, char **argv, const int *fds) {
     }
   }
   if (phys) {
-    char *p = physical(cur_dir);
+    char *p = path_physical("/", cur_dir);
     if (!p) {
       fdprintf(fds[2], "sh: pwd: %s\n", errstr(errno));
       return 1;
@@ -1641,9 +1557,9 @@ static int bi_dot(int argc, char **argv, const int *fds) {
   const char *name = argv[1];
   char *path = NULL;
   int why;
-  if (strchr(name, '/')) path = normalize(cur_dir, name);
+  if (strchr(name, '/')) path = path_normalize(cur_dir, name);
   else path = find_command(name, &why);
-  if (!path) path = normalize(cur_dir, name);
+  if (!path) path = path_normalize(cur_dir, name);
   char *buf;
   size_t len;
   int e = read_file(path, &buf, &len);
@@ -1762,7 +1678,7 @@ static bool apply_redirs(struct redir *r, int *fds, int *opened, int *nopened) {
       continue;
     }
     char *t = expand_string(r->target);
-    char *path = normalize(cur_dir, t);
+    char *path = path_normalize(cur_dir, t);
     int flags = r->kind == R_IN ? O_RDONLY : r->kind == R_OUT ? O_WRONLY | O_CREAT | O_TRUNC : O_WRONLY | O_CREAT | O_APPEND;
     int fd = t[0] ? open(path, flags, 0666) : -1;
     int e = t[0] ? errno : ENOENT;
@@ -2004,7 +1920,7 @@ int main(int argc, char **argv) {
     if (valid_name(name, strlen(name))) setvar(name, eq + 1, 1);
     free(name);
   }
-  cur_dir = pwd && pwd[0] == '/' ? normalize("/", pwd) : xstrdup("/");
+  cur_dir = pwd && pwd[0] == '/' ? path_normalize("/", pwd) : xstrdup("/");
   setvar("PWD", cur_dir, 1);
   {
     struct timespec ts;
@@ -2064,7 +1980,7 @@ int main(int argc, char **argv) {
     set_params(argc - i, argv + i);
     char *buf;
     size_t len;
-    char *path = normalize(cur_dir, script);
+    char *path = path_normalize(cur_dir, script);
     int e = read_file(path, &buf, &len);
     free(path);
     if (e) {

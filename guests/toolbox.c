@@ -118,6 +118,8 @@ static char *xasprintf(const char *fmt, ...) {
   return s;
 }
 
+#include "paths.h"
+
 /** glibc's wording (musl's differs for some errnos), so that messages match GNU tools. */
 static const char *errstr(int e) {
   switch (e) {
@@ -223,13 +225,6 @@ static int usage_error(int rc, const char *fmt, ...) {
 // ---------------------------------------------------------------------------------------------
 // Paths
 
-/** dir + "/" + name, without doubling a '/' that dir already ends with. */
-static char *path_join(const char *dir, const char *name) {
-  size_t n = strlen(dir);
-  if (n && dir[n - 1] == '/') return xasprintf("%s%s", dir, name);
-  return xasprintf("%s/%s", dir, name);
-}
-
 /** The last component of a path (trailing slashes ignored), as a new string; "/" for "/". */
 static char *base_name(const char *p) {
   size_t n = strlen(p);
@@ -243,96 +238,18 @@ static char *base_name(const char *p) {
   return r;
 }
 
-/** Lexically normalised absolute path of p (relative to the current directory): no ".", "..", "//". */
+/** p made absolute against the current directory and normalised (paths.h). */
 static char *abs_path(const char *p) {
   char cwd[PATH_MAX];
-  char *full;
-  if (p[0] == '/') full = xstrdup(p);
-  else {
-    if (!getcwd(cwd, sizeof cwd)) strcpy(cwd, "/");
-    full = path_join(cwd, p);
-  }
-  char *out = xmalloc(strlen(full) + 2);
-  size_t o = 0;
-  out[o++] = '/';
-  for (char *c = full; *c;) {
-    while (*c == '/') c++;
-    char *e = c;
-    while (*e && *e != '/') e++;
-    size_t len = (size_t)(e - c);
-    if (len == 0) break;
-    if (len == 1 && c[0] == '.') {
-      // nothing
-    } else if (len == 2 && c[0] == '.' && c[1] == '.') {
-      if (o > 1) {
-        o--;
-        while (o > 1 && out[o - 1] != '/') o--;
-      }
-    } else {
-      if (o > 1) out[o++] = '/';
-      memcpy(out + o, c, len);
-      o += len;
-    }
-    c = e;
-  }
-  if (o > 1 && out[o - 1] == '/') o--;
-  out[o] = 0;
-  free(full);
-  return out;
+  if (!getcwd(cwd, sizeof cwd)) strcpy(cwd, "/");
+  return path_normalize(cwd, p);
 }
 
-/** Resolves every symlink in an absolute path (like realpath), or NULL with errno set. */
-static char *physical_path(const char *path) {
-  char *rest = abs_path(path);  // components still to walk
-  char *done = xstrdup("/");    // resolved prefix
-  int links = 0;
-  char *p = rest;
-  while (*p) {
-    while (*p == '/') p++;
-    if (!*p) break;
-    char *e = p;
-    while (*e && *e != '/') e++;
-    char *comp = xmalloc((size_t)(e - p) + 1);
-    memcpy(comp, p, (size_t)(e - p));
-    comp[e - p] = 0;
-    char *next = path_join(done, comp);
-    free(comp);
-    struct stat st;
-    if (lstat(next, &st) != 0) {
-      int err = errno;
-      free(next), free(done), free(rest);
-      errno = err;
-      return NULL;
-    }
-    if (S_ISLNK(st.st_mode)) {
-      if (++links > 40) {
-        free(next), free(done), free(rest);
-        errno = ELOOP;
-        return NULL;
-      }
-      char target[PATH_MAX];
-      ssize_t n = readlink(next, target, sizeof target - 1);
-      free(next);
-      if (n < 0) {
-        free(done), free(rest);
-        return NULL;
-      }
-      target[n] = 0;
-      char *joined = target[0] == '/' ? xasprintf("%s/%s", target, e) : xasprintf("%s/%s/%s", done, target, e);
-      free(rest);
-      rest = abs_path(joined);
-      free(joined);
-      free(done);
-      done = xstrdup("/");
-      p = rest;
-      continue;
-    }
-    free(done);
-    done = next;
-    p = e;
-  }
-  free(rest);
-  return done;
+/** Resolves every symlink in a path (like realpath), or NULL with errno set (paths.h). */
+static char *physical_path(const char *p) {
+  char cwd[PATH_MAX];
+  if (!getcwd(cwd, sizeof cwd)) strcpy(cwd, "/");
+  return path_physical(cwd, p);
 }
 
 static bool is_dot_or_dotdot(const char *name) {

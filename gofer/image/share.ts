@@ -3,32 +3,12 @@
 // place, and the descriptors (process-wide numbers) are used as they are. Owns only the copy.
 // The thread that opened the image keeps owning it: it closes the descriptors after every thread
 // that uses the shared tree is done (a LowerTree built from a SharedTree must not be close()d).
-import type { LowerTree, TreeTables } from './tree';
+import { TABLES, type LowerTree, type TreeTables } from './tree';
 
 /** Plain data: can be sent to a worker (postMessage / workerData) without copying the tables. */
 export interface SharedTree {
   tables: TreeTables;
 }
-
-/** Each table and its element type (names may be a Buffer: its copy is a plain Uint8Array). */
-const TABLES = [
-  ['kind', Uint8Array],
-  ['mode', Uint16Array],
-  ['uid', Uint32Array],
-  ['gid', Uint32Array],
-  ['size', Float64Array],
-  ['mtimeNs', BigInt64Array],
-  ['nlink', Uint32Array],
-  ['layer', Uint16Array],
-  ['src', Uint16Array],
-  ['off', Float64Array],
-  ['entFirst', Uint32Array],
-  ['entCount', Uint32Array],
-  ['entNode', Uint32Array],
-  ['entNameOff', Uint32Array],
-  ['entNameLen', Uint32Array],
-  ['names', Uint8Array],
-] as const;
 
 /** The tree's tables in shared memory, in the property order merge.ts uses. Fails for in-memory Sources. */
 export function shareTree(tree: LowerTree): SharedTree {

@@ -23,30 +23,10 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ImageConfig } from './manifest';
-import { LowerTree, NodeKind, type TreeTables } from './tree';
+import { LowerTree, NodeKind, TABLES, type TreeTables } from './tree';
 
 const MAGIC = 'WBXIDX01';
 const VERSION = 1;
-
-/** The typed-array tables of a TreeTables, in file order: name, element constructor, length field. */
-const TABLES = [
-  ['kind', Uint8Array, 'count'],
-  ['mode', Uint16Array, 'count'],
-  ['uid', Uint32Array, 'count'],
-  ['gid', Uint32Array, 'count'],
-  ['size', Float64Array, 'count'],
-  ['mtimeNs', BigInt64Array, 'count'],
-  ['nlink', Uint32Array, 'count'],
-  ['layer', Uint16Array, 'count'],
-  ['src', Uint16Array, 'count'],
-  ['off', Float64Array, 'count'],
-  ['entFirst', Uint32Array, 'count'],
-  ['entCount', Uint32Array, 'count'],
-  ['entNode', Uint32Array, 'entries'],
-  ['entNameOff', Uint32Array, 'entries'],
-  ['entNameLen', Uint32Array, 'entries'],
-  ['names', Uint8Array, 'nameBytes'],
-] as const;
 
 /** What an Image holds besides its tree; stored in the header as JSON. */
 export interface SnapshotMeta {

@@ -44,6 +44,30 @@ export interface TreeTables {
   fds: number[];
 }
 
+/**
+ * The typed-array tables of a TreeTables, in the order merge.ts builds them: name, element type (for
+ * `names`, possibly a Buffer, a plain Uint8Array), and which count gives the length. Index snapshots
+ * (snapshot.ts) and sharing between threads (share.ts) copy them by this list.
+ */
+export const TABLES = [
+  ['kind', Uint8Array, 'count'],
+  ['mode', Uint16Array, 'count'],
+  ['uid', Uint32Array, 'count'],
+  ['gid', Uint32Array, 'count'],
+  ['size', Float64Array, 'count'],
+  ['mtimeNs', BigInt64Array, 'count'],
+  ['nlink', Uint32Array, 'count'],
+  ['layer', Uint16Array, 'count'],
+  ['src', Uint16Array, 'count'],
+  ['off', Float64Array, 'count'],
+  ['entFirst', Uint32Array, 'count'],
+  ['entCount', Uint32Array, 'count'],
+  ['entNode', Uint32Array, 'entries'],
+  ['entNameOff', Uint32Array, 'entries'],
+  ['entNameLen', Uint32Array, 'entries'],
+  ['names', Uint8Array, 'nameBytes'],
+] as const;
+
 const utf8 = new TextEncoder();
 
 export class LowerTree {
