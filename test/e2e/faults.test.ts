@@ -12,6 +12,12 @@ import * as assert from 'uvu/assert';
 import { buildImage, tempDir } from '../lib/images';
 import { guestWasm, ROOT, RUN_JS, runSandbox } from '../lib/sandbox';
 
+// The sandboxes this file starts make their temporary directories in a private TMPDIR, so that
+// the stray check below sees only theirs, not those of test files running at the same time.
+const privateTmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wasmbox-faults-'));
+process.env.TMPDIR = privateTmp;
+process.on('exit', () => fs.rmSync(privateTmp, { recursive: true, force: true }));
+
 const img = buildImage(
   {
     layers: [
