@@ -19,6 +19,12 @@
 // adjacent pages; where the file system cannot punch holes it zeroes them through the mapping, so
 // freed pages always read as zeros (the kernel allocator's invariant).
 //
+// WRITE FAULTS. A store into a page of a MAP_SHARED file mapping that is not mapped writable takes
+// a fault, and on ext4 the fault's page_mkwrite costs ~10 us here; that is what made a random 4 KiB
+// pwrite over freshly written data cost ~20 us. writeDirect() therefore pre-maps what it wrote
+// (MADV_POPULATE_WRITE, ~0.3 us a page in bulk). Pages the host writes back (after ~30 s, or on
+// fsync) are write-protected again, and the next store to each pays the fault once more.
+//
 // FALLBACK. chunk() hands out memory views, so a pread/pwrite path cannot implement this interface.
 // When the addon is not available (FileFilestore.available() is false; the reason comes from
 // FileFilestore.unavailableReason()), the caller uses a MemoryFilestore instead and reports
@@ -73,6 +79,8 @@ export class FileFilestore implements Filestore {
   private readonly maps: ArrayBuffer[] = [];
   private readonly views: (Uint8Array | undefined)[] = [];
   private closed = false;
+  /** Whether writeDirect() pre-maps what it wrote (the addon and the kernel support it). */
+  private populate: boolean;
 
   /** Whether host-file-backed filestores can be used here (the addon loaded). */
   static available(): boolean {
@@ -139,6 +147,7 @@ export class FileFilestore implements Filestore {
     this.kind = kind;
     this.path = file;
     this.reserve = !!opts.reserve;
+    this.populate = typeof native.populateWrite === 'function';
     this.limitPages = Math.max(0, Math.floor(limitBytes / Page.SIZE));
   }
 
@@ -231,6 +240,23 @@ export class FileFilestore implements Filestore {
     let done = 0;
     const at = page * Page.SIZE + off;
     while (done < len) done += fs.writeSync(this.fd, src, srcOff + done, len - done, at + done);
+    if (this.populate) this.populateWritten(page, off, len);
+  }
+
+  /**
+   * Maps the pages just written writable in this process (MADV_POPULATE_WRITE), in one call. A later
+   * store through the mapping (a small pwrite over this data) then takes no write fault; on ext4
+   * here a fault costs ~10 us (page_mkwrite) and the bulk call ~0.3 us a page. Pages the host
+   * writes back later are write-protected again, so this is a head start, not a guarantee.
+   */
+  private populateWritten(page: number, off: number, len: number): void {
+    const buf = this.maps[page >>> Page.CHUNK_SHIFT];
+    if (!buf) return;
+    try {
+      if (!this.native.populateWrite!(buf, (page & (Page.CHUNK_PAGES - 1)) * Page.SIZE + off, len)) this.populate = false;
+    } catch {
+      this.populate = false; // never fatal: the mapping still works, with faults
+    }
   }
 
   /** Reserves blocks for pages about to be reused (see the SIGBUS caveat above); false on ENOSPC. */

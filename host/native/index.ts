@@ -24,6 +24,12 @@ export interface NativeAddon {
   /** Reserves the pages' blocks (fallocate KEEP_SIZE), one call per run; returns the number of calls. */
   allocate(fd: number, pages: Uint32Array, pageSize: number): number;
   ftruncate(fd: number, length: number): void;
+  /**
+   * madvise(MADV_POPULATE_WRITE) over [offset, offset+length) of a buffer from mmap(): later stores
+   * there take no page fault. False where the kernel lacks it; EFAULT where it cannot be backed.
+   * Absent from addons built before it was added.
+   */
+  populateWrite?(buffer: ArrayBuffer, offset: number, length: number): boolean;
   /** From now on SIGTERM raises SIGINT instead (and is remembered for takeSigterm). */
   forwardSigterm(): void;
   /** True once after a SIGTERM was forwarded. */

@@ -69,7 +69,7 @@ test('the addon loads (built by npm install) and has its API', () => {
   if (!n && process.env.WASMBOX_NATIVE === '0') return;
   assert.is(loaded.reason, null, `addon not loaded: ${loaded.reason}`);
   assert.ok(FileFilestore.available());
-  for (const k of ['mmap', 'munmap', 'memfdCreate', 'fallocate', 'punch', 'allocate', 'ftruncate']) assert.type((n as any)[k], 'function', k);
+  for (const k of ['mmap', 'munmap', 'memfdCreate', 'fallocate', 'punch', 'allocate', 'ftruncate', 'populateWrite']) assert.type((n as any)[k], 'function', k);
   assert.is(n.FALLOC_FL_PUNCH_HOLE, 2);
   assert.is(n.FALLOC_FL_KEEP_SIZE, 1);
   assert.is(n.MFD_CLOEXEC, 1);
@@ -293,6 +293,46 @@ ntest('chunks: a sparse 1 GiB + 4 page filestore spans two chunks at the right f
     assert.is(f.allocatedBytes(), 0);
     assert.is(f.grow(Page.CHUNK_PAGES + 100), Page.CHUNK_PAGES + 8);
     assert.is(f.chunk(1)!.length, 8 * PAGE);
+  } finally {
+    f.close();
+  }
+});
+
+ntest('populateWrite: writeDirect leaves the pages it wrote mapped (smaps Rss grows before any access); bad arguments throw', () => {
+  const upper = tempDir();
+  const f = FileFilestore.self(upper, 'pop-1', 64 * MiB);
+  const file = path.join(upper, selfFileName('pop-1'));
+  // Rss of our mapping of the file, from /proc/self/smaps (0 when no page of it is mapped)
+  const rss = () => {
+    const lines = fs.readFileSync('/proc/self/smaps', 'utf8').split('\n');
+    let total = 0;
+    for (let i = 0; i < lines.length; i++) {
+      if (!lines[i].endsWith(file)) continue;
+      for (let j = i + 1; j < lines.length && !/^[0-9a-f]+-/.test(lines[j]); j++) {
+        const m = /^Rss:\s+(\d+) kB/.exec(lines[j]);
+        if (m) total += Number(m[1]) * 1024;
+      }
+    }
+    return total;
+  };
+  try {
+    f.grow(2048); // 8 MiB
+    assert.is(rss(), 0);
+    const data = new Uint8Array(4 * MiB).fill(0x5a);
+    f.writeDirect(16, 0, data, 0, data.length); // pages 16..1039, by system call
+    const after = rss();
+    assert.ok(after >= 4 * MiB, `mapped after writeDirect: ${after} bytes`);
+    assert.ok(after < 8 * MiB, `only the written range is mapped: ${after} bytes`);
+    const v = f.chunk(0)!;
+    assert.is(v[16 * PAGE], 0x5a);
+    assert.is(v[(16 + 1024) * PAGE - 1], 0x5a);
+    assert.is(v[(16 + 1024) * PAGE], 0);
+    // the addon's own checks
+    const populate = n.populateWrite!.bind(n);
+    assert.throws(() => populate(new ArrayBuffer(PAGE), 0, PAGE), (e: any) => e instanceof TypeError && e.code === 'EINVAL' && /not a live ArrayBuffer returned by mmap/.test(e.message));
+    assert.throws(() => (populate as any)(new Uint8Array(8), 0, 8), (e: any) => e instanceof TypeError && /must be an ArrayBuffer/.test(e.message));
+    assert.throws(() => populate(v.buffer as ArrayBuffer, v.buffer.byteLength - PAGE, 2 * PAGE), (e: any) => e instanceof RangeError && /passes the end/.test(e.message));
+    assert.throws(() => populate(v.buffer as ArrayBuffer, -1, PAGE), (e: any) => e instanceof RangeError && /offset must be an integer/.test(e.message));
   } finally {
     f.close();
   }
