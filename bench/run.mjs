@@ -16,7 +16,14 @@
 //
 // Results: bench/results/latest.json, latest.md (tables) and overhead.svg (chart).
 //   gofer      the gofer's round trip, and a bind mount against node:wasi (bench/gofer.mjs)
-// Usage: node bench/run.mjs [--quick] [--runs N] [--only fsstress,build,opbench,gofer]
+// A full run takes over an hour (the build alone is ~12 min a round), so it can be taken in parts:
+// --only picks workloads and --configs picks configurations (ids: native-tmpfs, native-disk,
+// native-overlay, sandbox-{none,memory,self}-{worker,inline}, peer-wasmer, peer-shim; native-tmpfs,
+// the correctness reference, always runs). A full (not --quick) run merges into the previous
+// latest.json: what it did not run keeps its earlier figures, and every row says how many runs and
+// which date it comes from.
+//
+// Usage: node bench/run.mjs [--quick] [--runs N] [--only fsstress,build,opbench,gofer] [--configs id,...]
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -31,6 +38,7 @@ const QUICK = argv.includes('--quick');
 const arg = (name, dflt) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : dflt);
 const RUNS = Number(arg('--runs', QUICK ? 3 : 5));
 const ONLY = new Set(arg('--only', 'fsstress,build,opbench,gofer').split(','));
+const CONFIGS = argv.includes('--configs') ? new Set(['native-tmpfs', ...arg('--configs', '').split(',')]) : null;
 const work = path.join(ROOT, 'bench', '.work');
 const cacheDir = path.join(work, 'cache');
 fs.mkdirSync(cacheDir, { recursive: true });
@@ -203,11 +211,12 @@ for (const [name, w] of Object.entries(workloads)) {
   if (!ONLY.has(name)) continue;
   results[name] = { title: w.title, configs: {} };
   const ref = {}; // the reference answer (native tmpfs) for the correctness guard
+  const configs = w.configs.filter((c) => !CONFIGS || CONFIGS.has(c.id));
   for (let round = 1; round <= RUNS; round++) {
-    for (const cfg of w.configs) {
+    for (const cfg of configs) {
       say(`${name}: round ${round}/${RUNS}, ${cfg.label}`);
       const r = w.run(cfg);
-      const slot = (results[name].configs[cfg.id] ??= { label: cfg.label, kind: cfg.kind, values: [], errors: [], wrong: 0 });
+      const slot = (results[name].configs[cfg.id] ??= { label: cfg.label, kind: cfg.kind, values: [], errors: [], wrong: 0, date: new Date().toISOString() });
       if (r.error) slot.errors.push(r.error);
       slot.values.push(r.value);
       if (r.log !== undefined) {
@@ -224,6 +233,34 @@ for (const [name, w] of Object.entries(workloads)) {
   }
 }
 
+// A full run merges into the previous one: workloads and configurations not run now keep theirs.
+const out = QUICK ? 'quick' : 'latest';
+const jsonFile = path.join(ROOT, `bench/results/${out}.json`);
+if (!QUICK && fs.existsSync(jsonFile)) {
+  let prev = null;
+  try {
+    prev = JSON.parse(fs.readFileSync(jsonFile, 'utf8'));
+  } catch {
+    say(`${jsonFile} does not parse: not merged`);
+  }
+  if (prev && !prev.quick && prev.results) {
+    for (const [name, r] of Object.entries(prev.results)) {
+      for (const c of Object.values(r.configs)) c.date ??= prev.date; // results from before per-row dates
+      if (!results[name]) {
+        results[name] = r;
+        continue;
+      }
+      for (const [id, c] of Object.entries(r.configs)) if (!results[name].configs[id]) results[name].configs[id] = c;
+    }
+  }
+}
+// Rows in the configurations' order, whichever run they come from.
+const order = [...native, ...sandbox, ...peers].map((c) => c.id);
+for (const r of Object.values(results)) {
+  r.configs = Object.fromEntries(Object.entries(r.configs).sort(([a], [b]) => order.indexOf(a) - order.indexOf(b)));
+}
+const runsOf = (c) => `${c.values.length}${c.date ? ` (${c.date.slice(0, 10)})` : ''}`;
+
 // ---------------------------------------------------------------------------------------------
 // Report
 
@@ -234,7 +271,7 @@ const md = [
   '# Benchmark results',
   '',
   `${os.cpus().length} × ${os.cpus()[0]?.model}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${os.release()}, Node ${process.version}, ${new Date().toISOString()}.`,
-  `${QUICK ? 'Quick set' : 'Full set'}; median of ${RUNS} runs per configuration, configurations alternating. Overhead = (s − n) / n against ${nativeRef === 'native-overlay' ? 'node:wasi on a real overlayfs (how Docker runs a container)' : 'node:wasi on disk (no overlayfs here)'}.`,
+  `${QUICK ? 'Quick set' : 'Full set'}; medians of the runs each row names, configurations alternating within a run. Overhead = (s − n) / n against ${nativeRef === 'native-overlay' ? 'node:wasi on a real overlayfs (how Docker runs a container)' : 'node:wasi on disk (no overlayfs here)'}.`,
   '',
 ];
 const overheads = {};
@@ -242,30 +279,31 @@ for (const name of ['fsstress', 'build']) {
   const r = results[name];
   if (!r) continue;
   const n = r.configs[nativeRef]?.median;
-  md.push(`## ${r.title}`, '', '| configuration | time (s) | overhead vs native | result |', '| --- | --- | --- | --- |');
+  md.push(`## ${r.title}`, '', '| configuration | time (s) | overhead vs native | runs | result |', '| --- | --- | --- | --- | --- |');
   overheads[name] = {};
   for (const [id, c] of Object.entries(r.configs)) {
     const oh = Number.isFinite(n) && n > 0 ? (c.median - n) / n : NaN;
     overheads[name][id] = { label: c.label, value: oh, bad: status(c) !== 'ok' };
-    md.push(`| ${c.label} | ${fmt(c.median)} | ${id === nativeRef ? '(reference)' : Number.isFinite(oh) ? `${(oh * 100).toFixed(0)}%` : '—'} | ${status(c)} |`);
+    md.push(`| ${c.label} | ${fmt(c.median)} | ${id === nativeRef ? '(reference)' : Number.isFinite(oh) ? `${(oh * 100).toFixed(0)}%` : '—'} | ${runsOf(c)} | ${status(c)} |`);
   }
   md.push('');
 }
 if (results.opbench) {
   const r = results.opbench;
   const ops = ['stat', 'open+close', 'create+unlink', 'mkdir+rmdir', 'pwrite-4k', 'pread-4k', 'readdir-100', 'rename'];
-  md.push(`## ${r.title} (µs per operation)`, '', `| configuration | ${ops.join(' | ')} | result |`, `| --- | ${ops.map(() => '---').join(' | ')} | --- |`);
-  for (const c of Object.values(r.configs)) md.push(`| ${c.label} | ${ops.map((o) => fmt(c.median?.[o])).join(' | ')} | ${status(c)} |`);
+  md.push(`## ${r.title} (µs per operation)`, '', `| configuration | ${ops.join(' | ')} | runs | result |`, `| --- | ${ops.map(() => '---').join(' | ')} | --- | --- |`);
+  for (const c of Object.values(r.configs)) md.push(`| ${c.label} | ${ops.map((o) => fmt(c.median?.[o])).join(' | ')} | ${runsOf(c)} | ${status(c)} |`);
   md.push('');
 }
 if (ONLY.has('gofer')) {
   say('gofer: bench/gofer.mjs');
   const g = spawnSync(process.execPath, [path.join(ROOT, 'bench/gofer.mjs'), ...(QUICK ? ['--quick'] : [])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   md.push(g.status === 0 ? g.stdout.replace(/^## /m, '## ') : `## The gofer\n\nbench/gofer.mjs failed (exit ${g.status})\n`, '');
+} else if (!QUICK && fs.existsSync(path.join(ROOT, 'bench/results/gofer.md'))) {
+  md.push(fs.readFileSync(path.join(ROOT, 'bench/results/gofer.md'), 'utf8'), ''); // its last run (it carries its own date)
 }
 fs.mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
-const out = QUICK ? 'quick' : 'latest';
-fs.writeFileSync(path.join(ROOT, `bench/results/${out}.json`), JSON.stringify({ quick: QUICK, runs: RUNS, date: new Date().toISOString(), node: process.version, machine: os.cpus()[0]?.model, nativeRef, results }, null, 2));
+fs.writeFileSync(jsonFile, JSON.stringify({ quick: QUICK, runs: RUNS, date: new Date().toISOString(), node: process.version, machine: os.cpus()[0]?.model, nativeRef, results }, null, 2));
 fs.writeFileSync(path.join(ROOT, `bench/results/${out}.md`), md.join('\n'));
 if (Object.keys(overheads).length) fs.writeFileSync(path.join(ROOT, `bench/results/${QUICK ? 'quick-' : ''}overhead.svg`), overheadChart(overheads, nativeRef));
 say(`done: bench/results/${out}.md`);
