@@ -5,7 +5,7 @@
 //   bind mount   opbench (guests/opbench.c) in a directory on a tmpfs bind mount (-v), the sandbox
 //                with each gofer, against node:wasi given the same host directory as a preopen
 //   1 MiB reads  sequential 1 MiB read()s of a 256 MiB file on that bind mount (guests/bigfile.c)
-// Results: bench/results/gofer.{json,md}. Usage: node bench/gofer.mjs [--quick]
+// Results: bench/results/gofer.{json,md} (gofer-quick.* with --quick). Usage: node bench/gofer.mjs [--quick]
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -13,7 +13,7 @@ import path from 'node:path';
 import { ROOT, lib, mountTmpfs, unmount } from './lib/setup.mjs';
 
 const QUICK = process.argv.includes('--quick');
-const RUNS = QUICK ? 3 : 5;
+const RUNS = QUICK ? 1 : 5;
 const OPB_N = QUICK ? '5000' : '20000';
 const READ_MIB = QUICK ? 64 : 256;
 const work = path.join(ROOT, 'bench', '.work', 'gofer');
@@ -136,6 +136,6 @@ const md = [
   '',
 ];
 fs.mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
-fs.writeFileSync(path.join(ROOT, 'bench/results/gofer.md'), md.join('\n'));
-fs.writeFileSync(path.join(ROOT, 'bench/results/gofer.json'), JSON.stringify({ quick: QUICK, roundTrip, table }, null, 2));
+fs.writeFileSync(path.join(ROOT, `bench/results/gofer${QUICK ? '-quick' : ''}.md`), md.join('\n')); // --quick never overwrites the full figures
+fs.writeFileSync(path.join(ROOT, `bench/results/gofer${QUICK ? '-quick' : ''}.json`), JSON.stringify({ quick: QUICK, roundTrip, table }, null, 2));
 process.stdout.write(md.join('\n'));
