@@ -5,9 +5,18 @@
 // Geometry: pages are grouped in chunks of Page.CHUNK_PAGES (1 GiB), one ArrayBuffer each, because
 // an ArrayBuffer cannot exceed 4 GiB; a kernel segment never crosses a chunk.
 //
+// Two ways in. View filestores (MemoryFilestore, FileFilestore) hand out each chunk as memory
+// (chunk()), and the glue copies through it. Direct-only filestores (`direct: true`; the browser's
+// OPFS file, host/web/filestore-opfs.ts) have no memory to hand out: every byte goes through
+// readDirect / writeDirect / zeroDirect, each range checked first by directInBounds() below, which
+// is exactly as strict as the view path's checks. The glue and the kernel imports pick their path
+// once, when they are built (`direct` never changes), so the view path pays nothing for the other.
+//
 // MemoryFilestore keeps the pages in resizable ArrayBuffers in this process's memory (runsc's
 // `--overlay2 root:memory`). It grows on demand, up to `limitPages`.
 import { Page } from '../kernel/abi';
+
+const CHUNK_BYTES = Page.CHUNK_PAGES * Page.SIZE;
 
 export interface Filestore {
   /** Human-readable kind, for --stats. */
@@ -16,7 +25,12 @@ export interface Filestore {
   readonly limitPages: number;
   /** Pages currently backed. */
   readonly pages: number;
-  /** The byte array of chunk `c`, or undefined if out of range. */
+  /**
+   * Direct-only (immutable): the pages are not addressable memory, chunk() always answers undefined,
+   * and readDirect, writeDirect and zeroDirect must all be present. Unset for view filestores.
+   */
+  readonly direct?: boolean;
+  /** The byte array of chunk `c`, or undefined if out of range (always, for a direct-only filestore). */
   chunk(c: number): Uint8Array | undefined;
   /** Grows to at least `pages` pages (clamped to the limit); returns the new page count. */
   grow(pages: number): number;
@@ -30,10 +44,42 @@ export interface Filestore {
    * (no page fault per page). The caller has bounds-checked the range.
    */
   writeDirect?(page: number, off: number, src: Uint8Array, srcOff: number, len: number): void;
+  /**
+   * Direct-only filestores: copies filestore bytes page*4096+off, +len into dst[dstOff, +len). As
+   * for writeDirect, `off` may pass 4096 (the range runs on over consecutive pages) and the caller
+   * has checked the whole range with directInBounds(). Throws (an error with an errno `code`, e.g.
+   * EIO) if the backing cannot be read.
+   */
+  readDirect?(page: number, off: number, dst: Uint8Array, dstOff: number, len: number): void;
+  /** Direct-only filestores: zeroes filestore bytes page*4096+off, +len (range checked by the caller). */
+  zeroDirect?(page: number, off: number, len: number): void;
   close(): void;
 }
 
-const CHUNK_BYTES = Page.CHUNK_PAGES * Page.SIZE;
+const CHUNK_MASK = Page.CHUNK_PAGES - 1;
+
+/**
+ * Whether filestore bytes page*4096+off, +len may be used, for a direct-only filestore of `pages`
+ * pages. The same rule the view path applies through its chunk view (`page < pages`, `off < 4096`,
+ * `at + len <= chunk.length`): the page exists, the offset is inside it, and the range stays inside
+ * that page's chunk and inside the grown size. All arguments are u32 (the kernel's), so the
+ * products below are exact.
+ */
+export function directInBounds(pages: number, page: number, off: number, len: number): boolean {
+  return (
+    page < pages &&
+    off < Page.SIZE &&
+    (page & CHUNK_MASK) * Page.SIZE + off + len <= CHUNK_BYTES &&
+    page * Page.SIZE + off + len <= pages * Page.SIZE
+  );
+}
+
+/** A direct-only filestore has all three direct calls (checked once, where the glue is built). */
+export function checkDirect(fs: Filestore): boolean {
+  if (!fs.direct) return false;
+  if (!fs.readDirect || !fs.writeDirect || !fs.zeroDirect) throw new Error(`filestore ${fs.kind}: direct-only without readDirect, writeDirect and zeroDirect`);
+  return true;
+}
 
 export class MemoryFilestore implements Filestore {
   readonly kind = 'memory';

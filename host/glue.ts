@@ -5,10 +5,12 @@
 // export of the same name, and copies results back. File data never passes through the kernel: the
 // kernel returns an I/O plan (kernel/abi.ts) and the glue copies between guest memory and the
 // filestore, kernel memory or a host stream, checking each segment first (the kernel is untrusted).
+// A direct-only filestore (Filestore.direct: no memory views) has its own copy of the plan loop,
+// chosen once per plan, with the same checks; page bytes then go through its direct calls.
 // Calls that are not about files (args, environ, clocks, random, poll, exit) are answered here.
 import { Io, Page, Plan, PlanFlag, Readdir, Seg } from '../kernel/abi';
 import { E } from '../kernel/wasi/errno';
-import type { Filestore } from './filestore';
+import { checkDirect, directInBounds, type Filestore } from './filestore';
 import { hostErrno } from '../gofer/errno';
 import { Kernel, KernelFault } from './kernel';
 
@@ -53,6 +55,8 @@ export class GuestProcess {
   private readonly K: Kernel;
   private readonly k: any; // kernel exports
   private readonly fs: Filestore;
+  /** The filestore is direct-only (immutable): runPlan hands over to runPlanDirect. */
+  private readonly directOnly: boolean;
   private readonly streams: Streams;
   private readonly argBytes: Uint8Array[];
   private readonly envBytes: Uint8Array[];
@@ -75,6 +79,7 @@ export class GuestProcess {
     this.K = kernel;
     this.k = kernel.exports;
     this.fs = filestore;
+    this.directOnly = checkDirect(filestore);
     this.pid = pid;
     this.streams = streams;
     this.argBytes = args.map((a) => enc.encode(a + '\0'));
@@ -216,6 +221,29 @@ export class GuestProcess {
     return len;
   }
 
+  /**
+   * A read from a direct-only filestore (Filestore.readDirect) into the cursor. Returns the bytes
+   * read: fewer than `len` when the backing failed (directErrno says why).
+   */
+  private readDirect(page: number, off: number, len: number): number {
+    let done = 0;
+    while (done < len) {
+      if (this.cLeft === 0) this.advance(0);
+      if (this.cLeft === 0) throw new KernelFault('I/O plan longer than the request');
+      const n = Math.min(len - done, this.cLeft);
+      try {
+        this.fs.readDirect!(page, off + done, this.cMem, this.cPtr, n); // off may pass 4096: consecutive pages
+      } catch (e) {
+        this.directErrno = hostErrno(e);
+        return done;
+      }
+      done += n;
+      this.cPtr += n;
+      this.cLeft -= n;
+    }
+    return len;
+  }
+
   private zero(len: number): void {
     while (len > 0) {
       if (this.cLeft === 0) this.advance(0);
@@ -248,8 +276,12 @@ export class GuestProcess {
     return done;
   }
 
-  /** Executes the kernel's plan at the cursor. Returns bytes moved. */
+  /**
+   * Executes the kernel's plan at the cursor. Returns bytes moved; when the filestore failed part-way,
+   * failedErrno says why and the count is what did move.
+   */
   private runPlan(write: boolean, max: number, commit = false): number {
+    if (this.directOnly) return this.runPlanDirect(write, max, commit);
     this.failedErrno = 0;
     const K = this.K;
     K.view();
@@ -279,6 +311,53 @@ export class GuestProcess {
             return moved + got;
           }
         } else this.xfer(write, chunk, at, len);
+      } else if (kind === Seg.Kmem) {
+        if (a + len > ku8.length || (write && !commit)) throw new KernelFault('I/O plan names kernel memory out of bounds');
+        this.xfer(write, ku8, a, len);
+      } else if (kind === Seg.Zero) {
+        if (write) throw new KernelFault('I/O plan zero-fills a write');
+        this.zero(len);
+      } else if (kind === Seg.Stream) {
+        return moved + this.stream(write, a, len);
+      } else {
+        throw new KernelFault('I/O plan has an unknown segment');
+      }
+      moved += len;
+    }
+    if (moved !== planned) throw new KernelFault('I/O plan shorter than announced');
+    return moved;
+  }
+
+  /**
+   * runPlan for a direct-only filestore: the same loop and checks (keep the two in step), with page
+   * segments checked by directInBounds and moved by readDirect/writeDirect. A separate copy so that
+   * the view path's loop has no extra branch per segment.
+   */
+  private runPlanDirect(write: boolean, max: number, commit: boolean): number {
+    this.failedErrno = 0;
+    const K = this.K;
+    K.view();
+    const dv = K.dv;
+    const ku8 = K.u8;
+    const io = K.io;
+    const planned = dv.getUint32(io + Io.RES + 4 * Plan.BYTES, true);
+    const nsegs = dv.getUint32(io + Io.RES + 4 * Plan.NSEGS, true);
+    if (planned > max || nsegs > Io.MAX_SEGS) throw new KernelFault('I/O plan out of bounds');
+    let moved = 0;
+    let s = io + Io.SEGS;
+    for (let i = 0; i < nsegs; i++, s += Io.SEG_BYTES) {
+      const kind = dv.getUint32(s, true);
+      const len = dv.getUint32(s + 4, true);
+      const a = dv.getUint32(s + 8, true);
+      const b = dv.getUint32(s + 12, true);
+      if (moved + len > planned) throw new KernelFault('I/O plan longer than announced');
+      if (kind === Seg.Page || kind === Seg.PageNew) {
+        if (!directInBounds(this.fs.pages, a, b, len)) throw new KernelFault('I/O plan names a page outside the filestore');
+        const got = write ? this.writeDirect(a, b, len) : this.readDirect(a, b, len);
+        if (got < len) {
+          this.failedErrno = this.directErrno;
+          return moved + got;
+        }
       } else if (kind === Seg.Kmem) {
         if (a + len > ku8.length || (write && !commit)) throw new KernelFault('I/O plan names kernel memory out of bounds');
         this.xfer(write, ku8, a, len);
@@ -338,10 +417,10 @@ export class GuestProcess {
         break;
       }
       if (this.failedErrno) {
-        // the filestore could not take it all: the kernel takes the rest of the write back
+        // the filestore could not take it all: the kernel takes the rest of the write back (a
+        // direct-only filestore that could not be read: the read is short, or fails with the errno)
         const errno = this.failedErrno;
-        const ae = k.io_abort(pid, moved);
-        if (ae !== 0) throw new KernelFault('io_abort failed');
+        if (write && k.io_abort(pid, moved) !== 0) throw new KernelFault('io_abort failed');
         done += moved;
         if (done === 0) return errno;
         break;
@@ -380,7 +459,8 @@ export class GuestProcess {
     const e = call();
     if (e) return -e;
     this.flatCursor(buf, at, len);
-    return this.runPlan(false, len);
+    const n = this.runPlan(false, len);
+    return n === 0 && this.failedErrno ? -this.failedErrno : n;
   }
 
   /**

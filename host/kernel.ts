@@ -4,7 +4,7 @@
 // bad one is a KernelFault (a kernel bug or compromise), which ends the sandbox with a clear message
 // rather than touching memory it should not.
 import { Io, Page } from '../kernel/abi';
-import type { Filestore } from './filestore';
+import { checkDirect, directInBounds, type Filestore } from './filestore';
 import { hostErrno } from '../gofer/errno';
 
 export class KernelFault extends Error {}
@@ -53,6 +53,30 @@ export class Kernel {
     const fsErr = (what: string) => {
       throw new KernelFault(`kernel passed a bad filestore range (${what})`);
     };
+    // A direct-only filestore (Filestore.direct) has no views: fs_write and fs_zero go through its
+    // direct calls, checked by directInBounds (as strict as the view checks). Chosen here, once.
+    const direct = checkDirect(filestore);
+    const fsWriteDirect = (page: number, off: number, src: number, len: number): number => {
+      page >>>= 0;
+      off >>>= 0;
+      src >>>= 0;
+      len >>>= 0;
+      const u8 = self.view();
+      if (!directInBounds(filestore.pages, page, off, len) || src + len > u8.length) fsErr('fs_write');
+      try {
+        filestore.writeDirect!(page, off, u8, src, len);
+      } catch (e) {
+        return hostErrno(e);
+      }
+      return 0;
+    };
+    const fsZeroDirect = (page: number, off: number, len: number): void => {
+      page >>>= 0;
+      off >>>= 0;
+      len >>>= 0;
+      if (page >= filestore.pages || off + len > Page.SIZE) fsErr('fs_zero');
+      if (len > 0) filestore.zeroDirect!(page, off, len);
+    };
     const imports = {
       host: {
         gofer_call(id: number, req: number, reqLen: number, resp: number, respCap: number): number {
@@ -75,7 +99,7 @@ export class Kernel {
         fs_grow(pages: number): number {
           return filestore.grow(pages >>> 0);
         },
-        fs_write(page: number, off: number, src: number, len: number): number {
+        fs_write: direct ? fsWriteDirect : function fs_write(page: number, off: number, src: number, len: number): number {
           page >>>= 0;
           off >>>= 0;
           src >>>= 0;
@@ -94,7 +118,7 @@ export class Kernel {
           } else c!.set(u8.subarray(src, src + len), at);
           return 0;
         },
-        fs_zero(page: number, off: number, len: number): void {
+        fs_zero: direct ? fsZeroDirect : function fs_zero(page: number, off: number, len: number): void {
           page >>>= 0;
           off >>>= 0;
           len >>>= 0;

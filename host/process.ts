@@ -5,7 +5,9 @@
 // streams and preopened root), args and environment; all share the VFS. A child runs to
 // completion inside its parent's `wasmbox.spawn` call, like vfork + exec + wait: that is enough for
 // a shell, and it needs no threads. A child's exit or trap ends only the child; a kernel fault ends
-// the sandbox.
+// the sandbox. A host with an interrupt hook (ProcessHost.interrupt: the browser's Ctrl-C) has it
+// called before every import of every child, never of the top process; without one, the imports
+// are wrapped exactly as before, with no check at all.
 //
 // The `wasmbox` import module (for guests; declared in guests/wasmbox.h):
 //   spawn(path, path_len, argv_buf, argv_buf_len, argc, env_buf, env_buf_len, envc, cwd, cwd_len,
@@ -55,6 +57,12 @@ export interface ProcessHost {
   run?(start: () => void): void;
   /** Optional: a module's bytes before compilation (the Node host caps guest memory, --memory). */
   prepare?(bytes: Uint8Array): Uint8Array;
+  /**
+   * Optional: called before each WASI or `wasmbox` import of a child process (depth > 0; never the
+   * top process), when no kernel call is in progress. It may throw ExitSignal to end the child there
+   * (the browser demo's Ctrl-C throws ExitSignal(130)). A child that makes no calls is not reached.
+   */
+  interrupt?(): void;
 }
 
 const MAX_DEPTH = 32;
@@ -134,18 +142,32 @@ export function trapStatus(e: WebAssembly.RuntimeError): number {
   return 134;
 }
 
-/** Wraps every import so that a fault inside the kernel or the glue is told apart from a guest trap. */
-function guard(imports: Record<string, (...a: any[]) => any>): Record<string, (...a: any[]) => any> {
+/**
+ * Wraps every import so that a fault inside the kernel or the glue is told apart from a guest trap.
+ * With `check` (ProcessHost.interrupt, for a child), it runs before each call; without it, the
+ * wrappers are built without the check, so they cost what they always did.
+ */
+function guard(imports: Record<string, (...a: any[]) => any>, check?: () => void): Record<string, (...a: any[]) => any> {
   const out: Record<string, (...a: any[]) => any> = {};
   for (const [name, fn] of Object.entries(imports)) {
-    out[name] = (a: any, b: any, c: any, d: any, e: any, f: any, g: any, h: any, i: any, j: any, k: any, l: any) => {
-      try {
-        return fn(a, b, c, d, e, f, g, h, i, j, k, l);
-      } catch (err) {
-        if (err instanceof ExitSignal || err instanceof KernelFault) throw err;
-        throw new KernelFault(`${name}: ${(err as Error)?.message ?? err}`);
-      }
-    };
+    out[name] = check
+      ? (a: any, b: any, c: any, d: any, e: any, f: any, g: any, h: any, i: any, j: any, k: any, l: any) => {
+          try {
+            check();
+            return fn(a, b, c, d, e, f, g, h, i, j, k, l);
+          } catch (err) {
+            if (err instanceof ExitSignal || err instanceof KernelFault) throw err;
+            throw new KernelFault(`${name}: ${(err as Error)?.message ?? err}`);
+          }
+        }
+      : (a: any, b: any, c: any, d: any, e: any, f: any, g: any, h: any, i: any, j: any, k: any, l: any) => {
+          try {
+            return fn(a, b, c, d, e, f, g, h, i, j, k, l);
+          } catch (err) {
+            if (err instanceof ExitSignal || err instanceof KernelFault) throw err;
+            throw new KernelFault(`${name}: ${(err as Error)?.message ?? err}`);
+          }
+        };
   }
   return out;
 }
@@ -156,11 +178,15 @@ function guard(imports: Record<string, (...a: any[]) => any>): Record<string, (.
  * instantiated, and KernelFault for a kernel fault.
  */
 export function runModule(host: ProcessHost, proc: GuestProcess, module: WebAssembly.Module, argv0: string, depth = 0): number {
-  const wasi = guard(proc.imports());
-  const wasmbox = guard({
-    spawn: (...a: number[]) => spawn(host, proc, depth, a),
-    ...proc.wasmboxImports(),
-  });
+  const check = depth > 0 && host.interrupt ? () => host.interrupt!() : undefined;
+  const wasi = guard(proc.imports(), check);
+  const wasmbox = guard(
+    {
+      spawn: (...a: number[]) => spawn(host, proc, depth, a),
+      ...proc.wasmboxImports(),
+    },
+    check,
+  );
   for (const imp of WebAssembly.Module.imports(module)) {
     const ok = (imp.module === 'wasi_snapshot_preview1' && imp.name in wasi) || (imp.module === 'wasmbox' && imp.name in wasmbox);
     if (!ok) throw new ExecError(E.NOEXEC, `exec ${argv0}: unsupported import ${imp.module}.${imp.name}`);

@@ -88,6 +88,8 @@ interface Run {
   goferStats: Float64Array;
   imageSize: number;
   alive: boolean;
+  /** The sandbox has reported 'started' (its terminal, and so Quit, is live). */
+  started: boolean;
   t0: number;
 }
 
@@ -107,6 +109,8 @@ const state = {
   busy: true,
   fatal: '',
   reattached: null as string | null,
+  /** Where the sandbox keeps file data (its 'started' report): "OPFS page file (...)" or "memory...". */
+  filestore: '',
   persisted: null as string | null,
   imageReadyMs: 0,
   /** Milestones of the last boot, ms since navigation: boot, image open, sandbox started (kernel set up). */
@@ -236,10 +240,11 @@ function persistKey(parts: string[]): string {
 let currentKey = '';
 
 /**
- * Ends the sandbox and the gofer. A sandbox waiting in its terminal first closes its OPFS handles
- * (Tty.Quit): handles of a terminated worker are released only seconds later, and the next sandbox
- * for the same image (a reload) needs them. We wait for that briefly, spinning (no Atomics.wait on
- * the main thread); a sandbox busy in a guest is terminated without it.
+ * Ends the sandbox and the gofer. The sandbox first closes its OPFS handles (Tty.Quit): handles of
+ * a terminated worker are released only seconds later, and the next sandbox for the same image (a
+ * reload) needs them. It sees Quit when it waits in its terminal or at a child's next WASI call; we
+ * wait for that briefly, spinning (no Atomics.wait on the main thread). A sandbox busy otherwise (a
+ * computing guest, or still starting) is terminated without it.
  */
 function stop(): void {
   const r = run;
@@ -250,9 +255,9 @@ function stop(): void {
     Atomics.store(r.ctl, Tty.Quit, 1);
     Atomics.add(r.ctl, Tty.Wake, 1);
     Atomics.notify(r.ctl, Tty.Wake);
-    const end = performance.now() + 150;
-    while (Atomics.load(r.ctl, Tty.Reader) !== Reader.None && Atomics.load(r.ctl, Tty.Closed) === 0 && performance.now() < end) {
-      // spin: the sandbox answers within microseconds when it is waiting for input
+    const end = performance.now() + (r.started ? 150 : 0);
+    while (Atomics.load(r.ctl, Tty.Closed) === 0 && performance.now() < end) {
+      // spin: the sandbox answers within microseconds when it waits for input or a child makes calls
     }
     r.sandbox.terminate();
   }
@@ -280,13 +285,14 @@ function boot(): void {
     goferStats: new Float64Array(stats),
     imageSize: 0,
     alive: true,
+    started: false,
     t0: performance.now(),
   };
   run = r;
   state.bootMs = r.t0;
   $('term-title').textContent = `${imageSpec.name} — /bin/sh`;
   const fresh = term.buffer.active.cursorX > 0 ? '\r\n' : '';
-  screen.write(fresh + dim(`wasmbox: opening ${imageSpec.name} (${imageSpec.kind === 'url' ? 'HTTP Range requests' : 'picked file'}), upper layer in ${fsKind === 'opfs' ? 'OPFS' : 'memory'}`) + '\r\n');
+  screen.write(fresh + dim(`wasmbox: opening ${imageSpec.name} (${imageSpec.kind === 'url' ? 'HTTP Range requests' : 'picked file'}), upper layer in ${fsKind === 'opfs' ? 'OPFS (file data in a page file, the layer saved at each prompt)' : 'memory'}`) + '\r\n');
   const dead = (msg: string) => {
     if (run !== r) return;
     r.alive = false;
@@ -307,7 +313,6 @@ function boot(): void {
       state.imageReadyMs = performance.now() - r.t0;
       renderLower(m.layers, m.format, imageSpec.name, m.size, m.nodes);
       currentKey = persistKey([imageSpec.name, String(m.size), m.format, ...m.layers.map((l) => l.digest)]);
-      filestoreLabel = fsKind === 'opfs' ? 'memory, saved to OPFS' : 'memory';
       status('');
       startSandbox(r, channel, ttySab, m.config);
     }
@@ -348,7 +353,10 @@ function startSandbox(r: Run, channel: SharedArrayBuffer, tty: SharedArrayBuffer
         break;
       case 'started':
         state.startedMs = performance.now();
+        r.started = true;
         state.reattached = m.reattached;
+        state.filestore = m.filestore;
+        filestoreLabel = m.filestore;
         if (m.reattached) screen.write(dim(`wasmbox: reattached the upper layer saved in OPFS (${m.reattached})`) + '\r\n');
         if (!m.shell) screen.write(yellow('wasmbox: this image has no /bin/sh; running its command') + '\r\n');
         break;

@@ -1,22 +1,28 @@
-// The persisted upper layer in the Origin Private File System (trusted, sandbox worker only).
+// The persisted upper layer in the Origin Private File System (trusted, sandbox worker only), and
+// the OPFS helpers the page file shares (syncHandle, imageDir).
 //
-// Why not a page file: the glue copies file data straight through Filestore.chunk() views, so every
-// filestore page must be addressable memory; OPFS cannot be mapped, so an OPFS page file would only
-// mirror memory, and without the kernel's inode tree it could not be reattached anyway. What does
-// need to outlive the page is the upper layer itself, and the kernel already knows how to express
-// it: as an OCI layer (its export walk, upper.ts). So the OPFS filestore option keeps the pages in
-// memory and saves the layer tar here each time the shell waits for a command (if anything
-// changed), then replays it into the next sandbox for the same image.
+// With `?fs=opfs`, what lives where:
+//   - file data of the running sandbox: the OPFS page file <key>/pages (filestore-opfs.ts), read
+//     and written by the glue page by page; not in the worker's memory;
+//   - the kernel's inode tree (names, directories, metadata, which page belongs to which file): the
+//     kernel's memory in the sandbox worker, so it ends with the worker;
+//   - the upper layer as a whole: an OCI layer tar here, saved each time the shell waits for a
+//     command (if anything changed) and replayed into the next sandbox for the same image.
+// The page file cannot be reattached by itself (without the inode tree its pages are anonymous), so
+// a reload starts an empty page file and the replay writes the saved files into it. The kernel
+// already knows how to express its upper layer (its export walk, upper.ts), which is why the tar,
+// not a dump of kernel memory, is what outlives the page.
 //
 // Layout: <OPFS root>/wasmbox/<key>/ upper-0.tar, upper-1.tar (two slots: a save writes the slot
-// not in use, flushes it, then flips state.json, so a crash mid-save keeps the previous layer) and
-// state.json { slot, bytes, signature, savedAt, entries }. The page forgets a saved layer by
-// removing the directory (main.ts, reset), after this worker has closed its handles.
+// not in use, flushes it, then flips state.json, so a crash mid-save keeps the previous layer),
+// state.json { slot, bytes, signature, savedAt, entries }, and the page file `pages`. The page
+// forgets a saved layer by removing the directory (main.ts, reset), after this worker has closed
+// its handles.
 // All handles are FileSystemSyncAccessHandles opened up front (opening is asynchronous; the worker
-// is blocked in the guest afterwards), so saving and loading are synchronous.
+// is blocked in the guest afterwards), so saving, loading and page I/O are synchronous.
 import type { Source } from '../../gofer/image/io';
 
-interface SyncHandle {
+export interface SyncHandle {
   read(buf: Uint8Array, opts?: { at?: number }): number;
   write(buf: Uint8Array, opts?: { at?: number }): number;
   truncate(size: number): void;
@@ -37,7 +43,8 @@ export interface SavedState {
   entries: number;
 }
 
-async function syncHandle(dir: FileSystemDirectoryHandle, name: string): Promise<SyncHandle> {
+/** A sync access handle on `name` in `dir` (created if missing), waiting a while for a lock. */
+export async function syncHandle(dir: FileSystemDirectoryHandle, name: string): Promise<SyncHandle> {
   const fh = (await dir.getFileHandle(name, { create: true })) as FileHandleWithSync;
   // A reload may start this worker before the old one has released its locks: retry for a while.
   for (let i = 0; ; i++) {
@@ -48,6 +55,13 @@ async function syncHandle(dir: FileSystemDirectoryHandle, name: string): Promise
       await new Promise((r) => setTimeout(r, 50));
     }
   }
+}
+
+/** The image's directory, <OPFS root>/wasmbox/<key> (created if missing). */
+export async function imageDir(key: string): Promise<FileSystemDirectoryHandle> {
+  const root = await navigator.storage.getDirectory();
+  const top = await root.getDirectoryHandle('wasmbox', { create: true });
+  return top.getDirectoryHandle(key, { create: true });
 }
 
 const STATE_BYTES = 512;
@@ -72,10 +86,7 @@ export class UpperStore {
     public state: SavedState | null,
   ) {}
 
-  static async open(key: string): Promise<UpperStore> {
-    const root = await navigator.storage.getDirectory();
-    const top = await root.getDirectoryHandle('wasmbox', { create: true });
-    const dir = await top.getDirectoryHandle(key, { create: true });
+  static async open(dir: FileSystemDirectoryHandle): Promise<UpperStore> {
     const handles: SyncHandle[] = [];
     try {
       for (const name of ['upper-0.tar', 'upper-1.tar', 'state.json']) handles.push(await syncHandle(dir, name));

@@ -74,7 +74,8 @@ export type SandboxMessage =
   | { type: 'stats'; stats: KernelStats; filestorePages: number }
   /** The shell waits for a line: everything before has run. */
   | { type: 'prompt'; stats: KernelStats; filestorePages: number; upper: UpperEntry[]; upperTotal: number; persisted: string | null }
-  | { type: 'started'; ms: number; reattached: string | null; shell: boolean }
+  /** `filestore`: where file data lives, for the layer view ("OPFS page file (...)", "memory"). */
+  | { type: 'started'; ms: number; reattached: string | null; shell: boolean; filestore: string }
   /** The top program ended; `shell`: a new shell starts on the next line (else the sandbox is done). */
   | { type: 'exit'; status: number; shell: boolean }
   | { type: 'export'; tar: Uint8Array }

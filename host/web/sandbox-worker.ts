@@ -1,21 +1,26 @@
 // The sandbox worker of the browser demo (trusted): the kernel and every guest process, the same
-// code as in Node (host/kernel.ts, host/glue.ts, host/process.ts), with the terminal's streams
-// (tty.ts) and, with OPFS, a persisted upper layer (persist.ts). Its gofer is the gofer worker,
-// reached through the shared channel the page created.
+// code as in Node (host/kernel.ts, host/glue.ts, host/process.ts), with the terminal's streams and
+// Ctrl-C (tty.ts) and, with OPFS, the filestore in an OPFS page file (filestore-opfs.ts) and a
+// persisted upper layer (persist.ts). Its gofer is the gofer worker, reached through the shared
+// channel the page created.
 //
-// Sequence (host/sandbox.ts is the Node model): compile kernel.wasm, open the filestore, set the
-// kernel up over the image's overlay, replay a saved upper layer (OPFS), then run /bin/sh from the
-// image, again each time it exits. The worker is synchronous from then on: it only comes up for air
+// Sequence (host/sandbox.ts is the Node model): compile kernel.wasm, open the filestore (OPFS: the
+// page file, falling back to memory, said so on the page, if it cannot be opened), set the kernel
+// up over the image's overlay, replay a saved upper layer (OPFS), then run /bin/sh from the image,
+// again each time it exits. The worker is synchronous from then on: it only comes up for air
 // inside the guest's own calls (tty.ts), which is where it reports to the page. The page ends it
-// with terminate(); there is nothing to clean up that the browser does not clean up.
+// with terminate(), after asking it (Tty.Quit) to close its OPFS handles, which also empties the
+// page file; a worker terminated while busy leaves its pages behind until the next sandbox for the
+// image opens (and empties) the file.
 import { ChannelClient } from '../../gofer/channel';
 import { E } from '../../kernel/wasi/errno';
 import { MemoryFilestore, type Filestore } from '../filestore';
+import { OpfsFilestore } from './filestore-opfs';
 import { GuestProcess } from '../glue';
 import { Kernel, KernelFault, type GoferTransport } from '../kernel';
 import { ExecError, errnoText, loadProgram, runModule, type ProcessHost } from '../process';
 import { Agent } from './agent';
-import { UpperStore } from './persist';
+import { UpperStore, imageDir } from './persist';
 import { Request, Tty, type KernelStats, type SandboxMessage, type SandboxRequest } from './protocol';
 import { Terminal } from './tty';
 import { listUpper, restoreUpper, saveUpper } from './upper';
@@ -37,14 +42,20 @@ async function main(req: SandboxRequest, kernelModule: Promise<WebAssembly.Modul
   const t0 = performance.now();
   const module = await kernelModule;
   let store: UpperStore | null = null;
+  let pageFile: OpfsFilestore | null = null;
   if (req.filestore === 'opfs') {
     try {
-      store = await UpperStore.open(req.persistKey);
+      const dir = await imageDir(req.persistKey);
+      store = await UpperStore.open(dir);
+      pageFile = await OpfsFilestore.open(dir, req.limitBytes);
     } catch (e) {
-      post({ type: 'status', message: `OPFS unavailable, upper layer kept in memory only: ${(e as Error).message}` });
+      const what = store ? 'file data kept in memory' : 'upper layer kept in memory only';
+      post({ type: 'status', message: `OPFS unavailable, ${what}: ${(e as Error).message}` });
     }
   }
-  const filestore = live(new MemoryFilestore(req.limitBytes), new Int32Array(req.tty, 0, Tty.Words));
+  const filestore = live(pageFile ?? new MemoryFilestore(req.limitBytes), new Int32Array(req.tty, 0, Tty.Words));
+  const limitMiB = Math.round((filestore.limitPages * 4096) / 1048576);
+  const filestoreLabel = pageFile ? `OPFS page file, up to ${limitMiB} MiB (${pageFile.limitNote})` : store ? 'memory (the layer is saved to OPFS)' : 'memory';
   const client = new ChannelClient(req.channel);
   let goferCalls = 0;
   let lastTick = 0;
@@ -112,20 +123,24 @@ async function main(req: SandboxRequest, kernelModule: Promise<WebAssembly.Modul
     }
     post({ type: 'export', tar }, [tar.buffer]);
   };
-  const quit = () => store?.close();
+  const quit = () => {
+    store?.close();
+    filestore.close();
+  };
   const term = new Terminal(req.tty, post, { onShellWait, tick, request, quit });
   const host: ProcessHost = {
     kernel,
     filestore,
     streams: term.streams(false),
     report: (line) => post({ type: 'report', line: `wasmbox: ${line}` }),
+    interrupt: () => term.checkInterrupt(),
   };
 
   const env = mergeEnv(req.config.env, ['TERM=xterm-256color', 'PS1=\x1b[1;36mwasmbox\x1b[0m$ ']);
   const cwd = req.config.workingDir || '/';
   if (cwd !== '/') env.push(`PWD=${cwd}`);
   const hasShell = agent.filetype('/bin/sh') >= 0;
-  post({ type: 'started', ms: performance.now() - t0, reattached, shell: hasShell });
+  post({ type: 'started', ms: performance.now() - t0, reattached, shell: hasShell, filestore: filestoreLabel });
   const argv = hasShell ? ['sh'] : [...req.config.entrypoint, ...req.config.cmd];
   const program = hasShell ? '/bin/sh' : argv[0];
   if (!program) {
@@ -156,24 +171,20 @@ async function main(req: SandboxRequest, kernelModule: Promise<WebAssembly.Modul
   }
 }
 
-/** The filestore, reporting its backed page count to the page (Tty.Pages) as it changes. */
-function live(fs: Filestore, ctl: Int32Array): Filestore {
+/**
+ * The filestore, made to report its backed page count to the page (Tty.Pages) as it changes: its
+ * grow and shrink are wrapped in place, so that everything else (direct calls, `pages`) is its own.
+ */
+function live<T extends Filestore>(fs: T, ctl: Int32Array): T {
   const note = (n: number) => {
     Atomics.store(ctl, Tty.Pages, Math.min(n, 0x7fffffff));
     return n;
   };
-  return {
-    kind: fs.kind,
-    limitPages: fs.limitPages,
-    get pages() {
-      return fs.pages;
-    },
-    chunk: (c) => fs.chunk(c),
-    grow: (n) => note(fs.grow(n)),
-    shrink: (n) => note(fs.shrink(n)),
-    release: (p) => fs.release(p),
-    close: () => fs.close(),
-  };
+  const grow = fs.grow.bind(fs);
+  const shrink = fs.shrink.bind(fs);
+  fs.grow = (n) => note(grow(n));
+  fs.shrink = (n) => note(shrink(n));
+  return fs;
 }
 
 function mergeEnv(image: string[], extra: string[]): string[] {

@@ -6,12 +6,15 @@
 // stderr are posted to the page as they are written; the page acknowledges what it has shown, and a
 // writer that gets more than OUT_LIMIT ahead waits, so a guest printing in a loop cannot flood it.
 //
-// Ctrl-C: the page sets Tty.Intr when a child (not the shell) is running or reading. The next time
-// that child reads or writes its terminal, the call throws ExitSignal(130): it unwinds the child's
-// wasm frames, runModule returns 130 (killed by SIGINT) to the shell, and the shell goes on. Streams
-// are shared by all processes; the top shell gets its own Streams object (`top`), which is how a
-// call is known to come from the shell (which ignores Ctrl-C) rather than from a child. A child that
-// neither reads nor writes cannot be stopped this way: the page then offers to restart the sandbox.
+// Ctrl-C: the page sets Tty.Intr when a child (not the shell) is running or reading. The child's
+// next WASI call throws ExitSignal(130): checkInterrupt() is the process host's interrupt hook
+// (host/process.ts calls it before every import of a child, never of the top shell), and a read or
+// write of the terminal checks too, also while it waits. The throw unwinds the child's wasm frames,
+// runModule returns 130 (killed by SIGINT) to the shell, and the shell goes on. Streams are shared
+// by all processes; the top shell gets its own Streams object (`top`), which is how a terminal call
+// is known to come from the shell (which ignores Ctrl-C) rather than from a child. A child that
+// makes no calls at all (pure computation) cannot be stopped this way: the page then offers to
+// restart the sandbox.
 import { ExitSignal, type Streams } from '../glue';
 import { Reader, Tty as T, type SandboxMessage } from './protocol';
 
@@ -49,6 +52,14 @@ export class Terminal {
       read: (stream, data, off, len) => this.read(top, stream, data, off, len),
       filetype: () => CHARACTER_DEVICE,
     };
+  }
+
+  /**
+   * The interrupt hook for child processes (ProcessHost.interrupt): throws ExitSignal(130) when
+   * Ctrl-C is pending, and honours Quit. Two atomic loads when neither is set.
+   */
+  checkInterrupt(): void {
+    this.interrupted(false);
   }
 
   /**

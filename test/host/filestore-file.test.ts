@@ -329,7 +329,7 @@ ntest('populateWrite: writeDirect leaves the pages it wrote mapped (smaps Rss gr
     assert.is(v[(16 + 1024) * PAGE], 0);
     // the addon's own checks
     const populate = n.populateWrite!.bind(n);
-    assert.throws(() => populate(new ArrayBuffer(PAGE), 0, PAGE), (e: any) => e instanceof TypeError && e.code === 'EINVAL' && /not a live ArrayBuffer returned by mmap/.test(e.message));
+    assert.throws(() => populate(new ArrayBuffer(PAGE), 0, PAGE), (e: any) => e instanceof TypeError && (e as any).code === 'EINVAL' && /not a live ArrayBuffer returned by mmap/.test(e.message));
     assert.throws(() => (populate as any)(new Uint8Array(8), 0, 8), (e: any) => e instanceof TypeError && /must be an ArrayBuffer/.test(e.message));
     assert.throws(() => populate(v.buffer as ArrayBuffer, v.buffer.byteLength - PAGE, 2 * PAGE), (e: any) => e instanceof RangeError && /passes the end/.test(e.message));
     assert.throws(() => populate(v.buffer as ArrayBuffer, -1, PAGE), (e: any) => e instanceof RangeError && /offset must be an integer/.test(e.message));
