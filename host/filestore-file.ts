@@ -20,10 +20,17 @@
 // freed pages always read as zeros (the kernel allocator's invariant).
 //
 // WRITE FAULTS. A store into a page of a MAP_SHARED file mapping that is not mapped writable takes
-// a fault, and on ext4 the fault's page_mkwrite costs ~10 us here; that is what made a random 4 KiB
-// pwrite over freshly written data cost ~20 us. writeDirect() therefore pre-maps what it wrote
-// (MADV_POPULATE_WRITE, ~0.3 us a page in bulk). Pages the host writes back (after ~30 s, or on
-// fsync) are write-protected again, and the next store to each pays the fault once more.
+// a fault whose page_mkwrite costs ~10 us on ext4 here: a random 4 KiB pwrite over data that went
+// in by system call (writeDirect) cost ~20 us. Mapping such pages writable in bulk
+// (MADV_POPULATE_WRITE) costs ~0.3 us a page, but only while they are not mapped at all: once a
+// read has mapped them read-only, upgrading costs the same ~10 us a page. Doing it at every
+// writeDirect made fsstress (which mostly writes data once and deletes it) slower. So it is lazy:
+// writeDirect marks the pages it wrote (a bit each), and the first read or store through the
+// mapping that touches a 64-page cluster with marked pages (prefault(), called by the glue before it
+// copies) maps those pages writable in one call per run and clears their marks. Released pages lose
+// their marks, so a hole is never populated (which would allocate its blocks again). Pages the host
+// writes back later (after ~30 s, or on fsync) are write-protected again and pay the fault once
+// more. Not for memfd: shmem write faults are cheap.
 //
 // FALLBACK. chunk() hands out memory views, so a pread/pwrite path cannot implement this interface.
 // When the addon is not available (FileFilestore.available() is false; the reason comes from
@@ -79,8 +86,10 @@ export class FileFilestore implements Filestore {
   private readonly maps: ArrayBuffer[] = [];
   private readonly views: (Uint8Array | undefined)[] = [];
   private closed = false;
-  /** Whether writeDirect() pre-maps what it wrote (the addon and the kernel support it). */
+  /** Whether pages written by system call are pre-mapped before stores (see WRITE FAULTS). */
   private populate: boolean;
+  /** Per chunk, a bit per page: written by writeDirect and not yet mapped writable by prefault(). */
+  private readonly written: (Uint8Array | undefined)[] = [];
 
   /** Whether host-file-backed filestores can be used here (the addon loaded). */
   static available(): boolean {
@@ -147,7 +156,7 @@ export class FileFilestore implements Filestore {
     this.kind = kind;
     this.path = file;
     this.reserve = !!opts.reserve;
-    this.populate = typeof native.populateWrite === 'function';
+    this.populate = typeof native.populateWrite === 'function' && kind !== 'file:memfd';
     this.limitPages = Math.max(0, Math.floor(limitBytes / Page.SIZE));
   }
 
@@ -203,6 +212,7 @@ export class FileFilestore implements Filestore {
     }
     if (list.length === 0) return;
     this.releasedPages += list.length;
+    if (this.written.length) for (let i = 0; i < list.length; i++) this.mark(list[i], list[i], false);
     if (this.punchSupported) {
       try {
         this.punchCalls += this.native.punch(this.fd, list, Page.SIZE);
@@ -232,6 +242,7 @@ export class FileFilestore implements Filestore {
     } catch {
       return this.pages;
     }
+    if (this.written.length) this.mark(pages, this.pages - 1, false);
     this.pages = pages;
     return pages;
   }
@@ -240,22 +251,56 @@ export class FileFilestore implements Filestore {
     let done = 0;
     const at = page * Page.SIZE + off;
     while (done < len) done += fs.writeSync(this.fd, src, srcOff + done, len - done, at + done);
-    if (this.populate) this.populateWritten(page, off, len);
+    if (this.populate && len > 0) this.mark(Math.floor(at / Page.SIZE), Math.floor((at + len - 1) / Page.SIZE), true);
+  }
+
+  /** Sets or clears the written-by-system-call marks of pages first..last (one chunk's bitmap each). */
+  private mark(first: number, last: number, on: boolean): void {
+    for (let p = first; p <= last; p++) {
+      const c = p >>> Page.CHUNK_SHIFT;
+      let bits = this.written[c];
+      if (!bits) {
+        if (!on) continue;
+        bits = this.written[c] = new Uint8Array(Page.CHUNK_PAGES >>> 3);
+      }
+      const i = p & (Page.CHUNK_PAGES - 1);
+      if (on) bits[i >>> 3] |= 1 << (i & 7);
+      else bits[i >>> 3] &= ~(1 << (i & 7));
+    }
   }
 
   /**
-   * Maps the pages just written writable in this process (MADV_POPULATE_WRITE), in one call. A later
-   * store through the mapping (a small pwrite over this data) then takes no write fault; on ext4
-   * here a fault costs ~10 us (page_mkwrite) and the bulk call ~0.3 us a page. Pages the host
-   * writes back later are write-protected again, so this is a head start, not a guarantee.
+   * Called by the glue before it reads or stores filestore bytes page*4096+off, +len through the
+   * mapping (bounds already checked). Maps writable, in one call per run, the pages of the touched
+   * 64-page clusters that were written by system call and not mapped since (see WRITE FAULTS).
    */
-  private populateWritten(page: number, off: number, len: number): void {
-    const buf = this.maps[page >>> Page.CHUNK_SHIFT];
+  prefault(page: number, off: number, len: number): void {
+    if (!this.populate) return;
+    const c = page >>> Page.CHUNK_SHIFT;
+    const bits = this.written[c];
+    if (!bits) return;
+    const buf = this.maps[c];
     if (!buf) return;
-    try {
-      if (!this.native.populateWrite!(buf, (page & (Page.CHUNK_PAGES - 1)) * Page.SIZE + off, len)) this.populate = false;
-    } catch {
-      this.populate = false; // never fatal: the mapping still works, with faults
+    const first = page & (Page.CHUNK_PAGES - 1);
+    const last = Math.min(first + ((off + Math.max(len, 1) - 1) >>> Page.SHIFT), Page.CHUNK_PAGES - 1);
+    const top = this.pages - c * Page.CHUNK_PAGES; // pages of this chunk that exist
+    for (let base = first & ~63; base <= last; base += 64) {
+      const b8 = base >>> 3;
+      if ((bits[b8] | bits[b8 + 1] | bits[b8 + 2] | bits[b8 + 3] | bits[b8 + 4] | bits[b8 + 5] | bits[b8 + 6] | bits[b8 + 7]) === 0) continue;
+      let run = -1;
+      for (let j = base; j <= base + 64; j++) {
+        const on = j < base + 64 && j < top && (bits[j >>> 3] & (1 << (j & 7))) !== 0;
+        if (on && run < 0) run = j;
+        else if (!on && run >= 0) {
+          try {
+            if (!this.native.populateWrite!(buf, run * Page.SIZE, (j - run) * Page.SIZE)) this.populate = false;
+          } catch {
+            this.populate = false; // never fatal: the mapping still works, with faults
+          }
+          run = -1;
+        }
+      }
+      bits.fill(0, b8, b8 + 8);
     }
   }
 

@@ -45,6 +45,12 @@ export interface Filestore {
    */
   writeDirect?(page: number, off: number, src: Uint8Array, srcOff: number, len: number): void;
   /**
+   * Optional, view filestores: called before a read or store through chunk() of page*4096+off,
+   * +len (bounds already checked), so that a host-file filestore can map the pages writable in bulk
+   * first (host/filestore-file.ts, WRITE FAULTS).
+   */
+  prefault?(page: number, off: number, len: number): void;
+  /**
    * Direct-only filestores: copies filestore bytes page*4096+off, +len into dst[dstOff, +len). As
    * for writeDirect, `off` may pass 4096 (the range runs on over consecutive pages) and the caller
    * has checked the whole range with directInBounds(). Throws (an error with an errno `code`, e.g.

@@ -283,6 +283,7 @@ export class GuestProcess {
   private runPlan(write: boolean, max: number, commit = false): number {
     if (this.directOnly) return this.runPlanDirect(write, max, commit);
     this.failedErrno = 0;
+    const prefault = this.fs.prefault !== undefined;
     const K = this.K;
     K.view();
     const dv = K.dv;
@@ -310,7 +311,10 @@ export class GuestProcess {
             this.failedErrno = this.directErrno;
             return moved + got;
           }
-        } else this.xfer(write, chunk, at, len);
+        } else {
+          if (prefault) this.fs.prefault!(a, b, len);
+          this.xfer(write, chunk, at, len);
+        }
       } else if (kind === Seg.Kmem) {
         if (a + len > ku8.length || (write && !commit)) throw new KernelFault('I/O plan names kernel memory out of bounds');
         this.xfer(write, ku8, a, len);

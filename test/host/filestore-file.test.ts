@@ -298,7 +298,7 @@ ntest('chunks: a sparse 1 GiB + 4 page filestore spans two chunks at the right f
   }
 });
 
-ntest('populateWrite: writeDirect leaves the pages it wrote mapped (smaps Rss grows before any access); bad arguments throw', () => {
+ntest('prefault: pages written by writeDirect are mapped writable in bulk, per 64-page cluster, at the first store; released pages never are', () => {
   const upper = tempDir();
   const f = FileFilestore.self(upper, 'pop-1', 64 * MiB);
   const file = path.join(upper, selfFileName('pop-1'));
@@ -320,11 +320,28 @@ ntest('populateWrite: writeDirect leaves the pages it wrote mapped (smaps Rss gr
     assert.is(rss(), 0);
     const data = new Uint8Array(4 * MiB).fill(0x5a);
     f.writeDirect(16, 0, data, 0, data.length); // pages 16..1039, by system call
-    const after = rss();
-    assert.ok(after >= 4 * MiB, `mapped after writeDirect: ${after} bytes`);
-    assert.ok(after < 8 * MiB, `only the written range is mapped: ${after} bytes`);
+    assert.is(rss(), 0, 'writeDirect alone maps nothing');
+    // (the host may map more than asked where its page cache holds large folios, never less)
+    f.prefault!(100, 8, 16); // cluster 64..127: all written
+    const one = rss();
+    assert.ok(one >= 64 * PAGE && one < 4 * MiB, `one cluster mapped: ${one}`);
+    f.prefault!(101, 0, 16); // the same cluster again: nothing new
+    assert.is(rss(), one);
+    f.prefault!(2000, 0, 16); // never written: nothing
+    assert.is(rss(), one);
+    // released pages lose their marks: a store there maps nothing in bulk, and no hole is refilled
+    const blocks = () => fs.statSync(file).blocks * 512;
+    f.release(Uint32Array.from({ length: 64 * 4 }, (_, i) => 256 + i)); // clusters 256..511
+    const before = blocks();
+    assert.ok(before <= 4 * MiB - 256 * PAGE, `punched: ${before}`);
+    f.prefault!(300, 0, 16);
+    assert.is(rss(), one);
+    assert.is(blocks(), before, 'no block allocated for released pages');
+    f.prefault!(129, 0, 16); // a cluster still marked
+    assert.ok(rss() > one, 'the next cluster mapped');
     const v = f.chunk(0)!;
     assert.is(v[16 * PAGE], 0x5a);
+    assert.is(v[300 * PAGE], 0);
     assert.is(v[(16 + 1024) * PAGE - 1], 0x5a);
     assert.is(v[(16 + 1024) * PAGE], 0);
     // the addon's own checks
