@@ -211,6 +211,9 @@ const median = (xs) => {
 };
 
 const results = {};
+// A failure part-way (a configuration that cannot even start) still reports every finished run.
+let failure = null;
+try {
 for (const [name, w] of Object.entries(workloads)) {
   if (!ONLY.has(name)) continue;
   results[name] = { title: w.title, configs: {} };
@@ -234,6 +237,19 @@ for (const [name, w] of Object.entries(workloads)) {
       c.median = {};
       for (const op of Object.keys(c.values.find((v) => v && Object.keys(v).length) ?? {})) c.median[op] = median(c.values.map((v) => v?.[op]));
     } else c.median = median(c.values);
+  }
+}
+} catch (e) {
+  failure = e;
+  say(`stopped: ${e?.message ?? e}; reporting the runs that finished`);
+  for (const [name, r] of Object.entries(results)) {
+    for (const c of Object.values(r.configs)) {
+      if (c.median !== undefined) continue;
+      if (name === 'opbench') {
+        c.median = {};
+        for (const op of Object.keys(c.values.find((v) => v && Object.keys(v).length) ?? {})) c.median[op] = median(c.values.map((v) => v?.[op]));
+      } else c.median = median(c.values);
+    }
   }
 }
 
@@ -299,6 +315,33 @@ if (results.opbench) {
   for (const c of Object.values(r.configs)) md.push(`| ${c.label} | ${ops.map((o) => fmt(c.median?.[o])).join(' | ')} | ${runsOf(c)} | ${status(c)} |`);
   md.push('');
 }
+// The issue's targets against what was measured (all from the tables above).
+{
+  const med = (w, id) => results[w]?.configs[id]?.median;
+  const rows = [];
+  const row = (what, target, value, ok, note = '') => rows.push(`| ${what} | ${target} | ${value} | ${ok === undefined ? '—' : ok ? 'met' : 'missed'} | ${note} |`);
+  const self = med('fsstress', 'sandbox-self-inline');
+  const tmpfs = med('fsstress', 'native-tmpfs');
+  if (Number.isFinite(self) && Number.isFinite(tmpfs)) row('fsstress, root:self ÷ node:wasi on tmpfs', '≤ 0.5×', `${fmt(self / tmpfs)}× (${fmt(self)} s ÷ ${fmt(tmpfs)} s)`, self / tmpfs <= 0.5);
+  for (const none of ['sandbox-none-inline', 'sandbox-none-worker']) {
+    const n = med('fsstress', none);
+    if (Number.isFinite(self) && Number.isFinite(n)) row(`fsstress, ${results.fsstress.configs[none].label} ÷ root:self`, '≥ 30×', `${fmt(n / self, 1)}×`, n / self >= 30);
+  }
+  const bSelf = med('build', 'sandbox-self-inline');
+  const bRef = med('build', nativeRef);
+  const bNone = med('build', 'sandbox-none-inline');
+  if (Number.isFinite(bSelf) && Number.isFinite(bRef)) {
+    const oh = (bSelf - bRef) / bRef;
+    row('build, root:self overhead', '≤ 2%', `${(oh * 100).toFixed(1)}%`, oh <= 0.02, Number.isFinite(bNone) ? `none: ${(((bNone - bRef) / bRef) * 100).toFixed(1)}%` : '');
+  }
+  const opTargets = { stat: 0.5, 'open+close': 1, 'create+unlink': 2, 'mkdir+rmdir': 2, 'pwrite-4k': 0.5, 'pread-4k': 0.5, 'readdir-100': 5, rename: 1 };
+  const ob = results.opbench?.configs['sandbox-self-inline']?.median;
+  const on = results.opbench?.configs['native-tmpfs']?.median;
+  if (ob) for (const [op, t] of Object.entries(opTargets)) if (Number.isFinite(ob[op])) row(`opbench ${op}, root:self (µs)`, `≤ ${t}`, fmt(ob[op]), ob[op] <= t, on && Number.isFinite(on[op]) ? `node:wasi on tmpfs: ${fmt(on[op])}` : '');
+  if (rows.length) {
+    md.push('## Targets (issue 6)', '', 'Where a target is missed, [analysis.md](analysis.md) has the profile and what remains.', '', '| what | target | measured | | |', '| --- | --- | --- | --- | --- |', ...rows, '');
+  }
+}
 if (ONLY.has('gofer')) {
   say('gofer: bench/gofer.mjs');
   const g = spawnSync(process.execPath, [path.join(ROOT, 'bench/gofer.mjs'), ...(QUICK ? ['--quick'] : [])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
@@ -312,3 +355,4 @@ fs.writeFileSync(path.join(ROOT, `bench/results/${out}.md`), md.join('\n'));
 if (Object.keys(overheads).length) fs.writeFileSync(path.join(ROOT, `bench/results/${QUICK ? 'quick-' : ''}overhead.svg`), overheadChart(overheads, nativeRef));
 say(`done: bench/results/${out}.md`);
 process.stdout.write(md.join('\n') + '\n');
+if (failure) process.exitCode = 1;

@@ -139,6 +139,7 @@ export function unmount(dir) {
 
 /** Empties the directories a run writes into, so every run starts alike. */
 export function resetRoot(root) {
+  if (!fs.existsSync(root)) throw new Error(`${root} has vanished (was its tmpfs unmounted?)`);
   for (const d of ['work', 'out', 'tmp']) {
     const p = path.join(root, d);
     fs.rmSync(p, { recursive: true, force: true });
