@@ -199,40 +199,20 @@ export class GuestProcess {
   }
 
   /**
-   * A write into the filestore by system call (see Filestore.writeDirect), from the cursor. Returns
-   * the bytes written: fewer than `len` when the host is out of space (directErrno says why).
+   * Moves `len` bytes between the cursor and the filestore by its direct calls (Filestore.writeDirect,
+   * and readDirect for a direct-only filestore). Returns the bytes moved: fewer than `len` when the
+   * host failed part-way, e.g. out of space (directErrno says why).
    */
-  private writeDirect(page: number, off: number, len: number): number {
+  private direct(write: boolean, page: number, off: number, len: number): number {
     let done = 0;
     while (done < len) {
       if (this.cLeft === 0) this.advance(0);
       if (this.cLeft === 0) throw new KernelFault('I/O plan longer than the request');
       const n = Math.min(len - done, this.cLeft);
       try {
-        this.fs.writeDirect!(page, off + done, this.cMem, this.cPtr, n); // off may pass 4096: consecutive pages
-      } catch (e) {
-        this.directErrno = hostErrno(e);
-        return done;
-      }
-      done += n;
-      this.cPtr += n;
-      this.cLeft -= n;
-    }
-    return len;
-  }
-
-  /**
-   * A read from a direct-only filestore (Filestore.readDirect) into the cursor. Returns the bytes
-   * read: fewer than `len` when the backing failed (directErrno says why).
-   */
-  private readDirect(page: number, off: number, len: number): number {
-    let done = 0;
-    while (done < len) {
-      if (this.cLeft === 0) this.advance(0);
-      if (this.cLeft === 0) throw new KernelFault('I/O plan longer than the request');
-      const n = Math.min(len - done, this.cLeft);
-      try {
-        this.fs.readDirect!(page, off + done, this.cMem, this.cPtr, n); // off may pass 4096: consecutive pages
+        // off may pass 4096: the range runs on over consecutive pages
+        if (write) this.fs.writeDirect!(page, off + done, this.cMem, this.cPtr, n);
+        else this.fs.readDirect!(page, off + done, this.cMem, this.cPtr, n);
       } catch (e) {
         this.directErrno = hostErrno(e);
         return done;
@@ -306,7 +286,7 @@ export class GuestProcess {
         if (!chunk || a >= this.fs.pages || b >= Page.SIZE || at + len > chunk.length) throw new KernelFault('I/O plan names a page outside the filestore');
         if (write && this.fs.writeDirect && (kind === Seg.PageNew || len >= DIRECT_WRITE)) {
           // fresh pages of a host file: by system call, which can fail with ENOSPC (see Seg.PageNew)
-          const got = this.writeDirect(a, b, len);
+          const got = this.direct(true, a, b, len);
           if (got < len) {
             this.failedErrno = this.directErrno;
             return moved + got;
@@ -357,7 +337,7 @@ export class GuestProcess {
       if (moved + len > planned) throw new KernelFault('I/O plan longer than announced');
       if (kind === Seg.Page || kind === Seg.PageNew) {
         if (!directInBounds(this.fs.pages, a, b, len)) throw new KernelFault('I/O plan names a page outside the filestore');
-        const got = write ? this.writeDirect(a, b, len) : this.readDirect(a, b, len);
+        const got = this.direct(write, a, b, len);
         if (got < len) {
           this.failedErrno = this.directErrno;
           return moved + got;

@@ -217,6 +217,13 @@ static int unlink_live(mapping *m) {
   return 0;
 }
 
+// The live mapping of exactly [addr, addr+len), or NULL. Call with `lock` held.
+static mapping *find_live(void *addr, size_t len) {
+  for (mapping *m = live; m; m = m->next)
+    if (m->addr == addr && m->len == len) return m;
+  return NULL;
+}
+
 // The ArrayBuffer's finalizer: munmap unless munmap() already did, then free the record.
 static void finalize_mapping(napi_env env, void *data, void *hint) {
   (void)env;
@@ -287,12 +294,7 @@ static napi_value js_munmap(napi_env env, napi_callback_info info) {
   mapping *found = NULL;
   if (!detached && data) {
     pthread_mutex_lock(&lock);
-    for (mapping *m = live; m; m = m->next) {
-      if (m->addr == data && m->len == len) {
-        found = m;
-        break;
-      }
-    }
+    found = find_live(data, len);
     if (found) unlink_live(found); // from here on, this call owns the munmap; the finalizer only frees
     pthread_mutex_unlock(&lock);
   }
@@ -466,14 +468,8 @@ static napi_value js_populate_write(napi_env env, napi_callback_info info) {
   if (!get_int(env, argv[2], 0, (double)len, &n, fn, "length")) return NULL;
   if ((uint64_t)off + (uint64_t)n > len) return throw_arg(env, 1, fn, "offset + length passes the end of the buffer");
   // Only ranges inside a live mapping of ours: madvise on anything else could touch foreign memory.
-  int found = 0;
   pthread_mutex_lock(&lock);
-  for (mapping *m = live; m; m = m->next) {
-    if (m->addr == data && m->len == len) {
-      found = 1;
-      break;
-    }
-  }
+  int found = find_live(data, len) != NULL;
   pthread_mutex_unlock(&lock);
   if (!found) return throw_arg(env, 0, fn, "argument is not a live ArrayBuffer returned by mmap()");
   long ps = sysconf(_SC_PAGESIZE);

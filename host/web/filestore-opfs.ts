@@ -130,31 +130,26 @@ export class OpfsFilestore implements Filestore {
   }
 
   readDirect(page: number, off: number, dst: Uint8Array, dstOff: number, len: number): void {
-    const at = page * Page.SIZE + off;
-    let done = 0;
-    while (done < len) {
-      let n: number;
-      try {
-        n = this.h.read(dst.subarray(dstOff + done, dstOff + len), { at: at + done });
-      } catch (e) {
-        throw errnoError(e, 'read');
-      }
-      if (!(n > 0)) throw errnoError('short read', 'read');
-      done += n;
-    }
+    this.transfer(false, page * Page.SIZE + off, dst, dstOff, len);
   }
 
   writeDirect(page: number, off: number, src: Uint8Array, srcOff: number, len: number): void {
-    const at = page * Page.SIZE + off;
+    this.transfer(true, page * Page.SIZE + off, src, srcOff, len);
+  }
+
+  /** Reads or writes buf[bufOff, +len) at byte `at` of the page file, to the end (a short call is an error). */
+  private transfer(write: boolean, at: number, buf: Uint8Array, bufOff: number, len: number): void {
+    const what = write ? 'write' : 'read';
     let done = 0;
     while (done < len) {
       let n: number;
       try {
-        n = this.h.write(src.subarray(srcOff + done, srcOff + len), { at: at + done });
+        const part = buf.subarray(bufOff + done, bufOff + len);
+        n = write ? this.h.write(part, { at: at + done }) : this.h.read(part, { at: at + done });
       } catch (e) {
-        throw errnoError(e, 'write');
+        throw errnoError(e, what);
       }
-      if (!(n > 0)) throw errnoError('short write', 'write');
+      if (!(n > 0)) throw errnoError(`short ${what}`, what);
       done += n;
     }
   }
