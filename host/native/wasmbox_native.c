@@ -279,16 +279,23 @@ static napi_value js_mmap(napi_env env, napi_callback_info info) {
   return ab;
 }
 
+// An ArrayBuffer argument (meant to be one from mmap()): its data and length. Returns 0 (with an
+// exception pending) otherwise.
+static int get_mapped_buffer(napi_env env, napi_value v, void **data, size_t *len, const char *fn) {
+  bool is = false;
+  if (napi_is_arraybuffer(env, v, &is) != napi_ok) return napi_failed(env, fn), 0;
+  if (!is) return throw_arg(env, 0, fn, "argument must be an ArrayBuffer returned by mmap()"), 0;
+  if (napi_get_arraybuffer_info(env, v, data, len) != napi_ok) return napi_failed(env, fn), 0;
+  return 1;
+}
+
 static napi_value js_munmap(napi_env env, napi_callback_info info) {
   static const char *fn = "munmap";
   napi_value argv[1], result;
   if (!get_args(env, info, 1, argv, fn)) return NULL;
-  bool is = false;
-  NAPI_OK(napi_is_arraybuffer(env, argv[0], &is), fn);
-  if (!is) return throw_arg(env, 0, fn, "argument must be an ArrayBuffer returned by mmap()");
   void *data = NULL;
   size_t len = 0;
-  NAPI_OK(napi_get_arraybuffer_info(env, argv[0], &data, &len), fn);
+  if (!get_mapped_buffer(env, argv[0], &data, &len, fn)) return NULL;
   bool detached = false;
   NAPI_OK(napi_is_detached_arraybuffer(env, argv[0], &detached), fn);
   mapping *found = NULL;
@@ -457,12 +464,9 @@ static napi_value js_populate_write(napi_env env, napi_callback_info info) {
   static const char *fn = "populateWrite";
   napi_value argv[3], result;
   if (!get_args(env, info, 3, argv, fn)) return NULL;
-  bool is = false;
-  NAPI_OK(napi_is_arraybuffer(env, argv[0], &is), fn);
-  if (!is) return throw_arg(env, 0, fn, "argument must be an ArrayBuffer returned by mmap()");
   void *data = NULL;
   size_t len = 0;
-  NAPI_OK(napi_get_arraybuffer_info(env, argv[0], &data, &len), fn);
+  if (!get_mapped_buffer(env, argv[0], &data, &len, fn)) return NULL;
   int64_t off, n;
   if (!get_int(env, argv[1], 0, (double)len, &off, fn, "offset")) return NULL;
   if (!get_int(env, argv[2], 0, (double)len, &n, fn, "length")) return NULL;
