@@ -36,6 +36,13 @@ export interface Streams {
 /** Filestore writes at least this long go by system call rather than through the mapping. */
 const DIRECT_WRITE = 64 * 1024;
 
+/**
+ * Copies up to this many bytes go by a loop, longer ones by set(subarray). A run's first few thousand
+ * calls are interpreted (V8 optimizes the glue only once it is hot), and there a 64-byte loop costs
+ * 2-3 µs, several times the whole call once optimized; set() costs the same in every tier.
+ */
+const SMALL_COPY = 8;
+
 /** Linux caps one read or write at this many bytes (MAX_RW_COUNT). */
 const MAX_RW = 0x7ffff000;
 const enc = new TextEncoder();
@@ -124,9 +131,21 @@ export class GuestProcess {
     const ku8 = this.K.view();
     const at = this.K.io + slot;
     const g = this.gu8;
-    if (len <= 32) for (let i = 0; i < len; i++) ku8[at + i] = g[ptr + i];
+    if (len <= SMALL_COPY) for (let i = 0; i < len; i++) ku8[at + i] = g[ptr + i];
     else ku8.set(g.subarray(ptr, ptr + len), at);
     return 0;
+  }
+
+  /** Whether a result struct of `len` bytes fits at guest `ptr` (refreshes the guest views first). */
+  private structOk(ptr: number, len: number): boolean {
+    this.g();
+    return this.ok(ptr >>> 0, len);
+  }
+
+  /** A kernel call's result `e`: on 0, copies the struct it left in the exchange area to guest `ptr`. */
+  private struct(e: number, ptr: number, len: number): number {
+    if (e === 0) this.out(Io.STRUCT, ptr >>> 0, len);
+    return e;
   }
 
   private res32(i: number): number {
@@ -140,7 +159,7 @@ export class GuestProcess {
     const at = this.K.io + slot;
     this.g();
     const g = this.gu8;
-    if (len <= 64) for (let i = 0; i < len; i++) g[ptr + i] = ku8[at + i];
+    if (len <= SMALL_COPY) for (let i = 0; i < len; i++) g[ptr + i] = ku8[at + i];
     else g.set(ku8.subarray(at, at + len), ptr);
   }
 
@@ -532,16 +551,6 @@ export class GuestProcess {
       self.gdv.setUint32(sizePtr, size, true);
       return 0;
     };
-    /** Runs a kernel call that leaves `len` bytes in STRUCT, copying them to guest `ptr`. */
-    const withStruct = (ptr: number, len: number, call: () => number): number => {
-      self.g();
-      ptr >>>= 0;
-      if (!self.ok(ptr, len)) return E.FAULT;
-      const e = call();
-      if (e === 0) self.out(Io.STRUCT, ptr, len);
-      return e;
-    };
-
     return {
       args_get: (argv: number, buf: number) => strings(self.argBytes, argv, buf),
       args_sizes_get: (c: number, s: number) => sizes(self.argBytes, c, s),
@@ -587,17 +596,17 @@ export class GuestProcess {
       fd_close: (fd: number) => k.fd_close(pid, fd),
       fd_datasync: (fd: number) => k.fd_datasync(pid, fd),
       fd_sync: (fd: number) => k.fd_sync(pid, fd),
-      fd_fdstat_get: (fd: number, ptr: number) => withStruct(ptr, 24, () => k.fd_fdstat_get(pid, fd)),
+      fd_fdstat_get: (fd: number, ptr: number) => (self.structOk(ptr, 24) ? self.struct(k.fd_fdstat_get(pid, fd), ptr, 24) : E.FAULT),
       fd_fdstat_set_flags: (fd: number, flags: number) => k.fd_fdstat_set_flags(pid, fd, flags),
       fd_fdstat_set_rights: (fd: number, base: bigint, inh: bigint) => k.fd_fdstat_set_rights(pid, fd, base, inh),
-      fd_filestat_get: (fd: number, ptr: number) => withStruct(ptr, 64, () => k.fd_filestat_get(pid, fd)),
+      fd_filestat_get: (fd: number, ptr: number) => (self.structOk(ptr, 64) ? self.struct(k.fd_filestat_get(pid, fd), ptr, 64) : E.FAULT),
       fd_filestat_set_size: (fd: number, size: bigint) => k.fd_filestat_set_size(pid, fd, size),
       fd_filestat_set_times: (fd: number, a: bigint, m: bigint, fl: number) => k.fd_filestat_set_times(pid, fd, a, m, fl),
       fd_pread: (fd: number, iovs: number, n: number, off: bigint, out: number) => self.rw(false, fd, iovs, n, off, out),
       fd_pwrite: (fd: number, iovs: number, n: number, off: bigint, out: number) => self.rw(true, fd, iovs, n, off, out),
       fd_read: (fd: number, iovs: number, n: number, out: number) => self.rw(false, fd, iovs, n, null, out),
       fd_write: (fd: number, iovs: number, n: number, out: number) => self.rw(true, fd, iovs, n, null, out),
-      fd_prestat_get: (fd: number, ptr: number) => withStruct(ptr, 8, () => k.fd_prestat_get(pid, fd)),
+      fd_prestat_get: (fd: number, ptr: number) => (self.structOk(ptr, 8) ? self.struct(k.fd_prestat_get(pid, fd), ptr, 8) : E.FAULT),
       fd_prestat_dir_name(fd: number, ptr: number, len: number) {
         self.g();
         ptr >>>= 0;
@@ -634,7 +643,7 @@ export class GuestProcess {
       },
       path_filestat_get(fd: number, flags: number, p: number, l: number, ptr: number) {
         self.g();
-        return self.path(p, l, Io.PATH1) || withStruct(ptr, 64, () => k.path_filestat_get(pid, fd, flags, l >>> 0));
+        return self.path(p, l, Io.PATH1) || (self.structOk(ptr, 64) ? self.struct(k.path_filestat_get(pid, fd, flags, l >>> 0), ptr, 64) : E.FAULT);
       },
       path_filestat_set_times(fd: number, flags: number, p: number, l: number, a: bigint, m: bigint, fl: number) {
         self.g();
