@@ -29,6 +29,7 @@
 //   misc      fd_sync, fd_datasync, fd_advise, fd_allocate, fd_renumber
 //   overlay   layers, whiteouts, opaque dirs, copy-up (fd views, st_ino), lower removes/renames
 //   big       a 300 KiB lower file: page-crossing reads, copy-up, shrink/grow holes
+//   fault     hostile pointers (out of bounds, straddling the end, wrapping): EFAULT, nothing changed
 //
 // Raw __wasi_* calls are used throughout (not libc), so that flags, rights, cookies and errnos are
 // exactly what is asked and returned. Paths are absolute and resolved against the '/' preopen.
@@ -1215,6 +1216,55 @@ static void sec_big(void) {
   }
 }
 
+// Hostile pointers: every argument that names guest memory, out of bounds, straddling the end of
+// memory, or wrapping past 4 GiB, must give EFAULT and change nothing (the runtime checks each
+// pointer before it acts). Raw imports, so that a bad path pointer reaches the runtime unread.
+__attribute__((import_module("wasi_snapshot_preview1"), import_name("path_filestat_get"))) int32_t
+raw_path_filestat_get(int32_t fd, int32_t flags, int32_t path, int32_t path_len, int32_t buf);
+__attribute__((import_module("wasi_snapshot_preview1"), import_name("path_create_directory"))) int32_t
+raw_path_create_directory(int32_t fd, int32_t path, int32_t path_len);
+__attribute__((import_module("wasi_snapshot_preview1"), import_name("fd_read"))) int32_t
+raw_fd_read(int32_t fd, int32_t iovs, int32_t iovs_len, int32_t nread);
+
+static void sec_fault(void) {
+  const uint32_t end = (uint32_t)__builtin_wasm_memory_size(0) * 65536u;
+  const uint32_t far = 0xfffffff0u; // past the end, and ptr + len wraps a u32
+  const char *name = "s/fault/f";
+  __wasi_fd_t fd;
+  scratch("fault");
+  put("/s/fault/f", "0123456789");
+  if (res(po("/s/fault/f", RD, 0, 0, &fd), "open /s/fault/f")) return;
+  res(__wasi_fd_fdstat_get(fd, (__wasi_fdstat_t *)(uintptr_t)far), "fd_fdstat_get, result far out");
+  res(__wasi_fd_filestat_get(fd, (__wasi_filestat_t *)(uintptr_t)(end - 8)), "fd_filestat_get, result straddling the end");
+  res(__wasi_fd_prestat_get(ROOT, (__wasi_prestat_t *)(uintptr_t)far), "fd_prestat_get, result far out");
+  res((__wasi_errno_t)raw_path_filestat_get(ROOT, 0, (int32_t)(uintptr_t)name, (int32_t)strlen(name), (int32_t)far),
+      "path_filestat_get, result far out");
+  res((__wasi_errno_t)raw_path_filestat_get(ROOT, 0, (int32_t)(end - 4), 9, (int32_t)(uintptr_t)BUF),
+      "path_filestat_get, path straddling the end");
+  res((__wasi_errno_t)raw_path_create_directory(ROOT, (int32_t)far, 8), "path_create_directory, path far out");
+  __wasi_fd_t fd2 = 12345;
+  res(__wasi_path_open(ROOT, 0, name, 0, __WASI_RIGHTS_FD_READ, 0, 0, (__wasi_fd_t *)(uintptr_t)far), "path_open, fd result far out");
+  __wasi_iovec_t iov = {(uint8_t *)(uintptr_t)(end - 4), 8};
+  size_t got = 99;
+  res(__wasi_fd_read(fd, &iov, 1, &got), "fd_read, buffer straddling the end");
+  res((__wasi_errno_t)raw_fd_read(fd, (int32_t)far, 1, (int32_t)(uintptr_t)&got), "fd_read, iovec array far out");
+  iov.buf = BUF;
+  iov.buf_len = 4;
+  res(__wasi_fd_read(fd, &iov, 1, (size_t *)(uintptr_t)far), "fd_read, count result far out");
+  res(__wasi_fd_readdir(ROOT, (uint8_t *)(uintptr_t)(end - 16), 64, 0, &got), "fd_readdir, buffer straddling the end");
+  res(__wasi_clock_time_get(__WASI_CLOCKID_MONOTONIC, 1, (__wasi_timestamp_t *)(uintptr_t)far), "clock_time_get, result far out");
+  res(__wasi_random_get((uint8_t *)(uintptr_t)(end - 8), 16), "random_get, buffer straddling the end");
+  // nothing above moved the file offset or made an fd
+  got = 0;
+  res(rd(fd, BUF, 4, &got), "read after the faults");
+  say("read after the faults -> %s", q(BUF, got));
+  res(po("/s/fault/f", RD, 0, 0, &fd2), "open again");
+  say("the next fd is the one after the first -> %s", yn(fd2 == fd + 1));
+  cl(fd2);
+  cl(fd);
+  ls("/s/fault");
+}
+
 // ---------------------------------------------------------------------------------------------
 
 static const struct {
@@ -1224,7 +1274,7 @@ static const struct {
     {"prestat", sec_prestat}, {"open", sec_open},       {"rw", sec_rw},           {"fdstat", sec_fdstat},
     {"filestat", sec_filestat}, {"dirs", sec_dirs},     {"readdir", sec_readdir}, {"rename", sec_rename},
     {"symlink", sec_symlink}, {"link", sec_link},       {"misc", sec_misc},       {"overlay", sec_overlay},
-    {"big", sec_big},
+    {"big", sec_big},         {"fault", sec_fault},
 };
 #define NSECTIONS (sizeof SECTIONS / sizeof SECTIONS[0])
 

@@ -120,6 +120,7 @@ export const PROBE_SECTIONS = [
   'misc',
   'overlay',
   'big',
+  'fault',
 ] as const;
 
 /** The exit code the probe returns after its last line (`exit 7`). */
