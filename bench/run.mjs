@@ -25,6 +25,7 @@
 // which date it comes from.
 //
 // Usage: node bench/run.mjs [--quick] [--runs N] [--only fsstress,build,opbench,gofer] [--configs id,...]
+// One run at a time (bench/.work/lock): a second one exits with status 3 and says which pid holds it.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -46,6 +47,37 @@ const cacheDir = path.join(work, 'cache');
 fs.mkdirSync(cacheDir, { recursive: true });
 const t0 = Date.now();
 const say = (m) => process.stderr.write(`bench [${((Date.now() - t0) / 1000).toFixed(0)}s] ${m}\n`);
+
+// One run at a time: a second one would rebuild the roots under the first and unmount its tmpfs
+// when it exits. The lock file holds the pid; a lock whose process is gone is taken over.
+const lockFile = path.join(work, 'lock');
+for (;;) {
+  try {
+    fs.writeFileSync(lockFile, `${process.pid}\n`, { flag: 'wx' });
+    break;
+  } catch (e) {
+    if (e.code !== 'EEXIST') throw e;
+    const pid = Number(fs.readFileSync(lockFile, 'utf8').trim());
+    let alive = false;
+    try {
+      alive = Number.isInteger(pid) && pid > 0 && (process.kill(pid, 0), true);
+    } catch (k) {
+      alive = k.code === 'EPERM';
+    }
+    if (alive) {
+      process.stderr.write(`bench: another benchmark run (pid ${pid}) is using ${path.relative(ROOT, work)}; wait for it to finish\n`);
+      process.exit(3);
+    }
+    fs.rmSync(lockFile, { force: true });
+  }
+}
+process.on('exit', () => {
+  try {
+    if (fs.readFileSync(lockFile, 'utf8').trim() === String(process.pid)) fs.rmSync(lockFile);
+  } catch {
+    // gone already
+  }
+});
 
 if (process.getuid?.() !== 0) say('not root: the native overlayfs configuration (c) is skipped (it needs mount)');
 
