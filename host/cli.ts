@@ -6,8 +6,10 @@
 // Options stop at IMAGE; everything after it is the command, as with `docker run`.
 import { parseSize } from './filestore';
 import { parseOverlay2, parseVolume } from './options';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import tty from 'node:tty';
+import * as jspi from './jspi';
 import { runReplicas } from './replicas';
 import { PROJECT, SandboxError, distDir, run, type RunOptions } from './sandbox';
 
@@ -76,8 +78,11 @@ Options:
                        own upper layer, filestore and processes); output lines are prefixed "I| ";
                        a summary goes to stderr; the status is 0 if every sandbox exited 0, else
                        that of the first (lowest-numbered) one that did not
-      --threads T      with --replicas: how many sandboxes run at the same moment, each on its own
-                       thread (default: the number of CPUs; each thread costs about 8 MiB)
+      --threads T      with --replicas: how many threads run them (default: the number of CPUs;
+                       each thread costs about 8 MiB)
+      --per-thread K   with --replicas: how many sandboxes each thread keeps going at once
+                       (default 1); above 1 a guest that sleeps is put aside while the thread runs
+                       the others (WebAssembly JSPI; not with --timeout)
       --stats          print kernel statistics to stderr at exit
       --debug-kernel   use the debug build of the kernel (assertions on)
   -h, --help           show this help
@@ -92,7 +97,7 @@ function fail(msg: string): never {
   process.exit(125);
 }
 
-type CliOptions = RunOptions & { stats: boolean; replicas?: number; threads?: number };
+type CliOptions = RunOptions & { stats: boolean; replicas?: number; threads?: number; perThread?: number };
 
 export function parseArgs(argv: string[]): CliOptions {
   const opts: CliOptions = { env: [], volumes: [], stats: false };
@@ -161,10 +166,10 @@ export function parseArgs(argv: string[]): CliOptions {
       if (!Number.isFinite(n) || n < 65536) fail(`--memory: cannot parse "${v}" (use e.g. 256m)`);
       opts.memoryBytes = n;
     }
-    else if (a === '--replicas' || a === '--threads') {
+    else if (a === '--replicas' || a === '--threads' || a === '--per-thread') {
       const v = val(a);
       if (!/^[1-9]\d{0,5}$/.test(v)) fail(`${a}: "${v}" is not a whole number from 1 to 999999`);
-      opts[a === '--replicas' ? 'replicas' : 'threads'] = Number(v);
+      opts[a === '--replicas' ? 'replicas' : a === '--threads' ? 'threads' : 'perThread'] = Number(v);
     } else if (a === '--stats') opts.stats = true;
     else if (a === '--debug-kernel') opts.debugKernel = true;
     else if (a === '--') {
@@ -204,7 +209,7 @@ async function main(): Promise<void> {
     if (interactive) process.stderr.write(`${PROJECT}: ${m}\n`);
   };
   try {
-    if (opts.replicas !== undefined || opts.threads !== undefined) {
+    if (opts.replicas !== undefined || opts.threads !== undefined || opts.perThread !== undefined) {
       await replicas(opts);
       return;
     }
@@ -226,13 +231,28 @@ async function main(): Promise<void> {
 
 /** --replicas: the sandboxes, then a summary line on stderr. */
 async function replicas(opts: CliOptions): Promise<void> {
-  if (opts.replicas === undefined) fail('--threads: only with --replicas');
+  if (opts.replicas === undefined) fail(`${opts.threads !== undefined ? '--threads' : '--per-thread'}: only with --replicas`);
   for (const [bad, flag] of [
     [opts.exportUpper, '--export-upper'],
     [opts.rootfs, '--rootfs'],
     [opts.gofer === 'worker' ? 1 : undefined, '--gofer worker'],
   ] as const) {
     if (bad !== undefined) fail(`${flag}: not with --replicas`);
+  }
+  if ((opts.perThread ?? 1) > 1 && !jspi.available()) {
+    // JSPI has to be on from the start of the process (turning it on later crashes V8's collector):
+    // run again, with the flag
+    const child = spawn(process.execPath, [jspi.FLAG, ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit' });
+    const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+    const forward = (sig: NodeJS.Signals) => child.kill(sig); // it cleans up and exits 130/143
+    for (const sig of signals) process.on(sig, forward);
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => {
+      child.on('error', (e) => fail(`--per-thread: cannot start Node with ${jspi.FLAG}: ${e.message}`));
+      child.on('exit', (c, sig) => resolve([c, sig]));
+    });
+    for (const sig of signals) process.off(sig, forward);
+    process.exitCode = code ?? 128 + (signal === 'SIGTERM' ? 15 : signal === 'SIGHUP' ? 1 : 2);
+    return;
   }
   const r = await runReplicas({ ...opts, image: opts.image!, replicas: opts.replicas });
   const counts = new Map<number, number>();

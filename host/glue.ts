@@ -77,6 +77,11 @@ export class GuestProcess {
   private cIdx = 0;
   private cPtr = 0;
   private cLeft = 0;
+  /**
+   * Blocking calls return a promise instead of blocking the thread (poll_oneoff's sleep): set when
+   * the process runs suspendable (host/jspi.ts), so that its thread can run other sandboxes meanwhile.
+   */
+  suspend = false;
   /** Set by runPlan when a filestore write failed part-way (the errno); 0 otherwise. */
   private failedErrno = 0;
   private directErrno = 0;
@@ -520,7 +525,7 @@ export class GuestProcess {
   // -------------------------------------------------------------------------------------------
   // The imports
 
-  imports(): Record<string, (...args: any[]) => number | void> {
+  imports(): Record<string, (...args: any[]) => number | void | Promise<number>> {
     const self = this;
     const k = this.k;
     const pid = this.pid;
@@ -759,7 +764,7 @@ export class GuestProcess {
     return 0;
   }
 
-  private poll(inPtr: number, outPtr: number, nsubs: number, neventsPtr: number): number {
+  private poll(inPtr: number, outPtr: number, nsubs: number, neventsPtr: number): number | Promise<number> {
     this.g();
     inPtr >>>= 0;
     outPtr >>>= 0;
@@ -801,21 +806,34 @@ export class GuestProcess {
         return E.INVAL;
       }
     }
-    if (nev === 0) {
-      sleepMs(earliest);
-      for (let i = 0; i < nsubs; i++) {
-        const s = inPtr + 48 * i;
-        if (dv.getUint8(s + 8) !== 0 || waits[i] > earliest) continue; // only the clocks that are due
-        const ev = outPtr + 32 * nev++;
-        dv.setBigUint64(ev, dv.getBigUint64(s, true), true);
-        dv.setUint16(ev + 8, 0, true);
-        dv.setUint8(ev + 10, 0);
-        dv.setBigUint64(ev + 16, 0n, true);
-        dv.setUint16(ev + 24, 0, true);
-      }
+    if (nev > 0) {
+      this.gdv.setUint32(neventsPtr, nev, true);
+      return 0;
     }
+    if (this.suspend && earliest > 0) {
+      // the guest is put aside (host/jspi.ts) and its thread runs others meanwhile
+      return new Promise((resolve) => setTimeout(() => resolve(this.clocksDue(inPtr, outPtr, nsubs, neventsPtr, waits, earliest)), Math.min(earliest, 2 ** 31 - 1)));
+    }
+    sleepMs(earliest);
+    return this.clocksDue(inPtr, outPtr, nsubs, neventsPtr, waits, earliest);
+  }
+
+  /** poll_oneoff after its wait: an event for each clock subscription that is due. */
+  private clocksDue(inPtr: number, outPtr: number, nsubs: number, neventsPtr: number, waits: number[], earliest: number): number {
     this.g();
-    this.gdv.setUint32(neventsPtr, nev, true);
+    const dv = this.gdv;
+    let nev = 0;
+    for (let i = 0; i < nsubs; i++) {
+      const s = inPtr + 48 * i;
+      if (dv.getUint8(s + 8) !== 0 || waits[i] > earliest) continue; // only the clocks that are due
+      const ev = outPtr + 32 * nev++;
+      dv.setBigUint64(ev, dv.getBigUint64(s, true), true);
+      dv.setUint16(ev + 8, 0, true);
+      dv.setUint8(ev + 10, 0);
+      dv.setBigUint64(ev + 16, 0n, true);
+      dv.setUint16(ev + 24, 0, true);
+    }
+    dv.setUint32(neventsPtr, nev, true);
     return 0;
   }
 }

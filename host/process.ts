@@ -32,6 +32,7 @@
 import { E } from '../kernel/wasi/errno';
 import type { Filestore } from './filestore';
 import { ExitSignal, GuestProcess, type Streams } from './glue';
+import * as jspi from './jspi';
 import { Kernel, KernelFault } from './kernel';
 
 /** A program that cannot be started: the errno a spawn returns, and the text the CLI prints. */
@@ -63,6 +64,12 @@ export interface ProcessHost {
    * (the browser demo's Ctrl-C throws ExitSignal(130)). A child that makes no calls is not reached.
    */
   interrupt?(): void;
+  /**
+   * Optional: run guests suspendable (host/jspi.ts; needs jspi.available()), so that blocking calls
+   * put the guest aside instead of blocking the thread. runModule then returns a promise, and `run`
+   * is not used.
+   */
+  suspend?: boolean;
 }
 
 const MAX_DEPTH = 32;
@@ -175,9 +182,11 @@ function guard(imports: Record<string, (...a: any[]) => any>, check?: () => void
 /**
  * Instantiates `module` for `proc` and runs it to completion. Returns its exit status; a trap is
  * reported through host.report and becomes 128 + signal. Throws ExecError if the module cannot be
- * instantiated, and KernelFault for a kernel fault.
+ * instantiated, and KernelFault for a kernel fault. With host.suspend the guest runs suspendable
+ * (host/jspi.ts), and the status comes as a promise: it settles when the guest has finished, having
+ * been put aside at each blocking call while its thread ran others.
  */
-export function runModule(host: ProcessHost, proc: GuestProcess, module: WebAssembly.Module, argv0: string, depth = 0): number {
+export function runModule(host: ProcessHost, proc: GuestProcess, module: WebAssembly.Module, argv0: string, depth = 0): number | Promise<number> {
   const check = depth > 0 && host.interrupt ? () => host.interrupt!() : undefined;
   const wasi = guard(proc.imports(), check);
   const wasmbox = guard(
@@ -191,40 +200,78 @@ export function runModule(host: ProcessHost, proc: GuestProcess, module: WebAsse
     const ok = (imp.module === 'wasi_snapshot_preview1' && imp.name in wasi) || (imp.module === 'wasmbox' && imp.name in wasmbox);
     if (!ok) throw new ExecError(E.NOEXEC, `exec ${argv0}: unsupported import ${imp.module}.${imp.name}`);
   }
+  const notCommand = () => new ExecError(E.NOEXEC, `exec ${argv0}: not a WASI command (needs exported memory and _start)`);
   let instance: WebAssembly.Instance;
+  let suspendable: (() => unknown) | null = null;
   try {
-    instance = new WebAssembly.Instance(module, { wasi_snapshot_preview1: wasi, wasmbox });
+    if (host.suspend) {
+      if (!WebAssembly.Module.exports(module).some((e) => e.name === '_start' && e.kind === 'function')) throw notCommand();
+      proc.suspend = true;
+      const points: jspi.SuspendPoint[] = [
+        { module: 'wasi_snapshot_preview1', name: 'poll_oneoff', params: 4, fn: wasi.poll_oneoff },
+        { module: 'wasmbox', name: 'spawn', params: 12, fn: wasmbox.spawn },
+      ];
+      ({ instance, start: suspendable } = jspi.instantiate(module, { wasi_snapshot_preview1: wasi, wasmbox }, points));
+    } else {
+      instance = new WebAssembly.Instance(module, { wasi_snapshot_preview1: wasi, wasmbox });
+    }
   } catch (e: any) {
+    if (e instanceof ExecError) throw e;
     throw new ExecError(E.NOEXEC, `exec ${argv0}: cannot instantiate: ${e?.message ?? e}`);
   }
   const mem = instance.exports.memory;
   const start = instance.exports._start;
-  if (!(mem instanceof WebAssembly.Memory) || typeof start !== 'function') {
-    throw new ExecError(E.NOEXEC, `exec ${argv0}: not a WASI command (needs exported memory and _start)`);
-  }
+  if (!(mem instanceof WebAssembly.Memory) || typeof start !== 'function') throw notCommand();
   proc.bindMemory(mem);
+  if (suspendable) {
+    // A guest that never suspended has finished already: V8 11.3 then returns (or throws) at once
+    // rather than through a promise.
+    let r: unknown;
+    try {
+      r = suspendable();
+    } catch (e) {
+      return endStatus(host, argv0, e);
+    }
+    if (!(r instanceof Promise)) return 0;
+    return r.then(
+      () => 0,
+      (e) => endStatus(host, argv0, e),
+    );
+  }
   try {
     if (depth === 0 && host.run) host.run(start as () => void);
     else (start as () => void)();
     return 0;
   } catch (e) {
-    if (e instanceof ExitSignal) return e.code;
-    if (e instanceof WebAssembly.RuntimeError) {
-      host.report(`${argv0}: guest trapped: ${e.message}`);
-      return trapStatus(e);
-    }
-    if (e instanceof RangeError && /call stack/i.test(e.message)) {
-      host.report(`${argv0}: guest trapped: stack overflow`);
-      return 139;
-    }
-    throw e;
+    return endStatus(host, argv0, e);
   }
+}
+
+/** runModule for a host that never runs guests suspendable (the browser's): the status itself. */
+export function runModuleSync(host: ProcessHost, proc: GuestProcess, module: WebAssembly.Module, argv0: string): number {
+  const status = runModule(host, proc, module, argv0);
+  if (typeof status !== 'number') throw new Error('runModuleSync: the host runs guests suspendable');
+  return status;
+}
+
+/** What a guest that threw `e` exits with: its proc_exit code, or 128 + signal for a trap. Anything else is rethrown. */
+function endStatus(host: ProcessHost, argv0: string, e: unknown): number {
+  if (e instanceof ExitSignal) return e.code;
+  if (e instanceof WebAssembly.RuntimeError) {
+    host.report(`${argv0}: guest trapped: ${e.message}`);
+    return trapStatus(e);
+  }
+  if (e instanceof RangeError && /call stack/i.test(e.message)) {
+    host.report(`${argv0}: guest trapped: stack overflow`);
+    return 139;
+  }
+  throw e;
 }
 
 const dec = new TextDecoder();
 
 /** The `wasmbox.spawn` import (see the header). */
-function spawn(host: ProcessHost, parent: GuestProcess, depth: number, a: number[]): number {
+function spawn(host: ProcessHost, parent: GuestProcess, depth: number, a: number[]): number | Promise<number> {
   const [pathP, pathL, argvP, argvL, argc, envP, envL, envc, cwdP, cwdL, fdsP, statusP] = a.map((x) => x >>> 0);
   const mem = parent.memoryBytes();
   const inMem = (p: number, l: number) => p + l <= mem.length;
@@ -249,25 +296,25 @@ function spawn(host: ProcessHost, parent: GuestProcess, depth: number, a: number
   if (pid < 0) return -pid;
   const childEnv = cwd ? [...env.filter((kv) => !kv.startsWith('PWD=')), `PWD=${cwd}`] : env;
   const child = new GuestProcess(host.kernel, host.filestore, pid, argv, childEnv, host.streams);
-  try {
-    let module: WebAssembly.Module;
-    try {
-      module = loadProgram(child, name, childEnv, cwd, host.prepare);
-    } catch (e) {
-      if (e instanceof ExecError) return e.errno;
-      throw e;
-    }
-    let status: number;
-    try {
-      status = runModule(host, child, module, argv[0], depth + 1);
-    } catch (e) {
-      if (e instanceof ExecError) return e.errno;
-      throw e;
-    }
+  const done = (status: number): number => {
     const after = parent.memoryBytes();
     new DataView(after.buffer, after.byteOffset).setInt32(statusP, status, true);
     return 0;
+  };
+  let pending: Promise<number> | null = null;
+  try {
+    let status: number | Promise<number>;
+    try {
+      status = runModule(host, child, loadProgram(child, name, childEnv, cwd, host.prepare), argv[0], depth + 1);
+    } catch (e) {
+      if (e instanceof ExecError) return e.errno;
+      throw e;
+    }
+    if (typeof status === 'number') return done(status);
+    // suspendable: the parent waits, put aside, until the child has finished
+    pending = status.then(done).finally(() => k.proc_destroy(pid));
+    return pending;
   } finally {
-    k.proc_destroy(pid);
+    if (!pending) k.proc_destroy(pid);
   }
 }

@@ -1,9 +1,11 @@
-// Entry of a replica thread (host/replicas.ts): runs the sandboxes the main thread hands it, one at
-// a time, over the shared image and the precompiled kernel, and reports each exit status. Output
+// Entry of a replica thread (host/replicas.ts): runs the sandboxes the main thread hands it (several
+// at once when they run suspendable), over the shared image and the precompiled kernel, and reports
+// each exit status. Output
 // lines are prefixed with the sandbox's number and written whole; stdin is empty (like /dev/null).
 import { parentPort, workerData } from 'node:worker_threads';
 import { Filetype } from '../kernel/wasi/types';
 import type { Streams } from './glue';
+import * as jspi from './jspi';
 import type { ReplicaJob, ReplicaReply, ReplicaWorkerData } from './replicas';
 import { PROJECT, SandboxError, run } from './sandbox';
 import { HostStreams } from './streams';
@@ -83,4 +85,4 @@ parentPort!.on('message', async (job: ReplicaJob) => {
   streams.finish(message);
   parentPort!.postMessage({ index: job.index, status } satisfies ReplicaReply);
 });
-parentPort!.postMessage({ ready: true } satisfies ReplicaReply);
+parentPort!.postMessage({ ready: true, jspi: jspi.available() } satisfies ReplicaReply);

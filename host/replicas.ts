@@ -5,9 +5,11 @@
 //
 // Each sandbox has its own kernel instance, filestore, upper layer, processes and inline gofer (over
 // the shared, read-only image tree; bind mounts are opened per sandbox), so nothing one sandbox
-// writes or runs is visible to another. A thread runs one sandbox at a time; `threads` (default:
-// the number of CPUs, at most N) sets how many run at once. Every thread costs about 8 MiB of its
-// own (a Node isolate), so threads = N gives full concurrency at that price (bench:replicas).
+// writes or runs is visible to another. `threads` (default: the number of CPUs, at most N) sets how
+// many threads run them, and `perThread` (default 1) how many sandboxes each thread keeps going at
+// once. Every thread costs about 8 MiB of its own (a Node isolate). With perThread above 1 the
+// guests run suspendable (host/jspi.ts): a guest that sleeps is put aside and its thread runs the
+// others, so N sandboxes can be alive at once on a few threads (bench:replicas).
 //
 // Output: each line a sandbox writes is prefixed with its number ("3| ...") and written whole, so
 // lines never interleave mid-line. stdin is empty. Their files under root:self live in one
@@ -18,6 +20,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { ImageError, openImage, type Image } from '../gofer/image/index';
 import { shareTree } from '../gofer/image/share';
+import * as jspi from './jspi';
 import { kernelFile, kernelModule } from './kernel-node';
 import { PROJECT, SandboxError, defaultCacheDir, distDir, type RunOptions } from './sandbox';
 
@@ -25,8 +28,14 @@ export interface ReplicaOptions extends Omit<RunOptions, 'streams' | 'shared' | 
   image: string;
   /** How many sandboxes. */
   replicas: number;
-  /** How many run at once, each on its own thread (default: CPUs, at most `replicas`). */
+  /** How many threads run them (default: CPUs, at most `replicas`). */
   threads?: number;
+  /**
+   * How many sandboxes each thread keeps going at once (default 1). Above 1 the guests run
+   * suspendable (host/jspi.ts): one that sleeps is put aside while its thread runs the others, so
+   * many sandboxes can be alive at once without a thread (and its ~8 MiB) each.
+   */
+  perThread?: number;
   /** Prefix each output line with the sandbox's number (default: when replicas > 1). */
   prefix?: boolean;
   /** Called with each sandbox's result as it ends. */
@@ -50,7 +59,7 @@ export interface ReplicaWorkerData {
 }
 
 export type ReplicaJob = { index: number; upperDir?: string } | { stop: true };
-export type ReplicaReply = { index: number; status: number } | { ready: true };
+export type ReplicaReply = { index: number; status: number } | { ready: true; jspi: boolean };
 
 export async function runReplicas(opts: ReplicaOptions): Promise<ReplicaResult> {
   const n = opts.replicas;
@@ -59,6 +68,14 @@ export async function runReplicas(opts: ReplicaOptions): Promise<ReplicaResult> 
   if (mode.kind === 'none') throw new SandboxError(`${PROJECT}: --replicas needs an overlay (not --overlay2 none)`, 125);
   if (mode.kind === 'dir') throw new SandboxError(`${PROJECT}: --replicas: use root:self or root:memory (sandboxes cannot share one dir= filestore directory name)`, 125);
   const threads = Math.max(1, Math.min(n, opts.threads ?? os.availableParallelism()));
+  const slots = opts.perThread ?? 1;
+  if (!Number.isInteger(slots) || slots < 1) throw new SandboxError(`${PROJECT}: --per-thread: must be a whole number >= 1, not ${slots}`, 125);
+  if (slots > 1 && opts.timeoutSec) throw new SandboxError(`${PROJECT}: --timeout cannot be combined with --per-thread above 1 (a guest that loops cannot be stopped without stopping its thread)`, 125);
+  // JSPI has to be on from the start of the process: set later (v8.setFlagsFromString), the
+  // threads get it but the main thread's collector crashes. The CLI starts Node again with it.
+  if (slots > 1 && !jspi.available()) {
+    throw new SandboxError(`${PROJECT}: --per-thread above 1 needs WebAssembly JSPI: start Node with ${jspi.FLAG} (Node 20)`, 125);
+  }
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
 
   let img: Image;
@@ -90,9 +107,9 @@ export async function runReplicas(opts: ReplicaOptions): Promise<ReplicaResult> 
       if (!fs.existsSync(parent) || !fs.statSync(parent).isDirectory()) throw new SandboxError(`${PROJECT}: --upper-dir ${parent}: not a directory`, 125);
       tmp = fs.mkdtempSync(path.join(parent, `${PROJECT}-replicas-`));
     }
-    const { onExit, progress: _progress, ...base } = opts;
+    const { onExit, progress: _progress, perThread: _perThread, ...base } = opts;
     const data: ReplicaWorkerData = {
-      base: { ...base, cacheDir },
+      base: { ...base, cacheDir, suspend: slots > 1 },
       shared: { tree: shareTree(img.tree), config: img.config },
       kernel: kernelModule(kernelFile(distDir(), !!opts.debugKernel)),
       prefix: opts.prefix ?? n > 1,
@@ -105,12 +122,16 @@ export async function runReplicas(opts: ReplicaOptions): Promise<ReplicaResult> 
         const w = new Worker(path.join(distDir(), 'replica-worker.js'), { workerData: data });
         workers.push(w);
         let current = -1;
+        let inFlight = 0;
+        let stopped = false;
         const give = () => {
           if (next >= n) {
-            w.postMessage({ stop: true } satisfies ReplicaJob);
+            if (inFlight === 0 && !stopped) w.postMessage({ stop: true } satisfies ReplicaJob);
+            stopped ||= inFlight === 0;
             return;
           }
           current = next++;
+          inFlight++;
           let upperDir: string | undefined;
           if (tmp) {
             upperDir = path.join(tmp, String(current));
@@ -121,11 +142,16 @@ export async function runReplicas(opts: ReplicaOptions): Promise<ReplicaResult> 
         return new Promise<void>((resolve, reject) => {
           w.on('message', (m: ReplicaReply) => {
             if ('index' in m) {
+              inFlight--;
               statuses[m.index] = m.status;
               if (tmp) fs.rmSync(path.join(tmp, String(m.index)), { recursive: true, force: true });
               onExit?.(m.index, m.status);
+              give();
+            } else if (slots > 1 && !m.jspi) {
+              reject(new SandboxError(`${PROJECT}: --per-thread above 1 needs WebAssembly JSPI, which this thread does not have (${jspi.FLAG}, Node ${process.version})`, 125));
+            } else {
+              for (let i = 0; i < slots; i++) give();
             }
-            give();
           });
           w.on('error', (e) => reject(new SandboxError(`${PROJECT}: sandbox thread failed${current >= 0 ? ` (sandbox ${current})` : ''}: ${e.message}`, 125)));
           w.on('exit', () => resolve());

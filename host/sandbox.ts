@@ -73,6 +73,11 @@ export interface RunOptions {
   exportUpper?: string;
   /** End the sandbox after this many seconds (status 124, as timeout(1)). */
   timeoutSec?: number;
+  /**
+   * Run the guests suspendable (host/jspi.ts): a sleeping guest puts itself aside and lets the thread
+   * run other sandboxes (--replicas with --per-thread). Not with timeoutSec, and needs JSPI.
+   */
+  suspend?: boolean;
   /** Cap on each guest's WebAssembly memory, in bytes (memory.grow past it fails in the guest). */
   memoryBytes?: number;
   /** Cap on the objects the sandbox may create (ENOSPC past it); default 4 million. */
@@ -380,6 +385,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
       streams,
       report: (line) => process.stderr.write(`${PROJECT}: ${line}\n`),
       run: (start) => guardedRun(start, opts.timeoutSec),
+      suspend: opts.suspend,
       prepare: opts.memoryBytes ? (b) => capMemory(b, Math.max(1, Math.floor(opts.memoryBytes! / 65536))) : undefined,
     };
     // The program is found inside the sandbox's namespace (a bare name through the image's PATH).
@@ -387,7 +393,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     try {
       const module = loadProgram(proc, argv[0], env, workdir, host.prepare);
       mark('program loaded');
-      status = runModule(host, proc, module, argv[0]);
+      status = await runModule(host, proc, module, argv[0]);
     } catch (e) {
       const code = (e as { code?: string })?.code;
       if (code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') throw new SandboxError(`${PROJECT}: timed out after ${opts.timeoutSec}s (--timeout); the sandbox was stopped`, 124);

@@ -18,7 +18,7 @@ import { MemoryFilestore, type Filestore } from '../filestore';
 import { OpfsFilestore } from './filestore-opfs';
 import { GuestProcess } from '../glue';
 import { Kernel, KernelFault, type GoferTransport } from '../kernel';
-import { ExecError, errnoText, loadProgram, runModule, type ProcessHost } from '../process';
+import { ExecError, errnoText, loadProgram, runModuleSync, type ProcessHost } from '../process';
 import { Agent } from './agent';
 import { UpperStore, imageDir } from './persist';
 import { Request, Tty, type KernelStats, type SandboxMessage, type SandboxRequest } from './protocol';
@@ -153,7 +153,7 @@ async function main(req: SandboxRequest, kernelModule: Promise<WebAssembly.Modul
     const proc = new GuestProcess(kernel, filestore, pid, argv, env, term.streams(true));
     let status: number;
     try {
-      status = runModule(host, proc, loadProgram(proc, program, env, cwd), argv[0]);
+      status = runModuleSync(host, proc, loadProgram(proc, program, env, cwd), argv[0]);
     } catch (e) {
       if (!(e instanceof ExecError)) throw e;
       host.report(e.message);

@@ -79,6 +79,54 @@ test('bad usage: one line and 125', () => {
   }
 });
 
+test('--per-thread: sandboxes that sleep share one thread, each still sees only its own files', () => {
+  const before = strays();
+  // each sleeps 0.6 s in a child process (sleep, spawned by sh): one after another that is 3.6 s
+  const script = 'ls /tmp; echo $$ > /tmp/mine; sleep 0.6; ls /tmp; cat /tmp/mine; sleep 0.1; exit 4';
+  const t0 = Date.now();
+  const r = runSandbox(['--replicas', '6', '--threads', '1', '--per-thread', '6', IMAGE, '/bin/sh', '-c', script]);
+  const wall = (Date.now() - t0) / 1000;
+  assert.is(r.status, 4, r.stderr);
+  assert.match(r.stderr, /^wasmbox: 6 sandboxes on 1 threads in [\d.]+ s \([\d.]+\/s\): 6 exited 4\n$/);
+  assert.ok(wall < 3, `6 sleeps of 0.6 s overlapped on one thread: ${wall} s`);
+  const groups = bySandbox(r.stdout);
+  assert.equal([...groups.keys()].sort(), [0, 1, 2, 3, 4, 5]);
+  for (const [i, lines] of groups) {
+    assert.is(lines.length, 2, `sandbox ${i}: ${lines.join(' / ')}`);
+    assert.is(lines[0], 'mine', `sandbox ${i}`);
+    assert.match(lines[1], /^\d+$/);
+  }
+  assert.equal(strays(), before);
+});
+
+test('--per-thread: bad usage and --timeout are refused with one line and 125', () => {
+  for (const [args, re] of [
+    [['--replicas', '2', '--per-thread', '0', IMAGE], /--per-thread: "0" is not a whole number/],
+    [['--per-thread', '2', IMAGE], /--per-thread: only with --replicas/],
+    [['--replicas', '2', '--per-thread', '2', '--timeout', '5', IMAGE, '/bin/true'], /--timeout cannot be combined with --per-thread/],
+  ] as const) {
+    const r = runSandbox([...args]);
+    assert.is(r.status, 125, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr.split('\n')[0], re);
+    assert.not.match(r.stderr, /\n\s+at /);
+  }
+});
+
+test('--per-thread: SIGTERM reaches the sandboxes (Node started again with JSPI): 143, nothing left', async () => {
+  const before = strays();
+  const child = spawn(process.execPath, [RUN_JS, '--replicas', '4', '--per-thread', '2', IMAGE, '/bin/sh', '-c', 'echo up; sleep 30'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const end = Date.now() + 20_000;
+  while ((out.match(/up/g) ?? []).length < 4 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+  assert.is((out.match(/up/g) ?? []).length, 4, out);
+  child.kill('SIGTERM');
+  assert.is(await exit, 143);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(strays(), before);
+});
+
 test('SIGTERM while sandboxes run: 143, and no temporary files are left', async () => {
   const before = strays();
   const child = spawn(process.execPath, [RUN_JS, '--replicas', '4', IMAGE, '/bin/sh', '-c', 'echo up; sleep 30'], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -14,7 +14,7 @@ import { MemoryFilestore, directInBounds, type Filestore } from '../../host/file
 import { ExitSignal, GuestProcess, type Streams } from '../../host/glue';
 import { Kernel, KernelFault, type GoferTransport } from '../../host/kernel';
 import { kernelFile, kernelModule } from '../../host/kernel-node';
-import { loadProgram, runModule, type ProcessHost } from '../../host/process';
+import { loadProgram, runModuleSync, type ProcessHost } from '../../host/process';
 import { AGENT_DATA, Agent, O_CREAT, O_TRUNC } from '../../host/web/agent';
 import { OpfsFilestore } from '../../host/web/filestore-opfs';
 import type { SyncHandle } from '../../host/web/persist';
@@ -475,7 +475,7 @@ function sandbox(fs: Filestore, interrupt?: () => void) {
     const pid = kernel.exports.proc_create(CHARACTER_DEVICE, CHARACTER_DEVICE, CHARACTER_DEVICE);
     const proc = new GuestProcess(kernel, fs, pid, argv, ['PATH=/bin'], streams);
     try {
-      return { status: runModule(host, proc, loadProgram(proc, argv[0], ['PATH=/bin'], '/'), argv[0]), out };
+      return { status: runModuleSync(host, proc, loadProgram(proc, argv[0], ['PATH=/bin'], '/'), argv[0]), out };
     } finally {
       kernel.exports.proc_destroy(pid);
     }
