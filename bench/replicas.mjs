@@ -1,9 +1,11 @@
 // `npm run bench:replicas`: many sandboxes in one host process (`--replicas N`), the default image,
 // each running a short script with a few file operations. For N = 1, 10, 50, 100:
 //   throughput   sandboxes started, run and ended per second, with --threads = CPUs (the default)
-//   memory       peak RSS of the whole process with N sandboxes alive at once (--threads N, and a
-//                script that sleeps 2 s after its file work so they overlap), per sandbox beyond
-//                one; and, for scale, what one idle Node worker thread costs on its own
+//   memory       peak RSS of the whole process with N sandboxes alive at once (a script that
+//                sleeps 2 s after its file work so they overlap), per sandbox beyond one, two ways:
+//                a thread each (--threads N), and all on threads = CPUs (--per-thread N/CPUs: a
+//                sleeping guest is put aside, host/jspi.ts); and, for scale, what one idle Node
+//                worker thread costs on its own
 // RSS is sampled from /proc/PID/status every 10 ms. Results: bench/results/replicas.{json,md}.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -42,7 +44,10 @@ function measure(args) {
   });
 }
 
-const run = (n, threads, script) => measure([path.join(ROOT, 'host/run.js'), '--replicas', String(n), '--threads', String(threads), IMAGE, '/bin/sh', '-c', script]);
+// with --per-thread above 1, Node is started with the JSPI flag here, so that the CLI need not start
+// itself again (which would put the sandboxes in a grandchild, out of the RSS sampling's sight)
+const run = (n, threads, script, perThread = 1) =>
+  measure([...(perThread > 1 ? ['--experimental-wasm-stack-switching'] : []), path.join(ROOT, 'host/run.js'), '--replicas', String(n), '--threads', String(threads), '--per-thread', String(perThread), IMAGE, '/bin/sh', '-c', script]);
 
 const cpus = os.availableParallelism();
 const rows = [];
@@ -54,7 +59,11 @@ for (const n of NS) {
   const m = /in ([\d.]+) s \(([\d.]+)\/s\)/.exec(thr.stderr);
   const mem = await run(n, n, `${WORK}; sleep 2`);
   if (mem.status !== 0) throw new Error(`--replicas ${n} --threads ${n} failed: ${mem.stderr}`);
-  rows.push({ n, rate: Number(m[2]), sandboxSeconds: Number(m[1]), processSeconds: thr.seconds, peakPooled: thr.peak, peakConcurrent: mem.peak });
+  const threads = Math.min(n, cpus);
+  const perThread = Math.ceil(n / threads);
+  const shared = await run(n, threads, `${WORK}; sleep 2`, perThread);
+  if (shared.status !== 0) throw new Error(`--replicas ${n} --threads ${threads} --per-thread ${perThread} failed: ${shared.stderr}`);
+  rows.push({ n, rate: Number(m[2]), sandboxSeconds: Number(m[1]), processSeconds: thr.seconds, peakPooled: thr.peak, peakConcurrent: mem.peak, peakShared: shared.peak, sharedSeconds: shared.seconds });
 }
 
 // one idle worker thread, for scale
@@ -72,13 +81,15 @@ const md = [
   '',
   `${cpus} × ${os.cpus()[0]?.model}, Node ${process.version}, ${new Date().toISOString()}. The default image; each sandbox runs \`sh -c '${WORK}'\`.`,
   '',
-  `Throughput: \`--threads ${cpus}\` (the default). Memory: \`--threads N\`, every sandbox alive at once (the script then sleeps 2 s); per sandbox = (peak(N) − peak(1)) / (N − 1). One idle Node worker thread alone costs ${mib(perIdleWorker)} MiB.`,
+  `Throughput: \`--threads ${cpus}\` (the default). Memory, with every sandbox alive at once (the script then sleeps 2 s), per sandbox = (peak(N) − peak(1)) / (N − 1), two ways: a thread each (\`--threads N\`), and all on ${cpus} threads (\`--per-thread N/${cpus}\`, node started with --experimental-wasm-stack-switching: a sleeping guest is put aside while its thread runs the others). One idle Node worker thread alone costs ${mib(perIdleWorker)} MiB.`,
   '',
-  '| N | sandboxes/s | wall s (process) | peak RSS, threads = CPUs (MiB) | peak RSS, all alive (MiB) | per extra sandbox, all alive (MiB) | of which beyond an idle thread (MiB) |',
-  '| --- | --- | --- | --- | --- | --- | --- |',
+  '| N | sandboxes/s | wall s (process) | peak RSS, threads = CPUs (MiB) | peak RSS, a thread each (MiB) | per extra sandbox, a thread each (MiB) | peak RSS, all on the CPUs\' threads (MiB) | per extra sandbox, on the CPUs\' threads (MiB) | wall s, on the CPUs\' threads |',
+  '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ...rows.map((r) => {
     const per = r.n > 1 ? (r.peakConcurrent - one.peakConcurrent) / (r.n - 1) : NaN;
-    return `| ${r.n} | ${r.rate.toFixed(1)} | ${r.processSeconds.toFixed(2)} | ${mib(r.peakPooled)} | ${mib(r.peakConcurrent)} | ${Number.isNaN(per) ? '—' : mib(per)} | ${Number.isNaN(per) ? '—' : mib(per - perIdleWorker)} |`;
+    const perShared = r.n > 1 ? (r.peakShared - one.peakShared) / (r.n - 1) : NaN;
+    const f = (x) => (Number.isNaN(x) ? '—' : mib(x));
+    return `| ${r.n} | ${r.rate.toFixed(1)} | ${r.processSeconds.toFixed(2)} | ${mib(r.peakPooled)} | ${mib(r.peakConcurrent)} | ${f(per)} | ${mib(r.peakShared)} | ${f(perShared)} | ${r.sharedSeconds.toFixed(2)} |`;
   }),
   '',
 ];
