@@ -383,7 +383,11 @@ export async function run(opts: RunOptions): Promise<RunResult> {
       kernel,
       filestore,
       streams,
-      report: (line) => process.stderr.write(`${PROJECT}: ${line}\n`),
+      // on the sandbox's own stderr: with --replicas, prefixed with its number like its other lines
+      report: (line) => {
+        const b = new TextEncoder().encode(`${PROJECT}: ${line}\n`);
+        streams.write(2, b, 0, b.length);
+      },
       run: (start) => guardedRun(start, opts.timeoutSec),
       suspend: opts.suspend,
       prepare: opts.memoryBytes ? (b) => capMemory(b, Math.max(1, Math.floor(opts.memoryBytes! / 65536))) : undefined,

@@ -99,6 +99,17 @@ test('--per-thread: sandboxes that sleep share one thread, each still sees only 
   assert.equal(strays(), before);
 });
 
+test('--per-thread: a child that traps while others sleep ends only itself; the report is prefixed', () => {
+  const guests = path.join(ROOT, 'dist', 'guests');
+  const script = 'sleep 0.2; /g/trap.wasm unreachable; echo "child said $?"; exit 5';
+  const r = runSandbox(['--replicas', '3', '--threads', '1', '--per-thread', '3', '-v', `${guests}:/g:ro`, IMAGE, '/bin/sh', '-c', script]);
+  assert.is(r.status, 5, r.stderr);
+  for (const [i, lines] of bySandbox(r.stdout)) assert.equal(lines, ['trap: unreachable', 'child said 134'], `sandbox ${i}`);
+  const reports = r.stderr.split('\n').filter((l) => /guest trapped: unreachable/.test(l));
+  assert.equal(reports.map((l) => l.slice(0, 3)).sort(), ['0| ', '1| ', '2| '], r.stderr);
+  assert.match(r.stderr, /3 exited 5\n$/);
+});
+
 test('--per-thread: bad usage and --timeout are refused with one line and 125', () => {
   for (const [args, re] of [
     [['--replicas', '2', '--per-thread', '0', IMAGE], /--per-thread: "0" is not a whole number/],
