@@ -241,13 +241,20 @@ async function replicas(opts: CliOptions): Promise<void> {
   }
   if ((opts.perThread ?? 1) > 1 && !jspi.available()) {
     // JSPI has to be on from the start of the process (turning it on later crashes V8's collector):
-    // run again, with the flag
-    const child = spawn(process.execPath, [jspi.FLAG, ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit' });
+    // run again, with the flag, once
+    if (process.env.WASMBOX_JSPI_RESTART) {
+      throw new SandboxError(`${PROJECT}: --per-thread above 1 needs WebAssembly JSPI as Node 20 has it (${jspi.FLAG}); this Node (${process.version}) does not provide it`, 125);
+    }
+    const env = { ...process.env, WASMBOX_JSPI_RESTART: '1' };
+    const child = spawn(process.execPath, [jspi.FLAG, ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env });
     const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
     const forward = (sig: NodeJS.Signals) => child.kill(sig); // it cleans up and exits 130/143
     for (const sig of signals) process.on(sig, forward);
     const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => {
-      child.on('error', (e) => fail(`--per-thread: cannot start Node with ${jspi.FLAG}: ${e.message}`));
+      child.on('error', (e) => {
+        process.stderr.write(`${PROJECT}: --per-thread: cannot start Node with ${jspi.FLAG}: ${e.message}\n`);
+        process.exit(125);
+      });
       child.on('exit', (c, sig) => resolve([c, sig]));
     });
     for (const sig of signals) process.off(sig, forward);

@@ -103,7 +103,7 @@ function shimBytes(params: number[]): Uint8Array<ArrayBuffer> {
     ...section(4, vec(table)),
     ...section(6, vec(globals)),
     ...section(7, vec(exports)),
-    ...section(10, vec(codes.map((c) => c))),
+    ...section(10, vec(codes)),
   ]);
 }
 

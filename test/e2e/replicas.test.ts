@@ -123,6 +123,13 @@ test('--per-thread: bad usage and --timeout are refused with one line and 125', 
   }
 });
 
+test('--per-thread where the restarted Node still has no JSPI: one line and 125, no loop', () => {
+  // WASMBOX_JSPI_RESTART marks the restarted process; a Node that has no JSPI even with the flag stops there
+  const r = runSandbox(['--replicas', '2', '--per-thread', '2', IMAGE, '/bin/true'], { env: { WASMBOX_JSPI_RESTART: '1' } });
+  assert.is(r.status, 125, r.stderr);
+  assert.match(r.stderr, /^wasmbox: --per-thread above 1 needs WebAssembly JSPI .*\n$/);
+});
+
 test('--per-thread: SIGTERM reaches the sandboxes (Node started again with JSPI): 143, nothing left', async () => {
   const before = strays();
   const child = spawn(process.execPath, [RUN_JS, '--replicas', '4', '--per-thread', '2', IMAGE, '/bin/sh', '-c', 'echo up; sleep 30'], { stdio: ['ignore', 'pipe', 'pipe'] });
