@@ -82,7 +82,8 @@ Options:
                        each thread costs about 8 MiB)
       --per-thread K   with --replicas: how many sandboxes each thread keeps going at once
                        (default 1); above 1 a guest that sleeps is put aside while the thread runs
-                       the others (WebAssembly JSPI; not with --timeout)
+                       the others (WebAssembly JSPI; --timeout then ends each process at its next
+                       call after the deadline)
       --stats          print kernel statistics to stderr at exit
       --debug-kernel   use the debug build of the kernel (assertions on)
   -h, --help           show this help

@@ -78,10 +78,11 @@ export class GuestProcess {
   private cPtr = 0;
   private cLeft = 0;
   /**
-   * Blocking calls return a promise instead of blocking the thread (poll_oneoff's sleep): set when
-   * the process runs suspendable (host/jspi.ts), so that its thread can run other sandboxes meanwhile.
+   * Set when the process runs suspendable (host/jspi.ts): poll_oneoff's sleep then returns this
+   * promise instead of blocking the thread, so that the thread can run other sandboxes meanwhile.
+   * It may reject (a deadline), which the guest's poll_oneoff then throws.
    */
-  suspend = false;
+  suspend: ((ms: number) => Promise<void>) | null = null;
   /** Set by runPlan when a filestore write failed part-way (the errno); 0 otherwise. */
   private failedErrno = 0;
   private directErrno = 0;
@@ -812,7 +813,7 @@ export class GuestProcess {
     }
     if (this.suspend && earliest > 0) {
       // the guest is put aside (host/jspi.ts) and its thread runs others meanwhile
-      return new Promise((resolve) => setTimeout(() => resolve(this.clocksDue(inPtr, outPtr, nsubs, neventsPtr, waits, earliest)), Math.min(earliest, 2 ** 31 - 1)));
+      return this.suspend(earliest).then(() => this.clocksDue(inPtr, outPtr, nsubs, neventsPtr, waits, earliest));
     }
     sleepMs(earliest);
     return this.clocksDue(inPtr, outPtr, nsubs, neventsPtr, waits, earliest);

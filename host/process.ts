@@ -66,10 +66,15 @@ export interface ProcessHost {
   interrupt?(): void;
   /**
    * Optional: run guests suspendable (host/jspi.ts; needs jspi.available()), so that blocking calls
-   * put the guest aside instead of blocking the thread. runModule then returns a promise, and `run`
-   * is not used.
+   * put the guest aside instead of blocking the thread: a sleep returns this promise (which may
+   * reject, e.g. at a deadline). runModule then returns a promise, and `run` is not used.
    */
-  suspend?: boolean;
+  suspend?: (ms: number) => Promise<void>;
+  /**
+   * Optional: called before each import of every process, the top one included (a suspendable
+   * sandbox's --timeout). It may throw ExitSignal to end the process there.
+   */
+  expire?(): void;
 }
 
 const MAX_DEPTH = 32;
@@ -151,8 +156,8 @@ export function trapStatus(e: WebAssembly.RuntimeError): number {
 
 /**
  * Wraps every import so that a fault inside the kernel or the glue is told apart from a guest trap.
- * With `check` (ProcessHost.interrupt, for a child), it runs before each call; without it, the
- * wrappers are built without the check, so they cost what they always did.
+ * With `check` (ProcessHost.interrupt, for a child; ProcessHost.expire), it runs before each call;
+ * without it, the wrappers are built without the check, so they cost what they always did.
  */
 function guard(imports: Record<string, (...a: any[]) => any>, check?: () => void): Record<string, (...a: any[]) => any> {
   const out: Record<string, (...a: any[]) => any> = {};
@@ -187,7 +192,9 @@ function guard(imports: Record<string, (...a: any[]) => any>, check?: () => void
  * been put aside at each blocking call while its thread ran others.
  */
 export function runModule(host: ProcessHost, proc: GuestProcess, module: WebAssembly.Module, argv0: string, depth = 0): number | Promise<number> {
-  const check = depth > 0 && host.interrupt ? () => host.interrupt!() : undefined;
+  const interrupt = depth > 0 ? host.interrupt?.bind(host) : undefined;
+  const expire = host.expire?.bind(host);
+  const check = interrupt && expire ? () => (expire(), interrupt()) : interrupt ?? expire;
   const wasi = guard(proc.imports(), check);
   const wasmbox = guard(
     {
@@ -206,7 +213,7 @@ export function runModule(host: ProcessHost, proc: GuestProcess, module: WebAsse
   try {
     if (host.suspend) {
       if (!WebAssembly.Module.exports(module).some((e) => e.name === '_start' && e.kind === 'function')) throw notCommand();
-      proc.suspend = true;
+      proc.suspend = host.suspend;
       const points: jspi.SuspendPoint[] = [
         { module: 'wasi_snapshot_preview1', name: 'poll_oneoff', params: 4, fn: wasi.poll_oneoff },
         { module: 'wasmbox', name: 'spawn', params: 12, fn: wasmbox.spawn },

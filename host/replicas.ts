@@ -70,7 +70,6 @@ export async function runReplicas(opts: ReplicaOptions): Promise<ReplicaResult> 
   const threads = Math.max(1, Math.min(n, opts.threads ?? os.availableParallelism()));
   const slots = opts.perThread ?? 1;
   if (!Number.isInteger(slots) || slots < 1) throw new SandboxError(`${PROJECT}: --per-thread: must be a whole number >= 1, not ${slots}`, 125);
-  if (slots > 1 && opts.timeoutSec) throw new SandboxError(`${PROJECT}: --timeout cannot be combined with --per-thread above 1 (a guest that loops cannot be stopped without stopping its thread)`, 125);
   // JSPI has to be on from the start of the process: set later (v8.setFlagsFromString), the
   // threads get it but the main thread's collector crashes. The CLI starts Node again with it.
   if (slots > 1 && !jspi.available()) {

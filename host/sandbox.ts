@@ -27,7 +27,7 @@ import { extractImage } from './extract';
 import { OptionError, type Overlay2, type Volume } from './options';
 import { loadNative } from './native/index';
 import { capMemory } from './wasm-limits';
-import { GuestProcess, type Streams } from './glue';
+import { ExitSignal, GuestProcess, type Streams } from './glue';
 import { Kernel, KernelFault, type GoferTransport } from './kernel';
 import { kernelFile, kernelModule } from './kernel-node';
 import { ExecError, errnoText, loadProgram, runModule, type ProcessHost } from './process';
@@ -75,7 +75,8 @@ export interface RunOptions {
   timeoutSec?: number;
   /**
    * Run the guests suspendable (host/jspi.ts): a sleeping guest puts itself aside and lets the thread
-   * run other sandboxes (--replicas with --per-thread). Not with timeoutSec, and needs JSPI.
+   * run other sandboxes (--replicas with --per-thread). Needs JSPI. timeoutSec then ends each
+   * process at its next call after the deadline (a guest computing without calls is not reached).
    */
   suspend?: boolean;
   /** Cap on each guest's WebAssembly memory, in bytes (memory.grow past it fails in the guest). */
@@ -379,6 +380,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     const pid = k.proc_create(streams.filetype(0), streams.filetype(1), streams.filetype(2));
     if (pid < 0) throw setupError('cannot create a process');
     const proc = new GuestProcess(kernel, filestore, pid, argv, env, streams);
+    const clock = opts.suspend ? suspendClock(opts.timeoutSec) : null;
     const host: ProcessHost = {
       kernel,
       filestore,
@@ -389,7 +391,8 @@ export async function run(opts: RunOptions): Promise<RunResult> {
         streams.write(2, b, 0, b.length);
       },
       run: (start) => guardedRun(start, opts.timeoutSec),
-      suspend: opts.suspend,
+      suspend: clock?.sleep,
+      expire: clock?.expire,
       prepare: opts.memoryBytes ? (b) => capMemory(b, Math.max(1, Math.floor(opts.memoryBytes! / 65536))) : undefined,
     };
     // The program is found inside the sandbox's namespace (a bare name through the image's PATH).
@@ -398,6 +401,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
       const module = loadProgram(proc, argv[0], env, workdir, host.prepare);
       mark('program loaded');
       status = await runModule(host, proc, module, argv[0]);
+      if (clock?.expired()) throw Object.assign(new Error('timed out'), { code: 'ERR_SCRIPT_EXECUTION_TIMEOUT' });
     } catch (e) {
       const code = (e as { code?: string })?.code;
       if (code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') throw new SandboxError(`${PROJECT}: timed out after ${opts.timeoutSec}s (--timeout); the sandbox was stopped`, 124);
@@ -446,6 +450,36 @@ export async function run(opts: RunOptions): Promise<RunResult> {
  * loop. SIGTERM is turned into SIGINT by the native addon (Node can break only on SIGINT); without
  * the addon SIGTERM stops the sandbox as soon as the guest returns to the host.
  */
+/**
+ * --timeout for a suspendable sandbox, which runs outside guardedRun's watchdog: `sleep` (the
+ * sleeps of its guests) ends at the deadline by rejecting with ExitSignal(124), and `expire`
+ * (before every import of every process; it reads the clock every 64th call) throws it once the
+ * deadline has passed, so each process in the sandbox ends at its next call. A guest that computes
+ * without making any call is not reached.
+ */
+function suspendClock(timeoutSec?: number): { sleep: (ms: number) => Promise<void>; expire?: () => void; expired: () => boolean } {
+  const deadline = timeoutSec ? performance.now() + timeoutSec * 1000 : Infinity;
+  let out = false;
+  let calls = 0;
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve, reject) => {
+      const left = deadline - performance.now();
+      if (ms < left) setTimeout(resolve, Math.min(ms, 2 ** 31 - 1));
+      else
+        setTimeout(() => {
+          out = true;
+          reject(new ExitSignal(124));
+        }, Math.max(0, left));
+    });
+  const expire = () => {
+    if (out || ((++calls & 63) === 0 && performance.now() > deadline)) {
+      out = true;
+      throw new ExitSignal(124);
+    }
+  };
+  return { sleep, expire: timeoutSec ? expire : undefined, expired: () => out };
+}
+
 function guardedRun(start: () => void, timeoutSec?: number): void {
   vm.runInNewContext('start()', { start }, { breakOnSigint: true, timeout: timeoutSec ? Math.round(timeoutSec * 1000) : undefined });
 }

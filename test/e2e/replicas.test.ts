@@ -110,11 +110,31 @@ test('--per-thread: a child that traps while others sleep ends only itself; the 
   assert.match(r.stderr, /3 exited 5\n$/);
 });
 
-test('--per-thread: bad usage and --timeout are refused with one line and 125', () => {
+test('--per-thread with --timeout: a sleeping sandbox is stopped at the deadline, 124, with its own line', () => {
+  const before = strays();
+  const t0 = Date.now();
+  const r = runSandbox(['--replicas', '3', '--threads', '1', '--per-thread', '3', '--timeout', '1', IMAGE, '/bin/sh', '-c', 'echo up; sleep 30; echo never']);
+  assert.ok(Date.now() - t0 < 15_000, 'stopped at the deadline, not after the sleep');
+  assert.is(r.status, 124, r.stderr);
+  for (const [i, lines] of bySandbox(r.stdout)) assert.equal(lines, ['up'], `sandbox ${i}`);
+  const lines = r.stderr.trimEnd().split('\n');
+  assert.equal(lines.filter((l) => / wasmbox: timed out after 1s \(--timeout\); the sandbox was stopped$/.test(l)).map((l) => l.slice(0, 3)).sort(), ['0| ', '1| ', '2| '], r.stderr);
+  assert.match(lines[lines.length - 1], /3 exited 124$/);
+  assert.equal(strays(), before);
+});
+
+test('--per-thread with --timeout: a sandbox busy with calls (no sleep) is stopped at its next calls', () => {
+  const busy = Array.from({ length: 1000 }, () => 'ls -l /etc > /tmp/o').join('; ');
+  const r = runSandbox(['--replicas', '1', '--per-thread', '2', '--timeout', '0.3', IMAGE, '/bin/sh', '-c', `${busy}; echo done`]);
+  assert.is(r.status, 124, r.stderr);
+  assert.not.match(r.stdout, /done/);
+  assert.match(r.stderr, /timed out after 0\.3s/);
+});
+
+test('--per-thread: bad usage is refused with one line and 125', () => {
   for (const [args, re] of [
     [['--replicas', '2', '--per-thread', '0', IMAGE], /--per-thread: "0" is not a whole number/],
     [['--per-thread', '2', IMAGE], /--per-thread: only with --replicas/],
-    [['--replicas', '2', '--per-thread', '2', '--timeout', '5', IMAGE, '/bin/true'], /--timeout cannot be combined with --per-thread/],
   ] as const) {
     const r = runSandbox([...args]);
     assert.is(r.status, 125, `${args.join(' ')}: ${r.stderr}`);
