@@ -381,6 +381,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     if (pid < 0) throw setupError('cannot create a process');
     const proc = new GuestProcess(kernel, filestore, pid, argv, env, streams);
     const clock = opts.suspend ? suspendClock(opts.timeoutSec) : null;
+    const timedOut = () => new SandboxError(`${PROJECT}: timed out after ${opts.timeoutSec}s (--timeout); the sandbox was stopped`, 124);
     const host: ProcessHost = {
       kernel,
       filestore,
@@ -401,10 +402,10 @@ export async function run(opts: RunOptions): Promise<RunResult> {
       const module = loadProgram(proc, argv[0], env, workdir, host.prepare);
       mark('program loaded');
       status = await runModule(host, proc, module, argv[0]);
-      if (clock?.expired()) throw Object.assign(new Error('timed out'), { code: 'ERR_SCRIPT_EXECUTION_TIMEOUT' });
+      if (clock?.expired()) throw timedOut();
     } catch (e) {
       const code = (e as { code?: string })?.code;
-      if (code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') throw new SandboxError(`${PROJECT}: timed out after ${opts.timeoutSec}s (--timeout); the sandbox was stopped`, 124);
+      if (code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') throw timedOut();
       if (code === 'ERR_SCRIPT_EXECUTION_INTERRUPTED') throw interrupted();
       if (e instanceof ExecError) {
         const code = e.errno === E.NOENT || e.errno === E.NOTDIR ? 127 : 126;

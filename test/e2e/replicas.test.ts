@@ -71,6 +71,8 @@ test('bad usage: one line and 125', () => {
     [['--replicas', '2', '--overlay2', 'none', IMAGE], /--replicas needs an overlay/],
     [['--replicas', '2', '--export-upper', '/tmp/x.tar', IMAGE], /--export-upper: not with --replicas/],
     [['--replicas', '2', '/nonexistent.tar'], /image not found: \/nonexistent\.tar/],
+    [['--replicas', '2', '--per-thread', '0', IMAGE], /--per-thread: "0" is not a whole number/],
+    [['--per-thread', '2', IMAGE], /--per-thread: only with --replicas/],
   ] as const) {
     const r = runSandbox([...args]);
     assert.is(r.status, 125, `${args.join(' ')}: ${r.stderr}`);
@@ -129,18 +131,6 @@ test('--per-thread with --timeout: a sandbox busy with calls (no sleep) is stopp
   assert.is(r.status, 124, r.stderr);
   assert.not.match(r.stdout, /done/);
   assert.match(r.stderr, /timed out after 0\.3s/);
-});
-
-test('--per-thread: bad usage is refused with one line and 125', () => {
-  for (const [args, re] of [
-    [['--replicas', '2', '--per-thread', '0', IMAGE], /--per-thread: "0" is not a whole number/],
-    [['--per-thread', '2', IMAGE], /--per-thread: only with --replicas/],
-  ] as const) {
-    const r = runSandbox([...args]);
-    assert.is(r.status, 125, `${args.join(' ')}: ${r.stderr}`);
-    assert.match(r.stderr.split('\n')[0], re);
-    assert.not.match(r.stderr, /\n\s+at /);
-  }
 });
 
 test('--per-thread where the restarted Node still has no JSPI: one line and 125, no loop', () => {
