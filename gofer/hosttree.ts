@@ -54,9 +54,25 @@ interface Entry {
 
 const dec = new TextDecoder('utf-8', { fatal: false });
 
-function kindOf(mode: number | bigint): number {
+/** The protocol's Kind of a host st_mode (Unknown for anything not served). */
+export function kindOf(mode: number | bigint): number {
   const t = Number(mode) & S_IFMT;
   return t === S_IFDIR ? Kind.Dir : t === S_IFREG ? Kind.File : t === S_IFLNK ? Kind.Symlink : Kind.Unknown;
+}
+
+/** Writes a protocol Stat of host status `st` at `at`. */
+export function writeHostStat(dv: DataView, at: number, st: fs.BigIntStats, layer: number): void {
+  dv.setBigUint64(at + Stat.Ino, st.ino, true);
+  dv.setBigUint64(at + Stat.Size, st.size, true);
+  dv.setBigUint64(at + Stat.Atime, st.atimeNs, true);
+  dv.setBigUint64(at + Stat.Mtime, st.mtimeNs, true);
+  dv.setBigUint64(at + Stat.Ctime, st.ctimeNs, true);
+  dv.setUint32(at + Stat.Mode, Number(st.mode) & 0o7777, true);
+  dv.setUint32(at + Stat.Nlink, Number(st.nlink), true);
+  dv.setUint32(at + Stat.Uid, Number(st.uid), true);
+  dv.setUint32(at + Stat.Gid, Number(st.gid), true);
+  dv.setUint32(at + Stat.Kind, kindOf(st.mode), true);
+  dv.setUint32(at + Stat.Layer, layer, true);
 }
 
 /** Errors the handlers throw on purpose (the errno is the answer). */
@@ -206,17 +222,7 @@ export class HostServer {
   }
 
   private static writeStat(dv: DataView, at: number, st: fs.BigIntStats): void {
-    dv.setBigUint64(at + Stat.Ino, st.ino, true);
-    dv.setBigUint64(at + Stat.Size, st.size, true);
-    dv.setBigUint64(at + Stat.Atime, st.atimeNs, true);
-    dv.setBigUint64(at + Stat.Mtime, st.mtimeNs, true);
-    dv.setBigUint64(at + Stat.Ctime, st.ctimeNs, true);
-    dv.setUint32(at + Stat.Mode, Number(st.mode) & 0o7777, true);
-    dv.setUint32(at + Stat.Nlink, Number(st.nlink), true);
-    dv.setUint32(at + Stat.Uid, Number(st.uid), true);
-    dv.setUint32(at + Stat.Gid, Number(st.gid), true);
-    dv.setUint32(at + Stat.Kind, kindOf(st.mode), true);
-    dv.setUint32(at + Stat.Layer, 0, true);
+    writeHostStat(dv, at, st, 0);
   }
 
   /** Reads a name of `len` bytes at `off`, checked to be a single component. */

@@ -297,7 +297,17 @@ export function decodeRefList(len: number, dv: DataView): number[] | null {
 }
 
 /**
- * The whole gofer of one sandbox: the image's tree (mount 0, if there is an image) and the host
+ * A read-only lower tree served as mount 0 (node numbers without Ref.Host): an image's
+ * (LowerServer) or a host directory's (hostlower.ts HostLowerServer).
+ */
+export interface ReadOnlyTree {
+  handle(id: number, len: number, window: Uint8Array): number;
+  checkHandles(refs: number[]): boolean;
+  closeHandles(refs: number[]): void;
+}
+
+/**
+ * The whole gofer of one sandbox: the lower tree (mount 0, if there is an image) and the host
  * trees (mounts 1..n). A request goes to the tree its first reference belongs to (Ref.Host tells);
  * a request mixing trees is EXDEV; Close and FSync lists are checked in full before anything is done.
  */
@@ -307,7 +317,7 @@ export class GoferServer {
   requests = 0;
 
   constructor(
-    readonly lower: LowerServer | null,
+    readonly lower: ReadOnlyTree | null,
     readonly host: HostServer | null,
   ) {}
 

@@ -1,13 +1,17 @@
-// Building one sandbox's gofer: the image's tree (mount 0, if there is an image) and the host trees
-// (mounts 1..n, from the host's configuration only, never from a request). Used by the worker entry
-// and by the in-thread gofer alike.
+// Building one sandbox's gofer: the lower tree (mount 0: the image's, or a host directory's with
+// `lowerDir`) and the host trees (mounts 1..n), all from the host's configuration only, never from a
+// request. Used by the worker entry and by the in-thread gofer alike. With both an image and a
+// lowerDir, the image supplies only its config (Entrypoint, Cmd, Env, WorkingDir).
 import { ImageError, LowerTree, openImage, type ImageConfig } from './image/index';
 import type { SharedTree } from './image/share';
 import { HostServer, type HostMount } from './hosttree';
-import { GoferServer, LowerServer } from './server';
+import { HostLowerServer, type HostLowerConfig } from './hostlower';
+import { GoferServer, LowerServer, type ReadOnlyTree } from './server';
 
 export interface GoferConfig {
   image: string | null;
+  /** A host directory served read-only as the lower (mount 0) instead of the image's tree. */
+  lowerDir?: HostLowerConfig;
   mounts: HostMount[];
   cacheDir: string;
   /**
@@ -45,22 +49,34 @@ export function createGofer(cfg: GoferConfig, progress?: (msg: string) => void):
       throw new GoferSetupError((e as Error)?.message ?? String(e), e instanceof ImageError);
     }
   }
+  let lowerDir: HostLowerServer | null = null;
+  if (cfg.lowerDir) {
+    try {
+      lowerDir = new HostLowerServer(cfg.lowerDir);
+    } catch (e) {
+      img?.close();
+      throw new GoferSetupError(`rootfs ${cfg.lowerDir.path}: ${(e as Error)?.message ?? e}`, false);
+    }
+  }
   let host: HostServer | null = null;
   if (cfg.mounts.length) {
     try {
       host = new HostServer(cfg.mounts);
     } catch (e) {
+      lowerDir?.closeAll();
       img?.close();
       throw new GoferSetupError(`volume: ${(e as Error)?.message ?? e}`, false);
     }
   }
-  const server = new GoferServer(img ? new LowerServer(img.tree) : null, host);
+  const lower: ReadOnlyTree | null = lowerDir ?? (img ? new LowerServer(img.tree) : null);
+  const server = new GoferServer(lower, host);
   return {
     server,
     config: img?.config ?? { entrypoint: [], cmd: [], env: [], workingDir: '' },
-    nodes: img?.tree.count ?? 0,
+    nodes: lowerDir ? lowerDir.count : img?.tree.count ?? 0,
     close() {
       host?.closeAll();
+      lowerDir?.closeAll();
       img?.close();
     },
   };

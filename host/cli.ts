@@ -33,7 +33,7 @@ function defaultCommand(shell: boolean, terminal: boolean): string[] {
 }
 
 const USAGE = `Usage: node host/run.js [OPTIONS] [IMAGE [COMMAND] [ARG...]]
-       node host/run.js [OPTIONS] --overlay2 none --rootfs DIR [IMAGE] COMMAND [ARG...]
+       node host/run.js [OPTIONS] --rootfs DIR [IMAGE.tar] COMMAND [ARG...]
 
 Runs a WASI program from a container image inside the ${PROJECT} sandbox, on a root file system
 whose writable layer lives inside the sandbox.
@@ -58,7 +58,10 @@ Options:
                        file there), or none (no overlay: the rootfs is a writable host directory, given
                        by --rootfs or extracted from the image); add ,size=N to limit it (e.g. 512m)
       --size SIZE      the same limit as ,size=N
-      --rootfs DIR     with --overlay2 none: the host directory that is the root file system
+      --rootfs DIR     a host directory as the root file system instead of an image: read-only under
+                       the sandbox's upper layer (with root:self the filestore lives inside it, hidden
+                       from the guest); with --overlay2 none, used writable with no overlay. An
+                       IMAGE.tar given after it supplies only the config (Cmd, Env, WorkingDir)
       --volume-cache-ms N
                        how long names and attributes from a bind mount are trusted before they are
                        checked with the host again (default 1000; 0: every lookup asks the host)
@@ -184,15 +187,15 @@ export function parseArgs(argv: string[]): CliOptions {
     if (mode.kind === 'none') fail('--size: --overlay2 none has no filestore to limit');
     opts.overlay2 = { ...mode, size };
   }
-  if (opts.overlay2?.kind === 'none' && opts.rootfs !== undefined) {
-    // the rootfs comes from --rootfs: everything after the options is the command
+  if (opts.rootfs !== undefined) {
+    // the rootfs comes from --rootfs: everything after the options is the command (an image first,
+    // named by its .tar suffix, supplies only its config)
     if (i < argv.length && /\.(tar|tgz|tar\.gz)$/.test(argv[i]) && argv.length > i) {
       opts.image = argv[i];
       opts.command = argv.slice(i + 1);
     } else opts.command = argv.slice(i);
     return opts;
   }
-  if (opts.rootfs !== undefined) fail('--rootfs: only with --overlay2 none');
   if (i >= argv.length) {
     opts.image = defaultImage();
     opts.command = defaultCommand(shell, tty.isatty(0));

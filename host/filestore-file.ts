@@ -57,9 +57,12 @@ export interface FileFilestoreOptions {
   reserve?: boolean;
 }
 
+/** Every self-backed filestore's name (and its lock file's) starts with this; the guest never sees them. */
+export const SELF_PREFIX = '.wasmbox.filestore.';
+
 /** Name of the self-backed filestore file inside the upper directory. */
 export function selfFileName(sandboxId: string): string {
-  return `.wasmbox.filestore.${sandboxId}`;
+  return `${SELF_PREFIX}${sandboxId}`;
 }
 
 function addon(): NativeAddon {

@@ -21,7 +21,7 @@ import type { GoferWorkerMessage } from '../gofer/worker';
 import { Io } from '../kernel/abi';
 import { E } from '../kernel/wasi/errno';
 import { MemoryFilestore, type Filestore } from './filestore';
-import { openFilestore, selfFileName } from './filestore-file';
+import { SELF_PREFIX, openFilestore, selfFileName } from './filestore-file';
 import { exportUpper } from './export';
 import { extractImage } from './extract';
 import { OptionError, type Overlay2, type Volume } from './options';
@@ -58,7 +58,12 @@ export interface RunOptions {
   cacheDir?: string;
   /** The root file system (runsc --overlay2); default root:self. */
   overlay2?: Overlay2;
-  /** `--overlay2 none`: the host directory that is the rootfs (else the image is extracted to a temporary one). */
+  /**
+   * A host directory that is the root file system. With `--overlay2 none` it is used writable (else
+   * the image is extracted to a temporary one); with an overlay it is the read-only lower, served by
+   * the gofer, and root:self keeps the filestore inside it (hidden from the guest), as runsc does.
+   * An image given as well supplies only its config.
+   */
   rootfs?: string;
   /** The host directory standing for the container's upper layer (root:self puts its filestore there). */
   upperDir?: string;
@@ -267,6 +272,23 @@ export function sweepStaleFilestores(dir: string): string[] {
   return removed;
 }
 
+/**
+ * root:self over a host rootfs: the filestore goes inside the rootfs directory, as runsc puts it, so
+ * that a container engine's accounting of the rootfs (its snapshot's upper directory, kubelet's du)
+ * sees the sandbox's writes. A rootfs that cannot take a file (read-only on the host) keeps the
+ * filestore in a temporary directory instead, and says so.
+ */
+function selfDirInRootfs(rootfs: string | undefined, progress?: (m: string) => void): string | undefined {
+  if (rootfs === undefined) return undefined;
+  try {
+    fs.accessSync(rootfs, fs.constants.W_OK); // EROFS on a read-only mount, even for root
+    return rootfs;
+  } catch {
+    progress?.(`--rootfs ${rootfs} is not writable on the host: the filestore goes to a temporary directory`);
+    return undefined;
+  }
+}
+
 /** Opens the filestore the overlay2 mode asks for; `note` says when it fell back to memory. */
 function filestoreFor(mode: Overlay2, opts: RunOptions, cleanup: Cleanup): { filestore: Filestore; note: string | null } {
   const memLimit = Math.floor(os.totalmem() / 2);
@@ -275,7 +297,7 @@ function filestoreFor(mode: Overlay2, opts: RunOptions, cleanup: Cleanup): { fil
   // is ENOSPC, never SIGBUS, without reserving blocks up front (fallocate'd, unwritten extents make
   // every later write several times slower on ext4).
   if (mode.kind === 'memory') return openFilestore('memfd', { limitBytes: mode.size ?? memLimit });
-  const dir = mode.kind === 'dir' ? mode.dir : opts.upperDir ?? tempDir('upper', cleanup);
+  const dir = mode.kind === 'dir' ? mode.dir : opts.upperDir ?? selfDirInRootfs(opts.rootfs, opts.progress) ?? tempDir('upper', cleanup);
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
     throw setupError(`${mode.kind === 'dir' ? '--overlay2 dir=' : '--upper-dir '}${dir}: not a directory`);
   }
@@ -320,6 +342,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     const hostMounts: HostMount[] = [];
     let imageForGofer: string | null = opts.image ?? null;
     let noneConfig: ImageConfig | null = null;
+    let lowerDir: GoferConfig['lowerDir'];
     if (mode.kind === 'none') {
       let rootfs = opts.rootfs;
       if (rootfs === undefined) {
@@ -338,12 +361,17 @@ export async function run(opts: RunOptions): Promise<RunResult> {
       }
       hostMounts.push({ path: rootfs, readonly: false });
       imageForGofer = opts.rootfs !== undefined ? opts.image ?? null : null;
+    } else if (opts.rootfs !== undefined) {
+      // a host directory is the lower, read-only; an image, if given too, supplies only its config
+      if (opts.shared) throw setupError('--rootfs: not with a shared image');
+      if (!fs.existsSync(opts.rootfs) || !fs.statSync(opts.rootfs).isDirectory()) throw setupError(`--rootfs ${opts.rootfs}: not a directory`);
+      lowerDir = { path: opts.rootfs, hideAtRoot: [SELF_PREFIX] };
     } else if (opts.image === undefined) {
-      throw setupError('an IMAGE is required (or --overlay2 none --rootfs DIR)');
+      throw setupError('an IMAGE is required (or --rootfs DIR)');
     }
     const firstVolume = hostMounts.length + 1;
     for (const v of volumes) hostMounts.push({ path: v.host, readonly: v.readonly });
-    const goferCfg: GoferConfig = { image: imageForGofer, mounts: hostMounts, cacheDir, shared: opts.shared };
+    const goferCfg: GoferConfig = { image: imageForGofer, lowerDir, mounts: hostMounts, cacheDir, shared: opts.shared };
     mark('setup');
     const gofer = opts.gofer === 'worker' ? startWorkerGofer(goferCfg, opts.progress) : startInlineGofer(goferCfg, opts.progress);
     cleanup.add(() => gofer.close());

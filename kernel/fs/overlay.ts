@@ -29,9 +29,33 @@ import { goferClose, goferGetdents, goferMount, goferNodeCall, goferOpen, goferP
 import { freeFileData, setPage } from "./tmpfs";
 import { remoteLoadLink, remoteLookup, remoteRelease } from "./remote";
 
-/** lowerMap[node] is the inode showing lower node `node`, or 0. Sized by the mount's node limit. */
+/**
+ * lowerMap[node] is the inode showing lower node `node`, or 0, for node < lowerCap. It starts small
+ * and doubles as higher node numbers appear, up to the mount's node limit: an image's limit is its
+ * entry count, but a host directory's (a rootfs served by the gofer) is only a bound on how many
+ * objects it may name, so the map is sized by what the sandbox has actually seen.
+ */
 let lowerMap: usize = 0;
+let lowerCap: u32 = 0;
+/** Lower node numbers are below this (from the mount response). Immutable after mount. */
 let lowerLimit: u32 = 0;
+
+const LOWER_MAP_MIN: u32 = 1024;
+
+/** The slot of lower node `node` (< lowerLimit) in lowerMap, growing the map to hold it. */
+function lowerSlot(node: u32): usize {
+  if (node >= lowerCap) {
+    let cap = max<u32>(lowerCap, LOWER_MAP_MIN);
+    while (cap <= node) cap = cap > (lowerLimit >>> 1) ? lowerLimit : cap << 1;
+    const m = heap.alloc(<usize>cap << 2);
+    if (lowerCap) memory.copy(m, lowerMap, <usize>lowerCap << 2);
+    memory.fill(m + (<usize>lowerCap << 2), 0, <usize>(cap - lowerCap) << 2);
+    if (lowerMap) heap.free(lowerMap);
+    lowerMap = m;
+    lowerCap = cap;
+  }
+  return lowerMap + (<usize>node << 2);
+}
 
 /** The root directory of the namespace. Immutable after mount. */
 export let rootInode: Inode = changetype<Inode>(0);
@@ -63,12 +87,10 @@ export function overlayMount(): u32 {
   const node = load<u32>(resp);
   lowerLimit = load<u32>(resp + 4);
   if (node >= lowerLimit || load<u8>(resp + 8 + Stat.Kind) != Filetype.DIRECTORY) return E.IO;
-  lowerMap = heap.alloc(<usize>lowerLimit << 2);
-  memory.fill(lowerMap, 0, <usize>lowerLimit << 2);
   reserveInos(<u64>lowerLimit + 1);
   const root = inodeFromStat(node, resp + 8);
   root.parent = root;
-  store<usize>(lowerMap + (<usize>node << 2), changetype<usize>(root));
+  store<usize>(lowerSlot(node), changetype<usize>(root));
   rootInode = root;
   return 0;
 }
@@ -107,7 +129,7 @@ export function populate(dir: Inode): u32 {
       off += (<usize>GetdentsResp.EntName + nameLen + 7) & ~7;
       if (node >= lowerLimit) return E.IO;
       if (dLookup(dir, name, nameLen) !== null) continue;
-      const at = lowerMap + (<usize>node << 2);
+      const at = lowerSlot(node);
       let n = changetype<Inode | null>(load<usize>(at));
       if (n === null) {
         n = inodeFromStat(node, rec + GetdentsResp.EntStat);
@@ -228,7 +250,7 @@ export function inodeRelease(n: Inode): void {
   if (n.target != 0) heap.free(n.target);
   if (n.ents != 0) heap.free(n.ents);
   if (n.lowerHandle != NO_NODE) goferClose(n.lowerHandle);
-  if (n.lowerNode != NO_NODE && n.lowerNode < lowerLimit) {
+  if (n.lowerNode != NO_NODE && n.lowerNode < lowerCap) {
     const at = lowerMap + (<usize>n.lowerNode << 2);
     if (load<usize>(at) == changetype<usize>(n)) store<usize>(at, 0);
   }

@@ -195,7 +195,7 @@ test('bad volume and overlay2 flags: 125 and a message naming the flag', () => {
     [['--overlay2', 'root:dir=relative'], /--overlay2: dir=relative: the directory must be an absolute path/],
     [['--overlay2', 'root:self,size=lots'], /--overlay2: size=lots/],
     [['--overlay2', 'sideways'], /--overlay2/],
-    [['--rootfs', '/tmp'], /--rootfs: only with --overlay2 none/],
+    [['--rootfs', '/no/such/dir'], /--rootfs \/no\/such\/dir: not a directory/],
   ] as const) {
     const r = runSandbox([...args, img], { input: '' });
     assert.is(r.status, 125, `${args.join(' ')}: ${r.stderr}`);
