@@ -5,7 +5,7 @@
 //
 // Options stop at IMAGE; everything after it is the command, as with `docker run`.
 import { parseSize } from './filestore';
-import { parseOverlay2, parseVolume } from './options';
+import { parseOverlay2, parseTmpfs, parseVolume } from './options';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import tty from 'node:tty';
@@ -53,6 +53,10 @@ Options:
   -w, --workdir DIR    working directory (passed to the guest as PWD)
   -v, --volume HOST:GUEST[:ro]
                        bind-mount a host directory (no overlay: writes reach the host; :ro refuses them)
+      --tmpfs PATH[:OPTIONS]
+                       mount a tmpfs at PATH inside the sandbox (options: size=N, mode=OCTAL, ro; the
+                       mount flags noexec, nosuid, nodev... are accepted and mean nothing here)
+      --read-only      make the root file system read-only (EROFS); mounts keep their own mode
       --overlay2 MODE  the root file system, as runsc: root:self (default; the upper layer's data in a
                        file in --upper-dir), root:memory (in shared memory), root:dir=/abs/path (in a
                        file there), or none (no overlay: the rootfs is a writable host directory, given
@@ -104,7 +108,7 @@ function fail(msg: string): never {
 type CliOptions = RunOptions & { stats: boolean; replicas?: number; threads?: number; perThread?: number };
 
 export function parseArgs(argv: string[]): CliOptions {
-  const opts: CliOptions = { env: [], volumes: [], stats: false };
+  const opts: CliOptions = { env: [], volumes: [], tmpfs: [], stats: false };
   let size: number | undefined;
   let shell = false; // -i / -t
   let i = 0;
@@ -147,7 +151,14 @@ export function parseArgs(argv: string[]): CliOptions {
       } catch (e) {
         fail((e as Error).message);
       }
-    } else if (a === '--rootfs') opts.rootfs = val(a);
+    } else if (a === '--tmpfs') {
+      try {
+        opts.tmpfs!.push(parseTmpfs(val(a)));
+      } catch (e) {
+        fail((e as Error).message);
+      }
+    } else if (a === '--read-only') opts.readonlyRoot = true;
+    else if (a === '--rootfs') opts.rootfs = val(a);
     else if (a === '--upper-dir') opts.upperDir = val(a);
     else if (a === '--volume-cache-ms') {
       const v = val(a);

@@ -22,6 +22,8 @@ export interface KernelExports {
   kernel_setup(maxPages: number, root: number): number;
   mount_bind(len: number, m: number, ttlMs: number): number;
   mount_root_remote(m: number, ttlMs: number): number;
+  mount_tmpfs(len: number, mode: number, limitPages: number, flags: number): number;
+  mount_root_readonly(): void;
   kernel_set_inode_limit(n: number): void;
   io_base(): number;
   kernel_flush(): void;

@@ -61,3 +61,52 @@ export function parseVolume(v: string): Volume {
   if (path.posix.normalize(guest) === '/') throw new OptionError(`-v ${v}: cannot mount over /`);
   return { host: path.resolve(host), guest: path.posix.normalize(guest), readonly };
 }
+
+export interface TmpfsMount {
+  /** Where it appears in the sandbox (absolute). */
+  guest: string;
+  /** Quota in bytes (size=), or undefined for none of its own (the filestore's limit still holds). */
+  sizeBytes?: number;
+  /** Permission bits of its root directory (mode=, octal; default 1777 as Docker's --tmpfs). */
+  mode: number;
+  readonly: boolean;
+}
+
+/** Options of a tmpfs mount that change nothing inside a Wasm sandbox, accepted as Docker accepts them. */
+const TMPFS_NOOPS = new Set(['rw', 'exec', 'noexec', 'suid', 'nosuid', 'dev', 'nodev', 'sync', 'async', 'atime', 'noatime', 'relatime', 'norelatime', 'strictatime', 'nostrictatime', 'diratime', 'nodiratime', 'private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave', 'nr_inodes', 'tmpcopyup', 'notmpcopyup']);
+
+/**
+ * Parses a --tmpfs value, PATH[:OPTIONS] as `docker run --tmpfs` (OPTIONS comma-separated: size=N,
+ * mode=OCTAL, ro, and mount flags that mean nothing in the sandbox, which are accepted), or the
+ * options of an OCI `tmpfs` mount (`what` names the source of the value in messages).
+ */
+export function parseTmpfs(v: string, what = `--tmpfs ${v}`): TmpfsMount {
+  const colon = v.indexOf(':');
+  const guest = colon < 0 ? v : v.slice(0, colon);
+  const opts = colon < 0 ? [] : v.slice(colon + 1).split(',').filter(Boolean);
+  if (!guest.startsWith('/')) throw new OptionError(`${what}: the path must be absolute`);
+  if (path.posix.normalize(guest) === '/') throw new OptionError(`${what}: cannot mount over /`);
+  return { guest: path.posix.normalize(guest), ...tmpfsOptions(opts, what) };
+}
+
+/** The options of a tmpfs mount (docker's --tmpfs list, or an OCI mount's `options`). */
+export function tmpfsOptions(opts: string[], what: string): Omit<TmpfsMount, 'guest'> {
+  const out: Omit<TmpfsMount, 'guest'> = { mode: 0o1777, readonly: false };
+  for (const o of opts) {
+    const eq = o.indexOf('=');
+    const key = eq < 0 ? o : o.slice(0, eq);
+    const val = eq < 0 ? '' : o.slice(eq + 1);
+    if (key === 'size') {
+      const n = /^\d+%$/.test(val) ? NaN : parseSize(val);
+      if (!Number.isFinite(n) || n < 0) throw new OptionError(`${what}: size=${val}: not a size (use e.g. 64m)`);
+      out.sizeBytes = n;
+    } else if (key === 'mode') {
+      if (!/^[0-7]{1,4}$/.test(val)) throw new OptionError(`${what}: mode=${val}: not an octal mode`);
+      out.mode = parseInt(val, 8);
+    } else if (key === 'ro') out.readonly = true;
+    else if (key === 'uid' || key === 'gid' || key === 'nr_inodes' || key === 'nr_blocks') {
+      if (!/^\d+[kmg]?$/i.test(val)) throw new OptionError(`${what}: ${o}: not a number`);
+    } else if (!TMPFS_NOOPS.has(key)) throw new OptionError(`${what}: unknown option "${o}"`);
+  }
+  return out;
+}

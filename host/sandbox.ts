@@ -24,7 +24,7 @@ import { MemoryFilestore, type Filestore } from './filestore';
 import { SELF_PREFIX, openFilestore, selfFileName } from './filestore-file';
 import { exportUpper } from './export';
 import { extractImage } from './extract';
-import { OptionError, type Overlay2, type Volume } from './options';
+import { OptionError, type Overlay2, type TmpfsMount, type Volume } from './options';
 import { loadNative } from './native/index';
 import { capMemory } from './wasm-limits';
 import { ExitSignal, GuestProcess, type Streams } from './glue';
@@ -69,6 +69,10 @@ export interface RunOptions {
   upperDir?: string;
   /** Bind mounts, docker -v. */
   volumes?: Volume[];
+  /** tmpfs mounts inside the sandbox (docker --tmpfs): file data in the filestore, with a quota each. */
+  tmpfs?: TmpfsMount[];
+  /** The root file system is read-only (docker --read-only): EROFS, while mounts keep their own rule. */
+  readonlyRoot?: boolean;
   /** How long (ms) names and attributes from a bind mount are trusted before revalidation (default 1000). */
   volumeCacheMs?: number;
   streams?: Streams;
@@ -190,6 +194,33 @@ function startInlineGofer(cfg: GoferConfig, progress?: (m: string) => void): Gof
     died: () => null,
     close: () => g.close(),
   };
+}
+
+/**
+ * Mounts the bind mounts (gofer mounts firstVolume..) and tmpfs mounts, parents before what lies
+ * below them (as Docker sorts mounts by depth), so that `-v /a` and `--tmpfs /a/b` nest as expected.
+ */
+function mountAll(kernel: Kernel, volumes: Volume[], firstVolume: number, tmpfs: TmpfsMount[], ttlMs: number): void {
+  const k = kernel.exports;
+  const depth = (p: string) => p.split('/').filter(Boolean).length;
+  const all = [
+    ...volumes.map((v, i) => ({ guest: v.guest, what: `-v ${v.host}:${v.guest}`, mount: (len: number) => k.mount_bind(len, firstVolume + i, ttlMs) })),
+    ...tmpfs.map((t) => ({
+      guest: t.guest,
+      what: `--tmpfs ${t.guest}`,
+      mount: (len: number) => {
+        const pages = t.sizeBytes === undefined ? 0xffffffff : Math.min(Math.ceil(t.sizeBytes / 4096), 0xfffffffe);
+        return k.mount_tmpfs(len, t.mode, pages, t.readonly ? 1 : 0);
+      },
+    })),
+  ].sort((a, b) => depth(a.guest) - depth(b.guest));
+  for (const m of all) {
+    const bytes = new TextEncoder().encode(m.guest);
+    if (bytes.length >= Io.PATH_MAX) throw setupError(`${m.what}: path too long`);
+    kernel.view().set(bytes, kernel.io + Io.PATH1);
+    const e = m.mount(bytes.length);
+    if (e !== 0) throw setupError(`${m.what}: cannot mount: ${errnoText(e)}`);
+  }
 }
 
 /** argv of the run, from the image config and the overrides, as `docker run` builds it. */
@@ -359,7 +390,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
       } else if (opts.image !== undefined) {
         noneConfig = null; // the image supplies the config only
       }
-      hostMounts.push({ path: rootfs, readonly: false });
+      hostMounts.push({ path: rootfs, readonly: !!opts.readonlyRoot });
       imageForGofer = opts.rootfs !== undefined ? opts.image ?? null : null;
     } else if (opts.rootfs !== undefined) {
       // a host directory is the lower, read-only; an image, if given too, supplies only its config
@@ -390,13 +421,8 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     if (se === 0 && mode.kind === 'none') se = k.mount_root_remote(1, 0);
     if (se !== 0) throw setupError(`cannot mount the root file system: ${errnoText(se)}`);
     k.kernel_set_inode_limit(opts.inodes ?? 4_000_000);
-    for (let i = 0; i < volumes.length; i++) {
-      const bytes = new TextEncoder().encode(volumes[i].guest);
-      if (bytes.length >= Io.PATH_MAX) throw setupError(`-v: ${volumes[i].guest}: path too long`);
-      kernel.view().set(bytes, kernel.io + Io.PATH1);
-      const e = k.mount_bind(bytes.length, firstVolume + i, opts.volumeCacheMs ?? 1000);
-      if (e !== 0) throw setupError(`-v ${volumes[i].host}:${volumes[i].guest}: cannot mount: ${errnoText(e)}`);
-    }
+    mountAll(kernel, volumes, firstVolume, opts.tmpfs ?? [], opts.volumeCacheMs ?? 1000);
+    if (opts.readonlyRoot && mode.kind !== 'none') k.mount_root_readonly();
 
     const config = noneConfig ?? goferConfig;
     const argv = commandLine(config, opts);

@@ -13,6 +13,7 @@ import { fs_zero } from "../host";
 import { planPage, planRoom, planZero } from "../io";
 import { PAGE_NONE, pageAlloc, pageFree } from "../mm/filestore";
 import { Inode } from "../vfs/inode";
+import { devCharge, devUncharge } from "./devices";
 
 const LEAF_SHIFT: u32 = 10;
 const LEAF_ENTRIES: u32 = 1 << LEAF_SHIFT;
@@ -20,6 +21,21 @@ const LEAF_MASK: u32 = LEAF_ENTRIES - 1;
 
 /** Largest file the tmpfs holds (1 TiB); past it writes and truncates fail with EFBIG. */
 export const MAX_FILE_SIZE: u64 = <u64>1 << 40;
+
+/** A page for file `n`, counted against its file system's quota (devices.ts); PAGE_NONE when full. */
+// @ts-ignore: decorator
+@inline function allocFor(n: Inode): u32 {
+  if (!devCharge(n.dev)) return PAGE_NONE;
+  const p = pageAlloc();
+  if (p == PAGE_NONE) devUncharge(n.dev);
+  return p;
+}
+
+// @ts-ignore: decorator
+@inline function freeFor(n: Inode, page: u32): void {
+  pageFree(page);
+  devUncharge(n.dev);
+}
 
 /** The filestore page + 1 holding file page `idx`, or 0 for a hole. */
 export function pageGet(n: Inode, idx: u32): u32 {
@@ -109,7 +125,7 @@ export function planWrite(n: Inode, off: u64, len: u32, nospc: usize): u32 {
     let p = load<u32>(slot);
     let fresh = false;
     if (p == 0) {
-      const np = pageAlloc();
+      const np = allocFor(n);
       if (np == PAGE_NONE) {
         store<u8>(nospc, 1);
         break;
@@ -132,7 +148,7 @@ export function allocateRange(n: Inode, off: u64, len: u64): bool {
   for (let idx = first; idx <= last; idx++) {
     const slot = pageSlot(n, idx);
     if (load<u32>(slot) != 0) continue;
-    const np = pageAlloc();
+    const np = allocFor(n);
     if (np == PAGE_NONE) return false;
     store<u32>(slot, np + 1);
   }
@@ -147,7 +163,7 @@ function freeFrom(n: Inode, fromIdx: u32): void {
       const at = n.map + (<usize>i << 2);
       const p = load<u32>(at);
       if (p != 0) {
-        pageFree(p - 1);
+        freeFor(n, p - 1);
         store<u32>(at, 0);
       }
     }
@@ -163,7 +179,7 @@ function freeFrom(n: Inode, fromIdx: u32): void {
       const e = lp + (<usize>i << 2);
       const p = load<u32>(e);
       if (p != 0) {
-        pageFree(p - 1);
+        freeFor(n, p - 1);
         store<u32>(e, 0);
       }
     }

@@ -40,6 +40,7 @@ export function createNode(dir: Inode, name: usize, len: u32, kind: u32, mode: u
   n.mtime = now;
   n.ctime = now;
   n.flags = IFlag.UPPER;
+  n.dev = dir.dev; // the file system of its directory (the root's upper, or a tmpfs mount)
   if (kind == Filetype.DIRECTORY) {
     n.parent = dir;
     dir.nlink++;

@@ -18,6 +18,7 @@ import { IFlag, Inode, NO_NODE } from "../vfs/inode";
 import { Dot, W, walk, wDentry, wDir, wDot, wInode, wNameLen, wSlash } from "../vfs/namei";
 import { createNode, dirEmpty, isAncestor, linkEntry, markDirUpper, renameEntry, symlinkNode, touchDir, unlinkEntry } from "../vfs/ops";
 import { exportBegin, exportNext, exportRead } from "../fs/export";
+import { devQuota, devWritable, setRootReadOnly, tmpfsNew } from "../fs/devices";
 import {
   isRemote, REMOTE_WRITE_MAX, remoteCommitWrite, remoteCreate, remoteLink, remoteList, remoteMkdir, remoteMount, remoteOpen,
   remotePlanRead, remoteRename, remoteRevalidate, remoteSetStat, remoteSymlink, remoteUnlink, remoteWriteBuffer,
@@ -98,6 +99,10 @@ function setTimes(n: Inode, atim: u64, mtim: u64, fst: u32): u32 {
   if ((fst & FST.ATIM) && (fst & FST.ATIM_NOW)) return E.INVAL;
   if ((fst & FST.MTIM) && (fst & FST.MTIM_NOW)) return E.INVAL;
   if (fst & ~0xf) return E.INVAL;
+  if (!isRemote(n)) {
+    const ro = devWritable(n.dev);
+    if (ro) return ro;
+  }
   if (isRemote(n)) {
     let mask: u32 = 0;
     if (fst & FST.ATIM) mask |= SET_ATIME;
@@ -120,6 +125,8 @@ function setTimes(n: Inode, atim: u64, mtim: u64, fst: u32): u32 {
 /** Sets a regular file's size, copying up first (no copy is needed when the new size is 0). */
 function setSize(n: Inode, size: u64): u32 {
   if (isRemote(n)) return remoteSetStat(n, SET_SIZE, size, 0, 0);
+  const ro = devWritable(n.dev);
+  if (ro) return ro;
   if (size > MAX_FILE_SIZE) return E.FBIG;
   if (n.flags & IFlag.LOWER_DATA) {
     if (size == 0) {
@@ -300,6 +307,8 @@ export function fd_allocate(pid: u32, fd: u32, offset: u64, len: u64): u32 {
     if (re) return re;
     return end > n.size ? remoteSetStat(n, SET_SIZE, end, 0, 0) : 0;
   }
+  const ro = devWritable(n.dev);
+  if (ro) return ro;
   const c = copyUp(n);
   if (c) return c;
   if (!allocateRange(n, offset, len)) return E.NOSPC;
@@ -683,6 +692,8 @@ export function path_open(pid: u32, fd: u32, dirflags: u32, len: u32, oflags: u3
       n = changetype<Inode>(load<usize>(ptr));
       rhandle = load<u32>(flag);
     } else {
+      e = devWritable(wDir.dev);
+      if (e) return e;
       if (!inodeRoom()) return E.NOSPC;
       n = createNode(wDir, nameA, wNameLen, Filetype.REGULAR_FILE, 0o644);
     }
@@ -697,11 +708,14 @@ export function path_open(pid: u32, fd: u32, dirflags: u32, len: u32, oflags: u3
       if (e) return e;
       rhandle = load<u32>(flag);
     } else if (n.kind == Filetype.REGULAR_FILE) {
+      // a read-only file system: EROFS for writing or truncating; O_APPEND alone changes nothing
+      const ro = devWritable(n.dev);
+      if (ro && (write || trunc)) return ro;
       if (trunc) {
         e = setSize(n, 0);
         if (e) return e;
         markDirUpper(wDir);
-      } else if (write || append) {
+      } else if ((write || append) && !ro) {
         e = copyUp(n);
         if (e) return e;
         if (n.lowerNode != NO_NODE) markDirUpper(wDir);
@@ -737,6 +751,8 @@ export function path_create_directory(pid: u32, fd: u32, len: u32): u32 {
   if (wDot != Dot.NONE || wInode !== null) return E.EXIST;
   if (wDir.nlink == 0) return E.NOENT;
   if (isRemote(wDir)) return remoteMkdir(wDir, nameA, wNameLen);
+  const ro = devWritable(wDir.dev);
+  if (ro) return ro;
   if (!inodeRoom()) return E.NOSPC;
   createNode(wDir, nameA, wNameLen, Filetype.DIRECTORY, 0o755);
   return 0;
@@ -748,6 +764,11 @@ export function path_remove_directory(pid: u32, fd: u32, len: u32): u32 {
   if (wDot == Dot.DOT) return E.INVAL;
   if (wDot == Dot.DOTDOT) return E.NOTEMPTY;
   if (wDot == Dot.SLASHES) return E.BUSY;
+  // Linux do_rmdir asks for write access to the mount before it looks the name up
+  if (!isRemote(wDir)) {
+    const ro = devWritable(wDir.dev);
+    if (ro) return ro;
+  }
   const n = wInode;
   if (n === null) return E.NOENT;
   if (n.kind != Filetype.DIRECTORY) return E.NOTDIR;
@@ -765,6 +786,10 @@ export function path_unlink_file(pid: u32, fd: u32, len: u32): u32 {
   const e = walkAt(pid, fd, len, W.PARENT, io + Io.PATH1, nameA);
   if (e) return e;
   if (wDot != Dot.NONE) return E.ISDIR;
+  if (!isRemote(wDir)) {
+    const ro = devWritable(wDir.dev); // before the lookup, as Linux do_unlinkat
+    if (ro) return ro;
+  }
   const n = wInode;
   if (n === null) return E.NOENT;
   if (n.kind == Filetype.DIRECTORY) return E.ISDIR;
@@ -783,6 +808,8 @@ export function path_symlink(pid: u32, targetLen: u32, fd: u32, len: u32): u32 {
   if (wSlash) return E.NOENT;
   if (wDir.nlink == 0) return E.NOENT;
   if (isRemote(wDir)) return remoteSymlink(wDir, nameA, wNameLen, io + Io.PATH1, targetLen);
+  const ro = devWritable(wDir.dev);
+  if (ro) return ro;
   if (!inodeRoom()) return E.NOSPC;
   symlinkNode(wDir, nameA, wNameLen, io + Io.PATH1, targetLen);
   return 0;
@@ -813,8 +840,13 @@ export function path_link(pid: u32, oldFd: u32, oldFlags: u32, oldLen: u32, newF
   if (wDot != Dot.NONE || wInode !== null) return E.EXIST;
   if (wSlash) return E.NOENT;
   if (wDir.nlink == 0) return E.NOENT;
+  if (!isRemote(wDir)) {
+    const ro = devWritable(wDir.dev);
+    if (ro) return ro;
+  }
   if (src.kind == Filetype.DIRECTORY) return E.PERM;
   if (isRemote(wDir) || isRemote(src)) return isRemote(wDir) ? remoteLink(wDir, src, nameB, wNameLen) : E.XDEV;
+  if (src.dev != wDir.dev) return E.XDEV; // the root and a tmpfs mount, or two tmpfs mounts
   linkEntry(wDir, nameB, wNameLen, src);
   return 0;
 }
@@ -841,6 +873,10 @@ export function path_rename(pid: u32, oldFd: u32, oldLen: u32, newFd: u32, newLe
   const nDir = wDir;
   if (oDir.dev != nDir.dev) return E.XDEV;
   if (oDot != Dot.NONE || wDot != Dot.NONE) return E.BUSY;
+  if (!isRemote(oDir)) {
+    const ro = devWritable(oDir.dev); // Linux do_renameat2: write access before the lookups
+    if (ro) return ro;
+  }
   if (src === null) return E.NOENT;
   const isDir = src.kind == Filetype.DIRECTORY;
   if (!isDir && (oSlash || wSlash)) return E.NOTDIR;
@@ -949,11 +985,11 @@ export function export_read(off: u64, len: u32): u32 {
 // Mounts (set up by the host before any process runs)
 
 /**
- * Bind-mounts gofer mount `m` (a host tree) at PATH1 (len bytes, absolute), creating the mount
- * point's directories in the root file system if needed, as Docker does. `ttlMs` is how long names
- * and attributes from the host are trusted before they are revalidated (fs/remote.ts).
+ * Resolves the mount point PATH1 (len bytes, absolute) for a new mount, creating its missing
+ * directories in the root file system as Docker does. On success wDentry is the mount point, a
+ * directory with nothing mounted on it yet.
  */
-export function mount_bind(len: u32, m: u32, ttlMs: u32): u32 {
+function mountPoint(len: u32): u32 {
   const path = io + Io.PATH1;
   if (len == 0 || load<u8>(path) != 0x2f) return E.INVAL;
   const root = rootInode;
@@ -989,12 +1025,46 @@ export function mount_bind(len: u32, m: u32, ttlMs: u32): u32 {
       a = a.parent;
     }
   }
+  return 0;
+}
+
+/**
+ * Bind-mounts gofer mount `m` (a host tree) at PATH1 (len bytes, absolute), creating the mount
+ * point's directories in the root file system if needed, as Docker does. `ttlMs` is how long names
+ * and attributes from the host are trusted before they are revalidated (fs/remote.ts).
+ */
+export function mount_bind(len: u32, m: u32, ttlMs: u32): u32 {
+  const e = mountPoint(len);
+  if (e) return e;
+  const d = wDentry!;
   store<u32>(flag, 0);
   const r = remoteMount(m, ttlMs, flag);
   if (r === null) return load<u32>(flag);
   r.parent = d.parent;
-  point.mounted = r;
+  d.inode.mounted = r;
   return 0;
+}
+
+/**
+ * Mounts a fresh tmpfs at PATH1 (len bytes, absolute; the mount point's directories are created as
+ * for mount_bind): its root directory has mode bits `mode`, it holds at most `limitPages` filestore
+ * pages (0xffffffff: no quota of its own), and `flags` bit 0 makes it read-only.
+ */
+export function mount_tmpfs(len: u32, mode: u32, limitPages: u32, flags: u32): u32 {
+  if (flags & ~1) return E.INVAL;
+  const e = mountPoint(len);
+  if (e) return e;
+  const d = wDentry!;
+  const r = tmpfsNew(mode, limitPages, (flags & 1) != 0);
+  if (r === null) return E.NOSPC;
+  r.parent = d.parent;
+  d.inode.mounted = r;
+  return 0;
+}
+
+/** Makes the root file system read-only (`docker run --read-only`); mounts below it keep their own rule. */
+export function mount_root_readonly(): void {
+  setRootReadOnly();
 }
 
 /** Makes gofer mount `m` (a host tree) the root file system, with no overlay (`--overlay2 none`). */
@@ -1056,7 +1126,8 @@ export function wasmbox_layer(pid: u32, fd: u32, len: u32, follow: u32): u32 {
 
 /**
  * statfs-like figures for the file system holding PATH1 (len). STRUCT: 0 blocks u64, 8 bfree u64,
- * 16 files u64, 24 ffree u64, 32 bsize u32, 36 kind u32 (1 overlay root file system, 2 host mount),
+ * 16 files u64, 24 ffree u64, 32 bsize u32, 36 kind u32 (1 overlay root file system, 2 host mount,
+ * 3 tmpfs mount),
  * 40 upper pages u32 (filestore pages in use), 44 inodes u32.
  */
 export function wasmbox_statfs(pid: u32, fd: u32, len: u32): u32 {
@@ -1070,6 +1141,21 @@ export function wasmbox_statfs(pid: u32, fd: u32, len: u32): u32 {
     const ge = goferStatFS(n.lowerNode, out);
     if (ge) return ge;
     store<u32>(out, 2, 36);
+  } else if (devQuota(n.dev, out + 40)) {
+    // a tmpfs mount: its own quota (or, without one, the filestore's room), and its pages in use
+    const limit = load<u32>(out + 40);
+    const used = load<u32>(out + 44);
+    const total: u64 = limit == 0xffffffff ? <u64>pagesLimit() : <u64>limit;
+    const room: u64 = min<u64>(total - min<u64>(total, <u64>used), <u64>pagesFree());
+    store<u64>(out, total, 0);
+    store<u64>(out, room, 8);
+    store<u64>(out, <u64>inodesInUse() + 1000000, 16);
+    store<u64>(out, 1000000, 24);
+    store<u32>(out, 4096, 32);
+    store<u32>(out, 3, 36);
+    store<u32>(out, used, 40);
+    store<u32>(out, inodesInUse(), 44);
+    return 0;
   } else {
     store<u64>(out, <u64>pagesLimit(), 0);
     store<u64>(out, <u64>pagesFree(), 8);
