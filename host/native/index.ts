@@ -34,6 +34,36 @@ export interface NativeAddon {
   forwardSigterm(): void;
   /** True once after a SIGTERM was forwarded. */
   takeSigterm(): boolean;
+
+  // Terminals and descriptor passing (the OCI runtime's console socket, as runc does it). These are
+  // absent from addons built before they were added.
+
+  /** A new pseudo-terminal: posix_openpt + grantpt + unlockpt, slave opened; both O_NOCTTY|O_CLOEXEC. path is /dev/pts/N. */
+  openpty?(): { master: number; slave: number; path: string };
+  /**
+   * Connects to the unix stream socket at socketPath and sends one message: data `name` (1..4096
+   * bytes; runc sends the terminal's name), SCM_RIGHTS carrying fd. ENAMETOOLONG for a path that
+   * does not fit sockaddr_un, before any system call.
+   */
+  sendFd?(socketPath: string, fd: number, name: string): void;
+  /** A listening unix stream socket bound at socketPath (EADDRINUSE if it exists); the caller closes the fd and unlinks the path. */
+  listenFdSocket?(socketPath: string): number;
+  /**
+   * Accepts one connection on listenFd and receives one descriptor (made O_CLOEXEC) and its name
+   * (up to 4096 bytes), waiting at most timeoutMs (-1: no limit) in all: ETIMEDOUT. Closes the
+   * connection, not the listener.
+   */
+  acceptFd?(listenFd: number, timeoutMs: number): { fd: number; name: string };
+  /** listenFdSocket + acceptFd, then closes the listener and unlinks socketPath (on failure too). Blocks. */
+  recvFd?(socketPath: string, timeoutMs: number): { fd: number; name: string };
+  /** setsid() unless already a session leader (EPERM for a process group leader), then ioctl(fd, TIOCSCTTY, 0). */
+  setControllingTerminal?(fd: number): void;
+  dup2?(oldfd: number, newfd: number): void;
+  /** TIOCSWINSZ (rows, cols in 0..65535; pixel sizes 0). */
+  setWinsize?(fd: number, rows: number, cols: number): void;
+  /** TIOCGWINSZ. */
+  getWinsize?(fd: number): { rows: number; cols: number };
+
   readonly FALLOC_FL_KEEP_SIZE: number;
   readonly FALLOC_FL_PUNCH_HOLE: number;
   readonly MFD_CLOEXEC: number;

@@ -28,6 +28,30 @@
 //                                        even while the guest runs (vm's breakOnSigint), which Node
 //                                        offers for no other signal
 //   takeSigterm()                     -> true once after a forwarded SIGTERM (false otherwise)
+//   close(fd)                         -> undefined
+//
+// Terminals and descriptor passing, for the OCI runtime (runc's --console-socket protocol):
+//   openpty()                         -> { master, slave, path }: posix_openpt, grantpt, unlockpt,
+//                                        ptsname_r, then the slave opened; both O_NOCTTY|O_CLOEXEC
+//   sendFd(socketPath, fd, name)      -> undefined: connects to a unix stream socket and sends one
+//                                        message: data `name` (1..4096 bytes; runc sends the
+//                                        terminal's name), control SCM_RIGHTS carrying fd. What
+//                                        go-runc's console socket and conmon receive with recvmsg.
+//   listenFdSocket(socketPath)        -> listening fd (unix stream, O_CLOEXEC, backlog 1); the
+//                                        socket file is the caller's to unlink, the fd to close
+//   acceptFd(listenFd, timeoutMs)     -> { fd, name }: accepts one connection (waiting at most
+//                                        timeoutMs, -1 for ever, for the connection and then for
+//                                        its message: ETIMEDOUT), receives one fd (O_CLOEXEC) and up
+//                                        to 4096 bytes of name, closes the connection, not the
+//                                        listener
+//   recvFd(socketPath, timeoutMs)     -> { fd, name }: listenFdSocket + acceptFd, then closes the
+//                                        listener and unlinks socketPath (on failure too)
+//   setControllingTerminal(fd)        -> undefined: setsid() unless already a session leader, then
+//                                        ioctl(fd, TIOCSCTTY, 0)
+//   dup2(oldfd, newfd)                -> undefined
+//   setWinsize(fd, rows, cols)        -> undefined (TIOCSWINSZ; pixel sizes 0)
+//   getWinsize(fd)                    -> { rows, cols } (TIOCGWINSZ)
+//
 //   constants: FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, MFD_CLOEXEC, PAGE_SIZE (the system's)
 //
 // Every failure is a thrown Error with .code (the errno name, e.g. 'EBADF'), .errno and .syscall.
@@ -44,8 +68,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/falloc.h>
 
@@ -70,7 +100,9 @@ static const char *errno_name(int e) {
     N(EPERM) N(ENOENT) N(EINTR) N(EIO) N(ENXIO) N(EBADF) N(EAGAIN) N(ENOMEM) N(EACCES) N(EFAULT)
     N(EBUSY) N(EEXIST) N(ENODEV) N(ENOTDIR) N(EISDIR) N(EINVAL) N(ENFILE) N(EMFILE) N(ETXTBSY)
     N(EFBIG) N(ENOSPC) N(ESPIPE) N(EROFS) N(ENAMETOOLONG) N(ENOSYS) N(EOVERFLOW) N(EOPNOTSUPP)
-    N(EDQUOT) N(ELOOP)
+    N(EDQUOT) N(ELOOP) N(ESRCH) N(ENOTTY) N(EPIPE) N(ENOTSOCK) N(EADDRINUSE) N(EADDRNOTAVAIL)
+    N(ECONNREFUSED) N(ECONNRESET) N(ETIMEDOUT) N(EBADMSG) N(EMSGSIZE) N(EPROTOTYPE) N(ENOTCONN)
+    N(EISCONN) N(EAFNOSUPPORT)
 #undef N
     default: return "UNKNOWN";
   }
@@ -541,6 +573,443 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// more argument parsing: strings, signal lists, results
+
+// A string argument as a NUL-terminated malloc'd copy (the caller frees it) of at most max bytes;
+// *len is its length. Embedded NULs are refused. Returns NULL (with an exception pending) otherwise.
+static char *get_string(napi_env env, napi_value v, size_t max, size_t *len, const char *fn, const char *name) {
+  napi_valuetype t;
+  char what[160];
+  if (napi_typeof(env, v, &t) != napi_ok) return napi_failed(env, fn), NULL;
+  if (t != napi_string) {
+    snprintf(what, sizeof what, "%s must be a string", name);
+    return throw_arg(env, 0, fn, what), NULL;
+  }
+  size_t n = 0;
+  if (napi_get_value_string_utf8(env, v, NULL, 0, &n) != napi_ok) return napi_failed(env, fn), NULL;
+  if (n > max) {
+    snprintf(what, sizeof what, "%s must be at most %zu bytes, got %zu", name, max, n);
+    return throw_arg(env, 1, fn, what), NULL;
+  }
+  char *s = malloc(n + 1);
+  if (!s) return throw_errno(env, ENOMEM, fn, NULL), NULL;
+  if (napi_get_value_string_utf8(env, v, s, n + 1, &n) != napi_ok) {
+    free(s);
+    return napi_failed(env, fn), NULL;
+  }
+  if (strlen(s) != n) {
+    free(s);
+    snprintf(what, sizeof what, "%s must not contain NUL", name);
+    return throw_arg(env, 1, fn, what), NULL;
+  }
+  *len = n;
+  return s;
+}
+
+// A timeout in ms: -1 (none) or 0..INT_MAX.
+static int get_timeout(napi_env env, napi_value v, int64_t *ms, const char *fn) {
+  return get_int(env, v, -1, INT_MAX, ms, fn, "timeoutMs");
+}
+
+static napi_status set_prop_int(napi_env env, napi_value obj, const char *key, int32_t val) {
+  napi_value v;
+  napi_status s = napi_create_int32(env, val, &v);
+  return s == napi_ok ? napi_set_named_property(env, obj, key, v) : s;
+}
+
+// close(2) that keeps errno, for cleanup on failure paths.
+static void close_keep_errno(int fd) {
+  int e = errno;
+  if (fd >= 0) close(fd);
+  errno = e;
+}
+
+// ---------------------------------------------------------------------------------------------
+// pseudo-terminals
+
+static napi_value js_openpty(napi_env env, napi_callback_info info) {
+  static const char *fn = "openpty";
+  (void)info;
+  char path[128];
+  int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0) return throw_errno(env, errno, "posix_openpt", "/dev/ptmx");
+  const char *step = NULL;
+  if (grantpt(master) != 0) step = "grantpt";
+  else if (unlockpt(master) != 0) step = "unlockpt";
+  else if ((errno = ptsname_r(master, path, sizeof path)) != 0) step = "ptsname_r";
+  if (step) {
+    int e = errno;
+    close(master);
+    return throw_errno(env, e, step, NULL);
+  }
+  int slave = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (slave < 0) {
+    int e = errno;
+    close(master);
+    return throw_errno(env, e, "open", path);
+  }
+  napi_value r, p;
+  if (napi_create_object(env, &r) != napi_ok || set_prop_int(env, r, "master", master) != napi_ok ||
+      set_prop_int(env, r, "slave", slave) != napi_ok ||
+      napi_create_string_utf8(env, path, NAPI_AUTO_LENGTH, &p) != napi_ok || napi_set_named_property(env, r, "path", p) != napi_ok) {
+    close(slave);
+    close(master);
+    return napi_failed(env, fn);
+  }
+  return r;
+}
+
+// setsid() unless this process already leads its session, then TIOCSCTTY. setsid fails with EPERM
+// when the process leads a process group (a shell job's first process): it cannot then take a
+// controlling terminal at all, so that is an error (runc's child is always a fresh session leader).
+static napi_value js_set_controlling_terminal(napi_env env, napi_callback_info info) {
+  static const char *fn = "setControllingTerminal";
+  napi_value argv[1];
+  int fd;
+  if (!get_args(env, info, 1, argv, fn) || !get_fd(env, argv[0], &fd, fn)) return NULL;
+  if (getsid(0) != getpid() && setsid() < 0) {
+    return throw_errno(env, errno, "setsid", errno == EPERM ? "a process group leader cannot start a session" : NULL);
+  }
+  if (ioctl(fd, TIOCSCTTY, 0) != 0) {
+    char detail[48];
+    snprintf(detail, sizeof detail, "TIOCSCTTY, fd %d", fd);
+    return throw_errno(env, errno, "ioctl", detail);
+  }
+  return NULL;
+}
+
+static napi_value js_dup2(napi_env env, napi_callback_info info) {
+  static const char *fn = "dup2";
+  napi_value argv[2];
+  int oldfd, newfd;
+  if (!get_args(env, info, 2, argv, fn) || !get_fd(env, argv[0], &oldfd, fn) || !get_fd(env, argv[1], &newfd, fn)) return NULL;
+  int r;
+  do r = dup2(oldfd, newfd); // EBUSY: a race with open(2) in another thread, worth one more try
+  while (r < 0 && (errno == EINTR || errno == EBUSY));
+  if (r < 0) {
+    char detail[48];
+    snprintf(detail, sizeof detail, "%d -> %d", oldfd, newfd);
+    return throw_errno(env, errno, fn, detail);
+  }
+  return NULL;
+}
+
+static napi_value js_set_winsize(napi_env env, napi_callback_info info) {
+  static const char *fn = "setWinsize";
+  napi_value argv[3];
+  int fd;
+  int64_t rows, cols;
+  if (!get_args(env, info, 3, argv, fn) || !get_fd(env, argv[0], &fd, fn)) return NULL;
+  if (!get_int(env, argv[1], 0, 65535, &rows, fn, "rows") || !get_int(env, argv[2], 0, 65535, &cols, fn, "cols")) return NULL;
+  struct winsize ws = { .ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols };
+  if (ioctl(fd, TIOCSWINSZ, &ws) != 0) return throw_errno(env, errno, "ioctl", "TIOCSWINSZ");
+  return NULL;
+}
+
+static napi_value js_get_winsize(napi_env env, napi_callback_info info) {
+  static const char *fn = "getWinsize";
+  napi_value argv[1], r;
+  int fd;
+  if (!get_args(env, info, 1, argv, fn) || !get_fd(env, argv[0], &fd, fn)) return NULL;
+  struct winsize ws;
+  memset(&ws, 0, sizeof ws);
+  if (ioctl(fd, TIOCGWINSZ, &ws) != 0) return throw_errno(env, errno, "ioctl", "TIOCGWINSZ");
+  NAPI_OK(napi_create_object(env, &r), fn);
+  NAPI_OK(set_prop_int(env, r, "rows", ws.ws_row), fn);
+  NAPI_OK(set_prop_int(env, r, "cols", ws.ws_col), fn);
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------------
+// descriptor passing over unix sockets (SCM_RIGHTS), runc's console socket protocol
+//
+// One connection carries one message: data = the name (runc: the terminal's name), control = one
+// SCM_RIGHTS descriptor. Receivers read it with a single recvmsg into a 4096-byte buffer, as
+// go-runc's console socket does (MaxNameLen), so longer names are refused at the sender.
+
+#define FD_NAME_MAX 4096
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+// Waits until fd is readable or deadline (now_ms() time; -1: none) passes. 0, or -1 with errno
+// (ETIMEDOUT when the deadline passed).
+static int wait_readable(int fd, int64_t deadline) {
+  for (;;) {
+    int64_t left = -1;
+    if (deadline >= 0) {
+      left = deadline - now_ms();
+      if (left < 0) left = 0;
+    }
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    int r = poll(&p, 1, (int)left);
+    if (r > 0) return 0; // readable, or an error/hangup that the next call reports
+    if (r == 0) return errno = ETIMEDOUT, -1;
+    if (errno != EINTR) return -1;
+  }
+}
+
+// Fills a sockaddr_un for path; ENAMETOOLONG (nothing else touched) when it does not fit with its NUL.
+static int make_sockaddr(struct sockaddr_un *sa, const char *path, size_t len) {
+  if (len >= sizeof sa->sun_path) return errno = ENAMETOOLONG, -1;
+  memset(sa, 0, sizeof *sa);
+  sa->sun_family = AF_UNIX;
+  memcpy(sa->sun_path, path, len + 1);
+  return 0;
+}
+
+static napi_value js_send_fd(napi_env env, napi_callback_info info) {
+  static const char *fn = "sendFd";
+  napi_value argv[3];
+  int fd;
+  size_t plen, nlen;
+  if (!get_args(env, info, 3, argv, fn)) return NULL;
+  char *path = get_string(env, argv[0], PATH_MAX, &plen, fn, "socketPath");
+  if (!path) return NULL;
+  char *name = NULL;
+  struct sockaddr_un sa;
+  napi_value ret = NULL;
+  int s = -1;
+  if (!get_fd(env, argv[1], &fd, fn) || !(name = get_string(env, argv[2], FD_NAME_MAX, &nlen, fn, "name"))) goto out;
+  if (plen == 0) {
+    throw_arg(env, 1, fn, "socketPath must not be empty");
+    goto out;
+  }
+  if (nlen == 0) {
+    throw_arg(env, 1, fn, "name must not be empty"); // a zero-byte message would carry no descriptor
+    goto out;
+  }
+  if (make_sockaddr(&sa, path, plen) != 0) {
+    throw_errno(env, errno, "connect", path);
+    goto out;
+  }
+  s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s < 0) {
+    throw_errno(env, errno, "socket", "AF_UNIX");
+    goto out;
+  }
+  // An interrupted AF_UNIX connect leaves the socket unconnected (net/unix/af_unix.c
+  // unix_stream_connect), so it is simply retried.
+  int r;
+  do r = connect(s, (struct sockaddr *)&sa, sizeof sa);
+  while (r != 0 && errno == EINTR);
+  if (r != 0) {
+    throw_errno(env, errno, "connect", path);
+    goto out;
+  }
+  // The descriptor rides with the first byte sent; the rest of the name (a short write, only if a
+  // signal interrupts a blocked send) follows without it. MSG_NOSIGNAL: a gone peer is EPIPE.
+  union {
+    struct cmsghdr h;
+    char buf[CMSG_SPACE(sizeof(int))];
+  } ctl;
+  size_t off = 0;
+  while (off < nlen) {
+    struct iovec iov = { .iov_base = name + off, .iov_len = nlen - off };
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+    if (off == 0) {
+      memset(&ctl, 0, sizeof ctl);
+      msg.msg_control = ctl.buf;
+      msg.msg_controllen = sizeof ctl.buf;
+      struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN(sizeof(int));
+      memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    }
+    ssize_t w = sendmsg(s, &msg, MSG_NOSIGNAL);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      char detail[64];
+      snprintf(detail, sizeof detail, "fd %d", fd);
+      throw_errno(env, errno, "sendmsg", detail);
+      goto out;
+    }
+    off += (size_t)w;
+  }
+  ret = NULL; // undefined
+out:
+  if (s >= 0) close(s);
+  free(path);
+  free(name);
+  return ret;
+}
+
+// socket + bind + listen(1). Returns the fd, or -1 with errno (the socket file removed again if
+// bind made it and listen then failed).
+static int listen_at(const char *path, size_t len, const char **step) {
+  struct sockaddr_un sa;
+  *step = "bind";
+  if (make_sockaddr(&sa, path, len) != 0) return -1;
+  *step = "socket";
+  int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return -1;
+  *step = "bind";
+  if (bind(s, (struct sockaddr *)&sa, sizeof sa) != 0) return close_keep_errno(s), -1;
+  *step = "listen";
+  if (listen(s, 1) != 0) {
+    int e = errno;
+    close(s);
+    unlink(path);
+    errno = e;
+    return -1;
+  }
+  return s;
+}
+
+// Accepts one connection on listener and receives one message from it (see above), waiting until
+// deadline (now_ms() time, -1: none) in all. On success *fd is the received descriptor (O_CLOEXEC)
+// and name[0..*nlen) the data. Returns 0, or -1 with errno and *step the failing call.
+static int accept_one(int listener, int64_t deadline, int *fd, char *name, size_t *nlen, const char **step) {
+  int c = -1;
+  for (;;) {
+    *step = "poll";
+    if (wait_readable(listener, deadline) != 0) return -1;
+    *step = "accept4";
+    c = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+    if (c >= 0) break;
+    // A connection that went away between poll and accept, or a non-blocking listener: wait again.
+    if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED) return -1;
+  }
+  union {
+    struct cmsghdr h;
+    char buf[CMSG_SPACE(sizeof(int))];
+  } ctl;
+  ssize_t n;
+  struct msghdr msg;
+  for (;;) {
+    *step = "poll";
+    if (wait_readable(c, deadline) != 0) return close_keep_errno(c), -1;
+    struct iovec iov = { .iov_base = name, .iov_len = FD_NAME_MAX };
+    memset(&msg, 0, sizeof msg);
+    memset(&ctl, 0, sizeof ctl);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = ctl.buf;
+    msg.msg_controllen = sizeof ctl.buf;
+    *step = "recvmsg";
+    n = recvmsg(c, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    if (n >= 0) break;
+    if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) return close_keep_errno(c), -1;
+  }
+  close(c);
+  // Descriptors that did not fit (MSG_CTRUNC: a sender of more than one) were closed by the kernel
+  // (net/core/scm.c scm_detach_fds); the first one is kept.
+  int got = -1;
+  for (struct cmsghdr *h = CMSG_FIRSTHDR(&msg); h; h = CMSG_NXTHDR(&msg, h)) {
+    if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS) continue;
+    size_t k = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < k; i++) {
+      int x;
+      memcpy(&x, CMSG_DATA(h) + i * sizeof(int), sizeof x);
+      if (got < 0) got = x;
+      else close(x);
+    }
+  }
+  if (got < 0) {
+    *step = "recvmsg";
+    return errno = n == 0 ? ECONNRESET : EBADMSG, -1; // closed without a message / a message without an fd
+  }
+  *fd = got;
+  *nlen = (size_t)n;
+  return 0;
+}
+
+// { fd, name } for a received descriptor; closes fd if the object cannot be made.
+static napi_value fd_result(napi_env env, int fd, const char *name, size_t nlen, const char *fn) {
+  napi_value r, s;
+  if (napi_create_object(env, &r) != napi_ok || set_prop_int(env, r, "fd", fd) != napi_ok ||
+      napi_create_string_utf8(env, name, nlen, &s) != napi_ok || napi_set_named_property(env, r, "name", s) != napi_ok) {
+    close(fd);
+    return napi_failed(env, fn);
+  }
+  return r;
+}
+
+static napi_value js_listen_fd_socket(napi_env env, napi_callback_info info) {
+  static const char *fn = "listenFdSocket";
+  napi_value argv[1], r;
+  size_t plen;
+  if (!get_args(env, info, 1, argv, fn)) return NULL;
+  char *path = get_string(env, argv[0], PATH_MAX, &plen, fn, "socketPath");
+  if (!path) return NULL;
+  if (plen == 0) {
+    free(path);
+    return throw_arg(env, 1, fn, "socketPath must not be empty");
+  }
+  const char *step;
+  int s = listen_at(path, plen, &step);
+  if (s < 0) {
+    throw_errno(env, errno, step, path);
+    free(path);
+    return NULL;
+  }
+  free(path);
+  if (napi_create_int32(env, s, &r) != napi_ok) {
+    close(s);
+    return napi_failed(env, fn);
+  }
+  return r;
+}
+
+static napi_value js_accept_fd(napi_env env, napi_callback_info info) {
+  static const char *fn = "acceptFd";
+  napi_value argv[2];
+  int listener;
+  int64_t timeout;
+  if (!get_args(env, info, 2, argv, fn) || !get_fd(env, argv[0], &listener, fn) || !get_timeout(env, argv[1], &timeout, fn)) return NULL;
+  char *name = malloc(FD_NAME_MAX);
+  if (!name) return throw_errno(env, ENOMEM, fn, NULL);
+  int fd;
+  size_t nlen;
+  const char *step;
+  napi_value r;
+  if (accept_one(listener, timeout < 0 ? -1 : now_ms() + timeout, &fd, name, &nlen, &step) != 0) {
+    char detail[64];
+    snprintf(detail, sizeof detail, "listening fd %d", listener);
+    r = throw_errno(env, errno, step, detail);
+  } else {
+    r = fd_result(env, fd, name, nlen, fn);
+  }
+  free(name);
+  return r;
+}
+
+static napi_value js_recv_fd(napi_env env, napi_callback_info info) {
+  static const char *fn = "recvFd";
+  napi_value argv[2], r;
+  size_t plen;
+  int64_t timeout;
+  if (!get_args(env, info, 2, argv, fn) || !get_timeout(env, argv[1], &timeout, fn)) return NULL;
+  char *path = get_string(env, argv[0], PATH_MAX, &plen, fn, "socketPath");
+  if (!path) return NULL;
+  char *name = plen ? malloc(FD_NAME_MAX) : NULL;
+  if (plen == 0) r = throw_arg(env, 1, fn, "socketPath must not be empty");
+  else if (!name) r = throw_errno(env, ENOMEM, fn, NULL);
+  else {
+    int64_t deadline = timeout < 0 ? -1 : now_ms() + timeout;
+    const char *step;
+    int fd;
+    size_t nlen;
+    int s = listen_at(path, plen, &step);
+    if (s < 0) r = throw_errno(env, errno, step, path);
+    else {
+      int ok = accept_one(s, deadline, &fd, name, &nlen, &step) == 0;
+      int e = errno;
+      close(s);
+      unlink(path);
+      r = ok ? fd_result(env, fd, name, nlen, fn) : throw_errno(env, e, step, path);
+    }
+  }
+  free(name);
+  free(path);
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------------
 
 static napi_status add_fn(napi_env env, napi_value exports, const char *name, napi_callback cb) {
   napi_value f;
@@ -563,6 +1032,12 @@ NAPI_MODULE_INIT() {
       add_fn(env, exports, "populateWrite", js_populate_write) != napi_ok ||
       add_fn(env, exports, "forwardSigterm", js_forward_sigterm) != napi_ok ||
       add_fn(env, exports, "takeSigterm", js_take_sigterm) != napi_ok ||
+      add_fn(env, exports, "openpty", js_openpty) != napi_ok || add_fn(env, exports, "sendFd", js_send_fd) != napi_ok ||
+      add_fn(env, exports, "listenFdSocket", js_listen_fd_socket) != napi_ok ||
+      add_fn(env, exports, "acceptFd", js_accept_fd) != napi_ok || add_fn(env, exports, "recvFd", js_recv_fd) != napi_ok ||
+      add_fn(env, exports, "setControllingTerminal", js_set_controlling_terminal) != napi_ok ||
+      add_fn(env, exports, "dup2", js_dup2) != napi_ok || add_fn(env, exports, "setWinsize", js_set_winsize) != napi_ok ||
+      add_fn(env, exports, "getWinsize", js_get_winsize) != napi_ok ||
       add_int(env, exports, "FALLOC_FL_KEEP_SIZE", FALLOC_FL_KEEP_SIZE) != napi_ok ||
       add_int(env, exports, "FALLOC_FL_PUNCH_HOLE", FALLOC_FL_PUNCH_HOLE) != napi_ok ||
       add_int(env, exports, "MFD_CLOEXEC", MFD_CLOEXEC) != napi_ok ||
