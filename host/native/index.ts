@@ -35,8 +35,8 @@ export interface NativeAddon {
   /** True once after a SIGTERM was forwarded. */
   takeSigterm(): boolean;
 
-  // Terminals and descriptor passing (the OCI runtime's console socket, as runc does it). These are
-  // absent from addons built before they were added.
+  // Terminals and descriptor passing (the OCI runtime's console socket, as runc does it). These and
+  // the signal members below are absent from addons built before they were added.
 
   /** A new pseudo-terminal: posix_openpt + grantpt + unlockpt, slave opened; both O_NOCTTY|O_CLOEXEC. path is /dev/pts/N. */
   openpty?(): { master: number; slave: number; path: string };
@@ -64,6 +64,27 @@ export interface NativeAddon {
   /** TIOCGWINSZ. */
   getWinsize?(fd: number): { rows: number; cols: number };
 
+  // Signals, for a guest that computes without returning to the event loop.
+
+  /**
+   * Counts deliveries of each listed signal (1..64, not SIGKILL/SIGSTOP) in cell[signal] of the
+   * returned Int32Array(65), a view of one process-wide static array (every call views the same
+   * memory; read it with Atomics.load). The handler chains to the one it replaced: call this AFTER
+   * process.on(signal, ...), which installs libuv's handler without chaining; removing the last
+   * listener resets the signal to SIG_DFL and drops the count (calling again re-installs it). A
+   * previous SIG_DFL or SIG_IGN is not acted on: the signal is then only counted. Watched signals
+   * interrupt blocking reads (no SA_RESTART): fs.readSync of a terminal throws EINTR.
+   */
+  watchSignals?(signals: number[]): Int32Array;
+  /**
+   * Last resort: once one of `signals` arrives (watched as by watchSignals, installed here if
+   * needed), a native thread waits graceMs and then, unless disarmed meanwhile, unlinks `paths`
+   * (best effort), restores the signal's default action and raises it, so the process dies of it
+   * even while JavaScript never yields. Later calls replace the configuration.
+   */
+  armWatchdog?(signals: number[], graceMs: number, paths: string[]): void;
+  /** Cancels armWatchdog, a countdown already running included; for a process exiting cleanly by itself. */
+  disarmWatchdog?(): void;
   readonly FALLOC_FL_KEEP_SIZE: number;
   readonly FALLOC_FL_PUNCH_HOLE: number;
   readonly MFD_CLOEXEC: number;

@@ -52,12 +52,31 @@
 //   setWinsize(fd, rows, cols)        -> undefined (TIOCSWINSZ; pixel sizes 0)
 //   getWinsize(fd)                    -> { rows, cols } (TIOCGWINSZ)
 //
+// Signals, for a sandbox whose guest runs without returning to the event loop:
+//   watchSignals(signals)             -> Int32Array(65) over one process-wide static array: cell[s]
+//                                        counts deliveries of signal s from now on. Installs, once
+//                                        per signal, a handler that counts and then chains to the
+//                                        handler it replaced (see "watched signals" below for the
+//                                        flags and the order to call it in). Every call returns a
+//                                        view of the same memory; read it with Atomics.load.
+//   armWatchdog(signals, graceMs, paths)
+//                                     -> undefined: once one of `signals` arrives (watched as
+//                                        above), a native thread waits graceMs, then unlinks
+//                                        `paths` (best effort), restores the signal's default
+//                                        action and raises it, so the process dies of it even if
+//                                        JavaScript never runs again. A later call replaces the
+//                                        configuration; a countdown already running keeps its
+//                                        grace and uses the latest paths.
+//   disarmWatchdog()                  -> undefined: cancels the above, including a countdown
+//                                        already running
+//
 //   constants: FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, MFD_CLOEXEC, PAGE_SIZE (the system's)
 //
 // Every failure is a thrown Error with .code (the errno name, e.g. 'EBADF'), .errno and .syscall.
 // Bad arguments throw TypeError or RangeError with code 'EINVAL' before any system call is made.
 // Nothing here keeps JS state; mappings are tracked in one process-wide list (worker threads may
-// each load the addon), so munmap() can recognise the ArrayBuffers that mmap() made.
+// each load the addon), so munmap() can recognise the ArrayBuffers that mmap() made. The signal
+// counters and the watchdog are process-wide too (signal dispositions are).
 #define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
@@ -606,6 +625,30 @@ static char *get_string(napi_env env, napi_value v, size_t max, size_t *len, con
   return s;
 }
 
+// Signal numbers are 1..64 on Linux; cell 0 of the counters is unused.
+#define NSIGS 65
+
+// An array of signal numbers (each in 1..64, not SIGKILL or SIGSTOP; duplicates allowed) as a set.
+static int get_signals(napi_env env, napi_value v, unsigned char want[NSIGS], size_t *count, const char *fn) {
+  bool is = false;
+  if (napi_is_array(env, v, &is) != napi_ok) return napi_failed(env, fn), 0;
+  if (!is) return throw_arg(env, 0, fn, "signals must be an array of signal numbers"), 0;
+  uint32_t n = 0;
+  if (napi_get_array_length(env, v, &n) != napi_ok) return napi_failed(env, fn), 0;
+  memset(want, 0, NSIGS);
+  *count = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value e;
+    int64_t sig;
+    if (napi_get_element(env, v, i, &e) != napi_ok) return napi_failed(env, fn), 0;
+    if (!get_int(env, e, 1, NSIGS - 1, &sig, fn, "signal")) return 0;
+    if (sig == SIGKILL || sig == SIGSTOP) return throw_arg(env, 1, fn, "SIGKILL and SIGSTOP cannot be caught"), 0;
+    if (!want[sig]) (*count)++;
+    want[sig] = 1;
+  }
+  return 1;
+}
+
 // A timeout in ms: -1 (none) or 0..INT_MAX.
 static int get_timeout(napi_env env, napi_value v, int64_t *ms, const char *fn) {
   return get_int(env, v, -1, INT_MAX, ms, fn, "timeoutMs");
@@ -1010,6 +1053,326 @@ static napi_value js_recv_fd(napi_env env, napi_callback_info info) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// watched signals
+//
+// watched[s] counts deliveries of signal s (atomically, from the handler); JS reads it through an
+// Int32Array over this static memory. prev[s] is the action our handler replaced and chains to.
+//
+// Order: Node/libuv installs its own handler when JS registers process.on(signal), and it does
+// not chain: so register process.on first, then watchSignals, and both see the signal. libuv
+// restores SIG_DFL when the last listener is removed, which drops ours too; watchSignals checks
+// the installed action on every call and re-installs (capturing the new previous action) when it
+// is not ours. With no listener, Node's own SIGINT/SIGTERM handler (reset the tty, re-raise) is
+// what gets chained to, so those signals still end the process.
+//
+// Flags: our handler is SA_SIGINFO (so it can pass siginfo/ucontext on to a SA_SIGINFO previous
+// handler) and takes the previous action's sa_mask and its SA_ONSTACK, SA_NODEFER, SA_RESETHAND,
+// SA_NOCLDSTOP and SA_NOCLDWAIT, so that what it chains to runs as it was installed. SA_RESETHAND
+// matters: Node's default handler re-raises the signal and relies on it to die rather than loop.
+// SA_RESTART is deliberately NOT kept (libuv sets it): a watched signal must interrupt a blocking
+// read(2) of a terminal or pipe with EINTR (fs.readSync throws it; libuv does not retry reads), or
+// a sandbox blocked in one would notice the signal only when input arrives. libuv itself loses
+// nothing: it retries EINTR everywhere it can get it (epoll_wait, write, the other fs calls). Other
+// unknown flags (SA_RESTORER, libc's business) are not copied.
+//
+// prev[s] is written only while our handler is not installed for s, before installing it.
+
+static int32_t watched[NSIGS];
+static struct sigaction prev[NSIGS];
+static pthread_mutex_t sig_lock = PTHREAD_MUTEX_INITIALIZER; // serialises installs (worker threads)
+
+// The watchdog's trigger set and self-pipe, read by the handler: wd_trigger[s] != 0 makes it write
+// the byte s to wd_pipe_w (non-blocking; a full pipe drops it, the thread is already woken).
+static int wd_trigger[NSIGS];
+static int wd_pipe_w = -1;
+
+static void on_watched(int sig, siginfo_t *si, void *uc) {
+  int saved = errno;
+  if (sig > 0 && sig < NSIGS) {
+    __atomic_fetch_add(&watched[sig], 1, __ATOMIC_SEQ_CST);
+    int w = __atomic_load_n(&wd_pipe_w, __ATOMIC_ACQUIRE);
+    if (w >= 0 && __atomic_load_n(&wd_trigger[sig], __ATOMIC_ACQUIRE)) {
+      unsigned char b = (unsigned char)sig;
+      ssize_t r = write(w, &b, 1);
+      (void)r;
+    }
+    const struct sigaction *p = &prev[sig];
+    errno = saved;
+    if (p->sa_handler != SIG_DFL && p->sa_handler != SIG_IGN) {
+      if (p->sa_flags & SA_SIGINFO) p->sa_sigaction(sig, si, uc);
+      else p->sa_handler(sig);
+    }
+  }
+  errno = saved;
+}
+
+static int is_ours(const struct sigaction *a) {
+  return (a->sa_flags & SA_SIGINFO) && a->sa_sigaction == on_watched;
+}
+
+// Makes on_watched the handler of every signal in want. All are checked (sigaction query: glibc
+// refuses its internal real-time signals) before any is installed. Returns 0, or -1 with errno and
+// *bad the signal that failed.
+static int install_watch(const unsigned char want[NSIGS], int *bad) {
+  pthread_mutex_lock(&sig_lock);
+  struct sigaction cur[NSIGS];
+  for (int s = 1; s < NSIGS; s++) {
+    if (want[s] && sigaction(s, NULL, &cur[s]) != 0) {
+      *bad = s;
+      pthread_mutex_unlock(&sig_lock);
+      return -1;
+    }
+  }
+  for (int s = 1; s < NSIGS; s++) {
+    if (!want[s] || is_ours(&cur[s])) continue;
+    prev[s] = cur[s];
+    struct sigaction ours, old;
+    memset(&ours, 0, sizeof ours);
+    ours.sa_sigaction = on_watched;
+    ours.sa_mask = cur[s].sa_mask;
+    ours.sa_flags = SA_SIGINFO | (cur[s].sa_flags & (SA_ONSTACK | SA_NODEFER | SA_RESETHAND | SA_NOCLDSTOP | SA_NOCLDWAIT));
+    if (sigaction(s, &ours, &old) != 0) {
+      *bad = s;
+      pthread_mutex_unlock(&sig_lock);
+      return -1;
+    }
+    // Someone (another thread, outside this lock) changed it between the two calls: chain to that.
+    if (old.sa_handler != cur[s].sa_handler || old.sa_flags != cur[s].sa_flags) prev[s] = old;
+  }
+  pthread_mutex_unlock(&sig_lock);
+  return 0;
+}
+
+// One external ArrayBuffer over `watched` per env (per thread that loads the addon), kept in the
+// instance data, so that repeated calls never make a second ArrayBuffer over the same memory. The
+// memory is static: no finalizer is needed, and the buffer outliving anything is harmless.
+typedef struct {
+  napi_ref watched_ab;
+} instance_data;
+
+static void finalize_instance(napi_env env, void *data, void *hint) {
+  (void)hint;
+  instance_data *d = data;
+  if (d->watched_ab) napi_delete_reference(env, d->watched_ab);
+  free(d);
+}
+
+static napi_value watched_view(napi_env env, const char *fn) {
+  instance_data *d = NULL;
+  napi_value ab = NULL, view;
+  NAPI_OK(napi_get_instance_data(env, (void **)&d), fn);
+  if (d && d->watched_ab) NAPI_OK(napi_get_reference_value(env, d->watched_ab, &ab), fn);
+  if (!ab) {
+    if (!d) {
+      d = calloc(1, sizeof *d);
+      if (!d) return throw_errno(env, ENOMEM, fn, NULL);
+      if (napi_set_instance_data(env, d, finalize_instance, NULL) != napi_ok) {
+        free(d);
+        return napi_failed(env, fn);
+      }
+    }
+    NAPI_OK(napi_create_external_arraybuffer(env, watched, sizeof watched, NULL, NULL, &ab), fn);
+    NAPI_OK(napi_create_reference(env, ab, 1, &d->watched_ab), fn);
+  }
+  NAPI_OK(napi_create_typedarray(env, napi_int32_array, NSIGS, ab, 0, &view), fn);
+  return view;
+}
+
+static napi_value throw_sigaction(napi_env env, int bad) {
+  char detail[32];
+  snprintf(detail, sizeof detail, "signal %d", bad);
+  return throw_errno(env, errno, "sigaction", detail);
+}
+
+static napi_value js_watch_signals(napi_env env, napi_callback_info info) {
+  static const char *fn = "watchSignals";
+  napi_value argv[1];
+  unsigned char want[NSIGS];
+  size_t count;
+  int bad = 0;
+  if (!get_args(env, info, 1, argv, fn) || !get_signals(env, argv[0], want, &count, fn)) return NULL;
+  napi_value view = watched_view(env, fn); // first: nothing is installed if it fails
+  if (!view) return NULL;
+  if (install_watch(want, &bad) != 0) return throw_sigaction(env, bad);
+  return view;
+}
+
+// ---------------------------------------------------------------------------------------------
+// the watchdog
+//
+// One detached thread, started by the first armWatchdog and never stopped, with every signal
+// blocked. It reads signal numbers from the self-pipe that on_watched writes to; for a signal in
+// the armed set it waits graceMs on wd_cond (so disarm wakes it), then, if still armed and not
+// disarmed meanwhile (wd.generation unchanged), unlinks the paths, sets SIG_DFL, unblocks the
+// signal in itself and kill()s the process with it: the kernel then delivers it to this thread
+// (kernel/signal.c complete_signal prefers the sender) and the whole process dies of it. A signal
+// whose default action is to ignore it (SIGCHLD, SIGWINCH, SIGURG) does not end the process; the
+// watchdog then waits for the next one. The terminal modes Node may have changed (raw mode) are
+// not restored: Node's own exit path does that and it is not safe to reach from this thread.
+
+static pthread_mutex_t wd_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wd_cond;
+static struct {
+  int started;         // the thread runs; set once
+  int pipe_r;          // read end of the self-pipe; valid once started
+  int armed;           // between armWatchdog and disarmWatchdog
+  uint64_t generation; // bumped by every disarm; a countdown from an older one is void
+  int grace_ms;        // of the latest armWatchdog
+  char **paths;        // of the latest armWatchdog (owned; replaced by each arm, freed by disarm)
+  size_t npaths;
+} wd; // all fields under wd_lock
+
+static void free_paths(char **paths, size_t n) {
+  for (size_t i = 0; i < n; i++) free(paths[i]);
+  free(paths);
+}
+
+// Called with wd_lock held, still armed: ends the process with sig, or returns if sig's default
+// action does not end it.
+static void wd_fire(int sig) {
+  for (size_t i = 0; i < wd.npaths; i++) unlink(wd.paths[i]);
+  struct sigaction dfl;
+  memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  sigaction(sig, &dfl, NULL);
+  sigset_t one;
+  sigemptyset(&one);
+  sigaddset(&one, sig);
+  pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+  kill(getpid(), sig);
+  pthread_sigmask(SIG_BLOCK, &one, NULL); // still here: the default action ignores sig
+}
+
+static void *wd_main(void *arg) {
+  (void)arg;
+  for (;;) {
+    unsigned char b;
+    ssize_t r = read(wd.pipe_r, &b, 1); // pipe_r is set before this thread starts and never changes
+    if (r < 0 && errno == EINTR) continue;
+    if (r != 1) return NULL; // cannot happen: the write end is never closed
+    int sig = b;
+    pthread_mutex_lock(&wd_lock);
+    if (wd.armed && sig < NSIGS && __atomic_load_n(&wd_trigger[sig], __ATOMIC_ACQUIRE)) {
+      uint64_t gen = wd.generation;
+      struct timespec until;
+      clock_gettime(CLOCK_MONOTONIC, &until);
+      until.tv_sec += wd.grace_ms / 1000;
+      until.tv_nsec += (long)(wd.grace_ms % 1000) * 1000000L;
+      if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+      while (wd.armed && wd.generation == gen && pthread_cond_timedwait(&wd_cond, &wd_lock, &until) != ETIMEDOUT) {
+      }
+      if (wd.armed && wd.generation == gen) wd_fire(sig);
+    }
+    pthread_mutex_unlock(&wd_lock);
+  }
+}
+
+// Starts the thread once. Called with wd_lock held. Returns 0 or an errno.
+static int wd_start(void) {
+  if (wd.started) return 0;
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) != 0) return errno;
+  if (fcntl(p[1], F_SETFL, O_NONBLOCK) != 0) {
+    int e = errno;
+    close(p[0]);
+    close(p[1]);
+    return e;
+  }
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&wd_cond, &ca);
+  pthread_condattr_destroy(&ca);
+  wd.pipe_r = p[0];
+  // The thread inherits this mask: every signal blocked, so none is delivered to it by chance.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pthread_attr_t at;
+  pthread_attr_init(&at);
+  pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+  pthread_t t;
+  int e = pthread_create(&t, &at, wd_main, NULL);
+  pthread_attr_destroy(&at);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (e != 0) {
+    pthread_cond_destroy(&wd_cond);
+    close(p[0]);
+    close(p[1]);
+    return e;
+  }
+  __atomic_store_n(&wd_pipe_w, p[1], __ATOMIC_RELEASE);
+  wd.started = 1;
+  return 0;
+}
+
+static napi_value js_arm_watchdog(napi_env env, napi_callback_info info) {
+  static const char *fn = "armWatchdog";
+  napi_value argv[3];
+  unsigned char want[NSIGS];
+  size_t count;
+  int64_t grace;
+  if (!get_args(env, info, 3, argv, fn) || !get_signals(env, argv[0], want, &count, fn)) return NULL;
+  if (count == 0) return throw_arg(env, 1, fn, "signals must not be empty");
+  if (!get_int(env, argv[1], 0, INT_MAX, &grace, fn, "graceMs")) return NULL;
+  bool is = false;
+  uint32_t n = 0;
+  NAPI_OK(napi_is_array(env, argv[2], &is), fn);
+  if (!is) return throw_arg(env, 0, fn, "paths must be an array of strings");
+  NAPI_OK(napi_get_array_length(env, argv[2], &n), fn);
+  char **paths = calloc(n ? n : 1, sizeof *paths);
+  if (!paths) return throw_errno(env, ENOMEM, fn, NULL);
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value e;
+    size_t len;
+    if (napi_get_element(env, argv[2], i, &e) != napi_ok) {
+      free_paths(paths, i);
+      return napi_failed(env, fn);
+    }
+    if (!(paths[i] = get_string(env, e, PATH_MAX - 1, &len, fn, "path"))) {
+      free_paths(paths, i);
+      return NULL;
+    }
+  }
+  int bad = 0;
+  if (install_watch(want, &bad) != 0) {
+    free_paths(paths, n);
+    return throw_sigaction(env, bad);
+  }
+  pthread_mutex_lock(&wd_lock);
+  int e = wd_start();
+  if (e != 0) {
+    pthread_mutex_unlock(&wd_lock);
+    free_paths(paths, n);
+    return throw_errno(env, e, "pthread_create", "the watchdog thread");
+  }
+  free_paths(wd.paths, wd.npaths);
+  wd.paths = paths;
+  wd.npaths = n;
+  wd.grace_ms = (int)grace;
+  wd.armed = 1;
+  for (int s = 1; s < NSIGS; s++) __atomic_store_n(&wd_trigger[s], want[s], __ATOMIC_RELEASE);
+  pthread_mutex_unlock(&wd_lock);
+  return NULL;
+}
+
+static napi_value js_disarm_watchdog(napi_env env, napi_callback_info info) {
+  (void)env;
+  (void)info;
+  pthread_mutex_lock(&wd_lock);
+  for (int s = 1; s < NSIGS; s++) __atomic_store_n(&wd_trigger[s], 0, __ATOMIC_RELEASE);
+  wd.armed = 0;
+  wd.generation++;
+  free_paths(wd.paths, wd.npaths);
+  wd.paths = NULL;
+  wd.npaths = 0;
+  if (wd.started) pthread_cond_broadcast(&wd_cond);
+  pthread_mutex_unlock(&wd_lock);
+  return NULL;
+}
+
+// ---------------------------------------------------------------------------------------------
 
 static napi_status add_fn(napi_env env, napi_value exports, const char *name, napi_callback cb) {
   napi_value f;
@@ -1038,6 +1401,9 @@ NAPI_MODULE_INIT() {
       add_fn(env, exports, "setControllingTerminal", js_set_controlling_terminal) != napi_ok ||
       add_fn(env, exports, "dup2", js_dup2) != napi_ok || add_fn(env, exports, "setWinsize", js_set_winsize) != napi_ok ||
       add_fn(env, exports, "getWinsize", js_get_winsize) != napi_ok ||
+      add_fn(env, exports, "watchSignals", js_watch_signals) != napi_ok ||
+      add_fn(env, exports, "armWatchdog", js_arm_watchdog) != napi_ok ||
+      add_fn(env, exports, "disarmWatchdog", js_disarm_watchdog) != napi_ok ||
       add_int(env, exports, "FALLOC_FL_KEEP_SIZE", FALLOC_FL_KEEP_SIZE) != napi_ok ||
       add_int(env, exports, "FALLOC_FL_PUNCH_HOLE", FALLOC_FL_PUNCH_HOLE) != napi_ok ||
       add_int(env, exports, "MFD_CLOEXEC", MFD_CLOEXEC) != napi_ok ||
