@@ -31,6 +31,15 @@ export interface Streams {
   read(stream: number, data: Uint8Array, off: number, len: number): number;
   /** WASI filetype to report for the stream. */
   filetype(stream: number): number;
+  /**
+   * Optional, for guests that run suspendable (host/jspi.ts): a read that may wait without blocking
+   * the thread. Returns the bytes read into data[off, off+n) (0 at the end of input) or -errno, or a
+   * promise of that; while it is pending the guest is put aside. It may reject (ExitSignal) to end the
+   * guest there. With it, fd_read of the stream is a suspend point.
+   */
+  readAsync?(stream: number, data: Uint8Array, off: number, len: number): number | Promise<number>;
+  /** Optional, likewise for writes (a pipe or socket whose reader is slow): bytes written or -errno. */
+  writeAsync?(stream: number, data: Uint8Array, off: number, len: number): number | Promise<number>;
 }
 
 /** Filestore writes at least this long go by system call rather than through the mapping. */
@@ -42,6 +51,9 @@ const DIRECT_WRITE = 64 * 1024;
  * 2-3 µs, several times the whole call once optimized; set() costs the same in every tier.
  */
 const SMALL_COPY = 8;
+
+/** A suspendable guest's stream read or write moves at most this much at once (a pipe's capacity is 64 KiB). */
+const STREAM_CHUNK = 256 * 1024;
 
 /** Linux caps one read or write at this many bytes (MAX_RW_COUNT). */
 const MAX_RW = 0x7ffff000;
@@ -65,6 +77,8 @@ export class GuestProcess {
   /** The filestore is direct-only (immutable): runPlan hands over to runPlanDirect. */
   private readonly directOnly: boolean;
   private readonly streams: Streams;
+  /** Stream reads and writes may suspend the guest (set by runModule for a suspendable process). */
+  asyncStreams = false;
   private readonly argBytes: Uint8Array[];
   private readonly envBytes: Uint8Array[];
   private gmem: WebAssembly.Memory | null = null;
@@ -97,6 +111,11 @@ export class GuestProcess {
     this.streams = streams;
     this.argBytes = args.map((a) => enc.encode(a + '\0'));
     this.envBytes = env.map((a) => enc.encode(a + '\0'));
+  }
+
+  /** The process's host streams (its children share them). */
+  get hostStreams(): Streams {
+    return this.streams;
   }
 
   /** The guest's memory, current. */
@@ -384,7 +403,7 @@ export class GuestProcess {
     return moved;
   }
 
-  private rw(write: boolean, fd: number, iovs: number, niovs: number, offset: bigint | null, outPtr: number): number {
+  private rw(write: boolean, fd: number, iovs: number, niovs: number, offset: bigint | null, outPtr: number): number | Promise<number> {
     this.g();
     iovs >>>= 0;
     niovs >>>= 0;
@@ -416,6 +435,10 @@ export class GuestProcess {
         return err;
       }
       const flags = this.res32(Plan.FLAGS);
+      if (this.asyncStreams && offset === null && done === 0) {
+        const id = this.soleStream();
+        if (id >= 0) return this.streamAsync(write, id, want, iovs, niovs, outPtr);
+      }
       this.cursor(iovs, niovs, done);
       this.streamErrno = 0;
       let moved = this.runPlan(write, want, (flags & PlanFlag.COMMIT) !== 0);
@@ -455,6 +478,40 @@ export class GuestProcess {
     this.g();
     this.gdv.setUint32(outPtr, done, true);
     return 0;
+  }
+
+  /** The stream of the plan just made if it is one host-stream segment (fd_read/fd_write of a stream), else -1. */
+  private soleStream(): number {
+    const K = this.K;
+    K.view();
+    const at = K.io + Io.RES;
+    if (K.dv.getUint32(at + 4 * Plan.NSEGS, true) !== 1 || K.dv.getUint32(K.io + Io.SEGS, true) !== Seg.Stream) return -1;
+    return K.dv.getUint32(K.io + Io.SEGS + 8, true);
+  }
+
+  /**
+   * fd_read / fd_write of a host stream for a suspendable guest: the bytes go through a buffer of
+   * the host's, and the call returns a promise while the stream waits (the guest is put aside). The
+   * guest's memory cannot change meanwhile: only the guest itself could grow it.
+   */
+  private streamAsync(write: boolean, id: number, want: number, iovs: number, niovs: number, outPtr: number): number | Promise<number> {
+    const n = Math.min(want, STREAM_CHUNK);
+    const buf = new Uint8Array(n);
+    this.cursor(iovs, niovs, 0);
+    if (write) this.xfer(true, buf, 0, n);
+    const r = write ? this.streams.writeAsync!(id, buf, 0, n) : this.streams.readAsync!(id, buf, 0, n);
+    const finish = (got: number): number => {
+      if (got < 0) return -got;
+      if (got > n) throw new KernelFault('a host stream moved more than it was given');
+      this.g();
+      if (!write && got > 0) {
+        this.cursor(iovs, niovs, 0);
+        this.xfer(false, buf, 0, got);
+      }
+      this.gdv.setUint32(outPtr, got, true);
+      return 0;
+    };
+    return typeof r === 'number' ? finish(r) : r.then(finish);
   }
 
   // -------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ export interface KernelExports {
   mount_root_remote(m: number, ttlMs: number): number;
   mount_tmpfs(len: number, mode: number, limitPages: number, flags: number): number;
   mount_root_readonly(): void;
+  kernel_set_owner(uid: number, gid: number): void;
   kernel_set_inode_limit(n: number): void;
   io_base(): number;
   kernel_flush(): void;

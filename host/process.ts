@@ -75,6 +75,8 @@ export interface ProcessHost {
    * sandbox's --timeout). It may throw ExitSignal to end the process there.
    */
   expire?(): void;
+  /** Optional: told when a child starts (+1) and when it has ended (-1). */
+  onChild?(delta: 1 | -1): void;
 }
 
 const MAX_DEPTH = 32;
@@ -218,6 +220,15 @@ export function runModule(host: ProcessHost, proc: GuestProcess, module: WebAsse
         { module: 'wasi_snapshot_preview1', name: 'poll_oneoff', params: 4, fn: wasi.poll_oneoff },
         { module: 'wasmbox', name: 'spawn', params: 12, fn: wasmbox.spawn },
       ];
+      const streams = proc.hostStreams;
+      if (streams.readAsync && streams.writeAsync) {
+        // reads of a stream wait for input, and writes for a slow reader, with the guest put aside
+        proc.asyncStreams = true;
+        points.push(
+          { module: 'wasi_snapshot_preview1', name: 'fd_read', params: 4, fn: wasi.fd_read },
+          { module: 'wasi_snapshot_preview1', name: 'fd_write', params: 4, fn: wasi.fd_write },
+        );
+      }
       ({ instance, start: suspendable } = jspi.instantiate(module, { wasi_snapshot_preview1: wasi, wasmbox }, points));
     } else {
       instance = new WebAssembly.Instance(module, { wasi_snapshot_preview1: wasi, wasmbox });
@@ -302,13 +313,15 @@ function spawn(host: ProcessHost, parent: GuestProcess, depth: number, a: number
   const pid = k.proc_create_child(parent.pid, fds[0], fds[1], fds[2]);
   if (pid < 0) return -pid;
   const childEnv = cwd ? [...env.filter((kv) => !kv.startsWith('PWD=')), `PWD=${cwd}`] : env;
-  const child = new GuestProcess(host.kernel, host.filestore, pid, argv, childEnv, host.streams);
+  // the child's fds 0-2 are the parent's fds, so its host streams are the parent's
+  const child = new GuestProcess(host.kernel, host.filestore, pid, argv, childEnv, parent.hostStreams);
   const done = (status: number): number => {
     const after = parent.memoryBytes();
     new DataView(after.buffer, after.byteOffset).setInt32(statusP, status, true);
     return 0;
   };
   let pending: Promise<number> | null = null;
+  host.onChild?.(1);
   try {
     let status: number | Promise<number>;
     try {
@@ -319,9 +332,15 @@ function spawn(host: ProcessHost, parent: GuestProcess, depth: number, a: number
     }
     if (typeof status === 'number') return done(status);
     // suspendable: the parent waits, put aside, until the child has finished
-    pending = status.then(done).finally(() => k.proc_destroy(pid));
+    pending = status.then(done).finally(() => {
+      k.proc_destroy(pid);
+      host.onChild?.(-1);
+    });
     return pending;
   } finally {
-    if (!pending) k.proc_destroy(pid);
+    if (!pending) {
+      k.proc_destroy(pid);
+      host.onChild?.(-1);
+    }
   }
 }

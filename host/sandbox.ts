@@ -32,6 +32,7 @@ import { Kernel, KernelFault, type GoferTransport } from './kernel';
 import { kernelFile, kernelModule } from './kernel-node';
 import { ExecError, errnoText, loadProgram, runModule, type ProcessHost } from './process';
 import { HostStreams } from './streams';
+import { AGENT_DATA, Agent, O_CREAT, O_TRUNC } from './agent';
 
 export const PROJECT = 'wasmbox';
 
@@ -73,6 +74,13 @@ export interface RunOptions {
   tmpfs?: TmpfsMount[];
   /** The root file system is read-only (docker --read-only): EROFS, while mounts keep their own rule. */
   readonlyRoot?: boolean;
+  /** Owner of the files the guest creates (OCI process.user, docker -u); default 0:0. */
+  owner?: { uid: number; gid: number };
+  /**
+   * Host files copied into the upper layer before any process runs (an OCI bundle's bind mounts of
+   * single files, such as /etc/hosts): a snapshot, not a live mount.
+   */
+  files?: { host: string; guest: string }[];
   /** How long (ms) names and attributes from a bind mount are trusted before revalidation (default 1000). */
   volumeCacheMs?: number;
   streams?: Streams;
@@ -223,6 +231,48 @@ function mountAll(kernel: Kernel, volumes: Volume[], firstVolume: number, tmpfs:
   }
 }
 
+/** Largest single file copyFilesIn takes (the files it is for are a few hundred bytes). */
+const MAX_COPIED_FILE = 64 << 20;
+
+/**
+ * Copies host files into the sandbox's file system (through the WASI calls, as the agent makes
+ * them), creating their directories. Runs before the root is made read-only.
+ */
+function copyFilesIn(kernel: Kernel, filestore: Filestore, files: { host: string; guest: string }[]): void {
+  const agent = new Agent(kernel, filestore);
+  try {
+    for (const f of files) {
+      const fail = (why: string) => setupError(`mount ${f.host}:${f.guest}: ${why}`);
+      const parts = f.guest.split('/').filter(Boolean);
+      for (let i = 1; i < parts.length; i++) {
+        const e = agent.mkdir('/' + parts.slice(0, i).join('/'));
+        if (e && e !== E.EXIST) throw fail(`cannot make its directory: ${errnoText(e)}`);
+      }
+      let data: Buffer;
+      try {
+        if (fs.statSync(f.host).size > MAX_COPIED_FILE) throw new Error(`larger than ${MAX_COPIED_FILE >> 20} MiB`);
+        data = fs.readFileSync(f.host);
+      } catch (e) {
+        throw fail(`cannot read it: ${(e as Error).message}`);
+      }
+      const fd = agent.open(f.guest, O_CREAT | O_TRUNC);
+      if (fd < 0) throw fail(`cannot create it: ${errnoText(-fd)}`);
+      try {
+        for (let off = 0; off < data.length; off += AGENT_DATA) {
+          const chunk = data.subarray(off, off + AGENT_DATA);
+          agent.data().set(chunk);
+          const e = agent.writeData(fd, chunk.length);
+          if (e) throw fail(`cannot write it: ${errnoText(e)}`);
+        }
+      } finally {
+        agent.close(fd);
+      }
+    }
+  } finally {
+    agent.destroy();
+  }
+}
+
 /** argv of the run, from the image config and the overrides, as `docker run` builds it. */
 export function commandLine(config: ImageConfig, opts: RunOptions): string[] {
   const entry = opts.entrypoint ?? config.entrypoint ?? [];
@@ -242,7 +292,7 @@ function mergeEnv(image: string[], extra: string[], workdir: string): string[] {
 }
 
 /** Things to undo at the end of a run, last first. */
-class Cleanup {
+export class Cleanup {
   private readonly steps: (() => void)[] = [];
   add(fn: () => void): void {
     this.steps.push(fn);
@@ -321,13 +371,13 @@ function selfDirInRootfs(rootfs: string | undefined, progress?: (m: string) => v
 }
 
 /** Opens the filestore the overlay2 mode asks for; `note` says when it fell back to memory. */
-function filestoreFor(mode: Overlay2, opts: RunOptions, cleanup: Cleanup): { filestore: Filestore; note: string | null } {
+function filestoreFor(mode: Overlay2, opts: RunOptions, cleanup: Cleanup): { filestore: Filestore; note: string | null; files: string[] } {
   const memLimit = Math.floor(os.totalmem() / 2);
-  if (mode.kind === 'none') return { filestore: new MemoryFilestore(0), note: null };
+  if (mode.kind === 'none') return { filestore: new MemoryFilestore(0), note: null, files: [] };
   // Fresh pages of a host-backed filestore are written by system call (Seg.PageNew), so a full disk
   // is ENOSPC, never SIGBUS, without reserving blocks up front (fallocate'd, unwritten extents make
   // every later write several times slower on ext4).
-  if (mode.kind === 'memory') return openFilestore('memfd', { limitBytes: mode.size ?? memLimit });
+  if (mode.kind === 'memory') return { ...openFilestore('memfd', { limitBytes: mode.size ?? memLimit }), files: [] };
   const dir = mode.kind === 'dir' ? mode.dir : opts.upperDir ?? selfDirInRootfs(opts.rootfs, opts.progress) ?? tempDir('upper', cleanup);
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
     throw setupError(`${mode.kind === 'dir' ? '--overlay2 dir=' : '--upper-dir '}${dir}: not a directory`);
@@ -340,13 +390,15 @@ function filestoreFor(mode: Overlay2, opts: RunOptions, cleanup: Cleanup): { fil
   }
   const spec = mode.kind === 'dir' ? `dir=${dir}` : 'self';
   const sandboxId = crypto.randomBytes(8).toString('hex');
+  const files: string[] = [];
   if (mode.kind === 'self') {
     sweepStaleFilestores(dir);
     const lock = path.join(dir, `${selfFileName(sandboxId)}.lock`);
     fs.writeFileSync(lock, `${process.pid} ${processStartTime(process.pid)}\n`, { flag: 'wx', mode: 0o600 });
     cleanup.add(() => fs.rmSync(lock, { force: true }));
+    files.push(path.join(path.resolve(dir), selfFileName(sandboxId)), lock);
   }
-  return openFilestore(spec, { limitBytes: limit, upperDir: dir, sandboxId });
+  return { ...openFilestore(spec, { limitBytes: limit, upperDir: dir, sandboxId }), files };
 }
 
 /** WASMBOX_TRACE_STARTUP=1: each start-up phase's end, in ms since the process started, on stderr. */
@@ -355,14 +407,34 @@ function mark(phase: string): void {
   if (TRACE) process.stderr.write(`${PROJECT}: startup: ${performance.now().toFixed(1)} ms ${phase}\n`);
 }
 
-export async function run(opts: RunOptions): Promise<RunResult> {
-  mark('run');
+/**
+ * A sandbox, set up and ready to run processes: the gofer serving the lower and the mounts, the
+ * filestore, the kernel with everything mounted. Made by openSandbox; `cleanup` undoes it all.
+ */
+export interface OpenedSandbox {
+  kernel: Kernel;
+  filestore: Filestore;
+  /** The image's config (or the --rootfs run's: empty unless an image was given for it). */
+  config: ImageConfig;
+  mode: Overlay2;
+  /** Files this sandbox made on the host that a hard kill would leave (root:self's filestore and lock). */
+  hostFiles: string[];
+  /** Kernel and gofer statistics, and which filestore is in use. */
+  stats(): Record<string, number | string>;
+  /** Why the gofer stopped serving during the run, or null. */
+  goferDied(): string | null;
+  cleanup: Cleanup;
+}
+
+/**
+ * Sets a sandbox up from `opts` (everything but the processes). Errors are SandboxErrors; on one,
+ * whatever was made is undone before it is thrown.
+ */
+export async function openSandbox(opts: RunOptions, cleanup = new Cleanup()): Promise<OpenedSandbox> {
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
   const mode = opts.overlay2 ?? { kind: 'self' };
   const volumes = opts.volumes ?? [];
-  const cleanup = new Cleanup();
   let kernel: Kernel | null = null;
-  const stopSignals = opts.handleSignals === false ? () => {} : onStopSignals(cleanup);
   try {
     if (opts.image !== undefined && !opts.shared && !fs.existsSync(opts.image)) throw setupError(`image not found: ${opts.image}`);
     if (opts.shared && mode.kind === 'none') throw setupError('a shared image needs an overlay (not --overlay2 none)');
@@ -409,7 +481,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
 
     // While the gofer worker boots and opens the image: the filestore and the kernel.
     mark('gofer');
-    const { filestore, note } = filestoreFor(mode, opts, cleanup);
+    const { filestore, note, files: filestoreFiles } = filestoreFor(mode, opts, cleanup);
     cleanup.add(() => filestore.close());
     mark('filestore');
     kernel = new Kernel(opts.kernelModule ?? kernelModule(kernelFile(distDir(), !!opts.debugKernel)), filestore, gofer.transport);
@@ -422,13 +494,57 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     if (se !== 0) throw setupError(`cannot mount the root file system: ${errnoText(se)}`);
     k.kernel_set_inode_limit(opts.inodes ?? 4_000_000);
     mountAll(kernel, volumes, firstVolume, opts.tmpfs ?? [], opts.volumeCacheMs ?? 1000);
+    if (opts.files?.length) copyFilesIn(kernel, filestore, opts.files);
+    if (opts.owner) k.kernel_set_owner(opts.owner.uid, opts.owner.gid);
     if (opts.readonlyRoot && mode.kind !== 'none') k.mount_root_readonly();
 
     const config = noneConfig ?? goferConfig;
+    return {
+      kernel,
+      filestore,
+      config,
+      mode,
+      hostFiles: filestoreFiles,
+      stats: () => ({ ...kernel!.stats(), filestore: filestore.kind + (note ? ` (${note})` : ''), ...gofer.stats() }),
+      goferDied: () => gofer.died(),
+      cleanup,
+    };
+  } catch (e) {
+    cleanup.run();
+    throw asSandboxError(e, kernel);
+  }
+}
+
+/** Any failure of a run as a SandboxError: one line, status 125 unless it says otherwise. */
+function asSandboxError(e: unknown, kernel: Kernel | null): SandboxError {
+  if (e instanceof SandboxError) return e;
+  if (e instanceof OptionError) return new SandboxError(`${PROJECT}: ${e.message}`, 125);
+  const why = kernel?.panicMessage ? ` (${kernel.panicMessage})` : '';
+  if (e instanceof KernelFault || e instanceof WebAssembly.RuntimeError) {
+    return new SandboxError(`${PROJECT}: kernel fault: ${(e as Error).message}${why}`, 125);
+  }
+  return new SandboxError(`${PROJECT}: internal error: ${(e as Error)?.message ?? e}`, 125);
+}
+
+/** The environment and working directory of the first process, from the config and the overrides. */
+export function processEnv(config: ImageConfig, opts: Pick<RunOptions, 'env' | 'workdir'>): { env: string[]; workdir: string } {
+  const workdir = opts.workdir ?? config.workingDir ?? '';
+  return { env: mergeEnv(config.env ?? [], opts.env ?? [], workdir), workdir };
+}
+
+export async function run(opts: RunOptions): Promise<RunResult> {
+  mark('run');
+  const cleanup = new Cleanup();
+  const stopSignals = opts.handleSignals === false ? () => {} : onStopSignals(cleanup);
+  let kernel: Kernel | null = null;
+  try {
+    const sb = await openSandbox(opts, cleanup);
+    kernel = sb.kernel;
+    const { filestore, config, mode } = sb;
+    const k = kernel.exports;
     const argv = commandLine(config, opts);
     if (argv.length === 0) throw setupError('no command specified (the image has no Entrypoint or Cmd)');
-    const workdir = opts.workdir ?? config.workingDir ?? '';
-    const env = mergeEnv(config.env ?? [], opts.env ?? [], workdir);
+    const { env, workdir } = processEnv(config, opts);
     const streams = opts.streams ?? new HostStreams();
     mark('mounted');
     const pid = k.proc_create(streams.filetype(0), streams.filetype(1), streams.filetype(2));
@@ -468,7 +584,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
       }
       throw e;
     }
-    const died = gofer.died();
+    const died = sb.goferDied();
     if (died) throw setupError(`${died}; file operations that needed it failed with EIO`);
     if (opts.exportUpper) {
       if (mode.kind === 'none') throw setupError('--export-upper needs an overlay (not --overlay2 none)');
@@ -478,19 +594,9 @@ export async function run(opts: RunOptions): Promise<RunResult> {
         throw setupError(`--export-upper ${opts.exportUpper}: ${(e as Error).message}`);
       }
     }
-    const ks = kernel.stats();
-    return {
-      status,
-      stats: { ...ks, filestore: filestore.kind + (note ? ` (${note})` : ''), ...gofer.stats() },
-    };
+    return { status, stats: sb.stats() };
   } catch (e) {
-    if (e instanceof SandboxError) throw e;
-    if (e instanceof OptionError) throw new SandboxError(`${PROJECT}: ${e.message}`, 125);
-    const why = kernel?.panicMessage ? ` (${kernel.panicMessage})` : '';
-    if (e instanceof KernelFault || e instanceof WebAssembly.RuntimeError) {
-      throw new SandboxError(`${PROJECT}: kernel fault: ${(e as Error).message}${why}`, 125);
-    }
-    throw new SandboxError(`${PROJECT}: internal error: ${(e as Error)?.message ?? e}`, 125);
+    throw asSandboxError(e, kernel);
   } finally {
     cleanup.run();
     stopSignals();

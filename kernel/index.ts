@@ -9,6 +9,7 @@ import { goferSetup, goferCalls } from "./fs/gofer";
 import { overlayMount, tmpfsMount, copyUps } from "./fs/overlay";
 import { filestoreSetup, flushPending, pagesLimit, pagesUsed } from "./mm/filestore";
 import { inodesInUse, setInodeLimit } from "./vfs/inode";
+import { setCreateOwner } from "./vfs/ops";
 import { io, ioSetup, res32, res64 } from "./io";
 import "./wasi/abort";
 
@@ -36,6 +37,11 @@ export function kernel_setup(maxPages: u32, root: u32): u32 {
  */
 export function kernel_set_inode_limit(n: u32): void {
   setInodeLimit(n);
+}
+
+/** The owner (uid, gid) of objects processes create from now on. */
+export function kernel_set_owner(uid: u32, gid: u32): void {
+  setCreateOwner(uid, gid);
 }
 
 /** The address of the exchange area (abi.ts). */

@@ -41,7 +41,7 @@ async function buildHost() {
     logLevel: 'warning',
     absWorkingDir: root,
   };
-  for (const [name, entry] of [['run', 'host/cli.ts'], ['gofer-worker', 'gofer/worker.ts'], ['lib', 'host/index.ts'], ['pack', 'host/pack.ts'], ['replica-worker', 'host/replica-worker.ts']]) {
+  for (const [name, entry] of [['run', 'host/cli.ts'], ['gofer-worker', 'gofer/worker.ts'], ['lib', 'host/index.ts'], ['pack', 'host/pack.ts'], ['replica-worker', 'host/replica-worker.ts'], ['oci', 'host/oci/cli.ts'], ['oci-sandbox', 'host/oci/sandbox-main.ts']]) {
     const r = await esbuild.build({ ...common, entryPoints: { [name]: entry }, outdir: dist, write: false });
     for (const f of r.outputFiles) fs.writeFileSync(f.path, f.path.endsWith('.js') ? cheapBuiltins(f.text) : f.contents);
   }

@@ -19,7 +19,7 @@ import { OpfsFilestore } from './filestore-opfs';
 import { GuestProcess } from '../glue';
 import { Kernel, KernelFault, type GoferTransport } from '../kernel';
 import { ExecError, errnoText, loadProgram, runModuleSync, type ProcessHost } from '../process';
-import { Agent } from './agent';
+import { Agent } from '../agent';
 import { UpperStore, imageDir } from './persist';
 import { Request, Tty, type KernelStats, type SandboxMessage, type SandboxRequest } from './protocol';
 import { Terminal } from './tty';

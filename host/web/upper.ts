@@ -19,7 +19,7 @@ import { Where } from '../../gofer/image/errors';
 import { registerSource, releaseDescriptor, readAt, type Source } from '../../gofer/image/io';
 import { MemberType, indexTar } from '../../gofer/image/tar';
 import { TarWriter, type TarMember } from '../image-writer';
-import { AGENT_DATA, Agent, O_CREAT, O_TRUNC, join } from './agent';
+import { AGENT_DATA, Agent, O_CREAT, O_TRUNC, join } from '../agent';
 import type { UpperEntry } from './protocol';
 
 const enum Kind {

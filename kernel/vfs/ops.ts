@@ -32,6 +32,18 @@ export function markDirUpper(dir: Inode): void {
   }
 }
 
+/**
+ * Owner of the objects processes create (the OCI process.user, docker -u). Set by the host before
+ * any process runs; WASI has no call to change it.
+ */
+let ownerUid: u32 = 0;
+let ownerGid: u32 = 0;
+
+export function setCreateOwner(uid: u32, gid: u32): void {
+  ownerUid = uid;
+  ownerGid = gid;
+}
+
 /** A new object named `name` in `dir` (the caller knows the name is free). */
 export function createNode(dir: Inode, name: usize, len: u32, kind: u32, mode: u32): Inode {
   const now = nowNs();
@@ -41,6 +53,8 @@ export function createNode(dir: Inode, name: usize, len: u32, kind: u32, mode: u
   n.ctime = now;
   n.flags = IFlag.UPPER;
   n.dev = dir.dev; // the file system of its directory (the root's upper, or a tmpfs mount)
+  n.uid = ownerUid;
+  n.gid = ownerGid;
   if (kind == Filetype.DIRECTORY) {
     n.parent = dir;
     dir.nlink++;

@@ -15,7 +15,7 @@ import { ExitSignal, GuestProcess, type Streams } from '../../host/glue';
 import { Kernel, KernelFault, type GoferTransport } from '../../host/kernel';
 import { kernelFile, kernelModule } from '../../host/kernel-node';
 import { loadProgram, runModuleSync, type ProcessHost } from '../../host/process';
-import { AGENT_DATA, Agent, O_CREAT, O_TRUNC } from '../../host/web/agent';
+import { AGENT_DATA, Agent, O_CREAT, O_TRUNC } from '../../host/agent';
 import { OpfsFilestore } from '../../host/web/filestore-opfs';
 import type { SyncHandle } from '../../host/web/persist';
 import { ROOT, guestWasm } from '../lib/sandbox';

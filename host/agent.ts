@@ -7,10 +7,10 @@
 //
 // Owns: the agent's pid and memory layout. Paths are absolute ("/etc/motd"), resolved from the
 // process's preopened root (fd 3). Every method returns a WASI errno (0 = success) or a value.
-import { E } from '../../kernel/wasi/errno';
-import type { Filestore } from '../filestore';
-import { GuestProcess, type Streams } from '../glue';
-import type { Kernel } from '../kernel';
+import { E } from '../kernel/wasi/errno';
+import type { Filestore } from './filestore';
+import { GuestProcess, type Streams } from './glue';
+import type { Kernel } from './kernel';
 
 // Memory layout (agent memory, 64 KiB pages):
 //   0      OUT    64     result words (fd, sizes, counts)
