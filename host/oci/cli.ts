@@ -277,7 +277,8 @@ async function createContainer(sd: StateDir, bundle: string, pidFile: string | u
       if (pty) fs.closeSync(pty.master);
       const m = /^error (\d+) (.*)/s.exec(line.trim());
       await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('exit', r)));
-      throw new OciError(m ? m[2] : `the sandbox exited before it was ready (${child.exitCode ?? child.signalCode})`, m ? Number(m[1]) : 1);
+      // as runc: a container that could not be created is status 1, whatever the cause
+      throw new OciError(m ? m[2] : `the sandbox exited before it was ready (${child.exitCode ?? child.signalCode})`);
     }
     const pid = child.pid!;
     const st: ContainerState = {
