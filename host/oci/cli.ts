@@ -184,7 +184,10 @@ function hooksOf(sd: StateDir): SandboxSpec['hooks'] | null {
 /** Sends a request on the container's control socket and returns the reply, and the socket. */
 function request(sd: StateDir, req: Request): Promise<{ reply: Reply; sock: net.Socket; onFrame: (fn: (t: number, p: Buffer) => void) => void }> {
   return new Promise((resolve, reject) => {
-    const sock = net.connect(sd.socket);
+    const addr = sd.socketAddress();
+    const sock = net.connect(addr.path);
+    sock.once('connect', () => addr.release());
+    sock.once('error', () => addr.release());
     let handler: ((t: number, p: Buffer) => void) | null = null;
     const early: [number, Buffer][] = [];
     let answered = false;

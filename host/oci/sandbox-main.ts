@@ -330,7 +330,9 @@ class Container {
       this.cleanup,
     );
     writeAtomic(this.state.filesFile, JSON.stringify(this.sb.hostFiles));
-    this.native?.armWatchdog?.(FATAL, GRACE_MS, this.sb.hostFiles);
+    // the last resort for a guest that never calls: not for Ctrl-C on a terminal, which is not fatal
+    const fatal = spec.terminal ? FATAL.filter((sig) => sig !== SIGINT) : FATAL;
+    this.native?.armWatchdog?.(fatal, GRACE_MS, this.sb.hostFiles);
     const streams = new FdStreams(this.init);
     const init = this.spawn(this.init, streams, spec.args, spec.env, spec.cwd);
     await this.listen();
@@ -357,9 +359,11 @@ class Container {
     fs.rmSync(this.state.socket, { force: true });
     const server = net.createServer((sock) => this.connection(sock));
     this.server = server;
+    const addr = this.state.socketAddress();
+    this.cleanup.add(() => addr.release());
     return new Promise((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.state.socket, () => {
+      server.listen(addr.path, () => {
         fs.chmodSync(this.state.socket, 0o600);
         resolve();
       });

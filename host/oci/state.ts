@@ -70,6 +70,17 @@ export class StateDir {
   get socket(): string {
     return path.join(this.dir, 'ctl.sock');
   }
+
+  /**
+   * A path naming the control socket that fits in a unix socket address (108 bytes): a long root
+   * and a 64-character id (Podman's) do not, so the socket is reached through a descriptor of the
+   * state directory (/proc/self/fd/N/ctl.sock). `release` closes that descriptor.
+   */
+  socketAddress(): { path: string; release(): void } {
+    if (Buffer.byteLength(this.socket) < 100) return { path: this.socket, release() {} };
+    const fd = fs.openSync(this.dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+    return { path: `/proc/self/fd/${fd}/ctl.sock`, release: () => fs.closeSync(fd) };
+  }
   get filesFile(): string {
     return path.join(this.dir, 'files.json');
   }
