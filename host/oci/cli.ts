@@ -23,40 +23,24 @@ import net from 'node:net';
 import path from 'node:path';
 import tty from 'node:tty';
 import { loadNative, type NativeAddon } from '../native/index';
-import { exampleConfig, loadBundle, type Hook, type SandboxSpec } from './bundle';
+import { exampleConfig, type Hook, type SandboxSpec } from './bundle';
 import { Frame, frame, readFrames, u32Frame, type Reply, type Request } from './control';
 import { InputReader } from './input';
-import { OCI_VERSION, OciError, StateDir, alive, checkId, listContainers, startTime, sweep, writeAtomic, type ContainerState } from './state';
+import { runHook } from './hooks';
+import { debug, logConfig, logLine, setLog } from './log';
+import { OCI_VERSION, OciError, StateDir, alive, checkId, listContainers, startTime, stateJson, writeAtomic, type ContainerState } from './state';
 
 export const RUNTIME = 'wasmbox-runtime';
 const VERSION = '0.1.0';
 /** The V8 flag the sandbox process needs (WebAssembly JSPI in Node 20; see host/jspi.ts). */
 const JSPI_FLAG = '--experimental-wasm-stack-switching';
 
+
 interface Global {
   root: string;
-  log?: string;
-  logFormat: 'text' | 'json';
-  debug: boolean;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Logging
-
-let globals: Global = { root: '/run/wasmbox', logFormat: 'text', debug: false };
-
-function logLine(level: 'error' | 'warning' | 'info' | 'debug', msg: string): void {
-  if (!globals.log) return;
-  const time = new Date().toISOString();
-  const line = globals.logFormat === 'json' ? JSON.stringify({ level, msg, time }) : `time="${time}" level=${level} msg=${JSON.stringify(msg)}`;
-  try {
-    fs.appendFileSync(globals.log, line + '\n');
-  } catch {}
-}
-
-function debug(msg: string): void {
-  if (globals.debug) logLine('debug', msg);
-}
+let globals: Global = { root: '/run/wasmbox' };
 
 // ---------------------------------------------------------------------------------------------
 // Argument parsing (runc's urfave/cli style: -flag and --flag, with " value" or "=value")
@@ -145,34 +129,6 @@ function stateOf(sd: StateDir): { st: ContainerState; status: ReturnType<StateDi
   return { st, status: sd.status(st) };
 }
 
-function stateJson(sd: StateDir, st: ContainerState): string {
-  const out = {
-    ociVersion: st.ociVersion,
-    id: st.id,
-    pid: sd.status(st) === 'stopped' ? 0 : st.pid,
-    status: sd.status(st),
-    bundle: st.bundle,
-    rootfs: st.rootfs,
-    created: st.created,
-    owner: st.owner,
-    ...(Object.keys(st.annotations).length ? { annotations: st.annotations } : {}),
-  };
-  return JSON.stringify(out, null, 2);
-}
-
-/** Runs one OCI hook with the state on its stdin; a failure is an OciError. */
-function runHook(kind: string, h: Hook, stateText: string): void {
-  const r = spawnSync(h.path, (h.args ?? [h.path]).slice(1), {
-    input: stateText,
-    env: h.env ? Object.fromEntries(h.env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])) : {},
-    argv0: h.args?.[0],
-    timeout: h.timeout ? h.timeout * 1000 : undefined,
-    encoding: 'utf8',
-  });
-  if (r.error) throw new OciError(`${kind} hook ${h.path}: ${r.error.message}`);
-  if (r.status !== 0) throw new OciError(`${kind} hook ${h.path} failed (status ${r.status ?? r.signal}): ${(r.stderr || '').trim().split('\n').pop() ?? ''}`);
-}
-
 function hooksOf(sd: StateDir): SandboxSpec['hooks'] | null {
   try {
     return (JSON.parse(fs.readFileSync(sd.specFile, 'utf8')) as SandboxSpec).hooks;
@@ -249,79 +205,50 @@ const CREATE_FLAGS: FlagSpec[] = [
 ];
 
 /**
- * Starts the sandbox process for a container and waits until it is ready (or has failed). Returns
- * the child (still attached when `foreground`).
+ * Starts the container's process (dist/oci-sandbox.js), which checks the bundle, sets the sandbox
+ * up, writes the state and the pid file, and says "ready" on fd 3, or logs its error and says
+ * "error STATUS MESSAGE". With a console socket, the pseudo-terminal is made here, its slave is
+ * the process's stdio, and its master goes to the socket once the container is ready.
  */
 async function createContainer(sd: StateDir, bundle: string, pidFile: string | undefined, consoleSocket: string | undefined, foreground: boolean) {
-  sweep(globals.root);
-  if (sd.exists() || fs.existsSync(sd.dir)) throw new OciError(`container with id exists: ${sd.id}`);
-  const spec = loadBundle(bundle, sd.id);
-  for (const n of spec.notes) debug(n);
-  if (spec.terminal && !consoleSocket && !foreground) throw new OciError('cannot allocate tty if runc will detach without setting console socket');
-  if (!spec.terminal && consoleSocket) throw new OciError('cannot use console socket if runc will not detach or allocate tty');
-  fs.mkdirSync(globals.root, { recursive: true, mode: 0o711 });
-  fs.mkdirSync(sd.dir, { mode: 0o700 });
-  try {
-    writeAtomic(sd.specFile, JSON.stringify(spec));
-    let pty: { master: number; slave: number; path: string } | null = null;
-    if (spec.terminal && consoleSocket) pty = native().openpty!();
-    const stdio: ('pipe' | 'inherit' | number)[] = pty ? [pty.slave, pty.slave, pty.slave, 'pipe'] : [0, 1, 2, 'pipe'];
-    const child = spawn(process.execPath, [JSPI_FLAG, path.join(distDir(), 'oci-sandbox.js'), sd.dir], { stdio, detached: !foreground });
-    if (pty) fs.closeSync(pty.slave);
-    const line = await new Promise<string>((resolve) => {
-      let text = '';
-      const pipe = child.stdio[3]!;
-      pipe.on('data', (d) => (text += d));
-      pipe.on('end', () => resolve(text));
-      pipe.on('error', () => resolve(text));
-      child.on('error', (e) => resolve(`error 1 cannot start the sandbox: ${e.message}`));
-    });
-    if (!line.startsWith('ready')) {
-      if (pty) fs.closeSync(pty.master);
-      const m = /^error (\d+) (.*)/s.exec(line.trim());
-      await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('exit', r)));
-      // as runc: a container that could not be created is status 1, whatever the cause
-      throw new OciError(m ? m[2] : `the sandbox exited before it was ready (${child.exitCode ?? child.signalCode})`);
-    }
-    const pid = child.pid!;
-    const st: ContainerState = {
-      ociVersion: OCI_VERSION,
-      id: sd.id,
-      bundle: spec.bundle,
-      rootfs: spec.rootfs,
-      pid,
-      pidStart: startTime(pid),
-      created: new Date().toISOString(),
-      annotations: spec.annotations,
-      owner: '',
-    };
-    sd.write(st);
-    if (pty) {
-      try {
-        native().sendFd!(consoleSocket!, pty.master, pty.path);
-      } finally {
-        fs.closeSync(pty.master);
-      }
-    }
-    const text = stateJson(sd, st);
-    for (const h of [...spec.hooks.prestart, ...spec.hooks.createRuntime]) runHook('createRuntime', h, text);
-    if (pidFile) writeAtomic(path.resolve(pidFile), String(pid));
-    if (!foreground) child.unref();
-    (child.stdio[3] as NodeJS.ReadableStream & { destroy(): void })?.destroy();
-    return { child, spec };
-  } catch (e) {
-    const files = sd.hostFiles();
-    try {
-      const st = sd.exists() ? sd.read() : null;
-      if (st && alive(st.pid, st.pidStart)) {
-        process.kill(st.pid, 'SIGKILL');
-        await waitGone(st.pid, st.pidStart, 5000);
-      }
-    } catch {}
-    for (const f of files) fs.rmSync(f, { force: true });
-    fs.rmSync(sd.dir, { recursive: true, force: true });
-    throw e;
+  const pty = consoleSocket ? native().openpty!() : null;
+  const log = logConfig();
+  const args = [
+    JSPI_FLAG, path.join(distDir(), 'oci-sandbox.js'), 'create',
+    '--root', sd.root, '--id', sd.id, '--bundle', path.resolve(bundle), '--pid-file', pidFile ? path.resolve(pidFile) : '',
+    '--log', log.file ?? '', '--log-format', log.format, '--debug', log.debug ? '1' : '0', '--console', pty ? '1' : '0', '--foreground', foreground ? '1' : '0',
+  ];
+  const stdio: ('pipe' | number)[] = pty ? [pty.slave, pty.slave, pty.slave, 'pipe'] : [0, 1, 2, 'pipe'];
+  // the runtime makes no TLS connections: NODE_EXTRA_CA_CERTS would only cost the sandbox ~35 ms to load
+  const env = { ...process.env };
+  delete env.NODE_EXTRA_CA_CERTS;
+  const child = spawn(process.execPath, args, { stdio, detached: !foreground, env });
+  if (pty) fs.closeSync(pty.slave);
+  const line = await new Promise<string>((resolve) => {
+    let text = '';
+    const pipe = child.stdio[3]!;
+    pipe.on('data', (d) => (text += d));
+    pipe.on('end', () => resolve(text));
+    pipe.on('error', () => resolve(text));
+    child.on('error', (e) => resolve(`error 1 cannot start the sandbox: ${e.message}`));
+  });
+  (child.stdio[3] as NodeJS.ReadableStream & { destroy(): void })?.destroy();
+  if (!line.startsWith('ready')) {
+    if (pty) fs.closeSync(pty.master);
+    const m = /^error (\d+) (.*)/s.exec(line.trim());
+    await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('exit', r)));
+    // the container's process has logged it; as runc, a container that could not be created is status 1
+    throw new OciError(m ? m[2] : `the sandbox exited before it was ready (${child.exitCode ?? child.signalCode})`, 1, !!m);
   }
+  if (pty) {
+    try {
+      native().sendFd!(consoleSocket!, pty.master, pty.path);
+    } finally {
+      fs.closeSync(pty.master);
+    }
+  }
+  if (!foreground) child.unref();
+  return { child };
 }
 
 async function cmdCreate(argv: string[]): Promise<number> {
@@ -439,8 +366,9 @@ async function cmdPause(argv: string[], pause: boolean): Promise<number> {
   if (pause && status !== 'running') throw new OciError(`container not running`);
   if (!pause && status !== 'paused') throw new OciError('container not paused');
   // the whole sandbox is one process (plus exec proxies): stopping it freezes every guest in it
+  if (pause) fs.writeFileSync(sd.pausedFile, '');
   for (const pid of [st.pid, ...sd.execPids()]) process.kill(pid, pause ? 'SIGSTOP' : 'SIGCONT');
-  sd.write({ ...st, paused: pause });
+  if (!pause) fs.rmSync(sd.pausedFile, { force: true });
   return 0;
 }
 
@@ -722,7 +650,8 @@ export async function main(argv: string[]): Promise<number> {
     const { flags, rest } = parseFlags(argv, GLOBAL_FLAGS, RUNTIME);
     const fmt = flag(flags, 'log-format') ?? 'text';
     if (fmt !== 'text' && fmt !== 'json') throw new OciError(`invalid log format "${fmt}" (text or json)`);
-    globals = { root: path.resolve(flag(flags, 'root') ?? '/run/wasmbox'), log: flag(flags, 'log'), logFormat: fmt, debug: bool(flags, 'debug') };
+    globals = { root: path.resolve(flag(flags, 'root') ?? '/run/wasmbox') };
+    setLog({ file: flag(flags, 'log'), format: fmt, debug: bool(flags, 'debug') });
     if (bool(flags, 'version') || rest[0] === 'version') {
       process.stdout.write(`${RUNTIME} version ${VERSION}\nspec: ${OCI_VERSION}\n`);
       return 0;
@@ -774,7 +703,7 @@ export async function main(argv: string[]): Promise<number> {
     }
   } catch (e) {
     const msg = e instanceof OciError ? e.message : `internal error: ${(e as Error)?.stack ?? e}`;
-    logLine('error', msg);
+    if (!(e instanceof OciError && e.logged)) logLine('error', msg);
     process.stderr.write(`${RUNTIME}: ${msg.split('\n')[0]}\n`);
     return e instanceof OciError ? e.status || 1 : 1;
   }

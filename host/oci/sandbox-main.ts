@@ -1,12 +1,14 @@
 // The container's process under the OCI runtime (trusted): what `create` starts, whose pid the
 // engine's shim waits for and whose exit status is the container's. Bundled as dist/oci-sandbox.js
-// and started as `node --experimental-wasm-stack-switching dist/oci-sandbox.js STATE_DIR`, with the
-// container's stdio as fds 0-2 (a pseudo-terminal's slave with `terminal: true`) and a pipe to
-// `create` as fd 3.
-//
-// It sets the sandbox up (host/sandbox.ts openSandbox) over the bundle's rootfs, finds the program,
-// listens on the control socket, says "ready" on fd 3 (or "error STATUS MESSAGE") and waits for
-// `start`. Then the init process runs, and `exec` requests add processes to the same kernel and
+// and started by a front end (cli.ts, or the native one, host/native/runtime.c) as
+//   node --experimental-wasm-stack-switching dist/oci-sandbox.js create --root R --id ID --bundle B
+//        --pid-file P --log L --log-format F --debug 0|1 --console 0|1 --foreground 0|1
+// with the container's stdio as fds 0-2 (a pseudo-terminal's slave with a console socket) and a
+// pipe to the front end as fd 3. It does the whole of `create`: it checks the bundle, sets the
+// sandbox up (host/sandbox.ts openSandbox) over the bundle's rootfs, finds the program, listens on
+// the control socket, writes the state and the pid file, runs the createRuntime hooks, and says
+// "ready" on fd 3; or it logs its error (one --log line), undoes everything and says "error STATUS
+// MESSAGE". Then it waits for `start`. Then the init process runs, and `exec` requests add processes to the same kernel and
 // upper layer, each a "job" with its own streams (the exec proxy's, over the socket). Guests run
 // suspendable (JSPI): a guest waiting for input, a sleep or a child puts itself aside, so the
 // others, and the control socket, keep going on this one thread. A guest that computes without
@@ -34,10 +36,12 @@ import { ExecError, loadProgram, runModule, type ProcessHost } from '../process'
 import { Cleanup, openSandbox, PROJECT, SandboxError, type OpenedSandbox } from '../sandbox';
 import { hostFiletype } from '../streams';
 import { capMemory } from '../wasm-limits';
-import type { SandboxSpec } from './bundle';
+import { loadBundle, type SandboxSpec } from './bundle';
+import { runHook } from './hooks';
+import { debug, logLine, setLog } from './log';
 import { Frame, frame, readFrames, u32Frame, type Reply, type Request } from './control';
 import { InputReader } from './input';
-import { StateDir, writeAtomic } from './state';
+import { OCI_VERSION, OciError, StateDir, checkId, startTime, stateJson, sweep, writeAtomic } from './state';
 
 /** Signals that end the container (a guest cannot handle any), by number. */
 const FATAL = [1, 2, 3, 10, 12, 14, 15];
@@ -309,10 +313,11 @@ class Container {
     }
   }
 
-  async main(ready: (line: string) => void): Promise<void> {
+  async main(ready: (line: string) => void, pidFile: string, consoleTty: boolean): Promise<void> {
     const spec = this.spec;
     if (!jspi.available()) throw new SandboxError(`${PROJECT}: this Node (${process.version}) lacks WebAssembly JSPI (${jspi.FLAG})`, 1);
-    if (spec.terminal) this.native?.setControllingTerminal?.(0);
+    // the terminal a console socket got: ours, so that its Ctrl-C is our SIGINT
+    if (consoleTty) this.native?.setControllingTerminal?.(0);
     this.sb = await openSandbox(
       {
         rootfs: spec.rootfs,
@@ -329,13 +334,28 @@ class Container {
       },
       this.cleanup,
     );
-    writeAtomic(this.state.filesFile, JSON.stringify(this.sb.hostFiles));
+    this.state.writeHostFiles(this.sb.hostFiles);
     // the last resort for a guest that never calls: not for Ctrl-C on a terminal, which is not fatal
     const fatal = spec.terminal ? FATAL.filter((sig) => sig !== SIGINT) : FATAL;
     this.native?.armWatchdog?.(fatal, GRACE_MS, this.sb.hostFiles);
     const streams = new FdStreams(this.init);
     const init = this.spawn(this.init, streams, spec.args, spec.env, spec.cwd);
     await this.listen();
+    const st = {
+      ociVersion: OCI_VERSION,
+      id: spec.id,
+      bundle: spec.bundle,
+      rootfs: spec.rootfs,
+      pid: process.pid,
+      pidStart: startTime(process.pid),
+      created: new Date().toISOString(),
+      annotations: spec.annotations,
+      owner: '',
+    };
+    this.state.write(st);
+    const text = stateJson(this.state, st);
+    for (const h of [...spec.hooks.prestart, ...spec.hooks.createRuntime]) runHook('createRuntime', h, text);
+    if (pidFile) writeAtomic(pidFile, String(process.pid));
     ready('ready');
     await new Promise<void>((r) => (this.startWaiter = r));
     fs.writeFileSync(this.state.startedFile, '');
@@ -346,6 +366,12 @@ class Container {
       status = this.fault(e, streams);
     }
     await this.exit(status);
+  }
+
+  /** Undoes the sandbox (a create that failed after openSandbox). */
+  undo(): void {
+    this.server?.close();
+    this.cleanup.run();
   }
 
   /** A kernel fault (or a bug) ends the sandbox: one line on the container's stderr, status 125. */
@@ -462,8 +488,19 @@ function signalName(sig: number): NodeJS.Signals {
   return names[sig];
 }
 
+/** The `create` arguments the front ends pass (every flag present; "" for none). */
+function createArgs(argv: string[]): Record<string, string> {
+  if (argv[0] !== 'create') throw new Error('usage: oci-sandbox.js create --root R --id ID --bundle B ...');
+  const o: Record<string, string> = {};
+  for (let i = 1; i + 1 < argv.length; i += 2) {
+    if (!argv[i].startsWith('--')) throw new Error(`unexpected argument ${argv[i]}`);
+    o[argv[i].slice(2)] = argv[i + 1];
+  }
+  for (const k of ['root', 'id', 'bundle']) if (!o[k]) throw new Error(`--${k} is missing`);
+  return o;
+}
+
 async function start(): Promise<void> {
-  const stateDir = process.argv[2];
   let reported = false;
   const ready = (line: string) => {
     reported = true;
@@ -472,29 +509,47 @@ async function start(): Promise<void> {
       fs.closeSync(3);
     } catch {}
   };
+  let state: StateDir | null = null;
+  let made = false;
+  let container: Container | null = null;
+  /** Before "ready": one log line, everything undone, the error on fd 3. After: the container's stderr. */
   const failed = (status: number, message: string) => {
-    if (!reported) ready(`error ${status} ${message.replace(/\s+/g, ' ')}`);
-    else process.stderr.write(`${message}\n`);
+    if (!reported) {
+      logLine('error', message);
+      container?.undo();
+      if (state && made) {
+        for (const f of state.hostFiles()) fs.rmSync(f, { force: true });
+        fs.rmSync(state.dir, { recursive: true, force: true });
+      }
+      ready(`error ${status} ${message.replace(/\s+/g, ' ')}`);
+    } else process.stderr.write(`${PROJECT}: ${message}\n`);
     process.exit(reported ? status : 1);
   };
-  let c: Container;
   try {
-    if (!stateDir) throw new Error('usage: oci-sandbox.js STATE_DIR');
-    const state = new StateDir(path.dirname(stateDir), path.basename(stateDir));
-    const spec = JSON.parse(fs.readFileSync(state.specFile, 'utf8')) as SandboxSpec;
-    c = new Container(spec, state);
+    const o = createArgs(process.argv.slice(2));
+    setLog({ file: o.log || undefined, format: o['log-format'] === 'json' ? 'json' : 'text', debug: o.debug === '1' });
+    state = new StateDir(o.root, checkId(o.id));
+    sweep(o.root);
+    if (fs.existsSync(state.dir)) throw new OciError(`container with id exists: ${o.id}`);
+    const spec = loadBundle(o.bundle, o.id);
+    for (const n of spec.notes) debug(n);
+    const foreground = o.foreground === '1';
+    if (spec.terminal && o.console !== '1' && !foreground) throw new OciError('cannot allocate tty if runc will detach without setting console socket');
+    if (!spec.terminal && o.console === '1') throw new OciError('cannot use console socket if runc will not detach or allocate tty');
+    fs.mkdirSync(o.root, { recursive: true, mode: 0o711 });
+    fs.mkdirSync(state.dir, { mode: 0o700 });
+    made = true;
+    writeAtomic(state.specFile, JSON.stringify(spec));
+    if (spec.hooks.poststart.length || spec.hooks.poststop.length) fs.writeFileSync(state.hooksFile, '');
+    container = new Container(spec, state);
+    await container.main(ready, o['pid-file'], o.console === '1');
   } catch (e) {
-    failed(1, `${PROJECT}: ${(e as Error).message}`);
-    return;
-  }
-  try {
-    await c.main(ready);
-  } catch (e) {
-    if (e instanceof ExecError) {
+    if (e instanceof OciError) failed(1, e.message);
+    else if (e instanceof ExecError) {
       const status = e.errno === E.NOENT || e.errno === E.NOTDIR ? 127 : 126;
-      failed(status, `${PROJECT}: ${e.errno === E.ACCES ? `exec ${e.message.split(':')[0].replace(/^exec /, '')}: is a directory` : e.message}`);
-    } else if (e instanceof SandboxError) failed(e.status, e.message);
-    else failed(125, `${PROJECT}: internal error: ${(e as Error)?.message ?? e}`);
+      failed(status, e.errno === E.ACCES ? `exec ${e.message.split(':')[0].replace(/^exec /, '')}: is a directory` : e.message);
+    } else if (e instanceof SandboxError) failed(e.status, e.message.replace(new RegExp(`^${PROJECT}: `), ''));
+    else failed(125, `internal error: ${(e as Error)?.message ?? e}`);
   }
 }
 

@@ -2,15 +2,21 @@
 // root (`--root`, default /run/wasmbox), as runc keeps /run/runc/<id>. Only this module knows its
 // layout. Light on purpose: `state`, `kill`, `start` and `delete` load nothing else.
 //
-//   <root>/<id>/state.json    written by `create` (atomically, by rename): id, bundle, rootfs, pid and
-//                             its start time (so a reused pid is never taken for the sandbox),
-//                             created, annotations; `paused` while `pause` holds it
-//   <root>/<id>/spec.json     the sandbox's options, derived from config.json by `create`
+//   <root>/<id>/state.json    written by the sandbox once it is ready (atomically, by rename): id,
+//                             bundle, rootfs, pid, created, annotations (what `state` prints)
+//   <root>/<id>/pid           "PID STARTTIME": the sandbox's pid and field 22 of its /proc/PID/stat,
+//                             so that a reused pid is never taken for the sandbox
+//   <root>/<id>/spec.json     the sandbox's options, derived from config.json at create
 //   <root>/<id>/ctl.sock      the sandbox's control socket (start, exec)
-//   <root>/<id>/files.json    host files the sandbox made that a hard kill would leave (its filestore
-//                             and lock), written by the sandbox once it has them; `delete` removes them
+//   <root>/<id>/files         host files the sandbox made that a hard kill would leave (its filestore
+//                             and lock), one per line; `delete` removes them
 //   <root>/<id>/started       made by the sandbox when `start` released it
-//   <root>/<id>/execs/<pid>   one per running exec proxy (for `ps` and `kill --all`)
+//   <root>/<id>/paused        made by `pause`, removed by `resume`
+//   <root>/<id>/hooks         present when the bundle has poststart or poststop hooks
+//   <root>/<id>/execs/<pid>-<starttime>   one per running exec proxy (for `ps` and `kill --all`)
+//
+// The plain-text files are what the native front end (host/native/runtime.c) reads for the calls an
+// engine makes most (start, kill, delete); it hands anything else to host/oci.js.
 //
 // Status, as the OCI runtime spec and runc report it: `created` while the sandbox waits for start,
 // `running` after, `paused` under `pause`, `stopped` once its process is gone.
@@ -30,7 +36,6 @@ export interface ContainerState {
   created: string;
   annotations: Record<string, string>;
   owner: string;
-  paused?: boolean;
 }
 
 export type Status = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
@@ -40,6 +45,8 @@ export class OciError extends Error {
   constructor(
     message: string,
     readonly status = 1,
+    /** Already in the log (the container's process wrote it). */
+    readonly logged = false,
   ) {
     super(message);
   }
@@ -82,7 +89,16 @@ export class StateDir {
     return { path: `/proc/self/fd/${fd}/ctl.sock`, release: () => fs.closeSync(fd) };
   }
   get filesFile(): string {
-    return path.join(this.dir, 'files.json');
+    return path.join(this.dir, 'files');
+  }
+  get pidFile(): string {
+    return path.join(this.dir, 'pid');
+  }
+  get pausedFile(): string {
+    return path.join(this.dir, 'paused');
+  }
+  get hooksFile(): string {
+    return path.join(this.dir, 'hooks');
   }
   get startedFile(): string {
     return path.join(this.dir, 'started');
@@ -110,21 +126,27 @@ export class StateDir {
     }
   }
 
+  /** Writes state.json and the pid file (the pid file last: the native front end reads it). */
   write(st: ContainerState): void {
     writeAtomic(this.stateFile, JSON.stringify(st));
+    writeAtomic(this.pidFile, `${st.pid} ${st.pidStart}\n`);
   }
 
   status(st: ContainerState): Status {
     if (!alive(st.pid, st.pidStart)) return 'stopped';
-    if (st.paused) return 'paused';
+    if (fs.existsSync(this.pausedFile)) return 'paused';
     return fs.existsSync(this.startedFile) ? 'running' : 'created';
   }
 
-  /** Host files the sandbox reported (its filestore and lock), for `delete` and sweeps. */
+  /** Records the host files the sandbox made (its filestore and lock), for `delete` and sweeps. */
+  writeHostFiles(files: string[]): void {
+    writeAtomic(this.filesFile, files.map((f) => f + '\n').join(''));
+  }
+
+  /** Host files the sandbox reported, for `delete` and sweeps. */
   hostFiles(): string[] {
     try {
-      const v = JSON.parse(fs.readFileSync(this.filesFile, 'utf8'));
-      return Array.isArray(v) ? v.filter((x) => typeof x === 'string' && path.isAbsolute(x)) : [];
+      return fs.readFileSync(this.filesFile, 'utf8').split('\n').filter((x) => path.isAbsolute(x));
     } catch {
       return [];
     }
@@ -152,6 +174,23 @@ export class StateDir {
     for (const f of this.hostFiles()) fs.rmSync(f, { force: true });
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** The state as `state` prints it (the runtime spec's state, as runc writes it). */
+export function stateJson(sd: StateDir, st: ContainerState): string {
+  const status = sd.status(st);
+  const out = {
+    ociVersion: st.ociVersion,
+    id: st.id,
+    pid: status === 'stopped' ? 0 : st.pid,
+    status,
+    bundle: st.bundle,
+    rootfs: st.rootfs,
+    created: st.created,
+    owner: st.owner,
+    ...(Object.keys(st.annotations).length ? { annotations: st.annotations } : {}),
+  };
+  return JSON.stringify(out, null, 2);
 }
 
 /** Writes a file by rename, so that a reader sees the old contents or the new, never half. */
