@@ -22,7 +22,8 @@ import { ROOT, lib, mountTmpfs, unmount } from './lib/setup.mjs';
 const argv = process.argv.slice(2);
 const QUICK = argv.includes('--quick');
 const RUNS = Number(argv.includes('--runs') ? argv[argv.indexOf('--runs') + 1] : QUICK ? 3 : 10);
-const OCI = path.join(ROOT, 'host', 'oci.js');
+// what engines are given: the native front end (host/oci.js when it was not built)
+const OCI = fs.existsSync(path.join(ROOT, 'dist', 'wasmbox-runtime')) ? path.join(ROOT, 'dist', 'wasmbox-runtime') : path.join(ROOT, 'host', 'oci.js');
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'wasmbox-bench-oci-'));
 const t0 = Date.now();
 const say = (m) => process.stderr.write(`bench:oci [${((Date.now() - t0) / 1000).toFixed(0)}s] ${m}\n`);
@@ -77,7 +78,7 @@ async function startContainerd() {
     .replace('root = "/var/lib/containerd"', `root = "${ctd.root}"`)
     .replace('state = "/run/containerd"', `state = "${ctd.state}"`)
     .replace('address = "/run/containerd/containerd.sock"', `address = "${ctd.sock}"`)
-    .replace('BinaryName = "/opt/wasmbox/host/oci.js"', `BinaryName = "${OCI}"`)
+    .replace('BinaryName = "/opt/wasmbox/dist/wasmbox-runtime"', `BinaryName = "${OCI}"`)
     .replace('Root = "/run/wasmbox"', `Root = "${ctd.runc}"`);
   fs.writeFileSync(path.join(work, 'containerd.toml'), toml);
   fs.mkdirSync(ctd.runc);

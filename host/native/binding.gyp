@@ -5,6 +5,14 @@
       "sources": ["wasmbox_native.c"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "cflags_c": ["-std=gnu11"]
+    },
+    {
+      "target_name": "wasmbox-runtime",
+      "type": "executable",
+      "sources": ["runtime.c"],
+      "include_dirs": ["."],
+      "cflags": ["-O2", "-Wall", "-Wextra"],
+      "cflags_c": ["-std=gnu11"]
     }
   ]
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Builds the N-API addon (host/native/wasmbox_native.c -> build/Release/wasmbox_native.node) with
-// the node-gyp that npm bundles. Run by `npm install` / `npm ci` (the "install" script), or by hand.
+// Builds the N-API addon (host/native/wasmbox_native.c -> build/Release/wasmbox_native.node) and the
+// OCI runtime's native front end (runtime.c -> dist/wasmbox-runtime) with the node-gyp that npm
+// bundles. Run by `npm install` / `npm ci` (the "install" script), or by hand.
 //
 // It never fails the install: if the addon cannot be built, it prints one warning line (the full
 // compiler output goes to host/native/build.log) and exits 0. The host then uses the memory
@@ -52,6 +53,8 @@ function main() {
   if (process.platform !== 'linux') warn(`platform ${process.platform} is not supported`);
   const gyp = findNodeGyp();
   if (!gyp) warn('node-gyp not found next to npm; set npm_config_node_gyp');
+  // the front end runs the node that built it (containerd's PATH may not lead to this one)
+  fs.writeFileSync(path.join(here, 'node_exec.h'), `#define NODE_EXEC ${JSON.stringify(process.execPath)}\n`);
   const args = [gyp, 'rebuild', '--jobs', '1'];
   const nodedir = findNodeDir();
   if (nodedir) args.push(`--nodedir=${nodedir}`);
@@ -87,7 +90,16 @@ function main() {
   try {
     fs.rmSync(log, { force: true });
   } catch {}
-  process.stderr.write(`build: native addon host/native/build/Release/wasmbox_native.node (${Date.now() - t0} ms)\n`);
+  // the front end goes where engines are told to find it (docs/oci.md): dist/wasmbox-runtime
+  const front = path.join(here, 'build', 'Release', 'wasmbox-runtime');
+  const dist = path.join(here, '..', '..', 'dist');
+  if (fs.existsSync(front)) {
+    fs.mkdirSync(dist, { recursive: true });
+    fs.copyFileSync(front, path.join(dist, 'wasmbox-runtime.tmp'));
+    fs.chmodSync(path.join(dist, 'wasmbox-runtime.tmp'), 0o755);
+    fs.renameSync(path.join(dist, 'wasmbox-runtime.tmp'), path.join(dist, 'wasmbox-runtime'));
+  }
+  process.stderr.write(`build: native addon host/native/build/Release/wasmbox_native.node and dist/wasmbox-runtime (${Date.now() - t0} ms)\n`);
 }
 
 try {

@@ -1,6 +1,7 @@
 // OCI bundles and the runtime for tests: a rootfs extracted from the default image (with the test
-// guests added), bundles made from it with a config.json, and `node host/oci.js` run the way an
-// engine runs it, with a private --root and a JSON --log. Also the pieces the engine tests share:
+// guests added), bundles made from it with a config.json, and the runtime (`node host/oci.js`, or
+// the native front end dist/wasmbox-runtime) run the way an engine runs it, with a private --root and
+// a JSON --log. Also the pieces the engine tests share:
 // finding containerd, ctr and podman, and a snapshot of a directory tree to prove it unchanged.
 import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import fs from 'node:fs';
@@ -10,6 +11,10 @@ import { tempDir } from './images';
 import { ROOT, guestWasm } from './sandbox';
 
 export const OCI_JS = path.join(ROOT, 'host', 'oci.js');
+/** The native front end (host/native/runtime.c), what engines are given; null when it was not built. */
+export const OCI_FRONT: string | null = fs.existsSync(path.join(ROOT, 'dist', 'wasmbox-runtime')) ? path.join(ROOT, 'dist', 'wasmbox-runtime') : null;
+/** What the engine tests give their engine: the front end, else the full runtime. */
+export const OCI_BIN = OCI_FRONT ?? OCI_JS;
 export const DEFAULT_IMAGE = path.join(ROOT, 'dist', 'images', 'default.tar');
 
 let template: string | null = null;
@@ -52,10 +57,20 @@ export function makeBundle(o: BundleOptions): string {
 export class Runtime {
   readonly root = tempDir('oci-root');
   readonly log = path.join(tempDir('oci-log'), 'log.json');
+  /** The command that starts the runtime: node host/oci.js, or the native front end. */
+  private readonly cmd: string[];
+
+  constructor(readonly binary: string = OCI_JS) {
+    this.cmd = binary.endsWith('.js') ? [process.execPath, binary] : [binary];
+  }
+
+  get name(): string {
+    return this.binary.endsWith('.js') ? 'host/oci.js' : 'dist/wasmbox-runtime';
+  }
 
   /** Runs the runtime with this root and log; never throws for a failing command. */
   run(args: string[], opts: { input?: string; timeoutMs?: number } = {}): { stdout: string; stderr: string; status: number } {
-    const r: SpawnSyncReturns<string> = spawnSync(process.execPath, [OCI_JS, '--root', this.root, '--log', this.log, '--log-format', 'json', ...args], {
+    const r: SpawnSyncReturns<string> = spawnSync(this.cmd[0], [...this.cmd.slice(1), '--root', this.root, '--log', this.log, '--log-format', 'json', ...args], {
       input: opts.input ?? '',
       encoding: 'utf8',
       timeout: opts.timeoutMs ?? 30_000,
@@ -74,7 +89,7 @@ export class Runtime {
     const err = path.join(d, 'err');
     const fds = [fs.openSync(input, 'r'), fs.openSync(out, 'w'), fs.openSync(err, 'w')];
     try {
-      const r = spawnSync(process.execPath, [OCI_JS, '--root', this.root, '--log', this.log, '--log-format', 'json', ...args], { stdio: fds, timeout: 30_000 });
+      const r = spawnSync(this.cmd[0], [...this.cmd.slice(1), '--root', this.root, '--log', this.log, '--log-format', 'json', ...args], { stdio: fds, timeout: 30_000 });
       if (r.error) throw r.error;
       return { out, err, status: r.status ?? 128 };
     } finally {

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { tempDir } from '../lib/images';
-import { OCI_JS, rootfsTemplate, snapshot, which } from '../lib/oci';
+import { OCI_BIN, rootfsTemplate, snapshot, which } from '../lib/oci';
 import { ROOT } from '../lib/sandbox';
 
 const containerd = which('containerd');
@@ -39,7 +39,7 @@ function configFromDocs(): string {
     ['root = "/var/lib/containerd"', `root = "${dirs.root}"`],
     ['state = "/run/containerd"', `state = "${dirs.state}"`],
     ['address = "/run/containerd/containerd.sock"', `address = "${dirs.sock}"`],
-    ['BinaryName = "/opt/wasmbox/host/oci.js"', `BinaryName = "${OCI_JS}"`],
+    ['BinaryName = "/opt/wasmbox/dist/wasmbox-runtime"', `BinaryName = "${OCI_BIN}"`],
     ['Root = "/run/wasmbox"', `Root = "${dirs.runc}"`],
   ];
   for (const [from, to] of subst) {
@@ -58,12 +58,12 @@ function ctr(args: string[], opts: { input?: string; timeoutMs?: number } = {}):
 
 /** `ctr run --rm` of the test image with wasmbox-runtime. */
 function run(id: string, cmd: string[], flags: string[] = [], input = ''): { stdout: string; stderr: string; status: number } {
-  return ctr(['run', '--rm', '--runc-binary', OCI_JS, '--runc-root', dirs.runc, ...flags, IMAGE, id, ...cmd], { input });
+  return ctr(['run', '--rm', '--runc-binary', OCI_BIN, '--runc-root', dirs.runc, ...flags, IMAGE, id, ...cmd], { input });
 }
 
 /** The same, in the background; resolves to ctr's exit status. */
 function runBackground(id: string, cmd: string[]): { done: Promise<number | null>; out: () => string } {
-  const c = spawn(ctrBin!, ['-a', dirs.sock, '-n', ns, 'run', '--rm', '--runc-binary', OCI_JS, '--runc-root', dirs.runc, IMAGE, id, ...cmd], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const c = spawn(ctrBin!, ['-a', dirs.sock, '-n', ns, 'run', '--rm', '--runc-binary', OCI_BIN, '--runc-root', dirs.runc, IMAGE, id, ...cmd], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   c.stdout!.on('data', (d) => (out += d));
   c.stderr!.on('data', (d) => (out += d));
@@ -131,7 +131,7 @@ ctest('containerd accepts docs/oci.md\'s configuration, and imports the default 
   const r = ctr(['image', 'import', '--platform', 'wasi/wasm', path.join(ROOT, 'dist', 'images', 'default.tar')]);
   assert.is(r.status, 0, r.stderr);
   assert.match(ctr(['images', 'ls']).stdout, /docker\.io\/wasmbox\/default:latest.*wasi\/wasm/);
-  const d = ctr(['run', '--rm', '--runc-binary', OCI_JS, '--runc-root', dirs.runc, 'docker.io/wasmbox/default:latest', 'demo']);
+  const d = ctr(['run', '--rm', '--runc-binary', OCI_BIN, '--runc-root', dirs.runc, 'docker.io/wasmbox/default:latest', 'demo']);
   assert.is(d.status, 0, d.stderr);
   assert.match(d.stdout, /Welcome to wasmbox/);
 });

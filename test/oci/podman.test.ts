@@ -1,4 +1,4 @@
-// Podman running WASI containers through wasmbox-runtime (`podman --runtime host/oci.js`): Debian's
+// Podman running WASI containers through wasmbox-runtime (`podman --runtime dist/wasmbox-runtime`): Debian's
 // podman and conmon with private storage, run as a user would. `podman run --rm` with -e, -w, -v (a
 // directory and a single file), --read-only and --tmpfs; `podman run -it` driven through a real
 // pseudo-terminal (a command typed and read back, Ctrl-C ending a sleeping child but not the shell,
@@ -12,7 +12,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadNative } from '../../host/native/index';
 import { tempDir } from '../lib/images';
-import { OCI_JS, which } from '../lib/oci';
+import { OCI_BIN, which } from '../lib/oci';
 import { ROOT } from '../lib/sandbox';
 
 const podman = which('podman');
@@ -32,7 +32,7 @@ const GLOBAL = [
   '--cgroup-manager', 'cgroupfs',
   '--events-backend', 'file',
   '--storage-driver', 'overlay',
-  '--runtime', OCI_JS,
+  '--runtime', OCI_BIN,
 ];
 // The runtime's default root, as a Podman user has it: Podman passes its --runtime-flag options to
 // `create` but not to the `podman container cleanup` that conmon runs at exit, whose `delete` must
