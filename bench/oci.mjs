@@ -147,7 +147,10 @@ function fsstress(kind) {
   const cmd = ['/bin/fsstress', '-d', '/work/fss', ...FSS, '-T'];
   if (kind === 'tar') r = spawnSync(process.execPath, [path.join(ROOT, 'host/run.js'), '--cache-dir', path.join(work, 'cache'), fssImage, ...cmd], { encoding: 'utf8' });
   else if (kind === 'dir') r = spawnSync(process.execPath, [path.join(ROOT, 'host/run.js'), '--rootfs', fssRoot, ...cmd], { encoding: 'utf8' });
-  else if (kind === 'oci') r = spawnSync(process.execPath, [OCI, '--root', path.join(work, 'fss-runtime-root'), 'run', '--bundle', fssBundle, `fss${++serial}`], { encoding: 'utf8' });
+  else if (kind === 'oci') {
+    const args = ['--root', path.join(work, 'fss-runtime-root'), 'run', '--bundle', fssBundle, `fss${++serial}`];
+    r = OCI.endsWith('.js') ? spawnSync(process.execPath, [OCI, ...args], { encoding: 'utf8' }) : spawnSync(OCI, args, { encoding: 'utf8' });
+  }
   else {
     fs.rmSync(path.join(tmpfsDir, 'fss'), { recursive: true, force: true });
     const spec = { runtime: 'nodewasi', wasm: path.join(ROOT, 'dist/guests/fsstress.wasm'), runs: [['fsstress', '-d', '/work/fss', ...FSS, '-T']], preopens: { '/work': tmpfsDir } };
