@@ -26,10 +26,10 @@ import fs from 'node:fs';
 import { E } from '../kernel/wasi/errno';
 import { hostErrno } from './errno';
 import { kindOf, writeHostStat } from './hosttree';
-import { validName } from './names';
+import { direntBatch, walkNames, walkResponse } from './batch';
 import {
-  Chan, GetdentsReq, GetdentsResp, Kind, MountReq, MountResp, Msg, NodeReq, OpenFlags, OpenReq, OpenResp,
-  PReadReq, Stat, StatFSResp, WalkReq, WalkResp,
+  Chan, GetdentsReq, Kind, MountReq, MountResp, Msg, NodeReq, OpenFlags, OpenReq, OpenResp,
+  PReadReq, Stat, StatFSResp, WalkReq,
 } from './protocol/messages';
 import { decodeRefList, type GoferStats } from './server';
 
@@ -255,12 +255,12 @@ export class HostLowerServer {
     return this.nodeFor(dir, name, st);
   }
 
-  private writeStat(dv: DataView, at: number, n: number): void {
+  private readonly writeStat = (dv: DataView, at: number, n: number): void => {
     writeHostStat(dv, at, this.stat[n], 1);
     // the kernel names lower objects by node (as for an image); its inode numbers come from them
     dv.setBigUint64(at + Stat.Ino, BigInt(n + 1), true);
     if (this.isDir(n)) dv.setBigUint64(at + Stat.Size, 0n, true);
-  }
+  };
 
   // --- handlers
 
@@ -276,21 +276,11 @@ export class HostLowerServer {
   private walk(len: number, w: Uint8Array, dv: DataView): number {
     if (len < WalkReq.Names) return -E.INVAL;
     let dir = dv.getUint32(WalkReq.Dir, true);
-    const count = dv.getUint32(WalkReq.Count, true);
     if (!this.validNode(dir)) return -E.BADF;
-    if (count === 0 || count > 4096) return -E.INVAL;
+    const offs = walkNames(len, w, dv);
+    if (typeof offs === 'number') return offs;
     const names: Buffer[] = [];
-    let off = WalkReq.Names;
-    for (let i = 0; i < count; i++) {
-      if (off + 4 > len) return -E.INVAL;
-      const n = dv.getUint32(off, true);
-      off += 4;
-      if (n > 255 || off + n > len || !validName(w, off, n)) return -E.INVAL;
-      names.push(Buffer.from(w.subarray(off, off + n)));
-      off += (n + 3) & ~3;
-    }
-    if (off !== len) return -E.INVAL;
-    if (WalkResp.Steps + count * WalkResp.StepBytes > Chan.Window) return -E.INVAL;
+    for (let i = 0; i < offs.length; i += 2) names.push(Buffer.from(w.subarray(offs[i], offs[i] + offs[i + 1])));
     if (!this.isDir(dir)) return -E.NOTDIR;
     const steps: number[] = [];
     for (const name of names) {
@@ -301,16 +291,7 @@ export class HostLowerServer {
       dir = child;
     }
     if (steps.length === 0) return -E.NOENT;
-    dv.setUint32(WalkResp.Found, steps.length, true);
-    dv.setUint32(4, 0, true);
-    let at = WalkResp.Steps;
-    for (const n of steps) {
-      dv.setUint32(at + WalkResp.StepNode, n, true);
-      dv.setUint32(at + 4, 0, true);
-      this.writeStat(dv, at + WalkResp.StepStat, n);
-      at += WalkResp.StepBytes;
-    }
-    return at;
+    return walkResponse(dv, steps, this.writeStat);
   }
 
   private fstat(len: number, dv: DataView): number {
@@ -356,27 +337,10 @@ export class HostLowerServer {
     }
     const total = listing.nodes.length;
     if (start > total) return -E.INVAL;
-    let at = GetdentsResp.Entries;
-    let i = start;
-    let count = 0;
-    while (i < total && count < max) {
-      const node = listing.nodes[i];
-      const name = listing.names[i];
-      const rec = (GetdentsResp.EntName + name.length + 7) & ~7;
-      if (at + rec > Chan.Window) break;
-      dv.setUint32(at + GetdentsResp.EntNode, node, true);
-      dv.setUint32(at + GetdentsResp.EntNameLen, name.length, true);
-      this.writeStat(dv, at + GetdentsResp.EntStat, node);
-      w.set(name, at + GetdentsResp.EntName);
-      at += rec;
-      i++;
-      count++;
-    }
-    const done = i >= total;
-    if (done) this.listings.delete(dir);
-    dv.setUint32(GetdentsResp.Count, count, true);
-    dv.setUint32(GetdentsResp.Next, done ? GetdentsResp.End : i, true);
-    return at;
+    const l = listing;
+    const batch = direntBatch(w, dv, start, total, max, (i) => ({ node: l.nodes[i], name: l.names[i] }), this.writeStat);
+    if (batch.next >= total) this.listings.delete(dir);
+    return batch.length;
   }
 
   private open(len: number, dv: DataView): number {

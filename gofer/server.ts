@@ -10,10 +10,10 @@
 import { E } from '../kernel/wasi/errno';
 import type { LowerTree } from './image/tree';
 import { HostServer } from './hosttree';
-import { validName } from './names';
+import { direntBatch, walkNames, walkResponse } from './batch';
 import {
-  Chan, CloseReq, GetdentsReq, GetdentsResp, Kind, MountReq, MountResp, Msg, NodeReq, OpenFlags, OpenReq, OpenResp,
-  PReadReq, Ref, Stat, StatFSResp, WalkReq, WalkResp,
+  Chan, CloseReq, GetdentsReq, Kind, MountReq, MountResp, Msg, NodeReq, OpenFlags, OpenReq, OpenResp,
+  PReadReq, Ref, Stat, StatFSResp, WalkReq,
 } from './protocol/messages';
 
 const TREE_FILE = 1;
@@ -74,7 +74,7 @@ export class LowerServer {
     return n >= 0 && n < this.tree.count;
   }
 
-  private writeStat(dv: DataView, at: number, n: number): void {
+  private readonly writeStat = (dv: DataView, at: number, n: number): void => {
     const t = this.tree;
     const k = t.kind(n);
     const mtime = t.mtimeNs(n);
@@ -89,7 +89,7 @@ export class LowerServer {
     dv.setUint32(at + Stat.Gid, t.gid(n), true);
     dv.setUint32(at + Stat.Kind, k === TREE_DIR ? Kind.Dir : k === TREE_FILE ? Kind.File : k === TREE_SYMLINK ? Kind.Symlink : Kind.Unknown, true);
     dv.setUint32(at + Stat.Layer, t.layer(n) + 1, true);
-  }
+  };
 
   private mount(len: number, _w: Uint8Array, dv: DataView): number {
     if (len !== MountReq.Bytes) return -E.INVAL;
@@ -104,53 +104,30 @@ export class LowerServer {
   private walk(len: number, w: Uint8Array, dv: DataView, _handOut: boolean): number {
     if (len < WalkReq.Names) return -E.INVAL;
     let dir = dv.getUint32(WalkReq.Dir, true);
-    const count = dv.getUint32(WalkReq.Count, true);
     if (!this.validNode(dir)) return -E.BADF;
-    if (count === 0 || count > 4096) return -E.INVAL;
     // Decode and check every name before doing anything.
-    const offs: number[] = [];
-    let off = WalkReq.Names;
-    for (let i = 0; i < count; i++) {
-      if (off + 4 > len) return -E.INVAL;
-      const n = dv.getUint32(off, true);
-      off += 4;
-      if (n > 255 || off + n > len) return -E.INVAL;
-      if (!validName(w, off, n)) return -E.INVAL;
-      offs.push(off, n);
-      off += (n + 3) & ~3;
-    }
-    if (off !== len) return -E.INVAL;
-    if (WalkResp.Steps + count * WalkResp.StepBytes > Chan.Window) return -E.INVAL;
+    const offs = walkNames(len, w, dv);
+    if (typeof offs === 'number') return offs;
+    const count = offs.length / 2;
     // Resolve. Names are copied out first because the response overwrites the window.
-    const names = offs.length ? w.slice(offs[0], offs[offs.length - 2] + offs[offs.length - 1]) : new Uint8Array(0);
+    const names = w.slice(offs[0], offs[offs.length - 2] + offs[offs.length - 1]);
     const base = offs[0];
     const t = this.tree;
-    let found = 0;
     const steps: number[] = [];
     for (let i = 0; i < count; i++) {
       if (t.kind(dir) !== TREE_DIR) {
-        if (found === 0) return -E.NOTDIR;
+        if (steps.length === 0) return -E.NOTDIR;
         break;
       }
       const s = offs[2 * i] - base;
       const child = t.lookup(dir, names, s, s + offs[2 * i + 1]);
       if (child < 0) break;
       steps.push(child);
-      found++;
       if (t.kind(child) === TREE_SYMLINK) break;
       dir = child;
     }
-    if (found === 0) return -E.NOENT;
-    dv.setUint32(WalkResp.Found, found, true);
-    dv.setUint32(4, 0, true);
-    let at = WalkResp.Steps;
-    for (const n of steps) {
-      dv.setUint32(at + WalkResp.StepNode, n, true);
-      dv.setUint32(at + 4, 0, true);
-      this.writeStat(dv, at + WalkResp.StepStat, n);
-      at += WalkResp.StepBytes;
-    }
-    return at;
+    if (steps.length === 0) return -E.NOENT;
+    return walkResponse(dv, steps, this.writeStat);
   }
 
   private fstat(len: number, _w: Uint8Array, dv: DataView): number {
@@ -184,27 +161,12 @@ export class LowerServer {
     if (start > total) return -E.INVAL;
     const first = t.entryFirst(dir);
     const names = t.names;
-    let at = GetdentsResp.Entries;
-    let i = start;
-    let count = 0;
-    while (i < total && count < max) {
+    const batch = direntBatch(w, dv, start, total, max, (i) => {
       const e = first + i;
-      const nameLen = t.entryNameLength(e);
-      const rec = (GetdentsResp.EntName + nameLen + 7) & ~7;
-      if (at + rec > Chan.Window) break;
-      const node = t.entryNode(e);
-      dv.setUint32(at + GetdentsResp.EntNode, node, true);
-      dv.setUint32(at + GetdentsResp.EntNameLen, nameLen, true);
-      this.writeStat(dv, at + GetdentsResp.EntStat, node);
       const no = t.entryNameOffset(e);
-      w.set(names.subarray(no, no + nameLen), at + GetdentsResp.EntName);
-      at += rec;
-      i++;
-      count++;
-    }
-    dv.setUint32(GetdentsResp.Count, count, true);
-    dv.setUint32(GetdentsResp.Next, i >= total ? GetdentsResp.End : i, true);
-    return at;
+      return { node: t.entryNode(e), name: names.subarray(no, no + t.entryNameLength(e)) };
+    }, this.writeStat);
+    return batch.length;
   }
 
   private open(len: number, _w: Uint8Array, dv: DataView): number {

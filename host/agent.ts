@@ -2,8 +2,9 @@
 // memory" is a WebAssembly.Memory of ours. The host uses it to act inside the sandbox through the
 // very WASI imports guests use (host/glue.ts), with all their checks: to ask which layer serves a
 // path (wasmbox.layer), to read the upper layer (the kernel's export walk), and to write a saved
-// upper layer back (mkdir, open/write, symlink, link, unlink...). It never runs while a kernel call
-// is in progress: only at points where the guest waits (see sandbox-worker.ts).
+// upper layer back (mkdir, open/write, symlink, link, unlink...) in the browser demo, and to copy an
+// OCI bundle's single-file bind mounts in before any process runs (sandbox.ts). It never runs while
+// a kernel call is in progress: only before the guests start, or where they wait (sandbox-worker.ts).
 //
 // Owns: the agent's pid and memory layout. Paths are absolute ("/etc/motd"), resolved from the
 // process's preopened root (fd 3). Every method returns a WASI errno (0 = success) or a value.

@@ -23,7 +23,7 @@ import net from 'node:net';
 import path from 'node:path';
 import tty from 'node:tty';
 import { loadNative, type NativeAddon } from '../native/index';
-import { exampleConfig, type Hook, type SandboxSpec } from './bundle';
+import { exampleConfig, type SandboxSpec } from './bundle';
 import { Frame, frame, readFrames, u32Frame, type Reply, type Request } from './control';
 import { InputReader } from './input';
 import { runHook } from './hooks';
