@@ -49,6 +49,7 @@
 #ifndef NODE_EXEC
 #define NODE_EXEC ""
 #endif
+#include "ptyfd.h"
 
 static const char *PROG = "wasmbox-runtime";
 static const char *JSPI_FLAG = "--experimental-wasm-stack-switching";
@@ -296,6 +297,35 @@ static void remove_state(void) {
 // ---------------------------------------------------------------------------------------------
 // Commands
 
+/** One flag of argv[*i] (-name or --name, with =value or the next argument as its value). */
+struct flag {
+  const char *name;
+  size_t len;
+  const char *val; // NULL when there is none
+  bool inline_val;
+};
+
+static struct flag flag_at(char **argv, int argc, int i) {
+  const char *a = argv[i];
+  struct flag f = {.name = a + (a[1] == '-' ? 2 : 1)};
+  const char *eq = strchr(f.name, '=');
+  f.len = eq ? (size_t)(eq - f.name) : strlen(f.name);
+  f.inline_val = eq != NULL;
+  f.val = eq ? eq + 1 : (i + 1 < argc ? argv[i + 1] : NULL);
+  return f;
+}
+
+static bool is(const struct flag *f, const char *s) {
+  return f->len == strlen(s) && !strncmp(f->name, s, f->len);
+}
+
+/** The flag's value, taking the next argument if it is not inline; hands over when there is none. */
+static const char *value_of(const struct flag *f, int *i) {
+  if (!f->val) hand_over();
+  if (!f->inline_val) (*i)++;
+  return f->val;
+}
+
 static int cmd_kill(int argc, char **argv) {
   bool all = false;
   int i = 0;
@@ -429,53 +459,6 @@ static int cmd_start(int argc, char **argv) {
   return fail("%s", msg);
 }
 
-/** The terminal for a console socket: master and slave, or false. */
-static bool open_pty(int *master, int *slave, char *name, size_t size) {
-  *master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-  if (*master < 0) return false;
-  if (grantpt(*master) || unlockpt(*master) || ptsname_r(*master, name, size)) {
-    close(*master);
-    return false;
-  }
-  *slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
-  if (*slave < 0) {
-    close(*master);
-    return false;
-  }
-  return true;
-}
-
-static bool send_fd(const char *sock_path, int fd, const char *name) {
-  struct sockaddr_un a = {.sun_family = AF_UNIX};
-  if (strlen(sock_path) >= sizeof a.sun_path) {
-    errno = ENAMETOOLONG;
-    return false;
-  }
-  strcpy(a.sun_path, sock_path);
-  int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (s < 0) return false;
-  if (connect(s, (struct sockaddr *)&a, sizeof a) != 0) {
-    int e = errno;
-    close(s);
-    errno = e;
-    return false;
-  }
-  struct iovec iov = {.iov_base = (void *)name, .iov_len = strlen(name)};
-  char ctl[CMSG_SPACE(sizeof(int))];
-  memset(ctl, 0, sizeof ctl);
-  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof ctl};
-  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  ssize_t r = sendmsg(s, &msg, MSG_NOSIGNAL);
-  int e = errno;
-  close(s);
-  errno = e;
-  return r >= 0;
-}
-
 /** `path` made absolute against `cwd` ("" stays ""); false if it does not fit. */
 static bool absolute(char *out, size_t size, const char *cwd, const char *path) {
   int n = !*path ? snprintf(out, size, "%s", "") : path[0] == '/' ? snprintf(out, size, "%s", path) : snprintf(out, size, "%s/%s", cwd, path);
@@ -491,20 +474,13 @@ static int cmd_create(int argc, char **argv) {
       id = a;
       continue;
     }
-    const char *name = a + (a[1] == '-' ? 2 : 1);
-    const char *eq = strchr(name, '=');
-    size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
-    const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[i + 1] : NULL);
-#define IS(s) (nlen == strlen(s) && !strncmp(name, s, nlen))
-    if (IS("bundle") || IS("b") || IS("pid-file") || IS("console-socket") || IS("preserve-fds")) {
-      if (!val) hand_over();
-      if (!eq) i++;
-      if (IS("bundle") || IS("b")) bundle = val;
-      else if (IS("pid-file")) pid_file = val;
-      else if (IS("console-socket")) console = val;
-      else if (strcmp(val, "0") != 0) hand_over(); // fds to keep: the full runtime decides
-    } else if (!(IS("no-pivot") || IS("no-new-keyring"))) hand_over();
-#undef IS
+    struct flag f = flag_at(argv, argc, i);
+    if (is(&f, "bundle") || is(&f, "b")) bundle = value_of(&f, &i);
+    else if (is(&f, "pid-file")) pid_file = value_of(&f, &i);
+    else if (is(&f, "console-socket")) console = value_of(&f, &i);
+    else if (is(&f, "preserve-fds")) {
+      if (strcmp(value_of(&f, &i), "0") != 0) hand_over(); // fds to keep: the full runtime decides
+    } else if (!(is(&f, "no-pivot") || is(&f, "no-new-keyring"))) hand_over();
   }
   if (!id || !valid_id(id)) hand_over();
   char cwd[PATH_MAX], abs_bundle[PATH_MAX], abs_pid[PATH_MAX];
@@ -512,7 +488,8 @@ static int cmd_create(int argc, char **argv) {
   if (!absolute(abs_bundle, sizeof abs_bundle, cwd, bundle) || !absolute(abs_pid, sizeof abs_pid, cwd, pid_file)) hand_over();
   int master = -1, slave = -1;
   char tty[64];
-  if (console && !open_pty(&master, &slave, tty, sizeof tty)) return fail("cannot make a pseudo-terminal: %s", strerror(errno));
+  const char *step = NULL;
+  if (console && pty_open(&master, &slave, tty, sizeof tty, &step) != 0) return fail("cannot make a pseudo-terminal: %s: %s", step, strerror(errno));
   int pipefd[2];
   if (pipe2(pipefd, O_CLOEXEC) != 0) return fail("pipe: %s", strerror(errno));
   char sandbox[PATH_MAX + 32];
@@ -561,7 +538,7 @@ static int cmd_create(int argc, char **argv) {
     return fail("the sandbox exited before it was ready (%d)", WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws));
   }
   if (master >= 0) {
-    bool ok = send_fd(console, master, tty);
+    bool ok = fd_send(console, master, tty, strlen(tty), &step) == 0;
     int e = errno;
     close(master);
     if (!ok) {
@@ -585,23 +562,16 @@ int main(int argc, char **argv) {
   }
   int i = 1;
   for (; i < argc && argv[i][0] == '-'; i++) {
-    const char *name = argv[i] + (argv[i][1] == '-' ? 2 : 1);
-    const char *eq = strchr(name, '=');
-    size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
-    const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[i + 1] : NULL);
-#define IS(s) (nlen == strlen(s) && !strncmp(name, s, nlen))
-    if (IS("root") || IS("log") || IS("log-format") || IS("criu") || IS("rootless")) {
-      if (!val) hand_over();
-      if (!eq) i++;
-      if (IS("root")) g_root = val;
-      else if (IS("log")) g_log = val;
-      else if (IS("log-format")) {
-        if (strcmp(val, "json") && strcmp(val, "text")) hand_over();
-        g_json = !strcmp(val, "json");
-      }
-    } else if (IS("debug")) g_debug = true;
-    else if (!IS("systemd-cgroup")) hand_over(); // --version, --help, and anything new
-#undef IS
+    struct flag f = flag_at(argv, argc, i);
+    if (is(&f, "root")) g_root = value_of(&f, &i);
+    else if (is(&f, "log")) g_log = value_of(&f, &i);
+    else if (is(&f, "log-format")) {
+      const char *v = value_of(&f, &i);
+      if (strcmp(v, "json") && strcmp(v, "text")) hand_over();
+      g_json = !strcmp(v, "json");
+    } else if (is(&f, "criu") || is(&f, "rootless")) value_of(&f, &i);
+    else if (is(&f, "debug")) g_debug = true;
+    else if (!is(&f, "systemd-cgroup")) hand_over(); // --version, --help, and anything new
   }
   if (i >= argc) hand_over();
   // the runtime root is used as given, relative to the working directory as the full runtime does

@@ -97,6 +97,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/falloc.h>
+#include "ptyfd.h"
 
 #define NAPI_VERSION 8
 #include <node_api.h>
@@ -674,23 +675,9 @@ static napi_value js_openpty(napi_env env, napi_callback_info info) {
   static const char *fn = "openpty";
   (void)info;
   char path[128];
-  int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-  if (master < 0) return throw_errno(env, errno, "posix_openpt", "/dev/ptmx");
+  int master, slave;
   const char *step = NULL;
-  if (grantpt(master) != 0) step = "grantpt";
-  else if (unlockpt(master) != 0) step = "unlockpt";
-  else if ((errno = ptsname_r(master, path, sizeof path)) != 0) step = "ptsname_r";
-  if (step) {
-    int e = errno;
-    close(master);
-    return throw_errno(env, e, step, NULL);
-  }
-  int slave = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
-  if (slave < 0) {
-    int e = errno;
-    close(master);
-    return throw_errno(env, e, "open", path);
-  }
+  if (pty_open(&master, &slave, path, sizeof path, &step) != 0) return throw_errno(env, errno, step, step[0] == 'p' && step[1] == 'o' ? "/dev/ptmx" : NULL);
   napi_value r, p;
   if (napi_create_object(env, &r) != napi_ok || set_prop_int(env, r, "master", master) != napi_ok ||
       set_prop_int(env, r, "slave", slave) != napi_ok ||
@@ -813,9 +800,7 @@ static napi_value js_send_fd(napi_env env, napi_callback_info info) {
   char *path = get_string(env, argv[0], PATH_MAX, &plen, fn, "socketPath");
   if (!path) return NULL;
   char *name = NULL;
-  struct sockaddr_un sa;
   napi_value ret = NULL;
-  int s = -1;
   if (!get_fd(env, argv[1], &fd, fn) || !(name = get_string(env, argv[2], FD_NAME_MAX, &nlen, fn, "name"))) goto out;
   if (plen == 0) {
     throw_arg(env, 1, fn, "socketPath must not be empty");
@@ -825,57 +810,15 @@ static napi_value js_send_fd(napi_env env, napi_callback_info info) {
     throw_arg(env, 1, fn, "name must not be empty"); // a zero-byte message would carry no descriptor
     goto out;
   }
-  if (make_sockaddr(&sa, path, plen) != 0) {
-    throw_errno(env, errno, "connect", path);
+  const char *step = NULL;
+  if (fd_send(path, fd, name, nlen, &step) != 0) {
+    char detail[64];
+    snprintf(detail, sizeof detail, "fd %d", fd);
+    throw_errno(env, errno, step, step[0] == 'c' ? path : detail);
     goto out;
-  }
-  s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (s < 0) {
-    throw_errno(env, errno, "socket", "AF_UNIX");
-    goto out;
-  }
-  // An interrupted AF_UNIX connect leaves the socket unconnected (net/unix/af_unix.c
-  // unix_stream_connect), so it is simply retried.
-  int r;
-  do r = connect(s, (struct sockaddr *)&sa, sizeof sa);
-  while (r != 0 && errno == EINTR);
-  if (r != 0) {
-    throw_errno(env, errno, "connect", path);
-    goto out;
-  }
-  // The descriptor rides with the first byte sent; the rest of the name (a short write, only if a
-  // signal interrupts a blocked send) follows without it. MSG_NOSIGNAL: a gone peer is EPIPE.
-  union {
-    struct cmsghdr h;
-    char buf[CMSG_SPACE(sizeof(int))];
-  } ctl;
-  size_t off = 0;
-  while (off < nlen) {
-    struct iovec iov = { .iov_base = name + off, .iov_len = nlen - off };
-    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-    if (off == 0) {
-      memset(&ctl, 0, sizeof ctl);
-      msg.msg_control = ctl.buf;
-      msg.msg_controllen = sizeof ctl.buf;
-      struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-      c->cmsg_level = SOL_SOCKET;
-      c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN(sizeof(int));
-      memcpy(CMSG_DATA(c), &fd, sizeof fd);
-    }
-    ssize_t w = sendmsg(s, &msg, MSG_NOSIGNAL);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      char detail[64];
-      snprintf(detail, sizeof detail, "fd %d", fd);
-      throw_errno(env, errno, "sendmsg", detail);
-      goto out;
-    }
-    off += (size_t)w;
   }
   ret = NULL; // undefined
 out:
-  if (s >= 0) close(s);
   free(path);
   free(name);
   return ret;

@@ -157,3 +157,14 @@ export function filestoresIn(dir: string): string[] {
     return [];
   }
 }
+
+/** Polls `fn` until it gives something truthy; an Error naming `what` after `ms`. */
+export async function until<T>(fn: () => T | null | undefined | false, ms = 20_000, what = 'condition'): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

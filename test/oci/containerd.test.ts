@@ -12,7 +12,7 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { tempDir } from '../lib/images';
-import { OCI_BIN, rootfsTemplate, snapshot, which } from '../lib/oci';
+import { OCI_BIN, rootfsTemplate, snapshot, until, which } from '../lib/oci';
 import { ROOT } from '../lib/sandbox';
 
 const containerd = which('containerd');
@@ -68,16 +68,6 @@ function runBackground(id: string, cmd: string[]): { done: Promise<number | null
   c.stdout!.on('data', (d) => (out += d));
   c.stderr!.on('data', (d) => (out += d));
   return { done: new Promise((r) => c.on('close', r)), out: () => out };
-}
-
-async function until<T>(fn: () => T | null | undefined | false, ms = 20_000, what = 'condition'): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** An option (upperdir, lowerdir) of the overlay mounted as container `id`'s rootfs. */

@@ -12,7 +12,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadNative } from '../../host/native/index';
 import { tempDir } from '../lib/images';
-import { OCI_BIN, which } from '../lib/oci';
+import { OCI_BIN, until, which } from '../lib/oci';
 import { ROOT } from '../lib/sandbox';
 
 const podman = which('podman');
@@ -50,16 +50,6 @@ function pod(args: string[], opts: { input?: string; timeoutMs?: number } = {}):
 }
 
 const run = (flags: string[], cmd: string[], input = '') => pod(['run', '--rm', '--network', 'none', ...flags, IMAGE, ...cmd], { input });
-
-async function until<T>(fn: () => T | null | undefined | false, ms = 20_000, what = 'condition'): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 test.before(() => {
   if (missing) return;
