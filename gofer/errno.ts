@@ -48,3 +48,27 @@ export function hostErrno(err: unknown): number {
   const code = (err as { code?: unknown })?.code;
   return (typeof code === 'string' && TABLE[code]) || E.IO;
 }
+
+/** Thrown by a host tree's handlers on purpose: the errno is the answer. */
+export class Fail {
+  constructor(readonly errno: number) {}
+}
+
+/**
+ * Runs a handler that makes host calls and answers -errno for whatever it throws (a Fail's errno,
+ * else the host error's). Host calls that fail (ENOENT on a walk, EEXIST...) throw, and a stack trace
+ * for each would cost more than the system call: these errors are answers, never bugs to debug from
+ * a trace, so none is taken meanwhile.
+ */
+export function answer(handler: () => number): number {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return handler();
+  } catch (err) {
+    if (err instanceof Fail) return -err.errno;
+    return -hostErrno(err);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}

@@ -24,7 +24,7 @@
 // guest must not see it.
 import fs from 'node:fs';
 import { E } from '../kernel/wasi/errno';
-import { hostErrno } from './errno';
+import { Fail, answer, hostErrno } from './errno';
 import { kindOf, writeHostStat } from './hosttree';
 import { direntBatch, walkNames, walkResponse } from './batch';
 import {
@@ -45,10 +45,6 @@ export interface HostLowerConfig {
   path: string;
   /** Name prefixes hidden in the root directory (the sandbox's filestore and its lock). */
   hideAtRoot?: string[];
-}
-
-class Fail {
-  constructor(readonly errno: number) {}
 }
 
 export class HostLowerServer {
@@ -111,10 +107,7 @@ export class HostLowerServer {
       this.view = new DataView(w.buffer, w.byteOffset, w.byteLength);
     }
     const dv = this.view!;
-    // Failed host calls are answers, not bugs: no stack trace for each (see hosttree.ts).
-    const limit = Error.stackTraceLimit;
-    Error.stackTraceLimit = 0;
-    try {
+    return answer(() => {
       switch (id) {
         case Msg.Nop:
           return len === 0 ? 0 : -E.INVAL;
@@ -155,12 +148,7 @@ export class HostLowerServer {
         default:
           return -E.NOSYS;
       }
-    } catch (err) {
-      if (err instanceof Fail) return -err.errno;
-      return -hostErrno(err);
-    } finally {
-      Error.stackTraceLimit = limit;
-    }
+    });
   };
 
   // --- nodes

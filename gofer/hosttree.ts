@@ -16,7 +16,7 @@
 // every use (EBADF), released by Close.
 import fs from 'node:fs';
 import { E } from '../kernel/wasi/errno';
-import { hostErrno } from './errno';
+import { Fail, answer, hostErrno } from './errno';
 import {
   CloseReq, CreateReq, CreateResp, GetdentsReq, GetdentsResp, Kind, LinkReq, MkdirReq, MountReq, MountResp, Msg,
   NodeReq, NodeResp, OpenFlags, OpenReq, OpenResp, PReadReq, PWriteReq, Ref, RenameReq, SetMask, SetStatReq,
@@ -76,10 +76,6 @@ export function writeHostStat(dv: DataView, at: number, st: fs.BigIntStats, laye
 }
 
 /** Errors the handlers throw on purpose (the errno is the answer). */
-class Fail {
-  constructor(readonly errno: number) {}
-}
-
 export class HostServer {
   private readonly mounts: { root: string; readonly: boolean }[];
   private readonly table: (Entry | null)[] = [];
@@ -236,11 +232,7 @@ export class HostServer {
   /** Handles one request whose primary reference is a host ref (or a Mount of a host mount). */
   handle(id: number, len: number, w: Uint8Array, dv: DataView): number {
     this.requests++;
-    // Host calls that fail (ENOENT on a walk, EEXIST...) throw; a stack trace for each would cost
-    // more than the system call. Errors here are answers, never bugs to debug from a trace.
-    const limit = Error.stackTraceLimit;
-    Error.stackTraceLimit = 0;
-    try {
+    return answer(() => {
       switch (id) {
         case Msg.Mount:
           return this.mount(len, dv);
@@ -279,12 +271,7 @@ export class HostServer {
         default:
           return -E.NOSYS;
       }
-    } catch (err) {
-      if (err instanceof Fail) return -err.errno;
-      return -hostErrno(err);
-    } finally {
-      Error.stackTraceLimit = limit;
-    }
+    });
   }
 
   /** Validates every ref of a Close/FSync list (all or nothing). */

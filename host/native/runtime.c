@@ -188,16 +188,22 @@ static bool has(const char *name) {
   return state_path(p, sizeof p, name) && access(p, F_OK) == 0;
 }
 
+/** Reads a small file whole into buf, NUL-terminated; false if it cannot be read or is empty. */
+static bool read_small(const char *path, char *buf, size_t size) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  ssize_t n = read(fd, buf, size - 1);
+  close(fd);
+  if (n <= 0) return false;
+  buf[n] = 0;
+  return true;
+}
+
 /** Field 22 of /proc/PID/stat, and whether the process is neither a zombie nor dead. */
 static bool proc_start(long pid, char *start, size_t size) {
   char p[64], buf[4096];
   snprintf(p, sizeof p, "/proc/%ld/stat", pid);
-  int fd = open(p, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return false;
-  buf[n] = 0;
+  if (!read_small(p, buf, sizeof buf)) return false;
   char *s = strrchr(buf, ')');
   if (!s || s[1] != ' ') return false;
   s += 2; // field 3, the state
@@ -222,13 +228,7 @@ static bool alive(long pid, const char *start) {
 /** The container's pid and start time, from its pid file; false when there is none. */
 static bool read_pid(long *pid, char *start, size_t size) {
   char p[PATH_MAX], buf[128];
-  if (!state_path(p, sizeof p, "pid")) return false;
-  int fd = open(p, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return false;
-  buf[n] = 0;
+  if (!state_path(p, sizeof p, "pid") || !read_small(p, buf, sizeof buf)) return false;
   char *end;
   *pid = strtol(buf, &end, 10);
   if (*end != ' ') return false;
