@@ -13,6 +13,7 @@ import { HostServer } from '../../gofer/hosttree';
 import { GoferServer } from '../../gofer/server';
 import { Chan, Msg, Ref, Stat, WalkResp } from '../../gofer/protocol/messages';
 import { E } from '../../kernel/wasi/errno';
+import { wire } from '../lib/gofer';
 import { tempDir } from '../lib/images';
 
 const base = tempDir('attack');
@@ -27,19 +28,8 @@ fs.symlinkSync(outside, path.join(served, 'to-outside'));
 fs.symlinkSync('/etc', path.join(served, 'to-etc'));
 
 const server = new GoferServer(null, new HostServer([{ path: served, readonly: false }]));
-const w = new Uint8Array(Chan.Window);
-const dv = new DataView(w.buffer);
+const { w, dv, send } = wire(server);
 const enc = new TextEncoder();
-
-function send(id: number, words: number[], tail: Uint8Array = new Uint8Array(0)): number {
-  let off = 0;
-  for (const x of words) {
-    dv.setUint32(off, x >>> 0, true);
-    off += 4;
-  }
-  w.set(tail, off);
-  return server.handle(id, off + tail.length, w);
-}
 
 function mount(): number {
   assert.is(send(Msg.Mount, [1]), 72);

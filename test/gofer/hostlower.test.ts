@@ -13,6 +13,7 @@ import { HOST_LOWER_LIMIT, HostLowerServer } from '../../gofer/hostlower';
 import { GoferServer } from '../../gofer/server';
 import { Chan, GetdentsResp, Kind, Msg, Ref, Stat, WalkResp } from '../../gofer/protocol/messages';
 import { E } from '../../kernel/wasi/errno';
+import { wire } from '../lib/gofer';
 import { tempDir } from '../lib/images';
 
 const base = tempDir('hostlower');
@@ -43,19 +44,8 @@ const before = snapshot(base);
 
 const lower = new HostLowerServer({ path: root, hideAtRoot: ['.wasmbox.filestore.'] });
 const server = new GoferServer(lower, null);
-const w = new Uint8Array(Chan.Window);
-const dv = new DataView(w.buffer);
+const { w, dv, send } = wire(server);
 const enc = new TextEncoder();
-
-function send(id: number, words: number[], tail: Uint8Array = new Uint8Array(0)): number {
-  let off = 0;
-  for (const x of words) {
-    dv.setUint32(off, x >>> 0, true);
-    off += 4;
-  }
-  w.set(tail, off);
-  return server.handle(id, off + tail.length, w);
-}
 
 function nameWords(names: (string | Uint8Array)[]): number[] {
   const out: number[] = [];
