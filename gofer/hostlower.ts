@@ -24,7 +24,7 @@
 // guest must not see it.
 import fs from 'node:fs';
 import { E } from '../kernel/wasi/errno';
-import { Fail, answer, hostErrno } from './errno';
+import { Fail, answer } from './errno';
 import { kindOf, writeHostStat } from './hosttree';
 import { direntBatch, walkNames, walkResponse } from './batch';
 import {
