@@ -313,8 +313,9 @@ function spawn(host: ProcessHost, parent: GuestProcess, depth: number, a: number
   const pid = k.proc_create_child(parent.pid, fds[0], fds[1], fds[2]);
   if (pid < 0) return -pid;
   const childEnv = cwd ? [...env.filter((kv) => !kv.startsWith('PWD=')), `PWD=${cwd}`] : env;
-  // the child's fds 0-2 are the parent's fds, so its host streams are the parent's
-  const child = new GuestProcess(host.kernel, host.filestore, pid, argv, childEnv, parent.hostStreams);
+  // host.streams: the streams of the process tree this host runs (the top process may have a variant
+  // of them: the browser's shell reads the terminal without the Ctrl-C check its children have)
+  const child = new GuestProcess(host.kernel, host.filestore, pid, argv, childEnv, host.streams);
   const done = (status: number): number => {
     const after = parent.memoryBytes();
     new DataView(after.buffer, after.byteOffset).setInt32(statusP, status, true);

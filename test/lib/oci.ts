@@ -57,11 +57,20 @@ export function makeBundle(o: BundleOptions): string {
 export class Runtime {
   readonly root = tempDir('oci-root');
   readonly log = path.join(tempDir('oci-log'), 'log.json');
+  /**
+   * The TMPDIR of every process the runtime starts: a directory of this test's own, so that a check
+   * for leftovers there cannot see the temporary files of tests running beside it.
+   */
+  readonly tmp = tempDir('oci-tmp');
   /** The command that starts the runtime: node host/oci.js, or the native front end. */
   private readonly cmd: string[];
 
   constructor(readonly binary: string = OCI_JS) {
     this.cmd = binary.endsWith('.js') ? [process.execPath, binary] : [binary];
+  }
+
+  get env(): NodeJS.ProcessEnv {
+    return { ...process.env, TMPDIR: this.tmp };
   }
 
   get name(): string {
@@ -74,6 +83,7 @@ export class Runtime {
       input: opts.input ?? '',
       encoding: 'utf8',
       timeout: opts.timeoutMs ?? 30_000,
+      env: this.env,
     });
     if (r.error) throw r.error;
     return { stdout: r.stdout ?? '', stderr: r.stderr, status: r.status ?? 128 };
@@ -89,7 +99,7 @@ export class Runtime {
     const err = path.join(d, 'err');
     const fds = [fs.openSync(input, 'r'), fs.openSync(out, 'w'), fs.openSync(err, 'w')];
     try {
-      const r = spawnSync(this.cmd[0], [...this.cmd.slice(1), '--root', this.root, '--log', this.log, '--log-format', 'json', ...args], { stdio: fds, timeout: 30_000 });
+      const r = spawnSync(this.cmd[0], [...this.cmd.slice(1), '--root', this.root, '--log', this.log, '--log-format', 'json', ...args], { stdio: fds, timeout: 30_000, env: this.env });
       if (r.error) throw r.error;
       return { out, err, status: r.status ?? 128 };
     } finally {

@@ -7,7 +7,6 @@
 // snapshot afterwards. Skipped, saying why, when containerd or ctr is not installed.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -26,8 +25,8 @@ const dirs = { root: path.join(base, 'root'), state: path.join(base, 'state'), s
 const ns = `wasmbox-test-${process.pid}`;
 const IMAGE = 'docker.io/wasmbox/test:latest';
 let daemon: ChildProcess | null = null;
-const tmpLeftovers = () => fs.readdirSync(os.tmpdir()).filter((n) => /^wasmbox-(upper|rootfs|chan)-/.test(n)).sort();
-const tmpBefore = tmpLeftovers();
+/** containerd's TMPDIR, which reaches the shims, the runtime and the sandboxes: this test's own. */
+const tmp = path.join(base, 'tmp');
 
 /** docs/oci.md's containerd configuration, with this test's private paths put in. */
 function configFromDocs(): string {
@@ -106,7 +105,8 @@ async function setUp(): Promise<void> {
   const cfg = path.join(base, 'config.toml');
   fs.writeFileSync(cfg, configFromDocs());
   const log = fs.openSync(path.join(base, 'containerd.log'), 'w');
-  daemon = spawn(containerd!, ['--config', cfg], { stdio: ['ignore', log, log] });
+  fs.mkdirSync(tmp);
+  daemon = spawn(containerd!, ['--config', cfg], { stdio: ['ignore', log, log], env: { ...process.env, TMPDIR: tmp } });
   await until(() => fs.existsSync(dirs.sock) && spawnSync(ctrBin!, ['-a', dirs.sock, 'version']).status === 0, 30_000, 'containerd to answer');
   // the test image: the default image's files and the test guests, one layer, made by pack
   const img = path.join(base, 'test.tar');
@@ -206,7 +206,7 @@ ctest('ctr task exec: output and status, in the same upper layer as the containe
 ctest('nothing is left in the runtime root, /tmp or the shim state', () => {
   // the shim passes --root RUNC_ROOT/NAMESPACE: no container is left in it
   assert.equal(fs.readdirSync(dirs.runc).flatMap((n) => fs.readdirSync(path.join(dirs.runc, n))), []);
-  assert.equal(tmpLeftovers(), tmpBefore);
+  assert.equal(fs.readdirSync(tmp).filter((n) => n.startsWith('wasmbox')), []);
   assert.is(ctr(['containers', 'ls', '-q']).stdout.trim(), '');
   const tasks = path.join(dirs.state, 'io.containerd.runtime.v2.task', ns);
   assert.equal(fs.existsSync(tasks) ? fs.readdirSync(tasks) : [], []);

@@ -7,7 +7,6 @@
 // planted on the host lead nowhere outside its rootfs.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -18,8 +17,6 @@ import { OCI_FRONT, OCI_JS, Runtime, filestoresIn, makeBundle, snapshot } from '
 let serial = 0;
 const newId = () => `c${process.pid}-${++serial}`;
 const read = (f: string) => fs.readFileSync(f, 'utf8');
-const tmpLeftovers = () => fs.readdirSync(os.tmpdir()).filter((n) => /^wasmbox-(upper|rootfs|chan)-/.test(n)).sort();
-const tmpBefore = tmpLeftovers();
 
 const badBundles: [string, (b: string) => void, RegExp][] = [
   ['a missing config.json', (b) => fs.rmSync(path.join(b, 'config.json')), /cannot read .*config\.json: no such file/],
@@ -321,7 +318,7 @@ for (const rt of runtimes) {
     const sockPath = path.join(tempDir('oci-console'), 'console.sock');
     const listener = native!.listenFdSocket!(sockPath);
     const id = newId();
-    const child = spawn(rt.binary === OCI_JS ? process.execPath : rt.binary, [...(rt.binary === OCI_JS ? [OCI_JS] : []), '--root', rt.root, 'run', '--bundle', b, '--console-socket', sockPath, id], { stdio: 'ignore' });
+    const child = spawn(rt.binary === OCI_JS ? process.execPath : rt.binary, [...(rt.binary === OCI_JS ? [OCI_JS] : []), '--root', rt.root, 'run', '--bundle', b, '--console-socket', sockPath, id], { stdio: 'ignore', env: rt.env });
     const exited = new Promise<number | null>((r) => child.on('exit', r));
     try {
       const { fd } = native!.acceptFd!(listener, 20_000);
@@ -360,8 +357,11 @@ for (const rt of runtimes) {
 
 }
 
-test.after(() => {
-  assert.equal(tmpLeftovers(), tmpBefore);
-});
+for (const rt of runtimes) {
+  test(`${rt.name}: nothing is left in the runtime's TMPDIR or its root`, () => {
+    assert.equal(fs.readdirSync(rt.tmp), []);
+    assert.equal(fs.readdirSync(rt.root).filter((n) => fs.existsSync(path.join(rt.root, n, 'state.json')) && rt.state(n).status !== 'stopped'), []);
+  });
+}
 
 test.run();
