@@ -11,7 +11,9 @@ import * as assert from 'uvu/assert';
 import { ChannelClient, createChannelBuffer } from '../../gofer/channel';
 import { Chan } from '../../gofer/protocol/messages';
 
-const workerFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'wasmbox-chan-')), 'echo-worker.cjs');
+const workerDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wasmbox-chan-'));
+process.on('exit', () => fs.rmSync(workerDir, { recursive: true, force: true }));
+const workerFile = path.join(workerDir, 'echo-worker.cjs');
 esbuild.buildSync({ entryPoints: [path.join(__dirname.split('.cache')[0], 'test/gofer/fixtures/echo-worker.ts')], bundle: true, platform: 'node', format: 'cjs', outfile: workerFile, logLevel: 'error' });
 
 const sab = createChannelBuffer();
