@@ -144,6 +144,7 @@ export class HostLowerServer {
         case Msg.LinkAt:
         case Msg.UnlinkAt:
         case Msg.RenameAt:
+        case Msg.SetFlags:
           return -E.ROFS; // a read-only tree: refused up front, with no side effect
         default:
           return -E.NOSYS;

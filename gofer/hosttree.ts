@@ -19,8 +19,8 @@ import { E } from '../kernel/wasi/errno';
 import { Fail, answer, hostErrno } from './errno';
 import {
   CloseReq, CreateReq, CreateResp, GetdentsReq, GetdentsResp, Kind, LinkReq, MkdirReq, MountReq, MountResp, Msg,
-  NodeReq, NodeResp, OpenFlags, OpenReq, OpenResp, PReadReq, PWriteReq, Ref, RenameReq, SetMask, SetStatReq,
-  SetStatResp, Stat, StatFSResp, SymlinkReq, UnlinkReq, WalkReq, WalkResp, Chan,
+  NodeReq, NodeResp, OpenFlags, OpenReq, OpenResp, PReadReq, PWriteReq, PWriteResp, Ref, RenameReq, SetFlagsReq, SetMask,
+  SetStatReq, SetStatResp, Stat, StatFSResp, SymlinkReq, UnlinkReq, WalkReq, WalkResp, Chan,
 } from './protocol/messages';
 import { validName } from './names';
 
@@ -40,6 +40,8 @@ export interface HostMount {
 
 interface Entry {
   fd: number;
+  /** For open files: the flags they were opened with (O_APPEND changes with SetFlags). */
+  flags: number;
   /** true: an open file (OpenAt/OpenCreateAt); false: a node (O_PATH). */
   open: boolean;
   kind: number;
@@ -210,7 +212,7 @@ export class HostServer {
       const st = fs.fstatSync(fd, { bigint: true });
       const kind = kindOf(st.mode);
       if (kind === Kind.Unknown) throw new Fail(E.ACCES);
-      return { ref: this.add({ fd, open: false, kind, mount: dir.mount, parent: dirRef, name, ino: st.ino }), st };
+      return { ref: this.add({ fd, flags: 0, open: false, kind, mount: dir.mount, parent: dirRef, name, ino: st.ino }), st };
     } catch (err) {
       fs.closeSync(fd);
       throw err instanceof Fail ? err : new Fail(hostErrno(err));
@@ -268,6 +270,8 @@ export class HostServer {
           return this.readlink(len, w, dv);
         case Msg.StatFS:
           return this.statfs(len, dv);
+        case Msg.SetFlags:
+          return this.setFlags(len, dv);
         default:
           return -E.NOSYS;
       }
@@ -306,7 +310,7 @@ export class HostServer {
     if (m < 0 || m >= this.mounts.length) return -E.NOENT;
     const fd = fs.openSync(this.mounts[m].root, O_PATH | O_DIRECTORY | O_NOFOLLOW);
     const st = fs.fstatSync(fd, { bigint: true });
-    const ref = this.add({ fd, open: false, kind: Kind.Dir, mount: m, parent: -1, name: '', ino: st.ino });
+    const ref = this.add({ fd, flags: 0, open: false, kind: Kind.Dir, mount: m, parent: -1, name: '', ino: st.ino });
     dv.setUint32(MountResp.Node, ref, true);
     dv.setUint32(MountResp.NodeLimit, 0, true);
     HostServer.writeStat(dv, MountResp.Stat, st);
@@ -439,16 +443,35 @@ export class HostServer {
     if (e.kind === Kind.Dir && flags & (OpenFlags.Write | OpenFlags.Truncate)) return -E.ISDIR;
     if (flags & (OpenFlags.Write | OpenFlags.Truncate | OpenFlags.Append) && this.mounts[e.mount].readonly) return -E.ROFS;
     // Reopening through the magic link opens e's own object, whatever its path is now.
-    const fd = fs.openSync(`/proc/self/fd/${e.fd}`, HostServer.openMode(flags) | (e.kind === Kind.Dir ? O_DIRECTORY : 0));
+    const mode = HostServer.openMode(flags) | (e.kind === Kind.Dir ? O_DIRECTORY : 0);
+    const fd = fs.openSync(`/proc/self/fd/${e.fd}`, mode);
     try {
       this.checkInside(fd, e.mount);
     } catch (err) {
       fs.closeSync(fd);
       throw err;
     }
-    const ref = this.add({ fd, open: true, kind: e.kind, mount: e.mount, parent: -1, name: '', ino: e.ino });
+    const ref = this.add({ fd, flags: mode & ~O_TRUNC, open: true, kind: e.kind, mount: e.mount, parent: -1, name: '', ino: e.ino });
     dv.setUint32(OpenResp.Handle, ref, true);
     return OpenResp.Bytes;
+  }
+
+  /**
+   * O_APPEND on or off for an open file. Node has no fcntl: the file is opened again through its
+   * magic link with the new flags (the same open file on the host, a new description).
+   */
+  private setFlags(len: number, dv: DataView): number {
+    if (len !== SetFlagsReq.Bytes) return -E.INVAL;
+    const ref = dv.getUint32(SetFlagsReq.Handle, true);
+    const e = this.handleOf(ref);
+    const flags = dv.getUint32(SetFlagsReq.Flags, true);
+    if (flags & ~OpenFlags.Append) return -E.INVAL;
+    if (e.kind !== Kind.File) return 0;
+    const fd = fs.openSync(`/proc/self/fd/${e.fd}`, (e.flags & ~O_APPEND) | (flags & OpenFlags.Append ? O_APPEND : 0));
+    fs.closeSync(e.fd);
+    e.fd = fd;
+    e.flags = (e.flags & ~O_APPEND) | (flags & OpenFlags.Append ? O_APPEND : 0);
+    return 0;
   }
 
   private create(len: number, w: Uint8Array, dv: DataView): number {
@@ -476,7 +499,7 @@ export class HostServer {
       this.checkInside(fd, dir.mount);
       const st = fs.fstatSync(fd, { bigint: true });
       if (kindOf(st.mode) !== Kind.File) throw new Fail(kindOf(st.mode) === Kind.Dir ? E.ISDIR : E.ACCES);
-      ref = this.add({ fd, open: true, kind: Kind.File, mount: dir.mount, parent: -1, name: '', ino: st.ino });
+      ref = this.add({ fd, flags: HostServer.openMode(flags) & ~O_TRUNC, open: true, kind: Kind.File, mount: dir.mount, parent: -1, name: '', ino: st.ino });
       const node = this.openNode(dirRef, dir, name);
       dv.setUint32(CreateResp.Node, node.ref, true);
       dv.setUint32(CreateResp.Handle, ref, true);
@@ -516,8 +539,10 @@ export class HostServer {
     if (hi >= 0x200000) return -E.INVAL;
     if (this.mounts[e.mount].readonly) return -E.ROFS;
     const n = fs.writeSync(e.fd, w, PWriteReq.Data, count, hi * 0x100000000 + lo);
-    dv.setUint32(0, n, true);
-    return 4;
+    dv.setUint32(PWriteResp.Written, n, true);
+    dv.setUint32(4, 0, true);
+    HostServer.writeStat(dv, PWriteResp.Stat, fs.fstatSync(e.fd, { bigint: true }));
+    return PWriteResp.Bytes;
   }
 
   private getdents(len: number, w: Uint8Array, dv: DataView): number {

@@ -291,6 +291,9 @@ function mergeEnv(image: string[], extra: string[], workdir: string): string[] {
   return [...map.values()];
 }
 
+/** kernel/fs/remote.ts TTL_EXCLUSIVE: a mount only this sandbox changes, never revalidated. */
+const TTL_EXCLUSIVE = 0xffffffff;
+
 /** Things to undo at the end of a run, last first. */
 export class Cleanup {
   private readonly steps: (() => void)[] = [];
@@ -490,7 +493,8 @@ export async function openSandbox(opts: RunOptions, cleanup = new Cleanup()): Pr
     mark('gofer ready');
     const k = kernel.exports;
     let se = kernel.setup(Math.min(filestore.limitPages, 0xfffffffe), mode.kind === 'none' ? 2 : 1);
-    if (se === 0 && mode.kind === 'none') se = k.mount_root_remote(1, 0);
+    // the rootfs of none is the sandbox's alone, as gVisor's --file-access=exclusive root: cached, never revalidated
+    if (se === 0 && mode.kind === 'none') se = k.mount_root_remote(1, TTL_EXCLUSIVE);
     if (se !== 0) throw setupError(`cannot mount the root file system: ${errnoText(se)}`);
     k.kernel_set_inode_limit(opts.inodes ?? 4_000_000);
     mountAll(kernel, volumes, firstVolume, opts.tmpfs ?? [], opts.volumeCacheMs ?? 1000);

@@ -37,14 +37,15 @@ export const enum Msg {
   Close = 18,
   StatFS = 19,
   Nop = 20,
+  SetFlags = 21,
   /** One past the largest id; handlers are a table of this size. */
-  Limit = 21,
+  Limit = 22,
 }
 
 /** Msg names by id, for statistics and traces. */
 export const MSG_NAMES: readonly string[] = [
   '', 'Mount', 'Walk', 'WalkStat', 'FStat', 'SetStat', 'OpenAt', 'OpenCreateAt', 'PRead', 'PWrite', 'Getdents',
-  'MkdirAt', 'SymlinkAt', 'LinkAt', 'UnlinkAt', 'RenameAt', 'ReadLinkAt', 'FSync', 'Close', 'StatFS', 'Nop',
+  'MkdirAt', 'SymlinkAt', 'LinkAt', 'UnlinkAt', 'RenameAt', 'ReadLinkAt', 'FSync', 'Close', 'StatFS', 'Nop', 'SetFlags',
 ];
 
 /** Reference values. */
@@ -287,12 +288,28 @@ export const enum SetStatResp {
   Bytes = 8,
 }
 
-/** PWrite. req: { handle u32, len u32, offset u64, data (len bytes) } -> resp: { written u32 }. */
+/**
+ * PWrite. req: { handle u32, len u32, offset u64, data (len bytes) } -> resp: { written u32, pad u32,
+ * stat Stat } with the file's attributes after the write (its size is the new end for an O_APPEND
+ * handle, which writes there whatever the offset).
+ */
 export const enum PWriteReq {
   Handle = 0,
   Length = 4,
   Offset = 8,
   Data = 16,
+}
+export const enum PWriteResp {
+  Written = 0,
+  Stat = 8,
+  Bytes = 72,
+}
+
+/** SetFlags. req: { handle u32, flags u32 (OpenFlags.Append, or 0) } -> resp: {}: an open handle's O_APPEND. */
+export const enum SetFlagsReq {
+  Handle = 0,
+  Flags = 4,
+  Bytes = 8,
 }
 
 /** Close and FSync. req: { count u32, count x ref u32 } -> resp: {}. An unknown ref is EBADF, and nothing is done. */

@@ -4,9 +4,9 @@
 import { gofer_call } from "../host";
 import { E } from "../wasi/errno";
 import {
-  Chan, CloseReq, CreateReq, CreateResp, GetdentsReq, GetdentsResp, LinkReq, MkdirReq, MountReq, MountResp, Msg,
-  NodeReq, NodeResp, OpenReq, OpenResp, PReadReq, PWriteReq, RenameReq, SetStatReq, SetStatResp, Stat, StatFSResp, SymlinkReq,
-  UnlinkReq, WalkReq, WalkResp,
+  Chan, CloseReq, CreateReq, CreateResp, GetdentsReq, GetdentsResp, LinkReq, MkdirReq, MountReq, MountResp, Msg, OpenFlags,
+  NodeReq, NodeResp, OpenReq, OpenResp, PReadReq, PWriteReq, PWriteResp, RenameReq, SetFlagsReq, SetStatReq, SetStatResp, Stat,
+  StatFSResp, SymlinkReq, UnlinkReq, WalkReq, WalkResp,
 } from "../../gofer/protocol/messages";
 
 const REQ_SIZE: u32 = <u32>Chan.Window;
@@ -19,9 +19,19 @@ export let respLen: u32 = 0;
 /** Round trips made, for statistics. */
 export let goferCalls: u64 = 0;
 
+/**
+ * References given back (Close) are sent in batches: a closed file or a dropped name costs no round
+ * trip of its own. The host keeps those objects open a little longer; nothing else changes, since a
+ * reference is never used again once given back. Flushed when full (CLOSE_BATCH).
+ */
+const CLOSE_BATCH: u32 = 64;
+let closing: usize = 0;
+let closingCount: u32 = 0;
+
 export function goferSetup(): void {
   req = heap.alloc(REQ_SIZE);
   resp = heap.alloc(<usize>Chan.Window);
+  closing = heap.alloc(<usize>CLOSE_BATCH << 2);
 }
 
 /** Makes the call; returns 0 and sets respLen, or an errno. */
@@ -116,10 +126,27 @@ export function goferFSync(handle: u32): u32 {
   return call(Msg.FSync, CloseReq.Handles + 4);
 }
 
-export function goferClose(handle: u32): void {
-  store<u32>(req + CloseReq.Count, 1);
-  store<u32>(req + CloseReq.Handles, handle);
-  call(Msg.Close, CloseReq.Handles + 4);
+/** Gives a node or handle back to the gofer (batched; see CLOSE_BATCH). */
+export function goferClose(ref: u32): void {
+  store<u32>(closing + (<usize>closingCount << 2), ref);
+  if (++closingCount == CLOSE_BATCH) goferFlushCloses();
+}
+
+/** Sends the batched Close now. */
+export function goferFlushCloses(): void {
+  if (closingCount == 0) return;
+  store<u32>(req + CloseReq.Count, closingCount);
+  memory.copy(req + CloseReq.Handles, closing, <usize>closingCount << 2);
+  const len = CloseReq.Handles + (closingCount << 2);
+  closingCount = 0;
+  call(Msg.Close, len);
+}
+
+/** SetFlags: turns O_APPEND on or off on an open handle. */
+export function goferSetFlags(handle: u32, append: bool): u32 {
+  store<u32>(req + SetFlagsReq.Handle, handle);
+  store<u32>(req + SetFlagsReq.Flags, append ? <u32>OpenFlags.Append : 0);
+  return call(Msg.SetFlags, SetFlagsReq.Bytes);
 }
 
 // @ts-ignore: decorator
@@ -177,15 +204,15 @@ export function pwriteBuffer(): usize {
 }
 export const PWRITE_MAX: u32 = REQ_SIZE - PWriteReq.Data;
 
-/** PWrite of `len` bytes already at pwriteBuffer(); sets *written. */
+/** PWrite of `len` bytes already at pwriteBuffer(); sets *written. The file's Stat after it is at resp + PWriteResp.Stat. */
 export function goferPWrite(handle: u32, offset: u64, len: u32, written: usize): u32 {
   store<u32>(req + PWriteReq.Handle, handle);
   store<u32>(req + PWriteReq.Length, len);
   store<u64>(req + PWriteReq.Offset, offset);
   const e = call(Msg.PWrite, PWriteReq.Data + len);
   if (e) return e;
-  if (respLen != 4) return E.IO;
-  const n = load<u32>(resp);
+  if (respLen != PWriteResp.Bytes) return E.IO;
+  const n = load<u32>(resp + PWriteResp.Written);
   if (n > len) return E.IO;
   store<u32>(written, n);
   return 0;

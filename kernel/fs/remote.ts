@@ -2,18 +2,26 @@
 // (`-v HOST:GUEST[:ro]`) and for the writable rootfs of `--overlay2 none`. Writes reach the host.
 //
 // A remote inode holds the gofer node it was walked to (Inode.lowerNode, a Ref.Host reference) and
-// the attributes the gofer last reported. Dentries and attributes are cached and trusted until
-// `validUntil`, `ttl` nanoseconds after they were fetched (the mount's revalidation interval: 1 s
-// for bind mounts, 0 for `--overlay2 none`, where every lookup is a round trip). After that a lookup
-// asks the gofer again (WalkStat, no new reference): the same object (same st_ino and type) keeps
-// its inode and gets fresh attributes; a vanished or replaced name drops the cached entry (and, for
-// a directory, everything cached below it). Missing names are never cached. Data is never cached:
-// reads and writes always go to the host, through the open file's own gofer handle.
+// the attributes the gofer last reported (every create, walk and write answers with them). Dentries
+// and attributes are cached and trusted until `validUntil`, `ttl` nanoseconds after they were
+// fetched: the mount's revalidation interval, 1 s for bind mounts by default (--volume-cache-ms).
+// After that a lookup asks the gofer again (WalkStat, no new reference): the same object (same
+// st_ino and type) keeps its inode and gets fresh attributes; a vanished or replaced name drops the
+// cached entry (and, for a directory, everything cached below it). Missing names are not cached,
+// except in a COMPLETE directory. Data is never cached: reads and writes always go to the host,
+// through the open file's own gofer handle.
+//
+// An exclusive mount (TTL_EXCLUSIVE: the rootfs of `--overlay2 none`, as gVisor's
+// --file-access=exclusive for the root) is the sandbox's alone, so the names the kernel caches stay
+// true: a cached name is never revalidated, and a directory the sandbox made itself is COMPLETE, its
+// missing names answered without asking. Attributes are still fetched when asked for (FStat), since
+// hard links show as separate inodes here. Names changed on the host under a running sandbox are
+// not seen.
 //
 // Each remote inode has at most one cached name; it is freed when that name is dropped and no open
 // file refers to it (IFlag.DETACHED marks a dropped one). Hard links on the host show as separate
 // inodes with the same st_ino.
-import { GetdentsResp, OpenFlags, SetMask, Stat } from "../../gofer/protocol/messages";
+import { GetdentsResp, OpenFlags, PWriteResp, SetMask, Stat } from "../../gofer/protocol/messages";
 import { nowNs } from "../host";
 import { planKmem } from "../io";
 import { dAt, Dentry, dInsert, dLookup, dMove, dRemove } from "../vfs/dentry";
@@ -22,7 +30,7 @@ import { E } from "../wasi/errno";
 import { Filetype } from "../wasi/types";
 import {
   goferClose, goferCreate, goferGetdents, goferLink, goferMkdir, goferMount, goferNodeCall, goferOpen, goferPRead,
-  goferPWrite, goferRename, goferSetStat, goferSymlink, goferUnlink, goferWalkOne, PWRITE_MAX, pwriteBuffer, resp, respLen,
+  goferPWrite, goferRename, goferSetFlags, goferSetStat, goferSymlink, goferUnlink, goferWalkOne, PWRITE_MAX, pwriteBuffer, resp, respLen,
 } from "./gofer";
 import { Msg, Chan } from "../../gofer/protocol/messages";
 import { inodeRelease } from "./overlay";
@@ -31,6 +39,11 @@ import { reallocOrAlloc } from "../mm/mem";
 const MAX_MOUNTS: u32 = 64;
 /** Revalidation interval (ns) of each mount, by st_dev. Set at mount time. */
 const mountTtl = memory.data(<i32>MAX_MOUNTS * 8);
+/** 1 for an exclusive mount (TTL_EXCLUSIVE), by st_dev. Set at mount time. */
+const mountExclusive = memory.data(<i32>MAX_MOUNTS);
+
+/** The ttlMs of a mount that only this sandbox changes: never revalidated (see the header). */
+export const TTL_EXCLUSIVE: u32 = 0xffffffff;
 
 export function isRemote(n: Inode): bool {
   return (n.flags & IFlag.REMOTE) != 0;
@@ -40,7 +53,11 @@ function ttlOf(n: Inode): u64 {
   return n.dev < MAX_MOUNTS ? load<u64>(mountTtl + (<usize>n.dev << 3)) : 0;
 }
 
-/** Copies a gofer Stat into the inode's attributes and marks them fresh. */
+/** Copies a gofer Stat (a create's, a walk's, a write's) into the inode's attributes, now fresh. */
+export function remoteAttrs(n: Inode, st: usize): void {
+  setAttrs(n, st, nowNs());
+}
+
 function setAttrs(n: Inode, st: usize, now: u64): void {
   n.size = load<u8>(st + Stat.Kind) == Filetype.DIRECTORY ? 0 : load<u64>(st + Stat.Size);
   n.atime = load<u64>(st + Stat.Atime);
@@ -71,7 +88,11 @@ export function remoteMount(m: u32, ttlMs: u32, err: usize): Inode | null {
     store<u32>(err, E.NOSPC);
     return null;
   }
-  store<u64>(mountTtl + (<usize>dev << 3), <u64>ttlMs * 1000000);
+  // an exclusive mount's names are never revalidated (mountExclusive); its attributes are fetched
+  // whenever they are asked for (a ttl of 0), since the host's hard links of one object are separate
+  // inodes here, and a change made through one name would leave the others' nlink and times stale
+  store<u64>(mountTtl + (<usize>dev << 3), ttlMs == TTL_EXCLUSIVE ? 0 : <u64>ttlMs * 1000000);
+  store<u8>(mountExclusive + <usize>dev, ttlMs == TTL_EXCLUSIVE ? 1 : 0);
   const e = goferMount(m);
   if (e) {
     store<u32>(err, e);
@@ -119,7 +140,9 @@ export function remoteLookup(dir: Inode, name: usize, len: u32, out: usize): u32
   let d = dLookup(dir, name, len);
   if (d !== null) {
     const n = d.inode;
-    if (n.validUntil > now) {
+    // in an exclusive mount a cached name stays true; stale attributes (validUntil) are fetched when
+    // they are asked for (remoteRevalidate), not at every walk through the name
+    if (n.validUntil > now || load<u8>(mountExclusive + <usize>dir.dev)) {
       store<usize>(out, changetype<usize>(d));
       return 0;
     }
@@ -137,6 +160,10 @@ export function remoteLookup(dir: Inode, name: usize, len: u32, out: usize): u32
       return 0;
     }
     remoteDrop(d); // replaced on the host: a new inode below
+  }
+  if (dir.flags & IFlag.COMPLETE) {
+    store<usize>(out, 0); // every entry is cached: the name does not exist
+    return 0;
   }
   const e = goferWalkOne(dir.lowerNode, name, len, true);
   if (e == E.NOENT) {
@@ -232,9 +259,19 @@ export function remoteWriteBuffer(): usize {
 }
 export const REMOTE_WRITE_MAX = PWRITE_MAX;
 
-/** Sends a planned write (its data already in remoteWriteBuffer()); *written gets the count. */
-export function remoteCommitWrite(h: u32, off: u64, len: u32, written: usize): u32 {
-  return goferPWrite(h, off, len, written);
+/**
+ * Sends a planned write (its data already in remoteWriteBuffer()); *written gets the count, and `n`
+ * the file's attributes after it (its size is where an O_APPEND handle's write ended).
+ */
+export function remoteCommitWrite(n: Inode | null, h: u32, off: u64, len: u32, written: usize): u32 {
+  const e = goferPWrite(h, off, len, written);
+  if (e == 0 && n !== null) setAttrs(n, resp + PWriteResp.Stat, nowNs());
+  return e;
+}
+
+/** Turns O_APPEND on or off on an open remote file (fd_fdstat_set_flags). */
+export function remoteSetAppend(h: u32, append: bool): u32 {
+  return goferSetFlags(h, append);
 }
 
 /** SetStat on a remote inode; its attributes are stale afterwards. */
@@ -255,6 +292,7 @@ export function remoteMkdir(dir: Inode, name: usize, len: u32): u32 {
   if (e) return e;
   const n = newRemote(load<u32>(resp), resp + 8, dir.dev, dir);
   dInsert(dir, name, len, n);
+  if (load<u8>(mountExclusive + <usize>dir.dev)) n.flags |= IFlag.COMPLETE; // new and empty, and ours alone
   dir.validUntil = 0;
   return 0;
 }

@@ -47,7 +47,7 @@ export class File {
   refs: u32;
   /** Remote file: the gofer handle of this open (fs/remote.ts), or NO_NODE. */
   rhandle: u32;
-  /** Remote file: opened with O_APPEND on the host. Immutable. */
+  /** Remote file: the host file's O_APPEND (set at open, changed by fd_fdstat_set_flags). */
   rappend: u32;
 }
 

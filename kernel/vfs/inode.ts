@@ -24,6 +24,11 @@ export const enum IFlag {
   REMOTE = 16,
   /** A remote inode whose cached name was dropped: freed when no open file refers to it. */
   DETACHED = 32,
+  /**
+   * A remote directory of an exclusive mount whose every entry is cached (the sandbox made it):
+   * a name it lacks does not exist, with no round trip to ask.
+   */
+  COMPLETE = 64,
 }
 
 export const NO_NODE: u32 = 0xffffffff;

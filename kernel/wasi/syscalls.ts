@@ -21,7 +21,7 @@ import { exportBegin, exportNext, exportRead } from "../fs/export";
 import { devQuota, devWritable, setRootReadOnly, tmpfsNew } from "../fs/devices";
 import {
   isRemote, REMOTE_WRITE_MAX, remoteCommitWrite, remoteCreate, remoteLink, remoteList, remoteMkdir, remoteMount, remoteOpen,
-  remotePlanRead, remoteRename, remoteRevalidate, remoteSetStat, remoteSymlink, remoteUnlink, remoteWriteBuffer,
+  remotePlanRead, remoteRename, remoteRevalidate, remoteSetAppend, remoteSetStat, remoteSymlink, remoteUnlink, remoteWriteBuffer,
   SET_ATIME, SET_ATIME_NOW, SET_MTIME, SET_MTIME_NOW, SET_SIZE,
 } from "../fs/remote";
 import { goferFSync, goferStatFS } from "../fs/gofer";
@@ -214,7 +214,14 @@ export function fd_fdstat_set_flags(pid: u32, fd: u32, flags: u32): u32 {
   const e = getFile(pid, fd);
   if (e) return e;
   if (flags & ~0x1f) return E.INVAL;
-  // Like Linux F_SETFL, only APPEND and NONBLOCK change; the sync flags are accepted and kept.
+  // Like Linux F_SETFL, only APPEND and NONBLOCK change; the sync flags are accepted and kept. A
+  // remote file's O_APPEND is the host file's: the host changes first.
+  const append = (flags & FD.APPEND) != 0;
+  if (curFile.rhandle != NO_NODE && append != (curFile.rappend != 0)) {
+    const re = remoteSetAppend(curFile.rhandle, append);
+    if (re) return re;
+    curFile.rappend = append ? 1 : 0;
+  }
   curFile.fdflags = flags;
   return 0;
 }
@@ -454,13 +461,6 @@ let pendLen: u32 = 0;
 let pendAdvance: bool = false;
 
 function planRemoteWrite(f: File, n: Inode, off: u64, len: u32, advance: bool): u32 {
-  if ((f.fdflags & FD.APPEND) && !f.rappend) {
-    // O_APPEND set after open: append at the host's current size
-    n.validUntil = 0;
-    const e = remoteRevalidate(n);
-    if (e) return e;
-    off = n.size;
-  }
   const chunk = min<u32>(len, REMOTE_WRITE_MAX);
   pendFile = f;
   pendOff = off;
@@ -479,11 +479,12 @@ export function io_commit(pid: u32): u32 {
   res32(0, 0);
   if (pendLen == 0) return 0;
   store<u32>(flag, 0);
-  const e = remoteCommitWrite(f.rhandle, pendOff, pendLen, flag);
+  const e = remoteCommitWrite(f.inode, f.rhandle, pendOff, pendLen, flag);
   if (e) return e;
   const n = load<u32>(flag);
-  if (pendAdvance) f.offset = pendOff + n;
-  if (f.inode !== null) f.inode!.validUntil = 0;
+  // an O_APPEND handle wrote at the host's end, whatever the offset: the file's new size is where
+  // the fd's offset goes (Linux: the write moves the offset to the end of what it wrote)
+  if (pendAdvance) f.offset = f.rappend && f.inode !== null ? f.inode!.size : pendOff + n;
   res32(0, n);
   return 0;
 }
