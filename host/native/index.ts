@@ -85,6 +85,39 @@ export interface NativeAddon {
   armWatchdog?(signals: number[], graceMs: number, paths: string[]): void;
   /** Cancels armWatchdog, a countdown already running included; for a process exiting cleanly by itself. */
   disarmWatchdog?(): void;
+  // Host calls relative to held descriptors (gofer/hostdirect.ts): each returns its result, or
+  // -errno when the system call failed (they never throw for that). A name is a string or raw bytes.
+  openat2?(dirfd: number, name: string | Uint8Array, flags: number, mode: number, resolve: number): number;
+  /** fstatat into the gofer protocol's 64-byte Stat at buf[off]; returns st_mode. */
+  statInto?(dirfd: number, name: string | Uint8Array, flags: number, buf: Uint8Array, off: number): number;
+  mkdirat?(dirfd: number, name: string | Uint8Array, mode: number): number;
+  unlinkat?(dirfd: number, name: string | Uint8Array, flags: number): number;
+  renameat2?(olddirfd: number, oldname: string | Uint8Array, newdirfd: number, newname: string | Uint8Array, flags: number): number;
+  linkat?(olddirfd: number, oldname: string | Uint8Array, newdirfd: number, newname: string | Uint8Array, flags: number): number;
+  symlinkat?(target: string | Uint8Array, dirfd: number, name: string | Uint8Array): number;
+  fchmodat?(dirfd: number, name: string | Uint8Array, mode: number): number;
+  /** readlinkat into buf[off, off+max); the length, -ENAMETOOLONG if it fills max. */
+  readlinkInto?(dirfd: number, name: string | Uint8Array, buf: Uint8Array, off: number, max: number): number;
+  /** utimensat with seconds and nanoseconds (UTIME_NOW, UTIME_OMIT); name "" is dirfd itself. */
+  utimensat?(dirfd: number, name: string | Uint8Array, aSec: number, aNsec: number, mSec: number, mNsec: number, flags: number): number;
+  /** getdents64 into buf[off, off+len): bytes of linux_dirent64 records, 0 at the end. */
+  getdentsInto?(fd: number, buf: Uint8Array, off: number, len: number): number;
+  lseekSet?(fd: number, pos: number): number;
+  setAppend?(fd: number, on: boolean): number;
+  /** fstatfs: [blocks, bfree, bavail, files, ffree, bsize, namelen] into out. */
+  fstatfsInto?(fd: number, out: Float64Array): number;
+  readonly RESOLVE_NO_XDEV?: number;
+  readonly RESOLVE_NO_MAGICLINKS?: number;
+  readonly RESOLVE_NO_SYMLINKS?: number;
+  readonly RESOLVE_BENEATH?: number;
+  readonly O_PATH?: number;
+  readonly AT_SYMLINK_NOFOLLOW?: number;
+  readonly AT_EMPTY_PATH?: number;
+  readonly AT_REMOVEDIR?: number;
+  readonly AT_SYMLINK_FOLLOW?: number;
+  readonly RENAME_NOREPLACE?: number;
+  readonly UTIME_NOW?: number;
+  readonly UTIME_OMIT?: number;
   readonly FALLOC_FL_KEEP_SIZE: number;
   readonly FALLOC_FL_PUNCH_HOLE: number;
   readonly MFD_CLOEXEC: number;

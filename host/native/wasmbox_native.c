@@ -72,7 +72,22 @@
 //
 //   constants: FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, MFD_CLOEXEC, PAGE_SIZE (the system's)
 //
-// Every failure is a thrown Error with .code (the errno name, e.g. 'EBADF'), .errno and .syscall.
+//
+// Host calls relative to held descriptors (gofer/hostdirect.ts), each returning its result, or -errno
+// for a failed system call (no throw: see that section); a name is a string or a Uint8Array of raw bytes:
+//   openat2(dirfd, name, flags, mode, resolve)  -> fd (O_CLOEXEC added)
+//   statInto(dirfd, name, flags, buf, off)     -> st_mode; the gofer protocol's 64-byte Stat at buf[off]
+//   mkdirat(dirfd, name, mode), unlinkat(dirfd, name, flags), fchmodat(dirfd, name, mode),
+//   renameat2(odir, oname, ndir, nname, flags), linkat(odir, oname, ndir, nname, flags),
+//   symlinkat(target, dirfd, name)            -> 0
+//   readlinkInto(dirfd, name, buf, off, max)   -> length (-ENAMETOOLONG when max is too small)
+//   utimensat(dirfd, name, aSec, aNsec, mSec, mNsec, flags) -> 0 (name "": dirfd itself)
+//   getdentsInto(fd, buf, off, len)            -> bytes of linux_dirent64 records (0 at the end)
+//   lseekSet(fd, pos), setAppend(fd, on), fstatfsInto(fd, Float64Array(7))
+//   constants: RESOLVE_*, O_PATH, O_NOFOLLOW, O_DIRECTORY, O_NONBLOCK, AT_SYMLINK_NOFOLLOW,
+//   AT_EMPTY_PATH, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, RENAME_NOREPLACE, UTIME_NOW, UTIME_OMIT
+//
+// Every other failure is a thrown Error with .code (the errno name, e.g. 'EBADF'), .errno and .syscall.
 // Bad arguments throw TypeError or RangeError with code 'EINVAL' before any system call is made.
 // Nothing here keeps JS state; mappings are tracked in one process-wide list (worker threads may
 // each load the addon), so munmap() can recognise the ArrayBuffers that mmap() made. The signal
@@ -96,7 +111,10 @@
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <linux/falloc.h>
+#include <linux/openat2.h>
 #include "ptyfd.h"
 
 #define NAPI_VERSION 8
@@ -1315,6 +1333,316 @@ static napi_value js_disarm_watchdog(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// Host calls relative to held descriptors (the gofer's host trees, gofer/hostdirect.ts)
+//
+// Unlike the rest of this file, these answer a failed system call with -errno instead of throwing:
+// the gofer turns it into a protocol errno at once, and a walk's ENOENT is a common answer, whose
+// Error object would cost more than the call. Bad arguments still throw before any system call.
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1 << 0)
+#define RENAME_EXCHANGE (1 << 1)
+#endif
+
+// gofer/protocol/messages.ts `Stat`, 64 bytes little-endian; test/host/native-at.test.ts checks it.
+enum {
+  STAT_INO = 0, STAT_SIZE = 8, STAT_ATIME = 16, STAT_MTIME = 24, STAT_CTIME = 32, STAT_MODE = 40,
+  STAT_NLINK = 44, STAT_UID = 48, STAT_GID = 52, STAT_KIND = 56, STAT_LAYER = 60, STAT_BYTES = 64,
+};
+
+#define PATH_ARG_MAX 4096
+
+// A name argument: a string (UTF-8) or a Uint8Array (raw bytes), copied NUL-terminated into out
+// (PATH_ARG_MAX bytes). 0 with an exception pending when it is neither, too long, or holds a NUL.
+static int get_name(napi_env env, napi_value v, char *out, const char *fn, const char *what) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok) return napi_failed(env, fn), 0;
+  size_t n = 0;
+  if (t == napi_string) {
+    if (napi_get_value_string_utf8(env, v, out, PATH_ARG_MAX, &n) != napi_ok) return napi_failed(env, fn), 0;
+    if (n >= PATH_ARG_MAX - 1) return throw_arg(env, 1, fn, "name too long (at most 4095 bytes)"), 0;
+  } else {
+    bool is = false;
+    napi_typedarray_type type;
+    void *p = NULL;
+    if (napi_is_typedarray(env, v, &is) != napi_ok) return napi_failed(env, fn), 0;
+    if (!is || napi_get_typedarray_info(env, v, &type, &n, &p, NULL, NULL) != napi_ok || type != napi_uint8_array) {
+      char msg[96];
+      snprintf(msg, sizeof msg, "%s must be a string or a Uint8Array", what);
+      return throw_arg(env, 0, fn, msg), 0;
+    }
+    if (n >= PATH_ARG_MAX) return throw_arg(env, 1, fn, "name too long (at most 4095 bytes)"), 0;
+    if (n) memcpy(out, p, n);
+    out[n] = 0;
+  }
+  if (strlen(out) != n) return throw_arg(env, 1, fn, "a name must not contain NUL"), 0;
+  return 1;
+}
+
+// A Uint8Array's bytes [off, off+len) (len checked to fit). 0 with an exception pending otherwise.
+static int get_bytes(napi_env env, napi_value v, napi_value offv, size_t len, uint8_t **at, const char *fn) {
+  bool is = false;
+  napi_typedarray_type type;
+  size_t n = 0;
+  void *p = NULL;
+  if (napi_is_typedarray(env, v, &is) != napi_ok) return napi_failed(env, fn), 0;
+  if (!is || napi_get_typedarray_info(env, v, &type, &n, &p, NULL, NULL) != napi_ok || type != napi_uint8_array) {
+    return throw_arg(env, 0, fn, "buf must be a Uint8Array"), 0;
+  }
+  int64_t off;
+  if (!get_int(env, offv, 0, (double)n, &off, fn, "off")) return 0;
+  if ((size_t)off + len > n) return throw_arg(env, 1, fn, "the range does not fit in buf"), 0;
+  *at = (uint8_t *)p + off;
+  return 1;
+}
+
+static napi_value num(napi_env env, int64_t v) {
+  napi_value r;
+  napi_create_int64(env, v, &r);
+  return r;
+}
+
+// The result of a call: its value, or -errno.
+static napi_value result(napi_env env, long r) {
+  return num(env, r < 0 ? -errno : r);
+}
+
+static void put32(uint8_t *p, uint32_t v) {
+  memcpy(p, &v, 4); // little-endian hosts only (x86-64, arm64), as the rest of the project
+}
+static void put64(uint8_t *p, uint64_t v) {
+  memcpy(p, &v, 8);
+}
+
+static void write_stat(uint8_t *o, const struct stat *st) {
+  put64(o + STAT_INO, (uint64_t)st->st_ino);
+  put64(o + STAT_SIZE, (uint64_t)st->st_size);
+  put64(o + STAT_ATIME, (uint64_t)st->st_atim.tv_sec * 1000000000ull + (uint64_t)st->st_atim.tv_nsec);
+  put64(o + STAT_MTIME, (uint64_t)st->st_mtim.tv_sec * 1000000000ull + (uint64_t)st->st_mtim.tv_nsec);
+  put64(o + STAT_CTIME, (uint64_t)st->st_ctim.tv_sec * 1000000000ull + (uint64_t)st->st_ctim.tv_nsec);
+  put32(o + STAT_MODE, st->st_mode & 07777);
+  put32(o + STAT_NLINK, (uint32_t)st->st_nlink);
+  put32(o + STAT_UID, st->st_uid);
+  put32(o + STAT_GID, st->st_gid);
+  uint32_t kind = S_ISDIR(st->st_mode) ? 3 : S_ISREG(st->st_mode) ? 4 : S_ISLNK(st->st_mode) ? 7 : 0;
+  put32(o + STAT_KIND, kind);
+  put32(o + STAT_LAYER, 0);
+}
+
+// openat2(dirfd, name, flags, mode, resolve) -> fd | -errno (O_CLOEXEC added)
+static napi_value js_openat2(napi_env env, napi_callback_info info) {
+  static const char *fn = "openat2";
+  napi_value a[5];
+  int dirfd;
+  int64_t flags, mode, resolve;
+  char name[PATH_ARG_MAX];
+  if (!get_args(env, info, 5, a, fn) || !get_fd(env, a[0], &dirfd, fn) || !get_name(env, a[1], name, fn, "name") ||
+      !get_int(env, a[2], 0, 0x7fffffff, &flags, fn, "flags") || !get_int(env, a[3], 0, 07777, &mode, fn, "mode") ||
+      !get_int(env, a[4], 0, 0xff, &resolve, fn, "resolve")) {
+    return NULL;
+  }
+  struct open_how how = { .flags = (uint64_t)flags | O_CLOEXEC, .mode = (uint64_t)((flags & (O_CREAT | O_TMPFILE)) ? mode : 0), .resolve = (uint64_t)resolve };
+  long r;
+  do r = syscall(SYS_openat2, dirfd, name, &how, sizeof how);
+  while (r < 0 && errno == EINTR);
+  return result(env, r);
+}
+
+// statInto(dirfd, name, flags, buf, off) -> st_mode | -errno; the protocol's Stat at buf[off]
+static napi_value js_stat_into(napi_env env, napi_callback_info info) {
+  static const char *fn = "statInto";
+  napi_value a[5];
+  int dirfd;
+  int64_t flags;
+  char name[PATH_ARG_MAX];
+  uint8_t *out;
+  if (!get_args(env, info, 5, a, fn) || !get_fd(env, a[0], &dirfd, fn) || !get_name(env, a[1], name, fn, "name") ||
+      !get_int(env, a[2], 0, 0xffff, &flags, fn, "flags") || !get_bytes(env, a[3], a[4], STAT_BYTES, &out, fn)) {
+    return NULL;
+  }
+  struct stat st;
+  if (fstatat(dirfd, name, &st, (int)flags) != 0) return num(env, -errno);
+  write_stat(out, &st);
+  return num(env, st.st_mode);
+}
+
+// mkdirat(dirfd, name, mode) -> 0 | -errno
+static napi_value js_mkdirat(napi_env env, napi_callback_info info) {
+  static const char *fn = "mkdirat";
+  napi_value a[3];
+  int dirfd;
+  int64_t mode;
+  char name[PATH_ARG_MAX];
+  if (!get_args(env, info, 3, a, fn) || !get_fd(env, a[0], &dirfd, fn) || !get_name(env, a[1], name, fn, "name") ||
+      !get_int(env, a[2], 0, 07777, &mode, fn, "mode")) {
+    return NULL;
+  }
+  return result(env, mkdirat(dirfd, name, (mode_t)mode));
+}
+
+// unlinkat(dirfd, name, flags) -> 0 | -errno
+static napi_value js_unlinkat(napi_env env, napi_callback_info info) {
+  static const char *fn = "unlinkat";
+  napi_value a[3];
+  int dirfd;
+  int64_t flags;
+  char name[PATH_ARG_MAX];
+  if (!get_args(env, info, 3, a, fn) || !get_fd(env, a[0], &dirfd, fn) || !get_name(env, a[1], name, fn, "name") ||
+      !get_int(env, a[2], 0, 0xffff, &flags, fn, "flags")) {
+    return NULL;
+  }
+  return result(env, unlinkat(dirfd, name, (int)flags));
+}
+
+// Two (dirfd, name) pairs and flags, for renameat2 and linkat.
+static int get_pair(napi_env env, napi_callback_info info, const char *fn, int *od, char *on, int *nd, char *nn, int64_t *flags) {
+  napi_value a[5];
+  return get_args(env, info, 5, a, fn) && get_fd(env, a[0], od, fn) && get_name(env, a[1], on, fn, "oldname") && get_fd(env, a[2], nd, fn) &&
+         get_name(env, a[3], nn, fn, "newname") && get_int(env, a[4], 0, 0xffff, flags, fn, "flags");
+}
+
+// renameat2(olddirfd, oldname, newdirfd, newname, flags) -> 0 | -errno
+static napi_value js_renameat2(napi_env env, napi_callback_info info) {
+  int od, nd;
+  int64_t flags;
+  char on[PATH_ARG_MAX], nn[PATH_ARG_MAX];
+  if (!get_pair(env, info, "renameat2", &od, on, &nd, nn, &flags)) return NULL;
+  return result(env, syscall(SYS_renameat2, od, on, nd, nn, (unsigned)flags));
+}
+
+// linkat(olddirfd, oldname, newdirfd, newname, flags) -> 0 | -errno
+static napi_value js_linkat(napi_env env, napi_callback_info info) {
+  int od, nd;
+  int64_t flags;
+  char on[PATH_ARG_MAX], nn[PATH_ARG_MAX];
+  if (!get_pair(env, info, "linkat", &od, on, &nd, nn, &flags)) return NULL;
+  return result(env, linkat(od, on, nd, nn, (int)flags));
+}
+
+// symlinkat(target, dirfd, name) -> 0 | -errno
+static napi_value js_symlinkat(napi_env env, napi_callback_info info) {
+  static const char *fn = "symlinkat";
+  napi_value a[3];
+  int dirfd;
+  char target[PATH_ARG_MAX], name[PATH_ARG_MAX];
+  if (!get_args(env, info, 3, a, fn) || !get_name(env, a[0], target, fn, "target") || !get_fd(env, a[1], &dirfd, fn) ||
+      !get_name(env, a[2], name, fn, "name")) {
+    return NULL;
+  }
+  return result(env, symlinkat(target, dirfd, name));
+}
+
+// fchmodat(dirfd, name, mode) -> 0 | -errno
+static napi_value js_fchmodat(napi_env env, napi_callback_info info) {
+  static const char *fn = "fchmodat";
+  napi_value a[3];
+  int dirfd;
+  int64_t mode;
+  char name[PATH_ARG_MAX];
+  if (!get_args(env, info, 3, a, fn) || !get_fd(env, a[0], &dirfd, fn) || !get_name(env, a[1], name, fn, "name") ||
+      !get_int(env, a[2], 0, 07777, &mode, fn, "mode")) {
+    return NULL;
+  }
+  return result(env, fchmodat(dirfd, name, (mode_t)mode, 0));
+}
+
+// readlinkInto(dirfd, name, buf, off, max) -> length | -errno (-ENAMETOOLONG when max is too small)
+static napi_value js_readlink_into(napi_env env, napi_callback_info info) {
+  static const char *fn = "readlinkInto";
+  napi_value a[5];
+  int dirfd;
+  int64_t max;
+  char name[PATH_ARG_MAX];
+  uint8_t *out;
+  if (!get_args(env, info, 5, a, fn) || !get_fd(env, a[0], &dirfd, fn) || !get_name(env, a[1], name, fn, "name") ||
+      !get_int(env, a[4], 1, 1 << 30, &max, fn, "max") || !get_bytes(env, a[2], a[3], (size_t)max, &out, fn)) {
+    return NULL;
+  }
+  ssize_t n = readlinkat(dirfd, name, (char *)out, (size_t)max);
+  if (n < 0) return num(env, -errno);
+  return num(env, n == max ? -ENAMETOOLONG : n);
+}
+
+// utimensat(dirfd, name, aSec, aNsec, mSec, mNsec, flags) -> 0 | -errno. name "" acts on dirfd
+// itself (a NULL path: not possible for an O_PATH descriptor); nsec may be UTIME_NOW or UTIME_OMIT.
+static napi_value js_utimensat(napi_env env, napi_callback_info info) {
+  static const char *fn = "utimensat";
+  napi_value a[7];
+  int dirfd;
+  int64_t as, an, ms, mn, flags;
+  char name[PATH_ARG_MAX];
+  if (!get_args(env, info, 7, a, fn) || !get_fd(env, a[0], &dirfd, fn) || !get_name(env, a[1], name, fn, "name") ||
+      !get_int(env, a[2], -MAX_SAFE, MAX_SAFE, &as, fn, "aSec") || !get_int(env, a[3], 0, UTIME_NOW, &an, fn, "aNsec") ||
+      !get_int(env, a[4], -MAX_SAFE, MAX_SAFE, &ms, fn, "mSec") || !get_int(env, a[5], 0, UTIME_NOW, &mn, fn, "mNsec") ||
+      !get_int(env, a[6], 0, 0xffff, &flags, fn, "flags")) {
+    return NULL;
+  }
+  struct timespec ts[2] = { { .tv_sec = as, .tv_nsec = an }, { .tv_sec = ms, .tv_nsec = mn } };
+  // the raw system call: glibc's wrapper does not take a NULL path
+  return result(env, syscall(SYS_utimensat, dirfd, name[0] ? name : NULL, ts, (int)flags));
+}
+
+// getdentsInto(fd, buf, off, len) -> bytes of linux_dirent64 records | -errno (0 at the end)
+static napi_value js_getdents_into(napi_env env, napi_callback_info info) {
+  static const char *fn = "getdentsInto";
+  napi_value a[4];
+  int fd;
+  int64_t len;
+  uint8_t *out;
+  if (!get_args(env, info, 4, a, fn) || !get_fd(env, a[0], &fd, fn) || !get_int(env, a[3], 0, 1 << 30, &len, fn, "len") ||
+      !get_bytes(env, a[1], a[2], (size_t)len, &out, fn)) {
+    return NULL;
+  }
+  return result(env, syscall(SYS_getdents64, fd, out, (size_t)len));
+}
+
+// lseekSet(fd, pos) -> pos | -errno
+static napi_value js_lseek_set(napi_env env, napi_callback_info info) {
+  static const char *fn = "lseekSet";
+  napi_value a[2];
+  int fd;
+  int64_t pos;
+  if (!get_args(env, info, 2, a, fn) || !get_fd(env, a[0], &fd, fn) || !get_int(env, a[1], 0, MAX_SAFE, &pos, fn, "pos")) return NULL;
+  return result(env, lseek(fd, (off_t)pos, SEEK_SET));
+}
+
+// setAppend(fd, on) -> 0 | -errno: O_APPEND set or cleared (fcntl F_SETFL)
+static napi_value js_set_append(napi_env env, napi_callback_info info) {
+  static const char *fn = "setAppend";
+  napi_value a[2];
+  int fd;
+  bool on;
+  if (!get_args(env, info, 2, a, fn) || !get_fd(env, a[0], &fd, fn)) return NULL;
+  if (napi_get_value_bool(env, a[1], &on) != napi_ok) return throw_arg(env, 0, fn, "on must be a boolean");
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0) return num(env, -errno);
+  return result(env, fcntl(fd, F_SETFL, on ? (fl | O_APPEND) : (fl & ~O_APPEND)));
+}
+
+// fstatfsInto(fd, f64) -> 0 | -errno: [blocks, bfree, bavail, files, ffree, bsize, namelen]
+static napi_value js_fstatfs_into(napi_env env, napi_callback_info info) {
+  static const char *fn = "fstatfsInto";
+  napi_value a[2];
+  int fd;
+  bool is = false;
+  napi_typedarray_type type;
+  size_t n = 0;
+  void *p = NULL;
+  if (!get_args(env, info, 2, a, fn) || !get_fd(env, a[0], &fd, fn)) return NULL;
+  if (napi_is_typedarray(env, a[1], &is) != napi_ok || !is || napi_get_typedarray_info(env, a[1], &type, &n, &p, NULL, NULL) != napi_ok ||
+      type != napi_float64_array || n < 7) {
+    return throw_arg(env, 0, fn, "out must be a Float64Array of 7 or more");
+  }
+  struct statfs st;
+  if (fstatfs(fd, &st) != 0) return num(env, -errno);
+  double *o = p;
+  o[0] = (double)st.f_blocks, o[1] = (double)st.f_bfree, o[2] = (double)st.f_bavail, o[3] = (double)st.f_files;
+  o[4] = (double)st.f_ffree, o[5] = (double)st.f_bsize, o[6] = (double)st.f_namelen;
+  return num(env, 0);
+}
+
 // ---------------------------------------------------------------------------------------------
 
 static napi_status add_fn(napi_env env, napi_value exports, const char *name, napi_callback cb) {
@@ -1347,6 +1675,21 @@ NAPI_MODULE_INIT() {
       add_fn(env, exports, "watchSignals", js_watch_signals) != napi_ok ||
       add_fn(env, exports, "armWatchdog", js_arm_watchdog) != napi_ok ||
       add_fn(env, exports, "disarmWatchdog", js_disarm_watchdog) != napi_ok ||
+      add_fn(env, exports, "openat2", js_openat2) != napi_ok || add_fn(env, exports, "statInto", js_stat_into) != napi_ok ||
+      add_fn(env, exports, "mkdirat", js_mkdirat) != napi_ok || add_fn(env, exports, "unlinkat", js_unlinkat) != napi_ok ||
+      add_fn(env, exports, "renameat2", js_renameat2) != napi_ok || add_fn(env, exports, "linkat", js_linkat) != napi_ok ||
+      add_fn(env, exports, "symlinkat", js_symlinkat) != napi_ok || add_fn(env, exports, "fchmodat", js_fchmodat) != napi_ok ||
+      add_fn(env, exports, "readlinkInto", js_readlink_into) != napi_ok || add_fn(env, exports, "utimensat", js_utimensat) != napi_ok ||
+      add_fn(env, exports, "getdentsInto", js_getdents_into) != napi_ok || add_fn(env, exports, "lseekSet", js_lseek_set) != napi_ok ||
+      add_fn(env, exports, "setAppend", js_set_append) != napi_ok || add_fn(env, exports, "fstatfsInto", js_fstatfs_into) != napi_ok ||
+      add_int(env, exports, "RESOLVE_NO_XDEV", RESOLVE_NO_XDEV) != napi_ok || add_int(env, exports, "RESOLVE_NO_MAGICLINKS", RESOLVE_NO_MAGICLINKS) != napi_ok ||
+      add_int(env, exports, "RESOLVE_NO_SYMLINKS", RESOLVE_NO_SYMLINKS) != napi_ok || add_int(env, exports, "RESOLVE_BENEATH", RESOLVE_BENEATH) != napi_ok ||
+      add_int(env, exports, "O_PATH", O_PATH) != napi_ok || add_int(env, exports, "O_NOFOLLOW", O_NOFOLLOW) != napi_ok ||
+      add_int(env, exports, "O_DIRECTORY", O_DIRECTORY) != napi_ok || add_int(env, exports, "O_NONBLOCK", O_NONBLOCK) != napi_ok ||
+      add_int(env, exports, "AT_SYMLINK_NOFOLLOW", AT_SYMLINK_NOFOLLOW) != napi_ok || add_int(env, exports, "AT_EMPTY_PATH", AT_EMPTY_PATH) != napi_ok ||
+      add_int(env, exports, "AT_REMOVEDIR", AT_REMOVEDIR) != napi_ok || add_int(env, exports, "AT_SYMLINK_FOLLOW", AT_SYMLINK_FOLLOW) != napi_ok ||
+      add_int(env, exports, "RENAME_NOREPLACE", RENAME_NOREPLACE) != napi_ok || add_int(env, exports, "UTIME_NOW", UTIME_NOW) != napi_ok ||
+      add_int(env, exports, "UTIME_OMIT", UTIME_OMIT) != napi_ok ||
       add_int(env, exports, "FALLOC_FL_KEEP_SIZE", FALLOC_FL_KEEP_SIZE) != napi_ok ||
       add_int(env, exports, "FALLOC_FL_PUNCH_HOLE", FALLOC_FL_PUNCH_HOLE) != napi_ok ||
       add_int(env, exports, "MFD_CLOEXEC", MFD_CLOEXEC) != napi_ok ||
