@@ -1,6 +1,7 @@
 // The one mapping from host errors (Node's `err.code`, the POSIX errno name) to WASI errnos. Every
 // handler that touches the host turns a thrown error into an errno through hostErrno; an error the
 // table does not know is EIO, never an exception across the channel.
+import os from 'node:os';
 import { E } from '../kernel/wasi/errno';
 
 const TABLE: Record<string, number> = {
@@ -42,6 +43,18 @@ const TABLE: Record<string, number> = {
   ETXTBSY: E.TXTBSY,
   EXDEV: E.XDEV,
 };
+
+/** WASI errnos by Linux errno number, for the native addon's -errno answers (made at first use: Node only). */
+let byNumber: number[] | null = null;
+
+/** The WASI errno for a Linux errno number (EIO for one the table does not know). */
+export function linuxErrno(n: number): number {
+  if (!byNumber) {
+    byNumber = [];
+    for (const [name, v] of Object.entries(os.constants.errno as Record<string, number>)) if (TABLE[name]) byNumber[v] = TABLE[name];
+  }
+  return byNumber[n] ?? E.IO;
+}
 
 /** The WASI errno for a thrown host error. */
 export function hostErrno(err: unknown): number {

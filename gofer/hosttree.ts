@@ -32,6 +32,20 @@ const S_IFREG = 0o100000;
 const S_IFLNK = 0o120000;
 const MAX_REFS = 1 << 20;
 
+/**
+ * A server of host trees (mounts 1..n): this file's checked, path-based one, or hostdirect.ts's,
+ * through held descriptors. GoferServer routes every request with a Ref.Host reference to it.
+ */
+export interface HostTree {
+  requests: number;
+  handle(id: number, len: number, w: Uint8Array, dv: DataView): number;
+  /** Whether every ref of a Close/FSync list is one of ours (all or nothing). */
+  checkRefs(refs: number[]): boolean;
+  close(refs: number[]): void;
+  fsync(refs: number[]): number;
+  closeAll(): void;
+}
+
 export interface HostMount {
   /** Host directory served at the mount's root. */
   path: string;
@@ -78,7 +92,7 @@ export function writeHostStat(dv: DataView, at: number, st: fs.BigIntStats, laye
 }
 
 /** Errors the handlers throw on purpose (the errno is the answer). */
-export class HostServer {
+export class HostServer implements HostTree {
   private readonly mounts: { root: string; readonly: boolean }[];
   private readonly table: (Entry | null)[] = [];
   private readonly free: number[] = [];

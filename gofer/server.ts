@@ -9,7 +9,7 @@
 // open handles (OpenAt) do have one and are checked on every use.
 import { E } from '../kernel/wasi/errno';
 import type { LowerTree } from './image/tree';
-import { HostServer } from './hosttree';
+import type { HostTree } from './hosttree';
 import { direntBatch, walkNames, walkResponse } from './batch';
 import {
   Chan, CloseReq, GetdentsReq, Kind, MountReq, MountResp, Msg, NodeReq, OpenFlags, OpenReq, OpenResp,
@@ -280,7 +280,7 @@ export class GoferServer {
 
   constructor(
     readonly lower: ReadOnlyTree | null,
-    readonly host: HostServer | null,
+    readonly host: HostTree | null,
   ) {}
 
   /** Requests by message id (MSG_NAMES names them). */

@@ -4,7 +4,9 @@
 // lowerDir, the image supplies only its config (Entrypoint, Cmd, Env, WorkingDir).
 import { ImageError, LowerTree, openImage, type ImageConfig } from './image/index';
 import type { SharedTree } from './image/share';
-import { HostServer, type HostMount } from './hosttree';
+import { HostServer, type HostMount, type HostTree } from './hosttree';
+import { HostDirect } from './hostdirect';
+import { loadNative } from '../host/native/index';
 import { HostLowerServer, type HostLowerConfig } from './hostlower';
 import { GoferServer, LowerServer, type ReadOnlyTree } from './server';
 
@@ -23,6 +25,8 @@ export interface GoferConfig {
 
 export interface Gofer {
   server: GoferServer;
+  /** How host trees are served: 'direct (...)', 'checked, path-based (why)', or '' without any. */
+  hostCalls: string;
   /** The image's config (empty without an image). */
   config: ImageConfig;
   nodes: number;
@@ -58,10 +62,15 @@ export function createGofer(cfg: GoferConfig, progress?: (msg: string) => void):
       throw new GoferSetupError(`rootfs ${cfg.lowerDir.path}: ${(e as Error)?.message ?? e}`, false);
     }
   }
-  let host: HostServer | null = null;
+  let host: HostTree | null = null;
+  let hostCalls = '';
   if (cfg.mounts.length) {
     try {
-      host = new HostServer(cfg.mounts);
+      // through held descriptors where the addon and openat2 allow, else the checked path-based calls
+      const native = loadNative();
+      const why = process.env.WASMBOX_HOST_CALLS === 'checked' ? 'WASMBOX_HOST_CALLS=checked' : HostDirect.unavailable(native.addon, native.reason);
+      host = why === null ? new HostDirect(cfg.mounts, native.addon!) : new HostServer(cfg.mounts);
+      hostCalls = why === null ? 'direct (openat2, held descriptors)' : `checked, path-based (${why})`;
     } catch (e) {
       lowerDir?.closeAll();
       img?.close();
@@ -72,6 +81,7 @@ export function createGofer(cfg: GoferConfig, progress?: (msg: string) => void):
   const server = new GoferServer(lower, host);
   return {
     server,
+    hostCalls,
     config: img?.config ?? { entrypoint: [], cmd: [], env: [], workingDir: '' },
     nodes: lowerDir ? lowerDir.count : img?.tree.count ?? 0,
     close() {

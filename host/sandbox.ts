@@ -137,7 +137,7 @@ interface GoferHandle {
   transport: GoferTransport;
   /** The image config, once the gofer has opened the image (rejects with a SandboxError if it cannot). */
   ready: Promise<ImageConfig>;
-  stats(): Record<string, number>;
+  stats(): Record<string, number | string>;
   /** Why the gofer stopped serving during the run, or null. */
   died(): string | null;
   close(): void;
@@ -195,7 +195,8 @@ function startInlineGofer(cfg: GoferConfig, progress?: (m: string) => void): Gof
     transport: { window, call: (id, len) => server.handle(id, len, window) },
     ready: Promise.resolve(g.config),
     stats: () => {
-      const s: Record<string, number> = { goferRequests: server.requests };
+      const s: Record<string, number | string> = { goferRequests: server.requests };
+      if (g.hostCalls) s.hostCalls = g.hostCalls;
       server.byId.forEach((n, id) => n && (s[`gofer${MSG_NAMES[id]}`] = n));
       return s;
     },

@@ -1,7 +1,8 @@
 // A compromised kernel attacking the gofer: hand-crafted and random messages straight to the
 // server for a host tree (a bind mount), with a canary file outside the served root. Every attack
 // must fail with an errno, leave no side effect, never touch the canary, and leave the gofer
-// serving the next honest request. Includes the swap race: while requests run, another thread
+// serving the next honest request; for both host-tree servers, the checked path-based one and the
+// direct one (held descriptors, openat2). Includes the swap race: while requests run, another thread
 // keeps moving a walked directory out of the root and planting a symlink to a host directory
 // outside it in its place.
 import fs from 'node:fs';
@@ -9,7 +10,9 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { HostServer } from '../../gofer/hosttree';
+import { HostServer, type HostMount, type HostTree } from '../../gofer/hosttree';
+import { HostDirect } from '../../gofer/hostdirect';
+import { loadNative } from '../../host/native/index';
 import { GoferServer } from '../../gofer/server';
 import { Chan, Msg, Ref, Stat, WalkResp } from '../../gofer/protocol/messages';
 import { E } from '../../kernel/wasi/errno';
@@ -27,197 +30,209 @@ fs.writeFileSync(path.join(outside, 'canary'), CANARY);
 fs.symlinkSync(outside, path.join(served, 'to-outside'));
 fs.symlinkSync('/etc', path.join(served, 'to-etc'));
 
-const server = new GoferServer(null, new HostServer([{ path: served, readonly: false }]));
-const { w, dv, send } = wire(server);
-const enc = new TextEncoder();
+const native = loadNative();
+const directWhy = HostDirect.unavailable(native.addon, native.reason);
+if (directWhy) console.log(`SKIP the direct host calls: ${directWhy}`);
+const impls: [string, (m: HostMount[]) => HostTree][] = [
+  ['checked (path-based)', (m) => new HostServer(m)],
+  ...(directWhy ? [] : [['direct (openat2)', (m: HostMount[]) => new HostDirect(m, native.addon!)] as [string, (m: HostMount[]) => HostTree]]),
+];
 
-function mount(): number {
-  assert.is(send(Msg.Mount, [1]), 72);
-  return dv.getUint32(0, true);
-}
+for (const [label, make] of impls) {
+  const t = (name: string, fn: () => void | Promise<void>) => test(`${label}: ${name}`, fn);
+  const server = new GoferServer(null, make([{ path: served, readonly: false }]));
+  const { w, dv, send } = wire(server);
+  const enc = new TextEncoder();
 
-function walk(dir: number, names: string[]): { r: number; nodes: number[] } {
-  const parts: number[] = [dir, names.length];
-  const bytes: number[] = [];
-  for (const n of names) {
-    const b = enc.encode(n);
-    parts.push(b.length);
-    // name bytes padded to 4 follow each length
-    const padded = new Uint8Array((b.length + 3) & ~3);
-    padded.set(b);
-    for (let i = 0; i < padded.length; i += 4) parts.push(padded[i] | (padded[i + 1] << 8) | (padded[i + 2] << 16) | (padded[i + 3] << 24));
+  function mount(): number {
+    assert.is(send(Msg.Mount, [1]), 72);
+    return dv.getUint32(0, true);
   }
-  const r = send(Msg.Walk, parts, new Uint8Array(bytes));
-  const nodes: number[] = [];
-  if (r > 0) for (let i = 0; i < dv.getUint32(0, true); i++) nodes.push(dv.getUint32(WalkResp.Steps + i * WalkResp.StepBytes, true));
-  return { r, nodes };
-}
 
-function readAll(node: number): string {
-  assert.is(send(Msg.OpenAt, [node, 1]), 4);
-  const h = dv.getUint32(0, true);
-  const n = send(Msg.PRead, [h, 4096, 0, 0]);
-  const s = n > 0 ? new TextDecoder().decode(w.subarray(0, n)) : '';
-  send(Msg.Close, [1, h]);
-  return s;
-}
-
-function canaryIntact(): void {
-  assert.is(fs.readFileSync(path.join(outside, 'canary'), 'utf8'), CANARY);
-  assert.equal(fs.readdirSync(outside), ['canary']);
-}
-
-test('names that are not single components are refused: "..", ".", "/" inside, NUL, empty', () => {
-  const root = mount();
-  for (const bad of ['..', '.', 'dir/file', '/etc', '', 'a\0b', 'x'.repeat(256)]) {
-    assert.is(walk(root, [bad]).r, -E.INVAL, JSON.stringify(bad));
-  }
-  for (const id of [Msg.MkdirAt, Msg.UnlinkAt, Msg.OpenCreateAt]) {
-    const name = enc.encode('..');
-    const r = id === Msg.MkdirAt ? send(id, [root, 0o755, name.length], name) : id === Msg.UnlinkAt ? send(id, [root, 0, name.length], name) : send(id, [root, 3, 0o644, name.length], name);
-    assert.is(r, -E.INVAL);
-  }
-  canaryIntact();
-});
-
-test('symlinks are never followed by the gofer: walking stops at them, opening them is ELOOP', () => {
-  const root = mount();
-  const r = walk(root, ['to-outside', 'canary']);
-  assert.is(dv.getUint32(0, true), 1, 'the walk stops at the link');
-  assert.is(dv.getUint8(WalkResp.Steps + 8 + Stat.Kind), 7);
-  assert.is(send(Msg.OpenAt, [r.nodes[0], 1]), -E.LOOP);
-  // even a walk *through* the link, one step at a time, cannot continue from a symlink node
-  assert.is(walk(r.nodes[0], ['canary']).r, -E.NOTDIR);
-  canaryIntact();
-});
-
-test('references out of range, closed, or of the wrong kind are EBADF and change nothing', () => {
-  const root = mount();
-  const f = walk(root, ['dir', 'file']).nodes[1];
-  for (const ref of [0, 12345, Ref.Host | 0xffff, Ref.Host | 0x3fffffff, 0xffffffff, Ref.None]) {
-    assert.is(send(Msg.FStat, [ref]), -E.BADF, `ref ${ref}`);
-  }
-  assert.is(send(Msg.OpenAt, [f, 1]), 4);
-  const h = dv.getUint32(0, true);
-  assert.is(send(Msg.Close, [1, h]), 0);
-  assert.is(send(Msg.PRead, [h, 10, 0, 0]), -E.BADF);
-  assert.is(send(Msg.Close, [1, h]), -E.BADF);
-  assert.is(send(Msg.PRead, [f, 10, 0, 0]), -E.BADF, 'a node is not an open handle');
-  assert.is(send(Msg.Close, [2, f, 0x7ffffff]), -E.BADF, 'one bad ref: nothing closed');
-  assert.is(send(Msg.FStat, [f]), 64, 'f still open');
-});
-
-test('lengths past the window, truncated messages and trailing bytes are EINVAL', () => {
-  const root = mount();
-  assert.is(server.handle(Msg.Walk, Chan.Window + 1, w), -E.INVAL);
-  assert.is(server.handle(Msg.FStat, -1, w), -E.INVAL);
-  assert.is(send(Msg.FStat, [root, 0]), -E.INVAL);
-  assert.is(send(Msg.Walk, [root, 1, 1000]), -E.INVAL);
-  const f = walk(root, ['dir', 'file']).nodes[1];
-  send(Msg.OpenAt, [f, 3]);
-  const h = dv.getUint32(0, true);
-  assert.is(send(Msg.PWrite, [h, 100, 0, 0], new Uint8Array(10)), -E.INVAL, 'data shorter than its length');
-  assert.is(send(Msg.PWrite, [h, 1, 0, 0], new Uint8Array(10)), -E.INVAL, 'trailing bytes');
-  assert.is(send(Msg.PRead, [h, Chan.Window + 1, 0, 0]), -E.INVAL);
-  assert.is(fs.readFileSync(path.join(served, 'dir/file'), 'utf8'), 'inside\n');
-});
-
-test('offsets near 2^64 are refused, not wrapped', () => {
-  const root = mount();
-  const f = walk(root, ['dir', 'file']).nodes[1];
-  send(Msg.OpenAt, [f, 3]);
-  const h = dv.getUint32(0, true);
-  for (const hi of [0xffffffff, 0x80000000, 0x200000]) {
-    assert.is(send(Msg.PRead, [h, 8, 0xfffffff0, hi]), -E.INVAL);
-    assert.is(send(Msg.PWrite, [h, 1, 0xfffffff0, hi], new Uint8Array(1)), -E.INVAL);
-  }
-  assert.is(fs.readFileSync(path.join(served, 'dir/file'), 'utf8'), 'inside\n');
-});
-
-test('a request that fails has no side effect (create over an existing dir, rename onto a non-empty dir)', () => {
-  const root = mount();
-  const name = enc.encode('dir');
-  assert.is(send(Msg.OpenCreateAt, [root, 3 | 8, 0o644, name.length], name), -E.EXIST);
-  assert.is(send(Msg.OpenCreateAt, [root, 3, 0o644, name.length], name), -E.ISDIR);
-  assert.ok(fs.statSync(path.join(served, 'dir')).isDirectory());
-  fs.mkdirSync(path.join(served, 'full/x'), { recursive: true });
-  const names = enc.encode('dirfull');
-  assert.is(send(Msg.RenameAt, [root, root, 3, 4], names), -E.NOTEMPTY);
-  assert.ok(fs.existsSync(path.join(served, 'dir/file')));
-  fs.rmSync(path.join(served, 'full'), { recursive: true });
-});
-
-test('the swap race: a walked directory moved out and replaced by a symlink never leads outside', async () => {
-  const root = mount();
-  fs.mkdirSync(path.join(served, 'race'));
-  fs.writeFileSync(path.join(served, 'race/canary'), 'inside-race\n');
-  const swapper = new Worker(
-    `const fs = require('fs'); const { workerData: d } = require('worker_threads');
-     const end = Date.now() + d.ms; let n = 0;
-     while (Date.now() < end) {
-       try { fs.renameSync(d.race, d.away); fs.symlinkSync(d.outside, d.race); } catch {}
-       try { fs.unlinkSync(d.race); fs.renameSync(d.away, d.race); } catch {}
-       n++;
-     }
-     require('worker_threads').parentPort.postMessage(n);`,
-    { eval: true, workerData: { ms: 1500, race: path.join(served, 'race'), away: path.join(outside, 'moved'), outside } },
-  );
-  let reads = 0;
-  let leaks = 0;
-  const t0 = Date.now();
-  while (Date.now() - t0 < 1400) {
-    const step = walk(root, ['race']);
-    if (step.r <= 0 || step.nodes.length !== 1) continue;
-    const dir = step.nodes[0];
-    // from the walked directory: whatever it is now, reading "canary" through it must never give the outside canary
-    const c = walk(dir, ['canary']);
-    if (c.r > 0 && c.nodes.length === 1) {
-      const body = (() => {
-        try {
-          return readAll(c.nodes[0]);
-        } catch {
-          return '';
-        }
-      })();
-      reads++;
-      if (body === CANARY) leaks++;
-      send(Msg.Close, [1, c.nodes[0]]);
+  function walk(dir: number, names: string[]): { r: number; nodes: number[] } {
+    const parts: number[] = [dir, names.length];
+    const bytes: number[] = [];
+    for (const n of names) {
+      const b = enc.encode(n);
+      parts.push(b.length);
+      // name bytes padded to 4 follow each length
+      const padded = new Uint8Array((b.length + 3) & ~3);
+      padded.set(b);
+      for (let i = 0; i < padded.length; i += 4) parts.push(padded[i] | (padded[i + 1] << 8) | (padded[i + 2] << 16) | (padded[i + 3] << 24));
     }
-    send(Msg.Close, [1, dir]);
+    const r = send(Msg.Walk, parts, new Uint8Array(bytes));
+    const nodes: number[] = [];
+    if (r > 0) for (let i = 0; i < dv.getUint32(0, true); i++) nodes.push(dv.getUint32(WalkResp.Steps + i * WalkResp.StepBytes, true));
+    return { r, nodes };
   }
-  const swaps = await new Promise<number>((resolve) => swapper.on('message', resolve));
-  await swapper.terminate();
-  // put things back
-  try {
-    fs.unlinkSync(path.join(served, 'race'));
-  } catch {}
-  if (fs.existsSync(path.join(outside, 'moved'))) fs.renameSync(path.join(outside, 'moved'), path.join(served, 'race'));
-  assert.is(leaks, 0, `${leaks} of ${reads} reads returned the outside canary (${swaps} swaps)`);
-  assert.ok(swaps > 100, `the race ran (${swaps} swaps, ${reads} reads)`);
-  assert.is(fs.readFileSync(path.join(outside, 'canary'), 'utf8'), CANARY);
-});
 
-test('random messages: no crash, no escape, and the gofer still serves an honest request', () => {
-  let seed = 0x9e3779b9;
-  const rnd = () => ((seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32);
-  const root = mount();
-  const refs = [root, Ref.Host, Ref.Host | 1, Ref.Host | 2, 0, 1, 0xffffffff, Ref.None];
-  const N = Number(process.env.GOFER_FUZZ_COUNT || 20000);
-  for (let i = 0; i < N; i++) {
-    const id = Math.floor(rnd() * (Msg.Limit + 2)) - 1;
-    const len = Math.floor(rnd() * (rnd() < 0.9 ? 64 : 4096));
-    for (let j = 0; j < len; j += 4) {
-      const r = rnd();
-      dv.setUint32(j, r < 0.3 ? refs[Math.floor(rnd() * refs.length)] : r < 0.6 ? Math.floor(rnd() * 300) : Math.floor(rnd() * 2 ** 32), true);
-    }
-    // names made of the dangerous bytes now and then
-    if (rnd() < 0.2) w.set(enc.encode(['..', '.', '/', 'to-outside', 'dir', 'canary'][Math.floor(rnd() * 6)]), 16);
-    const r = server.handle(id, len, w);
-    if (!Number.isInteger(r) || r > Chan.Window) assert.unreachable(`message ${i}: bad answer ${r}`);
+  function readAll(node: number): string {
+    assert.is(send(Msg.OpenAt, [node, 1]), 4);
+    const h = dv.getUint32(0, true);
+    const n = send(Msg.PRead, [h, 4096, 0, 0]);
+    const s = n > 0 ? new TextDecoder().decode(w.subarray(0, n)) : '';
+    send(Msg.Close, [1, h]);
+    return s;
   }
-  canaryIntact();
-  assert.is(walk(root, ['dir', 'file']).nodes.length, 2);
-  assert.is(readAll(walk(root, ['dir', 'file']).nodes[1]), 'inside\n');
-});
+
+  function canaryIntact(): void {
+    assert.is(fs.readFileSync(path.join(outside, 'canary'), 'utf8'), CANARY);
+    assert.equal(fs.readdirSync(outside), ['canary']);
+  }
+
+  t('names that are not single components are refused: "..", ".", "/" inside, NUL, empty', () => {
+    const root = mount();
+    for (const bad of ['..', '.', 'dir/file', '/etc', '', 'a\0b', 'x'.repeat(256)]) {
+      assert.is(walk(root, [bad]).r, -E.INVAL, JSON.stringify(bad));
+    }
+    for (const id of [Msg.MkdirAt, Msg.UnlinkAt, Msg.OpenCreateAt]) {
+      const name = enc.encode('..');
+      const r = id === Msg.MkdirAt ? send(id, [root, 0o755, name.length], name) : id === Msg.UnlinkAt ? send(id, [root, 0, name.length], name) : send(id, [root, 3, 0o644, name.length], name);
+      assert.is(r, -E.INVAL);
+    }
+    canaryIntact();
+  });
+
+  t('symlinks are never followed by the gofer: walking stops at them, opening them is ELOOP', () => {
+    const root = mount();
+    const r = walk(root, ['to-outside', 'canary']);
+    assert.is(dv.getUint32(0, true), 1, 'the walk stops at the link');
+    assert.is(dv.getUint8(WalkResp.Steps + 8 + Stat.Kind), 7);
+    assert.is(send(Msg.OpenAt, [r.nodes[0], 1]), -E.LOOP);
+    // even a walk *through* the link, one step at a time, cannot continue from a symlink node
+    assert.is(walk(r.nodes[0], ['canary']).r, -E.NOTDIR);
+    canaryIntact();
+  });
+
+  t('references out of range, closed, or of the wrong kind are EBADF and change nothing', () => {
+    const root = mount();
+    const f = walk(root, ['dir', 'file']).nodes[1];
+    for (const ref of [0, 12345, Ref.Host | 0xffff, Ref.Host | 0x3fffffff, 0xffffffff, Ref.None]) {
+      assert.is(send(Msg.FStat, [ref]), -E.BADF, `ref ${ref}`);
+    }
+    assert.is(send(Msg.OpenAt, [f, 1]), 4);
+    const h = dv.getUint32(0, true);
+    assert.is(send(Msg.Close, [1, h]), 0);
+    assert.is(send(Msg.PRead, [h, 10, 0, 0]), -E.BADF);
+    assert.is(send(Msg.Close, [1, h]), -E.BADF);
+    assert.is(send(Msg.PRead, [f, 10, 0, 0]), -E.BADF, 'a node is not an open handle');
+    assert.is(send(Msg.Close, [2, f, 0x7ffffff]), -E.BADF, 'one bad ref: nothing closed');
+    assert.is(send(Msg.FStat, [f]), 64, 'f still open');
+  });
+
+  t('lengths past the window, truncated messages and trailing bytes are EINVAL', () => {
+    const root = mount();
+    assert.is(server.handle(Msg.Walk, Chan.Window + 1, w), -E.INVAL);
+    assert.is(server.handle(Msg.FStat, -1, w), -E.INVAL);
+    assert.is(send(Msg.FStat, [root, 0]), -E.INVAL);
+    assert.is(send(Msg.Walk, [root, 1, 1000]), -E.INVAL);
+    const f = walk(root, ['dir', 'file']).nodes[1];
+    send(Msg.OpenAt, [f, 3]);
+    const h = dv.getUint32(0, true);
+    assert.is(send(Msg.PWrite, [h, 100, 0, 0], new Uint8Array(10)), -E.INVAL, 'data shorter than its length');
+    assert.is(send(Msg.PWrite, [h, 1, 0, 0], new Uint8Array(10)), -E.INVAL, 'trailing bytes');
+    assert.is(send(Msg.PRead, [h, Chan.Window + 1, 0, 0]), -E.INVAL);
+    assert.is(fs.readFileSync(path.join(served, 'dir/file'), 'utf8'), 'inside\n');
+  });
+
+  t('offsets near 2^64 are refused, not wrapped', () => {
+    const root = mount();
+    const f = walk(root, ['dir', 'file']).nodes[1];
+    send(Msg.OpenAt, [f, 3]);
+    const h = dv.getUint32(0, true);
+    for (const hi of [0xffffffff, 0x80000000, 0x200000]) {
+      assert.is(send(Msg.PRead, [h, 8, 0xfffffff0, hi]), -E.INVAL);
+      assert.is(send(Msg.PWrite, [h, 1, 0xfffffff0, hi], new Uint8Array(1)), -E.INVAL);
+    }
+    assert.is(fs.readFileSync(path.join(served, 'dir/file'), 'utf8'), 'inside\n');
+  });
+
+  t('a request that fails has no side effect (create over an existing dir, rename onto a non-empty dir)', () => {
+    const root = mount();
+    const name = enc.encode('dir');
+    assert.is(send(Msg.OpenCreateAt, [root, 3 | 8, 0o644, name.length], name), -E.EXIST);
+    assert.is(send(Msg.OpenCreateAt, [root, 3, 0o644, name.length], name), -E.ISDIR);
+    assert.ok(fs.statSync(path.join(served, 'dir')).isDirectory());
+    fs.mkdirSync(path.join(served, 'full/x'), { recursive: true });
+    const names = enc.encode('dirfull');
+    assert.is(send(Msg.RenameAt, [root, root, 3, 4], names), -E.NOTEMPTY);
+    assert.ok(fs.existsSync(path.join(served, 'dir/file')));
+    fs.rmSync(path.join(served, 'full'), { recursive: true });
+  });
+
+  t('the swap race: a walked directory moved out and replaced by a symlink never leads outside', async () => {
+    const root = mount();
+    fs.mkdirSync(path.join(served, 'race'), { recursive: true }); // the other server's run made it too
+    fs.writeFileSync(path.join(served, 'race/canary'), 'inside-race\n');
+    const swapper = new Worker(
+      `const fs = require('fs'); const { workerData: d } = require('worker_threads');
+       const end = Date.now() + d.ms; let n = 0;
+       while (Date.now() < end) {
+         try { fs.renameSync(d.race, d.away); fs.symlinkSync(d.outside, d.race); } catch {}
+         try { fs.unlinkSync(d.race); fs.renameSync(d.away, d.race); } catch {}
+         n++;
+       }
+       require('worker_threads').parentPort.postMessage(n);`,
+      { eval: true, workerData: { ms: 1500, race: path.join(served, 'race'), away: path.join(outside, 'moved'), outside } },
+    );
+    let reads = 0;
+    let leaks = 0;
+    const t0 = Date.now();
+    while (Date.now() - t0 < 1400) {
+      const step = walk(root, ['race']);
+      if (step.r <= 0 || step.nodes.length !== 1) continue;
+      const dir = step.nodes[0];
+      // from the walked directory: whatever it is now, reading "canary" through it must never give the outside canary
+      const c = walk(dir, ['canary']);
+      if (c.r > 0 && c.nodes.length === 1) {
+        const body = (() => {
+          try {
+            return readAll(c.nodes[0]);
+          } catch {
+            return '';
+          }
+        })();
+        reads++;
+        if (body === CANARY) leaks++;
+        send(Msg.Close, [1, c.nodes[0]]);
+      }
+      send(Msg.Close, [1, dir]);
+    }
+    const swaps = await new Promise<number>((resolve) => swapper.on('message', resolve));
+    await swapper.terminate();
+    // put things back
+    try {
+      fs.unlinkSync(path.join(served, 'race'));
+    } catch {}
+    if (fs.existsSync(path.join(outside, 'moved'))) fs.renameSync(path.join(outside, 'moved'), path.join(served, 'race'));
+    assert.is(leaks, 0, `${leaks} of ${reads} reads returned the outside canary (${swaps} swaps)`);
+    assert.ok(swaps > 100, `the race ran (${swaps} swaps, ${reads} reads)`);
+    assert.is(fs.readFileSync(path.join(outside, 'canary'), 'utf8'), CANARY);
+  });
+
+  t('random messages: no crash, no escape, and the gofer still serves an honest request', () => {
+    let seed = 0x9e3779b9;
+    const rnd = () => ((seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+    const root = mount();
+    const refs = [root, Ref.Host, Ref.Host | 1, Ref.Host | 2, 0, 1, 0xffffffff, Ref.None];
+    const N = Number(process.env.GOFER_FUZZ_COUNT || 20000);
+    for (let i = 0; i < N; i++) {
+      const id = Math.floor(rnd() * (Msg.Limit + 2)) - 1;
+      const len = Math.floor(rnd() * (rnd() < 0.9 ? 64 : 4096));
+      for (let j = 0; j < len; j += 4) {
+        const r = rnd();
+        dv.setUint32(j, r < 0.3 ? refs[Math.floor(rnd() * refs.length)] : r < 0.6 ? Math.floor(rnd() * 300) : Math.floor(rnd() * 2 ** 32), true);
+      }
+      // names made of the dangerous bytes now and then
+      if (rnd() < 0.2) w.set(enc.encode(['..', '.', '/', 'to-outside', 'dir', 'canary'][Math.floor(rnd() * 6)]), 16);
+      const r = server.handle(id, len, w);
+      if (!Number.isInteger(r) || r > Chan.Window) assert.unreachable(`message ${i}: bad answer ${r}`);
+    }
+    canaryIntact();
+    assert.is(walk(root, ['dir', 'file']).nodes.length, 2);
+    assert.is(readAll(walk(root, ['dir', 'file']).nodes[1]), 'inside\n');
+  });
+
+}
 
 test.run();

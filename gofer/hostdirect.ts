@@ -1,0 +1,657 @@
+// The gofer's host trees through held descriptors (trusted): bind mounts (`-v HOST:GUEST[:ro]`) and
+// the rootfs of `--overlay2 none`, served as gVisor's gofer and directfs serve them. Every node the
+// kernel holds is an O_PATH fd, and every operation is one system call relative to it, through the
+// native addon: openat2 with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS for every
+// name (so the host kernel itself refuses "..", any symlink and any magic link in the same call that
+// opens), fstatat/mkdirat/unlinkat/renameat2/linkat/symlinkat/readlinkat/utimensat relative to the
+// held directory fds, getdents64 in large batches. No path is ever built from the root and nothing
+// needs re-checking afterwards. hosttree.ts (Node's path-based calls plus a /proc/self/fd check per
+// object) is the fallback where the addon or openat2 is missing (Linux before 5.6).
+//
+// Containment is relative to the descriptors held: a name is resolved beneath its directory's fd,
+// never through a symlink. The guest can only name things through such fds, all reached from the
+// mount's root, so it cannot reach past the mount. A directory that a process on the host moves out
+// of the mount while the sandbox holds it stays reachable through that hold, as with gVisor's
+// directfs; no symlink planted in its place is ever followed.
+//
+// Only regular files, directories and symlinks are served (others: EACCES on a walk, left out of
+// listings). A read-only mount answers EROFS before any host call. A request that fails leaves
+// nothing behind: what a failed create or mkdir made is removed again. Getdents entries carry only
+// st_ino and the kind (from the directory's own records, no stat per entry): the kernel keeps no more.
+import fs from 'node:fs';
+import { E } from '../kernel/wasi/errno';
+import type { NativeAddon } from '../host/native/index';
+import os from 'node:os';
+import { Fail, answer, hostErrno, linuxErrno } from './errno';
+import type { HostMount, HostTree } from './hosttree';
+import { validName } from './names';
+import { walkNames } from './batch';
+import {
+  Chan, CreateReq, CreateResp, GetdentsReq, GetdentsResp, Kind, LinkReq, MkdirReq, MountReq, MountResp, Msg, NodeReq,
+  NodeResp, OpenFlags, OpenReq, OpenResp, PReadReq, PWriteReq, PWriteResp, Ref, RenameReq, SetFlagsReq, SetMask, SetStatReq,
+  SetStatResp, Stat, StatFSResp, SymlinkReq, UnlinkReq, WalkReq, WalkResp,
+} from './protocol/messages';
+
+const { O_NOFOLLOW, O_DIRECTORY, O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_EXCL, O_TRUNC, O_APPEND } = fs.constants;
+const S_IFMT = 0o170000;
+const MAX_REFS = 1 << 20;
+const DT_DIR = 4;
+const DT_REG = 8;
+const DT_LNK = 10;
+const DT_UNKNOWN = 0;
+
+interface Entry {
+  fd: number;
+  /** true: an open file (OpenAt, OpenCreateAt); false: a node (O_PATH). */
+  open: boolean;
+  kind: number;
+  mount: number;
+  ino: bigint;
+  /** Nodes: the directory node and name they were reached by (a symlink's own times need them). */
+  parent: number;
+  name: Uint8Array;
+}
+
+function kindOfMode(mode: number): number {
+  const t = mode & S_IFMT;
+  return t === 0o040000 ? Kind.Dir : t === 0o100000 ? Kind.File : t === 0o120000 ? Kind.Symlink : Kind.Unknown;
+}
+
+/** The answer of an addon call: its value, or a Fail with the WASI errno of its -errno. */
+function ok(r: number): number {
+  if (r < 0) throw new Fail(linuxErrno(-r));
+  return r;
+}
+
+export class HostDirect implements HostTree {
+  private readonly roots: { path: string; readonly: boolean }[];
+  private readonly table: (Entry | null)[] = [];
+  private readonly free: number[] = [];
+  private readonly listings = new Map<number, { names: Uint8Array[]; inos: bigint[]; kinds: number[] }>();
+  private readonly resolve: number;
+  private readonly dents = new Uint8Array(256 * 1024);
+  private readonly statfsOut = new Float64Array(7);
+  private readonly scratch = new Uint8Array(Stat.Bytes);
+  requests = 0;
+
+  constructor(
+    mounts: HostMount[],
+    private readonly n: NativeAddon,
+  ) {
+    this.roots = mounts.map((m) => {
+      const root = fs.realpathSync(m.path);
+      if (!fs.statSync(root).isDirectory()) throw new Error(`${m.path}: not a directory`);
+      return { path: root, readonly: m.readonly };
+    });
+    this.resolve = n.RESOLVE_BENEATH! | n.RESOLVE_NO_SYMLINKS! | n.RESOLVE_NO_MAGICLINKS!;
+  }
+
+  /** Why this machine cannot serve host trees this way (no addon, no openat2), or null. */
+  static unavailable(n: NativeAddon | null, reason: string | null): string | null {
+    if (!n) return `the native addon is not built (${reason})`;
+    if (typeof n.openat2 !== 'function' || typeof n.statInto !== 'function') return 'the native addon predates its host calls; rebuild it';
+    const fd = fs.openSync('/', n.O_PATH! | O_DIRECTORY);
+    try {
+      const r = n.openat2(fd, '.', n.O_PATH!, 0, n.RESOLVE_BENEATH!);
+      if (r < 0) return `openat2 is not available here (${linuxErrnoName(-r)}; Linux 5.6 or later has it)`;
+      fs.closeSync(r);
+      return null;
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  // --- the reference table
+
+  private add(e: Entry): number {
+    let i = this.free.pop();
+    if (i === undefined) {
+      if (this.table.length >= MAX_REFS) {
+        fs.closeSync(e.fd);
+        throw new Fail(E.NFILE);
+      }
+      i = this.table.length;
+      this.table.push(e);
+    } else this.table[i] = e;
+    return i | Ref.Host;
+  }
+
+  private get(ref: number): Entry {
+    const e = (ref & Ref.Host) !== 0 ? this.table[ref & ~Ref.Host] : null;
+    if (!e) throw new Fail(E.BADF);
+    return e;
+  }
+
+  private node(ref: number): Entry {
+    const e = this.get(ref);
+    if (e.open) throw new Fail(E.BADF);
+    return e;
+  }
+
+  private dir(ref: number, mutate: boolean): Entry {
+    const e = this.node(ref);
+    if (e.kind !== Kind.Dir) throw new Fail(E.NOTDIR);
+    if (mutate && this.roots[e.mount].readonly) throw new Fail(E.ROFS);
+    return e;
+  }
+
+  private handleOf(ref: number): Entry {
+    const e = this.get(ref);
+    if (!e.open) throw new Fail(E.BADF);
+    return e;
+  }
+
+  private release(ref: number): void {
+    const i = ref & ~Ref.Host;
+    const e = this.table[i];
+    if (!e) return;
+    this.table[i] = null;
+    this.free.push(i);
+    this.listings.delete(ref);
+    try {
+      fs.closeSync(e.fd);
+    } catch {}
+  }
+
+  /**
+   * Opens `name` in `dir` as a node (O_PATH, never following) and writes its Stat at w[at]; a kind
+   * that is not served is EACCES.
+   */
+  private openNode(dirRef: number, dir: Entry, name: Uint8Array, w: Uint8Array, at: number): number {
+    const n = this.n;
+    const fd = ok(n.openat2!(dir.fd, name, n.O_PATH! | O_NOFOLLOW, 0, this.resolve));
+    const mode = n.statInto!(fd, '', n.AT_EMPTY_PATH!, w, at);
+    const kind = mode < 0 ? Kind.Unknown : kindOfMode(mode);
+    if (kind === Kind.Unknown) {
+      fs.closeSync(fd);
+      throw new Fail(mode < 0 ? linuxErrno(-mode) : E.ACCES);
+    }
+    const ino = new DataView(w.buffer, w.byteOffset).getBigUint64(at + Stat.Ino, true);
+    return this.add({ fd, open: false, kind, mount: dir.mount, ino, parent: dirRef, name });
+  }
+
+  /** A single-component name of `len` bytes at `off` (a copy: the response overwrites the window). */
+  private static name(w: Uint8Array, off: number, len: number, end: number): Uint8Array {
+    if (len > 255 || off + len > end || !validName(w, off, len)) throw new Fail(E.INVAL);
+    return w.slice(off, off + len);
+  }
+
+  // --- dispatch
+
+  handle(id: number, len: number, w: Uint8Array, dv: DataView): number {
+    this.requests++;
+    return answer(() => {
+      switch (id) {
+        case Msg.Mount:
+          return this.mount(len, w, dv);
+        case Msg.Walk:
+          return this.walk(len, w, dv, true);
+        case Msg.WalkStat:
+          return this.walk(len, w, dv, false);
+        case Msg.FStat:
+          return this.fstat(len, w, dv);
+        case Msg.SetStat:
+          return this.setstat(len, dv);
+        case Msg.OpenAt:
+          return this.openAt(len, dv);
+        case Msg.OpenCreateAt:
+          return this.create(len, w, dv);
+        case Msg.PRead:
+          return this.pread(len, w, dv);
+        case Msg.PWrite:
+          return this.pwrite(len, w, dv);
+        case Msg.Getdents:
+          return this.getdents(len, w, dv);
+        case Msg.MkdirAt:
+          return this.mkdir(len, w, dv);
+        case Msg.SymlinkAt:
+          return this.symlink(len, w, dv);
+        case Msg.LinkAt:
+          return this.link(len, w, dv);
+        case Msg.UnlinkAt:
+          return this.unlink(len, w, dv);
+        case Msg.RenameAt:
+          return this.rename(len, w, dv);
+        case Msg.ReadLinkAt:
+          return this.readlink(len, w, dv);
+        case Msg.StatFS:
+          return this.statfs(len, dv);
+        case Msg.SetFlags:
+          return this.setFlags(len, dv);
+        default:
+          return -E.NOSYS;
+      }
+    });
+  }
+
+  checkRefs(refs: number[]): boolean {
+    return refs.every((r) => (r & Ref.Host) !== 0 && !!this.table[r & ~Ref.Host]);
+  }
+
+  close(refs: number[]): void {
+    for (const r of refs) this.release(r);
+  }
+
+  fsync(refs: number[]): number {
+    let first = 0;
+    for (const r of refs) {
+      const e = this.table[r & ~Ref.Host]!;
+      if (!e.open) continue;
+      try {
+        fs.fsyncSync(e.fd);
+      } catch (err) {
+        if (!first) first = -hostErrno(err);
+      }
+    }
+    return first;
+  }
+
+  closeAll(): void {
+    for (let i = 0; i < this.table.length; i++) if (this.table[i]) this.release(i | Ref.Host);
+  }
+
+  // --- handlers
+
+  private mount(len: number, w: Uint8Array, dv: DataView): number {
+    if (len !== MountReq.Bytes) return -E.INVAL;
+    const m = dv.getUint32(MountReq.Mount, true) - 1;
+    if (m < 0 || m >= this.roots.length) return -E.NOENT;
+    const n = this.n;
+    const fd = fs.openSync(this.roots[m].path, n.O_PATH! | O_DIRECTORY | O_NOFOLLOW);
+    ok(n.statInto!(fd, '', n.AT_EMPTY_PATH!, w, MountResp.Stat));
+    const ino = dv.getBigUint64(MountResp.Stat + Stat.Ino, true);
+    const ref = this.add({ fd, open: false, kind: Kind.Dir, mount: m, ino, parent: -1, name: new Uint8Array(0) });
+    dv.setUint32(MountResp.Node, ref, true);
+    dv.setUint32(MountResp.NodeLimit, 0, true);
+    return MountResp.Bytes;
+  }
+
+  private walk(len: number, w: Uint8Array, dv: DataView, handOut: boolean): number {
+    if (len < WalkReq.Names) return -E.INVAL;
+    let ref = dv.getUint32(WalkReq.Dir, true);
+    const offs = walkNames(len, w, dv);
+    if (typeof offs === 'number') return offs;
+    const names: Uint8Array[] = [];
+    for (let i = 0; i < offs.length; i += 2) names.push(w.slice(offs[i], offs[i] + offs[i + 1]));
+    let dir = this.dir(ref, false);
+    const n = this.n;
+    let at = WalkResp.Steps;
+    if (!handOut && names.length === 1) {
+      // the kernel's revalidation of one name: one fstatat, no descriptor made
+      const mode = n.statInto!(dir.fd, names[0], n.AT_SYMLINK_NOFOLLOW!, w, at + WalkResp.StepStat);
+      if (mode < 0) return -linuxErrno(-mode);
+      if (kindOfMode(mode) === Kind.Unknown) return -E.ACCES;
+      dv.setUint32(at + WalkResp.StepNode, 0, true);
+      dv.setUint32(at + 4, 0, true);
+      dv.setUint32(WalkResp.Found, 1, true);
+      dv.setUint32(4, 0, true);
+      return at + WalkResp.StepBytes;
+    }
+    let found = 0;
+    let failure = 0;
+    const temps: number[] = [];
+    for (const name of names) {
+      let child: number;
+      try {
+        child = this.openNode(ref, dir, name, w, at + WalkResp.StepStat);
+      } catch (err) {
+        failure = err instanceof Fail ? err.errno : E.IO;
+        break;
+      }
+      dv.setUint32(at + WalkResp.StepNode, handOut ? child : 0, true);
+      dv.setUint32(at + 4, 0, true);
+      at += WalkResp.StepBytes;
+      found++;
+      if (!handOut) temps.push(child); // WalkStat hands out nothing: let go once the walk is done
+      const e = this.table[child & ~Ref.Host]!;
+      if (e.kind !== Kind.Dir) break;
+      dir = e;
+      ref = child;
+    }
+    for (const t of temps) this.release(t);
+    if (found === 0) return -(failure || E.NOENT);
+    dv.setUint32(WalkResp.Found, found, true);
+    dv.setUint32(4, 0, true);
+    return at;
+  }
+
+  private fstat(len: number, w: Uint8Array, dv: DataView): number {
+    if (len !== NodeReq.Bytes) return -E.INVAL;
+    const e = this.get(dv.getUint32(NodeReq.Node, true));
+    ok(this.n.statInto!(e.fd, '', this.n.AT_EMPTY_PATH!, w, 0));
+    return Stat.Bytes;
+  }
+
+  private setstat(len: number, dv: DataView): number {
+    if (len !== SetStatReq.Bytes) return -E.INVAL;
+    const e = this.get(dv.getUint32(SetStatReq.Node, true));
+    const mask = dv.getUint32(SetStatReq.Mask, true);
+    if (mask & ~0x3f) return -E.INVAL;
+    if (this.roots[e.mount].readonly) return -E.ROFS;
+    if (e.kind === Kind.Symlink && mask & (SetMask.Mode | SetMask.Size)) return -E.LOOP;
+    const n = this.n;
+    const mode = dv.getUint32(SetStatReq.Mode, true);
+    const size = dv.getBigUint64(SetStatReq.Size, true);
+    const atime = dv.getBigUint64(SetStatReq.Atime, true);
+    const mtime = dv.getBigUint64(SetStatReq.Mtime, true);
+    const self = `/proc/self/fd/${e.fd}`; // the object itself, whatever its name is now
+    let failed = 0;
+    let errno = 0;
+    const attempt = (bit: number, r: number) => {
+      if (r >= 0) return;
+      failed |= bit;
+      if (!errno) errno = linuxErrno(-r);
+    };
+    if (mask & SetMask.Mode) attempt(SetMask.Mode, n.fchmodat!(e.fd, self, mode & 0o7777));
+    if (mask & SetMask.Size) {
+      let r = 0;
+      if (e.kind === Kind.Dir) r = -21; // EISDIR
+      else if (size > BigInt(Number.MAX_SAFE_INTEGER)) r = -27; // EFBIG
+      else {
+        try {
+          if (e.open) fs.ftruncateSync(e.fd, Number(size));
+          else fs.truncateSync(self, Number(size));
+        } catch (err) {
+          r = (err as NodeJS.ErrnoException).errno ?? -5; // Node's errno is the negated one
+        }
+      }
+      attempt(SetMask.Size, r);
+    }
+    const times = SetMask.Atime | SetMask.Mtime | SetMask.AtimeNow | SetMask.MtimeNow;
+    if (mask & times) {
+      const part = (set: number, now: number, ns: bigint): [number, number] =>
+        mask & now ? [0, n.UTIME_NOW!] : mask & set ? [Number(ns / 1_000_000_000n), Number(ns % 1_000_000_000n)] : [0, n.UTIME_OMIT!];
+      const [as, an] = part(SetMask.Atime, SetMask.AtimeNow, atime);
+      const [ms, mn] = part(SetMask.Mtime, SetMask.MtimeNow, mtime);
+      let r: number;
+      if (e.kind === Kind.Symlink) {
+        // a symlink's own times: through its directory and name, checked to be the same object still
+        const parent = this.table[e.parent & ~Ref.Host];
+        const st = this.scratch;
+        if (!parent || n.statInto!(parent.fd, e.name, n.AT_SYMLINK_NOFOLLOW!, st, 0) < 0 || new DataView(st.buffer).getBigUint64(Stat.Ino, true) !== e.ino) r = -116; // ESTALE
+        else r = n.utimensat!(parent.fd, e.name, as, an, ms, mn, n.AT_SYMLINK_NOFOLLOW!);
+      } else r = n.utimensat!(e.fd, self, as, an, ms, mn, 0);
+      attempt(mask & times, r);
+    }
+    dv.setUint32(SetStatResp.Failed, failed, true);
+    dv.setUint32(SetStatResp.Errno, errno, true);
+    return SetStatResp.Bytes;
+  }
+
+  private static openMode(flags: number): number {
+    let m = flags & OpenFlags.Write ? (flags & OpenFlags.Read ? O_RDWR : O_WRONLY) : O_RDONLY;
+    if (flags & OpenFlags.Truncate) m |= O_TRUNC;
+    if (flags & OpenFlags.Append) m |= O_APPEND;
+    return m;
+  }
+
+  private openAt(len: number, dv: DataView): number {
+    if (len !== OpenReq.Bytes) return -E.INVAL;
+    const e = this.node(dv.getUint32(OpenReq.Node, true));
+    const flags = dv.getUint32(OpenReq.Flags, true);
+    if (flags & ~(OpenFlags.Read | OpenFlags.Write | OpenFlags.Truncate | OpenFlags.Append)) return -E.INVAL;
+    if (e.kind === Kind.Symlink) return -E.LOOP;
+    if (e.kind === Kind.Dir && flags & (OpenFlags.Write | OpenFlags.Truncate)) return -E.ISDIR;
+    if (flags & (OpenFlags.Write | OpenFlags.Truncate | OpenFlags.Append) && this.roots[e.mount].readonly) return -E.ROFS;
+    // reopening the node's own object through its magic link (our own descriptor, not a name)
+    const fd = fs.openSync(`/proc/self/fd/${e.fd}`, HostDirect.openMode(flags) | (e.kind === Kind.Dir ? O_DIRECTORY : 0));
+    const ref = this.add({ fd, open: true, kind: e.kind, mount: e.mount, ino: e.ino, parent: -1, name: e.name });
+    dv.setUint32(OpenResp.Handle, ref, true);
+    return OpenResp.Bytes;
+  }
+
+  private create(len: number, w: Uint8Array, dv: DataView): number {
+    if (len < CreateReq.Name) return -E.INVAL;
+    const dirRef = dv.getUint32(CreateReq.Dir, true);
+    const flags = dv.getUint32(CreateReq.Flags, true);
+    const perm = dv.getUint32(CreateReq.Mode, true) & 0o7777;
+    const nameLen = dv.getUint32(CreateReq.NameLen, true);
+    if (CreateReq.Name + nameLen !== len) return -E.INVAL;
+    if (flags & ~(OpenFlags.Read | OpenFlags.Write | OpenFlags.Truncate | OpenFlags.Exclusive | OpenFlags.Append)) return -E.INVAL;
+    const name = HostDirect.name(w, CreateReq.Name, nameLen, len);
+    const dir = this.dir(dirRef, true);
+    const n = this.n;
+    const mode = HostDirect.openMode(flags);
+    let created = true;
+    let fd = n.openat2!(dir.fd, name, mode | O_CREAT | O_EXCL | O_NOFOLLOW, perm, this.resolve);
+    if (fd === -17 /* EEXIST */ && !(flags & OpenFlags.Exclusive)) {
+      created = false;
+      fd = n.openat2!(dir.fd, name, mode | O_NOFOLLOW, 0, this.resolve);
+    }
+    ok(fd);
+    let handle = -1;
+    try {
+      const st = n.statInto!(fd, '', n.AT_EMPTY_PATH!, w, CreateResp.Stat);
+      ok(st);
+      const kind = kindOfMode(st);
+      if (kind !== Kind.File) throw new Fail(kind === Kind.Dir ? E.ISDIR : E.ACCES);
+      const ino = dv.getBigUint64(CreateResp.Stat + Stat.Ino, true);
+      handle = this.add({ fd, open: true, kind, mount: dir.mount, ino, parent: -1, name });
+      const nodeFd = ok(n.openat2!(dir.fd, name, n.O_PATH! | O_NOFOLLOW, 0, this.resolve));
+      const node = this.add({ fd: nodeFd, open: false, kind, mount: dir.mount, ino, parent: dirRef, name });
+      dv.setUint32(CreateResp.Node, node, true);
+      dv.setUint32(CreateResp.Handle, handle, true);
+      return CreateResp.Bytes;
+    } catch (err) {
+      if (handle >= 0) this.release(handle);
+      else fs.closeSync(fd);
+      if (created) n.unlinkat!(dir.fd, name, 0);
+      throw err;
+    }
+  }
+
+  private pread(len: number, w: Uint8Array, dv: DataView): number {
+    if (len !== PReadReq.Bytes) return -E.INVAL;
+    const e = this.handleOf(dv.getUint32(PReadReq.Handle, true));
+    const count = dv.getUint32(PReadReq.Length, true);
+    const lo = dv.getUint32(PReadReq.Offset, true);
+    const hi = dv.getUint32(PReadReq.Offset + 4, true);
+    if (count > Chan.Window || hi >= 0x200000) return -E.INVAL;
+    if (e.kind === Kind.Dir) return -E.ISDIR;
+    return fs.readSync(e.fd, w, 0, count, hi * 0x100000000 + lo);
+  }
+
+  private pwrite(len: number, w: Uint8Array, dv: DataView): number {
+    if (len < PWriteReq.Data) return -E.INVAL;
+    const e = this.handleOf(dv.getUint32(PWriteReq.Handle, true));
+    const count = dv.getUint32(PWriteReq.Length, true);
+    const lo = dv.getUint32(PWriteReq.Offset, true);
+    const hi = dv.getUint32(PWriteReq.Offset + 4, true);
+    if (PWriteReq.Data + count !== len || hi >= 0x200000) return -E.INVAL;
+    if (this.roots[e.mount].readonly) return -E.ROFS;
+    const written = fs.writeSync(e.fd, w, PWriteReq.Data, count, hi * 0x100000000 + lo);
+    dv.setUint32(PWriteResp.Written, written, true);
+    dv.setUint32(4, 0, true);
+    ok(this.n.statInto!(e.fd, '', this.n.AT_EMPTY_PATH!, w, PWriteResp.Stat));
+    return PWriteResp.Bytes;
+  }
+
+  private setFlags(len: number, dv: DataView): number {
+    if (len !== SetFlagsReq.Bytes) return -E.INVAL;
+    const e = this.handleOf(dv.getUint32(SetFlagsReq.Handle, true));
+    const flags = dv.getUint32(SetFlagsReq.Flags, true);
+    if (flags & ~OpenFlags.Append) return -E.INVAL;
+    ok(this.n.setAppend!(e.fd, (flags & OpenFlags.Append) !== 0));
+    return 0;
+  }
+
+  /** The directory's whole listing (served kinds only), read in large getdents64 batches. */
+  private list(dir: Entry): { names: Uint8Array[]; inos: bigint[]; kinds: number[] } {
+    const n = this.n;
+    const fd = ok(n.openat2!(dir.fd, '.', O_RDONLY | O_DIRECTORY, 0, this.resolve));
+    const out = { names: [] as Uint8Array[], inos: [] as bigint[], kinds: [] as number[] };
+    const b = this.dents;
+    const dv = new DataView(b.buffer);
+    try {
+      for (;;) {
+        const got = ok(n.getdentsInto!(fd, b, 0, b.length));
+        if (got === 0) break;
+        for (let off = 0; off < got; ) {
+          const reclen = dv.getUint16(off + 16, true);
+          const type = b[off + 18];
+          const end = b.indexOf(0, off + 19);
+          const name = b.slice(off + 19, end);
+          off += reclen;
+          if ((name.length === 1 && name[0] === 0x2e) || (name.length === 2 && name[0] === 0x2e && name[1] === 0x2e)) continue;
+          if (name.length > 255) continue;
+          let kind = type === DT_DIR ? Kind.Dir : type === DT_REG ? Kind.File : type === DT_LNK ? Kind.Symlink : Kind.Unknown;
+          if (type === DT_UNKNOWN) {
+            const mode = n.statInto!(dir.fd, name, n.AT_SYMLINK_NOFOLLOW!, this.scratch, 0);
+            if (mode < 0) continue; // gone meanwhile
+            kind = kindOfMode(mode);
+          }
+          if (kind === Kind.Unknown) continue; // not served
+          out.names.push(name);
+          out.inos.push(dv.getBigUint64(off - reclen, true));
+          out.kinds.push(kind);
+        }
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+    return out;
+  }
+
+  private getdents(len: number, w: Uint8Array, dv: DataView): number {
+    if (len !== GetdentsReq.Bytes) return -E.INVAL;
+    const ref = dv.getUint32(GetdentsReq.Dir, true);
+    const start = dv.getUint32(GetdentsReq.Start, true);
+    const max = dv.getUint32(GetdentsReq.Max, true);
+    const dir = this.dir(ref, false);
+    let listing = this.listings.get(ref);
+    if (start === 0 || !listing) {
+      listing = this.list(dir);
+      this.listings.set(ref, listing);
+    }
+    const total = listing.names.length;
+    if (start > total) return -E.INVAL;
+    let at = GetdentsResp.Entries;
+    let i = start;
+    let count = 0;
+    while (i < total && count < max) {
+      const name = listing.names[i];
+      const rec = (GetdentsResp.EntName + name.length + 7) & ~7;
+      if (at + rec > Chan.Window) break;
+      dv.setUint32(at + GetdentsResp.EntNode, Ref.None, true);
+      dv.setUint32(at + GetdentsResp.EntNameLen, name.length, true);
+      w.fill(0, at + GetdentsResp.EntStat, at + GetdentsResp.EntStat + Stat.Bytes);
+      dv.setBigUint64(at + GetdentsResp.EntStat + Stat.Ino, listing.inos[i], true);
+      dv.setUint32(at + GetdentsResp.EntStat + Stat.Kind, listing.kinds[i], true);
+      w.set(name, at + GetdentsResp.EntName);
+      at += rec;
+      i++;
+      count++;
+    }
+    const done = i >= total;
+    if (done) this.listings.delete(ref);
+    dv.setUint32(GetdentsResp.Count, count, true);
+    dv.setUint32(GetdentsResp.Next, done ? GetdentsResp.End : i, true);
+    return at;
+  }
+
+  /** The node response of a name just made in `dir` (its Stat written in place); undoes it on failure. */
+  private madeNode(dirRef: number, dir: Entry, name: Uint8Array, w: Uint8Array, dv: DataView, undo: () => void): number {
+    let node: number;
+    try {
+      node = this.openNode(dirRef, dir, name, w, NodeResp.Stat);
+    } catch (err) {
+      undo();
+      throw err;
+    }
+    dv.setUint32(NodeResp.Node, node, true);
+    dv.setUint32(4, 0, true);
+    return NodeResp.Bytes;
+  }
+
+  private mkdir(len: number, w: Uint8Array, dv: DataView): number {
+    if (len < MkdirReq.Name) return -E.INVAL;
+    const dirRef = dv.getUint32(MkdirReq.Dir, true);
+    const mode = dv.getUint32(MkdirReq.Mode, true) & 0o7777;
+    const nameLen = dv.getUint32(MkdirReq.NameLen, true);
+    if (MkdirReq.Name + nameLen !== len) return -E.INVAL;
+    const name = HostDirect.name(w, MkdirReq.Name, nameLen, len);
+    const dir = this.dir(dirRef, true);
+    ok(this.n.mkdirat!(dir.fd, name, mode));
+    return this.madeNode(dirRef, dir, name, w, dv, () => this.n.unlinkat!(dir.fd, name, this.n.AT_REMOVEDIR!));
+  }
+
+  private symlink(len: number, w: Uint8Array, dv: DataView): number {
+    if (len < SymlinkReq.Name) return -E.INVAL;
+    const dirRef = dv.getUint32(SymlinkReq.Dir, true);
+    const nameLen = dv.getUint32(SymlinkReq.NameLen, true);
+    const targetLen = dv.getUint32(SymlinkReq.TargetLen, true);
+    if (SymlinkReq.Name + nameLen + targetLen !== len || targetLen === 0 || targetLen > 4095) return -E.INVAL;
+    const name = HostDirect.name(w, SymlinkReq.Name, nameLen, len);
+    const target = w.slice(SymlinkReq.Name + nameLen, len);
+    if (target.includes(0)) return -E.INVAL;
+    // the target is stored, never followed by the gofer; the kernel resolves it in the sandbox
+    const dir = this.dir(dirRef, true);
+    ok(this.n.symlinkat!(target, dir.fd, name));
+    return this.madeNode(dirRef, dir, name, w, dv, () => this.n.unlinkat!(dir.fd, name, 0));
+  }
+
+  private link(len: number, w: Uint8Array, dv: DataView): number {
+    if (len < LinkReq.Name) return -E.INVAL;
+    const dirRef = dv.getUint32(LinkReq.Dir, true);
+    const target = this.node(dv.getUint32(LinkReq.Node, true));
+    const nameLen = dv.getUint32(LinkReq.NameLen, true);
+    if (LinkReq.Name + nameLen !== len) return -E.INVAL;
+    const name = HostDirect.name(w, LinkReq.Name, nameLen, len);
+    const dir = this.dir(dirRef, true);
+    if (target.kind === Kind.Dir) return -E.PERM;
+    if (target.mount !== dir.mount) return -E.XDEV;
+    // the node's own object, through its magic link (an absolute path: the first fd is not used)
+    ok(this.n.linkat!(target.fd, `/proc/self/fd/${target.fd}`, dir.fd, name, this.n.AT_SYMLINK_FOLLOW!));
+    return this.madeNode(dirRef, dir, name, w, dv, () => this.n.unlinkat!(dir.fd, name, 0));
+  }
+
+  private unlink(len: number, w: Uint8Array, dv: DataView): number {
+    if (len < UnlinkReq.Name) return -E.INVAL;
+    const dir = this.dir(dv.getUint32(UnlinkReq.Dir, true), true);
+    const flags = dv.getUint32(UnlinkReq.Flags, true);
+    const nameLen = dv.getUint32(UnlinkReq.NameLen, true);
+    if (UnlinkReq.Name + nameLen !== len || flags & ~UnlinkReq.RemoveDir) return -E.INVAL;
+    const name = HostDirect.name(w, UnlinkReq.Name, nameLen, len);
+    ok(this.n.unlinkat!(dir.fd, name, flags & UnlinkReq.RemoveDir ? this.n.AT_REMOVEDIR! : 0));
+    return 0;
+  }
+
+  private rename(len: number, w: Uint8Array, dv: DataView): number {
+    if (len < RenameReq.Names) return -E.INVAL;
+    const oldDir = this.dir(dv.getUint32(RenameReq.OldDir, true), true);
+    const newDir = this.dir(dv.getUint32(RenameReq.NewDir, true), true);
+    const ol = dv.getUint32(RenameReq.OldLen, true);
+    const nl = dv.getUint32(RenameReq.NewLen, true);
+    if (RenameReq.Names + ol + nl !== len) return -E.INVAL;
+    const oldName = HostDirect.name(w, RenameReq.Names, ol, len);
+    const newName = HostDirect.name(w, RenameReq.Names + ol, nl, len);
+    if (oldDir.mount !== newDir.mount) return -E.XDEV;
+    ok(this.n.renameat2!(oldDir.fd, oldName, newDir.fd, newName, 0));
+    return 0;
+  }
+
+  private readlink(len: number, w: Uint8Array, dv: DataView): number {
+    if (len !== NodeReq.Bytes) return -E.INVAL;
+    const e = this.node(dv.getUint32(NodeReq.Node, true));
+    if (e.kind !== Kind.Symlink) return -E.INVAL;
+    return ok(this.n.readlinkInto!(e.fd, '', w, 0, 4096));
+  }
+
+  private statfs(len: number, dv: DataView): number {
+    if (len !== NodeReq.Bytes) return -E.INVAL;
+    const e = this.get(dv.getUint32(NodeReq.Node, true));
+    const s = this.statfsOut;
+    ok(this.n.fstatfsInto!(e.fd, s));
+    dv.setBigUint64(StatFSResp.Blocks, BigInt(s[0]), true);
+    dv.setBigUint64(StatFSResp.BlocksFree, BigInt(s[2]), true);
+    dv.setBigUint64(StatFSResp.Files, BigInt(s[3]), true);
+    dv.setBigUint64(StatFSResp.FilesFree, BigInt(s[4]), true);
+    dv.setUint32(StatFSResp.BlockSize, s[5], true);
+    dv.setUint32(StatFSResp.NameMax, 255, true);
+    return StatFSResp.Bytes;
+  }
+}
+
+function linuxErrnoName(e: number): string {
+  return Object.entries(os.constants.errno as Record<string, number>).find(([, v]) => v === e)?.[0] ?? `errno ${e}`;
+}
