@@ -27,7 +27,7 @@ import { E } from "../wasi/errno";
 import { Filetype } from "../wasi/types";
 import { goferClose, goferGetdents, goferMount, goferNodeCall, goferOpen, goferPRead, resp, respLen } from "./gofer";
 import { freeFileData, setPage } from "./tmpfs";
-import { remoteLoadLink, remoteLookup, remoteRelease } from "./remote";
+import { remoteLoadLink, remoteLookup, remoteLookupForCreate, remoteRelease } from "./remote";
 
 /**
  * lowerMap[node] is the inode showing lower node `node`, or 0, for node < lowerCap. It starts small
@@ -159,6 +159,12 @@ export function lookupChild(dir: Inode, name: usize, len: u32, out: usize): u32 
   }
   store<usize>(out, changetype<usize>(dLookup(dir, name, len)));
   return 0;
+}
+
+/** lookupChild for a name the caller means to create (see remoteLookupForCreate). */
+export function lookupForCreate(dir: Inode, name: usize, len: u32, out: usize): u32 {
+  if (dir.flags & IFlag.REMOTE) return remoteLookupForCreate(dir, name, len, out);
+  return lookupChild(dir, name, len, out);
 }
 
 /** Makes sure a symlink's target is in kernel memory. */

@@ -68,6 +68,7 @@ function setAttrs(n: Inode, st: usize, now: u64): void {
   n.uid = load<u32>(st + Stat.Uid);
   n.gid = load<u32>(st + Stat.Gid);
   n.validUntil = now + ttlOf(n);
+  n.flags &= ~IFlag.STALE_ATTRS;
 }
 
 function newRemote(node: u32, st: usize, dev: u32, parent: Inode | null): Inode {
@@ -134,6 +135,22 @@ function forget(n: Inode): void {
   if (n.refs == 0 && n.mounted === null) remoteRelease(n);
 }
 
+/** Marks `n`'s attributes as outdated by a change made here (its name stays valid). */
+function staleAttrs(n: Inode): void {
+  n.flags |= IFlag.STALE_ATTRS;
+}
+
+/**
+ * For a name about to be created in a remote directory (mkdir, symlink, O_CREAT|O_EXCL): a name not
+ * cached is not looked up, since the host answers EEXIST itself; sets *out to the cached entry or 0.
+ * A cached entry (valid or stale), or a COMPLETE directory, takes the usual lookup.
+ */
+export function remoteLookupForCreate(dir: Inode, name: usize, len: u32, out: usize): u32 {
+  if (dLookup(dir, name, len) !== null || (dir.flags & IFlag.COMPLETE)) return remoteLookup(dir, name, len, out);
+  store<usize>(out, 0);
+  return 0;
+}
+
 /** Looks `name` up in a remote directory (see the header for the cache rules); sets *out. */
 export function remoteLookup(dir: Inode, name: usize, len: u32, out: usize): u32 {
   const now = nowNs();
@@ -188,7 +205,7 @@ export function remoteLookup(dir: Inode, name: usize, len: u32, out: usize): u32
 /** Refreshes stale attributes (FStat). */
 export function remoteRevalidate(n: Inode): u32 {
   const now = nowNs();
-  if (n.validUntil > now || n.lowerNode == NO_NODE) return 0;
+  if ((n.validUntil > now && !(n.flags & IFlag.STALE_ATTRS)) || n.lowerNode == NO_NODE) return 0;
   const e = goferNodeCall(Msg.FStat, n.lowerNode);
   if (e) return e;
   if (respLen != Stat.Bytes) return E.IO;
@@ -217,7 +234,7 @@ export function remoteOpen(n: Inode, read: bool, write: bool, trunc: bool, appen
   if (append) flags |= OpenFlags.Append;
   if (flags == 0) flags = OpenFlags.Read;
   const e = goferOpen(n.lowerNode, flags, handle);
-  if (e == 0 && trunc) n.validUntil = 0;
+  if (e == 0 && trunc) staleAttrs(n);
   return e;
 }
 
@@ -237,6 +254,7 @@ export function remoteCreate(dir: Inode, name: usize, len: u32, read: bool, writ
   if (old !== null) remoteDrop(old);
   const n = newRemote(node, resp + 8, dir.dev, dir);
   dInsert(dir, name, len, n);
+  staleAttrs(dir); // it may have gained the name
   store<usize>(inode, changetype<usize>(n));
   store<u32>(handle, h);
   return 0;
@@ -277,7 +295,7 @@ export function remoteSetAppend(h: u32, append: bool): u32 {
 /** SetStat on a remote inode; its attributes are stale afterwards. */
 export function remoteSetStat(n: Inode, mask: u32, size: u64, atime: u64, mtime: u64): u32 {
   const e = goferSetStat(n.lowerNode, mask, 0, size, atime, mtime);
-  n.validUntil = 0;
+  staleAttrs(n);
   return e;
 }
 
@@ -293,7 +311,7 @@ export function remoteMkdir(dir: Inode, name: usize, len: u32): u32 {
   const n = newRemote(load<u32>(resp), resp + 8, dir.dev, dir);
   dInsert(dir, name, len, n);
   if (load<u8>(mountExclusive + <usize>dir.dev)) n.flags |= IFlag.COMPLETE; // new and empty, and ours alone
-  dir.validUntil = 0;
+  staleAttrs(dir);
   return 0;
 }
 
@@ -305,7 +323,7 @@ export function remoteSymlink(dir: Inode, name: usize, len: u32, target: usize, 
   memory.copy(n.target, target, tlen);
   n.size = tlen;
   dInsert(dir, name, len, n);
-  dir.validUntil = 0;
+  staleAttrs(dir);
   return 0;
 }
 
@@ -315,8 +333,8 @@ export function remoteLink(dir: Inode, src: Inode, name: usize, len: u32): u32 {
   if (e) return e;
   const n = newRemote(load<u32>(resp), resp + 8, dir.dev, dir);
   dInsert(dir, name, len, n);
-  src.validUntil = 0;
-  dir.validUntil = 0;
+  staleAttrs(src);
+  staleAttrs(dir);
   return 0;
 }
 
@@ -325,7 +343,7 @@ export function remoteUnlink(dir: Inode, d: Dentry, rmdir: bool): u32 {
   const e = goferUnlink(dir.lowerNode, changetype<usize>(d) + offsetof<Dentry>(), d.nameLen, rmdir);
   if (e) return e;
   remoteDrop(d);
-  dir.validUntil = 0;
+  staleAttrs(dir);
   return 0;
 }
 
@@ -339,9 +357,9 @@ export function remoteRename(od: Dentry, nDir: Inode, name: usize, len: u32, nd:
   const n = od.inode;
   dMove(od, nDir, name, len);
   if (n.kind == Filetype.DIRECTORY) n.parent = nDir;
-  n.validUntil = 0;
-  oDir.validUntil = 0;
-  nDir.validUntil = 0;
+  staleAttrs(n);
+  staleAttrs(oDir);
+  staleAttrs(nDir);
   return 0;
 }
 

@@ -29,6 +29,11 @@ export const enum IFlag {
    * a name it lacks does not exist, with no round trip to ask.
    */
   COMPLETE = 64,
+  /**
+   * A remote inode whose attributes a change made here has outdated (a directory that gained or lost
+   * an entry, a file truncated): fetched again when asked for, while its cached name stays valid.
+   */
+  STALE_ATTRS = 128,
 }
 
 export const NO_NODE: u32 = 0xffffffff;

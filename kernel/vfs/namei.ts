@@ -16,7 +16,7 @@
 //
 // Compare Linux fs/namei.c (link_path_walk, walk_component, trailing-slash rules in lookup_last).
 import { Io } from "../abi";
-import { loadLink, lookupChild } from "../fs/overlay";
+import { loadLink, lookupChild, lookupForCreate } from "../fs/overlay";
 import { E } from "../wasi/errno";
 import { Filetype } from "../wasi/types";
 import { Dentry } from "./dentry";
@@ -31,6 +31,12 @@ export const enum W {
    * used by mkdir, unlink, rmdir, rename, link, symlink and O_CREAT).
    */
   PARENT = 2,
+  /**
+   * With PARENT: the caller creates the last component and answers EEXIST from the file system, so
+   * a remote directory need not be asked whether the name exists (one gofer request, not two). Not
+   * used with a trailing slash, whose errors depend on what the name is.
+   */
+  CREATE = 4,
 }
 
 export const enum Dot {
@@ -110,7 +116,7 @@ export function walk(root: Inode, start: Inode, path: usize, len: u32, flags: u3
       cur = next;
       continue;
     }
-    let err = lookupChild(cur, buf + s, clen, found);
+    let err = last && !slash && (flags & W.CREATE) ? lookupForCreate(cur, buf + s, clen, found) : lookupChild(cur, buf + s, clen, found);
     if (err) return err;
     const d = changetype<Dentry | null>(load<usize>(found));
     let child: Inode | null = d === null ? null : d.inode;

@@ -659,7 +659,7 @@ export function path_open(pid: u32, fd: u32, dirflags: u32, len: u32, oflags: u3
   const follow: u32 = dirflags & LOOKUP.SYMLINK_FOLLOW ? W.FOLLOW : 0;
   let e: u32;
   if (oflags & O.CREAT) {
-    e = walkAt(pid, fd, len, W.PARENT, io + Io.PATH1, nameA);
+    e = walkAt(pid, fd, len, excl ? W.PARENT | W.CREATE : W.PARENT, io + Io.PATH1, nameA);
     if (e) return e;
     if (wSlash || wDot != Dot.NONE) return E.ISDIR;
     if (wInode !== null) {
@@ -747,7 +747,7 @@ function finalIsMountpoint(): bool {
 }
 
 export function path_create_directory(pid: u32, fd: u32, len: u32): u32 {
-  const e = walkAt(pid, fd, len, W.PARENT, io + Io.PATH1, nameA);
+  const e = walkAt(pid, fd, len, W.PARENT | W.CREATE, io + Io.PATH1, nameA);
   if (e) return e;
   if (wDot != Dot.NONE || wInode !== null) return E.EXIST;
   if (wDir.nlink == 0) return E.NOENT;
@@ -803,7 +803,7 @@ export function path_unlink_file(pid: u32, fd: u32, len: u32): u32 {
 export function path_symlink(pid: u32, targetLen: u32, fd: u32, len: u32): u32 {
   if (targetLen == 0) return E.NOENT;
   if (targetLen >= <u32>Io.PATH_MAX) return E.NAMETOOLONG;
-  const e = walkAt(pid, fd, len, W.PARENT, io + Io.PATH2, nameA);
+  const e = walkAt(pid, fd, len, W.PARENT | W.CREATE, io + Io.PATH2, nameA);
   if (e) return e;
   if (wDot != Dot.NONE || wInode !== null) return E.EXIST;
   if (wSlash) return E.NOENT;
