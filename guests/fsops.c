@@ -30,6 +30,8 @@
 //   trunc PATH SIZE | cat PATH | put PATH N PAT (O_CREAT|O_TRUNC, write N bytes)
 //   mkdir PATH | rmdir PATH | unlink PATH | rename OLD NEW | link OLD NEW | symlink TARGET PATH
 //   readlink PATH | stat PATH | lstat PATH | ls PATH | utimes PATH ATIME_NS MTIME_NS | dump [PATH]
+//   deep PATH N               N nested directories "d" below PATH (each mkdir by its whole path),
+//                             then a file made and stat'ed at the bottom: `ok depth=N`
 //   # comment / empty line: ignored, not echoed
 // Written data is pattern PAT (0-255): byte i of a write is pat_byte(PAT, i) (test/lib/fuzz/spec.ts
 // computes the same bytes for image files). Data read is summarised as its length and FNV-1a hash.
@@ -597,6 +599,30 @@ static void run_op(char **t, int nt) {
       out("ok a=%lld m=%lld\n", (long long)st.st_atim.tv_sec * 1000000000 + st.st_atim.tv_nsec,
           (long long)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec);
       return;
+    }
+  } else if (!strcmp(op, "deep")) {
+    // a chain of N directories "d" below PATH, each made by its whole path, then a file at the bottom
+    // made, stat'ed and read back the same way (the cost of long walks: linear, or not)
+    NEED(2);
+    static char p[8192];
+    int n = atoi(t[2]);
+    size_t at = (size_t)snprintf(p, sizeof p, "%s", P(a, t[1]));
+    for (int i = 0; i < n && !e; i++) {
+      if (at + 3 >= sizeof p) e = ENAMETOOLONG;
+      else {
+        at += (size_t)snprintf(p + at, sizeof p - at, "/d");
+        RESULT(mkdir(p, 0755));
+      }
+    }
+    if (!e) {
+      snprintf(p + at, sizeof p - at, "/f");
+      int fd = open(p, O_CREAT | O_WRONLY | O_EXCL, 0644);
+      struct stat st;
+      if (fd < 0 || close(fd) != 0 || stat(p, &st) != 0) e = errno;
+      else {
+        out("ok depth=%d\n", n);
+        return;
+      }
     }
   } else if (!strcmp(op, "dump")) {
     dump(P(a, nt > 1 ? t[1] : "/"));

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { buildImage, tempDir } from '../lib/images';
+import { patByte } from '../lib/fuzz/spec';
 import { guestWasm, runSandbox } from '../lib/sandbox';
 
 const img = buildImage(
@@ -182,6 +183,99 @@ test('--overlay2 none with an image extracts it to a temporary directory that is
   assert.is(r.status, 0, r.stderr);
   assert.match(r.stdout, /cat hostname -> ok n=8 /);
   assert.match(r.stdout, /ls \/ -> ok hostname made passwd/);
+  const after = fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('wasmbox-rootfs-'));
+  assert.equal(after.sort(), before.sort());
+});
+
+/** Gofer requests of one run, from --stats. */
+function requests(stderr: string): number {
+  const m = /stats: goferRequests (\d+)/.exec(stderr);
+  assert.ok(m, `no goferRequests in:\n${stderr}`);
+  return Number(m![1]);
+}
+
+// The wrong answers issue 15 named: the offset after an O_APPEND write, O_APPEND turned off through
+// fcntl (fd_fdstat_set_flags), and times set with nanoseconds; on a bind mount and in none's root.
+for (const where of ['-v', 'none'] as const) {
+  test(`host files keep exact semantics (${where}): append offset, append off, nanosecond times`, () => {
+    const host = tempDir('exact');
+    fs.copyFileSync(path.join(process.cwd(), 'dist/guests/fsops.wasm'), path.join(host, 'fsops'));
+    const args = where === '-v' ? ['-v', `${host}:/data`, img] : ['--overlay2', 'none', '--rootfs', host, '/fsops'];
+    const r = runSandbox(args, {
+      input:
+        [
+          where === '-v' ? 'seed data' : 'seed /',
+          'put f 2 1',
+          'open 0 f wa',
+          'write 0 2 2',
+          'seek 0 0 cur',
+          'append 0 off',
+          'pwrite 0 0 1 3',
+          'seek 0 0 set',
+          'write 0 1 4',
+          'fstat 0',
+          'close 0',
+          'utimes f 1000000001 1622430',
+          'stat f',
+        ].join('\n') + '\n',
+    });
+    assert.is(r.status, 0, r.stderr);
+    assert.is(line(r.stdout.split('\n'), 'write 0 2 2'), 'ok pos=4');
+    assert.is(line(r.stdout.split('\n'), 'seek 0 0 cur'), 'ok pos=4');
+    assert.is(line(r.stdout.split('\n'), 'fstat 0'), 'ok f size=4');
+    // the pwrite at 0 and the write at 0 both landed at 0, once append was off
+    // (the times first: reading the file moves its atime)
+    const st = fs.statSync(path.join(host, 'f'), { bigint: true });
+    assert.is(st.atimeNs, 1000000001n);
+    assert.is(st.mtimeNs, 1622430n);
+    assert.equal([...fs.readFileSync(path.join(host, 'f'))], [patByte(4, 0), patByte(1, 1), patByte(2, 0), patByte(2, 1)]);
+  });
+}
+
+test('a lock directory made and removed on a bind mount costs one gofer request each', () => {
+  const host = tempDir('lock');
+  const loop = (n: number) => {
+    const r = fsops(['--stats', '-v', `${host}:/data`], ['seed data', ...Array.from({ length: n }, () => ['mkdir lock', 'rmdir lock']).flat()]);
+    assert.is(r.status, 0, r.stderr);
+    assert.ok(r.out.every((l) => !l.includes(' -> ') || l.endsWith(' -> ok')), r.out.join('\n'));
+    return requests(r.stderr);
+  };
+  const one = loop(1);
+  const many = loop(51);
+  assert.is(many - one, 100, `50 more mkdir+rmdir pairs took ${many - one} more requests`);
+});
+
+for (const where of ['-v', 'none'] as const) {
+  test(`a tree 1,000 levels deep (${where}): one gofer request per level, not one per component walked`, () => {
+    const host = tempDir('deep');
+    fs.copyFileSync(path.join(process.cwd(), 'dist/guests/fsops.wasm'), path.join(host, 'fsops'));
+    const run = (depth: number) => {
+      const seed = `t${depth}`;
+      const script = [where === '-v' ? 'seed data' : 'seed /', `mkdir ${seed}`, `deep ${seed} ${depth}`];
+      const args = where === '-v' ? ['--stats', '-v', `${host}:/data`, img] : ['--stats', '--overlay2', 'none', '--rootfs', host, '/fsops'];
+      const r = runSandbox(args, { input: script.join('\n') + '\n' });
+      assert.is(r.status, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`deep ${seed} ${depth} -> ok depth=${depth}`));
+      return requests(r.stderr);
+    };
+    const small = run(100);
+    const big = run(1000);
+    assert.ok(big - small <= 900 * 1.1, `900 more levels took ${big - small} more requests`);
+    let p = path.join(host, 't1000');
+    for (let i = 0; i < 1000; i++) p = path.join(p, 'd');
+    assert.ok(fs.existsSync(path.join(p, 'f')));
+  });
+}
+
+test('an image whose names the host refuses, in none: one line naming the entry, 125, nothing left behind', () => {
+  const long = buildImage({ layers: [[{ path: 'fsops', type: 'file', data: guestWasm('fsops'), mode: 0o755 }, { path: `d/${'L'.repeat(300)}`, type: 'file', data: 'x' }]], entrypoint: ['/fsops'] }, { format: 'oci' });
+  const before = fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('wasmbox-rootfs-'));
+  const r = runSandbox(['--overlay2', 'none', long], { input: '' });
+  assert.is(r.status, 125, r.stderr);
+  const lines = r.stderr.trim().split('\n');
+  assert.is(lines.length, 1, r.stderr);
+  assert.match(lines[0], /cannot extract \/d\/L{24}…\(300 bytes\): the host refuses the name/);
+  assert.ok(lines[0].length < 240, lines[0]);
   const after = fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('wasmbox-rootfs-'));
   assert.equal(after.sort(), before.sort());
 });
