@@ -20,7 +20,11 @@
 //
 // Each remote inode has at most one cached name; it is freed when that name is dropped and no open
 // file refers to it (IFlag.DETACHED marks a dropped one). Hard links on the host show as separate
-// inodes with the same st_ino.
+// inodes with the same st_ino, so a change made through one of them must show in the others: a file
+// once seen with several names (IFlag.HOST_LINKED) has its attributes fetched whenever they are
+// asked for, and a change made through it moves its mount's hard-link epoch on, which makes every
+// inode of the mount fetch its attributes once more (an alias first seen when it had one name left
+// is not flagged, but is caught by the epoch). Hard-linked files are rare; ordinary ones pay nothing.
 import { GetdentsResp, OpenFlags, PWriteResp, SetMask, Stat } from "../../gofer/protocol/messages";
 import { nowNs } from "../host";
 import { planKmem } from "../io";
@@ -41,6 +45,19 @@ const MAX_MOUNTS: u32 = 64;
 const mountTtl = memory.data(<i32>MAX_MOUNTS * 8);
 /** 1 for an exclusive mount (TTL_EXCLUSIVE), by st_dev. Set at mount time. */
 const mountExclusive = memory.data(<i32>MAX_MOUNTS);
+/** Per mount: moved on by every change made through a HOST_LINKED file (see the header). */
+const mountLinkEpoch = memory.data(<i32>MAX_MOUNTS * 4);
+
+function linkEpoch(dev: u32): u32 {
+  return dev < MAX_MOUNTS ? load<u32>(mountLinkEpoch + (<usize>dev << 2)) : 0;
+}
+
+/** After a change made through `n`: if it has other names, their attributes are all outdated. */
+function changedThrough(n: Inode): void {
+  if (!(n.flags & IFlag.HOST_LINKED) || n.dev >= MAX_MOUNTS) return;
+  const at = mountLinkEpoch + (<usize>n.dev << 2);
+  store<u32>(at, load<u32>(at) + 1);
+}
 
 /** The ttlMs of a mount that only this sandbox changes: never revalidated (see the header). */
 export const TTL_EXCLUSIVE: u32 = 0xffffffff;
@@ -68,7 +85,9 @@ function setAttrs(n: Inode, st: usize, now: u64): void {
   n.uid = load<u32>(st + Stat.Uid);
   n.gid = load<u32>(st + Stat.Gid);
   n.validUntil = now + ttlOf(n);
+  n.attrEpoch = linkEpoch(n.dev);
   n.flags &= ~IFlag.STALE_ATTRS;
+  if (n.nlink > 1 && n.kind != Filetype.DIRECTORY) n.flags |= IFlag.HOST_LINKED;
 }
 
 function newRemote(node: u32, st: usize, dev: u32, parent: Inode | null): Inode {
@@ -205,7 +224,8 @@ export function remoteLookup(dir: Inode, name: usize, len: u32, out: usize): u32
 /** Refreshes stale attributes (FStat). */
 export function remoteRevalidate(n: Inode): u32 {
   const now = nowNs();
-  if ((n.validUntil > now && !(n.flags & IFlag.STALE_ATTRS)) || n.lowerNode == NO_NODE) return 0;
+  if (n.lowerNode == NO_NODE) return 0;
+  if (n.validUntil > now && !(n.flags & (IFlag.STALE_ATTRS | IFlag.HOST_LINKED)) && n.attrEpoch == linkEpoch(n.dev)) return 0;
   const e = goferNodeCall(Msg.FStat, n.lowerNode);
   if (e) return e;
   if (respLen != Stat.Bytes) return E.IO;
@@ -234,7 +254,10 @@ export function remoteOpen(n: Inode, read: bool, write: bool, trunc: bool, appen
   if (append) flags |= OpenFlags.Append;
   if (flags == 0) flags = OpenFlags.Read;
   const e = goferOpen(n.lowerNode, flags, handle);
-  if (e == 0 && trunc) staleAttrs(n);
+  if (e == 0 && trunc) {
+    staleAttrs(n);
+    changedThrough(n);
+  }
   return e;
 }
 
@@ -255,6 +278,7 @@ export function remoteCreate(dir: Inode, name: usize, len: u32, read: bool, writ
   const n = newRemote(node, resp + 8, dir.dev, dir);
   dInsert(dir, name, len, n);
   staleAttrs(dir); // it may have gained the name
+  if (trunc) changedThrough(n);
   store<usize>(inode, changetype<usize>(n));
   store<u32>(handle, h);
   return 0;
@@ -283,7 +307,11 @@ export const REMOTE_WRITE_MAX = PWRITE_MAX;
  */
 export function remoteCommitWrite(n: Inode | null, h: u32, off: u64, len: u32, written: usize): u32 {
   const e = goferPWrite(h, off, len, written);
-  if (e == 0 && n !== null) setAttrs(n, resp + PWriteResp.Stat, nowNs());
+  if (e == 0 && n !== null) {
+    setAttrs(n, resp + PWriteResp.Stat, nowNs());
+    changedThrough(n);
+    n.attrEpoch = linkEpoch(n.dev); // its own attributes are the ones just answered
+  }
   return e;
 }
 
@@ -296,6 +324,7 @@ export function remoteSetAppend(h: u32, append: bool): u32 {
 export function remoteSetStat(n: Inode, mask: u32, size: u64, atime: u64, mtime: u64): u32 {
   const e = goferSetStat(n.lowerNode, mask, 0, size, atime, mtime);
   staleAttrs(n);
+  changedThrough(n);
   return e;
 }
 
@@ -335,6 +364,7 @@ export function remoteLink(dir: Inode, src: Inode, name: usize, len: u32): u32 {
   dInsert(dir, name, len, n);
   staleAttrs(src);
   staleAttrs(dir);
+  changedThrough(n); // every other name of the file has one more link now
   return 0;
 }
 
@@ -342,6 +372,7 @@ export function remoteLink(dir: Inode, src: Inode, name: usize, len: u32): u32 {
 export function remoteUnlink(dir: Inode, d: Dentry, rmdir: bool): u32 {
   const e = goferUnlink(dir.lowerNode, changetype<usize>(d) + offsetof<Dentry>(), d.nameLen, rmdir);
   if (e) return e;
+  changedThrough(d.inode); // its other names have one link fewer
   remoteDrop(d);
   staleAttrs(dir);
   return 0;
@@ -353,7 +384,12 @@ export function remoteRename(od: Dentry, nDir: Inode, name: usize, len: u32, nd:
   if (!isRemote(nDir) || nDir.dev != oDir.dev) return E.XDEV;
   const e = goferRename(oDir.lowerNode, changetype<usize>(od) + offsetof<Dentry>(), od.nameLen, nDir.lowerNode, name, len);
   if (e) return e;
-  if (nd !== null) remoteDrop(nd);
+  // two names of one host file: rename(2) does nothing, and both names stay
+  if (nd !== null && nd.inode.ino == od.inode.ino && nd.inode.kind != Filetype.DIRECTORY) return 0;
+  if (nd !== null) {
+    changedThrough(nd.inode);
+    remoteDrop(nd);
+  }
   const n = od.inode;
   dMove(od, nDir, name, len);
   if (n.kind == Filetype.DIRECTORY) n.parent = nDir;

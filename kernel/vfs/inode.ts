@@ -34,6 +34,11 @@ export const enum IFlag {
    * an entry, a file truncated): fetched again when asked for, while its cached name stays valid.
    */
   STALE_ATTRS = 128,
+  /**
+   * A remote file seen with more than one name: its other names are other inodes here, so a change
+   * through one leaves the rest behind; its attributes are fetched whenever asked for, for good.
+   */
+  HOST_LINKED = 256,
 }
 
 export const NO_NODE: u32 = 0xffffffff;
@@ -96,6 +101,8 @@ export class Inode {
   rlistCap: u32;
   rlistLen: u32;
   rcount: u32;
+  /** Remote: the mount's hard-link epoch its attributes were fetched in (fs/remote.ts). */
+  attrEpoch: u32;
 }
 
 let nextIno: u64 = 1;

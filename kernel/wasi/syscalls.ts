@@ -336,8 +336,16 @@ export function fd_seek(pid: u32, fd: u32, offset: i64, whence: u32): u32 {
   let base: i64;
   if (whence == Whence.SET) base = 0;
   else if (whence == Whence.CUR) base = <i64>f.offset;
-  else if (whence == Whence.END) base = n.kind == Filetype.DIRECTORY ? 0 : <i64>n.size;
-  else return E.INVAL;
+  else if (whence == Whence.END) {
+    if (n.kind == Filetype.DIRECTORY) base = 0;
+    else {
+      if (isRemote(n)) {
+        const re = remoteRevalidate(n); // the end is the host file's, as of now (if stale)
+        if (re) return re;
+      }
+      base = <i64>n.size;
+    }
+  } else return E.INVAL;
   const pos = base + offset;
   if ((offset > 0 && pos < base) || pos < 0) return offset > 0 ? E.OVERFLOW : E.INVAL;
   f.offset = <u64>pos;

@@ -280,6 +280,47 @@ test('an image whose names the host refuses, in none: one line naming the entry,
   assert.equal(after.sort(), before.sort());
 });
 
+// What the bind-mount fuzzer (fuzz-volumes) found, kept as plain cases: hard links on the host are
+// separate inodes in the sandbox, and a change through one name must show in every other.
+for (const where of ['-v', 'none'] as const) {
+  test(`hard links on host files (${where}): a change through one name shows in the others; rename of one onto another does nothing`, () => {
+    const host = tempDir('links');
+    fs.copyFileSync(path.join(process.cwd(), 'dist/guests/fsops.wasm'), path.join(host, 'fsops'));
+    fs.mkdirSync(path.join(host, 'c'));
+    fs.writeFileSync(path.join(host, 'c/x'), '');
+    fs.linkSync(path.join(host, 'c/x'), path.join(host, 'b')); // a lower hard-link pair
+    const args = where === '-v' ? ['-v', `${host}:/data`, img] : ['--overlay2', 'none', '--rootfs', host, '/fsops'];
+    const r = runSandbox(args, {
+      input:
+        [
+          where === '-v' ? 'seed data' : 'seed /',
+          'open 2 c/x rw',
+          'unlink c/x',
+          'put b 4095 13', // b's inode is looked up only now, with one name left
+          'append 2 on',
+          'write 2 100 100', // through the other inode of the same file
+          'stat b',
+          'open 3 b r',
+          'seek 3 0 end',
+          'link b l1',
+          'link b l2',
+          'rename l1 l2',
+          'stat l1',
+          'stat l2',
+          'falloc 2 8191 1',
+          'stat l1',
+        ].join('\n') + '\n',
+    });
+    assert.is(r.status, 0, r.stderr);
+    const out = r.stdout.split('\n');
+    assert.is(line(out, 'stat b'), 'ok f size=4195 nlink=1');
+    assert.is(line(out, 'seek 3 0 end'), 'ok pos=4195');
+    const l1 = out.filter((l) => l.startsWith('stat l1 -> '));
+    assert.equal(l1, ['stat l1 -> ok f size=4195 nlink=3', 'stat l1 -> ok f size=8192 nlink=3']);
+    assert.is(line(out, 'stat l2'), 'ok f size=4195 nlink=3');
+  });
+}
+
 test('bad volume and overlay2 flags: 125 and a message naming the flag', () => {
   for (const [args, re] of [
     [['-v', 'relative:/data'], /-v relative:\/data: the host path must be absolute/],

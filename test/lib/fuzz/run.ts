@@ -89,13 +89,14 @@ export interface SandboxRunOptions {
   timeoutMs?: number;
 }
 
-/** Runs the script in the sandbox, on `image`. */
-export function runSandboxSide(image: string, script: string, opts: SandboxRunOptions = {}): SideRun {
+/** Runs the script in the sandbox, on `image` (null: the options name the root, e.g. --rootfs). */
+export function runSandboxSide(image: string | null, script: string, opts: SandboxRunOptions = {}): SideRun {
   const t0 = Date.now();
   const args = [RUN_JS, '--cache-dir', tempDir('cache')];
   if (opts.exportUpper) args.push('--export-upper', opts.exportUpper);
   if (opts.sandboxArgs) args.push(...opts.sandboxArgs);
-  args.push(image, '/fsops.wasm');
+  if (image !== null) args.push(image);
+  args.push('/fsops.wasm');
   const r = spawnSync(process.execPath, args, {
     cwd: ROOT,
     input: script,

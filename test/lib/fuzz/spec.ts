@@ -97,11 +97,11 @@ export function batchLayers(cases: FuzzCase[], extra: Entry[] = []): Layers {
   return out;
 }
 
-/** The script of a batch: each case's ops under `seed DIR`, then `dump /`. */
-export function batchScript(cases: FuzzCase[], withDump = true): string {
+/** The script of a batch: each case's ops under `seed PREFIX DIR`, then `dump /`. */
+export function batchScript(cases: FuzzCase[], withDump = true, prefix = ''): string {
   const lines: string[] = [];
   cases.forEach((c, k) => {
-    lines.push(`seed ${caseDir(k)}`, ...c.ops);
+    lines.push(`seed ${prefix}${caseDir(k)}`, ...c.ops);
     if (withDump) lines.push('dump /');
   });
   return lines.join('\n') + '\n';
@@ -112,7 +112,7 @@ export function splitOutput(stdout: string, count: number): Array<string[] | und
   const out: Array<string[] | undefined> = new Array(count).fill(undefined);
   let cur: string[] | undefined;
   for (const line of stdout.split('\n')) {
-    const m = /^## s(\d+)$/.exec(line);
+    const m = /^## (?:[^ ]*\/)?s(\d+)$/.exec(line);
     if (m) {
       const k = Number(m[1]);
       cur = k < count ? (out[k] = []) : undefined;
