@@ -107,7 +107,7 @@ for (let round = 1; round <= RUNS; round++) {
     slot.read.push(readGBs(c.read()));
   }
 }
-const OPS = ['stat', 'open+close', 'pread-4k', 'pwrite-4k', 'create+unlink', 'readdir-100'];
+const OPS = ['stat', 'open+close', 'pread-4k', 'pwrite-4k', 'create+unlink', 'mkdir+rmdir', 'rename', 'readdir-100'];
 const table = {};
 for (const [name, r] of Object.entries(results)) {
   table[name] = { read1MiBGBs: median(r.read) };

@@ -32,7 +32,7 @@ if (why) {
     if (r.failures.length === 0) return;
     const groups = new Map<string, typeof r.failures>();
     for (const f of r.failures) {
-      const s = `${f.where} ${f.diff.kind === 'host-tree' ? 'host-tree' : signature(f.diff)}`;
+      const s = `${[f.where, ...f.sandboxArgs].join(' ')} ${f.diff.kind === 'host-tree' ? 'host-tree' : signature(f.diff)}`;
       groups.set(s, [...(groups.get(s) ?? []), f]);
     }
     const out: string[] = [];
@@ -42,7 +42,7 @@ if (why) {
       const f = fs[0];
       out.push(`  first difference, line ${f.diff.line + 1}: sandbox ${f.diff.ours ?? '(nothing)'} | node:wasi ${f.diff.ref ?? '(nothing)'}`);
       if (shrunk++ < SHRINK_AT_MOST) {
-        const m = minimiseVolume(f.case, f.where, f.diff.kind);
+        const m = minimiseVolume(f.case, f.where, f.diff.kind, f.sandboxArgs);
         out.push('  minimal lower tree:', describeLayers(m.minimal.layers).replace(/^/gm, '    '));
         out.push('  minimal script:', m.minimal.ops.join('\n').replace(/^/gm, '    '));
         out.push('  sandbox:', (m.ours ?? []).join('\n').replace(/^/gm, '    '));

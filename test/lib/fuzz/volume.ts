@@ -3,6 +3,7 @@
 // node:wasi given a copy of that directory:
 //   - sandbox, `-v`:   node host/run.js -v A/m:/m IMAGE /fsops.wasm      (a bind mount)
 //   - sandbox, `none`: node host/run.js --overlay2 none --rootfs A /fsops.wasm   (the exclusive root)
+//   (half the batches with --gofer worker: file data through the kernel and the channel, not Seg.Host)
 //   - reference:       node:wasi with B preopened as /, B/m a copy of A/m
 // Both see the cases at m/s<k>. Every op's result is compared, and afterwards the two host trees
 // themselves (type, mode, size, data, link target and link count of every object), case by case.
@@ -172,6 +173,7 @@ export function runVolumeBatch(cases: FuzzCase[], where: VolumeWhere, sandboxArg
 export interface VolumeFailure {
   seed: number;
   where: VolumeWhere;
+  sandboxArgs: string[];
   case: FuzzCase;
   diff: CaseDiff;
 }
@@ -183,9 +185,12 @@ export function fuzzVolumes(o: { start: number; count: number; ops: number; batc
   for (let b = o.start, i = 0; b < o.start + o.count; b += batch, i++) {
     const wheres = o.wheres ?? WHERES;
     const where = wheres[i % wheres.length];
+    // every other pair of batches with the gofer in a worker: no Seg.Host transfers, the data
+    // through the kernel's buffer and the channel instead
+    const sandboxArgs = Math.floor(i / wheres.length) % 2 === 1 ? ['--gofer', 'worker'] : [];
     const seeds = Array.from({ length: Math.min(batch, o.start + o.count - b) }, (_, j) => b + j);
     const cases = seeds.map((s) => generateCase(s, o.ops));
-    const r = runVolumeBatch(cases, where);
+    const r = runVolumeBatch(cases, where, sandboxArgs);
     res.seeds += cases.length;
     res.ops += r.sandbox.ops;
     res.sandboxOpNs += r.sandbox.opNs;
@@ -194,16 +199,16 @@ export function fuzzVolumes(o: { start: number; count: number; ops: number; batc
     r.diffs.forEach((d, k) => {
       if (!d) return;
       failed++;
-      res.failures.push({ seed: seeds[k], where, case: cases[k], diff: d });
+      res.failures.push({ seed: seeds[k], where, sandboxArgs, case: cases[k], diff: d });
     });
-    o.log?.(`seeds ${seeds[0]}..${seeds[seeds.length - 1]} (${where}): ${failed} differ${r.sandbox.status !== 0 ? `; the sandbox exited ${r.sandbox.status}: ${r.sandbox.stderr.trim().split('\n').pop()}` : ''}`);
+    o.log?.(`seeds ${seeds[0]}..${seeds[seeds.length - 1]} (${[where, ...sandboxArgs].join(' ')}): ${failed} differ${r.sandbox.status !== 0 ? `; the sandbox exited ${r.sandbox.status}: ${r.sandbox.stderr.trim().split('\n').pop()}` : ''}`);
   }
   return res;
 }
 
 /** Shrinks a failing case (same kind of first difference) and returns it with both outputs. */
-export function minimiseVolume(c: FuzzCase, where: VolumeWhere, kind: string): { minimal: FuzzCase; ours?: string[]; ref?: string[]; diff: CaseDiff | null } {
-  const { minimal } = shrink(c, kind, () => {}, (cands) => runVolumeBatch(cands, where).diffs.map((d) => d?.kind === kind));
-  const r = runVolumeBatch([minimal], where);
+export function minimiseVolume(c: FuzzCase, where: VolumeWhere, kind: string, sandboxArgs: string[] = []): { minimal: FuzzCase; ours?: string[]; ref?: string[]; diff: CaseDiff | null } {
+  const { minimal } = shrink(c, kind, () => {}, (cands) => runVolumeBatch(cands, where, sandboxArgs).diffs.map((d) => d?.kind === kind));
+  const r = runVolumeBatch([minimal], where, sandboxArgs);
   return { minimal, ours: r.ours[0], ref: r.ref[0], diff: r.diffs[0] };
 }
