@@ -22,13 +22,13 @@ import fs from 'node:fs';
 import { E } from '../kernel/wasi/errno';
 import type { NativeAddon } from '../host/native/index';
 import os from 'node:os';
-import { Fail, answer, hostErrno, linuxErrno } from './errno';
+import { Fail, hostErrno, linuxErrno } from './errno';
 import type { HostMount, HostTree } from './hosttree';
 import { validName } from './names';
 import { walkNames } from './batch';
 import {
   Chan, CreateReq, CreateResp, GetdentsReq, GetdentsResp, Kind, LinkReq, MkdirReq, MountReq, MountResp, Msg, NodeReq,
-  NodeResp, OpenFlags, OpenReq, OpenResp, PReadReq, PWriteReq, PWriteResp, Ref, RenameReq, SetFlagsReq, SetMask, SetStatReq,
+  NodeResp, OpenFlags, OpenReq, OpenResp, PReadReq, PWriteFlags, PWriteReq, PWriteResp, Ref, RenameReq, SetFlagsReq, SetMask, SetStatReq,
   SetStatResp, Stat, StatFSResp, SymlinkReq, UnlinkReq, WalkReq, WalkResp,
 } from './protocol/messages';
 
@@ -44,6 +44,8 @@ interface Entry {
   fd: number;
   /** true: an open file (OpenAt, OpenCreateAt); false: a node (O_PATH). */
   open: boolean;
+  /** An open file's O_APPEND, as set on the host. */
+  append?: boolean;
   kind: number;
   mount: number;
   ino: bigint;
@@ -72,6 +74,9 @@ export class HostDirect implements HostTree {
   private readonly dents = new Uint8Array(256 * 1024);
   private readonly statfsOut = new Float64Array(7);
   private readonly scratch = new Uint8Array(Stat.Bytes);
+  /** The names of the request being served (see name()); a request is at most Chan.Window bytes. */
+  private readonly arena = new Uint8Array(new ArrayBuffer(Chan.Window));
+  private arenaAt = 0;
   requests = 0;
 
   constructor(
@@ -89,7 +94,7 @@ export class HostDirect implements HostTree {
   /** Why this machine cannot serve host trees this way (no addon, no openat2), or null. */
   static unavailable(n: NativeAddon | null, reason: string | null): string | null {
     if (!n) return `the native addon is not built (${reason})`;
-    if (typeof n.openat2 !== 'function' || typeof n.statInto !== 'function') return 'the native addon predates its host calls; rebuild it';
+    if (typeof n.openat2 !== 'function' || typeof n.pwriteStat !== 'function') return 'the native addon predates its host calls; rebuild it';
     const fd = fs.openSync('/', n.O_PATH! | O_DIRECTORY);
     try {
       const r = n.openat2(fd, '.', n.O_PATH!, 0, n.RESOLVE_BENEATH!);
@@ -148,9 +153,7 @@ export class HostDirect implements HostTree {
     this.table[i] = null;
     this.free.push(i);
     this.listings.delete(ref);
-    try {
-      fs.closeSync(e.fd);
-    } catch {}
+    this.n.closeFd!(e.fd);
   }
 
   /**
@@ -167,61 +170,83 @@ export class HostDirect implements HostTree {
       throw new Fail(mode < 0 ? linuxErrno(-mode) : E.ACCES);
     }
     const ino = new DataView(w.buffer, w.byteOffset).getBigUint64(at + Stat.Ino, true);
-    return this.add({ fd, open: false, kind, mount: dir.mount, ino, parent: dirRef, name });
+    return this.add({ fd, open: false, kind, mount: dir.mount, ino, parent: dirRef, name: name.slice() });
   }
 
   /** A single-component name of `len` bytes at `off` (a copy: the response overwrites the window). */
-  private static name(w: Uint8Array, off: number, len: number, end: number): Uint8Array {
+  /**
+   * A request's name, copied out of the channel (the answer is written over the request) into the
+   * request's name arena: a view of an ArrayBuffer of its own, which the addon reads in place (a
+   * fresh small Uint8Array would live on V8's heap, and the addon taking its bytes would move it
+   * off the heap first: a microsecond a name). An Entry that keeps a name keeps a copy.
+   */
+  private name(w: Uint8Array, off: number, len: number, end: number): Uint8Array {
     if (len > 255 || off + len > end || !validName(w, off, len)) throw new Fail(E.INVAL);
-    return w.slice(off, off + len);
+    return this.arenaCopy(w, off, len);
+  }
+
+  private arenaCopy(w: Uint8Array, off: number, len: number): Uint8Array {
+    const at = this.arenaAt;
+    if (at + len > this.arena.length) throw new Fail(E.INVAL); // more names than a request can hold
+    this.arena.set(w.subarray(off, off + len), at);
+    this.arenaAt = at + len;
+    return this.arena.subarray(at, at + len);
   }
 
   // --- dispatch
 
   handle(id: number, len: number, w: Uint8Array, dv: DataView): number {
     this.requests++;
-    return answer(() => {
-      switch (id) {
-        case Msg.Mount:
-          return this.mount(len, w, dv);
-        case Msg.Walk:
-          return this.walk(len, w, dv, true);
-        case Msg.WalkStat:
-          return this.walk(len, w, dv, false);
-        case Msg.FStat:
-          return this.fstat(len, w, dv);
-        case Msg.SetStat:
-          return this.setstat(len, dv);
-        case Msg.OpenAt:
-          return this.openAt(len, dv);
-        case Msg.OpenCreateAt:
-          return this.create(len, w, dv);
-        case Msg.PRead:
-          return this.pread(len, w, dv);
-        case Msg.PWrite:
-          return this.pwrite(len, w, dv);
-        case Msg.Getdents:
-          return this.getdents(len, w, dv);
-        case Msg.MkdirAt:
-          return this.mkdir(len, w, dv);
-        case Msg.SymlinkAt:
-          return this.symlink(len, w, dv);
-        case Msg.LinkAt:
-          return this.link(len, w, dv);
-        case Msg.UnlinkAt:
-          return this.unlink(len, w, dv);
-        case Msg.RenameAt:
-          return this.rename(len, w, dv);
-        case Msg.ReadLinkAt:
-          return this.readlink(len, w, dv);
-        case Msg.StatFS:
-          return this.statfs(len, dv);
-        case Msg.SetFlags:
-          return this.setFlags(len, dv);
-        default:
-          return -E.NOSYS;
-      }
-    });
+    this.arenaAt = 0;
+    // failures are Fail answers (no stack trace taken); a Node fs call's error is rare here
+    try {
+      return this.dispatch(id, len, w, dv);
+    } catch (err) {
+      return err instanceof Fail ? -err.errno : -hostErrno(err);
+    }
+  }
+
+  private dispatch(id: number, len: number, w: Uint8Array, dv: DataView): number {
+    switch (id) {
+      case Msg.Mount:
+        return this.mount(len, w, dv);
+      case Msg.Walk:
+        return this.walk(len, w, dv, true);
+      case Msg.WalkStat:
+        return this.walk(len, w, dv, false);
+      case Msg.FStat:
+        return this.fstat(len, w, dv);
+      case Msg.SetStat:
+        return this.setstat(len, dv);
+      case Msg.OpenAt:
+        return this.openAt(len, dv);
+      case Msg.OpenCreateAt:
+        return this.create(len, w, dv);
+      case Msg.PRead:
+        return this.pread(len, w, dv);
+      case Msg.PWrite:
+        return this.pwrite(len, w, dv);
+      case Msg.Getdents:
+        return this.getdents(len, w, dv);
+      case Msg.MkdirAt:
+        return this.mkdir(len, w, dv);
+      case Msg.SymlinkAt:
+        return this.symlink(len, w, dv);
+      case Msg.LinkAt:
+        return this.link(len, w, dv);
+      case Msg.UnlinkAt:
+        return this.unlink(len, w, dv);
+      case Msg.RenameAt:
+        return this.rename(len, w, dv);
+      case Msg.ReadLinkAt:
+        return this.readlink(len, w, dv);
+      case Msg.StatFS:
+        return this.statfs(len, dv);
+      case Msg.SetFlags:
+        return this.setFlags(len, dv);
+      default:
+        return -E.NOSYS;
+    }
   }
 
   checkRefs(refs: number[]): boolean {
@@ -272,7 +297,7 @@ export class HostDirect implements HostTree {
     const offs = walkNames(len, w, dv);
     if (typeof offs === 'number') return offs;
     const names: Uint8Array[] = [];
-    for (let i = 0; i < offs.length; i += 2) names.push(w.slice(offs[i], offs[i] + offs[i + 1]));
+    for (let i = 0; i < offs.length; i += 2) names.push(this.arenaCopy(w, offs[i], offs[i + 1]));
     let dir = this.dir(ref, false);
     const n = this.n;
     let at = WalkResp.Steps;
@@ -394,8 +419,8 @@ export class HostDirect implements HostTree {
     if (e.kind === Kind.Dir && flags & (OpenFlags.Write | OpenFlags.Truncate)) return -E.ISDIR;
     if (flags & (OpenFlags.Write | OpenFlags.Truncate | OpenFlags.Append) && this.roots[e.mount].readonly) return -E.ROFS;
     // reopening the node's own object through its magic link (our own descriptor, not a name)
-    const fd = fs.openSync(`/proc/self/fd/${e.fd}`, HostDirect.openMode(flags) | (e.kind === Kind.Dir ? O_DIRECTORY : 0));
-    const ref = this.add({ fd, open: true, kind: e.kind, mount: e.mount, ino: e.ino, parent: -1, name: e.name });
+    const fd = ok(this.n.reopen!(e.fd, HostDirect.openMode(flags) | (e.kind === Kind.Dir ? O_DIRECTORY : 0)));
+    const ref = this.add({ fd, open: true, append: (flags & OpenFlags.Append) !== 0, kind: e.kind, mount: e.mount, ino: e.ino, parent: -1, name: e.name });
     dv.setUint32(OpenResp.Handle, ref, true);
     return OpenResp.Bytes;
   }
@@ -408,7 +433,7 @@ export class HostDirect implements HostTree {
     const nameLen = dv.getUint32(CreateReq.NameLen, true);
     if (CreateReq.Name + nameLen !== len) return -E.INVAL;
     if (flags & ~(OpenFlags.Read | OpenFlags.Write | OpenFlags.Truncate | OpenFlags.Exclusive | OpenFlags.Append)) return -E.INVAL;
-    const name = HostDirect.name(w, CreateReq.Name, nameLen, len);
+    const name = this.name(w, CreateReq.Name, nameLen, len);
     const dir = this.dir(dirRef, true);
     const n = this.n;
     const mode = HostDirect.openMode(flags);
@@ -426,9 +451,9 @@ export class HostDirect implements HostTree {
       const kind = kindOfMode(st);
       if (kind !== Kind.File) throw new Fail(kind === Kind.Dir ? E.ISDIR : E.ACCES);
       const ino = dv.getBigUint64(CreateResp.Stat + Stat.Ino, true);
-      handle = this.add({ fd, open: true, kind, mount: dir.mount, ino, parent: -1, name });
+      handle = this.add({ fd, open: true, append: (flags & OpenFlags.Append) !== 0, kind, mount: dir.mount, ino, parent: -1, name: name.slice() });
       const nodeFd = ok(n.openat2!(dir.fd, name, n.O_PATH! | O_NOFOLLOW, 0, this.resolve));
-      const node = this.add({ fd: nodeFd, open: false, kind, mount: dir.mount, ino, parent: dirRef, name });
+      const node = this.add({ fd: nodeFd, open: false, kind, mount: dir.mount, ino, parent: dirRef, name: name.slice() });
       dv.setUint32(CreateResp.Node, node, true);
       dv.setUint32(CreateResp.Handle, handle, true);
       return CreateResp.Bytes;
@@ -440,6 +465,16 @@ export class HostDirect implements HostTree {
     }
   }
 
+  hostIO(write: boolean, handle: number, pos: number, buf: Uint8Array, off: number, len: number): number {
+    this.requests++;
+    const e = this.table[handle & ~Ref.Host];
+    if (!e || !e.open) return -E.BADF;
+    if (e.kind === Kind.Dir) return -E.ISDIR;
+    if (write && this.roots[e.mount].readonly) return -E.ROFS;
+    const r = write ? this.n.pwriteStat!(e.fd, buf, off, len, pos, -1) : this.n.preadInto!(e.fd, buf, off, len, pos);
+    return r < 0 ? -linuxErrno(-r) : r;
+  }
+
   private pread(len: number, w: Uint8Array, dv: DataView): number {
     if (len !== PReadReq.Bytes) return -E.INVAL;
     const e = this.handleOf(dv.getUint32(PReadReq.Handle, true));
@@ -448,7 +483,7 @@ export class HostDirect implements HostTree {
     const hi = dv.getUint32(PReadReq.Offset + 4, true);
     if (count > Chan.Window || hi >= 0x200000) return -E.INVAL;
     if (e.kind === Kind.Dir) return -E.ISDIR;
-    return fs.readSync(e.fd, w, 0, count, hi * 0x100000000 + lo);
+    return ok(this.n.preadInto!(e.fd, w, 0, count, hi * 0x100000000 + lo));
   }
 
   private pwrite(len: number, w: Uint8Array, dv: DataView): number {
@@ -459,10 +494,12 @@ export class HostDirect implements HostTree {
     const hi = dv.getUint32(PWriteReq.Offset + 4, true);
     if (PWriteReq.Data + count !== len || hi >= 0x200000) return -E.INVAL;
     if (this.roots[e.mount].readonly) return -E.ROFS;
-    const written = fs.writeSync(e.fd, w, PWriteReq.Data, count, hi * 0x100000000 + lo);
+    // the attributes only for an O_APPEND handle, whose offset goes to the new end (one system call
+    // fewer for the others); the answer's Stat overlaps the request's data, but the call writes the
+    // data out before it fills in the Stat
+    const written = ok(this.n.pwriteStat!(e.fd, w, PWriteReq.Data, count, hi * 0x100000000 + lo, e.append ? PWriteResp.Stat : -1));
     dv.setUint32(PWriteResp.Written, written, true);
-    dv.setUint32(4, 0, true);
-    ok(this.n.statInto!(e.fd, '', this.n.AT_EMPTY_PATH!, w, PWriteResp.Stat));
+    dv.setUint32(PWriteResp.Flags, e.append ? PWriteFlags.HasStat : 0, true);
     return PWriteResp.Bytes;
   }
 
@@ -472,6 +509,7 @@ export class HostDirect implements HostTree {
     const flags = dv.getUint32(SetFlagsReq.Flags, true);
     if (flags & ~OpenFlags.Append) return -E.INVAL;
     ok(this.n.setAppend!(e.fd, (flags & OpenFlags.Append) !== 0));
+    e.append = (flags & OpenFlags.Append) !== 0;
     return 0;
   }
 
@@ -569,7 +607,7 @@ export class HostDirect implements HostTree {
     const mode = dv.getUint32(MkdirReq.Mode, true) & 0o7777;
     const nameLen = dv.getUint32(MkdirReq.NameLen, true);
     if (MkdirReq.Name + nameLen !== len) return -E.INVAL;
-    const name = HostDirect.name(w, MkdirReq.Name, nameLen, len);
+    const name = this.name(w, MkdirReq.Name, nameLen, len);
     const dir = this.dir(dirRef, true);
     ok(this.n.mkdirat!(dir.fd, name, mode));
     return this.madeNode(dirRef, dir, name, w, dv, () => this.n.unlinkat!(dir.fd, name, this.n.AT_REMOVEDIR!));
@@ -581,7 +619,7 @@ export class HostDirect implements HostTree {
     const nameLen = dv.getUint32(SymlinkReq.NameLen, true);
     const targetLen = dv.getUint32(SymlinkReq.TargetLen, true);
     if (SymlinkReq.Name + nameLen + targetLen !== len || targetLen === 0 || targetLen > 4095) return -E.INVAL;
-    const name = HostDirect.name(w, SymlinkReq.Name, nameLen, len);
+    const name = this.name(w, SymlinkReq.Name, nameLen, len);
     const target = w.slice(SymlinkReq.Name + nameLen, len);
     if (target.includes(0)) return -E.INVAL;
     // the target is stored, never followed by the gofer; the kernel resolves it in the sandbox
@@ -596,7 +634,7 @@ export class HostDirect implements HostTree {
     const target = this.node(dv.getUint32(LinkReq.Node, true));
     const nameLen = dv.getUint32(LinkReq.NameLen, true);
     if (LinkReq.Name + nameLen !== len) return -E.INVAL;
-    const name = HostDirect.name(w, LinkReq.Name, nameLen, len);
+    const name = this.name(w, LinkReq.Name, nameLen, len);
     const dir = this.dir(dirRef, true);
     if (target.kind === Kind.Dir) return -E.PERM;
     if (target.mount !== dir.mount) return -E.XDEV;
@@ -611,7 +649,7 @@ export class HostDirect implements HostTree {
     const flags = dv.getUint32(UnlinkReq.Flags, true);
     const nameLen = dv.getUint32(UnlinkReq.NameLen, true);
     if (UnlinkReq.Name + nameLen !== len || flags & ~UnlinkReq.RemoveDir) return -E.INVAL;
-    const name = HostDirect.name(w, UnlinkReq.Name, nameLen, len);
+    const name = this.name(w, UnlinkReq.Name, nameLen, len);
     ok(this.n.unlinkat!(dir.fd, name, flags & UnlinkReq.RemoveDir ? this.n.AT_REMOVEDIR! : 0));
     return 0;
   }
@@ -623,8 +661,8 @@ export class HostDirect implements HostTree {
     const ol = dv.getUint32(RenameReq.OldLen, true);
     const nl = dv.getUint32(RenameReq.NewLen, true);
     if (RenameReq.Names + ol + nl !== len) return -E.INVAL;
-    const oldName = HostDirect.name(w, RenameReq.Names, ol, len);
-    const newName = HostDirect.name(w, RenameReq.Names + ol, nl, len);
+    const oldName = this.name(w, RenameReq.Names, ol, len);
+    const newName = this.name(w, RenameReq.Names + ol, nl, len);
     if (oldDir.mount !== newDir.mount) return -E.XDEV;
     ok(this.n.renameat2!(oldDir.fd, oldName, newDir.fd, newName, 0));
     return 0;

@@ -19,7 +19,7 @@ import { E } from '../kernel/wasi/errno';
 import { Fail, answer, hostErrno } from './errno';
 import {
   CloseReq, CreateReq, CreateResp, GetdentsReq, GetdentsResp, Kind, LinkReq, MkdirReq, MountReq, MountResp, Msg,
-  NodeReq, NodeResp, OpenFlags, OpenReq, OpenResp, PReadReq, PWriteReq, PWriteResp, Ref, RenameReq, SetFlagsReq, SetMask,
+  NodeReq, NodeResp, OpenFlags, OpenReq, OpenResp, PReadReq, PWriteFlags, PWriteReq, PWriteResp, Ref, RenameReq, SetFlagsReq, SetMask,
   SetStatReq, SetStatResp, Stat, StatFSResp, SymlinkReq, UnlinkReq, WalkReq, WalkResp, Chan,
 } from './protocol/messages';
 import { validName } from './names';
@@ -39,6 +39,8 @@ const MAX_REFS = 1 << 20;
 export interface HostTree {
   requests: number;
   handle(id: number, len: number, w: Uint8Array, dv: DataView): number;
+  /** PRead / PWrite of an open handle straight into or out of buf[off, off+len) (GoferServer.hostIO). */
+  hostIO(write: boolean, handle: number, pos: number, buf: Uint8Array, off: number, len: number): number;
   /** Whether every ref of a Close/FSync list is one of ours (all or nothing). */
   checkRefs(refs: number[]): boolean;
   close(refs: number[]): void;
@@ -531,6 +533,16 @@ export class HostServer implements HostTree {
     }
   }
 
+  hostIO(write: boolean, handle: number, pos: number, buf: Uint8Array, off: number, len: number): number {
+    this.requests++;
+    return answer(() => {
+      const e = this.handleOf(handle);
+      if (e.kind === Kind.Dir) return -E.ISDIR;
+      if (write && this.mounts[e.mount].readonly) return -E.ROFS;
+      return write ? fs.writeSync(e.fd, buf, off, len, pos) : fs.readSync(e.fd, buf, off, len, pos);
+    });
+  }
+
   private pread(len: number, w: Uint8Array, dv: DataView): number {
     if (len !== PReadReq.Bytes) return -E.INVAL;
     const e = this.handleOf(dv.getUint32(PReadReq.Handle, true));
@@ -554,7 +566,7 @@ export class HostServer implements HostTree {
     if (this.mounts[e.mount].readonly) return -E.ROFS;
     const n = fs.writeSync(e.fd, w, PWriteReq.Data, count, hi * 0x100000000 + lo);
     dv.setUint32(PWriteResp.Written, n, true);
-    dv.setUint32(4, 0, true);
+    dv.setUint32(PWriteResp.Flags, PWriteFlags.HasStat, true);
     HostServer.writeStat(dv, PWriteResp.Stat, fs.fstatSync(e.fd, { bigint: true }));
     return PWriteResp.Bytes;
   }

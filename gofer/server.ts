@@ -286,6 +286,18 @@ export class GoferServer {
   /** Requests by message id (MSG_NAMES names them). */
   readonly byId = new Array<number>(Msg.Limit).fill(0);
 
+  /**
+   * A PRead or PWrite made by the host glue in this thread, straight into or out of the guest's
+   * memory (GoferTransport.hostIO): counted as the request it stands for; host handles only.
+   */
+  hostIO(write: boolean, handle: number, pos: number, buf: Uint8Array, off: number, len: number): number {
+    this.requests++;
+    this.byId[write ? Msg.PWrite : Msg.PRead]++;
+    if (!this.host || (handle & Ref.Host) === 0) return -E.BADF;
+    if (!Number.isSafeInteger(pos) || pos < 0 || len < 0 || off < 0 || off + len > buf.length) return -E.INVAL;
+    return this.host.hostIO(write, handle, pos, buf, off, len);
+  }
+
   handle = (id: number, len: number, w: Uint8Array): number => {
     this.requests++;
     if (id > 0 && id < Msg.Limit) this.byId[id]++;

@@ -101,6 +101,8 @@ export class GuestProcess {
   private failedErrno = 0;
   private directErrno = 0;
   private streamErrno = 0;
+  /** Why a Seg.Host transfer moved nothing (hostTransfer), for io_commit. */
+  private hostErrno = 0;
 
   constructor(kernel: Kernel, filestore: Filestore, pid: number, args: string[], env: string[], streams: Streams) {
     this.K = kernel;
@@ -268,6 +270,38 @@ export class GuestProcess {
     return len;
   }
 
+  /**
+   * A Seg.Host transfer: `len` bytes of remote handle `handle` at the plan's file offset, between
+   * the host file and the guest's iovecs, by the gofer in this thread (GoferTransport.hostIO). Stops
+   * at a short count (the end of the file, a full disk); an error with nothing moved is hostErrno.
+   */
+  private hostTransfer(write: boolean, handle: number, len: number): number {
+    const K = this.K;
+    const io = K.io;
+    let pos = Number(K.dv.getBigUint64(io + Io.RES + 4 * Plan.HOST_OFF, true));
+    const hostIO = K.gofer.hostIO;
+    if (!hostIO || !Number.isSafeInteger(pos)) throw new KernelFault('I/O plan has a host transfer the host cannot make');
+    this.hostErrno = 0;
+    let done = 0;
+    while (done < len) {
+      if (this.cLeft === 0) this.advance(0);
+      if (this.cLeft === 0) throw new KernelFault('I/O plan longer than the request');
+      const n = Math.min(len - done, this.cLeft);
+      const got = hostIO(write, handle, pos, this.cMem, this.cPtr, n);
+      if (got < 0) {
+        if (done === 0) this.hostErrno = -got;
+        break;
+      }
+      if (got > n) throw new KernelFault('the gofer moved more than it was asked to');
+      done += got;
+      pos += got;
+      this.cPtr += got;
+      this.cLeft -= got;
+      if (got < n) break;
+    }
+    return done;
+  }
+
   private zero(len: number): void {
     while (len > 0) {
       if (this.cLeft === 0) this.advance(0);
@@ -347,6 +381,9 @@ export class GuestProcess {
         this.zero(len);
       } else if (kind === Seg.Stream) {
         return moved + this.stream(write, a, len);
+      } else if (kind === Seg.Host) {
+        if (i !== 0 || nsegs !== 1 || !commit) throw new KernelFault('I/O plan has a host transfer with other segments');
+        return this.hostTransfer(write, a, len);
       } else {
         throw new KernelFault('I/O plan has an unknown segment');
       }
@@ -394,6 +431,9 @@ export class GuestProcess {
         this.zero(len);
       } else if (kind === Seg.Stream) {
         return moved + this.stream(write, a, len);
+      } else if (kind === Seg.Host) {
+        if (i !== 0 || nsegs !== 1 || !commit) throw new KernelFault('I/O plan has a host transfer with other segments');
+        return this.hostTransfer(write, a, len);
       } else {
         throw new KernelFault('I/O plan has an unknown segment');
       }
@@ -435,6 +475,7 @@ export class GuestProcess {
         return err;
       }
       const flags = this.res32(Plan.FLAGS);
+      this.hostErrno = 0;
       if (this.asyncStreams && offset === null && done === 0) {
         const id = this.soleStream();
         if (id >= 0) return this.streamAsync(write, id, want, iovs, niovs, outPtr);
@@ -458,8 +499,10 @@ export class GuestProcess {
         break;
       }
       if (flags & PlanFlag.COMMIT) {
-        // a remote file: the data is in the kernel's buffer; now the kernel sends it to the host
-        const ce = k.io_commit(pid);
+        // a remote file: the data is in the kernel's buffer, and the kernel now sends it to the
+        // host; or the gofer has moved it (Seg.Host), and the kernel takes note of the count
+        const ce = k.io_commit(pid, this.hostErrno ? -this.hostErrno : moved);
+        this.hostErrno = 0;
         if (ce !== 0) {
           if (done > 0) break;
           return ce;
@@ -525,7 +568,15 @@ export class GuestProcess {
     const e = call();
     if (e) return -e;
     this.flatCursor(buf, at, len);
-    const n = this.runPlan(false, len);
+    this.hostErrno = 0;
+    const commit = (this.res32(Plan.FLAGS) & PlanFlag.COMMIT) !== 0;
+    const n = this.runPlan(false, len, commit);
+    if (commit) {
+      // a remote file's read by the gofer (Seg.Host): the kernel takes note of the count
+      const ce = this.k.io_commit(this.pid, this.hostErrno ? -this.hostErrno : n);
+      this.hostErrno = 0;
+      return ce ? -ce : this.res32(0);
+    }
     return n === 0 && this.failedErrno ? -this.failedErrno : n;
   }
 

@@ -15,6 +15,12 @@ export interface GoferTransport {
   readonly window: Uint8Array;
   /** Sends window[0, len) as request `id`; returns response length or -errno. */
   call(id: number, len: number): number;
+  /**
+   * A gofer in this thread only: reads (write false) or writes `len` bytes of open handle `handle`
+   * at file offset `pos`, straight into or out of buf[off, off+len) (the guest's memory); the count,
+   * or -errno. The kernel then plans remote files' data as Seg.Host (kernel_set_host_io).
+   */
+  hostIO?(write: boolean, handle: number, pos: number, buf: Uint8Array, off: number, len: number): number;
 }
 
 export interface KernelExports {
@@ -25,6 +31,7 @@ export interface KernelExports {
   mount_tmpfs(len: number, mode: number, limitPages: number, flags: number): number;
   mount_root_readonly(): void;
   kernel_set_owner(uid: number, gid: number): void;
+  kernel_set_host_io(on: number): void;
   kernel_set_inode_limit(n: number): void;
   io_base(): number;
   kernel_flush(): void;
@@ -51,8 +58,12 @@ export class Kernel {
   panicMessage = '';
 
   /** `module` is kernel.wasm compiled (host/kernel-node.ts loads it in Node; the browser fetches it). */
+  /** The gofer transport, for the glue's Seg.Host transfers. */
+  readonly gofer: GoferTransport;
+
   constructor(module: WebAssembly.Module, filestore: Filestore, gofer: GoferTransport) {
     const self = this;
+    this.gofer = gofer;
     const fsErr = (what: string) => {
       throw new KernelFault(`kernel passed a bad filestore range (${what})`);
     };
@@ -164,6 +175,7 @@ export class Kernel {
   /** Must be called once, after construction. `root`: 0 tmpfs, 1 the image's overlay, 2 a remote root (mounted next). */
   setup(maxPages: number, root: number): number {
     const e = this.exports.kernel_setup(maxPages, root);
+    if (this.gofer.hostIO) this.exports.kernel_set_host_io(1);
     this.io = this.exports.io_base() >>> 0;
     if (this.io + Io.SIZE > this.view().length || this.io % 8 !== 0) throw new KernelFault('kernel exchange area is out of bounds');
     return e;

@@ -192,7 +192,11 @@ function startInlineGofer(cfg: GoferConfig, progress?: (m: string) => void): Gof
   const window = new Uint8Array(0x200000);
   const server = g.server;
   return {
-    transport: { window, call: (id, len) => server.handle(id, len, window) },
+    transport: {
+      window,
+      call: (id, len) => server.handle(id, len, window),
+      hostIO: (write, handle, pos, buf, off, len) => server.hostIO(write, handle, pos, buf, off, len),
+    },
     ready: Promise.resolve(g.config),
     stats: () => {
       const s: Record<string, number | string> = { goferRequests: server.requests };

@@ -49,6 +49,13 @@ export const enum Seg {
   Kmem = 3,
   Stream = 4,
   PageNew = 5,
+  /**
+   * A remote file's bytes, moved by the host straight between the guest's memory and the host file
+   * (no copy through the kernel): { len, gofer handle, 0 }, the file offset a u64 at RES word
+   * Plan.HOST_OFF. Always the plan's only segment, with PlanFlag.COMMIT; the count may come out short
+   * (the end of the file, a full disk). Only when the host offered it (kernel_set_host_io).
+   */
+  Host = 6,
 }
 
 /** Result words of a planned read or write (u32 indexes into RES). */
@@ -59,14 +66,18 @@ export const enum Plan {
   NSEGS = 1,
   /** PlanFlag bits. */
   FLAGS = 2,
+  /** Seg.Host: the file offset, a u64 at this u32 index (4: RES bytes 16..23). */
+  HOST_OFF = 4,
 }
 
 export const enum PlanFlag {
   /** More bytes may follow: the glue calls again for the rest (a regular file). */
   MORE = 1,
   /**
-   * A write into kernel memory that the kernel still has to send on (a remote file): after carrying
-   * the plan out, the glue calls io_commit, whose RES[0] is the count actually written.
+   * A remote file's I/O that the kernel finishes after the glue has carried the plan out: a write
+   * into kernel memory that the kernel still has to send on, or a Seg.Host transfer the glue made
+   * itself. The glue then calls io_commit(pid, result) (for Seg.Host, result is the count moved or a
+   * negated errno), whose RES[0] is the count that counts.
    */
   COMMIT = 2,
 }

@@ -10,7 +10,7 @@ import { overlayMount, tmpfsMount, copyUps } from "./fs/overlay";
 import { filestoreSetup, flushPending, pagesLimit, pagesUsed } from "./mm/filestore";
 import { inodesInUse, setInodeLimit } from "./vfs/inode";
 import { setCreateOwner } from "./vfs/ops";
-import { io, ioSetup, res32, res64 } from "./io";
+import { io, ioSetup, res32, res64, setHostIO } from "./io";
 import "./wasi/abort";
 
 export * from "./wasi/syscalls";
@@ -42,6 +42,14 @@ export function kernel_set_inode_limit(n: u32): void {
 /** The owner (uid, gid) of objects processes create from now on. */
 export function kernel_set_owner(uid: u32, gid: u32): void {
   setCreateOwner(uid, gid);
+}
+
+/**
+ * Whether the host moves remote files' bytes itself, straight between the guest's memory and the
+ * host file (Seg.Host in abi.ts): a host whose gofer runs in its own thread offers it.
+ */
+export function kernel_set_host_io(on: u32): void {
+  setHostIO(on != 0);
 }
 
 /** The address of the exchange area (abi.ts). */

@@ -108,6 +108,25 @@ export function planStream(stream: u32, len: u32): void {
   lastKind = Seg.Stream;
 }
 
+/** Whether the host moves remote files' bytes itself (Seg.Host): kernel_set_host_io. */
+export let hostIO: bool = false;
+export function setHostIO(on: bool): void {
+  hostIO = on;
+}
+
+/** A Seg.Host segment: `len` bytes of remote handle `handle` at `off`, moved by the host (see abi.ts). */
+export function planHost(handle: u32, off: u64, len: u32): void {
+  planned += len;
+  const s = io + Io.SEGS + (<usize>nsegs << 4);
+  store<u32>(s, Seg.Host);
+  store<u32>(s, len, 4);
+  store<u32>(s, handle, 8);
+  store<u32>(s, 0, 12);
+  store<u64>(io + Io.RES + (<usize>Plan.HOST_OFF << 2), off);
+  nsegs++;
+  lastKind = Seg.Host;
+}
+
 /** Publishes the plan's totals in RES. */
 export function planEnd(flags: u32): void {
   store<u32>(io + Io.RES + (<usize>Plan.BYTES << 2), planned);

@@ -289,9 +289,11 @@ export const enum SetStatResp {
 }
 
 /**
- * PWrite. req: { handle u32, len u32, offset u64, data (len bytes) } -> resp: { written u32, pad u32,
- * stat Stat } with the file's attributes after the write (its size is the new end for an O_APPEND
- * handle, which writes there whatever the offset).
+ * PWrite. req: { handle u32, len u32, offset u64, data (len bytes) } -> resp: { written u32, flags u32,
+ * stat Stat }. With flags PWriteFlags.HasStat, stat holds the file's attributes after the write (its
+ * size is the new end for an O_APPEND handle, which writes there whatever the offset): always for
+ * an O_APPEND handle; otherwise a server may leave it out (one host call fewer), and the kernel
+ * takes its attributes as outdated.
  */
 export const enum PWriteReq {
   Handle = 0,
@@ -301,8 +303,12 @@ export const enum PWriteReq {
 }
 export const enum PWriteResp {
   Written = 0,
+  Flags = 4,
   Stat = 8,
   Bytes = 72,
+}
+export const enum PWriteFlags {
+  HasStat = 1,
 }
 
 /** SetFlags. req: { handle u32, flags u32 (OpenFlags.Append, or 0) } -> resp: {}: an open handle's O_APPEND. */

@@ -106,6 +106,14 @@ export interface NativeAddon {
   setAppend?(fd: number, on: boolean): number;
   /** fstatfs: [blocks, bfree, bavail, files, ffree, bsize, namelen] into out. */
   fstatfsInto?(fd: number, out: Float64Array): number;
+  /** pread(2) straight into buf[off, off+len); the byte count. */
+  preadInto?(fd: number, buf: Uint8Array, off: number, len: number, pos: number): number;
+  /** pwrite(2) of buf[off, off+len), then (statOff not -1) fstat into the protocol's Stat at buf[statOff]; the byte count. */
+  pwriteStat?(fd: number, buf: Uint8Array, off: number, len: number, pos: number, statOff: number): number;
+  /** A new open file description (flags, never creating) of what O_PATH fd `fd` holds, through /proc/self/fd. */
+  reopen?(fd: number, flags: number): number;
+  /** close(2); 0 or -errno. */
+  closeFd?(fd: number): number;
   readonly RESOLVE_NO_XDEV?: number;
   readonly RESOLVE_NO_MAGICLINKS?: number;
   readonly RESOLVE_NO_SYMLINKS?: number;

@@ -1621,6 +1621,75 @@ static napi_value js_set_append(napi_env env, napi_callback_info info) {
   return result(env, fcntl(fd, F_SETFL, on ? (fl | O_APPEND) : (fl & ~O_APPEND)));
 }
 
+// preadInto(fd, buf, off, len, pos) -> bytes | -errno: pread(2) straight into buf[off, off+len)
+static napi_value js_pread_into(napi_env env, napi_callback_info info) {
+  static const char *fn = "preadInto";
+  napi_value a[5];
+  int fd;
+  int64_t len, pos;
+  uint8_t *at;
+  if (!get_args(env, info, 5, a, fn) || !get_fd(env, a[0], &fd, fn) || !get_int(env, a[3], 0, 0x7fffffff, &len, fn, "len") ||
+      !get_int(env, a[4], 0, 9007199254740991.0, &pos, fn, "pos") || !get_bytes(env, a[1], a[2], (size_t)len, &at, fn)) {
+    return NULL;
+  }
+  ssize_t r;
+  do r = pread(fd, at, (size_t)len, (off_t)pos);
+  while (r < 0 && errno == EINTR);
+  return result(env, r);
+}
+
+// pwriteStat(fd, buf, off, len, pos, statOff) -> bytes | -errno: pwrite(2) of buf[off, off+len), then
+// (when it wrote, and statOff is not -1) the file's attributes as the protocol's Stat at buf[statOff]:
+// one call for both
+static napi_value js_pwrite_stat(napi_env env, napi_callback_info info) {
+  static const char *fn = "pwriteStat";
+  napi_value a[6];
+  int fd;
+  int64_t len, pos, stat_off;
+  uint8_t *at, *st_out = NULL;
+  if (!get_args(env, info, 6, a, fn) || !get_fd(env, a[0], &fd, fn) || !get_int(env, a[3], 0, 0x7fffffff, &len, fn, "len") ||
+      !get_int(env, a[4], 0, 9007199254740991.0, &pos, fn, "pos") || !get_bytes(env, a[1], a[2], (size_t)len, &at, fn) ||
+      !get_int(env, a[5], -1, 0x7fffffff, &stat_off, fn, "statOff") ||
+      (stat_off >= 0 && !get_bytes(env, a[1], a[5], STAT_BYTES, &st_out, fn))) {
+    return NULL;
+  }
+  ssize_t r;
+  do r = pwrite(fd, at, (size_t)len, (off_t)pos);
+  while (r < 0 && errno == EINTR);
+  if (r < 0) return num(env, -errno);
+  if (!st_out) return num(env, r);
+  struct stat st;
+  if (fstat(fd, &st) != 0) return num(env, -errno);
+  write_stat(st_out, &st);
+  return num(env, r);
+}
+
+// reopen(fd, flags) -> fd | -errno: a new open file description of what O_PATH fd `fd` holds, through
+// /proc/self/fd (the object itself, whatever its names are now), with O_CLOEXEC | O_NOCTTY
+static napi_value js_reopen(napi_env env, napi_callback_info info) {
+  static const char *fn = "reopen";
+  napi_value a[2];
+  int fd;
+  int64_t flags;
+  if (!get_args(env, info, 2, a, fn) || !get_fd(env, a[0], &fd, fn) || !get_int(env, a[1], 0, 0x7fffffff, &flags, fn, "flags")) return NULL;
+  if (flags & (O_CREAT | O_TMPFILE)) return throw_arg(env, 1, fn, "flags must not create");
+  char path[32];
+  snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+  int r;
+  do r = open(path, (int)flags | O_CLOEXEC | O_NOCTTY);
+  while (r < 0 && errno == EINTR);
+  return result(env, r);
+}
+
+// closeFd(fd) -> 0 | -errno (close(2) is not retried: the descriptor is gone either way)
+static napi_value js_close_fd(napi_env env, napi_callback_info info) {
+  static const char *fn = "closeFd";
+  napi_value a[1];
+  int fd;
+  if (!get_args(env, info, 1, a, fn) || !get_fd(env, a[0], &fd, fn)) return NULL;
+  return result(env, close(fd));
+}
+
 // fstatfsInto(fd, f64) -> 0 | -errno: [blocks, bfree, bavail, files, ffree, bsize, namelen]
 static napi_value js_fstatfs_into(napi_env env, napi_callback_info info) {
   static const char *fn = "fstatfsInto";
@@ -1682,6 +1751,8 @@ NAPI_MODULE_INIT() {
       add_fn(env, exports, "readlinkInto", js_readlink_into) != napi_ok || add_fn(env, exports, "utimensat", js_utimensat) != napi_ok ||
       add_fn(env, exports, "getdentsInto", js_getdents_into) != napi_ok || add_fn(env, exports, "lseekSet", js_lseek_set) != napi_ok ||
       add_fn(env, exports, "setAppend", js_set_append) != napi_ok || add_fn(env, exports, "fstatfsInto", js_fstatfs_into) != napi_ok ||
+      add_fn(env, exports, "preadInto", js_pread_into) != napi_ok || add_fn(env, exports, "pwriteStat", js_pwrite_stat) != napi_ok ||
+      add_fn(env, exports, "reopen", js_reopen) != napi_ok || add_fn(env, exports, "closeFd", js_close_fd) != napi_ok ||
       add_int(env, exports, "RESOLVE_NO_XDEV", RESOLVE_NO_XDEV) != napi_ok || add_int(env, exports, "RESOLVE_NO_MAGICLINKS", RESOLVE_NO_MAGICLINKS) != napi_ok ||
       add_int(env, exports, "RESOLVE_NO_SYMLINKS", RESOLVE_NO_SYMLINKS) != napi_ok || add_int(env, exports, "RESOLVE_BENEATH", RESOLVE_BENEATH) != napi_ok ||
       add_int(env, exports, "O_PATH", O_PATH) != napi_ok || add_int(env, exports, "O_NOFOLLOW", O_NOFOLLOW) != napi_ok ||

@@ -204,7 +204,10 @@ export function pwriteBuffer(): usize {
 }
 export const PWRITE_MAX: u32 = REQ_SIZE - PWriteReq.Data;
 
-/** PWrite of `len` bytes already at pwriteBuffer(); sets *written. The file's Stat after it is at resp + PWriteResp.Stat. */
+/**
+ * PWrite of `len` bytes already at pwriteBuffer(); sets *written. With PWriteFlags.HasStat at
+ * resp + PWriteResp.Flags, the file's Stat after it is at resp + PWriteResp.Stat.
+ */
 export function goferPWrite(handle: u32, offset: u64, len: u32, written: usize): u32 {
   store<u32>(req + PWriteReq.Handle, handle);
   store<u32>(req + PWriteReq.Length, len);

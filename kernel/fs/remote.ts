@@ -25,7 +25,7 @@
 // asked for, and a change made through it moves its mount's hard-link epoch on, which makes every
 // inode of the mount fetch its attributes once more (an alias first seen when it had one name left
 // is not flagged, but is caught by the epoch). Hard-linked files are rare; ordinary ones pay nothing.
-import { GetdentsResp, OpenFlags, PWriteResp, SetMask, Stat } from "../../gofer/protocol/messages";
+import { GetdentsResp, OpenFlags, PWriteFlags, PWriteResp, SetMask, Stat } from "../../gofer/protocol/messages";
 import { nowNs } from "../host";
 import { planKmem } from "../io";
 import { dAt, Dentry, dInsert, dLookup, dMove, dRemove } from "../vfs/dentry";
@@ -302,17 +302,27 @@ export function remoteWriteBuffer(): usize {
 export const REMOTE_WRITE_MAX = PWRITE_MAX;
 
 /**
- * Sends a planned write (its data already in remoteWriteBuffer()); *written gets the count, and `n`
- * the file's attributes after it (its size is where an O_APPEND handle's write ended).
+ * Sends a planned write (its data already in remoteWriteBuffer()); *written gets the count. `n` gets
+ * the file's attributes after it when the gofer sent them, which it does for an O_APPEND handle
+ * (`append`: the size is where the write ended); otherwise its attributes are outdated.
  */
-export function remoteCommitWrite(n: Inode | null, h: u32, off: u64, len: u32, written: usize): u32 {
+export function remoteCommitWrite(n: Inode | null, h: u32, off: u64, len: u32, append: bool, written: usize): u32 {
   const e = goferPWrite(h, off, len, written);
-  if (e == 0 && n !== null) {
+  if (e || n === null) return e;
+  if (load<u32>(resp + PWriteResp.Flags) & PWriteFlags.HasStat) {
     setAttrs(n, resp + PWriteResp.Stat, nowNs());
     changedThrough(n);
     n.attrEpoch = linkEpoch(n.dev); // its own attributes are the ones just answered
+    return 0;
   }
-  return e;
+  return remoteWritten(n, append);
+}
+
+/** After a write the host made with no attributes back: they are outdated (an append's end is fetched now). */
+export function remoteWritten(n: Inode, append: bool): u32 {
+  staleAttrs(n);
+  changedThrough(n);
+  return append ? remoteRevalidate(n) : 0; // an append's new end is needed now
 }
 
 /** Turns O_APPEND on or off on an open remote file (fd_fdstat_set_flags). */

@@ -32,9 +32,10 @@ export const enum W {
    */
   PARENT = 2,
   /**
-   * With PARENT: the caller creates the last component and answers EEXIST from the file system, so
-   * a remote directory need not be asked whether the name exists (one gofer request, not two). Not
-   * used with a trailing slash, whose errors depend on what the name is.
+   * With PARENT: the caller's own request answers whether the last component exists (a create's
+   * EEXIST; a rename replaces it), so a remote directory need not be asked first (one gofer request,
+   * not two); wInode is then null for a name it has not cached. Not used with a trailing slash,
+   * whose errors depend on what the name is.
    */
   CREATE = 4,
 }

@@ -11,7 +11,7 @@ import { Chan } from "../../gofer/protocol/messages";
 import { copyUp, loadLink, markUpper, planLowerRead, populate, rootInode, setRoot } from "../fs/overlay";
 import { MAX_FILE_SIZE, allocateRange, freeFileData, planRead, planWrite, truncatePages } from "../fs/tmpfs";
 import { nowNs } from "../host";
-import { io, planBegin, planEnd, planKmem, planStream, res32, res64 } from "../io";
+import { hostIO, io, planBegin, planEnd, planHost, planKmem, planStream, res32, res64 } from "../io";
 import { dAt, dname, dSeek } from "../vfs/dentry";
 import { Access, FK, File, Proc, fdClear, fdInstall, fdInstallAt, fileClose, fileNew, fileOf, procFree, procGet, procNew } from "../vfs/fd";
 import { IFlag, Inode, NO_NODE } from "../vfs/inode";
@@ -20,7 +20,7 @@ import { createNode, dirEmpty, isAncestor, linkEntry, markDirUpper, renameEntry,
 import { exportBegin, exportNext, exportRead } from "../fs/export";
 import { devQuota, devWritable, setRootReadOnly, tmpfsNew } from "../fs/devices";
 import {
-  isRemote, REMOTE_WRITE_MAX, remoteCommitWrite, remoteCreate, remoteLink, remoteList, remoteMkdir, remoteMount, remoteOpen,
+  isRemote, REMOTE_WRITE_MAX, remoteCommitWrite, remoteCreate, remoteWritten, remoteLink, remoteList, remoteMkdir, remoteMount, remoteOpen,
   remotePlanRead, remoteRename, remoteRevalidate, remoteSetAppend, remoteSetStat, remoteSymlink, remoteUnlink, remoteWriteBuffer,
   SET_ATIME, SET_ATIME_NOW, SET_MTIME, SET_MTIME_NOW, SET_SIZE,
 } from "../fs/remote";
@@ -371,6 +371,16 @@ function readAt(f: File, off: u64, len: u32, advance: bool): u32 {
   if (n.kind != Filetype.REGULAR_FILE) return E.INVAL;
   if (f.rhandle != NO_NODE) {
     // remote: the host knows the size; a short answer is the end of the file
+    if (hostIO) {
+      pendFile = f;
+      pendOff = off;
+      pendLen = len;
+      pendAdvance = advance;
+      pendHost = PendHost.READ;
+      if (len > 0) planHost(f.rhandle, off, len);
+      planEnd(PlanFlag.COMMIT);
+      return 0;
+    }
     store<u32>(flag, 0);
     const got = remotePlanRead(f.rhandle, off, len, flag);
     if (load<u32>(flag)) return load<u32>(flag);
@@ -462,13 +472,31 @@ export function io_abort(pid: u32, done: u32): u32 {
   return 0;
 }
 
-// A planned remote write, sent by io_commit once the glue has copied the data in.
+// A planned remote transfer, finished by io_commit: a write the glue has copied into the kernel's
+// buffer (sent from there), or a Seg.Host read or write the glue has made itself (pendHost).
 let pendFile: File | null = null;
 let pendOff: u64 = 0;
 let pendLen: u32 = 0;
 let pendAdvance: bool = false;
+let pendHost: u32 = 0;
+const enum PendHost {
+  NO = 0,
+  READ = 1,
+  WRITE = 2,
+}
 
 function planRemoteWrite(f: File, n: Inode, off: u64, len: u32, advance: bool): u32 {
+  if (hostIO) {
+    pendFile = f;
+    pendOff = off;
+    pendLen = len;
+    pendAdvance = advance;
+    pendHost = PendHost.WRITE;
+    if (len > 0) planHost(f.rhandle, off, len);
+    planEnd(PlanFlag.COMMIT);
+    return 0;
+  }
+  pendHost = PendHost.NO;
   const chunk = min<u32>(len, REMOTE_WRITE_MAX);
   pendFile = f;
   pendOff = off;
@@ -480,19 +508,39 @@ function planRemoteWrite(f: File, n: Inode, off: u64, len: u32, advance: bool): 
 }
 
 /** Sends the write planned last (see PlanFlag.COMMIT); RES[0] = bytes written. */
-export function io_commit(pid: u32): u32 {
+export function io_commit(pid: u32, result: i32): u32 {
   const f = pendFile;
   pendFile = null;
+  const host = pendHost;
+  pendHost = PendHost.NO;
+  if (host != PendHost.NO) return hostDone(pid, f, host == PendHost.WRITE, result);
   if (f === null || procGet(pid) === null) return E.BADF;
   res32(0, 0);
   if (pendLen == 0) return 0;
   store<u32>(flag, 0);
-  const e = remoteCommitWrite(f.inode, f.rhandle, pendOff, pendLen, flag);
+  const e = remoteCommitWrite(f.inode, f.rhandle, pendOff, pendLen, f.rappend != 0, flag);
   if (e) return e;
   const n = load<u32>(flag);
   // an O_APPEND handle wrote at the host's end, whatever the offset: the file's new size is where
   // the fd's offset goes (Linux: the write moves the offset to the end of what it wrote)
   if (pendAdvance) f.offset = f.rappend && f.inode !== null ? f.inode!.size : pendOff + n;
+  res32(0, n);
+  return 0;
+}
+
+/** io_commit of a Seg.Host transfer: `result` bytes moved (or a negated errno). */
+function hostDone(pid: u32, f: File | null, write: bool, result: i32): u32 {
+  res32(0, 0);
+  if (f === null || procGet(pid) === null) return E.BADF;
+  if (result < 0) return <u32>-result;
+  const n = <u32>result;
+  if (n > pendLen) return E.IO;
+  if (write && n > 0 && f.inode !== null) {
+    const e = remoteWritten(f.inode!, f.rappend != 0);
+    if (e) return e;
+  }
+  // an O_APPEND handle wrote at the host's end, whatever the offset (see io_commit)
+  if (pendAdvance) f.offset = write && f.rappend && f.inode !== null ? f.inode!.size : pendOff + n;
   res32(0, n);
   return 0;
 }
@@ -875,7 +923,8 @@ export function path_rename(pid: u32, oldFd: u32, oldLen: u32, newFd: u32, newLe
   const src = wInode;
   const od = wDentry;
   const oDir = wDir;
-  e = walkAt(pid, newFd, newLen, W.PARENT, io + Io.PATH2, nameB);
+  // a target name a remote directory has not cached is not looked up: the host's rename answers
+  e = walkAt(pid, newFd, newLen, W.PARENT | W.CREATE, io + Io.PATH2, nameB);
   if (e) return e;
   const dst = wInode;
   const nd = wDentry;
