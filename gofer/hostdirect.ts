@@ -14,6 +14,16 @@
 // of the mount while the sandbox holds it stays reachable through that hold, as with gVisor's
 // directfs; no symlink planted in its place is ever followed.
 //
+// Held descriptors are bounded (HELD_NODES, or WASMBOX_HELD_NODES): past the bound, the nodes not
+// used lately give their O_PATH fd back (a clock sweep, after the request that went over), and a node
+// without an fd opens again on its next use, by its name beneath its directory's node (itself opened
+// again the same way if it has to be), checked to be the same object (else ESTALE, as NFS says of a
+// file changed behind its back). A directory or symlink just made is such a node from the start: its
+// attributes come from one fstatat, and the fd waits for a use (a lock directory made and removed
+// never has one). Nodes with an open handle, and mount roots, keep theirs. A directory node the
+// kernel lets go of while names under it are still held stays, unreachable by the kernel, until the
+// last of them goes.
+//
 // Only regular files, directories and symlinks are served (others: EACCES on a walk, left out of
 // listings). A read-only mount answers EROFS before any host call. A request that fails leaves
 // nothing behind: what a failed create or mkdir made is removed again. Getdents entries carry only
@@ -35,12 +45,15 @@ import {
 const { O_NOFOLLOW, O_DIRECTORY, O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_EXCL, O_TRUNC, O_APPEND } = fs.constants;
 const S_IFMT = 0o170000;
 const MAX_REFS = 1 << 20;
+/** How many node descriptors are held before the least used give theirs back (see the header). */
+const HELD_NODES = 4096;
 const DT_DIR = 4;
 const DT_REG = 8;
 const DT_LNK = 10;
 const DT_UNKNOWN = 0;
 
 interface Entry {
+  /** The descriptor, or -1: a node whose fd was given back, or not opened yet (see live()). */
   fd: number;
   /** true: an open file (OpenAt, OpenCreateAt); false: a node (O_PATH). */
   open: boolean;
@@ -52,6 +65,19 @@ interface Entry {
   /** Nodes: the directory node and name they were reached by (a symlink's own times need them). */
   parent: number;
   name: Uint8Array;
+  /** This entry's serial number, and its parent's (a reference to a slot is checked by it). */
+  gen: number;
+  parentGen: number;
+  /** Nodes: how many nodes name this one as parent, and how many open handles came from it. */
+  kids: number;
+  pins: number;
+  /** Handles: the node they were opened from (unpinned when they close), and its gen. */
+  from: number;
+  fromGen: number;
+  /** A node the kernel has let go of, kept for the nodes under it (see release()). */
+  dead: boolean;
+  /** Used since the last sweep (the clock's second chance). */
+  used: boolean;
 }
 
 function kindOfMode(mode: number): number {
@@ -77,12 +103,20 @@ export class HostDirect implements HostTree {
   /** The names of the request being served (see name()); a request is at most Chan.Window bytes. */
   private readonly arena = new Uint8Array(new ArrayBuffer(Chan.Window));
   private arenaAt = 0;
+  private readonly scratchView = new DataView(this.scratch.buffer);
+  /** Node descriptors held, the bound, the clock's hand, entry serials (see the header). */
+  private held = 0;
+  private readonly maxHeld: number;
+  private hand = 0;
+  private gens = 0;
   requests = 0;
 
   constructor(
     mounts: HostMount[],
     private readonly n: NativeAddon,
+    maxHeld = Number(process.env.WASMBOX_HELD_NODES) || HELD_NODES,
   ) {
+    this.maxHeld = Math.max(maxHeld, 4);
     this.roots = mounts.map((m) => {
       const root = fs.realpathSync(m.path);
       if (!fs.statSync(root).isDirectory()) throw new Error(`${m.path}: not a directory`);
@@ -109,6 +143,7 @@ export class HostDirect implements HostTree {
   // --- the reference table
 
   private add(e: Entry): number {
+    e.gen = ++this.gens;
     let i = this.free.pop();
     if (i === undefined) {
       if (this.table.length >= MAX_REFS) {
@@ -123,8 +158,71 @@ export class HostDirect implements HostTree {
 
   private get(ref: number): Entry {
     const e = (ref & Ref.Host) !== 0 ? this.table[ref & ~Ref.Host] : null;
-    if (!e) throw new Fail(E.BADF);
+    if (!e || e.dead) throw new Fail(E.BADF);
+    return e.fd >= 0 ? ((e.used = true), e) : this.live(e, ref & ~Ref.Host);
+  }
+
+  /** A new node entry (fd -1: not opened yet) under directory `dirRef`, which it keeps. */
+  private addNode(fd: number, kind: number, dirRef: number, dir: Entry, name: Uint8Array, w: Uint8Array, statAt: number): number {
+    if (fd >= 0) this.held++;
+    dir.kids++;
+    const dv = new DataView(w.buffer, w.byteOffset);
+    return this.add({
+      fd, open: false, kind, mount: dir.mount, ino: dv.getBigUint64(statAt + Stat.Ino, true), parent: dirRef & ~Ref.Host, name: name.slice(), gen: 0,
+      parentGen: dir.gen, kids: 0, pins: 0, from: -1, fromGen: 0, dead: false, used: true,
+    });
+  }
+
+  /**
+   * A node without a descriptor opened again: by its name beneath its parent's node (opened first
+   * if it has to be), O_PATH and never following, and checked to be the object it was (else ESTALE).
+   */
+  private live(e: Entry, i: number): Entry {
+    const p = this.table[e.parent];
+    if (!p || p.gen !== e.parentGen) throw new Fail(E.STALE);
+    const pfd = p.fd >= 0 ? p.fd : this.live(p, e.parent).fd;
+    p.used = true;
+    const n = this.n;
+    const fd = n.openat2!(pfd, e.name, n.O_PATH! | O_NOFOLLOW, 0, this.resolve);
+    if (fd < 0) throw new Fail(fd === -2 /* ENOENT */ ? E.STALE : linuxErrno(-fd));
+    const st = this.scratch;
+    const mode = n.statInto!(fd, '', n.AT_EMPTY_PATH!, st, 0);
+    if (mode < 0 || kindOfMode(mode) !== e.kind || this.scratchView.getBigUint64(Stat.Ino, true) !== e.ino) {
+      n.closeFd!(fd);
+      throw new Fail(E.STALE);
+    }
+    e.fd = fd;
+    e.used = true;
+    this.held++;
     return e;
+  }
+
+  /**
+   * The clock: gives back node descriptors until a quarter of the bound is free again. A node gives
+   * its fd back if it is still named as it was made (checked with one fstatat beneath its parent,
+   * when the parent holds its fd); one renamed by a host process keeps it. Runs between requests.
+   */
+  private sweep(): void {
+    const target = this.maxHeld - (this.maxHeld >> 2);
+    const n = this.n;
+    const t = this.table;
+    const st = this.scratch;
+    for (let steps = 2 * t.length; steps > 0 && this.held > target; steps--) {
+      if (this.hand >= t.length) this.hand = 0;
+      const i = this.hand++;
+      const e = t[i];
+      if (!e || e.open || e.fd < 0 || e.pins > 0 || e.parent < 0) continue;
+      if (e.used) {
+        e.used = false;
+        continue;
+      }
+      const p = t[e.parent];
+      if (!p || p.gen !== e.parentGen) continue;
+      if (p.fd >= 0 && (n.statInto!(p.fd, e.name, n.AT_SYMLINK_NOFOLLOW!, st, 0) < 0 || this.scratchView.getBigUint64(Stat.Ino, true) !== e.ino)) continue;
+      n.closeFd!(e.fd);
+      e.fd = -1;
+      this.held--;
+    }
   }
 
   private node(ref: number): Entry {
@@ -149,11 +247,35 @@ export class HostDirect implements HostTree {
   private release(ref: number): void {
     const i = ref & ~Ref.Host;
     const e = this.table[i];
-    if (!e) return;
-    this.table[i] = null;
-    this.free.push(i);
-    this.listings.delete(ref);
-    this.n.closeFd!(e.fd);
+    if (!e || e.dead) return;
+    this.listings.delete(i | Ref.Host);
+    if (e.open) {
+      const node = e.from >= 0 ? this.table[e.from] : null;
+      if (node && node.gen === e.fromGen) node.pins--;
+    } else if (e.kids > 0) {
+      e.dead = true; // the nodes under it may need it to open again
+      return;
+    }
+    this.drop(e, i);
+  }
+
+  /** Frees slot i, and its parent's if that was only kept for it. */
+  private drop(e: Entry, i: number): void {
+    for (;;) {
+      this.table[i] = null;
+      this.free.push(i);
+      if (e.fd >= 0) {
+        this.n.closeFd!(e.fd);
+        if (!e.open) this.held--;
+      }
+      if (e.open || e.parent < 0) return;
+      const p = this.table[e.parent];
+      if (!p || p.gen !== e.parentGen) return;
+      p.kids--;
+      if (!p.dead || p.kids > 0) return;
+      i = e.parent;
+      e = p;
+    }
   }
 
   /**
@@ -169,8 +291,18 @@ export class HostDirect implements HostTree {
       fs.closeSync(fd);
       throw new Fail(mode < 0 ? linuxErrno(-mode) : E.ACCES);
     }
-    const ino = new DataView(w.buffer, w.byteOffset).getBigUint64(at + Stat.Ino, true);
-    return this.add({ fd, open: false, kind, mount: dir.mount, ino, parent: dirRef, name: name.slice() });
+    return this.addNode(fd, kind, dirRef, dir, name, w, at);
+  }
+
+  /**
+   * `name` just made in `dir` as a node without an fd yet (see the header): its Stat by one fstatat
+   * at w[at]. The kind must be `kind` (a host process may have put something else there meanwhile).
+   */
+  private madeLazy(dirRef: number, dir: Entry, name: Uint8Array, kind: number, w: Uint8Array, at: number): number {
+    const mode = this.n.statInto!(dir.fd, name, this.n.AT_SYMLINK_NOFOLLOW!, w, at);
+    if (mode < 0) throw new Fail(linuxErrno(-mode));
+    if (kindOfMode(mode) !== kind) throw new Fail(E.STALE);
+    return this.addNode(-1, kind, dirRef, dir, name, w, at);
   }
 
   /** A single-component name of `len` bytes at `off` (a copy: the response overwrites the window). */
@@ -203,6 +335,8 @@ export class HostDirect implements HostTree {
       return this.dispatch(id, len, w, dv);
     } catch (err) {
       return err instanceof Fail ? -err.errno : -hostErrno(err);
+    } finally {
+      if (this.held > this.maxHeld) this.sweep();
     }
   }
 
@@ -250,7 +384,7 @@ export class HostDirect implements HostTree {
   }
 
   checkRefs(refs: number[]): boolean {
-    return refs.every((r) => (r & Ref.Host) !== 0 && !!this.table[r & ~Ref.Host]);
+    return refs.every((r) => (r & Ref.Host) !== 0 && !!this.table[r & ~Ref.Host] && !this.table[r & ~Ref.Host]!.dead);
   }
 
   close(refs: number[]): void {
@@ -272,7 +406,12 @@ export class HostDirect implements HostTree {
   }
 
   closeAll(): void {
-    for (let i = 0; i < this.table.length; i++) if (this.table[i]) this.release(i | Ref.Host);
+    for (let i = 0; i < this.table.length; i++) {
+      const e = this.table[i];
+      if (e && e.fd >= 0) this.n.closeFd!(e.fd);
+      this.table[i] = null;
+    }
+    this.held = 0;
   }
 
   // --- handlers
@@ -285,7 +424,11 @@ export class HostDirect implements HostTree {
     const fd = fs.openSync(this.roots[m].path, n.O_PATH! | O_DIRECTORY | O_NOFOLLOW);
     ok(n.statInto!(fd, '', n.AT_EMPTY_PATH!, w, MountResp.Stat));
     const ino = dv.getBigUint64(MountResp.Stat + Stat.Ino, true);
-    const ref = this.add({ fd, open: false, kind: Kind.Dir, mount: m, ino, parent: -1, name: new Uint8Array(0) });
+    this.held++;
+    const ref = this.add({
+      fd, open: false, kind: Kind.Dir, mount: m, ino, parent: -1, name: new Uint8Array(0), gen: 0, parentGen: 0, kids: 0, pins: 0,
+      from: -1, fromGen: 0, dead: false, used: true,
+    });
     dv.setUint32(MountResp.Node, ref, true);
     dv.setUint32(MountResp.NodeLimit, 0, true);
     return MountResp.Bytes;
@@ -391,9 +534,10 @@ export class HostDirect implements HostTree {
       let r: number;
       if (e.kind === Kind.Symlink) {
         // a symlink's own times: through its directory and name, checked to be the same object still
-        const parent = this.table[e.parent & ~Ref.Host];
+        const p = this.table[e.parent];
+        const parent = p && p.gen === e.parentGen ? (p.fd >= 0 ? p : this.live(p, e.parent)) : null;
         const st = this.scratch;
-        if (!parent || n.statInto!(parent.fd, e.name, n.AT_SYMLINK_NOFOLLOW!, st, 0) < 0 || new DataView(st.buffer).getBigUint64(Stat.Ino, true) !== e.ino) r = -116; // ESTALE
+        if (!parent || n.statInto!(parent.fd, e.name, n.AT_SYMLINK_NOFOLLOW!, st, 0) < 0 || this.scratchView.getBigUint64(Stat.Ino, true) !== e.ino) r = -116; // ESTALE
         else r = n.utimensat!(parent.fd, e.name, as, an, ms, mn, n.AT_SYMLINK_NOFOLLOW!);
       } else r = n.utimensat!(e.fd, self, as, an, ms, mn, 0);
       attempt(mask & times, r);
@@ -412,7 +556,8 @@ export class HostDirect implements HostTree {
 
   private openAt(len: number, dv: DataView): number {
     if (len !== OpenReq.Bytes) return -E.INVAL;
-    const e = this.node(dv.getUint32(OpenReq.Node, true));
+    const nodeRef = dv.getUint32(OpenReq.Node, true);
+    const e = this.node(nodeRef);
     const flags = dv.getUint32(OpenReq.Flags, true);
     if (flags & ~(OpenFlags.Read | OpenFlags.Write | OpenFlags.Truncate | OpenFlags.Append)) return -E.INVAL;
     if (e.kind === Kind.Symlink) return -E.LOOP;
@@ -420,7 +565,11 @@ export class HostDirect implements HostTree {
     if (flags & (OpenFlags.Write | OpenFlags.Truncate | OpenFlags.Append) && this.roots[e.mount].readonly) return -E.ROFS;
     // reopening the node's own object through its magic link (our own descriptor, not a name)
     const fd = ok(this.n.reopen!(e.fd, HostDirect.openMode(flags) | (e.kind === Kind.Dir ? O_DIRECTORY : 0)));
-    const ref = this.add({ fd, open: true, append: (flags & OpenFlags.Append) !== 0, kind: e.kind, mount: e.mount, ino: e.ino, parent: -1, name: e.name });
+    e.pins++; // its fd stays while the file is open (a host file unlinked meanwhile has no name to open by)
+    const ref = this.add({
+      fd, open: true, append: (flags & OpenFlags.Append) !== 0, kind: e.kind, mount: e.mount, ino: e.ino, parent: -1, name: e.name, gen: 0,
+      parentGen: 0, kids: 0, pins: 0, from: nodeRef & ~Ref.Host, fromGen: e.gen, dead: false, used: true,
+    });
     dv.setUint32(OpenResp.Handle, ref, true);
     return OpenResp.Bytes;
   }
@@ -451,9 +600,16 @@ export class HostDirect implements HostTree {
       const kind = kindOfMode(st);
       if (kind !== Kind.File) throw new Fail(kind === Kind.Dir ? E.ISDIR : E.ACCES);
       const ino = dv.getBigUint64(CreateResp.Stat + Stat.Ino, true);
-      handle = this.add({ fd, open: true, append: (flags & OpenFlags.Append) !== 0, kind, mount: dir.mount, ino, parent: -1, name: name.slice() });
+      handle = this.add({
+        fd, open: true, append: (flags & OpenFlags.Append) !== 0, kind, mount: dir.mount, ino, parent: -1, name: name.slice(), gen: 0,
+        parentGen: 0, kids: 0, pins: 0, from: -1, fromGen: 0, dead: false, used: true,
+      });
       const nodeFd = ok(n.openat2!(dir.fd, name, n.O_PATH! | O_NOFOLLOW, 0, this.resolve));
-      const node = this.add({ fd: nodeFd, open: false, kind, mount: dir.mount, ino, parent: dirRef, name: name.slice() });
+      const node = this.addNode(nodeFd, kind, dirRef, dir, name, w, CreateResp.Stat);
+      const h = this.table[handle & ~Ref.Host]!;
+      h.from = node & ~Ref.Host;
+      h.fromGen = this.table[h.from]!.gen;
+      this.table[h.from]!.pins++;
       dv.setUint32(CreateResp.Node, node, true);
       dv.setUint32(CreateResp.Handle, handle, true);
       return CreateResp.Bytes;
@@ -587,11 +743,14 @@ export class HostDirect implements HostTree {
     return at;
   }
 
-  /** The node response of a name just made in `dir` (its Stat written in place); undoes it on failure. */
-  private madeNode(dirRef: number, dir: Entry, name: Uint8Array, w: Uint8Array, dv: DataView, undo: () => void): number {
+  /**
+   * The node response of a name of kind `kind` just made in `dir` (its Stat written in place, the
+   * node's fd opened on its first use); undoes it on failure.
+   */
+  private madeNode(dirRef: number, dir: Entry, name: Uint8Array, kind: number, w: Uint8Array, dv: DataView, undo: () => void): number {
     let node: number;
     try {
-      node = this.openNode(dirRef, dir, name, w, NodeResp.Stat);
+      node = this.madeLazy(dirRef, dir, name, kind, w, NodeResp.Stat);
     } catch (err) {
       undo();
       throw err;
@@ -610,7 +769,7 @@ export class HostDirect implements HostTree {
     const name = this.name(w, MkdirReq.Name, nameLen, len);
     const dir = this.dir(dirRef, true);
     ok(this.n.mkdirat!(dir.fd, name, mode));
-    return this.madeNode(dirRef, dir, name, w, dv, () => this.n.unlinkat!(dir.fd, name, this.n.AT_REMOVEDIR!));
+    return this.madeNode(dirRef, dir, name, Kind.Dir, w, dv, () => this.n.unlinkat!(dir.fd, name, this.n.AT_REMOVEDIR!));
   }
 
   private symlink(len: number, w: Uint8Array, dv: DataView): number {
@@ -625,7 +784,7 @@ export class HostDirect implements HostTree {
     // the target is stored, never followed by the gofer; the kernel resolves it in the sandbox
     const dir = this.dir(dirRef, true);
     ok(this.n.symlinkat!(target, dir.fd, name));
-    return this.madeNode(dirRef, dir, name, w, dv, () => this.n.unlinkat!(dir.fd, name, 0));
+    return this.madeNode(dirRef, dir, name, Kind.Symlink, w, dv, () => this.n.unlinkat!(dir.fd, name, 0));
   }
 
   private link(len: number, w: Uint8Array, dv: DataView): number {
@@ -640,7 +799,7 @@ export class HostDirect implements HostTree {
     if (target.mount !== dir.mount) return -E.XDEV;
     // the node's own object, through its magic link (an absolute path: the first fd is not used)
     ok(this.n.linkat!(target.fd, `/proc/self/fd/${target.fd}`, dir.fd, name, this.n.AT_SYMLINK_FOLLOW!));
-    return this.madeNode(dirRef, dir, name, w, dv, () => this.n.unlinkat!(dir.fd, name, 0));
+    return this.madeNode(dirRef, dir, name, target.kind, w, dv, () => this.n.unlinkat!(dir.fd, name, 0));
   }
 
   private unlink(len: number, w: Uint8Array, dv: DataView): number {
@@ -650,6 +809,7 @@ export class HostDirect implements HostTree {
     const nameLen = dv.getUint32(UnlinkReq.NameLen, true);
     if (UnlinkReq.Name + nameLen !== len || flags & ~UnlinkReq.RemoveDir) return -E.INVAL;
     const name = this.name(w, UnlinkReq.Name, nameLen, len);
+    this.keep(dv.getUint32(UnlinkReq.Node, true));
     ok(this.n.unlinkat!(dir.fd, name, flags & UnlinkReq.RemoveDir ? this.n.AT_REMOVEDIR! : 0));
     return 0;
   }
@@ -664,8 +824,49 @@ export class HostDirect implements HostTree {
     const oldName = this.name(w, RenameReq.Names, ol, len);
     const newName = this.name(w, RenameReq.Names + ol, nl, len);
     if (oldDir.mount !== newDir.mount) return -E.XDEV;
+    this.keep(dv.getUint32(RenameReq.Victim, true));
     ok(this.n.renameat2!(oldDir.fd, oldName, newDir.fd, newName, 0));
+    this.moved(dv.getUint32(RenameReq.Node, true), dv.getUint32(RenameReq.NewDir, true) & ~Ref.Host, newDir, newName);
     return 0;
+  }
+
+  /**
+   * A node whose name is about to go while the kernel keeps using it (an open file or directory):
+   * opened now if it has no fd, since it could not be opened by name afterwards. Failing that (it
+   * was not what the kernel thinks), nothing: the removal goes ahead, and the node answers ESTALE.
+   */
+  private keep(ref: number): void {
+    if ((ref & Ref.Host) === 0) return;
+    const i = ref & ~Ref.Host;
+    const e = this.table[i];
+    if (!e || e.open || e.dead || e.fd >= 0) return;
+    try {
+      this.live(e, i);
+    } catch {
+      // see above
+    }
+  }
+
+  /**
+   * A rename done: the node the kernel named as the one it moved goes by the new name from now on
+   * (to open again by); the kernel names none when it keeps its name where it was (a rename onto
+   * another name of the same file, which does nothing). A kernel that names another node only makes
+   * that one fail to reopen (ESTALE).
+   */
+  private moved(ref: number, to: number, newDir: Entry, newName: Uint8Array): void {
+    if ((ref & Ref.Host) === 0) return;
+    const i = ref & ~Ref.Host;
+    const e = this.table[i];
+    if (!e || e.open || e.dead || e.parent < 0 || i === to) return;
+    const old = this.table[e.parent];
+    if (old && old.gen === e.parentGen) {
+      old.kids--;
+      if (old.dead && old.kids === 0) this.drop(old, e.parent);
+    }
+    e.parent = to;
+    e.parentGen = newDir.gen;
+    e.name = newName.slice();
+    newDir.kids++;
   }
 
   private readlink(len: number, w: Uint8Array, dv: DataView): number {

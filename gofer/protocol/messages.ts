@@ -243,22 +243,34 @@ export const enum NodeResp {
   Bytes = 72,
 }
 
-/** UnlinkAt. req: { dir u32, flags u32 (1 = remove a directory), nameLen u32, name } -> resp: {}. */
+/**
+ * UnlinkAt. req: { dir u32, flags u32 (1 = remove a directory), nameLen u32, node u32, name } ->
+ * resp: {}. node: the node of the name, when the kernel keeps using it afterwards (an open file or
+ * directory), else Ref.None; a server that reopens nodes by name (hostdirect.ts) opens it first.
+ */
 export const enum UnlinkReq {
   Dir = 0,
   Flags = 4,
   NameLen = 8,
-  Name = 12,
+  Node = 12,
+  Name = 16,
   RemoveDir = 1,
 }
 
-/** RenameAt. req: { oldDir u32, newDir u32, oldLen u32, newLen u32, oldName, newName } -> resp: {}. */
+/**
+ * RenameAt. req: { oldDir u32, newDir u32, oldLen u32, newLen u32, node u32, victim u32, oldName,
+ * newName } -> resp: {}. node: the node the kernel holds for oldName (it goes by the new name
+ * afterwards), or Ref.None; victim: the node of the name replaced, as UnlinkReq's node. A server
+ * that reopens nodes by name (hostdirect.ts) follows the one and opens the other first.
+ */
 export const enum RenameReq {
   OldDir = 0,
   NewDir = 4,
   OldLen = 8,
   NewLen = 12,
-  Names = 16,
+  Node = 16,
+  Victim = 20,
+  Names = 24,
 }
 
 /**

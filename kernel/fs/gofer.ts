@@ -3,9 +3,10 @@
 // gofer/protocol/messages.ts. Responses land in one buffer (`resp`), valid until the next call.
 import { gofer_call } from "../host";
 import { E } from "../wasi/errno";
+import { NO_NODE } from "../vfs/inode";
 import {
   Chan, CloseReq, CreateReq, CreateResp, GetdentsReq, GetdentsResp, LinkReq, MkdirReq, MountReq, MountResp, Msg, OpenFlags,
-  NodeReq, NodeResp, OpenReq, OpenResp, PReadReq, PWriteReq, PWriteResp, RenameReq, SetFlagsReq, SetStatReq, SetStatResp, Stat,
+  NodeReq, NodeResp, OpenReq, OpenResp, PReadReq, PWriteReq, PWriteResp, Ref, RenameReq, SetFlagsReq, SetStatReq, SetStatResp, Stat,
   StatFSResp, SymlinkReq, UnlinkReq, WalkReq, WalkResp,
 } from "../../gofer/protocol/messages";
 
@@ -253,16 +254,19 @@ export function goferLink(dir: u32, node: u32, name: usize, len: u32): u32 {
   return respLen == NodeResp.Bytes ? 0 : E.IO;
 }
 
-export function goferUnlink(dir: u32, name: usize, len: u32, rmdir: bool): u32 {
+export function goferUnlink(dir: u32, name: usize, len: u32, rmdir: bool, node: u32): u32 {
   store<u32>(req + UnlinkReq.Dir, dir);
+  store<u32>(req + UnlinkReq.Node, node == NO_NODE ? Ref.None : node);
   store<u32>(req + UnlinkReq.Flags, rmdir ? <u32>UnlinkReq.RemoveDir : 0);
   store<u32>(req + UnlinkReq.NameLen, len);
   memory.copy(req + UnlinkReq.Name, name, len);
   return call(Msg.UnlinkAt, UnlinkReq.Name + len);
 }
 
-export function goferRename(oldDir: u32, oldName: usize, oldLen: u32, newDir: u32, newName: usize, newLen: u32): u32 {
+export function goferRename(oldDir: u32, oldName: usize, oldLen: u32, node: u32, newDir: u32, newName: usize, newLen: u32, victim: u32): u32 {
   store<u32>(req + RenameReq.OldDir, oldDir);
+  store<u32>(req + RenameReq.Node, node == NO_NODE ? Ref.None : node);
+  store<u32>(req + RenameReq.Victim, victim == NO_NODE ? Ref.None : victim);
   store<u32>(req + RenameReq.NewDir, newDir);
   store<u32>(req + RenameReq.OldLen, oldLen);
   store<u32>(req + RenameReq.NewLen, newLen);

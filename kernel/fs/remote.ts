@@ -380,7 +380,8 @@ export function remoteLink(dir: Inode, src: Inode, name: usize, len: u32): u32 {
 
 /** unlink / rmdir of a name whose entry is `d` (looked up just before, so cached). */
 export function remoteUnlink(dir: Inode, d: Dentry, rmdir: bool): u32 {
-  const e = goferUnlink(dir.lowerNode, changetype<usize>(d) + offsetof<Dentry>(), d.nameLen, rmdir);
+  const n = d.inode;
+  const e = goferUnlink(dir.lowerNode, changetype<usize>(d) + offsetof<Dentry>(), d.nameLen, rmdir, n.refs > 0 ? n.lowerNode : NO_NODE);
   if (e) return e;
   changedThrough(d.inode); // its other names have one link fewer
   remoteDrop(d);
@@ -392,10 +393,15 @@ export function remoteUnlink(dir: Inode, d: Dentry, rmdir: bool): u32 {
 export function remoteRename(od: Dentry, nDir: Inode, name: usize, len: u32, nd: Dentry | null): u32 {
   const oDir = od.parent;
   if (!isRemote(nDir) || nDir.dev != oDir.dev) return E.XDEV;
-  const e = goferRename(oDir.lowerNode, changetype<usize>(od) + offsetof<Dentry>(), od.nameLen, nDir.lowerNode, name, len);
+  // two names of one host file: rename(2) does nothing, and both names stay (the gofer is told which
+  // node moves, if any, and which is replaced while still in use)
+  const same = nd !== null && nd.inode.ino == od.inode.ino && nd.inode.kind != Filetype.DIRECTORY;
+  const e = goferRename(
+    oDir.lowerNode, changetype<usize>(od) + offsetof<Dentry>(), od.nameLen, same ? NO_NODE : od.inode.lowerNode, nDir.lowerNode, name, len,
+    !same && nd !== null && nd.inode.refs > 0 ? nd.inode.lowerNode : NO_NODE,
+  );
   if (e) return e;
-  // two names of one host file: rename(2) does nothing, and both names stay
-  if (nd !== null && nd.inode.ino == od.inode.ino && nd.inode.kind != Filetype.DIRECTORY) return 0;
+  if (same) return 0;
   if (nd !== null) {
     changedThrough(nd.inode);
     remoteDrop(nd);

@@ -2,6 +2,7 @@
 // with no overlay. Writes reach the host; `:ro` refuses them with EROFS; the host's own changes are
 // seen after revalidation; nothing inside the guest reaches host files outside what it was given.
 // The guest is guests/fsops.c, driven by scripts on stdin.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -338,4 +339,29 @@ test('bad volume and overlay2 flags: 125 and a message naming the flag', () => {
   }
 });
 
+
+// Held descriptors are bounded (gofer/hostdirect.ts): under a limit of 256 open files, a tree 1,500
+// levels deep on a bind mount is made and walked when the gofer holds at most 64 node descriptors
+// (the rest give theirs back and open again by name); held without a bound, the same run fails
+test('node descriptors past the bound are given back and reopened by name: deep trees under a small RLIMIT_NOFILE', () => {
+  const host = tempDir('held');
+  const run = (env: Record<string, string>) => {
+    const script = ['seed data', 'mkdir t', 'deep t 1500', 'ls t', 'rmdir t'];
+    const r = spawnSync('bash', ['-c', 'ulimit -n 256 && exec "$@"', 'bash', process.execPath, 'host/run.js', '-v', `${host}:/data`, img], {
+      input: script.join('\n') + '\n',
+      encoding: 'utf8',
+      env: { ...process.env, ...env },
+      timeout: 120_000,
+    });
+    return { out: r.stdout.split('\n'), status: r.status, stderr: r.stderr };
+  };
+  const bounded = run({ WASMBOX_HELD_NODES: '64' });
+  assert.is(bounded.status, 0, bounded.stderr);
+  assert.is(line(bounded.out, 'deep t 1500'), 'ok depth=1500');
+  assert.is(line(bounded.out, 'ls t'), 'ok d/');
+  assert.is(line(bounded.out, 'rmdir t'), 'ENOTEMPTY');
+  fs.rmSync(path.join(host, 't'), { recursive: true });
+  const unbounded = run({ WASMBOX_HELD_NODES: '100000' });
+  assert.not.equal(line(unbounded.out, 'deep t 1500'), 'ok depth=1500', 'the limit was never reached: this test shows nothing');
+});
 test.run();

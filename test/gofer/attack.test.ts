@@ -87,7 +87,7 @@ for (const [label, make] of impls) {
     }
     for (const id of [Msg.MkdirAt, Msg.UnlinkAt, Msg.OpenCreateAt]) {
       const name = enc.encode('..');
-      const r = id === Msg.MkdirAt ? send(id, [root, 0o755, name.length], name) : id === Msg.UnlinkAt ? send(id, [root, 0, name.length], name) : send(id, [root, 3, 0o644, name.length], name);
+      const r = id === Msg.MkdirAt ? send(id, [root, 0o755, name.length], name) : id === Msg.UnlinkAt ? send(id, [root, 0, name.length, Ref.None], name) : send(id, [root, 3, 0o644, name.length], name);
       assert.is(r, -E.INVAL);
     }
     canaryIntact();
@@ -155,7 +155,7 @@ for (const [label, make] of impls) {
     assert.ok(fs.statSync(path.join(served, 'dir')).isDirectory());
     fs.mkdirSync(path.join(served, 'full/x'), { recursive: true });
     const names = enc.encode('dirfull');
-    assert.is(send(Msg.RenameAt, [root, root, 3, 4], names), -E.NOTEMPTY);
+    assert.is(send(Msg.RenameAt, [root, root, 3, 4, Ref.None, Ref.None], names), -E.NOTEMPTY);
     assert.ok(fs.existsSync(path.join(served, 'dir/file')));
     fs.rmSync(path.join(served, 'full'), { recursive: true });
   });

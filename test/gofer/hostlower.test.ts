@@ -164,8 +164,8 @@ test('every mutation is EROFS, and opening for write too', () => {
     ['MkdirAt', Msg.MkdirAt, [0, 0o755, 1, 0x78]],
     ['SymlinkAt', Msg.SymlinkAt, [0, 1, 1, 0x7878]],
     ['LinkAt', Msg.LinkAt, [0, file, 1, 0x78]],
-    ['UnlinkAt', Msg.UnlinkAt, [0, 0, 3, 0x637465]],
-    ['RenameAt', Msg.RenameAt, [0, 0, 3, 3, 0x637465, 0x78]],
+    ['UnlinkAt', Msg.UnlinkAt, [0, 0, 3, 0, 0x637465]],
+    ['RenameAt', Msg.RenameAt, [0, 0, 3, 3, 0, 0, 0x637465, 0x78]],
     ['PWrite', Msg.PWrite, [0, 1, 0, 0, 0x78]],
   ];
   for (const [name, id, words] of cases) assert.is(send(id, words), -E.ROFS, name);

@@ -86,6 +86,8 @@ export interface SandboxRunOptions {
   exportUpper?: string;
   /** More options for host/run.js (e.g. --debug-kernel, --gofer worker). */
   sandboxArgs?: string[];
+  /** More environment for the sandbox (added to this process's). */
+  env?: Record<string, string>;
   timeoutMs?: number;
 }
 
@@ -101,6 +103,7 @@ export function runSandboxSide(image: string | null, script: string, opts: Sandb
     cwd: ROOT,
     input: script,
     encoding: 'utf8',
+    env: opts.env ? { ...process.env, ...opts.env } : process.env,
     timeout: opts.timeoutMs ?? 300_000,
     maxBuffer: 256 << 20,
   });

@@ -3,7 +3,8 @@
 // node:wasi given a copy of that directory:
 //   - sandbox, `-v`:   node host/run.js -v A/m:/m IMAGE /fsops.wasm      (a bind mount)
 //   - sandbox, `none`: node host/run.js --overlay2 none --rootfs A /fsops.wasm   (the exclusive root)
-//   (half the batches with --gofer worker: file data through the kernel and the channel, not Seg.Host)
+//   (half the batches with --gofer worker and 4 held node descriptors: file data through the kernel
+//   and the channel, not Seg.Host, and nodes opened again by name)
 //   - reference:       node:wasi with B preopened as /, B/m a copy of A/m
 // Both see the cases at m/s<k>. Every op's result is compared, and afterwards the two host trees
 // themselves (type, mode, size, data, link target and link count of every object), case by case.
@@ -125,8 +126,13 @@ export interface VolumeBatch {
   diffs: Array<CaseDiff | null>;
 }
 
-/** Runs `cases` as one batch in the sandbox (`where`) and under node:wasi, and compares them. */
-export function runVolumeBatch(cases: FuzzCase[], where: VolumeWhere, sandboxArgs: string[] = []): VolumeBatch {
+/**
+ * Runs `cases` as one batch in the sandbox (`where`) and under node:wasi, and compares them.
+ * sandboxArgs: run.js's options, and NAME=value words for its environment.
+ */
+export function runVolumeBatch(cases: FuzzCase[], where: VolumeWhere, words: string[] = []): VolumeBatch {
+  const env = Object.fromEntries(words.filter((w) => /^[A-Z_]+=/.test(w)).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]));
+  const sandboxArgs = words.filter((w) => !/^[A-Z_]+=/.test(w));
   const [ours, theirs] = makeRoots(cases, 2);
   const script = batchScript(cases, true, `${MOUNT}/`);
   let image: string | null = null;
@@ -134,9 +140,9 @@ export function runVolumeBatch(cases: FuzzCase[], where: VolumeWhere, sandboxArg
     let sandbox: SideRun;
     if (where === '-v') {
       image = buildBatchImage(imageLayers([]));
-      sandbox = runSandboxSide(image, script, { sandboxArgs: [...sandboxArgs, '-v', `${path.join(ours, MOUNT)}:/${MOUNT}`] });
+      sandbox = runSandboxSide(image, script, { sandboxArgs: [...sandboxArgs, '-v', `${path.join(ours, MOUNT)}:/${MOUNT}`], env });
     } else {
-      sandbox = runSandboxSide(null, script, { sandboxArgs: [...sandboxArgs, '--overlay2', 'none', '--rootfs', ours] });
+      sandbox = runSandboxSide(null, script, { sandboxArgs: [...sandboxArgs, '--overlay2', 'none', '--rootfs', ours], env });
     }
     const t0 = Date.now();
     const r = runNodeWasi(FSOPS_WASM, [], theirs, { stdin: script, timeoutMs: 300_000 });
@@ -185,9 +191,10 @@ export function fuzzVolumes(o: { start: number; count: number; ops: number; batc
   for (let b = o.start, i = 0; b < o.start + o.count; b += batch, i++) {
     const wheres = o.wheres ?? WHERES;
     const where = wheres[i % wheres.length];
-    // every other pair of batches with the gofer in a worker: no Seg.Host transfers, the data
-    // through the kernel's buffer and the channel instead
-    const sandboxArgs = Math.floor(i / wheres.length) % 2 === 1 ? ['--gofer', 'worker'] : [];
+    // every other pair of batches with the gofer in a worker (no Seg.Host transfers: the data
+    // through the kernel's buffer and the channel instead) and held to 4 node descriptors (so that
+    // nodes give theirs back and open again by name all the time; see gofer/hostdirect.ts)
+    const sandboxArgs = Math.floor(i / wheres.length) % 2 === 1 ? ['--gofer', 'worker', 'WASMBOX_HELD_NODES=4'] : [];
     const seeds = Array.from({ length: Math.min(batch, o.start + o.count - b) }, (_, j) => b + j);
     const cases = seeds.map((s) => generateCase(s, o.ops));
     const r = runVolumeBatch(cases, where, sandboxArgs);
