@@ -97,6 +97,9 @@ const nativeDisk = path.join(work, 'disk-root');
 copyTree(rootfs, nativeDisk);
 const noneRoot = path.join(work, 'none-root');
 copyTree(rootfs, noneRoot);
+// none's root on the tmpfs too, to set against node:wasi on a tmpfs (issue 15)
+const noneTmpfsRoot = haveTmpfs ? path.join(tmpfsDir, 'none-root') : path.join('/dev/shm', `wasmbox-bench-none-${process.pid}`);
+copyTree(rootfs, noneTmpfsRoot);
 const ovlMnt = path.join(work, 'ovl-mnt');
 const ovlState = path.join(work, 'ovl-state');
 const haveOverlay = process.getuid?.() === 0 && mountOverlay(rootfs, ovlState, ovlMnt);
@@ -109,7 +112,7 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => process
 process.on('exit', () => {
   unmount(ovlMnt);
   if (haveTmpfs) unmount(tmpfsDir);
-  else fs.rmSync(nativeTmpfs, { recursive: true, force: true });
+  else for (const d of [nativeTmpfs, noneTmpfsRoot]) fs.rmSync(d, { recursive: true, force: true });
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -123,10 +126,14 @@ const native = [
 const sandbox = [];
 for (const [mode, flags] of [
   ['none', ['--overlay2', 'none', '--rootfs', noneRoot]],
+  ['none-tmpfs', ['--overlay2', 'none', '--rootfs', noneTmpfsRoot]],
   ['root:memory', ['--overlay2', 'root:memory']],
   ['root:self', ['--overlay2', 'root:self']],
 ]) {
-  for (const gofer of ['worker', 'inline']) sandbox.push({ id: `sandbox-${mode.replace('root:', '')}-${gofer}`, label: `sandbox ${mode}, gofer ${gofer}`, kind: 'sandbox', flags: [...flags, '--gofer', gofer] });
+  const label = mode === 'none' ? 'none (root on disk)' : mode === 'none-tmpfs' ? 'none (root on a tmpfs)' : mode;
+  for (const gofer of ['worker', 'inline']) {
+    sandbox.push({ id: `sandbox-${mode.replace('root:', '')}-${gofer}`, label: `sandbox ${label}, gofer ${gofer}`, kind: 'sandbox', flags: [...flags, '--gofer', gofer], root: flags[3] });
+  }
 }
 const peers = [
   { id: 'peer-wasmer', label: '@wasmer/wasi 1.2.2 (MemFS)', kind: 'peer', runtime: 'wasmer' },
@@ -164,7 +171,7 @@ function runPeer(cfg, runs, { wasm, dirs }) {
 }
 
 function runSandbox(cfg, command, { src = false } = {}) {
-  if (cfg.flags.includes('none')) resetRoot(noneRoot);
+  if (cfg.root) resetRoot(cfg.root);
   const vols = ['-v', `${logDir}:/log`, ...(src ? ['-v', `${LEVELDB}:/src:ro`] : [])];
   const args = [path.join(ROOT, 'host/run.js'), '--cache-dir', cacheDir, ...cfg.flags, ...vols];
   if (!cfg.flags.includes('none')) args.push(image);
@@ -372,6 +379,12 @@ if (results.opbench) {
   for (const none of ['sandbox-none-inline', 'sandbox-none-worker']) {
     const n = med('fsstress', none);
     if (Number.isFinite(self) && Number.isFinite(n)) row(`fsstress, ${results.fsstress.configs[none].label} ÷ root:self`, '≥ 30×', `${fmt(n / self, 1)}×`, n / self >= 30);
+  }
+  // issue 15: none against node:wasi on the same kind of file system
+  for (const [none, native, target] of [['sandbox-none-tmpfs-inline', 'native-tmpfs', 1.5], ['sandbox-none-inline', 'native-disk', 1.2]]) {
+    const n = med('fsstress', none);
+    const w = med('fsstress', native);
+    if (Number.isFinite(n) && Number.isFinite(w)) row(`fsstress, ${results.fsstress.configs[none].label} ÷ ${results.fsstress.configs[native].label} (issue 15)`, `≤ ${target}×`, `${fmt(n / w)}× (${fmt(n)} s ÷ ${fmt(w)} s)`, n / w <= target);
   }
   const bSelf = med('build', 'sandbox-self-inline');
   const bRef = med('build', nativeRef);

@@ -18,9 +18,10 @@
 // used lately give their O_PATH fd back (a clock sweep, after the request that went over), and a node
 // without an fd opens again on its next use, by its name beneath its directory's node (itself opened
 // again the same way if it has to be), checked to be the same object (else ESTALE, as NFS says of a
-// file changed behind its back). A directory or symlink just made is such a node from the start: its
-// attributes come from one fstatat, and the fd waits for a use (a lock directory made and removed
-// never has one). Nodes with an open handle, and mount roots, keep theirs. A directory node the
+// file changed behind its back). A directory, symlink or link just made is such a node from the
+// start, its fd opened at its first use; a directory's attributes are not even fetched (NodeFlags.
+// NoStat: the kernel asks when it needs them), so a lock directory made and removed costs one
+// system call each way. Nodes with an open handle, and mount roots, keep theirs. A directory node the
 // kernel lets go of while names under it are still held stays, unreachable by the kernel, until the
 // last of them goes.
 //
@@ -38,13 +39,15 @@ import { validName } from './names';
 import { walkNames } from './batch';
 import {
   Chan, CreateReq, CreateResp, GetdentsReq, GetdentsResp, Kind, LinkReq, MkdirReq, MountReq, MountResp, Msg, NodeReq,
-  NodeResp, OpenFlags, OpenReq, OpenResp, PReadReq, PWriteFlags, PWriteReq, PWriteResp, Ref, RenameReq, SetFlagsReq, SetMask, SetStatReq,
+  NodeFlags, NodeResp, OpenFlags, OpenReq, OpenResp, PReadReq, PWriteFlags, PWriteReq, PWriteResp, Ref, RenameReq, SetFlagsReq, SetMask, SetStatReq,
   SetStatResp, Stat, StatFSResp, SymlinkReq, UnlinkReq, WalkReq, WalkResp,
 } from './protocol/messages';
 
 const { O_NOFOLLOW, O_DIRECTORY, O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_EXCL, O_TRUNC, O_APPEND } = fs.constants;
 const S_IFMT = 0o170000;
 const MAX_REFS = 1 << 20;
+/** The st_ino of a directory made without asking for its attributes (mkdir), until first opened. */
+const UNKNOWN_INO = 0n;
 /** How many node descriptors are held before the least used give theirs back (see the header). */
 const HELD_NODES = 4096;
 const DT_DIR = 4;
@@ -163,12 +166,11 @@ export class HostDirect implements HostTree {
   }
 
   /** A new node entry (fd -1: not opened yet) under directory `dirRef`, which it keeps. */
-  private addNode(fd: number, kind: number, dirRef: number, dir: Entry, name: Uint8Array, w: Uint8Array, statAt: number): number {
+  private addNode(fd: number, kind: number, dirRef: number, dir: Entry, name: Uint8Array, ino: bigint): number {
     if (fd >= 0) this.held++;
     dir.kids++;
-    const dv = new DataView(w.buffer, w.byteOffset);
     return this.add({
-      fd, open: false, kind, mount: dir.mount, ino: dv.getBigUint64(statAt + Stat.Ino, true), parent: dirRef & ~Ref.Host, name: name.slice(), gen: 0,
+      fd, open: false, kind, mount: dir.mount, ino, parent: dirRef & ~Ref.Host, name: name.slice(), gen: 0,
       parentGen: dir.gen, kids: 0, pins: 0, from: -1, fromGen: 0, dead: false, used: true,
     });
   }
@@ -187,10 +189,12 @@ export class HostDirect implements HostTree {
     if (fd < 0) throw new Fail(fd === -2 /* ENOENT */ ? E.STALE : linuxErrno(-fd));
     const st = this.scratch;
     const mode = n.statInto!(fd, '', n.AT_EMPTY_PATH!, st, 0);
-    if (mode < 0 || kindOfMode(mode) !== e.kind || this.scratchView.getBigUint64(Stat.Ino, true) !== e.ino) {
+    const ino = this.scratchView.getBigUint64(Stat.Ino, true);
+    if (mode < 0 || kindOfMode(mode) !== e.kind || (ino !== e.ino && e.ino !== UNKNOWN_INO)) {
       n.closeFd!(fd);
       throw new Fail(E.STALE);
     }
+    e.ino = ino;
     e.fd = fd;
     e.used = true;
     this.held++;
@@ -291,7 +295,7 @@ export class HostDirect implements HostTree {
       fs.closeSync(fd);
       throw new Fail(mode < 0 ? linuxErrno(-mode) : E.ACCES);
     }
-    return this.addNode(fd, kind, dirRef, dir, name, w, at);
+    return this.addNode(fd, kind, dirRef, dir, name, new DataView(w.buffer, w.byteOffset).getBigUint64(at + Stat.Ino, true));
   }
 
   /**
@@ -302,7 +306,7 @@ export class HostDirect implements HostTree {
     const mode = this.n.statInto!(dir.fd, name, this.n.AT_SYMLINK_NOFOLLOW!, w, at);
     if (mode < 0) throw new Fail(linuxErrno(-mode));
     if (kindOfMode(mode) !== kind) throw new Fail(E.STALE);
-    return this.addNode(-1, kind, dirRef, dir, name, w, at);
+    return this.addNode(-1, kind, dirRef, dir, name, new DataView(w.buffer, w.byteOffset).getBigUint64(at + Stat.Ino, true));
   }
 
   /** A single-component name of `len` bytes at `off` (a copy: the response overwrites the window). */
@@ -605,7 +609,7 @@ export class HostDirect implements HostTree {
         parentGen: 0, kids: 0, pins: 0, from: -1, fromGen: 0, dead: false, used: true,
       });
       const nodeFd = ok(n.openat2!(dir.fd, name, n.O_PATH! | O_NOFOLLOW, 0, this.resolve));
-      const node = this.addNode(nodeFd, kind, dirRef, dir, name, w, CreateResp.Stat);
+      const node = this.addNode(nodeFd, kind, dirRef, dir, name, ino);
       const h = this.table[handle & ~Ref.Host]!;
       h.from = node & ~Ref.Host;
       h.fromGen = this.table[h.from]!.gen;
@@ -769,7 +773,13 @@ export class HostDirect implements HostTree {
     const name = this.name(w, MkdirReq.Name, nameLen, len);
     const dir = this.dir(dirRef, true);
     ok(this.n.mkdirat!(dir.fd, name, mode));
-    return this.madeNode(dirRef, dir, name, Kind.Dir, w, dv, () => this.n.unlinkat!(dir.fd, name, this.n.AT_REMOVEDIR!));
+    // no attributes (NodeFlags.NoStat): the kernel asks when it needs them, and the node's fd (and
+    // st_ino, to check it by afterwards) come at its first use; a lock directory never needs either
+    const node = this.addNode(-1, Kind.Dir, dirRef, dir, name, UNKNOWN_INO);
+    dv.setUint32(NodeResp.Node, node, true);
+    dv.setUint32(NodeResp.Flags, NodeFlags.NoStat, true);
+    w.fill(0, NodeResp.Stat, NodeResp.Bytes);
+    return NodeResp.Bytes;
   }
 
   private symlink(len: number, w: Uint8Array, dv: DataView): number {
@@ -832,16 +842,18 @@ export class HostDirect implements HostTree {
 
   /**
    * A node whose name is about to go while the kernel keeps using it (an open file or directory):
-   * opened now if it has no fd, since it could not be opened by name afterwards. Failing that (it
-   * was not what the kernel thinks), nothing: the removal goes ahead, and the node answers ESTALE.
+   * opened now if it has no fd, and its fd kept until the kernel lets go of the node, since it could
+   * not be opened by name afterwards. Failing that (it was not what the kernel thinks), nothing: the
+   * removal goes ahead, and the node answers ESTALE.
    */
   private keep(ref: number): void {
     if ((ref & Ref.Host) === 0) return;
     const i = ref & ~Ref.Host;
     const e = this.table[i];
-    if (!e || e.open || e.dead || e.fd >= 0) return;
+    if (!e || e.open || e.dead) return;
     try {
-      this.live(e, i);
+      if (e.fd < 0) this.live(e, i);
+      e.pins++; // and keeps it: it has no name to open by any more
     } catch {
       // see above
     }

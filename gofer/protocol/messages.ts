@@ -236,11 +236,21 @@ export const enum LinkReq {
   Name = 12,
 }
 
-/** Responses of MkdirAt, SymlinkAt and LinkAt: the new node and its stat. */
+/**
+ * Responses of MkdirAt, SymlinkAt and LinkAt: the new node, flags (NodeFlags), and its stat. A
+ * MkdirAt answer may leave the stat out (NodeFlags.NoStat: the directory's attributes, its st_ino
+ * too, are fetched with FStat when first asked for), so that a directory made and removed again
+ * (a lock) costs the host one system call each way, as on Linux.
+ */
 export const enum NodeResp {
   Node = 0,
+  Flags = 4,
   Stat = 8,
   Bytes = 72,
+}
+
+export const enum NodeFlags {
+  NoStat = 1,
 }
 
 /**

@@ -14,9 +14,10 @@
 // An exclusive mount (TTL_EXCLUSIVE: the rootfs of `--overlay2 none`, as gVisor's
 // --file-access=exclusive for the root) is the sandbox's alone, so the names the kernel caches stay
 // true: a cached name is never revalidated, and a directory the sandbox made itself is COMPLETE, its
-// missing names answered without asking. Attributes are still fetched when asked for (FStat), since
-// hard links show as separate inodes here. Names changed on the host under a running sandbox are
-// not seen.
+// missing names answered without asking. Attributes are trusted too, until a change made here marks
+// them stale (IFlag.STALE_ATTRS: a write, a create or removal in a directory, a rename, a link) or
+// the hard-link rule below asks for them. Changes made on the host under a running sandbox are not
+// seen.
 //
 // Each remote inode has at most one cached name; it is freed when that name is dropped and no open
 // file refers to it (IFlag.DETACHED marks a dropped one). Hard links on the host show as separate
@@ -25,7 +26,7 @@
 // asked for, and a change made through it moves its mount's hard-link epoch on, which makes every
 // inode of the mount fetch its attributes once more (an alias first seen when it had one name left
 // is not flagged, but is caught by the epoch). Hard-linked files are rare; ordinary ones pay nothing.
-import { GetdentsResp, OpenFlags, PWriteFlags, PWriteResp, SetMask, Stat } from "../../gofer/protocol/messages";
+import { GetdentsResp, NodeFlags, NodeResp, OpenFlags, PWriteFlags, PWriteResp, SetMask, Stat } from "../../gofer/protocol/messages";
 import { nowNs } from "../host";
 import { planKmem } from "../io";
 import { dAt, Dentry, dInsert, dLookup, dMove, dRemove } from "../vfs/dentry";
@@ -61,6 +62,7 @@ function changedThrough(n: Inode): void {
 
 /** The ttlMs of a mount that only this sandbox changes: never revalidated (see the header). */
 export const TTL_EXCLUSIVE: u32 = 0xffffffff;
+const EXCLUSIVE_TTL_NS: u64 = 1 << 62;
 
 export function isRemote(n: Inode): bool {
   return (n.flags & IFlag.REMOTE) != 0;
@@ -86,7 +88,8 @@ function setAttrs(n: Inode, st: usize, now: u64): void {
   n.gid = load<u32>(st + Stat.Gid);
   n.validUntil = now + ttlOf(n);
   n.attrEpoch = linkEpoch(n.dev);
-  n.flags &= ~IFlag.STALE_ATTRS;
+  if (n.flags & IFlag.INO_UNKNOWN) n.ino = load<u64>(st + Stat.Ino);
+  n.flags &= ~(IFlag.STALE_ATTRS | IFlag.INO_UNKNOWN);
   if (n.nlink > 1 && n.kind != Filetype.DIRECTORY) n.flags |= IFlag.HOST_LINKED;
 }
 
@@ -108,10 +111,9 @@ export function remoteMount(m: u32, ttlMs: u32, err: usize): Inode | null {
     store<u32>(err, E.NOSPC);
     return null;
   }
-  // an exclusive mount's names are never revalidated (mountExclusive); its attributes are fetched
-  // whenever they are asked for (a ttl of 0), since the host's hard links of one object are separate
-  // inodes here, and a change made through one name would leave the others' nlink and times stale
-  store<u64>(mountTtl + (<usize>dev << 3), ttlMs == TTL_EXCLUSIVE ? 0 : <u64>ttlMs * 1000000);
+  // an exclusive mount's names are never revalidated (mountExclusive), and its attributes only when
+  // a change made here marks them stale, or the hard-link rule asks (a ttl of ~146 years)
+  store<u64>(mountTtl + (<usize>dev << 3), ttlMs == TTL_EXCLUSIVE ? EXCLUSIVE_TTL_NS : <u64>ttlMs * 1000000);
   store<u8>(mountExclusive + <usize>dev, ttlMs == TTL_EXCLUSIVE ? 1 : 0);
   const e = goferMount(m);
   if (e) {
@@ -190,7 +192,7 @@ export function remoteLookup(dir: Inode, name: usize, len: u32, out: usize): u32
     }
     if (e) return e;
     const st = resp + 16;
-    if (load<u64>(st + Stat.Ino) == n.ino && <u32>load<u8>(st + Stat.Kind) == n.kind) {
+    if ((load<u64>(st + Stat.Ino) == n.ino || (n.flags & IFlag.INO_UNKNOWN)) && <u32>load<u8>(st + Stat.Kind) == n.kind) {
       setAttrs(n, st, now);
       store<usize>(out, changetype<usize>(d));
       return 0;
@@ -347,7 +349,20 @@ export const SET_MTIME_NOW: u32 = SetMask.MtimeNow;
 export function remoteMkdir(dir: Inode, name: usize, len: u32): u32 {
   const e = goferMkdir(dir.lowerNode, name, len, 0o755);
   if (e) return e;
-  const n = newRemote(load<u32>(resp), resp + 8, dir.dev, dir);
+  const flags = load<u32>(resp + NodeResp.Flags);
+  if (flags & ~(<u32>NodeFlags.NoStat)) return E.IO;
+  let n: Inode;
+  if (flags & NodeFlags.NoStat) {
+    // attributes not sent: fetched when asked for (the name itself is as fresh as can be)
+    n = inodeAlloc(Filetype.DIRECTORY, 0o755, 0);
+    n.flags = IFlag.REMOTE | IFlag.STALE_ATTRS | IFlag.INO_UNKNOWN;
+    n.lowerNode = load<u32>(resp);
+    n.dev = dir.dev;
+    n.parent = dir;
+    n.nlink = 2;
+    n.validUntil = nowNs() + ttlOf(n);
+    n.attrEpoch = linkEpoch(n.dev);
+  } else n = newRemote(load<u32>(resp), resp + 8, dir.dev, dir);
   dInsert(dir, name, len, n);
   if (load<u8>(mountExclusive + <usize>dir.dev)) n.flags |= IFlag.COMPLETE; // new and empty, and ours alone
   staleAttrs(dir);

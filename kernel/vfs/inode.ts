@@ -39,6 +39,12 @@ export const enum IFlag {
    * through one leaves the rest behind; its attributes are fetched whenever asked for, for good.
    */
   HOST_LINKED = 256,
+  /**
+   * A remote directory made here whose attributes, st_ino included, the gofer did not send (its
+   * MkdirAt answer had NodeFlags.NoStat): `ino` is a stand-in until they are fetched (STALE_ATTRS is
+   * set too). Whatever reports an inode number fetches them first.
+   */
+  INO_UNKNOWN = 512,
 }
 
 export const NO_NODE: u32 = 0xffffffff;

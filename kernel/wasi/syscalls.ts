@@ -640,7 +640,12 @@ export function fd_readdir(pid: u32, fd: u32, bufLen: u32, cookie: u64): u32 {
       } else full = true;
     }
     if (!full && cookie <= 1) {
-      if (emitDirent(scratch + 256, 2, changetype<Inode>(n.parent).ino, Filetype.DIRECTORY, 2)) {
+      const p = changetype<Inode>(n.parent);
+      if (p.flags & IFlag.INO_UNKNOWN) {
+        const pe = remoteRevalidate(p); // a directory made here, its st_ino not fetched yet
+        if (pe) return pe;
+      }
+      if (emitDirent(scratch + 256, 2, p.ino, Filetype.DIRECTORY, 2)) {
         whole = rdUsed;
         last = 2;
       } else full = true;

@@ -364,4 +364,15 @@ test('node descriptors past the bound are given back and reopened by name: deep 
   const unbounded = run({ WASMBOX_HELD_NODES: '100000' });
   assert.not.equal(line(unbounded.out, 'deep t 1500'), 'ok depth=1500', 'the limit was never reached: this test shows nothing');
 });
+// A directory made on a bind mount comes back without its attributes (NodeFlags.NoStat: a lock
+// directory costs one system call each way); whatever reports its st_ino or link count fetches them
+test('a directory just made reports the host st_ino and link count, through its name and through ..', () => {
+  const host = tempDir('nostat');
+  const r = runSandbox(['-v', `${host}:/data`, path.join(process.cwd(), 'dist/images/default.tar'), '/bin/sh', '-c',
+    'mkdir /data/d && stat -c "%i %h" /data/d && mkdir /data/d/e && stat -c "%i %h" /data/d/e/.. /data/d/e /data/d']);
+  assert.is(r.status, 0, r.stderr);
+  const ino = (p: string) => String(fs.statSync(path.join(host, p)).ino);
+  assert.equal(r.stdout.trim().split('\n'), [`${ino('d')} 2`, `${ino('d')} 3`, `${ino('d/e')} 2`, `${ino('d')} 3`]);
+});
+
 test.run();
