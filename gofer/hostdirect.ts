@@ -34,7 +34,7 @@ import { E } from '../kernel/wasi/errno';
 import type { NativeAddon } from '../host/native/index';
 import os from 'node:os';
 import { Fail, hostErrno, linuxErrno } from './errno';
-import type { HostMount, HostTree } from './hosttree';
+import { dispatchHost, type HostHandlers, type HostMount, type HostTree } from './hosttree';
 import { validName } from './names';
 import { walkNames } from './batch';
 import {
@@ -94,7 +94,7 @@ function ok(r: number): number {
   return r;
 }
 
-export class HostDirect implements HostTree {
+export class HostDirect implements HostTree, HostHandlers {
   private readonly roots: { path: string; readonly: boolean }[];
   private readonly table: (Entry | null)[] = [];
   private readonly free: number[] = [];
@@ -336,54 +336,11 @@ export class HostDirect implements HostTree {
     this.arenaAt = 0;
     // failures are Fail answers (no stack trace taken); a Node fs call's error is rare here
     try {
-      return this.dispatch(id, len, w, dv);
+      return dispatchHost(this, id, len, w, dv);
     } catch (err) {
       return err instanceof Fail ? -err.errno : -hostErrno(err);
     } finally {
       if (this.held > this.maxHeld) this.sweep();
-    }
-  }
-
-  private dispatch(id: number, len: number, w: Uint8Array, dv: DataView): number {
-    switch (id) {
-      case Msg.Mount:
-        return this.mount(len, w, dv);
-      case Msg.Walk:
-        return this.walk(len, w, dv, true);
-      case Msg.WalkStat:
-        return this.walk(len, w, dv, false);
-      case Msg.FStat:
-        return this.fstat(len, w, dv);
-      case Msg.SetStat:
-        return this.setstat(len, dv);
-      case Msg.OpenAt:
-        return this.openAt(len, dv);
-      case Msg.OpenCreateAt:
-        return this.create(len, w, dv);
-      case Msg.PRead:
-        return this.pread(len, w, dv);
-      case Msg.PWrite:
-        return this.pwrite(len, w, dv);
-      case Msg.Getdents:
-        return this.getdents(len, w, dv);
-      case Msg.MkdirAt:
-        return this.mkdir(len, w, dv);
-      case Msg.SymlinkAt:
-        return this.symlink(len, w, dv);
-      case Msg.LinkAt:
-        return this.link(len, w, dv);
-      case Msg.UnlinkAt:
-        return this.unlink(len, w, dv);
-      case Msg.RenameAt:
-        return this.rename(len, w, dv);
-      case Msg.ReadLinkAt:
-        return this.readlink(len, w, dv);
-      case Msg.StatFS:
-        return this.statfs(len, dv);
-      case Msg.SetFlags:
-        return this.setFlags(len, dv);
-      default:
-        return -E.NOSYS;
     }
   }
 
@@ -420,7 +377,7 @@ export class HostDirect implements HostTree {
 
   // --- handlers
 
-  private mount(len: number, w: Uint8Array, dv: DataView): number {
+  mount(len: number, w: Uint8Array, dv: DataView): number {
     if (len !== MountReq.Bytes) return -E.INVAL;
     const m = dv.getUint32(MountReq.Mount, true) - 1;
     if (m < 0 || m >= this.roots.length) return -E.NOENT;
@@ -438,7 +395,7 @@ export class HostDirect implements HostTree {
     return MountResp.Bytes;
   }
 
-  private walk(len: number, w: Uint8Array, dv: DataView, handOut: boolean): number {
+  walk(len: number, w: Uint8Array, dv: DataView, handOut: boolean): number {
     if (len < WalkReq.Names) return -E.INVAL;
     let ref = dv.getUint32(WalkReq.Dir, true);
     const offs = walkNames(len, w, dv);
@@ -487,14 +444,14 @@ export class HostDirect implements HostTree {
     return at;
   }
 
-  private fstat(len: number, w: Uint8Array, dv: DataView): number {
+  fstat(len: number, w: Uint8Array, dv: DataView): number {
     if (len !== NodeReq.Bytes) return -E.INVAL;
     const e = this.get(dv.getUint32(NodeReq.Node, true));
     ok(this.n.statInto!(e.fd, '', this.n.AT_EMPTY_PATH!, w, 0));
     return Stat.Bytes;
   }
 
-  private setstat(len: number, dv: DataView): number {
+  setstat(len: number, _w: Uint8Array, dv: DataView): number {
     if (len !== SetStatReq.Bytes) return -E.INVAL;
     const e = this.get(dv.getUint32(SetStatReq.Node, true));
     const mask = dv.getUint32(SetStatReq.Mask, true);
@@ -558,7 +515,7 @@ export class HostDirect implements HostTree {
     return m;
   }
 
-  private openAt(len: number, dv: DataView): number {
+  openAt(len: number, _w: Uint8Array, dv: DataView): number {
     if (len !== OpenReq.Bytes) return -E.INVAL;
     const nodeRef = dv.getUint32(OpenReq.Node, true);
     const e = this.node(nodeRef);
@@ -578,7 +535,7 @@ export class HostDirect implements HostTree {
     return OpenResp.Bytes;
   }
 
-  private create(len: number, w: Uint8Array, dv: DataView): number {
+  create(len: number, w: Uint8Array, dv: DataView): number {
     if (len < CreateReq.Name) return -E.INVAL;
     const dirRef = dv.getUint32(CreateReq.Dir, true);
     const flags = dv.getUint32(CreateReq.Flags, true);
@@ -635,7 +592,7 @@ export class HostDirect implements HostTree {
     return r < 0 ? -linuxErrno(-r) : r;
   }
 
-  private pread(len: number, w: Uint8Array, dv: DataView): number {
+  pread(len: number, w: Uint8Array, dv: DataView): number {
     if (len !== PReadReq.Bytes) return -E.INVAL;
     const e = this.handleOf(dv.getUint32(PReadReq.Handle, true));
     const count = dv.getUint32(PReadReq.Length, true);
@@ -646,7 +603,7 @@ export class HostDirect implements HostTree {
     return ok(this.n.preadInto!(e.fd, w, 0, count, hi * 0x100000000 + lo));
   }
 
-  private pwrite(len: number, w: Uint8Array, dv: DataView): number {
+  pwrite(len: number, w: Uint8Array, dv: DataView): number {
     if (len < PWriteReq.Data) return -E.INVAL;
     const e = this.handleOf(dv.getUint32(PWriteReq.Handle, true));
     const count = dv.getUint32(PWriteReq.Length, true);
@@ -663,7 +620,7 @@ export class HostDirect implements HostTree {
     return PWriteResp.Bytes;
   }
 
-  private setFlags(len: number, dv: DataView): number {
+  setFlags(len: number, _w: Uint8Array, dv: DataView): number {
     if (len !== SetFlagsReq.Bytes) return -E.INVAL;
     const e = this.handleOf(dv.getUint32(SetFlagsReq.Handle, true));
     const flags = dv.getUint32(SetFlagsReq.Flags, true);
@@ -710,7 +667,7 @@ export class HostDirect implements HostTree {
     return out;
   }
 
-  private getdents(len: number, w: Uint8Array, dv: DataView): number {
+  getdents(len: number, w: Uint8Array, dv: DataView): number {
     if (len !== GetdentsReq.Bytes) return -E.INVAL;
     const ref = dv.getUint32(GetdentsReq.Dir, true);
     const start = dv.getUint32(GetdentsReq.Start, true);
@@ -764,7 +721,7 @@ export class HostDirect implements HostTree {
     return NodeResp.Bytes;
   }
 
-  private mkdir(len: number, w: Uint8Array, dv: DataView): number {
+  mkdir(len: number, w: Uint8Array, dv: DataView): number {
     if (len < MkdirReq.Name) return -E.INVAL;
     const dirRef = dv.getUint32(MkdirReq.Dir, true);
     const mode = dv.getUint32(MkdirReq.Mode, true) & 0o7777;
@@ -782,7 +739,7 @@ export class HostDirect implements HostTree {
     return NodeResp.Bytes;
   }
 
-  private symlink(len: number, w: Uint8Array, dv: DataView): number {
+  symlink(len: number, w: Uint8Array, dv: DataView): number {
     if (len < SymlinkReq.Name) return -E.INVAL;
     const dirRef = dv.getUint32(SymlinkReq.Dir, true);
     const nameLen = dv.getUint32(SymlinkReq.NameLen, true);
@@ -797,7 +754,7 @@ export class HostDirect implements HostTree {
     return this.madeNode(dirRef, dir, name, Kind.Symlink, w, dv, () => this.n.unlinkat!(dir.fd, name, 0));
   }
 
-  private link(len: number, w: Uint8Array, dv: DataView): number {
+  link(len: number, w: Uint8Array, dv: DataView): number {
     if (len < LinkReq.Name) return -E.INVAL;
     const dirRef = dv.getUint32(LinkReq.Dir, true);
     const target = this.node(dv.getUint32(LinkReq.Node, true));
@@ -812,7 +769,7 @@ export class HostDirect implements HostTree {
     return this.madeNode(dirRef, dir, name, target.kind, w, dv, () => this.n.unlinkat!(dir.fd, name, 0));
   }
 
-  private unlink(len: number, w: Uint8Array, dv: DataView): number {
+  unlink(len: number, w: Uint8Array, dv: DataView): number {
     if (len < UnlinkReq.Name) return -E.INVAL;
     const dir = this.dir(dv.getUint32(UnlinkReq.Dir, true), true);
     const flags = dv.getUint32(UnlinkReq.Flags, true);
@@ -824,7 +781,7 @@ export class HostDirect implements HostTree {
     return 0;
   }
 
-  private rename(len: number, w: Uint8Array, dv: DataView): number {
+  rename(len: number, w: Uint8Array, dv: DataView): number {
     if (len < RenameReq.Names) return -E.INVAL;
     const oldDir = this.dir(dv.getUint32(RenameReq.OldDir, true), true);
     const newDir = this.dir(dv.getUint32(RenameReq.NewDir, true), true);
@@ -881,14 +838,14 @@ export class HostDirect implements HostTree {
     newDir.kids++;
   }
 
-  private readlink(len: number, w: Uint8Array, dv: DataView): number {
+  readlink(len: number, w: Uint8Array, dv: DataView): number {
     if (len !== NodeReq.Bytes) return -E.INVAL;
     const e = this.node(dv.getUint32(NodeReq.Node, true));
     if (e.kind !== Kind.Symlink) return -E.INVAL;
     return ok(this.n.readlinkInto!(e.fd, '', w, 0, 4096));
   }
 
-  private statfs(len: number, dv: DataView): number {
+  statfs(len: number, _w: Uint8Array, dv: DataView): number {
     if (len !== NodeReq.Bytes) return -E.INVAL;
     const e = this.get(dv.getUint32(NodeReq.Node, true));
     const s = this.statfsOut;

@@ -48,6 +48,75 @@ export interface HostTree {
   closeAll(): void;
 }
 
+/**
+ * The message handlers of a host tree (this file's checked server and hostdirect.ts): each takes the
+ * request (len bytes of w, also seen through dv) and writes its answer over it, returning the
+ * answer's length or -errno.
+ */
+export interface HostHandlers {
+  mount(len: number, w: Uint8Array, dv: DataView): number;
+  walk(len: number, w: Uint8Array, dv: DataView, handOut: boolean): number;
+  fstat(len: number, w: Uint8Array, dv: DataView): number;
+  setstat(len: number, w: Uint8Array, dv: DataView): number;
+  openAt(len: number, w: Uint8Array, dv: DataView): number;
+  create(len: number, w: Uint8Array, dv: DataView): number;
+  pread(len: number, w: Uint8Array, dv: DataView): number;
+  pwrite(len: number, w: Uint8Array, dv: DataView): number;
+  getdents(len: number, w: Uint8Array, dv: DataView): number;
+  mkdir(len: number, w: Uint8Array, dv: DataView): number;
+  symlink(len: number, w: Uint8Array, dv: DataView): number;
+  link(len: number, w: Uint8Array, dv: DataView): number;
+  unlink(len: number, w: Uint8Array, dv: DataView): number;
+  rename(len: number, w: Uint8Array, dv: DataView): number;
+  readlink(len: number, w: Uint8Array, dv: DataView): number;
+  statfs(len: number, w: Uint8Array, dv: DataView): number;
+  setFlags(len: number, w: Uint8Array, dv: DataView): number;
+}
+
+/** Routes one host request to its handler (NOSYS for a message host trees do not serve). */
+export function dispatchHost(h: HostHandlers, id: number, len: number, w: Uint8Array, dv: DataView): number {
+  switch (id) {
+    case Msg.Mount:
+      return h.mount(len, w, dv);
+    case Msg.Walk:
+      return h.walk(len, w, dv, true);
+    case Msg.WalkStat:
+      return h.walk(len, w, dv, false);
+    case Msg.FStat:
+      return h.fstat(len, w, dv);
+    case Msg.SetStat:
+      return h.setstat(len, w, dv);
+    case Msg.OpenAt:
+      return h.openAt(len, w, dv);
+    case Msg.OpenCreateAt:
+      return h.create(len, w, dv);
+    case Msg.PRead:
+      return h.pread(len, w, dv);
+    case Msg.PWrite:
+      return h.pwrite(len, w, dv);
+    case Msg.Getdents:
+      return h.getdents(len, w, dv);
+    case Msg.MkdirAt:
+      return h.mkdir(len, w, dv);
+    case Msg.SymlinkAt:
+      return h.symlink(len, w, dv);
+    case Msg.LinkAt:
+      return h.link(len, w, dv);
+    case Msg.UnlinkAt:
+      return h.unlink(len, w, dv);
+    case Msg.RenameAt:
+      return h.rename(len, w, dv);
+    case Msg.ReadLinkAt:
+      return h.readlink(len, w, dv);
+    case Msg.StatFS:
+      return h.statfs(len, w, dv);
+    case Msg.SetFlags:
+      return h.setFlags(len, w, dv);
+    default:
+      return -E.NOSYS;
+  }
+}
+
 export interface HostMount {
   /** Host directory served at the mount's root. */
   path: string;
@@ -94,7 +163,7 @@ export function writeHostStat(dv: DataView, at: number, st: fs.BigIntStats, laye
 }
 
 /** Errors the handlers throw on purpose (the errno is the answer). */
-export class HostServer implements HostTree {
+export class HostServer implements HostTree, HostHandlers {
   private readonly mounts: { root: string; readonly: boolean }[];
   private readonly table: (Entry | null)[] = [];
   private readonly free: number[] = [];
@@ -250,48 +319,7 @@ export class HostServer implements HostTree {
   /** Handles one request whose primary reference is a host ref (or a Mount of a host mount). */
   handle(id: number, len: number, w: Uint8Array, dv: DataView): number {
     this.requests++;
-    return answer(() => {
-      switch (id) {
-        case Msg.Mount:
-          return this.mount(len, dv);
-        case Msg.Walk:
-          return this.walk(len, w, dv, true);
-        case Msg.WalkStat:
-          return this.walk(len, w, dv, false);
-        case Msg.FStat:
-          return this.fstat(len, dv);
-        case Msg.SetStat:
-          return this.setstat(len, dv);
-        case Msg.OpenAt:
-          return this.openAt(len, dv);
-        case Msg.OpenCreateAt:
-          return this.create(len, w, dv);
-        case Msg.PRead:
-          return this.pread(len, w, dv);
-        case Msg.PWrite:
-          return this.pwrite(len, w, dv);
-        case Msg.Getdents:
-          return this.getdents(len, w, dv);
-        case Msg.MkdirAt:
-          return this.mkdir(len, w, dv);
-        case Msg.SymlinkAt:
-          return this.symlink(len, w, dv);
-        case Msg.LinkAt:
-          return this.link(len, w, dv);
-        case Msg.UnlinkAt:
-          return this.unlink(len, w, dv);
-        case Msg.RenameAt:
-          return this.rename(len, w, dv);
-        case Msg.ReadLinkAt:
-          return this.readlink(len, w, dv);
-        case Msg.StatFS:
-          return this.statfs(len, dv);
-        case Msg.SetFlags:
-          return this.setFlags(len, dv);
-        default:
-          return -E.NOSYS;
-      }
-    });
+    return answer(() => dispatchHost(this, id, len, w, dv));
   }
 
   /** Validates every ref of a Close/FSync list (all or nothing). */
@@ -320,7 +348,7 @@ export class HostServer implements HostTree {
     return first ? -first : 0;
   }
 
-  private mount(len: number, dv: DataView): number {
+  mount(len: number, _w: Uint8Array, dv: DataView): number {
     if (len !== MountReq.Bytes) return -E.INVAL;
     const m = dv.getUint32(MountReq.Mount, true) - 1;
     if (m < 0 || m >= this.mounts.length) return -E.NOENT;
@@ -333,7 +361,7 @@ export class HostServer implements HostTree {
     return MountResp.Bytes;
   }
 
-  private walk(len: number, w: Uint8Array, dv: DataView, handOut: boolean): number {
+  walk(len: number, w: Uint8Array, dv: DataView, handOut: boolean): number {
     if (len < WalkReq.Names) return -E.INVAL;
     const dirRef = dv.getUint32(WalkReq.Dir, true);
     const count = dv.getUint32(WalkReq.Count, true);
@@ -383,14 +411,14 @@ export class HostServer implements HostTree {
     return at;
   }
 
-  private fstat(len: number, dv: DataView): number {
+  fstat(len: number, _w: Uint8Array, dv: DataView): number {
     if (len !== NodeReq.Bytes) return -E.INVAL;
     const e = this.get(dv.getUint32(NodeReq.Node, true));
     HostServer.writeStat(dv, 0, fs.fstatSync(e.fd, { bigint: true }));
     return Stat.Bytes;
   }
 
-  private setstat(len: number, dv: DataView): number {
+  setstat(len: number, _w: Uint8Array, dv: DataView): number {
     if (len !== SetStatReq.Bytes) return -E.INVAL;
     const e = this.get(dv.getUint32(SetStatReq.Node, true));
     const mask = dv.getUint32(SetStatReq.Mask, true);
@@ -450,7 +478,7 @@ export class HostServer implements HostTree {
     return m;
   }
 
-  private openAt(len: number, dv: DataView): number {
+  openAt(len: number, _w: Uint8Array, dv: DataView): number {
     if (len !== OpenReq.Bytes) return -E.INVAL;
     const e = this.node(dv.getUint32(OpenReq.Node, true));
     const flags = dv.getUint32(OpenReq.Flags, true);
@@ -476,7 +504,7 @@ export class HostServer implements HostTree {
    * O_APPEND on or off for an open file. Node has no fcntl: the file is opened again through its
    * magic link with the new flags (the same open file on the host, a new description).
    */
-  private setFlags(len: number, dv: DataView): number {
+  setFlags(len: number, _w: Uint8Array, dv: DataView): number {
     if (len !== SetFlagsReq.Bytes) return -E.INVAL;
     const ref = dv.getUint32(SetFlagsReq.Handle, true);
     const e = this.handleOf(ref);
@@ -490,7 +518,7 @@ export class HostServer implements HostTree {
     return 0;
   }
 
-  private create(len: number, w: Uint8Array, dv: DataView): number {
+  create(len: number, w: Uint8Array, dv: DataView): number {
     if (len < CreateReq.Name) return -E.INVAL;
     const dirRef = dv.getUint32(CreateReq.Dir, true);
     const flags = dv.getUint32(CreateReq.Flags, true);
@@ -543,7 +571,7 @@ export class HostServer implements HostTree {
     });
   }
 
-  private pread(len: number, w: Uint8Array, dv: DataView): number {
+  pread(len: number, w: Uint8Array, dv: DataView): number {
     if (len !== PReadReq.Bytes) return -E.INVAL;
     const e = this.handleOf(dv.getUint32(PReadReq.Handle, true));
     const count = dv.getUint32(PReadReq.Length, true);
@@ -555,7 +583,7 @@ export class HostServer implements HostTree {
     return fs.readSync(e.fd, w, 0, count, hi * 0x100000000 + lo);
   }
 
-  private pwrite(len: number, w: Uint8Array, dv: DataView): number {
+  pwrite(len: number, w: Uint8Array, dv: DataView): number {
     if (len < PWriteReq.Data) return -E.INVAL;
     const e = this.handleOf(dv.getUint32(PWriteReq.Handle, true));
     const count = dv.getUint32(PWriteReq.Length, true);
@@ -571,7 +599,7 @@ export class HostServer implements HostTree {
     return PWriteResp.Bytes;
   }
 
-  private getdents(len: number, w: Uint8Array, dv: DataView): number {
+  getdents(len: number, w: Uint8Array, dv: DataView): number {
     if (len !== GetdentsReq.Bytes) return -E.INVAL;
     const ref = dv.getUint32(GetdentsReq.Dir, true);
     const start = dv.getUint32(GetdentsReq.Start, true);
@@ -628,7 +656,7 @@ export class HostServer implements HostTree {
     return NodeResp.Bytes;
   }
 
-  private mkdir(len: number, w: Uint8Array, dv: DataView): number {
+  mkdir(len: number, w: Uint8Array, dv: DataView): number {
     if (len < MkdirReq.Name) return -E.INVAL;
     const dirRef = dv.getUint32(MkdirReq.Dir, true);
     const mode = dv.getUint32(MkdirReq.Mode, true) & 0o7777;
@@ -647,7 +675,7 @@ export class HostServer implements HostTree {
     }
   }
 
-  private symlink(len: number, w: Uint8Array, dv: DataView): number {
+  symlink(len: number, w: Uint8Array, dv: DataView): number {
     if (len < SymlinkReq.Name) return -E.INVAL;
     const dirRef = dv.getUint32(SymlinkReq.Dir, true);
     const nameLen = dv.getUint32(SymlinkReq.NameLen, true);
@@ -670,7 +698,7 @@ export class HostServer implements HostTree {
     }
   }
 
-  private link(len: number, w: Uint8Array, dv: DataView): number {
+  link(len: number, w: Uint8Array, dv: DataView): number {
     if (len < LinkReq.Name) return -E.INVAL;
     const dirRef = dv.getUint32(LinkReq.Dir, true);
     const target = this.node(dv.getUint32(LinkReq.Node, true));
@@ -689,7 +717,7 @@ export class HostServer implements HostTree {
     return this.newNodeResp(dirRef, dir, name, dv);
   }
 
-  private unlink(len: number, w: Uint8Array, dv: DataView): number {
+  unlink(len: number, w: Uint8Array, dv: DataView): number {
     if (len < UnlinkReq.Name) return -E.INVAL;
     const dir = this.dir(dv.getUint32(UnlinkReq.Dir, true), true);
     const flags = dv.getUint32(UnlinkReq.Flags, true);
@@ -701,7 +729,7 @@ export class HostServer implements HostTree {
     return 0;
   }
 
-  private rename(len: number, w: Uint8Array, dv: DataView): number {
+  rename(len: number, w: Uint8Array, dv: DataView): number {
     if (len < RenameReq.Names) return -E.INVAL;
     const oldDir = this.dir(dv.getUint32(RenameReq.OldDir, true), true);
     const newDir = this.dir(dv.getUint32(RenameReq.NewDir, true), true);
@@ -732,7 +760,7 @@ export class HostServer implements HostTree {
     return 0;
   }
 
-  private readlink(len: number, w: Uint8Array, dv: DataView): number {
+  readlink(len: number, w: Uint8Array, dv: DataView): number {
     if (len !== NodeReq.Bytes) return -E.INVAL;
     const e = this.node(dv.getUint32(NodeReq.Node, true));
     if (e.kind !== Kind.Symlink) return -E.INVAL;
@@ -744,7 +772,7 @@ export class HostServer implements HostTree {
     return target.length;
   }
 
-  private statfs(len: number, dv: DataView): number {
+  statfs(len: number, _w: Uint8Array, dv: DataView): number {
     if (len !== NodeReq.Bytes) return -E.INVAL;
     const e = this.get(dv.getUint32(NodeReq.Node, true));
     const s = fs.statfsSync(`/proc/self/fd/${e.fd}`, { bigint: true });

@@ -371,16 +371,7 @@ function readAt(f: File, off: u64, len: u32, advance: bool): u32 {
   if (n.kind != Filetype.REGULAR_FILE) return E.INVAL;
   if (f.rhandle != NO_NODE) {
     // remote: the host knows the size; a short answer is the end of the file
-    if (hostIO) {
-      pendFile = f;
-      pendOff = off;
-      pendLen = len;
-      pendAdvance = advance;
-      pendHost = PendHost.READ;
-      if (len > 0) planHost(f.rhandle, off, len);
-      planEnd(PlanFlag.COMMIT);
-      return 0;
-    }
+    if (hostIO) return planHostIO(f, off, len, advance, PendHost.READ);
     store<u32>(flag, 0);
     const got = remotePlanRead(f.rhandle, off, len, flag);
     if (load<u32>(flag)) return load<u32>(flag);
@@ -485,17 +476,23 @@ const enum PendHost {
   WRITE = 2,
 }
 
+/**
+ * A remote read or write the host makes itself (Seg.Host: straight between the host file and the
+ * guest's buffer); the file is pending until io_commit reports the count.
+ */
+function planHostIO(f: File, off: u64, len: u32, advance: bool, kind: PendHost): u32 {
+  pendFile = f;
+  pendOff = off;
+  pendLen = len;
+  pendAdvance = advance;
+  pendHost = kind;
+  if (len > 0) planHost(f.rhandle, off, len);
+  planEnd(PlanFlag.COMMIT);
+  return 0;
+}
+
 function planRemoteWrite(f: File, n: Inode, off: u64, len: u32, advance: bool): u32 {
-  if (hostIO) {
-    pendFile = f;
-    pendOff = off;
-    pendLen = len;
-    pendAdvance = advance;
-    pendHost = PendHost.WRITE;
-    if (len > 0) planHost(f.rhandle, off, len);
-    planEnd(PlanFlag.COMMIT);
-    return 0;
-  }
+  if (hostIO) return planHostIO(f, off, len, advance, PendHost.WRITE);
   pendHost = PendHost.NO;
   const chunk = min<u32>(len, REMOTE_WRITE_MAX);
   pendFile = f;
