@@ -38,7 +38,7 @@ import { dispatchHost, type HostHandlers, type HostMount, type HostTree } from '
 import { validName } from './names';
 import { walkNames } from './batch';
 import {
-  Chan, CreateReq, CreateResp, GetdentsReq, GetdentsResp, Kind, LinkReq, MkdirReq, MountReq, MountResp, Msg, NodeReq,
+  AllocateReq, Chan, CreateReq, CreateResp, GetdentsReq, GetdentsResp, Kind, LinkReq, MkdirReq, MountReq, MountResp, Msg, NodeReq,
   NodeFlags, NodeResp, OpenFlags, OpenReq, OpenResp, PReadReq, PWriteFlags, PWriteReq, PWriteResp, Ref, RenameReq, SetFlagsReq, SetMask, SetStatReq,
   SetStatResp, Stat, StatFSResp, SymlinkReq, UnlinkReq, WalkReq, WalkResp,
 } from './protocol/messages';
@@ -627,6 +627,23 @@ export class HostDirect implements HostTree, HostHandlers {
     if (flags & ~OpenFlags.Append) return -E.INVAL;
     ok(this.n.setAppend!(e.fd, (flags & OpenFlags.Append) !== 0));
     e.append = (flags & OpenFlags.Append) !== 0;
+    return 0;
+  }
+
+  /** posix_fallocate: fallocate(2) mode 0, blocks reserved and the size grown (ENOSPC if the host is full). */
+  allocate(len: number, _w: Uint8Array, dv: DataView): number {
+    if (len !== AllocateReq.Bytes) return -E.INVAL;
+    const e = this.handleOf(dv.getUint32(AllocateReq.Handle, true));
+    const off = dv.getBigUint64(AllocateReq.Offset, true);
+    const length = dv.getBigUint64(AllocateReq.Length, true);
+    if (e.kind !== Kind.File) return -E.NODEV;
+    if (this.roots[e.mount].readonly) return -E.ROFS;
+    if (off + length > BigInt(Number.MAX_SAFE_INTEGER) || length === 0n) return off + length > BigInt(Number.MAX_SAFE_INTEGER) ? -E.FBIG : -E.INVAL;
+    try {
+      this.n.fallocate(e.fd, 0, Number(off), Number(length));
+    } catch (err) {
+      return -hostErrno(err);
+    }
     return 0;
   }
 

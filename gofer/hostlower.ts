@@ -145,6 +145,7 @@ export class HostLowerServer {
         case Msg.UnlinkAt:
         case Msg.RenameAt:
         case Msg.SetFlags:
+        case Msg.Allocate:
           return -E.ROFS; // a read-only tree: refused up front, with no side effect
         default:
           return -E.NOSYS;

@@ -18,7 +18,7 @@ import fs from 'node:fs';
 import { E } from '../kernel/wasi/errno';
 import { Fail, answer, hostErrno } from './errno';
 import {
-  CloseReq, CreateReq, CreateResp, GetdentsReq, GetdentsResp, Kind, LinkReq, MkdirReq, MountReq, MountResp, Msg,
+  AllocateReq, CloseReq, CreateReq, CreateResp, GetdentsReq, GetdentsResp, Kind, LinkReq, MkdirReq, MountReq, MountResp, Msg,
   NodeReq, NodeResp, OpenFlags, OpenReq, OpenResp, PReadReq, PWriteFlags, PWriteReq, PWriteResp, Ref, RenameReq, SetFlagsReq, SetMask,
   SetStatReq, SetStatResp, Stat, StatFSResp, SymlinkReq, UnlinkReq, WalkReq, WalkResp, Chan,
 } from './protocol/messages';
@@ -71,6 +71,7 @@ export interface HostHandlers {
   readlink(len: number, w: Uint8Array, dv: DataView): number;
   statfs(len: number, w: Uint8Array, dv: DataView): number;
   setFlags(len: number, w: Uint8Array, dv: DataView): number;
+  allocate(len: number, w: Uint8Array, dv: DataView): number;
 }
 
 /** Routes one host request to its handler (NOSYS for a message host trees do not serve). */
@@ -112,6 +113,8 @@ export function dispatchHost(h: HostHandlers, id: number, len: number, w: Uint8A
       return h.statfs(len, w, dv);
     case Msg.SetFlags:
       return h.setFlags(len, w, dv);
+    case Msg.Allocate:
+      return h.allocate(len, w, dv);
     default:
       return -E.NOSYS;
   }
@@ -515,6 +518,18 @@ export class HostServer implements HostTree, HostHandlers {
     fs.closeSync(e.fd);
     e.fd = fd;
     e.flags = (e.flags & ~O_APPEND) | (flags & OpenFlags.Append ? O_APPEND : 0);
+    return 0;
+  }
+
+  /** Node's fs has no fallocate: the size grows to the end asked for, without reserving blocks. */
+  allocate(len: number, _w: Uint8Array, dv: DataView): number {
+    if (len !== AllocateReq.Bytes) return -E.INVAL;
+    const e = this.handleOf(dv.getUint32(AllocateReq.Handle, true));
+    const end = dv.getBigUint64(AllocateReq.Offset, true) + dv.getBigUint64(AllocateReq.Length, true);
+    if (e.kind !== Kind.File) return -E.NODEV;
+    if (this.mounts[e.mount].readonly) return -E.ROFS;
+    if (end > BigInt(Number.MAX_SAFE_INTEGER)) return -E.FBIG;
+    if (fs.fstatSync(e.fd).size < Number(end)) fs.ftruncateSync(e.fd, Number(end));
     return 0;
   }
 

@@ -52,7 +52,7 @@ export class LowerServer {
     t[Msg.FSync] = (len, w, dv) => this.close(len, w, dv, false);
     t[Msg.StatFS] = (len, w, dv) => this.statfs(len, w, dv);
     // A read-only tree: every mutation is refused up front, with no side effect.
-    for (const id of [Msg.SetStat, Msg.OpenCreateAt, Msg.PWrite, Msg.MkdirAt, Msg.SymlinkAt, Msg.LinkAt, Msg.UnlinkAt, Msg.RenameAt, Msg.SetFlags]) {
+    for (const id of [Msg.SetStat, Msg.OpenCreateAt, Msg.PWrite, Msg.MkdirAt, Msg.SymlinkAt, Msg.LinkAt, Msg.UnlinkAt, Msg.RenameAt, Msg.SetFlags, Msg.Allocate]) {
       t[id] = () => -E.ROFS;
     }
     this.table = t;

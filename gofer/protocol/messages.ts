@@ -38,14 +38,16 @@ export const enum Msg {
   StatFS = 19,
   Nop = 20,
   SetFlags = 21,
+  Allocate = 22,
   /** One past the largest id; handlers are a table of this size. */
-  Limit = 22,
+  Limit = 23,
 }
 
 /** Msg names by id, for statistics and traces. */
 export const MSG_NAMES: readonly string[] = [
   '', 'Mount', 'Walk', 'WalkStat', 'FStat', 'SetStat', 'OpenAt', 'OpenCreateAt', 'PRead', 'PWrite', 'Getdents',
   'MkdirAt', 'SymlinkAt', 'LinkAt', 'UnlinkAt', 'RenameAt', 'ReadLinkAt', 'FSync', 'Close', 'StatFS', 'Nop', 'SetFlags',
+  'Allocate',
 ];
 
 /** Reference values. */
@@ -338,6 +340,17 @@ export const enum SetFlagsReq {
   Handle = 0,
   Flags = 4,
   Bytes = 8,
+}
+
+/**
+ * Allocate. req: { handle u32, pad u32, offset u64, length u64 } -> resp: {}: posix_fallocate of
+ * an open handle (blocks reserved, the size grown to offset + length if it was smaller).
+ */
+export const enum AllocateReq {
+  Handle = 0,
+  Offset = 8,
+  Length = 16,
+  Bytes = 24,
 }
 
 /** Close and FSync. req: { count u32, count x ref u32 } -> resp: {}. An unknown ref is EBADF, and nothing is done. */

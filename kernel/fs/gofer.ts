@@ -5,7 +5,7 @@ import { gofer_call } from "../host";
 import { E } from "../wasi/errno";
 import { NO_NODE } from "../vfs/inode";
 import {
-  Chan, CloseReq, CreateReq, CreateResp, GetdentsReq, GetdentsResp, LinkReq, MkdirReq, MountReq, MountResp, Msg, OpenFlags,
+  AllocateReq, Chan, CloseReq, CreateReq, CreateResp, GetdentsReq, GetdentsResp, LinkReq, MkdirReq, MountReq, MountResp, Msg, OpenFlags,
   NodeReq, NodeResp, OpenReq, OpenResp, PReadReq, PWriteReq, PWriteResp, Ref, RenameReq, SetFlagsReq, SetStatReq, SetStatResp, Stat,
   StatFSResp, SymlinkReq, UnlinkReq, WalkReq, WalkResp,
 } from "../../gofer/protocol/messages";
@@ -144,6 +144,14 @@ export function goferFlushCloses(): void {
 }
 
 /** SetFlags: turns O_APPEND on or off on an open handle. */
+export function goferAllocate(handle: u32, off: u64, len: u64): u32 {
+  store<u32>(req + AllocateReq.Handle, handle);
+  store<u32>(req + 4, 0);
+  store<u64>(req + AllocateReq.Offset, off);
+  store<u64>(req + AllocateReq.Length, len);
+  return call(Msg.Allocate, AllocateReq.Bytes);
+}
+
 export function goferSetFlags(handle: u32, append: bool): u32 {
   store<u32>(req + SetFlagsReq.Handle, handle);
   store<u32>(req + SetFlagsReq.Flags, append ? <u32>OpenFlags.Append : 0);

@@ -34,7 +34,7 @@ import { IFlag, Inode, NO_NODE, inodeAlloc } from "../vfs/inode";
 import { E } from "../wasi/errno";
 import { Filetype } from "../wasi/types";
 import {
-  goferClose, goferCreate, goferGetdents, goferLink, goferMkdir, goferMount, goferNodeCall, goferOpen, goferPRead,
+  goferAllocate, goferClose, goferCreate, goferGetdents, goferLink, goferMkdir, goferMount, goferNodeCall, goferOpen, goferPRead,
   goferPWrite, goferRename, goferSetFlags, goferSetStat, goferSymlink, goferUnlink, goferWalkOne, PWRITE_MAX, pwriteBuffer, resp, respLen,
 } from "./gofer";
 import { Msg, Chan } from "../../gofer/protocol/messages";
@@ -325,6 +325,15 @@ export function remoteWritten(n: Inode, append: bool): u32 {
   staleAttrs(n);
   changedThrough(n);
   return append ? remoteRevalidate(n) : 0; // an append's new end is needed now
+}
+
+/** posix_fallocate through open handle `h` of `n` (the host reserves the blocks; ENOSPC if it cannot). */
+export function remoteAllocate(n: Inode, h: u32, off: u64, len: u64): u32 {
+  const e = goferAllocate(h, off, len);
+  if (e) return e;
+  staleAttrs(n);
+  changedThrough(n);
+  return 0;
 }
 
 /** Turns O_APPEND on or off on an open remote file (fd_fdstat_set_flags). */

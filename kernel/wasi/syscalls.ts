@@ -21,7 +21,7 @@ import { exportBegin, exportNext, exportRead } from "../fs/export";
 import { devQuota, devWritable, setRootReadOnly, tmpfsNew } from "../fs/devices";
 import {
   isRemote, REMOTE_WRITE_MAX, remoteCommitWrite, remoteCreate, remoteWritten, remoteLink, remoteList, remoteMkdir, remoteMount, remoteOpen,
-  remotePlanRead, remoteRename, remoteRevalidate, remoteSetAppend, remoteSetStat, remoteSymlink, remoteUnlink, remoteWriteBuffer,
+  remoteAllocate, remotePlanRead, remoteRename, remoteRevalidate, remoteSetAppend, remoteSetStat, remoteSymlink, remoteUnlink, remoteWriteBuffer,
   SET_ATIME, SET_ATIME_NOW, SET_MTIME, SET_MTIME_NOW, SET_SIZE,
 } from "../fs/remote";
 import { goferFSync, goferStatFS } from "../fs/gofer";
@@ -309,11 +309,7 @@ export function fd_allocate(pid: u32, fd: u32, offset: u64, len: u64): u32 {
   if (n.kind != Filetype.REGULAR_FILE) return E.NODEV;
   const end = offset + len;
   if (end > MAX_FILE_SIZE || end < offset) return E.FBIG;
-  if (isRemote(n)) {
-    const re = remoteRevalidate(n);
-    if (re) return re;
-    return end > n.size ? remoteSetStat(n, SET_SIZE, end, 0, 0) : 0;
-  }
+  if (isRemote(n)) return remoteAllocate(n, curFile.rhandle, offset, len);
   const ro = devWritable(n.dev);
   if (ro) return ro;
   const c = copyUp(n);

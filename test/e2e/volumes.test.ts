@@ -375,4 +375,24 @@ test('a directory just made reports the host st_ino and link count, through its 
   assert.equal(r.stdout.trim().split('\n'), [`${ino('d')} 2`, `${ino('d')} 3`, `${ino('d/e')} 2`, `${ino('d')} 3`]);
 });
 
+// fd_allocate on a host file is the host's posix_fallocate (fallocate(2) through the open handle):
+// the size grows and the blocks are reserved; the checked fallback, which has no fallocate, only
+// grows the size
+for (const calls of ['direct', 'checked'] as const) {
+  test(`fd_allocate reaches the host file (${calls} host calls)`, () => {
+    const host = tempDir('falloc');
+    const run = runSandbox(['-v', `${host}:/data`, img], {
+      input: ['seed data', 'open 0 g rwc', 'falloc 0 4096 1048576', 'fstat 0', 'falloc 0 0 10', 'fstat 0', 'close 0'].join('\n') + '\n',
+      env: calls === 'checked' ? { WASMBOX_HOST_CALLS: 'checked' } : {},
+    });
+    assert.is(run.status, 0, run.stderr);
+    const out = run.stdout.split('\n');
+    assert.is(line(out, 'falloc 0 4096 1048576'), 'ok');
+    assert.is(line(out, 'fstat 0'), 'ok f size=1052672');
+    const st = fs.statSync(path.join(host, 'g'));
+    assert.is(st.size, 1052672);
+    if (calls === 'direct') assert.ok(st.blocks * 512 >= 1048576, `only ${st.blocks} blocks reserved`);
+  });
+}
+
 test.run();

@@ -167,6 +167,7 @@ test('every mutation is EROFS, and opening for write too', () => {
     ['UnlinkAt', Msg.UnlinkAt, [0, 0, 3, 0, 0x637465]],
     ['RenameAt', Msg.RenameAt, [0, 0, 3, 3, 0, 0, 0x637465, 0x78]],
     ['PWrite', Msg.PWrite, [0, 1, 0, 0, 0x78]],
+    ['Allocate', Msg.Allocate, [0, 0, 0, 0, 4096, 0]],
   ];
   for (const [name, id, words] of cases) assert.is(send(id, words), -E.ROFS, name);
   assert.is(send(Msg.OpenAt, [file, 2]), -E.ROFS);

@@ -157,7 +157,7 @@ test('readlink returns the target bytes; on a non-link it is EINVAL', () => {
 });
 
 test('every mutation of the read-only tree is EROFS; unknown ids ENOSYS', () => {
-  for (const id of [Msg.SetStat, Msg.OpenCreateAt, Msg.PWrite, Msg.MkdirAt, Msg.SymlinkAt, Msg.LinkAt, Msg.UnlinkAt, Msg.RenameAt]) {
+  for (const id of [Msg.SetStat, Msg.OpenCreateAt, Msg.PWrite, Msg.MkdirAt, Msg.SymlinkAt, Msg.LinkAt, Msg.UnlinkAt, Msg.RenameAt, Msg.SetFlags, Msg.Allocate]) {
     assert.is(req(id, [0, 0, 0]), -E.ROFS, `msg ${id}`);
   }
   for (const id of [0, -1, Msg.Limit, 1000, 2.5]) assert.is(server.handle(id, 0, w), -E.NOSYS);
