@@ -150,7 +150,7 @@ export class HostDirect implements HostTree, HostHandlers {
     let i = this.free.pop();
     if (i === undefined) {
       if (this.table.length >= MAX_REFS) {
-        fs.closeSync(e.fd);
+        if (e.fd >= 0) this.n.closeFd!(e.fd);
         throw new Fail(E.NFILE);
       }
       i = this.table.length;
@@ -167,12 +167,13 @@ export class HostDirect implements HostTree, HostHandlers {
 
   /** A new node entry (fd -1: not opened yet) under directory `dirRef`, which it keeps. */
   private addNode(fd: number, kind: number, dirRef: number, dir: Entry, name: Uint8Array, ino: bigint): number {
-    if (fd >= 0) this.held++;
-    dir.kids++;
-    return this.add({
+    const ref = this.add({
       fd, open: false, kind, mount: dir.mount, ino, parent: dirRef & ~Ref.Host, name: name.slice(), gen: 0,
       parentGen: dir.gen, kids: 0, pins: 0, from: -1, fromGen: 0, dead: false, used: true,
     });
+    if (fd >= 0) this.held++;
+    dir.kids++;
+    return ref;
   }
 
   /**
@@ -385,11 +386,11 @@ export class HostDirect implements HostTree, HostHandlers {
     const fd = fs.openSync(this.roots[m].path, n.O_PATH! | O_DIRECTORY | O_NOFOLLOW);
     ok(n.statInto!(fd, '', n.AT_EMPTY_PATH!, w, MountResp.Stat));
     const ino = dv.getBigUint64(MountResp.Stat + Stat.Ino, true);
-    this.held++;
     const ref = this.add({
       fd, open: false, kind: Kind.Dir, mount: m, ino, parent: -1, name: new Uint8Array(0), gen: 0, parentGen: 0, kids: 0, pins: 0,
       from: -1, fromGen: 0, dead: false, used: true,
     });
+    this.held++;
     dv.setUint32(MountResp.Node, ref, true);
     dv.setUint32(MountResp.NodeLimit, 0, true);
     return MountResp.Bytes;
