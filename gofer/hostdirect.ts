@@ -34,7 +34,7 @@ import { E } from '../kernel/wasi/errno';
 import type { NativeAddon } from '../host/native/index';
 import os from 'node:os';
 import { Fail, hostErrno, linuxErrno } from './errno';
-import { dispatchHost, type HostHandlers, type HostMount, type HostTree } from './hosttree';
+import { dispatchHost, openMode, type HostHandlers, type HostMount, type HostTree } from './hosttree';
 import { validName } from './names';
 import { walkNames } from './batch';
 import {
@@ -43,7 +43,7 @@ import {
   SetStatResp, Stat, StatFSResp, SymlinkReq, UnlinkReq, WalkReq, WalkResp,
 } from './protocol/messages';
 
-const { O_NOFOLLOW, O_DIRECTORY, O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_EXCL, O_TRUNC, O_APPEND } = fs.constants;
+const { O_NOFOLLOW, O_DIRECTORY, O_RDONLY, O_CREAT, O_EXCL } = fs.constants;
 const S_IFMT = 0o170000;
 const MAX_REFS = 1 << 20;
 /** The st_ino of a directory made without asking for its attributes (mkdir), until first opened. */
@@ -509,13 +509,6 @@ export class HostDirect implements HostTree, HostHandlers {
     return SetStatResp.Bytes;
   }
 
-  private static openMode(flags: number): number {
-    let m = flags & OpenFlags.Write ? (flags & OpenFlags.Read ? O_RDWR : O_WRONLY) : O_RDONLY;
-    if (flags & OpenFlags.Truncate) m |= O_TRUNC;
-    if (flags & OpenFlags.Append) m |= O_APPEND;
-    return m;
-  }
-
   openAt(len: number, _w: Uint8Array, dv: DataView): number {
     if (len !== OpenReq.Bytes) return -E.INVAL;
     const nodeRef = dv.getUint32(OpenReq.Node, true);
@@ -526,7 +519,7 @@ export class HostDirect implements HostTree, HostHandlers {
     if (e.kind === Kind.Dir && flags & (OpenFlags.Write | OpenFlags.Truncate)) return -E.ISDIR;
     if (flags & (OpenFlags.Write | OpenFlags.Truncate | OpenFlags.Append) && this.roots[e.mount].readonly) return -E.ROFS;
     // reopening the node's own object through its magic link (our own descriptor, not a name)
-    const fd = ok(this.n.reopen!(e.fd, HostDirect.openMode(flags) | (e.kind === Kind.Dir ? O_DIRECTORY : 0)));
+    const fd = ok(this.n.reopen!(e.fd, openMode(flags) | (e.kind === Kind.Dir ? O_DIRECTORY : 0)));
     e.pins++; // its fd stays while the file is open (a host file unlinked meanwhile has no name to open by)
     const ref = this.add({
       fd, open: true, append: (flags & OpenFlags.Append) !== 0, kind: e.kind, mount: e.mount, ino: e.ino, parent: -1, name: e.name, gen: 0,
@@ -547,7 +540,7 @@ export class HostDirect implements HostTree, HostHandlers {
     const name = this.name(w, CreateReq.Name, nameLen, len);
     const dir = this.dir(dirRef, true);
     const n = this.n;
-    const mode = HostDirect.openMode(flags);
+    const mode = openMode(flags);
     let created = true;
     let fd = n.openat2!(dir.fd, name, mode | O_CREAT | O_EXCL | O_NOFOLLOW, perm, this.resolve);
     if (fd === -17 /* EEXIST */ && !(flags & OpenFlags.Exclusive)) {

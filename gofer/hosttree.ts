@@ -74,6 +74,14 @@ export interface HostHandlers {
   allocate(len: number, w: Uint8Array, dv: DataView): number;
 }
 
+/** The open(2) access and flags of an OpenFlags set (OpenAt, OpenCreateAt). */
+export function openMode(flags: number): number {
+  let m = flags & OpenFlags.Write ? (flags & OpenFlags.Read ? O_RDWR : O_WRONLY) : O_RDONLY;
+  if (flags & OpenFlags.Truncate) m |= O_TRUNC;
+  if (flags & OpenFlags.Append) m |= O_APPEND;
+  return m;
+}
+
 /** Routes one host request to its handler (NOSYS for a message host trees do not serve). */
 export function dispatchHost(h: HostHandlers, id: number, len: number, w: Uint8Array, dv: DataView): number {
   switch (id) {
@@ -474,13 +482,6 @@ export class HostServer implements HostTree, HostHandlers {
     return SetStatResp.Bytes;
   }
 
-  private static openMode(flags: number): number {
-    let m = flags & OpenFlags.Write ? (flags & OpenFlags.Read ? O_RDWR : O_WRONLY) : O_RDONLY;
-    if (flags & OpenFlags.Truncate) m |= O_TRUNC;
-    if (flags & OpenFlags.Append) m |= O_APPEND;
-    return m;
-  }
-
   openAt(len: number, _w: Uint8Array, dv: DataView): number {
     if (len !== OpenReq.Bytes) return -E.INVAL;
     const e = this.node(dv.getUint32(OpenReq.Node, true));
@@ -490,7 +491,7 @@ export class HostServer implements HostTree, HostHandlers {
     if (e.kind === Kind.Dir && flags & (OpenFlags.Write | OpenFlags.Truncate)) return -E.ISDIR;
     if (flags & (OpenFlags.Write | OpenFlags.Truncate | OpenFlags.Append) && this.mounts[e.mount].readonly) return -E.ROFS;
     // Reopening through the magic link opens e's own object, whatever its path is now.
-    const mode = HostServer.openMode(flags) | (e.kind === Kind.Dir ? O_DIRECTORY : 0);
+    const mode = openMode(flags) | (e.kind === Kind.Dir ? O_DIRECTORY : 0);
     const fd = fs.openSync(`/proc/self/fd/${e.fd}`, mode);
     try {
       this.checkInside(fd, e.mount);
@@ -547,18 +548,18 @@ export class HostServer implements HostTree, HostHandlers {
     let created = false;
     let fd: number;
     try {
-      fd = fs.openSync(path, HostServer.openMode(flags) | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
+      fd = fs.openSync(path, openMode(flags) | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
       created = true;
     } catch (err) {
       if ((err as { code?: string }).code !== 'EEXIST' || flags & OpenFlags.Exclusive) throw err;
-      fd = fs.openSync(path, HostServer.openMode(flags) | O_NOFOLLOW);
+      fd = fs.openSync(path, openMode(flags) | O_NOFOLLOW);
     }
     let ref = -1;
     try {
       this.checkInside(fd, dir.mount);
       const st = fs.fstatSync(fd, { bigint: true });
       if (kindOf(st.mode) !== Kind.File) throw new Fail(kindOf(st.mode) === Kind.Dir ? E.ISDIR : E.ACCES);
-      ref = this.add({ fd, flags: HostServer.openMode(flags) & ~O_TRUNC, open: true, kind: Kind.File, mount: dir.mount, parent: -1, name: '', ino: st.ino });
+      ref = this.add({ fd, flags: openMode(flags) & ~O_TRUNC, open: true, kind: Kind.File, mount: dir.mount, parent: -1, name: '', ino: st.ino });
       const node = this.openNode(dirRef, dir, name);
       dv.setUint32(CreateResp.Node, node.ref, true);
       dv.setUint32(CreateResp.Handle, ref, true);
