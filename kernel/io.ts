@@ -26,6 +26,25 @@ export function planBegin(): void {
   lastKind = 0;
 }
 
+/** Appends a segment { kind, len, a, b } (a plan has room: planRoom). */
+// @ts-ignore: decorator
+@inline function addSeg(kind: u32, len: u32, a: u32, b: u32): void {
+  const s = io + Io.SEGS + (<usize>nsegs << 4);
+  store<u32>(s, kind);
+  store<u32>(s, len, 4);
+  store<u32>(s, a, 8);
+  store<u32>(s, b, 12);
+  nsegs++;
+  lastKind = kind;
+}
+
+/** Grows the last segment by `len` bytes (what follows it continues it). */
+// @ts-ignore: decorator
+@inline function growSeg(len: u32): void {
+  const s = io + Io.SEGS + (<usize>(nsegs - 1) << 4);
+  store<u32>(s, load<u32>(s, 4) + len, 4);
+}
+
 /** Whether another segment can be added. */
 // @ts-ignore: decorator
 @inline export function planRoom(): bool {
@@ -44,18 +63,8 @@ export function planPage(page: u32, off: u32, len: u32, fresh: bool = false): vo
   planned += len;
   const kind: u32 = fresh ? Seg.PageNew : Seg.Page;
   // Merge when this continues the previous segment, unless it starts a new filestore chunk.
-  if (lastKind == kind && page == nextPage && off == nextOff && (off != 0 || (page & (<u32>Page.CHUNK_PAGES - 1)) != 0)) {
-    const s = io + Io.SEGS + (<usize>(nsegs - 1) << 4);
-    store<u32>(s, load<u32>(s, 4) + len, 4);
-  } else {
-    const s = io + Io.SEGS + (<usize>nsegs << 4);
-    store<u32>(s, kind);
-    store<u32>(s, len, 4);
-    store<u32>(s, page, 8);
-    store<u32>(s, off, 12);
-    nsegs++;
-    lastKind = kind;
-  }
+  if (lastKind == kind && page == nextPage && off == nextOff && (off != 0 || (page & (<u32>Page.CHUNK_PAGES - 1)) != 0)) growSeg(len);
+  else addSeg(kind, len, page, off);
   nextOff = off + len;
   nextPage = page;
   if (nextOff == <u32>Page.SIZE) {
@@ -66,46 +75,20 @@ export function planPage(page: u32, off: u32, len: u32, fresh: bool = false): vo
 
 export function planZero(len: u32): void {
   planned += len;
-  if (lastKind == Seg.Zero) {
-    const s = io + Io.SEGS + (<usize>(nsegs - 1) << 4);
-    store<u32>(s, load<u32>(s, 4) + len, 4);
-    return;
-  }
-  const s = io + Io.SEGS + (<usize>nsegs << 4);
-  store<u32>(s, Seg.Zero);
-  store<u32>(s, len, 4);
-  store<u64>(s, 0, 8);
-  nsegs++;
-  lastKind = Seg.Zero;
+  if (lastKind == Seg.Zero) growSeg(len);
+  else addSeg(Seg.Zero, len, 0, 0);
 }
 
 export function planKmem(addr: usize, len: u32): void {
   planned += len;
-  if (lastKind == Seg.Kmem && <u32>addr == lastEnd) {
-    const s = io + Io.SEGS + (<usize>(nsegs - 1) << 4);
-    store<u32>(s, load<u32>(s, 4) + len, 4);
-    lastEnd += len;
-    return;
-  }
-  const s = io + Io.SEGS + (<usize>nsegs << 4);
-  store<u32>(s, Seg.Kmem);
-  store<u32>(s, len, 4);
-  store<u32>(s, <u32>addr, 8);
-  store<u32>(s, 0, 12);
-  nsegs++;
-  lastKind = Seg.Kmem;
+  if (lastKind == Seg.Kmem && <u32>addr == lastEnd) growSeg(len);
+  else addSeg(Seg.Kmem, len, <u32>addr, 0);
   lastEnd = <u32>addr + len;
 }
 
 export function planStream(stream: u32, len: u32): void {
   planned += len;
-  const s = io + Io.SEGS + (<usize>nsegs << 4);
-  store<u32>(s, Seg.Stream);
-  store<u32>(s, len, 4);
-  store<u32>(s, stream, 8);
-  store<u32>(s, 0, 12);
-  nsegs++;
-  lastKind = Seg.Stream;
+  addSeg(Seg.Stream, len, stream, 0);
 }
 
 /** Whether the host moves remote files' bytes itself (Seg.Host): kernel_set_host_io. */
@@ -117,14 +100,8 @@ export function setHostIO(on: bool): void {
 /** A Seg.Host segment: `len` bytes of remote handle `handle` at `off`, moved by the host (see abi.ts). */
 export function planHost(handle: u32, off: u64, len: u32): void {
   planned += len;
-  const s = io + Io.SEGS + (<usize>nsegs << 4);
-  store<u32>(s, Seg.Host);
-  store<u32>(s, len, 4);
-  store<u32>(s, handle, 8);
-  store<u32>(s, 0, 12);
+  addSeg(Seg.Host, len, handle, 0);
   store<u64>(io + Io.RES + (<usize>Plan.HOST_OFF << 2), off);
-  nsegs++;
-  lastKind = Seg.Host;
 }
 
 /** Publishes the plan's totals in RES. */
