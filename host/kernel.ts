@@ -43,7 +43,9 @@ export interface KernelExports {
   [name: string]: any;
 }
 
-const timeOrigin = performance.timeOrigin;
+// held once: in Node the global `performance` is a lazy getter, a lookup and a hasOwnProperty per use
+const perf = performance;
+const timeOrigin = perf.timeOrigin;
 
 /** A kernel instance with its memory views. */
 export class Kernel {
@@ -151,7 +153,7 @@ export class Kernel {
           if ((ptr & 3) !== 0 || ptr + count * 4 > u8.length) fsErr('fs_release');
           filestore.release(new Uint32Array(u8.buffer, ptr, count));
         },
-        now_us: () => Math.floor((timeOrigin + performance.now()) * 1000),
+        now_us: () => Math.floor((timeOrigin + perf.now()) * 1000),
         kernel_panic(msg: number, len: number, file: number, fileLen: number, line: number, col: number): void {
           const str = (p: number, n: number, dflt: string) => {
             const u8 = self.view();
