@@ -278,7 +278,8 @@ export class GuestProcess {
   private hostTransfer(write: boolean, handle: number, len: number): number {
     const K = this.K;
     const io = K.io;
-    let pos = Number(K.dv.getBigUint64(io + Io.RES + 4 * Plan.HOST_OFF, true));
+    // two halves, not getBigUint64 (a BigInt allocated per call); exact below 2^53, checked next
+    let pos = K.dv.getUint32(io + Io.RES + 4 * Plan.HOST_OFF + 4, true) * 0x100000000 + K.dv.getUint32(io + Io.RES + 4 * Plan.HOST_OFF, true);
     const hostIO = K.gofer.hostIO;
     if (!hostIO || !Number.isSafeInteger(pos)) throw new KernelFault('I/O plan has a host transfer the host cannot make');
     this.hostErrno = 0;
