@@ -38,12 +38,21 @@
 // "fallback: memory (addon not built: <reason>)": openFilestore() below does exactly that and
 // returns the note for --stats. The fallback is never silent.
 //
-// A caveat that no check here can remove: a store into a hole of a MAP_SHARED file mapping needs a
-// block, and when the file system (or, for memfd, memory) is full the kernel answers with SIGBUS,
-// which kills Node. `reserve: true` allocates blocks at grow() (fallocate KEEP_SIZE), turning that
-// into ENOSPC for never-used pages; pages the kernel frees (punched) and later reuses from its free
-// stack are holes again, so full protection needs the kernel to ask for them (allocate()) before
-// reuse. memfd and dir= on a roomy file system are the practical cases.
+// STORAGE FIRST (ENOSPC, never SIGBUS). A store into a hole of a MAP_SHARED file mapping needs a
+// block, and when the file system (or, for memfd, memory) is full the host kernel answers with
+// SIGBUS, which would kill Node. So this side, not the untrusted kernel, keeps a bit per page that
+// has no storage (`holes`), and a store goes through the mapping only where every page it touches
+// has storage; anything else is written by system call (writeDirect), which fails with ENOSPC and
+// gives the page its block. Grown pages are holes; release() punches pages out, holes again. The
+// kernel reuses most freed pages before releasing them (kernel/mm/filestore.ts), and those keep
+// their storage, so a rewrite into them is a plain store.
+//
+// FIRST TOUCH. Pages new to the filestore (Seg.PageNew) are written by system call even where a
+// reservation gave them storage: on the machines measured here (a VM with shadow page tables), the
+// first store to a page through a mapping costs 5-12 us (a fault, and the hypervisor's), a write by
+// system call into the page cache ~2 us a page, and a store to a page already mapped is a memcpy.
+// `reserve: true` (not the default) reserves grown pages with one fallocate and maps them in bulk
+// (MADV_POPULATE_WRITE) instead; it measured slower here (bench/results/analysis.md).
 import fs from 'node:fs';
 import path from 'node:path';
 import { Page } from '../kernel/abi';
@@ -53,7 +62,7 @@ import { loadNative, type NativeAddon } from './native/index';
 const CHUNK_BYTES = Page.CHUNK_PAGES * Page.SIZE;
 
 export interface FileFilestoreOptions {
-  /** Allocate blocks for grown pages (fallocate), so a full disk fails grow() instead of a later store. */
+  /** Reserve and map grown pages (fallocate + MADV_POPULATE_WRITE); default: holes, filled by system call (FIRST TOUCH). */
   reserve?: boolean;
 }
 
@@ -93,6 +102,13 @@ export class FileFilestore implements Filestore {
   private populate: boolean;
   /** Per chunk, a bit per page: written by writeDirect and not yet mapped writable by prefault(). */
   private readonly written: (Uint8Array | undefined)[] = [];
+  /** Per chunk, a bit per page: no storage behind it (see STORAGE FIRST). */
+  private readonly holes: (Uint8Array | undefined)[] = [];
+  /** Whether a write into part of a page gives the whole page storage (blocks of whole pages). */
+  private readonly wholePages: boolean;
+  /** Storage reservations made by grow(), and pages grown as holes (the reservation failed). */
+  reserveCalls = 0;
+  holePagesGrown = 0;
 
   /** Whether host-file-backed filestores can be used here (the addon loaded). */
   static available(): boolean {
@@ -159,6 +175,7 @@ export class FileFilestore implements Filestore {
     this.kind = kind;
     this.path = file;
     this.reserve = !!opts.reserve;
+    this.wholePages = fs.fstatSync(fd).blksize % Page.SIZE === 0;
     this.populate = typeof native.populateWrite === 'function' && kind !== 'file:memfd';
     this.limitPages = Math.max(0, Math.floor(limitBytes / Page.SIZE));
   }
@@ -180,14 +197,21 @@ export class FileFilestore implements Filestore {
     if (this.closed) return this.pages;
     pages = Math.min(Math.max(0, Math.floor(pages)), this.limitPages);
     if (!(pages > this.pages)) return this.pages;
-    try {
-      if (this.reserve) {
-        const first = this.pages * Page.SIZE;
-        this.native.fallocate(this.fd, this.native.FALLOC_FL_KEEP_SIZE, first, pages * Page.SIZE - first);
+    const first = this.pages;
+    let reserved = false;
+    if (this.reserve) {
+      try {
+        this.native.fallocate(this.fd, this.native.FALLOC_FL_KEEP_SIZE, first * Page.SIZE, (pages - first) * Page.SIZE);
+        reserved = true;
+        this.reserveCalls++;
+      } catch {
+        // no room for all of it now (or no fallocate here): the new pages are holes, written by system call
       }
+    }
+    try {
       this.native.ftruncate(this.fd, pages * Page.SIZE);
     } catch {
-      return this.pages; // no space / too big: the kernel reports ENOSPC
+      return this.pages; // too big: the kernel reports ENOSPC
     }
     // Map each chunk the new size reaches into; if a mapping fails, stop at the chunk before it.
     for (let c = 0; c * Page.CHUNK_PAGES < pages; c++) {
@@ -200,8 +224,65 @@ export class FileFilestore implements Filestore {
         break;
       }
     }
+    if (pages > first) {
+      this.markHoles(first, pages - 1, !reserved);
+      if (!reserved) this.holePagesGrown += pages - first;
+      else this.populateRange(first, pages - 1);
+    }
     this.pages = pages;
     return pages;
+  }
+
+  /** Maps pages first..last writable in bulk (one call per chunk); never fatal. */
+  private populateRange(first: number, last: number): void {
+    if (!this.native.populateWrite) return;
+    for (let p = first; p <= last; ) {
+      const c = p >>> Page.CHUNK_SHIFT;
+      const end = Math.min(last, (c + 1) * Page.CHUNK_PAGES - 1);
+      const buf = this.maps[c];
+      try {
+        if (buf) this.native.populateWrite(buf, (p & (Page.CHUNK_PAGES - 1)) * Page.SIZE, (end - p + 1) * Page.SIZE);
+      } catch {
+        // the stores fault the pages in instead
+      }
+      p = end + 1;
+    }
+  }
+
+  /** Sets or clears the no-storage bits of pages first..last. */
+  private markHoles(first: number, last: number, on: boolean): void {
+    for (let p = first; p <= last; p++) {
+      const c = p >>> Page.CHUNK_SHIFT;
+      let bits = this.holes[c];
+      if (!bits) {
+        if (!on) {
+          p = (c + 1) * Page.CHUNK_PAGES - 1; // nothing marked in this chunk
+          continue;
+        }
+        bits = this.holes[c] = new Uint8Array(Page.CHUNK_PAGES >>> 3);
+      }
+      const i = p & (Page.CHUNK_PAGES - 1);
+      if (on) bits[i >>> 3] |= 1 << (i & 7);
+      else bits[i >>> 3] &= ~(1 << (i & 7));
+    }
+  }
+
+  /**
+   * Whether any page of filestore bytes page*4096+off, +len (bounds checked by the caller) has no
+   * storage, so that a store there could SIGBUS: the caller then writes by system call instead.
+   */
+  unbacked(page: number, off: number, len: number): boolean {
+    const last = page + ((off + Math.max(len, 1) - 1) >>> Page.SHIFT);
+    for (let p = page; p <= last; p++) {
+      const bits = this.holes[p >>> Page.CHUNK_SHIFT];
+      if (!bits) {
+        p = ((p >>> Page.CHUNK_SHIFT) + 1) * Page.CHUNK_PAGES - 1;
+        continue;
+      }
+      const i = p & (Page.CHUNK_PAGES - 1);
+      if (bits[i >>> 3] & (1 << (i & 7))) return true;
+    }
+    return false;
   }
 
   release(pages: Uint32Array): void {
@@ -219,6 +300,7 @@ export class FileFilestore implements Filestore {
     if (this.punchSupported) {
       try {
         this.punchCalls += this.native.punch(this.fd, list, Page.SIZE);
+        for (let i = 0; i < list.length; i++) this.markHoles(list[i], list[i], true);
         return;
       } catch (e: any) {
         // Cannot punch here: zero the pages instead (they must read as zeros either way).
@@ -227,6 +309,7 @@ export class FileFilestore implements Filestore {
     }
     for (let i = 0; i < list.length; i++) {
       const p = list[i];
+      if (this.unbacked(p, 0, Page.SIZE)) continue; // a hole reads as zeros already (and a store could SIGBUS)
       const at = (p & (Page.CHUNK_PAGES - 1)) * Page.SIZE;
       this.chunk(p >>> Page.CHUNK_SHIFT)!.fill(0, at, at + Page.SIZE);
     }
@@ -250,11 +333,30 @@ export class FileFilestore implements Filestore {
     return pages;
   }
 
+  /** Writes made by system call (writeDirect). */
+  directWrites = 0;
+
+  counters(): Record<string, number> {
+    return {
+      filestoreSyscallWrites: this.directWrites,
+      filestoreReservations: this.reserveCalls,
+      filestorePunchCalls: this.punchCalls,
+      filestorePagesReleased: this.releasedPages,
+    };
+  }
+
   writeDirect(page: number, off: number, src: Uint8Array, srcOff: number, len: number): void {
+    this.directWrites++;
     let done = 0;
     const at = page * Page.SIZE + off;
     while (done < len) done += fs.writeSync(this.fd, src, srcOff + done, len - done, at + done);
-    if (this.populate && len > 0) this.mark(Math.floor(at / Page.SIZE), Math.floor((at + len - 1) / Page.SIZE), true);
+    if (len === 0) return;
+    const first = Math.floor(at / Page.SIZE);
+    const last = Math.floor((at + len - 1) / Page.SIZE);
+    if (this.populate) this.mark(first, last, true);
+    // the pages written now have storage: whole, or (blocks smaller than a page) those written whole
+    if (this.wholePages) this.markHoles(first, last, false);
+    else if (Math.ceil(at / Page.SIZE) <= Math.floor((at + len) / Page.SIZE) - 1) this.markHoles(Math.ceil(at / Page.SIZE), Math.floor((at + len) / Page.SIZE) - 1, false);
   }
 
   /** Sets or clears the written-by-system-call marks of pages first..last (one chunk's bitmap each). */
@@ -304,17 +406,6 @@ export class FileFilestore implements Filestore {
         }
       }
       bits.fill(0, b8, b8 + 8);
-    }
-  }
-
-  /** Reserves blocks for pages about to be reused (see the SIGBUS caveat above); false on ENOSPC. */
-  allocate(pages: Uint32Array): boolean {
-    if (this.closed) return false;
-    try {
-      this.native.allocate(this.fd, pages.filter((p) => p < this.pages), Page.SIZE);
-      return true;
-    } catch {
-      return false;
     }
   }
 

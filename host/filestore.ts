@@ -40,10 +40,16 @@ export interface Filestore {
   shrink(pages: number): number;
   /**
    * Optional: writes src[srcOff, +len) to filestore byte page*4096+off with a system call instead of
-   * through the mapping. Large writes to fresh pages of a file-backed filestore are much faster so
-   * (no page fault per page). The caller has bounds-checked the range.
+   * through the mapping, which gives pages without storage their blocks or fails with ENOSPC (see
+   * unbacked). The caller has bounds-checked the range.
    */
   writeDirect?(page: number, off: number, src: Uint8Array, srcOff: number, len: number): void;
+  /**
+   * Optional, view filestores with writeDirect: whether any page of filestore bytes page*4096+off,
+   * +len has no storage behind it yet, so that a store through chunk() could fault fatally (SIGBUS
+   * on a full disk). Such ranges are written with writeDirect; the others are plain stores.
+   */
+  unbacked?(page: number, off: number, len: number): boolean;
   /**
    * Optional, view filestores: called before a read or store through chunk() of page*4096+off,
    * +len (bounds already checked), so that a host-file filestore can map the pages writable in bulk
@@ -59,6 +65,8 @@ export interface Filestore {
   readDirect?(page: number, off: number, dst: Uint8Array, dstOff: number, len: number): void;
   /** Direct-only filestores: zeroes filestore bytes page*4096+off, +len (range checked by the caller). */
   zeroDirect?(page: number, off: number, len: number): void;
+  /** Optional: counters for --stats (host calls the filestore made). */
+  counters?(): Record<string, number>;
   close(): void;
 }
 

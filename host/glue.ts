@@ -42,9 +42,6 @@ export interface Streams {
   writeAsync?(stream: number, data: Uint8Array, off: number, len: number): number | Promise<number>;
 }
 
-/** Filestore writes at least this long go by system call rather than through the mapping. */
-const DIRECT_WRITE = 64 * 1024;
-
 /**
  * Copies up to this many bytes go by a loop, longer ones by set(subarray). A run's first few thousand
  * calls are interpreted (V8 optimizes the glue only once it is hot), and there a 64-byte loop costs
@@ -363,8 +360,9 @@ export class GuestProcess {
         const chunk = this.fs.chunk(a >>> Page.CHUNK_SHIFT);
         const at = (a & (Page.CHUNK_PAGES - 1)) * Page.SIZE + b;
         if (!chunk || a >= this.fs.pages || b >= Page.SIZE || at + len > chunk.length) throw new KernelFault('I/O plan names a page outside the filestore');
-        if (write && this.fs.writeDirect && (kind === Seg.PageNew || len >= DIRECT_WRITE)) {
-          // fresh pages of a host file: by system call, which can fail with ENOSPC (see Seg.PageNew)
+        if (write && this.fs.writeDirect && (kind === Seg.PageNew || this.fs.unbacked!(a, b, len))) {
+          // pages of a host file new to the filestore, or without storage (a store there could
+          // SIGBUS): by system call, which can fail with ENOSPC (host/filestore-file.ts)
           const got = this.direct(true, a, b, len);
           if (got < len) {
             this.failedErrno = this.directErrno;
@@ -920,6 +918,8 @@ export class GuestProcess {
       this.gdv.setUint32(neventsPtr, nev, true);
       return 0;
     }
+    // the guest goes idle: a good moment to give freed filestore pages back (kernel/mm/filestore.ts)
+    if (earliest >= 1) this.k.kernel_flush();
     if (this.suspend && earliest > 0) {
       // the guest is put aside (host/jspi.ts) and its thread runs others meanwhile
       return this.suspend(earliest).then(() => this.clocksDue(inPtr, outPtr, nsubs, neventsPtr, waits, earliest));

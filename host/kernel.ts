@@ -124,14 +124,17 @@ export class Kernel {
           const c = filestore.chunk(page >>> Page.CHUNK_SHIFT);
           const at = (page & (Page.CHUNK_PAGES - 1)) * Page.SIZE + off;
           if (!c || page >= filestore.pages || off >= Page.SIZE || at + len > c.length || src + len > u8.length) fsErr('fs_write');
-          // copy-up fills fresh pages: by system call where the filestore is a host file
-          if (filestore.writeDirect) {
+          // copy-up: pages without storage yet by system call (ENOSPC, never SIGBUS), the rest stored
+          if (filestore.writeDirect && filestore.unbacked!(page, off, len)) {
             try {
               filestore.writeDirect(page, off, u8, src, len);
             } catch (e) {
               return hostErrno(e);
             }
-          } else c!.set(u8.subarray(src, src + len), at);
+          } else {
+            filestore.prefault?.(page, off, len);
+            c!.set(u8.subarray(src, src + len), at);
+          }
           return 0;
         },
         fs_zero: direct ? fsZeroDirect : function fs_zero(page: number, off: number, len: number): void {
@@ -141,6 +144,8 @@ export class Kernel {
           const c = filestore.chunk(page >>> Page.CHUNK_SHIFT);
           const at = (page & (Page.CHUNK_PAGES - 1)) * Page.SIZE + off;
           if (!c || page >= filestore.pages || off + len > Page.SIZE) fsErr('fs_zero');
+          if (filestore.unbacked?.(page, off, len)) return; // a hole reads as zeros (and a store could SIGBUS)
+          filestore.prefault?.(page, off, len);
           c!.fill(0, at, at + len);
         },
         fs_shrink(pages: number): number {
@@ -195,7 +200,7 @@ export class Kernel {
   }
 
   /** Kernel statistics (kernel_stats). */
-  stats(): { goferCalls: number; copyUps: number; pagesUsed: number; pagesLimit: number; inodes: number } {
+  stats(): { goferCalls: number; copyUps: number; pagesUsed: number; pagesLimit: number; inodes: number; pagesHeld: number } {
     this.exports.kernel_stats();
     this.view();
     const r = this.io + Io.RES;
@@ -205,6 +210,7 @@ export class Kernel {
       pagesUsed: this.dv.getUint32(r + 16, true),
       pagesLimit: this.dv.getUint32(r + 20, true),
       inodes: this.dv.getUint32(r + 24, true),
+      pagesHeld: this.dv.getUint32(r + 28, true), // freed, storage kept for reuse (kernel/mm/filestore.ts)
     };
   }
 }

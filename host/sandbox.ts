@@ -514,7 +514,7 @@ export async function openSandbox(opts: RunOptions, cleanup = new Cleanup()): Pr
       config,
       mode,
       hostFiles: filestoreFiles,
-      stats: () => ({ ...kernel!.stats(), filestore: filestore.kind + (note ? ` (${note})` : ''), ...gofer.stats() }),
+      stats: () => ({ ...kernel!.stats(), filestore: filestore.kind + (note ? ` (${note})` : ''), ...filestore.counters?.(), ...gofer.stats() }),
       goferDied: () => gofer.died(),
       cleanup,
     };

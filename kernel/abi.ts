@@ -24,11 +24,13 @@
 //   Seg.Zero   len zero bytes (a hole; reads only)
 //   Seg.Kmem   kernel memory [a, a+len) (for a write: only in a COMMIT plan)
 //   Seg.Stream the host stream a (stdio); the glue does the host read/write, and may do fewer bytes
-//   Seg.PageNew as Seg.Page, for a write into pages allocated by this very plan: a host-file-backed
-//              filestore writes these with a system call (never through the mapping, whose first
-//              store into a hole faults, and on a full disk kills the process with SIGBUS). If that
-//              write fails, the glue calls io_abort with the bytes it did write, and the kernel
-//              takes the rest of the write back (size, offset, pages).
+//   Seg.PageNew as Seg.Page, for a write into pages new to the filestore, allocated by this very
+//              plan (not freed pages reused with their storage): a host-file-backed filestore writes
+//              these with a system call (a first store through the mapping costs a fault). Whatever
+//              the kind, the host writes by system call any page it knows to have no storage (a
+//              store there could SIGBUS on a full disk). If such a write fails, the glue calls
+//              io_abort with the bytes it did write, and the kernel takes the rest of the write
+//              back (size, offset, pages, and zeros over reused pages it was to fill).
 export const enum Io {
   PATH1 = 0,
   PATH2 = 4096,

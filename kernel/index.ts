@@ -7,7 +7,7 @@ import { dentryTableSetup } from "./vfs/dentry";
 import { fdSetup } from "./vfs/fd";
 import { goferSetup, goferCalls } from "./fs/gofer";
 import { overlayMount, tmpfsMount, copyUps } from "./fs/overlay";
-import { filestoreSetup, flushPending, pagesLimit, pagesUsed } from "./mm/filestore";
+import { filestoreSetup, flushPending, pagesHeld, pagesLimit, pagesUsed } from "./mm/filestore";
 import { inodesInUse, setInodeLimit } from "./vfs/inode";
 import { setCreateOwner } from "./vfs/ops";
 import { io, ioSetup, res32, res64, setHostIO } from "./io";
@@ -62,11 +62,12 @@ export function kernel_flush(): void {
   flushPending();
 }
 
-/** Statistics into RES: u64 gofer calls, u64 copy-ups, u32 pages used, u32 page limit, u32 inodes. */
+/** Statistics into RES: u64 gofer calls, u64 copy-ups, u32 pages used, u32 page limit, u32 inodes, u32 pages held. */
 export function kernel_stats(): void {
   res64(0, goferCalls);
   res64(1, copyUps);
   res32(4, pagesUsed());
   res32(5, pagesLimit());
   res32(6, inodesInUse());
+  res32(7, pagesHeld());
 }

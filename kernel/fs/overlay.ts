@@ -18,9 +18,9 @@
 import { DEBUG } from "../debug";
 import { Chan, GetdentsResp, Msg, OpenFlags, Stat } from "../../gofer/protocol/messages";
 import { Page } from "../abi";
-import { fs_write } from "../host";
+import { fs_write, fs_zero } from "../host";
 import { planKmem } from "../io";
-import { PAGE_NONE, pageAlloc } from "../mm/filestore";
+import { PAGE_NONE, allocDirty, pageAlloc } from "../mm/filestore";
 import { dInsert, dLookup } from "../vfs/dentry";
 import { IFlag, Inode, NO_NODE, inodeAlloc, inodeFreeStruct, reserveInos } from "../vfs/inode";
 import { E } from "../wasi/errno";
@@ -218,6 +218,7 @@ export function copyUp(n: Inode): u32 {
   const size = n.size;
   let e = openLower(n);
   let off: u64 = 0;
+  let prev = PAGE_NONE;
   while (e == 0 && off < size) {
     const want = <u32>min<u64>(size - off, <u64>Chan.Window);
     e = goferPRead(n.lowerHandle, off, want);
@@ -227,13 +228,16 @@ export function copyUp(n: Inode): u32 {
       break;
     }
     for (let i: u32 = 0; i < want; i += <u32>Page.SIZE) {
-      const p = pageAlloc();
+      const p = pageAlloc(prev);
       if (p == PAGE_NONE) {
         e = E.NOSPC;
         break;
       }
+      prev = p + 1; // the next page's goal: the one after this
       setPage(n, <u32>((off + i) >>> Page.SHIFT), p);
-      e = fs_write(p, 0, resp + i, min<u32>(want - i, <u32>Page.SIZE));
+      const len = min<u32>(want - i, <u32>Page.SIZE);
+      if (allocDirty && len < <u32>Page.SIZE) fs_zero(p, len, <u32>Page.SIZE - len); // old bytes past the end
+      e = fs_write(p, 0, resp + i, len);
       if (e) break;
     }
     off += want;

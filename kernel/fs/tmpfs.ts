@@ -11,7 +11,7 @@ import { reallocOrAlloc } from "../mm/mem";
 import { Page } from "../abi";
 import { fs_zero } from "../host";
 import { planPage, planRoom, planZero } from "../io";
-import { PAGE_NONE, pageAlloc, pageFree } from "../mm/filestore";
+import { PAGE_NONE, allocDirty, pageAlloc, pageFree } from "../mm/filestore";
 import { Inode } from "../vfs/inode";
 import { devCharge, devUncharge } from "./devices";
 
@@ -22,13 +22,46 @@ const LEAF_MASK: u32 = LEAF_ENTRIES - 1;
 /** Largest file the tmpfs holds (1 TiB); past it writes and truncates fail with EFBIG. */
 export const MAX_FILE_SIZE: u64 = <u64>1 << 40;
 
-/** A page for file `n`, counted against its file system's quota (devices.ts); PAGE_NONE when full. */
-// @ts-ignore: decorator
-@inline function allocFor(n: Inode): u32 {
+/**
+ * A page for file page `idx` of `n`, counted against its file system's quota (devices.ts), next to
+ * the page of file page idx-1 if it can be; PAGE_NONE when full. allocDirty says whether it holds
+ * old bytes (mm/filestore.ts): the caller zeroes what it does not write.
+ */
+function allocFor(n: Inode, idx: u32): u32 {
   if (!devCharge(n.dev)) return PAGE_NONE;
-  const p = pageAlloc();
+  const before = idx > 0 ? pageGet(n, idx - 1) : 0; // its page + 1: the page after it
+  const p = pageAlloc(before != 0 ? before : PAGE_NONE);
   if (p == PAGE_NONE) devUncharge(n.dev);
   return p;
+}
+
+// The file pages of the last planned write that got a page with old bytes in it and were left for
+// the write to fill whole (u32 file page indexes): if the host stores less than planned, io_abort
+// zeroes what was not written (zeroUnwritten).
+let unzeroed: usize = 0;
+let unzeroedLen: u32 = 0;
+let unzeroedCap: u32 = 0;
+
+function noteUnzeroed(idx: u32): void {
+  if (unzeroedLen == unzeroedCap) {
+    unzeroedCap = unzeroedCap == 0 ? 64 : unzeroedCap << 1;
+    unzeroed = reallocOrAlloc(unzeroed, <usize>unzeroedCap << 2);
+  }
+  store<u32>(unzeroed + (<usize>unzeroedLen << 2), idx);
+  unzeroedLen++;
+}
+
+/** After a short write: zeroes the bytes from `from` on of the pages the write was to fill whole. */
+export function zeroUnwritten(n: Inode, from: u64): void {
+  for (let i: u32 = 0; i < unzeroedLen; i++) {
+    const idx = load<u32>(unzeroed + (<usize>i << 2));
+    const start = <u64>idx << Page.SHIFT;
+    if (start + <u64>Page.SIZE <= from) continue;
+    const p = pageGet(n, idx);
+    const at = from > start ? <u32>(from - start) : 0;
+    if (p != 0) fs_zero(p - 1, at, <u32>Page.SIZE - at);
+  }
+  unzeroedLen = 0;
 }
 
 // @ts-ignore: decorator
@@ -116,6 +149,7 @@ export function planRead(n: Inode, off: u64, len: u32): u32 {
  */
 export function planWrite(n: Inode, off: u64, len: u32, nospc: usize): u32 {
   let done: u32 = 0;
+  unzeroedLen = 0;
   while (done < len && planRoom()) {
     const pos = off + done;
     const idx = <u32>(pos >>> Page.SHIFT);
@@ -123,16 +157,21 @@ export function planWrite(n: Inode, off: u64, len: u32, nospc: usize): u32 {
     const chunk = min<u32>(len - done, <u32>Page.SIZE - po);
     const slot = pageSlot(n, idx);
     let p = load<u32>(slot);
-    let fresh = false;
+    let fresh = false; // a page new to the filestore (not one reused with its storage): Seg.PageNew
     if (p == 0) {
-      const np = allocFor(n);
+      const np = allocFor(n, idx);
       if (np == PAGE_NONE) {
         store<u8>(nospc, 1);
         break;
       }
+      if (allocDirty) {
+        // old bytes: zeroed now where the write will not cover them, else left for the write
+        if (chunk != <u32>Page.SIZE) fs_zero(np, 0, <u32>Page.SIZE);
+        else noteUnzeroed(idx);
+      }
       p = np + 1;
       store<u32>(slot, p);
-      fresh = true;
+      fresh = !allocDirty;
     }
     planPage(p - 1, po, chunk, fresh);
     done += chunk;
@@ -148,8 +187,9 @@ export function allocateRange(n: Inode, off: u64, len: u64): bool {
   for (let idx = first; idx <= last; idx++) {
     const slot = pageSlot(n, idx);
     if (load<u32>(slot) != 0) continue;
-    const np = allocFor(n);
+    const np = allocFor(n, idx);
     if (np == PAGE_NONE) return false;
+    if (allocDirty) fs_zero(np, 0, <u32>Page.SIZE);
     store<u32>(slot, np + 1);
   }
   return true;

@@ -65,6 +65,12 @@ export const MAX_FDS: u32 = 16384;
 const MAX_PROCS: u32 = 4096;
 
 let procs: usize = 0; // Proc*[MAX_PROCS]
+let live: u32 = 0; // processes in the table
+
+/** Processes alive. */
+export function procsAlive(): u32 {
+  return live;
+}
 
 export function fdSetup(): void {
   procs = heap.alloc(<usize>MAX_PROCS << 2);
@@ -88,6 +94,7 @@ export function procNew(root: Inode): i32 {
     root.refs++;
     p.live = 1;
     store<usize>(procs + (<usize>pid << 2), changetype<usize>(p));
+    live++;
     return <i32>pid;
   }
   return -1;
@@ -106,6 +113,7 @@ export function procFree(pid: u32): void {
   inodeMaybeFree(p.root);
   heap.free(changetype<usize>(p));
   store<usize>(procs + (<usize>pid << 2), 0);
+  live--;
 }
 
 // @ts-ignore: decorator

@@ -9,11 +9,11 @@
 import { Io, PlanFlag, Readdir, Stream } from "../abi";
 import { Chan } from "../../gofer/protocol/messages";
 import { copyUp, loadLink, markUpper, planLowerRead, populate, rootInode, setRoot } from "../fs/overlay";
-import { MAX_FILE_SIZE, allocateRange, freeFileData, planRead, planWrite, truncatePages } from "../fs/tmpfs";
+import { MAX_FILE_SIZE, allocateRange, freeFileData, planRead, planWrite, truncatePages, zeroUnwritten } from "../fs/tmpfs";
 import { nowNs } from "../host";
 import { hostIO, io, planBegin, planEnd, planHost, planKmem, planStream, res32, res64 } from "../io";
 import { dAt, dname, dSeek } from "../vfs/dentry";
-import { Access, FK, File, Proc, fdClear, fdInstall, fdInstallAt, fileClose, fileNew, fileOf, procFree, procGet, procNew } from "../vfs/fd";
+import { Access, FK, File, Proc, fdClear, fdInstall, fdInstallAt, fileClose, fileNew, fileOf, procFree, procGet, procNew, procsAlive } from "../vfs/fd";
 import { IFlag, Inode, NO_NODE } from "../vfs/inode";
 import { Dot, W, walk, wDentry, wDir, wDot, wInode, wNameLen, wSlash } from "../vfs/namei";
 import { createNode, dirEmpty, isAncestor, linkEntry, markDirUpper, renameEntry, symlinkNode, touchDir, unlinkEntry } from "../vfs/ops";
@@ -25,7 +25,7 @@ import {
   SET_ATIME, SET_ATIME_NOW, SET_MTIME, SET_MTIME_NOW, SET_SIZE,
 } from "../fs/remote";
 import { goferFSync, goferStatFS } from "../fs/gofer";
-import { pagesFree, pagesLimit, pagesUsed } from "../mm/filestore";
+import { flushPending, pagesFree, pagesLimit, pagesUsed } from "../mm/filestore";
 import { inodeRoom, inodesInUse } from "../vfs/inode";
 import { E } from "./errno";
 import { Advice, Dirent, FD, FST, Fdstat, Filestat, Filetype, LOOKUP, O, Prestat, R, Whence } from "./types";
@@ -453,6 +453,7 @@ export function io_abort(pid: u32, done: u32): u32 {
   if (f === null || procGet(pid) === null || f.inode === null) return E.BADF;
   const n = f.inode!;
   const end = abortOff + done;
+  zeroUnwritten(n, end); // pages with old bytes the write was to fill whole read as zeros past it
   const size = end > abortSize ? end : abortSize;
   if (size < n.size) truncatePages(n, size, true);
   if (abortAdvance) f.offset = end;
@@ -1014,6 +1015,9 @@ export function proc_create_child(parent: u32, fd0: u32, fd1: u32, fd2: u32): i3
 
 export function proc_destroy(pid: u32): void {
   procFree(pid);
+  // a process that ends while others go on (a shell's command, an exec'd one): what it freed goes
+  // back to the host now, so `rm` in a shell shrinks the host's usage at once (mm/filestore.ts)
+  if (procsAlive() > 0) flushPending();
 }
 
 /** The host stream behind fd, or -1 if fd is not a stream (poll_oneoff uses it). */

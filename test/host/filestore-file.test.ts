@@ -161,7 +161,7 @@ ntest('punch: st_blocks and du shrink; one fallocate per run of adjacent pages; 
 });
 
 ntest('memfd: FileFilestore.memfd grows, maps, releases, closes', () => {
-  const f = FileFilestore.memfd(64 * MiB);
+  const f = FileFilestore.memfd(64 * MiB, { reserve: true });
   const fd = fdOf(f);
   try {
     assert.is(f.kind, 'file:memfd');
@@ -175,13 +175,18 @@ ntest('memfd: FileFilestore.memfd grows, maps, releases, closes', () => {
     const c = f.chunk(0)!;
     assert.is(c.length, 256 * PAGE);
     assert.is(f.chunk(1), undefined);
+    // reserve: grown pages have their storage (STORAGE FIRST), and stores there cannot SIGBUS
+    assert.is(f.allocatedBytes(), 256 * PAGE);
+    assert.is(f.reserveCalls, 1);
+    assert.not.ok(f.unbacked(0, 0, 256 * PAGE));
     c.fill(7, 10 * PAGE, 12 * PAGE);
     assert.is(pread(fd, 1, 11 * PAGE + 5)[0], 7);
-    assert.is(f.allocatedBytes(), 2 * PAGE);
     f.release(new Uint32Array([11, 10, 5000])); // 5000 is past the end: ignored
     assert.is(f.punchCalls, 1);
     assert.is(f.releasedPages, 2);
-    assert.is(f.allocatedBytes(), 0);
+    assert.is(f.allocatedBytes(), 254 * PAGE);
+    // released pages are holes again: a write there must go by system call
+    assert.ok(f.unbacked(10, 0, PAGE) && f.unbacked(9, 100, PAGE) && !f.unbacked(12, 0, PAGE));
     assert.ok(c.subarray(10 * PAGE, 12 * PAGE).every((b) => b === 0));
     // growing gives a longer view of the same mapping; old bytes stay
     c[0] = 42;
@@ -268,7 +273,7 @@ ntest('limit: grow never passes the size limit, the file is never longer, views 
 });
 
 ntest('chunks: a sparse 1 GiB + 4 page filestore spans two chunks at the right file offsets', () => {
-  const f = FileFilestore.inDir(tempDir(), CHUNK + 8 * PAGE);
+  const f = FileFilestore.inDir(tempDir(), CHUNK + 8 * PAGE, { reserve: false });
   try {
     assert.is(f.grow(Page.CHUNK_PAGES + 4), Page.CHUNK_PAGES + 4);
     const fd = fdOf(f);
@@ -300,7 +305,7 @@ ntest('chunks: a sparse 1 GiB + 4 page filestore spans two chunks at the right f
 
 ntest('prefault: pages written by writeDirect are mapped writable in bulk, per 64-page cluster, at the first store; released pages never are', () => {
   const upper = tempDir();
-  const f = FileFilestore.self(upper, 'pop-1', 64 * MiB);
+  const f = FileFilestore.self(upper, 'pop-1', 64 * MiB, { reserve: false }); // grown pages unmapped, as after a failed reservation
   const file = path.join(upper, selfFileName('pop-1'));
   // Rss of our mapping of the file, from /proc/self/smaps (0 when no page of it is mapped)
   const rss = () => {
@@ -452,10 +457,10 @@ ntest('RssAnon: 256 MiB written through a memfd mapping is not anonymous memory;
   const f = FileFilestore.memfd(512 * MiB);
   try {
     const pages = (256 * MiB) / PAGE;
-    assert.is(f.grow(pages), pages);
-    const c = f.chunk(0)!;
     const anon0 = status('RssAnon');
     const shmem0 = status('RssShmem');
+    assert.is(f.grow(pages), pages); // reserves and maps the pages (STORAGE FIRST)
+    const c = f.chunk(0)!;
     for (let at = 0; at < 256 * MiB; at += MiB) c.fill((at / MiB) & 0xff || 1, at, at + MiB);
     const anon1 = status('RssAnon');
     const shmem1 = status('RssShmem');
@@ -482,10 +487,10 @@ ntest('RssAnon: the same through a dir= file (page cache, not anonymous memory)'
   const f = FileFilestore.inDir(tempDir(), 512 * MiB);
   try {
     const pages = (256 * MiB) / PAGE;
-    f.grow(pages);
-    const c = f.chunk(0)!;
     const anon0 = status('RssAnon');
     const file0 = status('RssFile');
+    f.grow(pages);
+    const c = f.chunk(0)!;
     for (let at = 0; at < 256 * MiB; at += MiB) c.fill(0x33, at, at + MiB);
     const anon1 = status('RssAnon');
     const file1 = status('RssFile');
