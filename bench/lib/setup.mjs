@@ -78,7 +78,7 @@ function tarEntries(tarPath, prefix) {
 /** Builds (or reuses) the bench image; returns its path. */
 export function benchImage(work) {
   const image = path.join(work, 'image.tar');
-  const inputs = [CLANG_WASM, path.join(CLANG, 'llvm-resources.tar'), ...['fsstress', 'opbench', 'sh', 'toolbox'].map((g) => path.join(ROOT, 'dist/guests', `${g}.wasm`)), path.join(ROOT, 'bench/lib/setup.mjs')];
+  const inputs = [CLANG_WASM, path.join(CLANG, 'llvm-resources.tar'), ...['fsstress', 'opbench', 'churn', 'sh', 'toolbox'].map((g) => path.join(ROOT, 'dist/guests', `${g}.wasm`)), path.join(ROOT, 'bench/lib/setup.mjs')];
   if (fs.existsSync(image) && inputs.every((f) => fs.statSync(f).mtimeMs < fs.statSync(image).mtimeMs)) return image;
   const guest = (g) => fs.readFileSync(path.join(ROOT, 'dist/guests', `${g}.wasm`));
   const tus = translationUnits();
@@ -91,6 +91,7 @@ export function benchImage(work) {
   const bin = [
     { path: 'bin/fsstress', type: 'file', data: guest('fsstress'), mode: 0o755 },
     { path: 'bin/opbench', type: 'file', data: guest('opbench'), mode: 0o755 },
+    { path: 'bin/churn', type: 'file', data: guest('churn'), mode: 0o755 },
     { path: 'bin/sh', type: 'file', data: guest('sh'), mode: 0o755 },
     { path: 'bin/toolbox', type: 'file', data: guest('toolbox'), mode: 0o755 },
     ...tools.map((t) => ({ path: `bin/${t}`, type: 'symlink', target: 'toolbox' })),
