@@ -11,7 +11,7 @@ import { reallocOrAlloc } from "../mm/mem";
 import { Page } from "../abi";
 import { fs_zero } from "../host";
 import { planPage, planRoom, planZero } from "../io";
-import { PAGE_NONE, allocDirty, pageAlloc, pageFree } from "../mm/filestore";
+import { PAGE_NONE, allocDirty, pageAlloc, pageFree, pagesSettle } from "../mm/filestore";
 import { Inode } from "../vfs/inode";
 import { devCharge, devUncharge } from "./devices";
 
@@ -198,6 +198,11 @@ export function allocateRange(n: Inode, off: u64, len: u64): bool {
 /** Frees the pages of file pages >= `fromIdx`. */
 function freeFrom(n: Inode, fromIdx: u32): void {
   if (n.map == 0) return;
+  freeRange(n, fromIdx);
+  pagesSettle();
+}
+
+function freeRange(n: Inode, fromIdx: u32): void {
   if (n.mapLevels == 0) {
     for (let i = fromIdx; i < n.mapCap; i++) {
       const at = n.map + (<usize>i << 2);

@@ -11,8 +11,9 @@
 //          and costs no storage. A write into it goes through the host's file calls again.
 // Freeing only moves a page into `held`. Once more than `holdMax` pages are held (256 MiB, or an
 // eighth of the size limit if that is less), the held pages at the highest addresses are released
-// in one batch until half that many are left, so the host's usage (`du`) lags the guest's by at
-// most holdMax pages, and a file deleted and written again reuses its space without a host call.
+// in one batch until half that many are left (and, after a file gave back its pages, down to half
+// as well: pagesSettle), so the host's usage (`du`) lags the guest's by at most holdMax pages, and
+// a file deleted and written again reuses its space without a host call.
 // Everything held goes back when the guest goes idle (a sleep of a millisecond or more) and when a
 // process ends while others go on (a shell's command), through flushPending().
 // Releasing from the top lets hwm come down when the pages there are all clean, and the host then
@@ -191,6 +192,14 @@ export function releaseHeld(keep: u32): void {
   }
   if (heldCount == 0) heldLow = 0;
   flushBatch();
+}
+
+/**
+ * After a file gave back its pages (an unlink, a truncate): at most half of holdMax stays held, the
+ * lowest pages, so that the pages freed last, at the top, go back and the host's file can shrink.
+ */
+export function pagesSettle(): void {
+  if (heldCount > holdMax >>> 1) releaseHeld(holdMax >>> 1);
 }
 
 /** Hands every held page back to the host now (kernel_flush). */
