@@ -378,6 +378,22 @@ function selfDirInRootfs(rootfs: string | undefined, progress?: (m: string) => v
   }
 }
 
+/** The bind mount whose host side is `dir` or holds it (so that the guest could reach into it), if any. */
+function exposedBy(dir: string, volumes: Volume[]): Volume | undefined {
+  const real = (p: string) => {
+    try {
+      return fs.realpathSync(p);
+    } catch {
+      return path.resolve(p);
+    }
+  };
+  const d = real(dir);
+  return volumes.find((v) => {
+    const h = real(v.host);
+    return d === h || d.startsWith(h === '/' ? '/' : `${h}/`);
+  });
+}
+
 /** Opens the filestore the overlay2 mode asks for; `note` says when it fell back to memory. */
 function filestoreFor(mode: Overlay2, opts: RunOptions, cleanup: Cleanup): { filestore: Filestore; note: string | null; files: string[] } {
   const memLimit = Math.floor(os.totalmem() / 2);
@@ -396,10 +412,17 @@ function filestoreFor(mode: Overlay2, opts: RunOptions, cleanup: Cleanup): { fil
     const st = fs.statfsSync(dir);
     limit = Math.min(Number(st.bavail) * Number(st.bsize), 2 ** 44);
   }
-  const spec = mode.kind === 'dir' ? `dir=${dir}` : 'self';
+  let spec = mode.kind === 'dir' ? `dir=${dir}` : 'self';
+  // root:self keeps its file by name; where a bind mount would let the guest reach that name (and
+  // truncate the file under its own mapping: SIGBUS), it is made as dir= makes it, unlinked at once
+  const exposing = mode.kind === 'self' ? exposedBy(dir, opts.volumes ?? []) : undefined;
+  if (exposing) {
+    spec = `dir=${path.resolve(dir)}`;
+    opts.progress?.(`-v ${exposing.host}:${exposing.guest} contains the upper directory ${dir}: its filestore is unlinked there at once, out of the guest's reach`);
+  }
   const sandboxId = crypto.randomBytes(8).toString('hex');
   const files: string[] = [];
-  if (mode.kind === 'self') {
+  if (mode.kind === 'self' && !exposing) {
     sweepStaleFilestores(dir);
     const lock = path.join(dir, `${selfFileName(sandboxId)}.lock`);
     fs.writeFileSync(lock, `${process.pid} ${processStartTime(process.pid)}\n`, { flag: 'wx', mode: 0o600 });

@@ -9,6 +9,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { buildImage, tempDir } from '../lib/images';
 import { guestWasm, ROOT, RUN_JS, runSandbox } from '../lib/sandbox';
+import { DEFAULT_IMAGE } from '../lib/oci';
 
 const lower = new Uint8Array(20 << 20).map((_, i) => (i * 13) & 255);
 const img = buildImage(
@@ -113,6 +114,27 @@ test('two sandboxes on one upper dir get separate filestores and see only their 
   assert.is(ly.get('hash /tmp/x'), 'error=ENOENT');
   assert.equal(fs.readdirSync(upper), []);
 });
+
+// issue 17: a guest that reaches its own filestore file through a bind mount could truncate it under
+// the host's mapping (the host died of SIGBUS, status 135, and left the file behind) or rewrite its
+// upper layer's data. A filestore a bind mount would expose is unlinked at once.
+for (const how of ['the default upper directory in $TMPDIR', 'an --upper-dir inside the mounted directory']) {
+  test(`the filestore through a bind mount (${how}): out of the guest's reach`, () => {
+    const tmp = tempDir('exposed');
+    const upper = path.join(tmp, 'up');
+    fs.mkdirSync(upper);
+    const attack = 'echo hello-upper-data > /tmp/x; touch /tmp/empty; ls -a /hosttmp /hosttmp/*; cp /tmp/empty /hosttmp/wasmbox-upper-*/.wasmbox.filestore.????????????????; cp /tmp/empty /hosttmp/up/.wasmbox.filestore.????????????????; cat /tmp/x';
+    const flags = how.startsWith('an') ? ['--upper-dir', upper] : [];
+    const r = runSandbox(['--stats', ...flags, '-v', `${tmp}:/hosttmp`, DEFAULT_IMAGE, '/bin/sh', '-c', attack], { env: { TMPDIR: tmp } });
+    assert.is(r.status, 0, r.stderr); // the last command's, cat's
+    assert.not.match(r.stdout, /wasmbox\.filestore/, 'no filestore name is visible to the guest');
+    assert.match(r.stdout, /hello-upper-data\n$/, 'the upper layer reads back intact');
+    assert.match(r.stderr, /stats: filestore file:dir=\//, 'the filestore was made unlinked');
+    // (the guest's cp made a file named by the unmatched pattern itself, in the bind mount: its right)
+    const left = [...fs.readdirSync(upper), ...fs.readdirSync(tmp)].filter((n) => /^\.wasmbox\.filestore\.[0-9a-f]{16}|^wasmbox-/.test(n));
+    assert.equal(left, [], 'no filestore, lock or upper directory left behind');
+  });
+}
 
 test('--stats names the filestore in use', () => {
   const r = runSandbox(['--stats', '--overlay2', 'root:memory', img, 'write', '/tmp/a', '1']);
