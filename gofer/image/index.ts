@@ -130,7 +130,8 @@ function guarded(file: string, fn: (fds: number[]) => Image): Image {
 function open(imagePath: string, file: string, opts: OpenImageOptions, fds: number[]): Image {
   let fd: number;
   try {
-    fd = fs.openSync(imagePath, 'r');
+    // O_NONBLOCK: a FIFO (or a terminal) named as the image must not block the open; it is refused below
+    fd = fs.openSync(imagePath, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     throw new ImageError(`${file}: cannot open (${err.code === 'ENOENT' ? 'no such file' : err.code})`);
@@ -138,7 +139,10 @@ function open(imagePath: string, file: string, opts: OpenImageOptions, fds: numb
   fds.push(fd);
   const st = fs.fstatSync(fd);
   if (st.isDirectory()) throw new ImageError(`${file}: is a directory, not an image file`);
-  if (!st.isFile()) throw new ImageError(`${file}: is not a regular file`);
+  if (!st.isFile()) {
+    const kind = st.isFIFO() ? 'a FIFO' : st.isCharacterDevice() ? 'a character device' : st.isBlockDevice() ? 'a block device' : st.isSocket() ? 'a socket' : 'not a file';
+    throw new ImageError(`${file}: is ${kind}, not a regular file`);
+  }
   if (st.size === 0) throw new ImageError(`${file}: is an empty file, not an image`);
   const id = fs.fstatSync(fd, { bigint: true });
   const snap = opts.snapshots === false ? null : loadSnapshot(opts.cacheDir, fd, id);

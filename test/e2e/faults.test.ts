@@ -3,7 +3,7 @@
 // kernel's own memory (millions of files end in ENOSPC), SIGKILL leaving a self filestore that the
 // next start sweeps (but never a live one), and bind-mount data that is on the host once fsync
 // returns, even if the host is killed right after. Every test checks for stray files.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -94,6 +94,14 @@ for (const [sig, status] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
     assert.equal(strays(), before);
   });
 }
+
+test('a FIFO given as IMAGE is refused at once (125, one line), not waited on for ever', () => {
+  const fifo = path.join(tempDir('fifo'), 'image.tar');
+  execFileSync('mkfifo', [fifo]);
+  const r = runSandbox([fifo], { timeoutMs: 20_000 });
+  assert.is(r.status, 125, r.stderr);
+  assert.is(r.stderr, 'wasmbox: image.tar: is a FIFO, not a regular file\n');
+});
 
 test('--memory caps guest memory: malloc fails inside the guest, the host carries on', () => {
   const r = runSandbox(['--memory', '64m', img, 'hog']);

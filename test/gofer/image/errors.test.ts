@@ -56,6 +56,21 @@ const cases: { name: string; file: () => string; want: RegExp }[] = [
     want: /^imagedir: is a directory, not an image file$/,
   },
   {
+    // issue 17: opening a FIFO blocked for ever, and neither SIGTERM nor Ctrl-C stopped it
+    name: 'a FIFO (no writer: an open without O_NONBLOCK would block for ever)',
+    file: () => {
+      const f = path.join(tempDir('fifo'), 'fifo.tar');
+      execFileSync('mkfifo', [f]);
+      return f;
+    },
+    want: /^fifo\.tar: is a FIFO, not a regular file$/,
+  },
+  {
+    name: 'a character device',
+    file: () => '/dev/null',
+    want: /^null: is a character device, not a regular file$/,
+  },
+  {
     name: 'an empty file',
     file: () => writeTemp(new Uint8Array(0), 'empty.tar'),
     want: /^empty\.tar: is an empty file, not an image$/,
