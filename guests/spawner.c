@@ -3,6 +3,7 @@
 //   spawner redirect FILE PATH... spawn with stdout redirected to FILE (opened O_CREAT|O_TRUNC)
 //   spawner badfd PATH            spawn with an fd that is not open (EBADF)
 //   spawner cat FILE              print FILE (to check what a child left behind)
+//   spawner alloc MIB             allocate and touch MIB MiB, kept until exit: "alloc N ok" or "alloc N failed"
 // Several commands can be given in one run, separated by "--then".
 // The child's environment is the parent's plus CHILD=1; its working directory is /tmp.
 #include <errno.h>
@@ -46,6 +47,7 @@ static const char *errname(int e) {
     case 45: return "ENOEXEC";
     case 2: return "EACCES";
     case 6: return "EAGAIN";
+    case 48: return "ENOMEM";
     default: return "other";
   }
 }
@@ -83,6 +85,21 @@ static int command(int argc, char **argv) {
   } else if (strcmp(argv[1], "badfd") == 0 && argc >= 3) {
     fds[1] = 99;
     e = spawn(argv[2], argc - 2, argv + 2, fds, &status);
+  } else if (strcmp(argv[1], "alloc") == 0 && argc >= 3) {
+    static char *volatile kept[4096]; // kept (and volatile), so the compiler cannot drop the allocations
+    int mib = atoi(argv[2]);
+    for (int i = 0; i < mib && i < 4096; i++) {
+      char *p = kept[i] = malloc(1 << 20);
+      if (!p) {
+        printf("alloc %d failed\n", mib);
+        fflush(stdout);
+        return 0;
+      }
+      memset(p, 1, 1 << 20);
+    }
+    printf("alloc %d ok\n", mib);
+    fflush(stdout);
+    return 0;
   } else if (strcmp(argv[1], "cat") == 0 && argc >= 3) {
     char buf[4096];
     int fd = open(argv[2], O_RDONLY);

@@ -200,6 +200,11 @@ export class Kernel {
   }
 
   /** Kernel statistics (kernel_stats). */
+  /** Bytes of the kernel's linear memory (counted against the sandbox's memory limit). */
+  memoryBytes(): number {
+    return this.mem.buffer.byteLength;
+  }
+
   stats(): { goferCalls: number; copyUps: number; pagesUsed: number; pagesLimit: number; inodes: number; pagesHeld: number } {
     this.exports.kernel_stats();
     this.view();

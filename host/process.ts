@@ -34,6 +34,7 @@ import type { Filestore } from './filestore';
 import { ExitSignal, GuestProcess, type Streams } from './glue';
 import * as jspi from './jspi';
 import { Kernel, KernelFault } from './kernel';
+import { MemoryLimitError, capMemory } from './wasm-limits';
 
 /** A program that cannot be started: the errno a spawn returns, and the text the CLI prints. */
 export class ExecError extends Error {
@@ -56,8 +57,14 @@ export interface ProcessHost {
    * watchdog for --timeout and Ctrl-C. Whatever it throws ends the sandbox.
    */
   run?(start: () => void): void;
-  /** Optional: a module's bytes before compilation (the Node host caps guest memory, --memory). */
-  prepare?(bytes: Uint8Array): Uint8Array;
+  /**
+   * Optional: the container's memory limit in bytes (-m, as Docker's): the linear memories of every
+   * live process and the kernel's stay under it together. Each module is compiled with a maximum of
+   * what is left when it starts (memory.grow past it fails in the guest), and one whose declared
+   * minimum is over that is refused (ENOMEM). Exact while one process runs at a time (a parent waits
+   * in spawn); processes that run side by side (JSPI) were each capped by what was left at their start.
+   */
+  memoryLimit?: number;
   /**
    * Optional: called before each WASI or `wasmbox` import of a child process (depth > 0; never the
    * top process), when no kernel call is in progress. It may throw ExitSignal to end the child there
@@ -111,7 +118,35 @@ export function errnoText(e: number): string {
  * Finds and compiles the program `name` for `proc`: a name with a '/' is a path (relative to
  * `cwd`), a bare name is looked up through PATH (default /usr/local/bin:/usr/bin:/bin).
  */
-export function loadProgram(proc: GuestProcess, name: string, env: string[], cwd: string, prepare?: (b: Uint8Array) => Uint8Array): WebAssembly.Module {
+// The linear memories of the live processes of each kernel (one sandbox), for the memory limit.
+const liveMemories = new WeakMap<object, Set<WebAssembly.Memory>>();
+
+function memoriesOf(kernel: object): Set<WebAssembly.Memory> {
+  let set = liveMemories.get(kernel);
+  if (!set) liveMemories.set(kernel, (set = new Set()));
+  return set;
+}
+
+/** Bytes of linear memory a sandbox uses now: its live processes' and its kernel's. */
+export function memoryInUse(kernel: Kernel): number {
+  let n = kernel.memoryBytes();
+  for (const m of memoriesOf(kernel)) n += m.buffer.byteLength;
+  return n;
+}
+
+/**
+ * The memory cap (64 KiB pages) for a process starting now under `limit` bytes: what is left, rounded
+ * down to a sixteenth of the limit (so that a compiled module is reused while roughly as much is
+ * left), and never above 4 GiB.
+ */
+function capPages(kernel: Kernel, limit: number): number {
+  const step = Math.max(16, Math.floor(limit / 65536 / 16));
+  const left = Math.max(0, Math.floor((limit - memoryInUse(kernel)) / 65536));
+  const rounded = left >= step ? left - (left % step) : left;
+  return Math.min(65536, rounded);
+}
+
+export function loadProgram(proc: GuestProcess, name: string, env: string[], cwd: string, memoryLimit?: number): WebAssembly.Module {
   const candidates: string[] = [];
   if (name.includes('/')) candidates.push(name.startsWith('/') ? name : joinPath(cwd || '/', name));
   else {
@@ -121,27 +156,38 @@ export function loadProgram(proc: GuestProcess, name: string, env: string[], cwd
   let cache = modules.get(proc.kernel);
   if (!cache) modules.set(proc.kernel, (cache = new Map()));
   let first: number = E.NOENT;
+  const cap = memoryLimit === undefined ? -1 : capPages(proc.kernel, memoryLimit);
   for (const c of candidates) {
     const id = proc.fileIdentity(c);
     if (typeof id === 'number') {
       if (first === E.NOENT) first = id;
       continue;
     }
-    const hit = cache.get(id);
+    const key = cap < 0 ? id : `${id}|${cap}`;
+    const hit = cache.get(key);
     if (hit) return hit;
     const r = proc.readFile(c);
     if (typeof r === 'number') {
       if (first === E.NOENT) first = r;
       continue;
     }
+    let bytes = r;
+    if (cap >= 0) {
+      try {
+        bytes = capMemory(r, cap);
+      } catch (e) {
+        if (!(e instanceof MemoryLimitError)) throw e;
+        throw new ExecError(E.NOMEM, `exec ${name}: ${e.message} of the memory limit (-m ${Math.round(memoryLimit! / 2 ** 20)}m)`);
+      }
+    }
     let m: WebAssembly.Module;
     try {
-      m = new WebAssembly.Module((prepare ? prepare(r) : r) as BufferSource);
+      m = new WebAssembly.Module(bytes as BufferSource);
     } catch {
       throw new ExecError(E.NOEXEC, `exec ${name}: exec format error (not a WebAssembly module)`);
     }
     if (cache.size >= 64) cache.clear();
-    cache.set(id, m);
+    cache.set(key, m);
     return m;
   }
   throw new ExecError(first === E.ISDIR ? E.ACCES : first, `exec ${name}: ${errnoText(first)}`);
@@ -241,6 +287,8 @@ export function runModule(host: ProcessHost, proc: GuestProcess, module: WebAsse
   const start = instance.exports._start;
   if (!(mem instanceof WebAssembly.Memory) || typeof start !== 'function') throw notCommand();
   proc.bindMemory(mem);
+  const live = memoriesOf(host.kernel);
+  live.add(mem); // counted against the memory limit until the process ends
   if (suspendable) {
     // A guest that never suspended has finished already: V8 11.3 then returns (or throws) at once
     // rather than through a promise.
@@ -248,13 +296,17 @@ export function runModule(host: ProcessHost, proc: GuestProcess, module: WebAsse
     try {
       r = suspendable();
     } catch (e) {
+      live.delete(mem);
       return endStatus(host, argv0, e);
     }
-    if (!(r instanceof Promise)) return 0;
+    if (!(r instanceof Promise)) {
+      live.delete(mem);
+      return 0;
+    }
     return r.then(
       () => 0,
       (e) => endStatus(host, argv0, e),
-    );
+    ).finally(() => live.delete(mem));
   }
   try {
     if (depth === 0 && host.run) host.run(start as () => void);
@@ -262,6 +314,8 @@ export function runModule(host: ProcessHost, proc: GuestProcess, module: WebAsse
     return 0;
   } catch (e) {
     return endStatus(host, argv0, e);
+  } finally {
+    live.delete(mem);
   }
 }
 
@@ -326,7 +380,7 @@ function spawn(host: ProcessHost, parent: GuestProcess, depth: number, a: number
   try {
     let status: number | Promise<number>;
     try {
-      status = runModule(host, child, loadProgram(child, name, childEnv, cwd, host.prepare), argv[0], depth + 1);
+      status = runModule(host, child, loadProgram(child, name, childEnv, cwd, host.memoryLimit), argv[0], depth + 1);
     } catch (e) {
       if (e instanceof ExecError) return e.errno;
       throw e;

@@ -26,7 +26,6 @@ import { exportUpper } from './export';
 import { extractImage } from './extract';
 import { OptionError, type Overlay2, type TmpfsMount, type Volume } from './options';
 import { loadNative } from './native/index';
-import { capMemory } from './wasm-limits';
 import { ExitSignal, GuestProcess, type Streams } from './glue';
 import { Kernel, KernelFault, type GoferTransport } from './kernel';
 import { kernelFile, kernelModule } from './kernel-node';
@@ -394,6 +393,14 @@ function exposedBy(dir: string, volumes: Volume[]): Volume | undefined {
   });
 }
 
+/**
+ * The memory limit of a sandbox run without -m: half of the host's memory, so that an unconfigured
+ * run cannot take it all (every process's linear memory and the kernel's count, as under -m).
+ */
+export function defaultMemoryLimit(): number {
+  return Math.floor(os.totalmem() / 2);
+}
+
 /** Opens the filestore the overlay2 mode asks for; `note` says when it fell back to memory. */
 function filestoreFor(mode: Overlay2, opts: RunOptions, cleanup: Cleanup): { filestore: Filestore; note: string | null; files: string[] } {
   const memLimit = Math.floor(os.totalmem() / 2);
@@ -596,12 +603,12 @@ export async function run(opts: RunOptions): Promise<RunResult> {
       run: (start) => guardedRun(start, opts.timeoutSec),
       suspend: clock?.sleep,
       expire: clock?.expire,
-      prepare: opts.memoryBytes ? (b) => capMemory(b, Math.max(1, Math.floor(opts.memoryBytes! / 65536))) : undefined,
+      memoryLimit: opts.memoryBytes ?? defaultMemoryLimit(),
     };
     // The program is found inside the sandbox's namespace (a bare name through the image's PATH).
     let status: number;
     try {
-      const module = loadProgram(proc, argv[0], env, workdir, host.prepare);
+      const module = loadProgram(proc, argv[0], env, workdir, host.memoryLimit);
       mark('program loaded');
       status = await runModule(host, proc, module, argv[0]);
       if (clock?.expired()) throw timedOut();

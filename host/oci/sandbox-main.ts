@@ -33,9 +33,8 @@ import { ExitSignal, GuestProcess, type Streams } from '../glue';
 import * as jspi from '../jspi';
 import { loadNative } from '../native/index';
 import { ExecError, loadProgram, runModule, type ProcessHost } from '../process';
-import { Cleanup, openSandbox, PROJECT, SandboxError, type OpenedSandbox } from '../sandbox';
+import { Cleanup, defaultMemoryLimit, openSandbox, PROJECT, SandboxError, type OpenedSandbox } from '../sandbox';
 import { hostFiletype } from '../streams';
-import { capMemory } from '../wasm-limits';
 import { loadBundle, type SandboxSpec } from './bundle';
 import { runHook } from './hooks';
 import { debug, logLine, setLog } from './log';
@@ -292,7 +291,7 @@ class Container {
         job.children += d;
         if (job.children === 0) job.interruptPending = false;
       },
-      prepare: memoryBytes ? (b) => capMemory(b, Math.max(1, Math.floor(memoryBytes / 65536))) : undefined,
+      memoryLimit: memoryBytes ?? defaultMemoryLimit(),
     };
   }
 
@@ -305,7 +304,7 @@ class Container {
     const proc = new GuestProcess(this.sb!.kernel, this.sb!.filestore, pid, args, fullEnv, streams);
     const host = this.host(job, streams);
     try {
-      const module = loadProgram(proc, args[0], fullEnv, cwd, host.prepare);
+      const module = loadProgram(proc, args[0], fullEnv, cwd, host.memoryLimit);
       return { proc, host, module, pid };
     } catch (e) {
       k.proc_destroy(pid);

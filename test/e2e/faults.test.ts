@@ -111,6 +111,45 @@ test('--memory caps guest memory: malloc fails inside the guest, the host carrie
   assert.ok(Number(m![1]) >= 50 && Number(m![1]) <= 64, r.stdout);
 });
 
+// issue 17: -m is the container's limit, as docker run -m: every process's memory and the kernel's.
+const memImg = buildImage(
+  {
+    layers: [
+      [
+        { path: 'bin/spawner', type: 'file', data: guestWasm('spawner'), mode: 0o755 },
+        { path: 'bin/trap', type: 'file', data: guestWasm('trap'), mode: 0o755 },
+        { path: 'bin/sh', type: 'file', data: guestWasm('sh'), mode: 0o755 },
+        // (module (memory (export "memory") 16384) (func (export "_start"))): 1 GiB at start
+        { path: 'bin/big-min', type: 'file', data: new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 4, 1, 0x60, 0, 0, 3, 2, 1, 0, 5, 5, 1, 0, 0x80, 0x80, 1, 7, 19, 2, 6, ...Buffer.from('memory'), 2, 0, 6, ...Buffer.from('_start'), 0, 0, 10, 4, 1, 2, 0, 0x0b]), mode: 0o755 },
+        { path: 'nest.sh', type: 'file', data: '/bin/spawner alloc 8 --then run /bin/sh /nest.sh\n' },
+        { path: 'tmp', type: 'dir' },
+      ],
+    ],
+  },
+  { format: 'oci' },
+);
+
+test('-m: a module that declares more memory at start than the limit is refused (126, one line); spawned, ENOMEM', () => {
+  const r = runSandbox(['-m', '64m', memImg, '/bin/big-min']);
+  assert.is(r.status, 126, r.stderr);
+  assert.match(r.stderr, /^wasmbox: exec \/bin\/big-min: its memory starts at 1024 MiB, more than the \d+ MiB left of the memory limit \(-m 64m\)\n$/);
+  const s = runSandbox(['-m', '64m', memImg, '/bin/spawner', 'run', '/bin/big-min']);
+  assert.is(s.status, 0, s.stderr);
+  assert.is(s.stdout, 'errno ENOMEM\n');
+});
+
+test('-m bounds the whole container: a child gets what its parent left, and a self-spawning script stops at the limit', () => {
+  const r = runSandbox(['-m', '64m', memImg, '/bin/spawner', 'alloc', '40', '--then', 'run', '/bin/trap', 'hog']);
+  assert.is(r.status, 0, r.stderr);
+  const m = /hog: (\d+) MiB, then malloc failed/.exec(r.stdout);
+  assert.ok(m && Number(m[1]) <= 24, `the child took ${m?.[1]} MiB beside the parent's 40 (limit 64): ${r.stdout}`);
+  const n = runSandbox(['-m', '64m', memImg, '/bin/sh', '/nest.sh'], { timeoutMs: 60_000 });
+  assert.is(n.status, 0, n.stderr);
+  const held = n.stdout.split('\n').filter((l) => l === 'alloc 8 ok').length;
+  assert.ok(held >= 4 && held <= 7, `8 MiB held by ${held} nested processes under 64 MiB`);
+  assert.match(n.stderr, /Cannot allocate memory/, 'the nesting ends when a spawn is refused');
+});
+
 test('millions of tiny files end in ENOSPC (the inode limit), not in a crash', () => {
   // the limit is 4 million by default; the test uses a smaller one through the library API
   const script = `
