@@ -322,6 +322,7 @@ struct seg {
   bool colon;         // ${NAME:-word} etc.
   struct word *alt;   // the word of ${NAME op word}
   struct seg *next;
+  size_t len, cap;    // a literal being built: its length, and the room in `text` (wb_seg)
 };
 
 struct word {
@@ -403,17 +404,26 @@ struct wb {
 
 static void wb_seg(struct wb *b, int kind, const char *text, size_t n) {
   if ((kind == S_LIT || kind == S_QLIT) && b->last && b->last->kind == kind) {
-    size_t old = strlen(b->last->text);
-    char *t = aalloc(old + n + 1);
-    memcpy(t, b->last->text, old);
-    memcpy(t + old, text, n);
-    b->last->text = t;
+    // appended in place, the room doubled when it runs out: a word of n bytes costs O(n), not O(n^2)
+    struct seg *l = b->last;
+    if (l->len + n + 1 > l->cap) {
+      size_t cap = (l->len + n + 1) * 2;
+      char *t = aalloc(cap);
+      memcpy(t, l->text, l->len);
+      l->text = t;
+      l->cap = cap;
+    }
+    memcpy(l->text + l->len, text, n);
+    l->len += n;
+    l->text[l->len] = 0;
     b->any = true;
     return;
   }
   struct seg *s = aalloc(sizeof *s);
   s->kind = kind;
   s->text = astrndup(text, n);
+  s->len = n;
+  s->cap = n + 1;
   if (b->last) b->last->next = s;
   else b->w->segs = s;
   b->last = s;

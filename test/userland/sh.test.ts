@@ -66,6 +66,13 @@ function out(stdout: string, status = 0, stderr = ''): RunOutput {
 // ---------------------------------------------------------------------------------------------
 // sandbox: the real thing (needs the host's wasmbox.spawn)
 
+test('sandbox: a 1 MB word, unquoted, quoted and assigned (issue 17: words were built in O(n^2), a 100 KB one did not finish in 60 s)', () => {
+  const a = 'a'.repeat(1 << 20);
+  const script = `echo ${a} > /tmp/w; wc -c /tmp/w; echo "${a}" > /tmp/q; wc -c /tmp/q; x=${a}; echo $x$x > /tmp/v; wc -c /tmp/v`;
+  const r = box(img, ['sh'], { input: `${script}\n` }); // on stdin (runSandbox's timeout bounds it)
+  assert.equal(r, out(`1048577 /tmp/w\n1048577 /tmp/q\n2097153 /tmp/v\n`));
+});
+
 test('sandbox: quoting, words and echo', () => {
   const r = sb(`echo hello "a  b" c\\ d 'e  $f' "x\\"y" \\$HOME '' "" end`);
   assert.equal(r, out('hello a  b c d e  $f x"y $HOME   end\n'));
