@@ -313,10 +313,108 @@ export class Cleanup {
   }
 }
 
+// Temporary directories ($TMPDIR/wasmbox-upper-XXXXXX for root:self's default upper directory,
+// wasmbox-rootfs-XXXXXX for an image extracted for `none`) each have an owner file beside them,
+// `<dir>.owner`, holding the pid and start time of the process that made it. A run removes its own
+// at exit; a run killed with SIGKILL cannot, so every start sweeps the ones whose owner is gone
+// (sweepStaleTemps). Nothing is kept inside the directory itself: a rootfs is the guest's root.
+const OWNED = /^wasmbox-(upper|rootfs)-[A-Za-z0-9]{6}\.owner$/;
+
 function tempDir(prefix: string, cleanup: Cleanup): string {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), `${PROJECT}-${prefix}-`));
-  cleanup.add(() => fs.rmSync(d, { recursive: true, force: true }));
+  const owner = `${d}.owner`;
+  try {
+    fs.writeFileSync(owner, `${process.pid} ${processStartTime(process.pid)}\n`, { flag: 'wx', mode: 0o600 });
+  } catch (e) {
+    fs.rmSync(d, { recursive: true, force: true });
+    throw e;
+  }
+  cleanup.add(() => {
+    removeTree(d);
+    fs.rmSync(owner, { force: true });
+  });
   return d;
+}
+
+/** Whether the process a lock or owner file names ("PID STARTTIME") is still the one that wrote it. */
+function ownerAlive(file: string): boolean {
+  let owner = '';
+  try {
+    owner = fs.readFileSync(file, 'utf8').trim();
+  } catch {
+    return true; // unreadable: leave it alone
+  }
+  const [pid, start] = owner.split(' ');
+  return /^\d+$/.test(pid ?? '') && start !== '' && processStartTime(Number(pid)) === start;
+}
+
+/**
+ * Removes the temporary directories (and the self filestores in them) of runs that were killed:
+ * those whose owner file names a process that is gone. A live run's are never touched. Returns the
+ * directories removed.
+ */
+export function sweepStaleTemps(tmp = os.tmpdir()): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = fs.readdirSync(tmp);
+  } catch {
+    return removed;
+  }
+  for (const n of names) {
+    if (!OWNED.test(n)) continue;
+    const owner = path.join(tmp, n);
+    if (ownerAlive(owner)) continue;
+    const dir = owner.slice(0, -'.owner'.length);
+    removeTree(dir);
+    if (!fs.existsSync(dir)) {
+      fs.rmSync(owner, { force: true });
+      removed.push(dir);
+    }
+  }
+  return removed;
+}
+
+/**
+ * Removes a directory tree of any depth. fs.rmSync works by path and fails past PATH_MAX (a tree
+ * 2,000 levels deep); so first every directory whose path grows long is moved up beside `root`
+ * (rename is one call on two paths that are still short enough) and removed in its turn.
+ */
+export function removeTree(root: string): void {
+  const pending = [root];
+  let moved = 0;
+  while (pending.length) {
+    const top = pending.pop()!;
+    const stack = [top];
+    while (stack.length) {
+      const d = stack.pop()!;
+      let entries: fs.Dirent[];
+      try {
+        entries = fs.readdirSync(d, { withFileTypes: true });
+      } catch {
+        continue;
+      }
+      for (const e of entries) {
+        if (!e.isDirectory()) continue;
+        const sub = path.join(d, e.name);
+        if (sub.length < 2048) stack.push(sub);
+        else {
+          const up = `${root}.deep-${moved++}`;
+          try {
+            fs.renameSync(sub, up);
+            pending.push(up);
+          } catch {
+            // cannot move it: rmSync below fails on it, and the directory stays
+          }
+        }
+      }
+    }
+    try {
+      fs.rmSync(top, { recursive: true, force: true });
+    } catch {
+      // what cannot be removed stays (the caller sees the directory still there)
+    }
+  }
 }
 
 /** The start time of process `pid` (field 22 of /proc/PID/stat), or '' if there is no such process. */
@@ -345,14 +443,7 @@ export function sweepStaleFilestores(dir: string): string[] {
   for (const n of names) {
     const m = /^(\.wasmbox\.filestore\.[0-9a-f]+)\.lock$/.exec(n);
     if (!m) continue;
-    let owner = '';
-    try {
-      owner = fs.readFileSync(path.join(dir, n), 'utf8').trim();
-    } catch {
-      continue;
-    }
-    const [pid, start] = owner.split(' ');
-    if (/^\d+$/.test(pid ?? '') && processStartTime(Number(pid)) === start && start !== '') continue; // alive
+    if (ownerAlive(path.join(dir, n))) continue;
     fs.rmSync(path.join(dir, m[1]), { force: true });
     fs.rmSync(path.join(dir, n), { force: true });
     removed.push(m[1]);
@@ -474,6 +565,7 @@ export async function openSandbox(opts: RunOptions, cleanup = new Cleanup()): Pr
   const volumes = opts.volumes ?? [];
   let kernel: Kernel | null = null;
   try {
+    sweepStaleTemps();
     if (opts.image !== undefined && !opts.shared && !fs.existsSync(opts.image)) throw setupError(`image not found: ${opts.image}`);
     if (opts.shared && mode.kind === 'none') throw setupError('a shared image needs an overlay (not --overlay2 none)');
     for (const v of volumes) {

@@ -92,13 +92,26 @@ let passed = 0;
 let failed = 0;
 const failures = [];
 
+// Every test file runs with its own $TMPDIR inside one private directory; whatever is left there at
+// the end (a temporary directory, a filestore, a mount) is a failure of its own (issue 17).
+// Short names (a unix socket's path must fit in 108 bytes; a deep tree in PATH_MAX), and open to
+// all like /tmp itself (some tests run commands as an unprivileged user).
+const testTmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wbt-'));
+fs.chmodSync(testTmp, 0o755);
+let tmpSerial = 0;
+const tmpNames = new Map(); // its number -> the test file
+
 function runOne(file) {
   const bundle = path.join(outDir, file.replace(/\.ts$/, '.mjs'));
   return new Promise((resolve) => {
     const t0 = Date.now();
+    const tmp = path.join(testTmp, String(++tmpSerial));
+    fs.mkdirSync(tmp);
+    fs.chmodSync(tmp, 0o1777);
+    tmpNames.set(path.basename(tmp), file);
     const child = spawn(process.execPath, ['--enable-source-maps', bundle], {
       cwd: root,
-      env: { ...process.env, FORCE_COLOR: '0' },
+      env: { ...process.env, FORCE_COLOR: '0', TMPDIR: tmp },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -133,6 +146,20 @@ await Promise.all(
     while (queue.length) await runOne(queue.shift());
   }),
 );
+
+{
+  // what the test files left in their $TMPDIRs
+  const left = [];
+  for (const d of fs.readdirSync(testTmp)) for (const n of fs.readdirSync(path.join(testTmp, d))) left.push(`${tmpNames.get(d) ?? d}: ${n}`);
+  if (left.length) {
+    failed += 1;
+    console.log(`FAIL $TMPDIR left clean  (${left.length} entries left: ${left.slice(0, 8).join('; ')})`);
+  } else {
+    passed += 1;
+    console.log('ok   $TMPDIR left clean');
+  }
+  fs.rmSync(testTmp, { recursive: true, force: true });
+}
 
 for (const { file, out } of failures) {
   console.log(`\n===== ${file} =====\n${out.trimEnd()}`);

@@ -187,6 +187,53 @@ test('after SIGKILL, the next start sweeps the dead sandbox\'s filestore, and ne
   assert.equal(fs.readdirSync(upper), []);
 });
 
+// issue 17: SIGKILL left $TMPDIR/wasmbox-upper-* (with its filestore) and, in none, wasmbox-rootfs-*
+// (the extracted image), and no later run removed them
+test('after SIGKILL, the next start removes the dead run\'s default upper directory and extracted rootfs, never a live one\'s', async () => {
+  const mine = () => fs.readdirSync(privateTmp).filter((n) => /^wasmbox-(upper|rootfs)-/.test(n)).sort();
+  assert.equal(mine(), [], 'a clean $TMPDIR to start with');
+  const a = startRun([img, 'spin']);
+  const b = startRun(['--overlay2', 'none', img, 'spin']);
+  await until(() => mine().some((n) => /^wasmbox-upper-.*\.owner$/.test(n)) && mine().some((n) => /^wasmbox-rootfs-.*\.owner$/.test(n)));
+  await new Promise((r) => setTimeout(r, 300));
+  a.child.kill('SIGKILL');
+  b.child.kill('SIGKILL');
+  await a.exit;
+  await b.exit;
+  const left = mine();
+  assert.is(left.length, 4, `two directories and their owner files are left: ${left}`);
+  const upper = left.find((n) => /^wasmbox-upper-[^.]+$/.test(n))!;
+  assert.ok(fs.readdirSync(path.join(privateTmp, upper)).some((n) => n.startsWith('.wasmbox.filestore.')), 'with the filestore in it');
+  // a live run meanwhile (its start sweeps the dead ones): its own are kept by the next start
+  const live = startRun(['--overlay2', 'none', img, 'spin']);
+  try {
+    await until(() => !left.some((n) => mine().includes(n)) && mine().length === 2);
+    const r = runSandbox([img, 'exit', '0']);
+    assert.is(r.status, 0, r.stderr);
+    const now = mine();
+    assert.is(now.length, 2, `the live run's rootfs and owner stay: ${now}`);
+    assert.ok(now.every((n) => n.startsWith('wasmbox-rootfs-')));
+  } finally {
+    live.child.kill('SIGINT');
+    await live.exit;
+  }
+  assert.equal(mine(), []);
+});
+
+test('a 1,900-level tree extracted for none is removed at exit (a path-based removal failed past PATH_MAX, silently)', () => {
+  const entries: { path: string; type: 'dir' | 'file'; data?: string }[] = [];
+  let p = 'deep';
+  for (let i = 0; i < 1900; i++) {
+    entries.push({ path: p, type: 'dir' });
+    p += '/d';
+  }
+  entries.push({ path: `${p.slice(0, -2)}/leaf`, type: 'file', data: 'x' });
+  const deep = buildImage({ layers: [[{ path: 'bin/trap', type: 'file', data: guestWasm('trap'), mode: 0o755 }, ...entries]], entrypoint: ['/bin/trap'] }, { format: 'oci' });
+  const r = runSandbox(['--overlay2', 'none', deep, 'exit', '0']);
+  assert.is(r.status, 0, r.stderr);
+  assert.equal(fs.readdirSync(privateTmp).filter((n) => /^wasmbox-(upper|rootfs)-/.test(n)), []);
+});
+
 test('data written and fsynced on a bind mount is on the host when fsync returns, even if the host is killed', async () => {
   const vol = tempDir('durable');
   const run = startRun(['-v', `${vol}:/data`, img, 'sync', '/data/out.bin']);

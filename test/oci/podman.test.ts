@@ -6,6 +6,7 @@
 // Skipped, saying why, when podman or conmon is not installed.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import tty from 'node:tty';
 import { test } from 'uvu';
@@ -23,7 +24,9 @@ const ptest = missing ? test.skip : test;
 const ttyTest = missing || !native?.openpty ? test.skip : test;
 if (!missing && !native?.openpty) console.log('SKIP podman -it: the native addon (openpty) is not built');
 
-const base = tempDir('podman');
+// short: Podman refuses a --runroot longer than 50 characters
+const base = fs.mkdtempSync(path.join(os.tmpdir(), 'pm-'));
+process.on('exit', () => fs.rmSync(base, { recursive: true, force: true }));
 const IMAGE = 'docker.io/wasmbox/default:latest';
 const GLOBAL = [
   '--root', path.join(base, 'storage'),
