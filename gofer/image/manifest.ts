@@ -132,16 +132,37 @@ function joinInside(dir: string, target: string): string | null {
 type Json = Record<string, unknown>;
 const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** True if the archive holds a `docker save` manifest.json (an array of {Config, Layers}). */
+/**
+ * Whether the archive is laid out as an image archive rather than a root file system: it has a
+ * `repositories` file, a layer as `docker save` names them (`<id>/layer.tar`), or OCI blobs.
+ */
+function looksLikeImageArchive(a: Archive): boolean {
+  const m = a.members;
+  for (let i = 0; i < m.count; i++) {
+    const p = m.path[i];
+    if (p === 'repositories' || p.startsWith('blobs/sha256/') || /^[^/]+\/layer\.tar$/.test(p)) return true;
+  }
+  return false;
+}
+
+/**
+ * True if the archive holds a `docker save` manifest.json (an array of {Config, Layers}). A
+ * manifest.json that is not one is a rootfs's own file, unless the archive is otherwise laid out as
+ * an image (then it is a broken image, and says so: not JSON, empty, or the wrong shape).
+ */
 export function isDocker(a: Archive): boolean {
   if (!a.has('manifest.json')) return false;
   let m: unknown;
+  let why: string;
   try {
     m = a.json('manifest.json', 'manifest.json');
-  } catch {
-    return false; // not JSON: a rootfs that happens to hold a manifest.json
+    if (Array.isArray(m) && m.length > 0 && isObj(m[0]) && typeof m[0].Config === 'string' && Array.isArray(m[0].Layers)) return true;
+    why = !Array.isArray(m) ? 'manifest.json is not a list of images' : m.length === 0 ? 'manifest.json lists no image' : 'manifest.json: its first image has no Config and Layers';
+  } catch (e) {
+    why = (e as Error).message.slice(a.file.length + 2); // "manifest.json ... is not valid JSON" and the like
   }
-  return Array.isArray(m) && m.length > 0 && isObj(m[0]) && typeof m[0].Config === 'string' && Array.isArray(m[0].Layers);
+  if (looksLikeImageArchive(a)) throw a.fail(why);
+  return false; // a rootfs that happens to hold a manifest.json
 }
 
 /** True if the archive is an OCI image layout (oci-layout with imageLayoutVersion, and index.json). */

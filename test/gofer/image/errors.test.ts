@@ -40,6 +40,16 @@ function withLayer1(edit: (tar: Buffer) => Uint8Array): string {
 }
 const L1 = 'image\\.tar: layer 1 \\(sha256:[0-9a-f]{12}…\\)';
 
+/** A docker save archive whose manifest.json is `text`. */
+function withManifest(text: string): string {
+  const dir = tempDir('unpacked');
+  execFileSync('tar', ['-xf', buildImage(spec, { format: 'docker' }), '-C', dir]);
+  fs.writeFileSync(path.join(dir, 'manifest.json'), text);
+  const out = path.join(tempDir('edited'), 'image.tar');
+  execFileSync('tar', ['-cf', out, '-C', dir, ...fs.readdirSync(dir).sort()]);
+  return out;
+}
+
 const cases: { name: string; file: () => string; want: RegExp }[] = [
   {
     name: 'a missing file',
@@ -69,6 +79,22 @@ const cases: { name: string; file: () => string; want: RegExp }[] = [
     name: 'a character device',
     file: () => '/dev/null',
     want: /^null: is a character device, not a regular file$/,
+  },
+  // issue 17: these fell back to a plain rootfs (and ended in 127, no command found)
+  {
+    name: 'a docker save archive whose manifest.json is not JSON',
+    file: () => withManifest('{not json'),
+    want: /^image\.tar: manifest\.json .*is not valid JSON$/,
+  },
+  {
+    name: 'a docker save archive whose manifest.json is []',
+    file: () => withManifest('[]'),
+    want: /^image\.tar: manifest\.json lists no image$/,
+  },
+  {
+    name: 'a docker save archive whose manifest.json is an object',
+    file: () => withManifest('{"Config": "x.json"}'),
+    want: /^image\.tar: manifest\.json is not a list of images$/,
   },
   {
     name: 'an empty file',
