@@ -6,7 +6,9 @@
 //
 // Invariants of a TarMembers result:
 // - every path is normalised: no leading "/" or "./", no empty or "." components, no trailing "/",
-//   the root itself is "" ; a ".." component or a NUL anywhere is rejected (ImageError, "hostile");
+//   the root itself is "" ; ".." components are resolved lexically, as Docker's extraction does
+//   (a/b/../c is a/c), and a path that climbs above the root, or holds a NUL, is rejected
+//   (ImageError, "hostile"); a name (one component) over 255 bytes is rejected as ENAMETOOLONG;
 // - paths and link targets are latin1 strings holding the raw name bytes (1 char = 1 byte), so that
 //   non-UTF-8 names survive and string order is byte order;
 // - hard-link targets are normalised like paths; symlink targets are kept byte-for-byte;
@@ -187,6 +189,8 @@ function scan(fd: number, start: number, length: number, where: Where): TarMembe
     } else {
       const path = normalizePath(rawPath);
       if (path === null) throw where.error(`has a hostile path ${quotePath(rawPath)} at byte ${pos}`);
+      const long = longComponent(path);
+      if (long >= 0) throw where.error(`has a name of ${long} bytes (ENAMETOOLONG: at most 255) in ${quotePath(path)} at byte ${pos}`);
       let link = '';
       if (type === MemberType.HardLink) {
         const t = normalizePath(rawLink);
@@ -226,9 +230,22 @@ export function looksLikeTarHeader(b: Uint8Array): boolean {
   return b.length >= BLOCK && (isZeroBlock(b, 0) || checksumOk(b, 0));
 }
 
+/** The length of the first path component over 255 bytes (NAME_MAX), or -1. */
+function longComponent(p: string): number {
+  if (p.length <= 255) return -1;
+  let start = 0;
+  for (let i = 0; i <= p.length; i++) {
+    if (i < p.length && p.charCodeAt(i) !== 0x2f) continue;
+    if (i - start > 255) return i - start;
+    start = i + 1;
+  }
+  return -1;
+}
+
 /**
  * Normalises a member path (latin1 string of bytes): strips leading "/" and "./", collapses "//" and
- * "/./", drops a trailing "/". Returns null for a hostile path (a ".." component or a NUL byte).
+ * "/./", drops a trailing "/", and resolves ".." lexically (as Docker's extraction does). Returns
+ * null for a hostile path: one that climbs above the root, or holds a NUL byte.
  */
 export function normalizePath(p: string): string | null {
   if (isNormal(p)) return p; // the common case: nothing to do, no allocation
@@ -236,8 +253,10 @@ export function normalizePath(p: string): string | null {
   const out: string[] = [];
   for (const part of p.split('/')) {
     if (part === '' || part === '.') continue;
-    if (part === '..') return null;
-    out.push(part);
+    if (part === '..') {
+      if (out.length === 0) return null;
+      out.pop();
+    } else out.push(part);
   }
   return out.join('/');
 }

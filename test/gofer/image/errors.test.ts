@@ -162,6 +162,17 @@ const cases: { name: string; file: () => string; want: RegExp }[] = [
     want: new RegExp(`^${L1} has a hostile path "usr/\\.\\./\\.\\./\\.\\./etc/shadow" at byte 0$`),
   },
   {
+    name: 'a layer with a ".." path that climbs just above the root',
+    file: () => withLayer1(() => tarLayer([{ path: 'a/../../x', type: 'file', data: 'x' }])),
+    want: new RegExp(`^${L1} has a hostile path "a/\\.\\./\\.\\./x" at byte 0$`),
+  },
+  {
+    // issue 17: a 5,000-byte name ended as "exec ...: input/output error" (126), a 256-byte one as EIO on opendir
+    name: 'a layer with a name of 256 bytes',
+    file: () => withLayer1(() => tarLayer([{ path: `usr/${'n'.repeat(256)}/f`, type: 'file', data: 'x' }])),
+    want: new RegExp(`^${L1} has a name of 256 bytes \\(ENAMETOOLONG: at most 255\\) in "usr/n{56}…n{38}/f" at byte \\d+$`),
+  },
+  {
     name: 'a layer with a hard link to a missing target',
     file: () => withLayer1(() => tarLayer([{ path: 'usr/bin/link', type: 'hardlink', target: 'usr/bin/nothing' }])),
     want: new RegExp(`^${L1} has a hard link "usr/bin/link" to missing "usr/bin/nothing"$`),

@@ -326,6 +326,19 @@ function memberData(file: string, name: string): { offset: number; size: number 
   }
 }
 
+test('paths: ".." that stays inside the image is resolved as Docker resolves it (a/b/../c.txt is a/c.txt); a 255-byte name is fine', () => {
+  const long = 'n'.repeat(255);
+  const img = open(buildImage({ layers: [[{ path: 'a/b/../c.txt', type: 'file', data: 'inside' }, { path: `d/${long}`, type: 'file', data: 'long' }]] }, { format: 'oci' }));
+  try {
+    const l = listing(img.tree, { mode: false });
+    assert.is(l['a/c.txt'], 'file inside');
+    assert.is(l[`d/${long}`], 'file long');
+    assert.not.ok(Object.keys(l).some((p) => p.includes('..')));
+  } finally {
+    img.close();
+  }
+});
+
 test('digests: a gzip layer whose bytes do not match its OCI digest is refused (and not cached)', () => {
   const p = buildImage(spec, { format: 'oci', gzip: true });
   const probe = open(p);
