@@ -354,23 +354,35 @@ function ownerAlive(file: string): boolean {
  * directories removed.
  */
 export function sweepStaleTemps(tmp = os.tmpdir()): string[] {
+  return sweepDead(tmp, OWNED, (owner) => {
+    const dir = owner.slice(0, -'.owner'.length);
+    removeTree(dir);
+    return fs.existsSync(dir) ? null : dir;
+  });
+}
+
+/**
+ * For every file in `dir` whose name matches `pattern` and whose owner (pid and start time, inside
+ * it) is gone: `remove(file, match)` removes what it stands for and says what (null: nothing gone,
+ * the file stays); the file itself then goes too. Returns what was removed.
+ */
+function sweepDead(dir: string, pattern: RegExp, remove: (file: string, m: RegExpExecArray) => string | null): string[] {
   const removed: string[] = [];
   let names: string[];
   try {
-    names = fs.readdirSync(tmp);
+    names = fs.readdirSync(dir);
   } catch {
     return removed;
   }
   for (const n of names) {
-    if (!OWNED.test(n)) continue;
-    const owner = path.join(tmp, n);
-    if (ownerAlive(owner)) continue;
-    const dir = owner.slice(0, -'.owner'.length);
-    removeTree(dir);
-    if (!fs.existsSync(dir)) {
-      fs.rmSync(owner, { force: true });
-      removed.push(dir);
-    }
+    const m = pattern.exec(n);
+    if (!m) continue;
+    const file = path.join(dir, n);
+    if (ownerAlive(file)) continue;
+    const gone = remove(file, m);
+    if (gone === null) continue;
+    fs.rmSync(file, { force: true });
+    removed.push(gone);
   }
   return removed;
 }
@@ -433,22 +445,10 @@ function processStartTime(pid: number): string {
  * process with that pid and start time exists. A live sandbox's filestore is never touched.
  */
 export function sweepStaleFilestores(dir: string): string[] {
-  const removed: string[] = [];
-  let names: string[];
-  try {
-    names = fs.readdirSync(dir);
-  } catch {
-    return removed;
-  }
-  for (const n of names) {
-    const m = /^(\.wasmbox\.filestore\.[0-9a-f]+)\.lock$/.exec(n);
-    if (!m) continue;
-    if (ownerAlive(path.join(dir, n))) continue;
+  return sweepDead(dir, /^(\.wasmbox\.filestore\.[0-9a-f]+)\.lock$/, (_lock, m) => {
     fs.rmSync(path.join(dir, m[1]), { force: true });
-    fs.rmSync(path.join(dir, n), { force: true });
-    removed.push(m[1]);
-  }
-  return removed;
+    return m[1];
+  });
 }
 
 /**
