@@ -2,6 +2,7 @@
 // `lowerDir`) and the host trees (mounts 1..n), all from the host's configuration only, never from a
 // request. Used by the worker entry and by the in-thread gofer alike. With both an image and a
 // lowerDir, the image supplies only its config (Entrypoint, Cmd, Env, WorkingDir).
+import path from 'node:path';
 import { ImageError, LowerTree, openImage, type ImageConfig } from './image/index';
 import type { SharedTree } from './image/share';
 import { HostServer, type HostMount, type HostTree } from './hosttree';
@@ -29,6 +30,8 @@ export interface Gofer {
   hostCalls: string;
   /** The image's config (empty without an image). */
   config: ImageConfig;
+  /** What the user should be told once, as warnings (one line each): special files left out. */
+  notes: string[];
   nodes: number;
   close(): void;
 }
@@ -44,11 +47,16 @@ export class GoferSetupError extends Error {
 
 export function createGofer(cfg: GoferConfig, progress?: (msg: string) => void): Gofer {
   let img: { tree: LowerTree; config: ImageConfig; close(): void } | null = null;
+  const notes: string[] = [];
   if (cfg.shared) {
     img = { tree: new LowerTree(cfg.shared.tree.tables), config: cfg.shared.config, close() {} };
   } else if (cfg.image !== null) {
     try {
-      img = openImage(cfg.image, { cacheDir: cfg.cacheDir, progress });
+      const opened = openImage(cfg.image, { cacheDir: cfg.cacheDir, progress });
+      img = opened;
+      // device nodes, FIFOs and sockets are not served (the sandbox has none): said once, not silently
+      const skipped = opened.layers.reduce((n, l) => n + l.skipped, 0);
+      if (skipped > 0) notes.push(`${path.basename(cfg.image)}: ${skipped} device node${skipped === 1 ? '' : 's'}, FIFOs or other special files in its layers are left out (the sandbox has no devices)`);
     } catch (e) {
       throw new GoferSetupError((e as Error)?.message ?? String(e), e instanceof ImageError);
     }
@@ -83,6 +91,7 @@ export function createGofer(cfg: GoferConfig, progress?: (msg: string) => void):
     server,
     hostCalls,
     config: img?.config ?? { entrypoint: [], cmd: [], env: [], workingDir: '' },
+    notes,
     nodes: lowerDir ? lowerDir.count : img?.tree.count ?? 0,
     close() {
       host?.closeAll();

@@ -10,7 +10,7 @@ export interface GoferWorkerData extends GoferConfig {
 }
 
 export type GoferWorkerMessage =
-  | { type: 'ready'; config: unknown; nodes: number }
+  | { type: 'ready'; config: unknown; nodes: number; notes: string[] }
   | { type: 'progress'; message: string }
   | { type: 'error'; message: string; image: boolean };
 
@@ -29,7 +29,7 @@ function main(): void {
     post({ type: 'error', message: (e as Error)?.message ?? String(e), image: e instanceof GoferSetupError && e.image });
     return;
   }
-  post({ type: 'ready', config: gofer.config, nodes: gofer.nodes });
+  post({ type: 'ready', config: gofer.config, nodes: gofer.nodes, notes: gofer.notes });
   const handle = gofer.server.handle;
   const serve = fault
     ? (id: number, len: number, w: Uint8Array) => {

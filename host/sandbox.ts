@@ -136,6 +136,8 @@ interface GoferHandle {
   transport: GoferTransport;
   /** The image config, once the gofer has opened the image (rejects with a SandboxError if it cannot). */
   ready: Promise<ImageConfig>;
+  /** After `ready`: warnings about the image for the user (Gofer.notes). */
+  notes(): string[];
   stats(): Record<string, number | string>;
   /** Why the gofer stopped serving during the run, or null. */
   died(): string | null;
@@ -155,9 +157,13 @@ function startWorkerGofer(cfg: GoferConfig, progress?: (m: string) => void): Gof
   const worker = new Worker(path.join(distDir(), 'gofer-worker.js'), { workerData: { ...cfg, sab } });
   const client = new ChannelClient(sab);
   let closing = false;
+  let notes: string[] = [];
   const ready = new Promise<ImageConfig>((resolve, reject) => {
     worker.on('message', (m: GoferWorkerMessage) => {
-      if (m.type === 'ready') resolve(m.config as ImageConfig);
+      if (m.type === 'ready') {
+        notes = m.notes;
+        resolve(m.config as ImageConfig);
+      }
       else if (m.type === 'progress') progress?.(m.message);
       else if (m.type === 'error') reject(setupError(m.message));
     });
@@ -171,6 +177,7 @@ function startWorkerGofer(cfg: GoferConfig, progress?: (m: string) => void): Gof
   return {
     transport: client,
     ready,
+    notes: () => notes,
     stats: () => ({}),
     died: () => (!closing && client.isDead() ? 'the gofer (file server) stopped during the run' : null),
     close() {
@@ -197,6 +204,7 @@ function startInlineGofer(cfg: GoferConfig, progress?: (m: string) => void): Gof
       hostIO: (write, handle, pos, buf, off, len) => server.hostIO(write, handle, pos, buf, off, len),
     },
     ready: Promise.resolve(g.config),
+    notes: () => g.notes,
     stats: () => {
       const s: Record<string, number | string> = { goferRequests: server.requests };
       if (g.hostCalls) s.hostCalls = g.hostCalls;
@@ -545,6 +553,8 @@ export interface OpenedSandbox {
   filestore: Filestore;
   /** The image's config (or the --rootfs run's: empty unless an image was given for it). */
   config: ImageConfig;
+  /** Warnings about the image, one line each, for the caller to show (special files left out). */
+  warnings: string[];
   mode: Overlay2;
   /** Files this sandbox made on the host that a hard kill would leave (root:self's filestore and lock). */
   hostFiles: string[];
@@ -634,6 +644,7 @@ export async function openSandbox(opts: RunOptions, cleanup = new Cleanup()): Pr
       kernel,
       filestore,
       config,
+      warnings: gofer.notes(),
       mode,
       hostFiles: filestoreFiles,
       stats: () => ({ ...kernel!.stats(), filestore: filestore.kind + (note ? ` (${note})` : ''), ...filestore.counters?.(), ...gofer.stats() }),
@@ -677,6 +688,10 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     if (argv.length === 0) throw setupError('no command specified (the image has no Entrypoint or Cmd)');
     const { env, workdir } = processEnv(config, opts);
     const streams = opts.streams ?? new HostStreams();
+    for (const w of sb.warnings) {
+      const b = new TextEncoder().encode(`${PROJECT}: warning: ${w}\n`);
+      streams.write(2, b, 0, b.length);
+    }
     mark('mounted');
     const pid = k.proc_create(streams.filetype(0), streams.filetype(1), streams.filetype(2));
     if (pid < 0) throw setupError('cannot create a process');

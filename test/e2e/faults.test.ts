@@ -103,6 +103,22 @@ test('a FIFO given as IMAGE is refused at once (125, one line), not waited on fo
   assert.is(r.stderr, 'wasmbox: image.tar: is a FIFO, not a regular file\n');
 });
 
+test('device nodes and FIFOs in a layer: left out, and said so in one warning line (they were dropped without a word)', () => {
+  const root = path.join(tempDir('devroot'), 'root');
+  fs.mkdirSync(path.join(root, 'bin'), { recursive: true });
+  fs.mkdirSync(path.join(root, 'dev'));
+  fs.writeFileSync(path.join(root, 'bin/trap'), guestWasm('trap'));
+  execFileSync('mknod', [path.join(root, 'dev/null2'), 'c', '1', '3']);
+  execFileSync('mkfifo', [path.join(root, 'fifo')]);
+  const tar = path.join(tempDir('devtar'), 'dev.tar');
+  execFileSync('tar', ['-cf', tar, '-C', root, '.']);
+  for (const gofer of ['inline', 'worker']) {
+    const r = runSandbox(['--gofer', gofer, '--entrypoint', '/bin/trap', tar, 'exit', '3']);
+    assert.is(r.status, 3, r.stderr);
+    assert.is(r.stderr, 'wasmbox: warning: dev.tar: 2 device nodes, FIFOs or other special files in its layers are left out (the sandbox has no devices)\n');
+  }
+});
+
 test('--memory caps guest memory: malloc fails inside the guest, the host carries on', () => {
   const r = runSandbox(['--memory', '64m', img, 'hog']);
   assert.is(r.status, 0, r.stderr);
