@@ -106,9 +106,8 @@ export class FileFilestore implements Filestore {
   private readonly holes: (Uint8Array | undefined)[] = [];
   /** Whether a write into part of a page gives the whole page storage (blocks of whole pages). */
   private readonly wholePages: boolean;
-  /** Storage reservations made by grow(), and pages grown as holes (the reservation failed). */
+  /** Storage reservations made by grow(). */
   reserveCalls = 0;
-  holePagesGrown = 0;
 
   /** Whether host-file-backed filestores can be used here (the addon loaded). */
   static available(): boolean {
@@ -226,8 +225,7 @@ export class FileFilestore implements Filestore {
     }
     if (pages > first) {
       this.markHoles(first, pages - 1, !reserved);
-      if (!reserved) this.holePagesGrown += pages - first;
-      else this.populateRange(first, pages - 1);
+      if (reserved) this.populateRange(first, pages - 1);
     }
     this.pages = pages;
     return pages;
@@ -251,20 +249,7 @@ export class FileFilestore implements Filestore {
 
   /** Sets or clears the no-storage bits of pages first..last. */
   private markHoles(first: number, last: number, on: boolean): void {
-    for (let p = first; p <= last; p++) {
-      const c = p >>> Page.CHUNK_SHIFT;
-      let bits = this.holes[c];
-      if (!bits) {
-        if (!on) {
-          p = (c + 1) * Page.CHUNK_PAGES - 1; // nothing marked in this chunk
-          continue;
-        }
-        bits = this.holes[c] = new Uint8Array(Page.CHUNK_PAGES >>> 3);
-      }
-      const i = p & (Page.CHUNK_PAGES - 1);
-      if (on) bits[i >>> 3] |= 1 << (i & 7);
-      else bits[i >>> 3] &= ~(1 << (i & 7));
-    }
+    setPageBits(this.holes, first, last, on);
   }
 
   /**
@@ -361,17 +346,7 @@ export class FileFilestore implements Filestore {
 
   /** Sets or clears the written-by-system-call marks of pages first..last (one chunk's bitmap each). */
   private mark(first: number, last: number, on: boolean): void {
-    for (let p = first; p <= last; p++) {
-      const c = p >>> Page.CHUNK_SHIFT;
-      let bits = this.written[c];
-      if (!bits) {
-        if (!on) continue;
-        bits = this.written[c] = new Uint8Array(Page.CHUNK_PAGES >>> 3);
-      }
-      const i = p & (Page.CHUNK_PAGES - 1);
-      if (on) bits[i >>> 3] |= 1 << (i & 7);
-      else bits[i >>> 3] &= ~(1 << (i & 7));
-    }
+    setPageBits(this.written, first, last, on);
   }
 
   /**
@@ -429,6 +404,27 @@ export class FileFilestore implements Filestore {
       this.fd = -1;
       if (this.path) fs.rmSync(this.path, { force: true });
     }
+  }
+}
+
+/**
+ * Sets or clears the bits of pages first..last in a bitmap kept per chunk (a bit per page, a chunk's
+ * bytes made at its first set bit; clearing in a chunk that has none does nothing).
+ */
+function setPageBits(chunks: (Uint8Array | undefined)[], first: number, last: number, on: boolean): void {
+  for (let p = first; p <= last; p++) {
+    const c = p >>> Page.CHUNK_SHIFT;
+    let bits = chunks[c];
+    if (!bits) {
+      if (!on) {
+        p = (c + 1) * Page.CHUNK_PAGES - 1; // nothing set in this chunk
+        continue;
+      }
+      bits = chunks[c] = new Uint8Array(Page.CHUNK_PAGES >>> 3);
+    }
+    const i = p & (Page.CHUNK_PAGES - 1);
+    if (on) bits[i >>> 3] |= 1 << (i & 7);
+    else bits[i >>> 3] &= ~(1 << (i & 7));
   }
 }
 
