@@ -4,6 +4,7 @@
 // lowerDir, the image supplies only its config (Entrypoint, Cmd, Env, WorkingDir).
 import path from 'node:path';
 import { ImageError, LowerTree, openImage, type ImageConfig } from './image/index';
+import type { CacheLimits } from './image/cache';
 import type { SharedTree } from './image/share';
 import { HostServer, type HostMount, type HostTree } from './hosttree';
 import { HostDirect } from './hostdirect';
@@ -17,6 +18,8 @@ export interface GoferConfig {
   lowerDir?: HostLowerConfig;
   mounts: HostMount[];
   cacheDir: string;
+  /** Bounds on layer inflation and on the cache (image/cache.ts). */
+  limits?: CacheLimits;
   /**
    * The image, already opened by another thread of this process and shared (share.ts): used
    * instead of opening `image`. Its descriptors stay the sharer's; close() leaves them open.
@@ -52,7 +55,7 @@ export function createGofer(cfg: GoferConfig, progress?: (msg: string) => void):
     img = { tree: new LowerTree(cfg.shared.tree.tables), config: cfg.shared.config, close() {} };
   } else if (cfg.image !== null) {
     try {
-      const opened = openImage(cfg.image, { cacheDir: cfg.cacheDir, progress });
+      const opened = openImage(cfg.image, { cacheDir: cfg.cacheDir, progress, limits: cfg.limits });
       img = opened;
       // device nodes, FIFOs and sockets are not served (the sandbox has none): said once, not silently
       const skipped = opened.layers.reduce((n, l) => n + l.skipped, 0);

@@ -75,12 +75,19 @@ Options:
                        worker thread of its own (slower: every request crosses threads)
       --cache-dir DIR  where inflated gzip layers and image index snapshots are kept (default:
                        $WASMBOX_CACHE, else $XDG_CACHE_HOME/${PROJECT}, else ~/.cache/${PROJECT})
+      --cache-size SIZE
+                       the most the cache keeps (default 16g): past it, the least recently used
+                       layers and snapshots are removed (never those of the image being opened)
+      --max-layer-size SIZE
+                       the most one gzip layer may inflate to (default: 100 times its compressed
+                       size, at least 1g and at most 8g); a layer past it is refused (125)
       --export-upper FILE  at exit, write the sandbox's upper layer (its changes to the image) to
                        FILE as an OCI layer tar
       --timeout SECONDS
                        stop the sandbox after this long (exit status 124, as timeout(1))
-  -m, --memory SIZE    cap each guest's WebAssembly memory (e.g. 256m): memory.grow past it fails
-                       inside the guest, as malloc under a ulimit does
+  -m, --memory SIZE    the container's memory limit (e.g. 256m): the WebAssembly memories of all
+                       its processes together stay under it; memory.grow past it fails inside the
+                       guest, as malloc does under docker run -m (default: half the host's memory)
       --replicas N     run N sandboxes of IMAGE at once, sharing the opened image (each with its
                        own upper layer, filestore and processes); output lines are prefixed "I| ";
                        a summary goes to stderr; the status is 0 if every sandbox exited 0, else
@@ -169,6 +176,12 @@ export function parseArgs(argv: string[]): CliOptions {
       if (v !== 'worker' && v !== 'inline') fail(`--gofer: must be worker or inline, not "${v}"`);
       opts.gofer = v;
     } else if (a === '--cache-dir') opts.cacheDir = val(a);
+    else if (a === '--cache-size' || a === '--max-layer-size') {
+      const v = val(a);
+      const n = parseSize(v);
+      if (!Number.isFinite(n) || n < 1) fail(`${a}: cannot parse "${v}" (use e.g. 512m or 4g)`);
+      opts.imageLimits = { ...opts.imageLimits, [a === '--cache-size' ? 'cacheSize' : 'maxLayerSize']: n };
+    }
     else if (a === '--export-upper') opts.exportUpper = val(a);
     else if (a === '--timeout') {
       const v = val(a);

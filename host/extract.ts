@@ -4,6 +4,7 @@
 // absolute names; files are created exclusively, and symlinks are written, never followed.
 import fs from 'node:fs';
 import path from 'node:path';
+import type { CacheLimits } from '../gofer/image/cache';
 import { NodeKind, openImage, type ImageConfig } from '../gofer/image/index';
 
 /** A path for a one-line message: over-long components shortened, with their length. */
@@ -23,8 +24,8 @@ const REASONS: Record<string, string> = {
 };
 
 /** Extracts `image` into the empty directory `dest`; returns the image's config. */
-export function extractImage(image: string, dest: string, cacheDir: string): ImageConfig {
-  const img = openImage(image, { cacheDir });
+export function extractImage(image: string, dest: string, cacheDir: string, limits?: CacheLimits): ImageConfig {
+  const img = openImage(image, { cacheDir, limits });
   try {
     return extractTree(img, dest);
   } catch (e) {

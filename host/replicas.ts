@@ -80,7 +80,7 @@ export async function runReplicas(opts: ReplicaOptions): Promise<ReplicaResult> 
   let img: Image;
   try {
     if (!fs.existsSync(opts.image)) throw new ImageError(`image not found: ${opts.image}`);
-    img = openImage(opts.image, { cacheDir, progress: opts.progress });
+    img = openImage(opts.image, { cacheDir, progress: opts.progress, limits: opts.imageLimits });
   } catch (e) {
     if (e instanceof ImageError) throw new SandboxError(`${PROJECT}: ${e.message}`, 125);
     throw e;

@@ -14,6 +14,7 @@ import crypto from 'node:crypto';
 import vm from 'node:vm';
 import { ChannelClient, createChannelBuffer } from '../gofer/channel';
 import type { HostMount } from '../gofer/hosttree';
+import type { CacheLimits } from '../gofer/image/cache';
 import type { ImageConfig } from '../gofer/image/index';
 import { MSG_NAMES } from '../gofer/protocol/messages';
 import { createGofer, type GoferConfig } from '../gofer/setup';
@@ -56,6 +57,8 @@ export interface RunOptions {
   gofer?: 'worker' | 'inline';
   /** Cache for inflated layers. */
   cacheDir?: string;
+  /** Bounds on layer inflation and on the cache (--max-layer-size, --cache-size). */
+  imageLimits?: CacheLimits;
   /** The root file system (runsc --overlay2); default root:self. */
   overlay2?: Overlay2;
   /**
@@ -593,7 +596,7 @@ export async function openSandbox(opts: RunOptions, cleanup = new Cleanup()): Pr
         rootfs = tempDir('rootfs', cleanup);
         opts.progress?.(`extracting ${opts.image} for --overlay2 none`);
         try {
-          noneConfig = extractImage(opts.image, rootfs, cacheDir);
+          noneConfig = extractImage(opts.image, rootfs, cacheDir, opts.imageLimits);
         } catch (e) {
           throw setupError((e as Error).message);
         }
@@ -614,7 +617,7 @@ export async function openSandbox(opts: RunOptions, cleanup = new Cleanup()): Pr
     }
     const firstVolume = hostMounts.length + 1;
     for (const v of volumes) hostMounts.push({ path: v.host, readonly: v.readonly });
-    const goferCfg: GoferConfig = { image: imageForGofer, lowerDir, mounts: hostMounts, cacheDir, shared: opts.shared };
+    const goferCfg: GoferConfig = { image: imageForGofer, lowerDir, mounts: hostMounts, cacheDir, limits: opts.imageLimits, shared: opts.shared };
     mark('setup');
     const gofer = opts.gofer === 'worker' ? startWorkerGofer(goferCfg, opts.progress) : startInlineGofer(goferCfg, opts.progress);
     cleanup.add(() => gofer.close());

@@ -14,8 +14,20 @@
 //   not detected on reuse (that would need re-hashing the whole layer on every open);
 // - concurrent opens of the same image are safe: each writer has its own temp file and rename is
 //   atomic; the contents are identical by construction.
-// Inflation runs in worker threads (up to 4 at once) because zlib offers no public synchronous
-// streaming API and openImage is synchronous: the main thread blocks in Atomics.wait while they run.
+// - inflation is bounded: a layer stops inflating past its limit (layerLimit: --max-layer-size, or
+//   by default 100 times its compressed size, at least 1 GiB and at most 8 GiB), and before the
+//   cache's file system would have less than min(1 GiB, 5%) free; nothing of a stopped layer stays;
+// - the cache is bounded (cacheSize, default 16 GiB): at the end of every open that read the image
+//   (not from a snapshot), the least recently used layers and index snapshots are removed until the
+//   rest fit (evictCache), never one the current open used. "Used" is the mtime of a layer's sidecar
+//   (or of a snapshot), set on every lookup and snapshot load. A live run that holds a removed layer
+//   open keeps reading it (the inode lives on); its snapshot is then no longer trusted;
+// - temporaries of writers that died (`.tmp-<pid>-…`, here and in index/) are removed when the
+//   cache is opened for inflating (or a snapshot written).
+// Uncompressed layers in place are hashed by the same workers (verifyRanges) against their digest
+// and diff_id. Inflation and hashing run in worker threads (up to 4 at once) because zlib offers no
+// public synchronous streaming API and openImage is synchronous: the main thread blocks in
+// Atomics.wait while they run.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -39,6 +51,44 @@ export interface InflateJob {
   label: string; // names it in progress messages
 }
 
+/** An uncompressed layer read in place: its bytes are hashed and compared, nothing is written. */
+export interface VerifyJob {
+  fd: number;
+  start: number;
+  length: number;
+  digest?: string; // "algo:hex" of the bytes (the blob digest), if known
+  diffId?: string; // "sha256:hex" of the same bytes (the config's diff_id), if known
+  where: Where;
+  label: string;
+}
+
+/** The bounds of inflation and of the cache (OpenImageOptions.limits). */
+export interface CacheLimits {
+  /** The most one layer (or gzip'd archive) may inflate to, in bytes; default: layerLimit's rule. */
+  maxLayerSize?: number;
+  /** The most the cache directory keeps, in bytes (default DEFAULT_CACHE_SIZE). */
+  cacheSize?: number;
+}
+
+const GiB = 1024 ** 3;
+export const DEFAULT_CACHE_SIZE = 16 * GiB;
+const AUTO_RATIO = 100;
+const AUTO_MIN = 1 * GiB;
+const AUTO_MAX = 8 * GiB;
+
+/** How far a gzip stream of `compressed` bytes may inflate (see the header). */
+export function layerLimit(compressed: number, limits?: CacheLimits): number {
+  if (limits?.maxLayerSize !== undefined) return limits.maxLayerSize;
+  return Math.min(AUTO_MAX, Math.max(AUTO_MIN, AUTO_RATIO * compressed));
+}
+
+/** A byte count for messages: "1.5 GiB", "300 MiB", "12 KiB". */
+export function sizeText(n: number): string {
+  if (n >= GiB) return `${+(n / GiB).toFixed(1)} GiB`;
+  if (n >= 1 << 20) return `${+(n / (1 << 20)).toFixed(1)} MiB`;
+  return `${Math.ceil(n / 1024)} KiB`;
+}
+
 /** Stop waiting for a worker that has made no progress for this long (it died without a word). */
 const STALL_MS = 120_000;
 const PARALLEL = 4;
@@ -47,14 +97,18 @@ export class LayerCache {
   readonly dir: string;
   /** Keys inflated by this LayerCache (so a parse failure of their file is the layer's fault). */
   readonly fresh = new Set<string>();
-
-  constructor(cacheDir: string, private readonly where: Where) {
+  constructor(
+    cacheDir: string,
+    where: Where,
+    private readonly limits: CacheLimits = {},
+  ) {
     this.dir = path.join(cacheDir, 'layers');
     try {
       fs.mkdirSync(this.dir, { recursive: true });
     } catch (e) {
       throw where.error(`cannot be cached: cannot create ${this.dir} (${(e as NodeJS.ErrnoException).code})`);
     }
+    sweepTemps(this.dir);
   }
 
   static name(key: CacheKey): string {
@@ -77,6 +131,7 @@ export class LayerCache {
       return null; // no sidecar, bad sidecar, or no file: rebuild
     }
     if (diffId !== undefined && diffId.startsWith('sha256:') && meta.diffId !== diffId) return null;
+    touch(path.join(this.dir, `${LayerCache.name(key)}.json`));
     return file;
   }
 
@@ -104,8 +159,9 @@ export class LayerCache {
     const tmps = list.map((j) => path.join(this.dir, `.tmp-${process.pid}-${crypto.randomBytes(6).toString('hex')}-${LayerCache.name(j.key)}.tar`));
     for (const j of list) onInflate?.(j.label);
     const report = progress ? inflateProgress(list, progress) : undefined;
+    const floor = spaceFloor(this.dir);
     const results = runWorkers(
-      list.map((j, i) => ({ fd: j.fd, start: j.start, length: j.length, tmp: tmps[i], algo: j.key.algo })),
+      list.map((j, i) => ({ fd: j.fd, start: j.start, length: j.length, tmp: tmps[i], algo: j.key.algo, limit: layerLimit(j.length, this.limits), spaceDir: this.dir, floor })),
       report?.tick,
     );
     report?.end(results);
@@ -128,6 +184,8 @@ export class LayerCache {
 
   private publish(job: InflateJob, tmp: string, r: WorkerResult): void {
     if (!r.ok) {
+      if (r.stage === 'limit') throw job.where.error(`inflates to more than ${sizeText(Number(r.error))} (${this.limits.maxLayerSize !== undefined ? 'the --max-layer-size limit' : `the limit for a layer of ${sizeText(job.length)}: ${AUTO_RATIO} times its size, at least ${sizeText(AUTO_MIN)}, at most ${sizeText(AUTO_MAX)}`}); if it is genuine, raise --max-layer-size`);
+      if (r.stage === 'space') throw job.where.error(`cannot be inflated: the cache's file system (${this.dir}) would have less than ${sizeText(Number(r.error))} free`);
       if (r.stage === 'gzip') throw job.where.error(`has corrupt gzip data (${r.error})`);
       if (r.stage === 'read') throw job.where.error(`cannot be read (${r.error})`);
       throw job.where.error(`cannot be inflated into the cache ${this.dir} (${r.error})`);
@@ -155,6 +213,132 @@ export class LayerCache {
   }
 }
 
+/**
+ * Hashes uncompressed layers in place (in worker threads, several at a time) and compares them
+ * with their digest and diff_id. Throws ImageError (worded by the job's `where`) on a mismatch.
+ */
+export function verifyRanges(jobs: VerifyJob[], progress?: (msg: string) => void): void {
+  const list = jobs.filter((j) => j.digest !== undefined || j.diffId?.startsWith('sha256:'));
+  if (list.length === 0) return;
+  const report = progress ? inflateProgress(list, progress, 'verifying') : undefined;
+  const results = runWorkers(
+    list.map((j) => ({ fd: j.fd, start: j.start, length: j.length, tmp: null, algo: j.digest?.split(':')[0] ?? 'sha256', limit: -1, spaceDir: null, floor: 0 })),
+    report?.tick,
+  );
+  report?.end(results);
+  list.forEach((j, i) => {
+    const r = results[i];
+    if (!r.ok) throw j.where.error(r.stage === 'read' ? `cannot be read (${r.error})` : `cannot be verified (${r.error})`);
+    if (j.digest !== undefined && j.digest !== `${j.digest.split(':')[0]}:${r.compressed}`) {
+      throw j.where.error(`does not match its digest (its bytes hash to ${j.digest.split(':')[0]}:${r.compressed.slice(0, 12)}…)`);
+    }
+    if (j.diffId?.startsWith('sha256:') && j.diffId !== `sha256:${r.uncompressed}`) {
+      throw j.where.error(`does not match its diff_id in the image config (it hashes to sha256:${r.uncompressed.slice(0, 12)}…)`);
+    }
+  });
+}
+
+/**
+ * Removes the least recently used layers and snapshots of the cache in `cacheDir` until it holds at
+ * most `limit` bytes, sparing every item used since `spareSince` (ms since the epoch: the current
+ * open's layers and snapshot were all touched or written after it). Never throws: a cache it cannot
+ * trim is left as it is.
+ */
+export function evictCache(cacheDir: string, limit: number, spareSince: number): void {
+  const items: { used: number; size: number; files: string[] }[] = [];
+  let total = 0;
+  const layers = path.join(cacheDir, 'layers');
+  const index = path.join(cacheDir, 'index');
+  const list = (dir: string): string[] => {
+    try {
+      return fs.readdirSync(dir);
+    } catch {
+      return [];
+    }
+  };
+  for (const f of list(layers)) {
+    const m = /^([a-z0-9]+-[0-9a-f]+)\.json$/.exec(f);
+    if (!m) continue;
+    const side = path.join(layers, f);
+    const tar = path.join(layers, `${m[1]}.tar`);
+    let used = 0;
+    let size = 0;
+    try {
+      used = fs.statSync(side).mtimeMs;
+      size = fs.statSync(tar).size;
+    } catch {
+      // half a pair: counts as nothing
+    }
+    total += size;
+    items.push({ used, size, files: [side, tar] }); // the sidecar first: a lookup then misses
+  }
+  for (const f of list(index)) {
+    if (!f.endsWith('.idx') || f.startsWith('.')) continue;
+    try {
+      const st = fs.statSync(path.join(index, f));
+      total += st.size;
+      items.push({ used: st.mtimeMs, size: st.size, files: [path.join(index, f)] });
+    } catch {
+      // removed meanwhile
+    }
+  }
+  if (total <= limit) return;
+  items.sort((a, b) => a.used - b.used);
+  for (const it of items) {
+    if (total <= limit || it.used >= spareSince) break;
+    try {
+      for (const f of it.files) fs.rmSync(f, { force: true });
+    } catch {
+      continue;
+    }
+    total -= it.size;
+  }
+}
+
+/** Marks a cache file as used now (its mtime is the cache's LRU clock). Never throws. */
+export function touch(file: string): void {
+  try {
+    const now = new Date();
+    fs.utimesSync(file, now, now);
+  } catch {
+    // a read-only cache: recency is only a hint
+  }
+}
+
+/** Removes `.tmp-<pid>-…` files whose writer is no longer alive. Never throws. */
+export function sweepTemps(dir: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const f of names) {
+    const m = /^\.tmp-(\d+)-/.exec(f);
+    if (!m || Number(m[1]) === process.pid || alive(Number(m[1]))) continue;
+    fs.rmSync(path.join(dir, f), { force: true });
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Free bytes that inflating must leave on the cache's file system: min(1 GiB, 5% of it). */
+function spaceFloor(dir: string): number {
+  try {
+    const st = fs.statfsSync(dir);
+    return Math.min(GiB, 0.05 * st.blocks * st.bsize);
+  } catch {
+    return 0; // unknown: only the layer limit bounds inflation
+  }
+}
+
 /** Hex digest of bytes [start, start + length) of fd, read synchronously in 1 MiB pieces. */
 export function hashRange(fd: number, start: number, length: number, algo: 'sha256' | 'sha512' = 'sha256'): string {
   const h = crypto.createHash(algo);
@@ -170,38 +354,45 @@ export function hashRange(fd: number, start: number, length: number, algo: 'sha2
 
 type WorkerResult =
   | { ok: true; size: number; compressed: string; uncompressed: string }
-  | { ok: false; stage: 'read' | 'gzip' | 'write' | 'internal'; error: string };
+  | { ok: false; stage: 'read' | 'gzip' | 'write' | 'limit' | 'space' | 'internal'; error: string };
 
 interface WorkerJob {
   fd: number;
   start: number;
   length: number;
-  tmp: string;
-  algo: string;
+  tmp: string | null; // null: only hash fd's bytes (an uncompressed layer), write nothing
+  algo: string; // of the digest of fd's bytes ("compressed")
+  limit: number; // the most bytes the inflated stream may have (-1: no limit)
+  spaceDir: string | null; // stop before the free space here falls below `floor`
+  floor: number;
 }
 
 // Runs in a worker thread: gunzip fd[start, start+length) into `tmp` (created exclusively), hashing
-// the compressed and the uncompressed bytes on the way. The worker reads the caller's fd with
-// positioned reads and never closes it (a ReadStream would close it when destroyed). It reports
-// exactly once on `port`, only when nothing of its own is still in flight (no read pending, the zlib
-// handle closed), then sets its done flag and bumps the completion counter (shared[0]) so that the
-// waiting main thread wakes up; the thread then exits by itself. shared[slot + 1] is a progress tick
-// the main thread uses to tell a slow worker from a dead one.
+// the compressed and the uncompressed bytes on the way; or, with no `tmp`, only hash fd's bytes (with
+// `algo`, and with sha256 for the diff_id when algo is another). Inflating stops past `limit` bytes,
+// and before the free space of `spaceDir` falls below `floor` (checked every SPACE_EVERY bytes).
+// The worker reads the caller's fd with positioned reads and never closes it (a ReadStream would
+// close it when destroyed). It reports exactly once on `port`, only when nothing of its own is still
+// in flight (no read pending, the zlib handle closed), then sets its done flag and bumps the
+// completion counter (shared[0]) so that the waiting main thread wakes up; the thread then exits by
+// itself. shared[slot + 1] is a progress tick the main thread uses to tell a slow worker from a dead one.
 /** The worker reads the compressed data in pieces of this size; each bumps the progress tick. */
 const READ_CHUNK = 1 << 20;
+const SPACE_EVERY = 64 << 20;
 const WORKER_SOURCE = `
 'use strict';
 const { workerData } = require('node:worker_threads');
 const fs = require('node:fs');
 const zlib = require('node:zlib');
 const crypto = require('node:crypto');
-const { fd, start, length, tmp, algo, shared, slot, port } = workerData;
+const { fd, start, length, tmp, algo, limit, spaceDir, floor, shared, slot, port } = workerData;
 let outcome = null;
 let finished = false;
 let reading = false;
-let zclosed = false;
+let zclosed = tmp === null;
 let out = -1;
 let size = 0;
+let nextSpaceCheck = ${SPACE_EVERY};
 function finish(msg) {
   if (finished) return;
   finished = true;
@@ -226,30 +417,45 @@ function decide(msg) {
 }
 process.on('uncaughtException', (e) => finish(failure('internal', e)));
 const ch = crypto.createHash(algo);
-const uh = crypto.createHash('sha256');
-const gunzip = zlib.createGunzip({ chunkSize: 1 << 16 });
-gunzip.on('close', () => { zclosed = true; maybeFinish(); });
-gunzip.on('error', (e) => decide(failure('gzip', e)));
-gunzip.on('data', (c) => {
-  if (outcome !== null) return;
-  uh.update(c);
-  size += c.length;
-  try {
-    for (let off = 0; off < c.length; ) off += fs.writeSync(out, c, off, c.length - off);
-  } catch (e) {
-    decide(failure('write', e));
-  }
-});
-gunzip.on('end', () => {
-  if (outcome !== null) return;
-  try { fs.fsyncSync(out); } catch (e) { decide(failure('write', e)); return; }
-  decide({ ok: true, size, compressed: ch.digest('hex'), uncompressed: uh.digest('hex') });
-});
+const uh = tmp === null && algo === 'sha256' ? null : crypto.createHash('sha256');
+const gunzip = tmp === null ? null : zlib.createGunzip({ chunkSize: 1 << 16 });
+if (gunzip) {
+  gunzip.on('close', () => { zclosed = true; maybeFinish(); });
+  gunzip.on('error', (e) => decide(failure('gzip', e)));
+  gunzip.on('data', (c) => {
+    if (outcome !== null) return;
+    size += c.length;
+    if (limit >= 0 && size > limit) { decide({ ok: false, stage: 'limit', error: String(limit) }); return; }
+    if (size >= nextSpaceCheck && spaceDir !== null) {
+      nextSpaceCheck = size + ${SPACE_EVERY};
+      try {
+        const st = fs.statfsSync(spaceDir);
+        if (st.bavail * st.bsize < floor + ${SPACE_EVERY}) { decide({ ok: false, stage: 'space', error: String(floor) }); return; }
+      } catch (e) {}
+    }
+    uh.update(c);
+    try {
+      for (let off = 0; off < c.length; ) off += fs.writeSync(out, c, off, c.length - off);
+    } catch (e) {
+      decide(failure('write', e));
+    }
+  });
+  gunzip.on('end', () => {
+    if (outcome !== null) return;
+    try { fs.fsyncSync(out); } catch (e) { decide(failure('write', e)); return; }
+    decide({ ok: true, size, compressed: ch.digest('hex'), uncompressed: uh.digest('hex') });
+  });
+}
 let pos = start;
 const end = start + length;
 function pump() {
   if (outcome !== null) return;
-  if (pos >= end) { gunzip.end(); return; }
+  if (pos >= end) {
+    if (gunzip) { gunzip.end(); return; }
+    const c = ch.digest('hex');
+    decide({ ok: true, size: length, compressed: c, uncompressed: uh ? uh.digest('hex') : c });
+    return;
+  }
   const n = Math.min(${READ_CHUNK}, end - pos);
   const buf = Buffer.allocUnsafe(n);
   reading = true;
@@ -262,12 +468,13 @@ function pump() {
     const chunk = buf.subarray(0, got);
     ch.update(chunk);
     Atomics.add(shared, slot + 1, 1);
-    if (gunzip.write(chunk)) pump();
+    if (!gunzip) { if (uh) uh.update(chunk); pump(); }
+    else if (gunzip.write(chunk)) pump();
     else gunzip.once('drain', pump);
   });
 }
 try {
-  out = fs.openSync(tmp, 'wx', 0o644);
+  if (tmp !== null) out = fs.openSync(tmp, 'wx', 0o644);
   pump();
 } catch (e) {
   decide(failure('write', e));
@@ -290,7 +497,7 @@ const mbText = (n: number): string => `${(n / 1e6).toFixed(1)} MB`;
  * which layers are being inflated and how much of their compressed data is done; at the end (if
  * anything was said), the total and the rate.
  */
-function inflateProgress(list: InflateJob[], progress: (msg: string) => void) {
+function inflateProgress(list: { length: number; label: string }[], progress: (msg: string) => void, verb = 'inflating') {
   const t0 = Date.now();
   let last = 0;
   return {
@@ -303,13 +510,14 @@ function inflateProgress(list: InflateJob[], progress: (msg: string) => void) {
       const total = list.reduce((a, j) => a + j.length, 0);
       const got = list.reduce((a, j, i) => a + (done[i] ? j.length : Math.min(read[i], j.length)), 0);
       const what = busy.map(({ j, i }) => `${j.label} ${Math.floor((100 * Math.min(read[i], j.length)) / j.length)}%`).join(', ');
-      progress(`inflating: ${mbText(got)} of ${mbText(total)} compressed${what ? ` (${what})` : ''}`);
+      progress(`${verb}: ${mbText(got)} of ${mbText(total)}${verb === 'inflating' ? ' compressed' : ''}${what ? ` (${what})` : ''}`);
     },
     end(results: WorkerResult[]): void {
       if (last === 0) return;
       const secs = (Date.now() - t0) / 1000;
       const bytes = results.reduce((a, r) => a + (r.ok ? r.size : 0), 0);
-      progress(`inflated ${list.length} layer(s) into ${mbText(bytes)} in ${secs.toFixed(1)} s (${(bytes / 1e6 / secs).toFixed(0)} MB/s)`);
+      const did = verb === 'inflating' ? `inflated ${list.length} layer(s) into` : `verified ${list.length} layer(s) of`;
+      progress(`${did} ${mbText(bytes)} in ${secs.toFixed(1)} s (${(bytes / 1e6 / secs).toFixed(0)} MB/s)`);
     },
   };
 }

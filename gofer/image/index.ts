@@ -19,7 +19,7 @@
 // - when an archive has both manifest.json and an OCI layout (Docker >= 25), manifest.json is used.
 import fs from 'node:fs';
 import path from 'node:path';
-import { LayerCache, hashRange, type CacheKey } from './cache';
+import { DEFAULT_CACHE_SIZE, LayerCache, evictCache, hashRange, layerLimit, verifyRanges, type CacheKey, type CacheLimits, type VerifyJob } from './cache';
 import { ImageError, Where, layerSubject, shortDigest } from './errors';
 import { ShortRead, readAt, registerSource, releaseDescriptor, sizeOf, type Source } from './io';
 import { Archive, EMPTY_CONFIG, isDocker, isOci, readDocker, readOci, type ImageConfig, type LayerRef } from './manifest';
@@ -65,6 +65,14 @@ export interface OpenImageOptions {
   snapshots?: boolean;
   /** Inflated gzip ranges supplied by the caller instead of the cache (see the header). */
   inflated?: InflatedRanges;
+  /** Bounds on inflation and on the cache (cache.ts; defaults there). */
+  limits?: CacheLimits;
+  /**
+   * Hash uncompressed layers read in place against their digest and diff_id (default true). A
+   * browser that reads the image over HTTP on demand turns it off: hashing would fetch the whole
+   * image before the first prompt. Gzip layers are always checked as they are inflated.
+   */
+  verifyInPlace?: boolean;
 }
 
 /** A gzip byte range of the archive (a layer, or the whole archive) that must be inflated. */
@@ -77,6 +85,8 @@ export interface InflateRange {
   diffId?: string;
   label: string; // names it in progress messages
   where: Where; // names it in errors
+  /** The most bytes it may inflate to (cache.ts layerLimit): stop and fail past it. */
+  limit: number;
 }
 
 /** The caller's inflated gzip ranges, by their place in the archive. */
@@ -150,8 +160,11 @@ function open(imagePath: string, file: string, opts: OpenImageOptions, fds: numb
     if (!snap.tree.tables.fds.includes(fd)) fs.closeSync(fds.shift()!); // read from the cache only
     return { ...makeImage(snap.tree, snap.config, snap.layers, snap.format), snapshot: true };
   }
+  const began = Date.now();
   const img = openArchive(fd, st.size, file, opts, fds);
   if (opts.snapshots !== false) saveSnapshot(opts.cacheDir, id, img.tree, img);
+  // file times come from a coarse kernel clock that may lag Date.now() a little: spare a margin
+  evictCache(opts.cacheDir, opts.limits?.cacheSize ?? DEFAULT_CACHE_SIZE, began - 2000);
   return img;
 }
 
@@ -159,7 +172,7 @@ function open(imagePath: string, file: string, opts: OpenImageOptions, fds: numb
 function openArchive(fd: number, size: number, file: string, opts: OpenImageOptions, fds: number[]): Image {
   const archiveWhere = new Where(file, 'archive');
   let cache: LayerCache | undefined;
-  const getCache = (): LayerCache => (cache ??= new LayerCache(opts.cacheDir, archiveWhere));
+  const getCache = (): LayerCache => (cache ??= new LayerCache(opts.cacheDir, archiveWhere, opts.limits));
 
   // 1. The outer archive, inflated first if it is gzip'd as a whole.
   let wholeGzip = false;
@@ -168,7 +181,7 @@ function openArchive(fd: number, size: number, file: string, opts: OpenImageOpti
   if (isGzip(magic) && opts.inflated) {
     wholeGzip = true;
     const src = opts.inflated.get(0, size);
-    if (src === null) throw new InflateNeeded([{ start: 0, length: size, label: `${file} (${mb(size)})`, where: archiveWhere }]);
+    if (src === null) throw new InflateNeeded([{ start: 0, length: size, label: `${file} (${mb(size)})`, where: archiveWhere, limit: layerLimit(size, opts.limits) }]);
     releaseDescriptor(fds.shift()!); // the inflated archive replaces the gzip file
     fd = registerSource(src);
     fds.push(fd);
@@ -205,13 +218,22 @@ function openArchive(fd: number, size: number, file: string, opts: OpenImageOpti
     const lacking = plan.filter((p) => p.job && inflated.get(p.job.start, p.job.length) === null);
     if (lacking.length) {
       throw new InflateNeeded(
-        lacking.map(({ job, ref }) => ({ start: job!.start, length: job!.length, digest: ref.blobDigest, diffId: ref.diffId, label: job!.label, where: job!.where })),
+        lacking.map(({ job, ref }) => ({ start: job!.start, length: job!.length, digest: ref.blobDigest, diffId: ref.diffId, label: job!.label, where: job!.where, limit: layerLimit(job!.length, opts.limits) })),
       );
     }
   } else {
     const missing = plan.filter((p) => p.job && getCache().lookup(p.job.key, p.job.diffId) === null);
     if (missing.length) getCache().inflate(missing.map((p) => p.job!), opts.progress, opts.onInflate);
   }
+  // Uncompressed layers are read in place: their bytes are what the digest and diff_id name.
+  const verify: VerifyJob[] = plan
+    .filter((p) => !p.job)
+    .map((p) => ({ fd, start: p.ref.offset, length: p.ref.size, digest: p.ref.blobDigest, diffId: p.ref.diffId, where: p.where, label: p.label }));
+  if (opts.verifyInPlace === false) {
+    // the caller's choice (see OpenImageOptions)
+  } else if (inflated || fd < 0) {
+    for (const j of verify) verifyInline(j); // no worker threads, or a Source they cannot read
+  } else verifyRanges(verify, opts.progress);
 
   // 4. Index and merge, bottom layer first.
   const layers: LayerInfo[] = [];
@@ -240,6 +262,7 @@ interface LayerPlan {
   index: number;
   ref: LayerRef;
   where: Where;
+  label: string;
   job?: { fd: number; start: number; length: number; key: CacheKey; diffId?: string; where: Where; label: string };
 }
 
@@ -251,7 +274,8 @@ function planLayer(ref: LayerRef, index: number, fd: number, file: string, cache
   const where = new Where(file, layerSubject(index, ref.digest));
   const magic = head(fd, ref.offset, ref.size);
   if (isZstd(magic) || ref.mediaType.includes('zstd')) throw where.error('is zstd-compressed, which is not supported');
-  if (!isGzip(magic)) return { index, ref, where };
+  const label = ref.digest ? `layer ${index} (${shortDigest(ref.digest)}, ${mb(ref.size)})` : `layer ${index} (${mb(ref.size)})`;
+  if (!isGzip(magic)) return { index, ref, where, label };
   let key: CacheKey;
   if (ref.blobDigest) {
     const [algo, hex] = ref.blobDigest.split(':');
@@ -259,8 +283,7 @@ function planLayer(ref: LayerRef, index: number, fd: number, file: string, cache
   } else {
     key = { algo: 'sha256', hex: cached ? hashRange(fd, ref.offset, ref.size) : '' };
   }
-  const label = ref.digest ? `layer ${index} (${shortDigest(ref.digest)}, ${mb(ref.size)})` : `layer ${index} (${mb(ref.size)})`;
-  return { index, ref, where, job: { fd, start: ref.offset, length: ref.size, key, diffId: ref.diffId, where, label } };
+  return { index, ref, where, label, job: { fd, start: ref.offset, length: ref.size, key, diffId: ref.diffId, where, label } };
 }
 
 /**
@@ -292,6 +315,18 @@ function openCached(
       fs.closeSync(fd);
       cache.discard(job.key); // a cached file from an earlier run went bad: rebuild it
     }
+  }
+}
+
+/** verifyRanges for one layer, on this thread (where there are no worker threads: browsers). */
+function verifyInline(j: VerifyJob): void {
+  if (j.digest !== undefined) {
+    const [algo, hex] = j.digest.split(':');
+    if (hashRange(j.fd, j.start, j.length, algo as CacheKey['algo']) !== hex) throw j.where.error('does not match its digest');
+    if (algo === 'sha256' && j.diffId === j.digest) return;
+  }
+  if (j.diffId?.startsWith('sha256:') && hashRange(j.fd, j.start, j.length) !== j.diffId.slice(7)) {
+    throw j.where.error('does not match its diff_id in the image config');
   }
 }
 

@@ -181,7 +181,12 @@ export function readDocker(a: Archive): ImageMeta {
   const m = (a.json('manifest.json', 'manifest.json') as Json[])[0];
   const layerPaths = m.Layers as unknown[];
   if (!layerPaths.every((p) => typeof p === 'string')) throw a.fail('manifest.json has a Layers entry that is not a string');
-  const config = a.json(m.Config as string, 'manifest.json Config');
+  // the config's name is its digest (<hex>.json before Docker 25, blobs/<algo>/<hex> since): checked,
+  // so that its diff_ids (which the layers are checked against) cannot be edited unnoticed
+  const named = /^(?:\.\/)?(?:blobs\/(sha256|sha512)\/([a-f0-9]+)|([a-f0-9]{64})\.json)$/.exec(m.Config as string);
+  const digest = named ? (named[3] ? `sha256:${named[3]}` : `${named[1]}:${named[2]}`) : '';
+  const desc = DIGEST.test(digest) ? { digest, size: a.resolve(m.Config as string, 'manifest.json Config').size } : undefined;
+  const config = a.json(m.Config as string, 'manifest.json Config', desc);
   const diffIds = diffIdsOf(config, layerPaths.length);
   const layers = (layerPaths as string[]).map((p, i): LayerRef => {
     const { offset, size } = a.resolve(p, `manifest.json layer ${i}`);

@@ -22,6 +22,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { sweepTemps, touch } from './cache';
 import type { ImageConfig } from './manifest';
 import { LowerTree, NodeKind, TABLES, type TreeTables } from './tree';
 
@@ -108,7 +109,8 @@ export function saveSnapshot(cacheDir: string, st: fs.BigIntStats, tree: LowerTr
     crypto.createHash('sha256').update(out.subarray(0, size)).digest().copy(out, size);
     const file = snapshotPath(cacheDir, st);
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
+    sweepTemps(path.dirname(file));
+    const tmp = path.join(path.dirname(file), `.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}.idx`);
     try {
       fs.writeFileSync(tmp, out);
       fs.renameSync(tmp, file);
@@ -206,6 +208,9 @@ export function loadSnapshot(cacheDir: string, imageFd: number, st: fs.BigIntSta
       fds,
     };
     if (at !== body.length || !wellFormed(t, sizes)) return closeAll(opened);
+    // used now: the cache's least-recently-used clock (cache.ts) is the mtime of these files
+    touch(snapshotPath(cacheDir, st));
+    for (const s of h.sources) if (s.name !== '') touch(path.join(cacheDir, 'layers', s.name.replace(/\.tar$/, '.json')));
     return { tree: new LowerTree(t), config: h.config, layers: h.layers, format: h.format };
   } catch {
     return closeAll(opened);

@@ -6,8 +6,11 @@
 // Inflation: openImageSource is synchronous and DecompressionStream is not, so the image is opened
 // in rounds: a round that meets gzip data it does not have yet throws InflateNeeded with the
 // ranges, they are inflated (their digests checked when the image gives them), and the next round
-// finds them. Plain layers are never copied: the tree reads them in place, on demand.
+// finds them, each stopped at its inflation limit (cache.ts layerLimit). Plain layers are never
+// copied: the tree reads them in place, on demand; they are hashed against their digests when the
+// image is a picked file, not when it is fetched from a URL on demand (that would fetch it whole).
 import { serveChannel } from '../../gofer/channel';
+import { sizeText } from '../../gofer/image/cache';
 import { ImageError, InflateNeeded, openImageSource, type Image, type InflateRange } from '../../gofer/image/index';
 import { readAt, registerSource, releaseDescriptor, type Source } from '../../gofer/image/io';
 import { GoferServer, LowerServer } from '../../gofer/server';
@@ -25,13 +28,21 @@ async function inflate(source: Source, r: InflateRange): Promise<Source> {
   let total = 0;
   const compressed = r.digest?.startsWith('sha256:') ? new Sha256() : null;
   const inflated = r.diffId?.startsWith('sha256:') ? new Sha256() : null;
+  let over = false;
+  const tooLarge = () => r.where.error(`inflates to more than ${sizeText(r.limit)} (the limit for a layer of its size); the image is not opened`);
   const reading = (async () => {
     const rd = ds.readable.getReader();
     for (;;) {
       const { done, value } = await rd.read();
       if (done) break;
-      chunks.push(value);
       total += value.length;
+      if (total > r.limit) {
+        over = true; // a gzip bomb, or a layer too large for a browser tab: stop reading and writing
+        chunks.length = 0;
+        await rd.cancel();
+        break;
+      }
+      chunks.push(value);
       inflated?.update(value);
     }
   })();
@@ -48,11 +59,13 @@ async function inflate(source: Source, r: InflateRange): Promise<Source> {
     await writer.close();
     await reading;
   } catch (e) {
+    if (over) throw tooLarge();
     if (e instanceof ImageError) throw e;
     throw r.where.error(`has corrupt gzip data (${(e as Error)?.message ?? e})`);
   } finally {
     releaseDescriptor(fd);
   }
+  if (over) throw tooLarge();
   if (compressed && compressed.digest('hex') !== r.digest!.slice(7)) throw r.where.error('does not match its digest');
   if (inflated && inflated.digest('hex') !== r.diffId!.slice(7)) throw r.where.error('does not match its diff_id in the image config');
   const out = new Uint8Array(total);
@@ -65,12 +78,12 @@ async function inflate(source: Source, r: InflateRange): Promise<Source> {
 }
 
 /** Opens the image, inflating gzip data between rounds (see the header). */
-async function open(source: Source, name: string): Promise<Image> {
+async function open(source: Source, name: string, verifyInPlace: boolean): Promise<Image> {
   const done = new Map<string, Source>();
   const key = (start: number, length: number) => `${start}:${length}`;
   for (let round = 0; ; round++) {
     try {
-      return openImageSource(source, name, { cacheDir: '', inflated: { get: (s, l) => done.get(key(s, l)) ?? null } });
+      return openImageSource(source, name, { cacheDir: '', verifyInPlace, inflated: { get: (s, l) => done.get(key(s, l)) ?? null } });
     } catch (e) {
       if (!(e instanceof InflateNeeded) || round > 2) throw e;
       // round 0 may find a gzip'd archive; round 1 the gzip layers inside it
@@ -94,7 +107,8 @@ self.onmessage = async (ev: MessageEvent<GoferRequest>) => {
   let source: UrlSource | BlobSource;
   try {
     source = image.kind === 'url' ? new UrlSource(image.url) : new BlobSource(image.file);
-    img = await open(source, image.name);
+    // an image fetched on demand is not hashed whole before the first prompt (see OpenImageOptions)
+    img = await open(source, image.name, image.kind !== 'url');
   } catch (e) {
     post({ type: 'error', message: (e as Error)?.message ?? String(e) });
     return;

@@ -9,8 +9,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { buildImage, tempDir } from '../lib/images';
+import { buildImage, gzipBomb, tempDir } from '../lib/images';
 import { guestWasm, ROOT, RUN_JS, runSandbox } from '../lib/sandbox';
+import { resealDocker } from '../gofer/image/util';
 
 // The sandboxes this file starts make their temporary directories in a private TMPDIR, so that
 // the stray check below sees only theirs, not those of test files running at the same time.
@@ -101,6 +102,46 @@ test('a FIFO given as IMAGE is refused at once (125, one line), not waited on fo
   const r = runSandbox([fifo], { timeoutMs: 20_000 });
   assert.is(r.status, 125, r.stderr);
   assert.is(r.stderr, 'wasmbox: image.tar: is a FIFO, not a regular file\n');
+});
+
+test('a gzip bomb given to run.js: 125 and one line at --max-layer-size, the cache left as it was', () => {
+  const cacheDir = tempDir('cache');
+  const bomb = gzipBomb(256);
+  const r = runSandbox(['--cache-dir', cacheDir, '--max-layer-size', '16m', bomb], { timeoutMs: 30_000 });
+  assert.is(r.status, 125, r.stderr);
+  assert.is(r.stderr, 'wasmbox: bomb.tar: layer 0 inflates to more than 16 MiB (the --max-layer-size limit); if it is genuine, raise --max-layer-size\n');
+  assert.equal(fs.readdirSync(path.join(cacheDir, 'layers')), []);
+  const bad = runSandbox(['--max-layer-size', 'lots', bomb]);
+  assert.is(bad.status, 125);
+  assert.is(bad.stderr.trim().split('\n')[0], 'wasmbox: --max-layer-size: cannot parse "lots" (use e.g. 512m or 4g)');
+});
+
+test('a tampered uncompressed layer, and a zero diff_id, are refused (125, one line)', () => {
+  const dir = tempDir('unpacked');
+  execFileSync('tar', ['-xf', img, '-C', dir]);
+  const blobs = path.join(dir, 'blobs/sha256');
+  const layer = fs.readdirSync(blobs).map((f) => path.join(blobs, f)).find((f) => fs.readFileSync(f).includes('file 29\n'))!;
+  const b = fs.readFileSync(layer);
+  b[b.indexOf('file 29\n')] = 0x46; // 'F': the same size, other bytes
+  fs.writeFileSync(layer, b);
+  const tampered = path.join(tempDir('tampered'), 'tampered.tar');
+  execFileSync('tar', ['-cf', tampered, '-C', dir, ...fs.readdirSync(dir)]);
+  const r = runSandbox([tampered]);
+  assert.is(r.status, 125, r.stderr);
+  assert.match(r.stderr, /^wasmbox: tampered\.tar: layer 0 \(sha256:[0-9a-f]{12}…\) does not match its digest \(its bytes hash to sha256:[0-9a-f]{12}…\)\n$/);
+  // a docker save archive whose config says the layer's diff_id is all zeros (config re-sealed)
+  const ddir = tempDir('unpacked');
+  execFileSync('tar', ['-xf', buildImage({ layers: [[{ path: 'bin/args', type: 'file', data: guestWasm('args'), mode: 0o755 }]], entrypoint: ['/bin/args'] }, { format: 'docker' }), '-C', ddir]);
+  const m = JSON.parse(fs.readFileSync(path.join(ddir, 'manifest.json'), 'utf8'));
+  const cfg = JSON.parse(fs.readFileSync(path.join(ddir, m[0].Config), 'utf8'));
+  cfg.rootfs.diff_ids = [`sha256:${'0'.repeat(64)}`];
+  fs.writeFileSync(path.join(ddir, m[0].Config), JSON.stringify(cfg));
+  resealDocker(ddir, { diffIds: false });
+  const zero = path.join(tempDir('zero'), 'zero.tar');
+  execFileSync('tar', ['-cf', zero, '-C', ddir, ...fs.readdirSync(ddir)]);
+  const z = runSandbox([zero]);
+  assert.is(z.status, 125, z.stderr);
+  assert.match(z.stderr, /^wasmbox: zero\.tar: layer 0 \(sha256:0{12}…\) does not match its diff_id in the image config \(it hashes to sha256:[0-9a-f]{12}…\)\n$/);
 });
 
 test('device nodes and FIFOs in a layer: left out, and said so in one warning line (they were dropped without a word)', () => {

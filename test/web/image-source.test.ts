@@ -75,7 +75,7 @@ for (const [label, opts] of [
     const file = buildImage(SPEC, { ...opts, name: 'src' });
     const bytes = new Uint8Array(fs.readFileSync(file));
     const src = new Counting(bytes);
-    const img = openImageSource(src, 'src.tar', { cacheDir: '' });
+    const img = openImageSource(src, 'src.tar', { cacheDir: '', verifyInPlace: false }); // as the demo reads a URL
     const ref = openImage(file, { cacheDir: tempDir('cache') });
     try {
       assert.is(img.tree.count, ref.tree.count);
@@ -90,6 +90,19 @@ for (const [label, opts] of [
     }
   });
 }
+
+test('a picked file (verifyInPlace, the default) is hashed whole: a tampered plain layer is refused', () => {
+  const file = buildImage(SPEC, { format: 'oci', name: 'src' });
+  const bytes = new Uint8Array(fs.readFileSync(file));
+  const ok = openImageSource(new MemorySource(bytes), 'src.tar', { cacheDir: '' });
+  ok.close();
+  const at = Buffer.from(bytes).indexOf('upper motd');
+  bytes[at] ^= 0x20;
+  assert.throws(
+    () => openImageSource(new MemorySource(bytes), 'src.tar', { cacheDir: '' }),
+    (e: Error) => e instanceof ImageError && /^src\.tar: layer 1 \(sha256:[0-9a-f]{12}…\) does not match its digest$/.test(e.message),
+  );
+});
 
 test('gzip layers: InflateNeeded names each gzip range with its digest; the next round opens', () => {
   const file = buildImage(SPEC, { format: 'oci', gzip: true, name: 'gz' });

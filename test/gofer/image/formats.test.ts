@@ -10,7 +10,7 @@ import { imageBytes, type ImageSpec, type WriteImageOptions } from '../../../hos
 import { Where } from '../../../gofer/image/errors';
 import { indexTar } from '../../../gofer/image/tar';
 import { buildImage, tempDir } from '../../lib/images';
-import { listing, open, openError, writeTemp } from './util';
+import { listing, open, openError, resealDocker, writeTemp } from './util';
 
 const spec: ImageSpec = {
   layers: [
@@ -303,6 +303,7 @@ test('docker errors: a config with a non-list Entrypoint is an ImageError', () =
   const cfg = readJson(path.join(dir, m[0].Config));
   cfg.config.Entrypoint = '/bin/sh -c';
   writeJson(path.join(dir, m[0].Config), cfg);
+  resealDocker(dir);
   assert.is(openError(repack(dir)), "edited.tar: the image config's Entrypoint is not a list of strings");
 });
 
@@ -353,13 +354,64 @@ test('digests: a gzip layer whose bytes do not match its OCI digest is refused (
   assert.equal(fs.readdirSync(path.join(cacheDir, 'layers')).filter((f) => f.includes(digest.slice(7))), []);
 });
 
-test('digests: a gzip layer that does not inflate to its diff_id is refused', () => {
+test('digests: a docker config edited in place no longer matches the digest it is named by', () => {
   const p = buildImage(spec, { format: 'docker', gzip: true });
   const b = fs.readFileSync(p);
   const at = b.indexOf('"diff_ids":["sha256:') + '"diff_ids":["sha256:'.length;
   b[at] = b[at] === 0x30 ? 0x31 : 0x30;
   fs.writeFileSync(p, b);
-  assert.match(openError(p), /^docker\.tar: layer 0 \(sha256:[0-9a-f]{12}…\) does not match its diff_id in the image config \(it inflates to sha256:[0-9a-f]{12}…\)$/);
+  assert.match(openError(p), /^docker\.tar: manifest\.json Config "[0-9a-f]{64}\.json" does not match its digest$/);
+});
+
+/** An unpacked docker image whose first diff_id is changed (`zero`: all zeros), config re-sealed. */
+function wrongDiffId(opts: WriteImageOptions, zero = false): string {
+  const dir = unpack(opts);
+  const m = readJson(path.join(dir, 'manifest.json'));
+  const cfg = readJson(path.join(dir, m[0].Config));
+  const id: string = cfg.rootfs.diff_ids[0];
+  cfg.rootfs.diff_ids[0] = zero ? `sha256:${'0'.repeat(64)}` : `${id.slice(0, 7)}${id[7] === '0' ? '1' : '0'}${id.slice(8)}`;
+  writeJson(path.join(dir, m[0].Config), cfg);
+  resealDocker(dir, { diffIds: false });
+  return repack(dir, 'docker.tar');
+}
+
+test('digests: a gzip layer that does not inflate to its diff_id is refused', () => {
+  const cacheDir = tempDir('cache');
+  assert.match(openError(wrongDiffId({ format: 'docker', gzip: true }), { cacheDir }), /^docker\.tar: layer 0 \(sha256:[0-9a-f]{12}…\) does not match its diff_id in the image config \(it inflates to sha256:[0-9a-f]{12}…\)$/);
+  // layer 1 is sound and stays cached; of layer 0 nothing is kept (not even a temporary)
+  assert.is(fs.readdirSync(path.join(cacheDir, 'layers')).filter((f) => f.endsWith('.tar')).length, 1);
+  assert.equal(fs.readdirSync(path.join(cacheDir, 'layers')).filter((f) => f.startsWith('.tmp')), []);
+});
+
+// issue 17: a Docker-format image whose diff_id is all zeros ran; a same-size tampered OCI blob ran
+test('digests: an uncompressed docker layer is checked against its diff_id (a zero diff_id is refused)', () => {
+  assert.match(openError(wrongDiffId({ format: 'docker' }, true)), /^docker\.tar: layer 0 \(sha256:0{12}…\) does not match its diff_id in the image config \(it hashes to sha256:[0-9a-f]{12}…\)$/);
+  assert.match(openError(wrongDiffId({ format: 'docker' })), /^docker\.tar: layer 0 \(sha256:[0-9a-f]{12}…\) does not match its diff_id/);
+});
+
+test('digests: a same-size tampered uncompressed OCI blob is refused', () => {
+  const p = buildImage(spec, { format: 'oci' });
+  const probe = open(p);
+  const digest = probe.layers[1].digest;
+  probe.close();
+  const { offset, size } = memberData(p, `blobs/sha256/${digest.slice(7)}`);
+  const b = fs.readFileSync(p);
+  const at = b.indexOf('new', offset + 512); // the data of etc/new, past its header
+  assert.ok(at > offset && at < offset + size, 'the layer holds the file data');
+  b[at] ^= 0x20;
+  fs.writeFileSync(p, b);
+  assert.match(openError(p), /^oci\.tar: layer 1 \(sha256:[0-9a-f]{12}…\) does not match its digest \(its bytes hash to sha256:[0-9a-f]{12}…\)$/);
+});
+
+test('digests: a docker >= 25 blob layer is checked against the digest its path names', () => {
+  const dir = unpack({ format: 'docker', dockerBlobs: true });
+  const m = readJson(path.join(dir, 'manifest.json'));
+  const layer = path.join(dir, m[0].Layers[1]);
+  const b = fs.readFileSync(layer);
+  const at = b.indexOf('new', 1024); // the data of etc/new, past the headers
+  b[at] ^= 0x20;
+  fs.writeFileSync(layer, b);
+  assert.match(openError(repack(dir, 'docker.tar')), /^docker\.tar: layer 1 \(sha256:[0-9a-f]{12}…\) does not match its digest/);
 });
 
 test('zstd: a zstd layer or archive is refused with a clear message', () => {

@@ -1,7 +1,9 @@
 // Shared helpers of the gofer/image tests: write bytes or specs to temp image files, open them, and
 // flatten a LowerTree into a { path: description } listing that tests compare with a table.
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { TarWriter, tarLayer, type Entry, type TarMember, type TarWriterOptions } from '../../../host/image-writer';
 import { openImage, type Image, type OpenImageOptions } from '../../../gofer/image/index';
 import { NodeKind, type LowerTree } from '../../../gofer/image/tree';
@@ -28,7 +30,37 @@ export function rawTar(members: TarMember[], opts: TarWriterOptions = {}): Uint8
 
 /** openImage with a fresh cache dir unless one is given. */
 export function open(p: string, opts: Partial<OpenImageOptions> = {}): Image {
-  return openImage(p, { cacheDir: opts.cacheDir ?? tempDir('cache'), progress: opts.progress, onInflate: opts.onInflate });
+  return openImage(p, { cacheDir: opts.cacheDir ?? tempDir('cache'), progress: opts.progress, onInflate: opts.onInflate, limits: opts.limits });
+}
+
+/**
+ * Makes an unpacked `docker save` directory (legacy layout: <id>/layer.tar, <hex>.json config)
+ * consistent again after a test edited it, as a forger who controls the whole archive would: the
+ * config's diff_ids become the hashes of the (inflated) layers as they now are (unless `diffIds` is
+ * false), and the config is renamed after its new digest. Tests of what lies past the digest
+ * checks (tar parsing, config values) need this, since an edit alone is caught as a mismatch.
+ */
+export function resealDocker(dir: string, opts: { diffIds?: boolean } = {}): void {
+  const mfile = path.join(dir, 'manifest.json');
+  const manifest = JSON.parse(fs.readFileSync(mfile, 'utf8'));
+  const config = JSON.parse(fs.readFileSync(path.join(dir, manifest[0].Config), 'utf8'));
+  if (opts.diffIds !== false) {
+    config.rootfs.diff_ids = manifest[0].Layers.map((l: string, i: number) => {
+      const b = fs.readFileSync(path.join(dir, l));
+      let tar = b;
+      try {
+        if (b[0] === 0x1f && b[1] === 0x8b) tar = zlib.gunzipSync(b);
+      } catch {
+        return config.rootfs.diff_ids[i]; // corrupt gzip: it fails before its diff_id matters
+      }
+      return `sha256:${crypto.createHash('sha256').update(tar).digest('hex')}`;
+    });
+  }
+  const bytes = Buffer.from(JSON.stringify(config));
+  fs.rmSync(path.join(dir, manifest[0].Config));
+  manifest[0].Config = `${crypto.createHash('sha256').update(bytes).digest('hex')}.json`;
+  fs.writeFileSync(path.join(dir, manifest[0].Config), bytes);
+  fs.writeFileSync(mfile, JSON.stringify(manifest));
 }
 
 /** The whole content of file node n. */
