@@ -221,10 +221,15 @@ export function verifyRanges(jobs: VerifyJob[], progress?: (msg: string) => void
   const list = jobs.filter((j) => j.digest !== undefined || j.diffId?.startsWith('sha256:'));
   if (list.length === 0) return;
   const report = progress ? inflateProgress(list, progress, 'verifying') : undefined;
-  const results = runWorkers(
-    list.map((j) => ({ fd: j.fd, start: j.start, length: j.length, tmp: null, algo: j.digest?.split(':')[0] ?? 'sha256', limit: -1, spaceDir: null, floor: 0 })),
-    report?.tick,
-  );
+  const algos = list.map((j) => (j.digest?.split(':')[0] ?? 'sha256') as CacheKey['algo']);
+  // one layer: hashed here (a worker costs more to start than it saves); several: in parallel
+  const results =
+    list.length === 1
+      ? [hashHere(list[0], algos[0], report?.tick)]
+      : runWorkers(
+          list.map((j, i) => ({ fd: j.fd, start: j.start, length: j.length, tmp: null, algo: algos[i], limit: -1, spaceDir: null, floor: 0 })),
+          report?.tick,
+        );
   report?.end(results);
   list.forEach((j, i) => {
     const r = results[i];
@@ -293,6 +298,27 @@ export function evictCache(cacheDir: string, limit: number, spareSince: number):
     }
     total -= it.size;
   }
+}
+
+/** The worker's hash-only job, on this thread (progress through `tick` about every 64 MiB). */
+function hashHere(j: VerifyJob, algo: CacheKey['algo'], tick?: (read: number[], done: boolean[]) => void): WorkerResult {
+  const ch = crypto.createHash(algo);
+  const uh = algo === 'sha256' ? null : crypto.createHash('sha256');
+  const buf = Buffer.allocUnsafe(READ_CHUNK);
+  try {
+    for (let pos = 0; pos < j.length; ) {
+      const n = readAt(j.fd, buf, 0, Math.min(buf.length, j.length - pos), j.start + pos);
+      if (n === 0) return { ok: false, stage: 'read', error: 'the file ended early' };
+      ch.update(buf.subarray(0, n));
+      uh?.update(buf.subarray(0, n));
+      pos += n;
+      if (tick && (pos & (64 * READ_CHUNK - 1)) < n) tick([pos], [false]);
+    }
+  } catch (e) {
+    return { ok: false, stage: 'read', error: (e as Error).message.split('\n')[0] };
+  }
+  const c = ch.digest('hex');
+  return { ok: true, size: j.length, compressed: c, uncompressed: uh ? uh.digest('hex') : c };
 }
 
 /** Marks a cache file as used now (its mtime is the cache's LRU clock). Never throws. */
@@ -450,12 +476,7 @@ let pos = start;
 const end = start + length;
 function pump() {
   if (outcome !== null) return;
-  if (pos >= end) {
-    if (gunzip) { gunzip.end(); return; }
-    const c = ch.digest('hex');
-    decide({ ok: true, size: length, compressed: c, uncompressed: uh ? uh.digest('hex') : c });
-    return;
-  }
+  if (pos >= end) { gunzip.end(); return; }
   const n = Math.min(${READ_CHUNK}, end - pos);
   const buf = Buffer.allocUnsafe(n);
   reading = true;
@@ -468,14 +489,37 @@ function pump() {
     const chunk = buf.subarray(0, got);
     ch.update(chunk);
     Atomics.add(shared, slot + 1, 1);
-    if (!gunzip) { if (uh) uh.update(chunk); pump(); }
-    else if (gunzip.write(chunk)) pump();
+    if (gunzip.write(chunk)) pump();
     else gunzip.once('drain', pump);
   });
 }
+/** Hash only: a plain loop of synchronous reads into one buffer (no stream to feed). */
+function hashAll() {
+  const buf = Buffer.allocUnsafe(${READ_CHUNK});
+  while (pos < end) {
+    let got;
+    try {
+      got = fs.readSync(fd, buf, 0, Math.min(buf.length, end - pos), pos);
+    } catch (e) {
+      if (e.code === 'EAGAIN' || e.code === 'EINTR') continue;
+      decide(failure('read', e));
+      return;
+    }
+    if (got === 0) { decide(failure('read', new Error('the file ended early'))); return; }
+    pos += got;
+    const chunk = buf.subarray(0, got);
+    ch.update(chunk);
+    if (uh) uh.update(chunk);
+    Atomics.add(shared, slot + 1, 1);
+  }
+  const c = ch.digest('hex');
+  decide({ ok: true, size: length, compressed: c, uncompressed: uh ? uh.digest('hex') : c });
+}
 try {
-  if (tmp !== null) out = fs.openSync(tmp, 'wx', 0o644);
-  pump();
+  if (tmp !== null) {
+    out = fs.openSync(tmp, 'wx', 0o644);
+    pump();
+  } else hashAll();
 } catch (e) {
   decide(failure('write', e));
 }
