@@ -34,7 +34,7 @@ import { E } from '../kernel/wasi/errno';
 import type { NativeAddon } from '../host/native/index';
 import os from 'node:os';
 import { Fail, hostErrno, linuxErrno } from './errno';
-import { dispatchHost, openMode, type HostHandlers, type HostMount, type HostTree } from './hosttree';
+import { dispatchHost, isHidden, openMode, type HiddenFile, type HostHandlers, type HostMount, type HostTree } from './hosttree';
 import { validName } from './names';
 import { walkNames } from './batch';
 import {
@@ -43,7 +43,7 @@ import {
   SetStatResp, Stat, StatFSResp, SymlinkReq, UnlinkReq, WalkReq, WalkResp,
 } from './protocol/messages';
 
-const { O_NOFOLLOW, O_DIRECTORY, O_RDONLY, O_CREAT, O_EXCL } = fs.constants;
+const { O_NOFOLLOW, O_DIRECTORY, O_RDONLY, O_CREAT, O_EXCL, O_TRUNC } = fs.constants;
 const S_IFMT = 0o170000;
 const MAX_REFS = 1 << 20;
 /** The st_ino of a directory made without asking for its attributes (mkdir), until first opened. */
@@ -112,14 +112,18 @@ export class HostDirect implements HostTree, HostHandlers {
   private readonly maxHeld: number;
   private hand = 0;
   private gens = 0;
+  /** The inodes of `hidden`, checked on every object handed out (the device only on a match). */
+  private readonly hiddenInos: Set<bigint>;
   requests = 0;
 
   constructor(
     mounts: HostMount[],
     private readonly n: NativeAddon,
+    private readonly hidden: readonly HiddenFile[] = [],
     maxHeld = Number(process.env.WASMBOX_HELD_NODES) || HELD_NODES,
   ) {
     this.maxHeld = Math.max(maxHeld, 4);
+    this.hiddenInos = new Set(hidden.map((h) => h.ino));
     this.roots = mounts.map((m) => {
       const root = fs.realpathSync(m.path);
       if (!fs.statSync(root).isDirectory()) throw new Error(`${m.path}: not a directory`);
@@ -292,11 +296,17 @@ export class HostDirect implements HostTree, HostHandlers {
     const fd = ok(n.openat2!(dir.fd, name, n.O_PATH! | O_NOFOLLOW, 0, this.resolve));
     const mode = n.statInto!(fd, '', n.AT_EMPTY_PATH!, w, at);
     const kind = mode < 0 ? Kind.Unknown : kindOfMode(mode);
-    if (kind === Kind.Unknown) {
+    const ino = new DataView(w.buffer, w.byteOffset).getBigUint64(at + Stat.Ino, true);
+    if (kind === Kind.Unknown || this.hides(fd, ino)) {
       fs.closeSync(fd);
       throw new Fail(mode < 0 ? linuxErrno(-mode) : E.ACCES);
     }
-    return this.addNode(fd, kind, dirRef, dir, name, new DataView(w.buffer, w.byteOffset).getBigUint64(at + Stat.Ino, true));
+    return this.addNode(fd, kind, dirRef, dir, name, ino);
+  }
+
+  /** Whether the object open as `fd`, of inode `ino`, is a hidden file (see HiddenFile). */
+  private hides(fd: number, ino: bigint): boolean {
+    return this.hiddenInos.has(ino) && isHidden(this.hidden, fs.fstatSync(fd, { bigint: true }));
   }
 
   /**
@@ -545,16 +555,22 @@ export class HostDirect implements HostTree, HostHandlers {
     let fd = n.openat2!(dir.fd, name, mode | O_CREAT | O_EXCL | O_NOFOLLOW, perm, this.resolve);
     if (fd === -17 /* EEXIST */ && !(flags & OpenFlags.Exclusive)) {
       created = false;
-      fd = n.openat2!(dir.fd, name, mode | O_NOFOLLOW, 0, this.resolve);
+      // an existing file is truncated only once it is known to be one the guest may have
+      fd = n.openat2!(dir.fd, name, (mode & ~O_TRUNC) | O_NOFOLLOW, 0, this.resolve);
     }
     ok(fd);
     let handle = -1;
     try {
-      const st = n.statInto!(fd, '', n.AT_EMPTY_PATH!, w, CreateResp.Stat);
+      let st = n.statInto!(fd, '', n.AT_EMPTY_PATH!, w, CreateResp.Stat);
       ok(st);
       const kind = kindOfMode(st);
       if (kind !== Kind.File) throw new Fail(kind === Kind.Dir ? E.ISDIR : E.ACCES);
       const ino = dv.getBigUint64(CreateResp.Stat + Stat.Ino, true);
+      if (this.hides(fd, ino)) throw new Fail(E.ACCES);
+      if (!created && flags & OpenFlags.Truncate) {
+        fs.ftruncateSync(fd, 0);
+        st = ok(n.statInto!(fd, '', n.AT_EMPTY_PATH!, w, CreateResp.Stat));
+      }
       handle = this.add({
         fd, open: true, append: (flags & OpenFlags.Append) !== 0, kind, mount: dir.mount, ino, parent: -1, name: name.slice(), gen: 0,
         parentGen: 0, kids: 0, pins: 0, from: -1, fromGen: 0, dead: false, used: true,

@@ -25,7 +25,7 @@
 import fs from 'node:fs';
 import { E } from '../kernel/wasi/errno';
 import { Fail, answer } from './errno';
-import { kindOf, writeHostStat } from './hosttree';
+import { isHidden, kindOf, writeHostStat, type HiddenFile } from './hosttree';
 import { direntBatch, walkNames, walkResponse } from './batch';
 import {
   Chan, GetdentsReq, Kind, MountReq, MountResp, Msg, NodeReq, OpenFlags, OpenReq, OpenResp,
@@ -45,11 +45,14 @@ export interface HostLowerConfig {
   path: string;
   /** Name prefixes hidden in the root directory (the sandbox's filestore and its lock). */
   hideAtRoot?: string[];
+  /** Files never served under any name (the sandbox's filestore, by device and inode). */
+  hidden?: HiddenFile[];
 }
 
 export class HostLowerServer {
   readonly root: string;
   private readonly hide: Buffer[];
+  private readonly hiddenFiles: readonly HiddenFile[];
   // Per node, by number.
   private readonly parent: number[] = [];
   private readonly name: Buffer[] = [];
@@ -71,6 +74,7 @@ export class HostLowerServer {
   constructor(cfg: HostLowerConfig) {
     this.root = fs.realpathSync(cfg.path);
     this.hide = (cfg.hideAtRoot ?? []).map((p) => Buffer.from(p));
+    this.hiddenFiles = cfg.hidden ?? [];
     const fd = fs.openSync(this.root, O_PATH | O_DIRECTORY | O_NOFOLLOW);
     try {
       const st = fs.fstatSync(fd, { bigint: true });
@@ -241,7 +245,7 @@ export class HostLowerServer {
     const known = this.byName.get(`${dir}/${name.toString('latin1')}`);
     if (known !== undefined) return known;
     const st = fs.lstatSync(HostLowerServer.at(this.dirFdOf(dir), name), { bigint: true, throwIfNoEntry: false });
-    if (st === undefined || kindOf(st.mode) === Kind.Unknown) return null;
+    if (st === undefined || kindOf(st.mode) === Kind.Unknown || isHidden(this.hiddenFiles, st)) return null;
     return this.nodeFor(dir, name, st);
   }
 
@@ -319,7 +323,7 @@ export class HostLowerServer {
       for (const name of fs.readdirSync(`/proc/self/fd/${fd}`, { encoding: 'buffer' })) {
         if (name.length > 255 || this.hidden(dir, name)) continue;
         const st = fs.lstatSync(HostLowerServer.at(fd, name), { bigint: true, throwIfNoEntry: false });
-        if (st === undefined || kindOf(st.mode) === Kind.Unknown) continue; // gone meanwhile, or not served
+        if (st === undefined || kindOf(st.mode) === Kind.Unknown || isHidden(this.hiddenFiles, st)) continue; // gone meanwhile, or not served
         listing.nodes.push(this.nodeFor(dir, name, st));
         listing.names.push(name);
       }

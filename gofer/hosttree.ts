@@ -128,6 +128,23 @@ export function dispatchHost(h: HostHandlers, id: number, len: number, w: Uint8A
   }
 }
 
+/**
+ * A host file no guest may open or walk to through any mount (the sandbox's own filestore: a guest
+ * that truncated it would fault the host through its mapping), by device and inode, so that no
+ * path reaches it: not a bind mount of a parent, not a host bind mount of the upper directory
+ * elsewhere, not a hard link. Such a file is EACCES (it may still show in a listing).
+ */
+export interface HiddenFile {
+  dev: bigint;
+  ino: bigint;
+}
+
+/** Whether `st` is one of `hidden`. */
+export function isHidden(hidden: readonly HiddenFile[], st: { dev: bigint; ino: bigint }): boolean {
+  for (const h of hidden) if (h.ino === st.ino && h.dev === st.dev) return true;
+  return false;
+}
+
 export interface HostMount {
   /** Host directory served at the mount's root. */
   path: string;
@@ -187,7 +204,10 @@ export class HostServer implements HostTree, HostHandlers {
   requests = 0;
 
   /** `mounts[i]` is gofer mount i + 1 (mount 0 is the image). Paths are resolved once, here. */
-  constructor(mounts: HostMount[]) {
+  constructor(
+    mounts: HostMount[],
+    private readonly hidden: readonly HiddenFile[] = [],
+  ) {
     this.mounts = mounts.map((m) => {
       const root = fs.realpathSync(m.path);
       if (!fs.statSync(root).isDirectory()) throw new Error(`${m.path}: not a directory`);
@@ -307,7 +327,7 @@ export class HostServer implements HostTree, HostHandlers {
       this.checkInside(fd, dir.mount);
       const st = fs.fstatSync(fd, { bigint: true });
       const kind = kindOf(st.mode);
-      if (kind === Kind.Unknown) throw new Fail(E.ACCES);
+      if (kind === Kind.Unknown || isHidden(this.hidden, st)) throw new Fail(E.ACCES);
       return { ref: this.add({ fd, flags: 0, open: false, kind, mount: dir.mount, parent: dirRef, name, ino: st.ino }), st };
     } catch (err) {
       fs.closeSync(fd);
@@ -552,13 +572,19 @@ export class HostServer implements HostTree, HostHandlers {
       created = true;
     } catch (err) {
       if ((err as { code?: string }).code !== 'EEXIST' || flags & OpenFlags.Exclusive) throw err;
-      fd = fs.openSync(path, openMode(flags) | O_NOFOLLOW);
+      // an existing file is truncated only once it is known to be one the guest may have
+      fd = fs.openSync(path, (openMode(flags) & ~O_TRUNC) | O_NOFOLLOW);
     }
     let ref = -1;
     try {
       this.checkInside(fd, dir.mount);
-      const st = fs.fstatSync(fd, { bigint: true });
+      let st = fs.fstatSync(fd, { bigint: true });
       if (kindOf(st.mode) !== Kind.File) throw new Fail(kindOf(st.mode) === Kind.Dir ? E.ISDIR : E.ACCES);
+      if (isHidden(this.hidden, st)) throw new Fail(E.ACCES);
+      if (!created && flags & OpenFlags.Truncate) {
+        fs.ftruncateSync(fd, 0);
+        st = fs.fstatSync(fd, { bigint: true });
+      }
       ref = this.add({ fd, flags: openMode(flags) & ~O_TRUNC, open: true, kind: Kind.File, mount: dir.mount, parent: -1, name: '', ino: st.ino });
       const node = this.openNode(dirRef, dir, name);
       dv.setUint32(CreateResp.Node, node.ref, true);

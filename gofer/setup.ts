@@ -6,7 +6,7 @@ import path from 'node:path';
 import { ImageError, LowerTree, openImage, type ImageConfig } from './image/index';
 import type { CacheLimits } from './image/cache';
 import type { SharedTree } from './image/share';
-import { HostServer, type HostMount, type HostTree } from './hosttree';
+import { HostServer, type HiddenFile, type HostMount, type HostTree } from './hosttree';
 import { HostDirect } from './hostdirect';
 import { loadNative } from '../host/native/index';
 import { HostLowerServer, type HostLowerConfig } from './hostlower';
@@ -20,6 +20,8 @@ export interface GoferConfig {
   cacheDir: string;
   /** Bounds on layer inflation and on the cache (image/cache.ts). */
   limits?: CacheLimits;
+  /** Host files no mount may serve (the sandbox's filestore: hosttree.ts HiddenFile). */
+  hidden?: HiddenFile[];
   /**
    * The image, already opened by another thread of this process and shared (share.ts): used
    * instead of opening `image`. Its descriptors stay the sharer's; close() leaves them open.
@@ -67,7 +69,7 @@ export function createGofer(cfg: GoferConfig, progress?: (msg: string) => void):
   let lowerDir: HostLowerServer | null = null;
   if (cfg.lowerDir) {
     try {
-      lowerDir = new HostLowerServer(cfg.lowerDir);
+      lowerDir = new HostLowerServer({ ...cfg.lowerDir, hidden: cfg.hidden });
     } catch (e) {
       img?.close();
       throw new GoferSetupError(`rootfs ${cfg.lowerDir.path}: ${(e as Error)?.message ?? e}`, false);
@@ -80,7 +82,7 @@ export function createGofer(cfg: GoferConfig, progress?: (msg: string) => void):
       // through held descriptors where the addon and openat2 allow, else the checked path-based calls
       const native = loadNative();
       const why = process.env.WASMBOX_HOST_CALLS === 'checked' ? 'WASMBOX_HOST_CALLS=checked' : HostDirect.unavailable(native.addon, native.reason);
-      host = why === null ? new HostDirect(cfg.mounts, native.addon!) : new HostServer(cfg.mounts);
+      host = why === null ? new HostDirect(cfg.mounts, native.addon!, cfg.hidden) : new HostServer(cfg.mounts, cfg.hidden);
       hostCalls = why === null ? 'direct (openat2, held descriptors)' : `checked, path-based (${why})`;
     } catch (e) {
       lowerDir?.closeAll();

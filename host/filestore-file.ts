@@ -93,6 +93,8 @@ export class FileFilestore implements Filestore {
   punchSupported = true;
 
   private fd: number;
+  /** The file's device and inode (null for a memfd, which no path reaches). */
+  private readonly identity: { dev: bigint; ino: bigint } | null;
   private readonly native: NativeAddon;
   private readonly reserve: boolean;
   private readonly maps: ArrayBuffer[] = [];
@@ -174,7 +176,9 @@ export class FileFilestore implements Filestore {
     this.kind = kind;
     this.path = file;
     this.reserve = !!opts.reserve;
-    this.wholePages = fs.fstatSync(fd).blksize % Page.SIZE === 0;
+    const st = fs.fstatSync(fd, { bigint: true });
+    this.wholePages = Number(st.blksize) % Page.SIZE === 0;
+    this.identity = kind === 'file:memfd' ? null : { dev: st.dev, ino: st.ino };
     this.populate = typeof native.populateWrite === 'function' && kind !== 'file:memfd';
     this.limitPages = Math.max(0, Math.floor(limitBytes / Page.SIZE));
   }
@@ -256,6 +260,10 @@ export class FileFilestore implements Filestore {
    * Whether any page of filestore bytes page*4096+off, +len (bounds checked by the caller) has no
    * storage, so that a store there could SIGBUS: the caller then writes by system call instead.
    */
+  hostFile(): { dev: bigint; ino: bigint } | null {
+    return this.identity;
+  }
+
   unbacked(page: number, off: number, len: number): boolean {
     const last = page + ((off + Math.max(len, 1) - 1) >>> Page.SHIFT);
     for (let p = page; p <= last; p++) {

@@ -45,6 +45,11 @@ export interface Filestore {
    */
   writeDirect?(page: number, off: number, src: Uint8Array, srcOff: number, len: number): void;
   /**
+   * Optional: the host file behind this filestore (device and inode), for filestores kept in a file
+   * a host path could reach; the gofer serves it under no name (gofer/hosttree.ts HiddenFile).
+   */
+  hostFile?(): { dev: bigint; ino: bigint } | null;
+  /**
    * Optional, view filestores with writeDirect: whether any page of filestore bytes page*4096+off,
    * +len has no storage behind it yet, so that a store through chunk() could fault fatally (SIGBUS
    * on a full disk). Such ranges are written with writeDirect; the others are plain stores.

@@ -617,16 +617,20 @@ export async function openSandbox(opts: RunOptions, cleanup = new Cleanup()): Pr
     }
     const firstVolume = hostMounts.length + 1;
     for (const v of volumes) hostMounts.push({ path: v.host, readonly: v.readonly });
-    const goferCfg: GoferConfig = { image: imageForGofer, lowerDir, mounts: hostMounts, cacheDir, limits: opts.imageLimits, shared: opts.shared };
     mark('setup');
-    const gofer = opts.gofer === 'worker' ? startWorkerGofer(goferCfg, opts.progress) : startInlineGofer(goferCfg, opts.progress);
-    cleanup.add(() => gofer.close());
-
-    // While the gofer worker boots and opens the image: the filestore and the kernel.
-    mark('gofer');
+    // The filestore first: the gofer must know its file, to serve it under no name (HiddenFile).
     const { filestore, note, files: filestoreFiles } = filestoreFor(mode, opts, cleanup);
     cleanup.add(() => filestore.close());
     mark('filestore');
+    const hidden = filestore.hostFile?.() ?? null;
+    const goferCfg: GoferConfig = {
+      image: imageForGofer, lowerDir, mounts: hostMounts, cacheDir, limits: opts.imageLimits, shared: opts.shared, hidden: hidden ? [hidden] : [],
+    };
+    const gofer = opts.gofer === 'worker' ? startWorkerGofer(goferCfg, opts.progress) : startInlineGofer(goferCfg, opts.progress);
+    cleanup.add(() => gofer.close());
+
+    // While the gofer worker boots and opens the image: the kernel.
+    mark('gofer');
     kernel = new Kernel(opts.kernelModule ?? kernelModule(kernelFile(distDir(), !!opts.debugKernel)), filestore, gofer.transport);
     mark('kernel');
     const goferConfig = await gofer.ready;

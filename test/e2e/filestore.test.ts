@@ -136,6 +136,35 @@ for (const how of ['the default upper directory in $TMPDIR', 'an --upper-dir ins
   });
 }
 
+// A path the start-up check cannot see (a host bind mount of the upper directory's parent, which
+// realpath does not resolve): the filestore keeps its name there, and the gofer refuses its inode.
+test('the filestore through a host bind mount of its directory: EACCES under every guest path', () => {
+  const tmp = tempDir('exposed');
+  const upper = path.join(tmp, 'up');
+  fs.mkdirSync(upper);
+  const other = tempDir('alias');
+  if (spawnSync('mount', ['--bind', tmp, other]).status !== 0) {
+    console.log('  (skipped: cannot bind-mount here; needs root)');
+    return;
+  }
+  try {
+    const store = '/hosttmp/up/.wasmbox.filestore.????????????????';
+    // (cp opens its target O_CREAT|O_TRUNC: the path that must not truncate before it checks)
+    const attack = `echo hello-upper-data > /tmp/x; ls -a /hosttmp/up; cat ${store}; cp /tmp/x ${store}; cat /tmp/x`;
+    for (const gofer of ['inline', 'worker']) {
+      const r = runSandbox(['--stats', '--gofer', gofer, '--upper-dir', upper, '-v', `${other}:/hosttmp`, DEFAULT_IMAGE, '/bin/sh', '-c', attack]);
+      assert.is(r.status, 0, r.stderr);
+      assert.match(r.stdout, /\.wasmbox\.filestore\.[0-9a-f]{16}\n/, 'the name shows in the listing (the start-up check did not see this path)');
+      assert.match(r.stderr, /stats: filestore file:self/, 'the filestore kept its name');
+      assert.is((r.stderr.match(/[Pp]ermission denied/g) ?? []).length, 2, `cat and cp are refused:\n${r.stderr}`);
+      assert.match(r.stdout, /hello-upper-data\n$/, 'the upper layer reads back intact');
+    }
+    assert.equal(fs.readdirSync(upper), [], 'no filestore or lock left behind');
+  } finally {
+    spawnSync('umount', [other]);
+  }
+});
+
 test('--stats names the filestore in use', () => {
   const r = runSandbox(['--stats', '--overlay2', 'root:memory', img, 'write', '/tmp/a', '1']);
   assert.match(r.stderr, /stats: filestore file:memfd|stats: filestore memory \(fallback/);
