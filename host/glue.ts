@@ -160,6 +160,17 @@ export class GuestProcess {
     return 0;
   }
 
+  /**
+   * path() for a path the kernel resolves from a directory fd: WASI preview1 has no absolute paths
+   * (every path is relative to its fd; wasi-libc strips the "/" against the preopen), so one that
+   * starts with "/" is ENOTCAPABLE. (Absolute symlink targets still resolve from the sandbox root.)
+   */
+  private rpath(ptr: number, len: number, slot: number): number {
+    const e = this.path(ptr, len, slot);
+    if (e) return e;
+    return (len >>> 0) > 0 && this.gu8[ptr >>> 0] === 0x2f ? E.NOTCAPABLE : 0;
+  }
+
   /** Whether a result struct of `len` bytes fits at guest `ptr` (refreshes the guest views first). */
   private structOk(ptr: number, len: number): boolean {
     this.g();
@@ -752,25 +763,25 @@ export class GuestProcess {
 
       path_create_directory(fd: number, p: number, l: number) {
         self.g();
-        return self.path(p, l, Io.PATH1) || k.path_create_directory(pid, fd, l >>> 0);
+        return self.rpath(p, l, Io.PATH1) || k.path_create_directory(pid, fd, l >>> 0);
       },
       path_filestat_get(fd: number, flags: number, p: number, l: number, ptr: number) {
         self.g();
-        return self.path(p, l, Io.PATH1) || (self.structOk(ptr, 64) ? self.struct(k.path_filestat_get(pid, fd, flags, l >>> 0), ptr, 64) : E.FAULT);
+        return self.rpath(p, l, Io.PATH1) || (self.structOk(ptr, 64) ? self.struct(k.path_filestat_get(pid, fd, flags, l >>> 0), ptr, 64) : E.FAULT);
       },
       path_filestat_set_times(fd: number, flags: number, p: number, l: number, a: bigint, m: bigint, fl: number) {
         self.g();
-        return self.path(p, l, Io.PATH1) || k.path_filestat_set_times(pid, fd, flags, l >>> 0, a, m, fl);
+        return self.rpath(p, l, Io.PATH1) || k.path_filestat_set_times(pid, fd, flags, l >>> 0, a, m, fl);
       },
       path_link(ofd: number, oflags: number, op: number, ol: number, nfd: number, np: number, nl: number) {
         self.g();
-        return self.path(op, ol, Io.PATH1) || self.path(np, nl, Io.PATH2) || k.path_link(pid, ofd, oflags, ol >>> 0, nfd, nl >>> 0);
+        return self.rpath(op, ol, Io.PATH1) || self.rpath(np, nl, Io.PATH2) || k.path_link(pid, ofd, oflags, ol >>> 0, nfd, nl >>> 0);
       },
       path_open(fd: number, dirflags: number, p: number, l: number, oflags: number, base: bigint, inh: bigint, fdflags: number, out: number) {
         self.g();
         out >>>= 0;
         if (!self.ok(out, 4)) return E.FAULT;
-        const e = self.path(p, l, Io.PATH1) || k.path_open(pid, fd, dirflags, l >>> 0, oflags, base, inh, fdflags);
+        const e = self.rpath(p, l, Io.PATH1) || k.path_open(pid, fd, dirflags, l >>> 0, oflags, base, inh, fdflags);
         if (e === 0) self.out(Io.RES, out, 4);
         return e;
       },
@@ -780,7 +791,7 @@ export class GuestProcess {
         len >>>= 0;
         out >>>= 0;
         if (!self.ok(buf, len) || !self.ok(out, 4)) return E.FAULT;
-        const e = self.path(p, l, Io.PATH1) || k.path_readlink(pid, fd, l >>> 0, len);
+        const e = self.rpath(p, l, Io.PATH1) || k.path_readlink(pid, fd, l >>> 0, len);
         if (e) return e;
         const n = Math.min(self.res32(0), len);
         self.out(Io.DATA, buf, n);
@@ -789,25 +800,26 @@ export class GuestProcess {
       },
       path_remove_directory(fd: number, p: number, l: number) {
         self.g();
-        return self.path(p, l, Io.PATH1) || k.path_remove_directory(pid, fd, l >>> 0);
+        return self.rpath(p, l, Io.PATH1) || k.path_remove_directory(pid, fd, l >>> 0);
       },
       path_rename(ofd: number, op: number, ol: number, nfd: number, np: number, nl: number) {
         self.g();
-        return self.path(op, ol, Io.PATH1) || self.path(np, nl, Io.PATH2) || k.path_rename(pid, ofd, ol >>> 0, nfd, nl >>> 0);
+        return self.rpath(op, ol, Io.PATH1) || self.rpath(np, nl, Io.PATH2) || k.path_rename(pid, ofd, ol >>> 0, nfd, nl >>> 0);
       },
       path_symlink(op: number, ol: number, fd: number, np: number, nl: number) {
         self.g();
-        return self.path(op, ol, Io.PATH1) || self.path(np, nl, Io.PATH2) || k.path_symlink(pid, ol >>> 0, fd, nl >>> 0);
+        return self.path(op, ol, Io.PATH1) || self.rpath(np, nl, Io.PATH2) || k.path_symlink(pid, ol >>> 0, fd, nl >>> 0);
       },
       path_unlink_file(fd: number, p: number, l: number) {
         self.g();
-        return self.path(p, l, Io.PATH1) || k.path_unlink_file(pid, fd, l >>> 0);
+        return self.rpath(p, l, Io.PATH1) || k.path_unlink_file(pid, fd, l >>> 0);
       },
 
-      sock_accept: () => E.NOTSUP,
-      sock_recv: () => E.NOTSUP,
-      sock_send: () => E.NOTSUP,
-      sock_shutdown: () => E.NOTSUP,
+      // preview1 makes no sockets and none are preopened: EBADF for a closed fd, else ENOTSOCK
+      sock_accept: (fd: number) => k.sock_fd(pid, fd),
+      sock_recv: (fd: number) => k.sock_fd(pid, fd),
+      sock_send: (fd: number) => k.sock_fd(pid, fd),
+      sock_shutdown: (fd: number) => k.sock_fd(pid, fd),
     };
   }
 

@@ -3,8 +3,10 @@
 // walk() resolves every component but the last, following symlinks (at most 40 in one walk, then
 // ELOOP), and looks the last one up. With W.FOLLOW, or when the path ends in '/', a symlink in the
 // last place is followed too, and the result describes where it leads; so O_CREAT through a dangling
-// link creates its target, as on Linux. With W.PARENT the last component is only looked up. ".." never climbs above the process root, and an absolute
-// symlink target restarts at the process root, never at the host's.
+// link creates its target, as on Linux. With W.PARENT the last component is only looked up. ".."
+// never climbs above the process root, and an absolute symlink target restarts at the process root,
+// never at the host's; with W.BENEATH (every guest call) ".." in the guest's own path may not climb
+// above the directory it starts from, unless that is the root.
 //
 // Results are module globals (no allocation per walk), valid until the next walk:
 //   wDir    the directory that holds (or would hold) the final component
@@ -38,6 +40,14 @@ export const enum W {
    * whose errors depend on what the name is.
    */
   CREATE = 4,
+  /**
+   * WASI's rule for a guest's path: ".." in it may not climb above the directory it is resolved
+   * from (ENOTCAPABLE), unless that directory is the process root, where ".." stays at the root as
+   * on Linux (wasi-libc turns a C program's "/../x" into "../x" from the root preopen, and Linux,
+   * Docker and node:wasi all read it as "/x"). Symlink targets are not held to it: once a link is
+   * followed, resolution is the sandbox's own, where ".." stops at the process root and "/" is it.
+   */
+  BENEATH = 8,
 }
 
 export const enum Dot {
@@ -77,6 +87,9 @@ export function walk(root: Inode, start: Inode, path: usize, len: u32, flags: u3
   let end = len;
   let cur = start;
   let links: u32 = 0;
+  // W.BENEATH: how many directories below `start` the guest's own path has gone (see W.BENEATH)
+  let depth: i32 = 0;
+  const beneath = (flags & W.BENEATH) != 0 && start != root;
   if (load<u8>(buf) == SLASH) cur = root;
   wDentry = null;
   while (true) {
@@ -103,6 +116,10 @@ export function walk(root: Inode, start: Inode, path: usize, len: u32, flags: u3
     if (cur.kind != Filetype.DIRECTORY) return E.NOTDIR;
     const c0 = load<u8>(buf + s);
     if (c0 == DOTC && (clen == 1 || (clen == 2 && load<u8>(buf + s + 1) == DOTC))) {
+      if (clen == 2 && beneath && buf == path) {
+        if (depth == 0) return E.NOTCAPABLE;
+        depth--;
+      }
       const next = clen == 1 || cur == root ? cur : changetype<Inode>(cur.parent);
       if (last) {
         wDir = next;
@@ -159,6 +176,7 @@ export function walk(root: Inode, start: Inode, path: usize, len: u32, flags: u3
     }
     if (child === null) return E.NOENT;
     if (child.kind != Filetype.DIRECTORY) return E.NOTDIR;
+    if (buf == path) depth++;
     cur = child;
   }
   return 0;

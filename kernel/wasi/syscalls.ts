@@ -64,11 +64,25 @@ function getDir(pid: u32, fd: u32): u32 {
   return 0;
 }
 
-/** Resolves PATH1 (len) from directory fd `fd`; sets the namei results. */
-function walkAt(pid: u32, fd: u32, len: u32, flags: u32, path: usize, nameOut: usize): u32 {
+/**
+ * Whether the current fd lacks one of the rights in `need` (WASI: the call is then ENOTCAPABLE).
+ * Checked after the answers Linux gives for the same misuse (EBADF for a write to a read-only fd,
+ * ESPIPE for a seek on a pipe), so that C programs see those where both apply.
+ */
+// @ts-ignore: decorator
+@inline function lacks(need: u64): bool {
+  return (curFile.rightsBase & need) != need;
+}
+
+/**
+ * Resolves PATH1 (len) from directory fd `fd`, which must hold the rights in `need`; sets the namei
+ * results. As WASI asks, ".." in the path may not climb above the directory (ENOTCAPABLE).
+ */
+function walkAt(pid: u32, fd: u32, len: u32, flags: u32, path: usize, nameOut: usize, need: u64): u32 {
   const e = getDir(pid, fd);
   if (e) return e;
-  return walk(curProc.root, changetype<Inode>(curFile.inode), path, len, flags, nameOut);
+  if (lacks(need)) return E.NOTCAPABLE;
+  return walk(curProc.root, changetype<Inode>(curFile.inode), path, len, flags | W.BENEATH, nameOut);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -148,6 +162,7 @@ function setSize(n: Inode, size: u64): u32 {
 export function fd_filestat_get(pid: u32, fd: u32): u32 {
   const e = getFile(pid, fd);
   if (e) return e;
+  if (lacks(<u64>R.FD_FILESTAT_GET)) return E.NOTCAPABLE;
   const out = io + Io.STRUCT;
   const n = curFile.inode;
   if (n === null) {
@@ -164,6 +179,7 @@ export function fd_filestat_set_size(pid: u32, fd: u32, size: u64): u32 {
   const n = curFile.inode;
   if (n === null) return E.INVAL;
   if (n.kind != Filetype.REGULAR_FILE || !(curFile.access & Access.WRITE)) return E.INVAL;
+  if (lacks(<u64>R.FD_FILESTAT_SET_SIZE)) return E.NOTCAPABLE;
   if (<i64>size < 0) return E.INVAL;
   return setSize(n, size);
 }
@@ -173,18 +189,19 @@ export function fd_filestat_set_times(pid: u32, fd: u32, atim: u64, mtim: u64, f
   if (e) return e;
   const n = curFile.inode;
   if (n === null) return E.BADF;
+  if (lacks(<u64>R.FD_FILESTAT_SET_TIMES)) return E.NOTCAPABLE;
   return setTimes(n, atim, mtim, fst);
 }
 
 export function path_filestat_get(pid: u32, fd: u32, flags: u32, len: u32): u32 {
-  const e = walkAt(pid, fd, len, flags & LOOKUP.SYMLINK_FOLLOW ? W.FOLLOW : 0, io + Io.PATH1, nameA);
+  const e = walkAt(pid, fd, len, flags & LOOKUP.SYMLINK_FOLLOW ? W.FOLLOW : 0, io + Io.PATH1, nameA, <u64>R.PATH_FILESTAT_GET);
   if (e) return e;
   if (wInode === null) return E.NOENT;
   return statInode(changetype<Inode>(wInode), io + Io.STRUCT);
 }
 
 export function path_filestat_set_times(pid: u32, fd: u32, flags: u32, len: u32, atim: u64, mtim: u64, fst: u32): u32 {
-  const e = walkAt(pid, fd, len, flags & LOOKUP.SYMLINK_FOLLOW ? W.FOLLOW : 0, io + Io.PATH1, nameA);
+  const e = walkAt(pid, fd, len, flags & LOOKUP.SYMLINK_FOLLOW ? W.FOLLOW : 0, io + Io.PATH1, nameA, <u64>R.PATH_FILESTAT_SET_TIMES);
   if (e) return e;
   if (wInode === null) return E.NOENT;
   const dir = wDir;
@@ -213,6 +230,7 @@ export function fd_fdstat_get(pid: u32, fd: u32): u32 {
 export function fd_fdstat_set_flags(pid: u32, fd: u32, flags: u32): u32 {
   const e = getFile(pid, fd);
   if (e) return e;
+  if (lacks(<u64>R.FD_FDSTAT_SET_FLAGS)) return E.NOTCAPABLE;
   if (flags & ~0x1f) return E.INVAL;
   // Like Linux F_SETFL, only APPEND and NONBLOCK change; the sync flags are accepted and kept. A
   // remote file's O_APPEND is the host file's: the host changes first.
@@ -278,22 +296,28 @@ export function fd_renumber(pid: u32, from: u32, to: u32): u32 {
 }
 
 export function fd_sync(pid: u32, fd: u32): u32 {
+  return syncAs(pid, fd, <u64>R.FD_SYNC);
+}
+
+function syncAs(pid: u32, fd: u32, need: u64): u32 {
   const e = getFile(pid, fd);
   if (e) return e;
   if (curFile.kind == FK.STREAM) return E.INVAL;
+  if (lacks(need)) return E.NOTCAPABLE;
   // remote data goes to the host's disk; tmpfs data is as durable as it gets once written
   if (curFile.rhandle != NO_NODE) return goferFSync(curFile.rhandle);
   return 0;
 }
 
 export function fd_datasync(pid: u32, fd: u32): u32 {
-  return fd_sync(pid, fd);
+  return syncAs(pid, fd, <u64>R.FD_DATASYNC);
 }
 
 export function fd_advise(pid: u32, fd: u32, offset: u64, len: u64, advice: u32): u32 {
   const e = getFile(pid, fd);
   if (e) return e;
   if (curFile.kind == FK.STREAM) return E.SPIPE;
+  if (lacks(<u64>R.FD_ADVISE)) return E.NOTCAPABLE;
   if (advice > <u32>Advice.NOREUSE || <i64>offset < 0 || <i64>len < 0) return E.INVAL;
   return 0;
 }
@@ -307,6 +331,7 @@ export function fd_allocate(pid: u32, fd: u32, offset: u64, len: u64): u32 {
   if (!(curFile.access & Access.WRITE)) return E.BADF;
   if (n.kind == Filetype.DIRECTORY) return E.ISDIR;
   if (n.kind != Filetype.REGULAR_FILE) return E.NODEV;
+  if (lacks(<u64>R.FD_ALLOCATE)) return E.NOTCAPABLE;
   const end = offset + len;
   if (end > MAX_FILE_SIZE || end < offset) return E.FBIG;
   if (isRemote(n)) return remoteAllocate(n, curFile.rhandle, offset, len);
@@ -329,6 +354,8 @@ export function fd_seek(pid: u32, fd: u32, offset: i64, whence: u32): u32 {
   const f = curFile;
   const n = f.inode;
   if (n === null) return E.SPIPE;
+  // a directory has neither right: WASI's answer to seeking one (Linux's lseek would succeed)
+  if (lacks(<u64>R.FD_SEEK) && (offset != 0 || whence != Whence.CUR || lacks(<u64>R.FD_TELL))) return E.NOTCAPABLE;
   let base: i64;
   if (whence == Whence.SET) base = 0;
   else if (whence == Whence.CUR) base = <i64>f.offset;
@@ -350,7 +377,12 @@ export function fd_seek(pid: u32, fd: u32, offset: i64, whence: u32): u32 {
 }
 
 export function fd_tell(pid: u32, fd: u32): u32 {
-  return fd_seek(pid, fd, 0, Whence.CUR);
+  const e = getFile(pid, fd);
+  if (e) return e;
+  if (curFile.inode === null) return E.SPIPE;
+  if (lacks(<u64>R.FD_TELL)) return E.NOTCAPABLE;
+  res64(0, curFile.offset);
+  return 0;
 }
 
 function readAt(f: File, off: u64, len: u32, advance: bool): u32 {
@@ -358,6 +390,7 @@ function readAt(f: File, off: u64, len: u32, advance: bool): u32 {
   const n = f.inode;
   if (n === null) {
     if (!(f.access & Access.READ)) return E.BADF;
+    if (lacks(<u64>R.FD_READ)) return E.NOTCAPABLE;
     planStream(f.stream, len);
     planEnd(0);
     return 0;
@@ -365,6 +398,7 @@ function readAt(f: File, off: u64, len: u32, advance: bool): u32 {
   if (!(f.access & Access.READ)) return E.BADF;
   if (n.kind == Filetype.DIRECTORY) return E.ISDIR;
   if (n.kind != Filetype.REGULAR_FILE) return E.INVAL;
+  if (lacks(advance ? <u64>R.FD_READ : <u64>(R.FD_READ | R.FD_SEEK))) return E.NOTCAPABLE;
   if (f.rhandle != NO_NODE) {
     // remote: the host knows the size; a short answer is the end of the file
     if (hostIO) return planHostIO(f, off, len, advance, PendHost.READ);
@@ -401,11 +435,13 @@ function writeAt(f: File, off: u64, len: u32, advance: bool): u32 {
   const n = f.inode;
   if (!(f.access & Access.WRITE)) return E.BADF;
   if (n === null) {
+    if (lacks(<u64>R.FD_WRITE)) return E.NOTCAPABLE;
     planStream(f.stream, len);
     planEnd(0);
     return 0;
   }
   if (n.kind != Filetype.REGULAR_FILE) return E.BADF;
+  if (lacks(advance ? <u64>R.FD_WRITE : <u64>(R.FD_WRITE | R.FD_SEEK))) return E.NOTCAPABLE;
   if (f.rhandle != NO_NODE) return planRemoteWrite(f, n, off, len, advance);
   if (f.fdflags & FD.APPEND) off = n.size;
   if (len == 0) {
@@ -603,6 +639,7 @@ export function fd_readdir(pid: u32, fd: u32, bufLen: u32, cookie: u64): u32 {
   const f = curFile;
   const n = f.inode;
   if (n === null || n.kind != Filetype.DIRECTORY) return E.NOTDIR;
+  if (lacks(<u64>R.FD_READDIR)) return E.NOTCAPABLE;
   if (n.flags & IFlag.UNPOPULATED) {
     const pe = populate(n);
     if (pe) return pe;
@@ -711,28 +748,32 @@ export function path_open(pid: u32, fd: u32, dirflags: u32, len: u32, oflags: u3
   // EISDIR, an existing name is EEXIST with O_EXCL (a dangling symlink too), and otherwise an
   // existing symlink is followed (to create its target if it dangles).
   const excl = (oflags & (O.CREAT | O.EXCL)) == (O.CREAT | O.EXCL);
+  // WASI: the directory needs PATH_OPEN, and PATH_FILESTAT_SET_SIZE to truncate (PATH_CREATE_FILE to create)
+  const openNeed: u64 = oflags & O.TRUNC ? <u64>(R.PATH_OPEN | R.PATH_FILESTAT_SET_SIZE) : <u64>R.PATH_OPEN;
   const follow: u32 = dirflags & LOOKUP.SYMLINK_FOLLOW ? W.FOLLOW : 0;
   let e: u32;
   if (oflags & O.CREAT) {
-    e = walkAt(pid, fd, len, excl ? W.PARENT | W.CREATE : W.PARENT, io + Io.PATH1, nameA);
+    e = walkAt(pid, fd, len, excl ? W.PARENT | W.CREATE : W.PARENT, io + Io.PATH1, nameA, openNeed | <u64>R.PATH_CREATE_FILE);
     if (e) return e;
     if (wSlash || wDot != Dot.NONE) return E.ISDIR;
     if (wInode !== null) {
       if (excl) return E.EXIST;
       if (wInode!.kind == Filetype.SYMBOLIC_LINK && follow) {
-        e = walkAt(pid, fd, len, W.FOLLOW, io + Io.PATH1, nameA);
+        e = walkAt(pid, fd, len, W.FOLLOW, io + Io.PATH1, nameA, openNeed | <u64>R.PATH_CREATE_FILE);
         if (e) return e;
         if (wSlash) return E.ISDIR;
       }
     }
   } else {
-    e = walkAt(pid, fd, len, follow, io + Io.PATH1, nameA);
+    e = walkAt(pid, fd, len, follow, io + Io.PATH1, nameA, openNeed);
     if (e) return e;
   }
   const parent = curFile;
+  // the new fd gets at most what the directory passes on (its inheriting rights), as WASI says
+  const granted = rightsBase & parent.rightsInh;
   let access: u32 = 0;
-  if (rightsBase & <u64>R.READING) access |= Access.READ;
-  if (rightsBase & <u64>R.FD_WRITE) access |= Access.WRITE;
+  if (granted & <u64>R.READING) access |= Access.READ;
+  if (granted & <u64>R.FD_WRITE) access |= Access.WRITE;
   const read = (access & Access.READ) != 0;
   const write = (access & Access.WRITE) != 0;
   const trunc = (oflags & O.TRUNC) != 0;
@@ -758,6 +799,8 @@ export function path_open(pid: u32, fd: u32, dirflags: u32, len: u32, oflags: u3
     if (n.kind == Filetype.SYMBOLIC_LINK) return oflags & O.DIRECTORY ? E.NOTDIR : E.LOOP; // not followed
     if ((oflags & O.DIRECTORY) && n.kind != Filetype.DIRECTORY) return E.NOTDIR;
     if (n.kind == Filetype.DIRECTORY) {
+      // Linux's open(dir, O_WRONLY) is EISDIR, with O_DIRECTORY too; wasi-libc asks for FD_WRITE
+      // exactly when the program opens for writing, so a raw call asking for it gets the same
       if (write || trunc) return E.ISDIR;
     } else if (isRemote(n)) {
       e = remoteOpen(n, read, write, trunc, append, flag);
@@ -781,7 +824,7 @@ export function path_open(pid: u32, fd: u32, dirflags: u32, len: u32, oflags: u3
   const kindRights: u64 = n.kind == Filetype.DIRECTORY ? <u64>R.DIR : <u64>R.FILE;
   const f = fileNew(FK.INODE, n);
   f.access = access;
-  f.rightsBase = rightsBase & kindRights;
+  f.rightsBase = granted & kindRights;
   f.rightsInh = rightsInh & parent.rightsInh;
   f.fdflags = fdflags & 0x1f;
   f.rhandle = rhandle;
@@ -802,7 +845,7 @@ function finalIsMountpoint(): bool {
 }
 
 export function path_create_directory(pid: u32, fd: u32, len: u32): u32 {
-  const e = walkAt(pid, fd, len, W.PARENT | W.CREATE, io + Io.PATH1, nameA);
+  const e = walkAt(pid, fd, len, W.PARENT | W.CREATE, io + Io.PATH1, nameA, <u64>R.PATH_CREATE_DIRECTORY);
   if (e) return e;
   if (wDot != Dot.NONE || wInode !== null) return E.EXIST;
   if (wDir.nlink == 0) return E.NOENT;
@@ -815,7 +858,7 @@ export function path_create_directory(pid: u32, fd: u32, len: u32): u32 {
 }
 
 export function path_remove_directory(pid: u32, fd: u32, len: u32): u32 {
-  const e = walkAt(pid, fd, len, W.PARENT, io + Io.PATH1, nameA);
+  const e = walkAt(pid, fd, len, W.PARENT, io + Io.PATH1, nameA, <u64>R.PATH_REMOVE_DIRECTORY);
   if (e) return e;
   if (wDot == Dot.DOT) return E.INVAL;
   if (wDot == Dot.DOTDOT) return E.NOTEMPTY;
@@ -839,7 +882,7 @@ export function path_remove_directory(pid: u32, fd: u32, len: u32): u32 {
 }
 
 export function path_unlink_file(pid: u32, fd: u32, len: u32): u32 {
-  const e = walkAt(pid, fd, len, W.PARENT, io + Io.PATH1, nameA);
+  const e = walkAt(pid, fd, len, W.PARENT, io + Io.PATH1, nameA, <u64>R.PATH_UNLINK_FILE);
   if (e) return e;
   if (wDot != Dot.NONE) return E.ISDIR;
   if (!isRemote(wDir)) {
@@ -858,7 +901,7 @@ export function path_unlink_file(pid: u32, fd: u32, len: u32): u32 {
 export function path_symlink(pid: u32, targetLen: u32, fd: u32, len: u32): u32 {
   if (targetLen == 0) return E.NOENT;
   if (targetLen >= <u32>Io.PATH_MAX) return E.NAMETOOLONG;
-  const e = walkAt(pid, fd, len, W.PARENT | W.CREATE, io + Io.PATH2, nameA);
+  const e = walkAt(pid, fd, len, W.PARENT | W.CREATE, io + Io.PATH2, nameA, <u64>R.PATH_SYMLINK);
   if (e) return e;
   if (wDot != Dot.NONE || wInode !== null) return E.EXIST;
   if (wSlash) return E.NOENT;
@@ -872,7 +915,7 @@ export function path_symlink(pid: u32, targetLen: u32, fd: u32, len: u32): u32 {
 }
 
 export function path_readlink(pid: u32, fd: u32, len: u32, bufLen: u32): u32 {
-  const e = walkAt(pid, fd, len, 0, io + Io.PATH1, nameA);
+  const e = walkAt(pid, fd, len, 0, io + Io.PATH1, nameA, <u64>R.PATH_READLINK);
   if (e) return e;
   const n = wInode;
   if (n === null) return E.NOENT;
@@ -886,12 +929,12 @@ export function path_readlink(pid: u32, fd: u32, len: u32, bufLen: u32): u32 {
 }
 
 export function path_link(pid: u32, oldFd: u32, oldFlags: u32, oldLen: u32, newFd: u32, newLen: u32): u32 {
-  let e = walkAt(pid, oldFd, oldLen, oldFlags & LOOKUP.SYMLINK_FOLLOW ? W.FOLLOW : 0, io + Io.PATH1, nameA);
+  let e = walkAt(pid, oldFd, oldLen, oldFlags & LOOKUP.SYMLINK_FOLLOW ? W.FOLLOW : 0, io + Io.PATH1, nameA, <u64>R.PATH_LINK_SOURCE);
   if (e) return e;
   const src = wInode;
   if (src === null) return E.NOENT;
   // Linux do_linkat: the new name is checked (EEXIST, ENOENT) before the source's type (EPERM)
-  e = walkAt(pid, newFd, newLen, W.PARENT, io + Io.PATH2, nameB);
+  e = walkAt(pid, newFd, newLen, W.PARENT, io + Io.PATH2, nameB, <u64>R.PATH_LINK_TARGET);
   if (e) return e;
   if (wDot != Dot.NONE || wInode !== null) return E.EXIST;
   if (wSlash) return E.NOENT;
@@ -915,7 +958,7 @@ export function path_link(pid: u32, oldFd: u32, oldFlags: u32, oldLen: u32, newF
  * the same file; then the source/target type rules; EBUSY for mount points; ENOTEMPTY last.
  */
 export function path_rename(pid: u32, oldFd: u32, oldLen: u32, newFd: u32, newLen: u32): u32 {
-  let e = walkAt(pid, oldFd, oldLen, W.PARENT, io + Io.PATH1, nameA);
+  let e = walkAt(pid, oldFd, oldLen, W.PARENT, io + Io.PATH1, nameA, <u64>R.PATH_RENAME_SOURCE);
   if (e) return e;
   const oDot = wDot;
   const oSlash = wSlash;
@@ -923,7 +966,7 @@ export function path_rename(pid: u32, oldFd: u32, oldLen: u32, newFd: u32, newLe
   const od = wDentry;
   const oDir = wDir;
   // a target name a remote directory has not cached is not looked up: the host's rename answers
-  e = walkAt(pid, newFd, newLen, W.PARENT | W.CREATE, io + Io.PATH2, nameB);
+  e = walkAt(pid, newFd, newLen, W.PARENT | W.CREATE, io + Io.PATH2, nameB, <u64>R.PATH_RENAME_TARGET);
   if (e) return e;
   const dst = wInode;
   const nd = wDentry;
@@ -1021,6 +1064,12 @@ export function proc_destroy(pid: u32): void {
 }
 
 /** The host stream behind fd, or -1 if fd is not a stream (poll_oneoff uses it). */
+/** sock_accept/recv/send/shutdown: preview1 makes no sockets and none are preopened: EBADF or ENOTSOCK. */
+export function sock_fd(pid: u32, fd: u32): u32 {
+  const e = getFile(pid, fd);
+  return e ? e : E.NOTSOCK;
+}
+
 export function fd_stream(pid: u32, fd: u32): i32 {
   if (getFile(pid, fd)) return -2;
   return curFile.kind == FK.STREAM ? <i32>curFile.stream : -1;
@@ -1162,7 +1211,7 @@ export const enum Where {
  * 24 gid u32, 28 zero.
  */
 export function wasmbox_layer(pid: u32, fd: u32, len: u32, follow: u32): u32 {
-  const e = walkAt(pid, fd, len, follow ? W.FOLLOW : 0, io + Io.PATH1, nameA);
+  const e = walkAt(pid, fd, len, follow ? W.FOLLOW : 0, io + Io.PATH1, nameA, <u64>R.PATH_FILESTAT_GET);
   if (e) return e;
   const n = wInode;
   if (n === null) return E.NOENT;
@@ -1191,7 +1240,7 @@ export function wasmbox_layer(pid: u32, fd: u32, len: u32, follow: u32): u32 {
  * 40 upper pages u32 (filestore pages in use), 44 inodes u32.
  */
 export function wasmbox_statfs(pid: u32, fd: u32, len: u32): u32 {
-  const e = walkAt(pid, fd, len, W.FOLLOW, io + Io.PATH1, nameA);
+  const e = walkAt(pid, fd, len, W.FOLLOW, io + Io.PATH1, nameA, <u64>R.PATH_FILESTAT_GET);
   if (e) return e;
   const n = wInode;
   if (n === null) return E.NOENT;
