@@ -50,7 +50,8 @@ Options:
                        pseudo-terminal is made); -it and -ti as with docker
   --entrypoint PATH    replace the image's Entrypoint ("" clears it)
   -e, --env KEY=VALUE  set an environment variable (repeatable; KEY alone copies it from the host)
-  -w, --workdir DIR    working directory (passed to the guest as PWD)
+  -w, --workdir DIR    working directory, absolute; made if missing, as docker run does. The guest
+                       gets it as PWD (the image's sh and toolbox start there; see docs/wasi.md)
   -v, --volume HOST:GUEST[:ro]
                        bind-mount a host directory (no overlay: writes reach the host; :ro refuses them)
       --tmpfs PATH[:OPTIONS]
@@ -140,7 +141,10 @@ export function parseArgs(argv: string[]): CliOptions {
       const v = val(a);
       opts.entrypoint = v === '' ? [] : [v];
     } else if (a === '-e' || a === '--env') opts.env!.push(val(a));
-    else if (a === '-w' || a === '--workdir') opts.workdir = val(a);
+    else if (a === '-w' || a === '--workdir') {
+      opts.workdir = val(a);
+      if (!opts.workdir.startsWith('/')) fail(`--workdir: "${opts.workdir}" is not an absolute path (as docker run requires)`);
+    }
     else if (a === '--size') {
       const v = val(a);
       const n = parseSize(v);

@@ -51,7 +51,7 @@ export interface RunOptions {
   entrypoint?: string[];
   /** Extra environment, KEY=VALUE, overriding the image's. */
   env?: string[];
-  /** Working directory, overriding the image's (exported to the guest as PWD). */
+  /** Working directory, overriding the image's (exported to the guest as PWD; made if missing). */
   workdir?: string;
   /** Where the gofer runs: this thread (default) or a worker thread of its own. */
   gofer?: 'worker' | 'inline';
@@ -282,6 +282,21 @@ function copyFilesIn(kernel: Kernel, filestore: Filestore, files: { host: string
       } finally {
         agent.close(fd);
       }
+    }
+  } finally {
+    agent.destroy();
+  }
+}
+
+/** Makes the working directory `dir` and its parents where missing; one-line errors (125). */
+function makeWorkdir(kernel: Kernel, filestore: Filestore, dir: string): void {
+  const agent = new Agent(kernel, filestore);
+  try {
+    const parts = dir.split('/').filter(Boolean);
+    for (let i = 1; i <= parts.length; i++) {
+      const p = '/' + parts.slice(0, i).join('/');
+      const e = agent.mkdir(p);
+      if (e && e !== E.EXIST) throw setupError(`working directory ${dir}: cannot make ${p}: ${errnoText(e)}`);
     }
   } finally {
     agent.destroy();
@@ -643,10 +658,13 @@ export async function openSandbox(opts: RunOptions, cleanup = new Cleanup()): Pr
     k.kernel_set_inode_limit(opts.inodes ?? 4_000_000);
     mountAll(kernel, volumes, firstVolume, opts.tmpfs ?? [], opts.volumeCacheMs ?? 1000);
     if (opts.files?.length) copyFilesIn(kernel, filestore, opts.files);
+    const config = noneConfig ?? goferConfig;
+    // as `docker run`, a working directory that is not there yet is made (before the root turns read-only)
+    const workdir = opts.workdir ?? config.workingDir;
+    if (workdir && workdir !== '/') makeWorkdir(kernel, filestore, workdir);
     if (opts.owner) k.kernel_set_owner(opts.owner.uid, opts.owner.gid);
     if (opts.readonlyRoot && mode.kind !== 'none') k.mount_root_readonly();
 
-    const config = noneConfig ?? goferConfig;
     return {
       kernel,
       filestore,

@@ -9,6 +9,7 @@ import * as assert from 'uvu/assert';
 import { buildImage, tempDir } from '../lib/images';
 import type { ImageSpec } from '../lib/layers';
 import { ROOT, RUN_JS, guestWasm, runSandbox } from '../lib/sandbox';
+import { DEFAULT_IMAGE } from '../lib/oci';
 
 const args = guestWasm('args');
 const trap = guestWasm('trap');
@@ -61,6 +62,23 @@ test('image env, -e overrides and workdir reach the guest', () => {
   const r = runSandbox(['-e', 'B=two', '--env=C=3', img]);
   assert.is(r.status, 0, r.stderr);
   assert.match(r.stdout, /env A=1\nenv B=two\nenv C=3\nenv PWD=\/etc\n/);
+});
+
+// issue 16: -w relative is a usage error; a missing working directory is made, as docker run does
+test('-w: absolute only; a missing directory is made (even under --read-only); a file in the way is one line, 125', () => {
+  const img = image({ cmd: ['/bin/args'], env: ['WANT_ENV=PWD'] });
+  const rel = runSandbox(['-w', 'app', img]);
+  assert.is(rel.status, 125);
+  assert.match(rel.stderr, /^wasmbox: --workdir: "app" is not an absolute path/);
+  const made = runSandbox(['--read-only', '-w', '/app/sub', img]);
+  assert.is(made.status, 0, made.stderr);
+  assert.match(made.stdout, /env PWD=\/app\/sub\n/);
+  const box = runSandbox(['-w', '/srv/data', DEFAULT_IMAGE, '/bin/sh', '-c', 'pwd; echo x > here.txt; ls /srv/data']);
+  assert.is(box.status, 0, box.stderr);
+  assert.is(box.stdout, '/srv/data\nhere.txt\n', "the image's sh starts there, and relative paths resolve from it");
+  const blocked = runSandbox(['-w', '/etc/motd/x', img]);
+  assert.is(blocked.status, 125);
+  assert.is(oneLine(blocked.stderr), 'wasmbox: working directory /etc/motd/x: cannot make /etc/motd/x: not a directory');
 });
 
 for (const format of ['plain', 'docker', 'oci'] as const) {
