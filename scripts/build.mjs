@@ -91,6 +91,19 @@ async function buildGuests() {
     fs.writeFileSync(out, result[`${name}.wasm`]);
     process.stderr.write(`build:   guests/${f} -> dist/guests/${name}.wasm\n`);
   }
+  // guests in AssemblyScript, through @assemblyscript/wasi-shim as AssemblyScript programs reach WASI
+  const asDir = path.join(srcDir, 'as');
+  const asc = path.join(root, 'node_modules', '.bin', 'asc');
+  const shim = './node_modules/@assemblyscript/wasi-shim/asconfig.json'; // relative: asc resolves its "lib" from it
+  for (const f of fs.existsSync(asDir) ? fs.readdirSync(asDir).sort() : []) {
+    if (!f.endsWith('.ts')) continue;
+    const name = `as-${f.slice(0, -3)}`;
+    const src = path.join(asDir, f);
+    const out = path.join(outDir, `${name}.wasm`);
+    if (fs.existsSync(out) && fs.statSync(out).mtimeMs >= fs.statSync(src).mtimeMs) continue;
+    execFileSync(asc, [src, '--config', shim, '-O2', '--outFile', out], { cwd: root, stdio: 'inherit' });
+    process.stderr.write(`build:   guests/as/${f} -> dist/guests/${name}.wasm\n`);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
