@@ -95,7 +95,7 @@ export function createGofer(cfg: GoferConfig, progress?: (msg: string) => void):
   return {
     server,
     hostCalls,
-    config: img?.config ?? { entrypoint: [], cmd: [], env: [], workingDir: '' },
+    config: img?.config ?? { entrypoint: [], cmd: [], env: [], workingDir: '', platform: '' },
     notes,
     nodes: lowerDir ? lowerDir.count : img?.tree.count ?? 0,
     close() {

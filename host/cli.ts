@@ -5,7 +5,8 @@
 //
 // Options stop at IMAGE; everything after it is the command, as with `docker run`.
 import { parseSize } from './filestore';
-import { parseOverlay2, parseTmpfs, parseVolume } from './options';
+import { checkEnvEntry, parseMount, parseOverlay2, parseTmpfs, parseVolume, readEnvFile } from './options';
+import fs from 'node:fs';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import tty from 'node:tty';
@@ -50,6 +51,10 @@ Options:
                        pseudo-terminal is made); -it and -ti as with docker
   --entrypoint PATH    replace the image's Entrypoint ("" clears it)
   -e, --env KEY=VALUE  set an environment variable (repeatable; KEY alone copies it from the host)
+      --env-file FILE  environment variables from FILE, one KEY=VALUE a line (# comments, blank lines
+                       skipped); -e wins over it. Node 20 reads this flag too, even after the script:
+                       the file's variables also reach this process (NODE_OPTIONS, TMPDIR... act
+                       on it), and a missing file is Node's own error (status 9)
   -w, --workdir DIR    working directory, absolute; made if missing, as docker run does. The guest
                        gets it as PWD (the image's sh and toolbox start there; see docs/wasi.md)
   -v, --volume HOST:GUEST[:ro]
@@ -57,7 +62,21 @@ Options:
       --tmpfs PATH[:OPTIONS]
                        mount a tmpfs at PATH inside the sandbox (options: size=N, mode=OCTAL, ro; the
                        mount flags noexec, nosuid, nodev... are accepted and mean nothing here)
+      --mount type=bind,source=HOST,target=GUEST[,readonly]
+      --mount type=tmpfs,target=GUEST[,tmpfs-size=N][,tmpfs-mode=OCTAL]
+                       docker's long form of -v and --tmpfs
       --read-only      make the root file system read-only (EROFS); mounts keep their own mode
+  -u, --user UID[:GID] the owner of the files the guest creates (numbers; the guest runs as root
+                       either way: WASI has no users)
+      --hostname NAME  HOSTNAME in the guest's environment
+      --name NAME      the sandbox's name: in its messages (wasmbox[NAME]: ...) and, with --replicas,
+                       in the line prefixes (NAME.3| ...)
+      --platform P     wasi/wasm (or wasip1/wasm): checked against the image's config
+      --rm, --init     accepted: a run never keeps its container, and the sandbox reaps its own
+                       processes (WASI has no signals for an init to forward)
+      --network MODE   accepted; WASI preview1 programs have no network, so every mode means none
+  -d, --detach         not here: run.js stays in the foreground (under Podman or containerd, the
+                       OCI runtime runs containers detached; docs/oci.md)
       --overlay2 MODE  the root file system, as runsc: root:self (default; the upper layer's data in a
                        file in --upper-dir), root:memory (in shared memory), root:dir=/abs/path (in a
                        file there), or none (no overlay: the rootfs is a writable host directory, given
@@ -108,6 +127,9 @@ cannot be run, e.g. not WebAssembly), 127 (the command was not found), 134/136/1
 trapped: unreachable / arithmetic / memory fault), 124 (--timeout), 130/143 (stopped by SIGINT /
 SIGTERM).`;
 
+/** --platform values that name what this runtime runs (docker's spellings for WASI images). */
+const WASM_PLATFORMS = new Set(['wasi/wasm', 'wasip1/wasm', 'wasi/wasm32', 'wasip1/wasm32', 'wasm']);
+
 function fail(msg: string): never {
   process.stderr.write(`${PROJECT}: ${msg}\nSee 'node host/run.js --help'.\n`);
   process.exit(125);
@@ -117,6 +139,8 @@ type CliOptions = RunOptions & { stats: boolean; replicas?: number; threads?: nu
 
 export function parseArgs(argv: string[]): CliOptions {
   const opts: CliOptions = { env: [], volumes: [], tmpfs: [], stats: false };
+  const envFiles: string[] = []; // --env-file entries: -e wins over them, as with docker
+  let hostname: string | undefined;
   let size: number | undefined;
   let shell = false; // -i / -t
   let i = 0;
@@ -140,15 +164,71 @@ export function parseArgs(argv: string[]): CliOptions {
     } else if (a === '--entrypoint') {
       const v = val(a);
       opts.entrypoint = v === '' ? [] : [v];
-    } else if (a === '-e' || a === '--env') opts.env!.push(val(a));
-    else if (a === '-w' || a === '--workdir') {
+    } else if (a === '-e' || a === '--env') {
+      const v = val(a);
+      try {
+        checkEnvEntry(v, '--env');
+      } catch (e) {
+        fail((e as Error).message);
+      }
+      opts.env!.push(v);
+    } else if (a === '--env-file') {
+      const f = val(a);
+      let text: string;
+      try {
+        text = fs.readFileSync(f, 'utf8');
+      } catch (e) {
+        fail(`--env-file ${f}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      }
+      try {
+        envFiles.push(...readEnvFile(f, text));
+      } catch (e) {
+        fail((e as Error).message);
+      }
+    } else if (a === '--mount') {
+      try {
+        const m = parseMount(val(a));
+        if ('volume' in m) opts.volumes!.push(m.volume);
+        else opts.tmpfs!.push(m.tmpfs);
+      } catch (e) {
+        fail((e as Error).message);
+      }
+    } else if (a === '--rm' || a === '--init') {
+      // --rm: a run never keeps its container; --init: the sandbox reaps its own processes and WASI
+      // has no signals to forward, so there is nothing for an init to do
+    } else if (a === '--name') {
+      const v = val(a);
+      if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(v)) fail(`--name: "${v}" is not a valid name (letters, digits, then also _ . -, as docker allows)`);
+      opts.name = v;
+    } else if (a === '-u' || a === '--user') {
+      const v = val(a);
+      const m = /^(\d{1,10})(?::(\d{1,10}))?$/.exec(v);
+      if (!m || Number(m[1]) > 0xfffffffe || Number(m[2] ?? 0) > 0xfffffffe) {
+        fail(`--user: "${v}" is not UID[:GID] in numbers (user names would need the image's /etc/passwd, which is not read)`);
+      }
+      opts.owner = { uid: Number(m[1]), gid: Number(m[2] ?? 0) };
+    } else if (a === '--hostname') {
+      const v = val(a);
+      if (!/^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/.test(v) || v.length > 253) fail(`--hostname: "${v}" is not a valid host name`);
+      hostname = v;
+    } else if (a === '--platform') {
+      const v = val(a);
+      if (!WASM_PLATFORMS.has(v)) fail(`--platform ${v}: this runtime runs WebAssembly (WASI preview1) images only: wasi/wasm, wasip1/wasm`);
+      opts.platform = v;
+    } else if (a === '--network' || a === '--net') {
+      const v = val(a);
+      // WASI preview1 has no sockets to make: whatever the mode, the guest has no network
+      if (v !== 'none') process.stderr.write(`${PROJECT}: note: --network ${v}: WASI preview1 programs have no network; it means none here\n`);
+    } else if (a === '-d' || a === '--detach') {
+      fail(`${a}: run.js runs in the foreground; to run detached, run the image under Podman or containerd with ${PROJECT}'s OCI runtime (docs/oci.md)`);
+    } else if (a === '-w' || a === '--workdir') {
       opts.workdir = val(a);
       if (!opts.workdir.startsWith('/')) fail(`--workdir: "${opts.workdir}" is not an absolute path (as docker run requires)`);
-    }
-    else if (a === '--size') {
+    } else if (a === '--size') {
       const v = val(a);
       const n = parseSize(v);
-      if (!Number.isFinite(n) || n < 4096) fail(`--size: cannot parse "${v}" (use e.g. 512m or 2g)`);
+      if (!Number.isFinite(n)) fail(`--size: cannot parse "${v}" (use e.g. 512m or 2g)`);
+      if (n < 4096) fail(`--size: ${v} is less than one filestore page (4k)`);
       size = n;
     } else if (a === '--overlay2') {
       try {
@@ -190,12 +270,14 @@ export function parseArgs(argv: string[]): CliOptions {
     else if (a === '--timeout') {
       const v = val(a);
       const n = Number(v);
-      if (!/^\d+(\.\d+)?$/.test(v) || !(n > 0)) fail(`--timeout: "${v}" is not a number of seconds`);
+      if (!/^\d+(\.\d+)?$/.test(v)) fail(`--timeout: "${v}" is not a number of seconds`);
+      if (!(n > 0)) fail(`--timeout: ${v}: must be more than 0 seconds`);
       opts.timeoutSec = n;
     } else if (a === '-m' || a === '--memory') {
       const v = val(a);
       const n = parseSize(v);
-      if (!Number.isFinite(n) || n < 65536) fail(`--memory: cannot parse "${v}" (use e.g. 256m)`);
+      if (!Number.isFinite(n)) fail(`--memory: cannot parse "${v}" (use e.g. 256m)`);
+      if (n < 65536) fail(`--memory: ${v} is less than one WebAssembly page (64k), the least a program can have`);
       opts.memoryBytes = n;
     }
     else if (a === '--replicas' || a === '--threads' || a === '--per-thread') {
@@ -210,6 +292,7 @@ export function parseArgs(argv: string[]): CliOptions {
     } else if (a.startsWith('-') && a !== '-') fail(`unknown flag: ${a}`);
     else break;
   }
+  opts.env = [...(hostname !== undefined ? [`HOSTNAME=${hostname}`] : []), ...envFiles, ...opts.env!];
   if (size !== undefined) {
     const mode = opts.overlay2 ?? { kind: 'self' };
     if (mode.kind === 'none') fail('--size: --overlay2 none has no filestore to limit');
@@ -252,7 +335,9 @@ async function main(): Promise<void> {
     process.exitCode = r.status & 255;
   } catch (e) {
     if (e instanceof SandboxError) {
-      process.stderr.write(e.message + '\n');
+      // with --name, the sandbox says which it is: "wasmbox[NAME]: ..."
+      const msg = opts.name && e.message.startsWith(`${PROJECT}: `) ? `${PROJECT}[${opts.name}]: ${e.message.slice(PROJECT.length + 2)}` : e.message;
+      process.stderr.write(msg + '\n');
       process.exitCode = e.status;
     } else {
       process.stderr.write(`${PROJECT}: internal error: ${(e as Error)?.message ?? e}\n`);

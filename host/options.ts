@@ -62,6 +62,71 @@ export function parseVolume(v: string): Volume {
   return { host: path.resolve(host), guest: path.posix.normalize(guest), readonly };
 }
 
+/**
+ * Parses a --mount value, docker's long form: type=bind,source=HOST,target=GUEST[,readonly] or
+ * type=tmpfs,target=GUEST[,tmpfs-size=N][,tmpfs-mode=OCTAL][,readonly]. Keys as docker spells them
+ * (src/source, dst/destination/target, ro/readonly[=true|false]); bind-propagation and consistency
+ * are accepted and mean nothing here. Named volumes (type=volume) are refused: there is no store.
+ */
+export function parseMount(v: string): { volume: Volume } | { tmpfs: TmpfsMount } {
+  const what = `--mount ${v}`;
+  const kv = new Map<string, string>();
+  for (const part of v.split(',')) {
+    if (part === '') continue;
+    const eq = part.indexOf('=');
+    const key = eq < 0 ? part : part.slice(0, eq);
+    if (kv.has(key)) throw new OptionError(`${what}: "${key}" given twice`);
+    kv.set(key, eq < 0 ? '' : part.slice(eq + 1));
+  }
+  const type = kv.get('type') ?? 'volume';
+  const target = kv.get('target') ?? kv.get('destination') ?? kv.get('dst');
+  const source = kv.get('source') ?? kv.get('src');
+  const roValue = kv.get('readonly') ?? kv.get('ro');
+  if (roValue !== undefined && !['', 'true', 'false', '1', '0'].includes(roValue)) throw new OptionError(`${what}: readonly=${roValue}: not true or false`);
+  const readonly = roValue !== undefined && roValue !== 'false' && roValue !== '0';
+  const known = new Set(['type', 'target', 'destination', 'dst', 'source', 'src', 'readonly', 'ro', 'bind-propagation', 'consistency', 'tmpfs-size', 'tmpfs-mode']);
+  for (const k of kv.keys()) if (!known.has(k)) throw new OptionError(`${what}: unknown key "${k}"`);
+  if (!target) throw new OptionError(`${what}: no target (target=/path in the sandbox)`);
+  if (type === 'bind') {
+    if (!source) throw new OptionError(`${what}: no source (source=/host/dir)`);
+    if (kv.has('tmpfs-size') || kv.has('tmpfs-mode')) throw new OptionError(`${what}: tmpfs- keys are for type=tmpfs`);
+    return { volume: parseVolume(`${source}:${target}${readonly ? ':ro' : ''}`) };
+  }
+  if (type === 'tmpfs') {
+    if (source) throw new OptionError(`${what}: a tmpfs has no source`);
+    const opts = [];
+    if (kv.has('tmpfs-size')) opts.push(`size=${kv.get('tmpfs-size')}`);
+    if (kv.has('tmpfs-mode')) opts.push(`mode=${kv.get('tmpfs-mode')}`);
+    if (readonly) opts.push('ro');
+    return { tmpfs: parseTmpfs(`${target}:${opts.join(',')}`, what) };
+  }
+  if (type === 'volume') throw new OptionError(`${what}: named volumes are not supported (no volume store): use type=bind with a host directory`);
+  throw new OptionError(`${what}: type must be bind or tmpfs, not "${type}"`);
+}
+
+/**
+ * Reads a docker --env-file: one KEY=VALUE per line (KEY alone copies it from the host, as -e
+ * does); blank lines and lines starting with # are skipped.
+ */
+export function readEnvFile(file: string, text: string): string[] {
+  const out: string[] = [];
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.replace(/\r$/, '');
+    if (line.trim() === '' || line.trimStart().startsWith('#')) return;
+    const entry = line.trimStart();
+    checkEnvEntry(entry, `--env-file ${file}, line ${i + 1}`);
+    out.push(entry);
+  });
+  return out;
+}
+
+/** An -e / --env-file entry must name a variable: "=x" is not one (docker: invalid argument). */
+export function checkEnvEntry(entry: string, what: string): void {
+  const key = entry.includes('=') ? entry.slice(0, entry.indexOf('=')) : entry;
+  if (key === '') throw new OptionError(`${what}: "${entry}" has no variable name`);
+  if (/\s/.test(key)) throw new OptionError(`${what}: variable "${key}" contains whitespace`);
+}
+
 export interface TmpfsMount {
   /** Where it appears in the sandbox (absolute). */
   guest: string;

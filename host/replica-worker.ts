@@ -20,8 +20,9 @@ class ReplicaStreams implements Streams {
   private readonly pending: [number[], number[], number[]] = [[], [], []];
   private readonly prefix: Uint8Array;
 
-  constructor(index: number, prefix: boolean) {
-    this.prefix = prefix ? enc.encode(`${index}| `) : new Uint8Array(0);
+  /** `label`: the sandbox's number, or NAME.number with --name. */
+  constructor(label: string, prefix: boolean) {
+    this.prefix = prefix ? enc.encode(`${label}| `) : new Uint8Array(0);
   }
 
   write(stream: number, bytes: Uint8Array, off: number, len: number): number {
@@ -65,7 +66,7 @@ parentPort!.on('message', async (job: ReplicaJob) => {
   if ('stop' in job) {
     process.exit(0);
   }
-  const streams = new ReplicaStreams(job.index, data.prefix);
+  const streams = new ReplicaStreams(data.base.name ? `${data.base.name}.${job.index}` : String(job.index), data.prefix);
   let status: number;
   let message: string | undefined;
   try {

@@ -53,6 +53,10 @@ export interface RunOptions {
   env?: string[];
   /** Working directory, overriding the image's (exported to the guest as PWD; made if missing). */
   workdir?: string;
+  /** The sandbox's name (--name): in messages, and the --replicas line prefixes (NAME.N| ). */
+  name?: string;
+  /** --platform: the image's config must name this platform, when it names one (both WASI/wasm spellings match). */
+  platform?: string;
   /** Where the gofer runs: this thread (default) or a worker thread of its own. */
   gofer?: 'worker' | 'inline';
   /** Cache for inflated layers. */
@@ -286,6 +290,15 @@ function copyFilesIn(kernel: Kernel, filestore: Filestore, files: { host: string
   } finally {
     agent.destroy();
   }
+}
+
+/** Whether two platforms ("os/arch", or "arch") name the same: WASI's os and wasm's arch each have two spellings. */
+function samePlatform(a: string, b: string): boolean {
+  const norm = (p: string): string => {
+    const [os, arch] = p.includes('/') ? p.split('/') : ['wasi', p];
+    return `${os === 'wasip1' ? 'wasi' : os}/${arch === 'wasm32' ? 'wasm' : arch}`;
+  };
+  return norm(a) === norm(b);
 }
 
 /** Makes the working directory `dir` and its parents where missing; one-line errors (125). */
@@ -709,6 +722,9 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     kernel = sb.kernel;
     const { filestore, config, mode } = sb;
     const k = kernel.exports;
+    if (opts.platform && config.platform && !samePlatform(opts.platform, config.platform)) {
+      throw setupError(`--platform ${opts.platform}: the image is for ${config.platform}`);
+    }
     const argv = commandLine(config, opts);
     if (argv.length === 0) throw setupError('no command specified (the image has no Entrypoint or Cmd)');
     const { env, workdir } = processEnv(config, opts);

@@ -18,6 +18,8 @@ export interface ImageConfig {
   cmd: string[];
   env: string[];
   workingDir: string;
+  /** "os/architecture" as the config says (e.g. "wasip1/wasm"), or "" when it does not say. */
+  platform: string;
 }
 
 /** One layer as the metadata describes it. */
@@ -39,7 +41,7 @@ const JSON_MAX = 16 << 20;
 const DIGEST = /^(?:sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
 const INDEX_TYPES = new Set(['application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json']);
 
-export const EMPTY_CONFIG: ImageConfig = { entrypoint: [], cmd: [], env: [], workingDir: '' };
+export const EMPTY_CONFIG: ImageConfig = { entrypoint: [], cmd: [], env: [], workingDir: '', platform: '' };
 
 /** Read access to the members of the outer archive. */
 export class Archive {
@@ -287,5 +289,8 @@ function imageConfig(config: unknown, a: Archive): ImageConfig {
   };
   const wd = c.WorkingDir;
   if (wd !== undefined && wd !== null && typeof wd !== 'string') throw a.fail("the image config's WorkingDir is not a string");
-  return { entrypoint: list(c.Entrypoint, 'Entrypoint'), cmd: list(c.Cmd, 'Cmd'), env: list(c.Env, 'Env'), workingDir: wd ?? '' };
+  const os = typeof config.os === 'string' ? config.os : '';
+  const arch = typeof config.architecture === 'string' ? config.architecture : '';
+  const platform = os || arch ? `${os}/${arch}` : '';
+  return { entrypoint: list(c.Entrypoint, 'Entrypoint'), cmd: list(c.Cmd, 'Cmd'), env: list(c.Env, 'Env'), workingDir: wd ?? '', platform };
 }

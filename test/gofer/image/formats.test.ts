@@ -40,7 +40,7 @@ const want = {
   'etc/new': 'file 644 new',
   lib: 'link -> usr/lib',
 };
-const config = { entrypoint: ['/bin/app.wasm'], cmd: ['--serve', 'x y'], env: ['PATH=/bin', 'A=b=c'], workingDir: '/data' };
+const config = { entrypoint: ['/bin/app.wasm'], cmd: ['--serve', 'x y'], env: ['PATH=/bin', 'A=b=c'], workingDir: '/data', platform: 'wasip1/wasm' };
 
 const forms: { name: string; opts: WriteImageOptions; format: string; compressed: boolean }[] = [
   { name: 'docker save (legacy <id>/layer.tar)', opts: { format: 'docker' }, format: 'docker', compressed: false },
@@ -79,7 +79,7 @@ test('forms: a plain rootfs tar is one layer with no digest and an empty config'
   const img = open(buildImage(plainSpec, { format: 'plain' }));
   assert.is(img.format, 'plain');
   assert.equal(listing(img.tree), plainWant);
-  assert.equal(img.config, { entrypoint: [], cmd: [], env: [], workingDir: '' });
+  assert.equal(img.config, { entrypoint: [], cmd: [], env: [], workingDir: '', platform: '' });
   assert.equal(img.layers, [{ index: 0, digest: '', compressed: false, files: 4, skipped: 0 }]);
   img.close();
 });
@@ -152,7 +152,7 @@ test('digests: OCI layers report the blob digest; legacy docker layers the diff_
 
 test('config: missing Entrypoint/Cmd/Env/WorkingDir read as empty', () => {
   const img = open(buildImage({ layers: spec.layers }, { format: 'oci' }));
-  assert.equal(img.config, { entrypoint: [], cmd: [], env: [], workingDir: '' });
+  assert.equal(img.config, { entrypoint: [], cmd: [], env: [], workingDir: '', platform: '' });
   img.close();
 });
 
