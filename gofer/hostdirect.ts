@@ -878,7 +878,8 @@ export class HostDirect implements HostTree, HostHandlers {
     const s = this.statfsOut;
     ok(this.n.fstatfsInto!(e.fd, s));
     dv.setBigUint64(StatFSResp.Blocks, BigInt(s[0]), true);
-    dv.setBigUint64(StatFSResp.BlocksFree, BigInt(s[2]), true);
+    dv.setBigUint64(StatFSResp.BlocksFree, BigInt(s[1]), true);
+    dv.setBigUint64(StatFSResp.BlocksAvail, BigInt(s[2]), true);
     dv.setBigUint64(StatFSResp.Files, BigInt(s[3]), true);
     dv.setBigUint64(StatFSResp.FilesFree, BigInt(s[4]), true);
     dv.setUint32(StatFSResp.BlockSize, s[5], true);

@@ -404,6 +404,7 @@ export class HostLowerServer {
     const st = fs.statfsSync(`/proc/self/fd/${this.dirFd[0]}`, { bigint: true });
     dv.setBigUint64(StatFSResp.Blocks, (st.blocks * st.bsize) / 4096n, true);
     dv.setBigUint64(StatFSResp.BlocksFree, 0n, true);
+    dv.setBigUint64(StatFSResp.BlocksAvail, 0n, true);
     dv.setBigUint64(StatFSResp.Files, st.files - st.ffree, true);
     dv.setBigUint64(StatFSResp.FilesFree, 0n, true);
     dv.setUint32(StatFSResp.BlockSize, 4096, true);

@@ -819,7 +819,8 @@ export class HostServer implements HostTree, HostHandlers {
     const e = this.get(dv.getUint32(NodeReq.Node, true));
     const s = fs.statfsSync(`/proc/self/fd/${e.fd}`, { bigint: true });
     dv.setBigUint64(StatFSResp.Blocks, s.blocks, true);
-    dv.setBigUint64(StatFSResp.BlocksFree, s.bavail, true);
+    dv.setBigUint64(StatFSResp.BlocksFree, s.bfree, true);
+    dv.setBigUint64(StatFSResp.BlocksAvail, s.bavail, true);
     dv.setBigUint64(StatFSResp.Files, s.files, true);
     dv.setBigUint64(StatFSResp.FilesFree, s.ffree, true);
     dv.setUint32(StatFSResp.BlockSize, Number(s.bsize), true);

@@ -42,10 +42,12 @@
 //   env COMMAND                | runs COMMAND                 | exit 126 with a message         | WASI has no exec; use sh
 //   date -d                    | any date string              | only @SECONDS                   | kept small
 //   cp                         | copies mode bits             | mode not copied, times not kept | no chmod in WASI preview1
-//   df                         | statfs(2) numbers            | from wasmbox.statfs: for the    | WASI has no statvfs
-//                              |                              | overlay, the filestore's size   |
-//                              |                              | limit and free pages; elsewhere |
-//                              |                              | (node:wasi) sizes 0, Use% "-"   |
+//   df                         | statfs(2) numbers; device    | from wasmbox.statfs: the        | WASI has no statvfs
+//                              | names                        | overlay's filestore limit and   |
+//                              |                              | free pages, a bind mount's host |
+//                              |                              | figures ("host"), a tmpfs's;    |
+//                              |                              | elsewhere (node:wasi) sizes 0,  |
+//                              |                              | Use% "-"                        |
 //   layers                     | (not GNU)                    | which layer serves each file    | only this project has layers
 //   tail -f, --help texts      | supported / long help        | no -f; one-line usage           | kept small
 //   stat --printf, hexdump -e  | supported                    | not supported (stat -c is)      | kept small
@@ -1815,51 +1817,118 @@ static int cmd_du(int argc, char **argv) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// df: one line for the root; sizes from statvfs when the kernel provides it, else 0 (not faked)
+// df: one line per FILE (the root's without one), for the file system holding it: the overlay, a
+// bind mount (the host file system's figures) or a tmpfs mount; sizes from wasmbox.statfs when the
+// host provides it, else 0 (not faked). "Mounted on" is found as GNU df finds it: the highest
+// directory above FILE on the same device.
+
+/** The mount point of absolute `path`: its highest ancestor with the same st_dev. */
+static void mount_point(const char *path, char *out, size_t cap) {
+  char cur[PATH_MAX];
+  struct stat st;
+  snprintf(cur, sizeof cur, "%s", path);
+  if (stat(cur, &st) != 0) {
+    snprintf(out, cap, "/");
+    return;
+  }
+  for (;;) {
+    char *slash = strrchr(cur, '/');
+    if (slash == NULL || (slash == cur && cur[1] == 0)) break;
+    char saved = slash == cur ? cur[1] : *slash;
+    if (slash == cur) cur[1] = 0;
+    else *slash = 0;
+    struct stat ps;
+    if (stat(cur, &ps) != 0 || ps.st_dev != st.st_dev) {
+      if (slash == cur) cur[1] = saved;
+      else *slash = saved;
+      break;
+    }
+  }
+  snprintf(out, cap, "%s", cur);
+}
+
+/** `path` made absolute and clean: no ".", "..", or doubled slashes. */
+static void clean_absolute(const char *path, char *out, size_t cap) {
+  char buf[PATH_MAX + 256];
+  const char *abs = absolute(path, buf, sizeof buf);
+  size_t n = 0;
+  out[n++] = '/';
+  for (const char *p = abs; *p;) {
+    while (*p == '/') p++;
+    const char *e = p;
+    while (*e && *e != '/') e++;
+    size_t len = (size_t)(e - p);
+    if (len == 0 || (len == 1 && p[0] == '.')) {
+      // nothing
+    } else if (len == 2 && p[0] == '.' && p[1] == '.') {
+      while (n > 1 && out[n - 1] != '/') n--;
+      if (n > 1) n--;
+    } else if (n + len + 2 < cap) {
+      if (n > 1) out[n++] = '/';
+      memcpy(out + n, p, len);
+      n += len;
+    }
+    p = e;
+  }
+  out[n] = 0;
+}
+
+static void df_line(const char *path, bool human_sizes) {
+  unsigned long long size = 0, used = 0, avail = 0;
+  bool known = false;
+  struct wasmbox_statfs_info sf;
+  const char *fsname = "overlay";
+  if (wasmbox_statfs(path, strlen(path), &sf) == 0) {
+    if (sf.kind == 2) fsname = "host";
+    else if (sf.kind == 3) fsname = "tmpfs";
+    if (sf.blocks > 0) {
+      size = sf.blocks * sf.bsize;
+      used = (sf.blocks - sf.bfree) * sf.bsize;
+      avail = sf.bavail * sf.bsize;
+      known = true;
+    }
+  }
+  char mnt[PATH_MAX];
+  mount_point(path, mnt, sizeof mnt);
+  char pct[8];
+  if (known && used + avail > 0) {
+    unsigned long long p = (used * 100 + (used + avail) - 1) / (used + avail);
+    snprintf(pct, sizeof pct, "%llu%%", p);
+  } else strcpy(pct, "-");
+  if (human_sizes) {
+    char a[16], b[16], c[16];
+    human(size, a, sizeof a), human(used, b, sizeof b), human(avail, c, sizeof c);
+    printf("%-14s %5s %5s %5s %4s %s\n", fsname, a, b, c, pct, mnt);
+  } else {
+    printf("%-14s %9llu %5llu %9llu %4s %s\n", fsname, (size + 1023) / 1024, (used + 1023) / 1024, avail / 1024, pct, mnt);
+  }
+}
 
 static int cmd_df(int argc, char **argv) {
   static const struct longopt longs[] = {{"human-readable", 'h', 0}, {NULL, 0, 0}};
   usage_text = "[-h] [FILE]...";
   PARSE("hk", longs, 1);
   int rc = 0;
-  for (int i = 0; i < O.nops; i++) {
-    struct stat st;
-    if (stat(O.ops[i], &st) != 0) {
-      msg("%s: %s", quote_needed(O.ops[i]), errstr(errno));
-      rc = 1;
-    }
-  }
-  if (rc && O.nops) {
-    // GNU prints the header only when some line follows
-    bool any = false;
-    for (int i = 0; i < O.nops; i++) {
+  bool header = false;
+  int n = O.nops ? O.nops : 1;
+  for (int i = 0; i < n; i++) {
+    char path[PATH_MAX];
+    if (O.nops) {
       struct stat st;
-      if (stat(O.ops[i], &st) == 0) any = true;
+      if (stat(O.ops[i], &st) != 0) {
+        msg("%s: %s", quote_needed(O.ops[i]), errstr(errno));
+        rc = 1;
+        continue;
+      }
+      clean_absolute(O.ops[i], path, sizeof path);
+    } else strcpy(path, "/");
+    if (!header) {
+      // GNU prints the header only when some line follows
+      if (O.n['h']) printf("Filesystem      Size  Used Avail Use%% Mounted on\n");
+      else printf("Filesystem     1K-blocks  Used Available Use%% Mounted on\n");
+      header = true;
     }
-    if (!any) return rc;
-  }
-  unsigned long long size = 0, used = 0, avail = 0;
-  bool known = false;
-  struct wasmbox_statfs_info sf;
-  if (wasmbox_statfs("/", 1, &sf) == 0 && sf.blocks > 0) {
-    size = sf.blocks * sf.bsize;
-    used = (sf.blocks - sf.bfree) * sf.bsize;
-    avail = sf.bfree * sf.bsize;
-    known = true;
-  }
-  char pct[8];
-  if (known && used + avail > 0) {
-    unsigned long long p = (used * 100 + (used + avail) - 1) / (used + avail);
-    snprintf(pct, sizeof pct, "%llu%%", p);
-  } else strcpy(pct, "-");
-  if (O.n['h']) {
-    char a[16], b[16], c[16];
-    human(size, a, sizeof a), human(used, b, sizeof b), human(avail, c, sizeof c);
-    printf("Filesystem      Size  Used Avail Use%% Mounted on\n");
-    printf("%-14s %5s %5s %5s %4s %s\n", "overlay", a, b, c, pct, "/");
-  } else {
-    printf("Filesystem     1K-blocks  Used Available Use%% Mounted on\n");
-    printf("%-14s %9llu %5llu %9llu %4s %s\n", "overlay", (size + 1023) / 1024, (used + 1023) / 1024, avail / 1024, pct, "/");
+    df_line(path, O.n['h']);
   }
   return rc;
 }

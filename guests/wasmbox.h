@@ -30,6 +30,7 @@ int wasmbox_layer(const char *path, size_t path_len, int follow, struct wasmbox_
 struct wasmbox_statfs_info {
   unsigned long long blocks, bfree, files, ffree;
   unsigned bsize, kind, upper_pages, inodes;
+  unsigned long long bavail; // free blocks an unprivileged user may take (bfree less what the host keeps back)
 };
 __attribute__((import_module("wasmbox"), import_name("statfs")))
 int wasmbox_statfs(const char *path, size_t path_len, struct wasmbox_statfs_info *out);

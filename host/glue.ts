@@ -839,9 +839,9 @@ export class GuestProcess {
       statfs: (p: number, l: number, out: number) => {
         this.g();
         out >>>= 0;
-        if (!this.ok(out, 48)) return E.FAULT;
+        if (!this.ok(out, 56)) return E.FAULT;
         const e = this.path(p, l, Io.PATH1) || k.wasmbox_statfs(pid, 3, l >>> 0);
-        if (e === 0) this.out(Io.STRUCT, out, 48);
+        if (e === 0) this.out(Io.STRUCT, out, 56);
         return e;
       },
     };

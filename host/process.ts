@@ -26,9 +26,10 @@
 //     st_dev u32, filetype u32, then what WASI's filestat lacks: mode u32 (permission bits), uid
 //     u32, gid u32, and a zero u32.
 //   statfs(path, path_len, out) -> errno
-//     Sizes of the file system holding an absolute path, for df. out is 48 bytes: blocks u64,
+//     Sizes of the file system holding an absolute path, for df. out is 56 bytes: blocks u64,
 //     bfree u64, files u64, ffree u64 (for the overlay: the filestore's limit and free pages),
-//     bsize u32, kind u32 (1 the overlay root, 2 a host mount), upper pages in use u32, inodes u32.
+//     bsize u32, kind u32 (1 the overlay root, 2 a host mount, 3 a tmpfs mount), upper pages in
+//     use u32, inodes u32, bavail u64 (bfree less what a host file system keeps back).
 import { E } from '../kernel/wasi/errno';
 import type { Filestore } from './filestore';
 import { ExitSignal, GuestProcess, type Streams } from './glue';

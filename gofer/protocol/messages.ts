@@ -359,7 +359,7 @@ export const enum CloseReq {
   Handles = 4,
 }
 
-/** StatFS. req: { node u32 } -> resp below. */
+/** StatFS. req: { node u32 } -> resp below (BlocksFree: all free blocks; BlocksAvail: those an unprivileged user may take, as statfs(2)'s f_bfree and f_bavail). */
 export const enum StatFSResp {
   Blocks = 0,
   BlocksFree = 8,
@@ -367,5 +367,6 @@ export const enum StatFSResp {
   FilesFree = 24,
   BlockSize = 32,
   NameMax = 36,
-  Bytes = 40,
+  BlocksAvail = 40,
+  Bytes = 48,
 }

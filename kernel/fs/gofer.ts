@@ -117,6 +117,7 @@ export function goferStatFS(node: u32, out: usize): u32 {
   store<u64>(out, load<u64>(resp + StatFSResp.Files), 16);
   store<u64>(out, load<u64>(resp + StatFSResp.FilesFree), 24);
   store<u32>(out, load<u32>(resp + StatFSResp.BlockSize), 32);
+  store<u64>(out, load<u64>(resp + StatFSResp.BlocksAvail), 48);
   return 0;
 }
 

@@ -1237,7 +1237,8 @@ export function wasmbox_layer(pid: u32, fd: u32, len: u32, follow: u32): u32 {
  * statfs-like figures for the file system holding PATH1 (len). STRUCT: 0 blocks u64, 8 bfree u64,
  * 16 files u64, 24 ffree u64, 32 bsize u32, 36 kind u32 (1 overlay root file system, 2 host mount,
  * 3 tmpfs mount),
- * 40 upper pages u32 (filestore pages in use), 44 inodes u32.
+ * 40 upper pages u32 (filestore pages in use), 44 inodes u32, 48 bavail u64 (free blocks an
+ * unprivileged user may take: a host file system keeps some back; the sandbox's own keep none).
  */
 export function wasmbox_statfs(pid: u32, fd: u32, len: u32): u32 {
   const e = walkAt(pid, fd, len, W.FOLLOW, io + Io.PATH1, nameA, <u64>R.PATH_FILESTAT_GET);
@@ -1245,7 +1246,7 @@ export function wasmbox_statfs(pid: u32, fd: u32, len: u32): u32 {
   const n = wInode;
   if (n === null) return E.NOENT;
   const out = io + Io.STRUCT;
-  memory.fill(out, 0, 48);
+  memory.fill(out, 0, 56);
   if (isRemote(n)) {
     const ge = goferStatFS(n.lowerNode, out);
     if (ge) return ge;
@@ -1264,6 +1265,7 @@ export function wasmbox_statfs(pid: u32, fd: u32, len: u32): u32 {
     store<u32>(out, 3, 36);
     store<u32>(out, used, 40);
     store<u32>(out, inodesInUse(), 44);
+    store<u64>(out, room, 48);
     return 0;
   } else {
     store<u64>(out, <u64>pagesLimit(), 0);
@@ -1272,6 +1274,7 @@ export function wasmbox_statfs(pid: u32, fd: u32, len: u32): u32 {
     store<u64>(out, 1000000, 24);
     store<u32>(out, 4096, 32);
     store<u32>(out, 1, 36);
+    store<u64>(out, <u64>pagesFree(), 48);
   }
   store<u32>(out, pagesUsed(), 40);
   store<u32>(out, inodesInUse(), 44);

@@ -526,6 +526,22 @@ test('df: the overlay size is the filestore limit, its use the upper layer pages
   assert.equal(h.stdout.split('\n')[0].split(/\s+/), gnu(['df', '-h', '.'], hostData).stdout.split('\n')[0].split(/\s+/));
   const e = box(img, ['df', 'nonexistent']);
   assert.equal(e, { stdout: '', stderr: 'df: nonexistent: No such file or directory\n', status: 1 });
+  // issue 18: df FILE reports the file system holding FILE: a bind mount shows the host file
+  // system's figures (as GNU df of the host directory, but for the device name), a tmpfs its own
+  const host = tempDir('df-host');
+  fs.mkdirSync(path.join(host, 'sub'));
+  const b = box(img, ['sh', '-c', 'df /h/sub /t; cd /h && df .'], { flags: [...flags, '-v', `${host}:/h`, '--tmpfs', '/t:size=8m'] });
+  assert.is(b.status, 0, b.stderr);
+  const lines = b.stdout.trimEnd().split('\n');
+  const hostLine = gnu(['df', host], '/').stdout.trimEnd().split('\n')[1].split(/\s+/);
+  for (const l of [lines[1], lines[4]]) {
+    const f = l.split(/\s+/);
+    assert.equal([f[0], f[5]], ['host', '/h'], l);
+    assert.is(f[1], hostLine[1], `size in 1K blocks, as GNU df: ${l} / ${hostLine.join(' ')}`);
+    // used and available move with the host's other writers: within 1%
+    assert.ok(Math.abs(Number(f[3]) - Number(hostLine[3])) <= Number(hostLine[1]) / 100, `available: ${l} / ${hostLine.join(' ')}`);
+  }
+  assert.is(lines[2], 'tmpfs               8192     0      8192   0% /t');
   // under another WASI host there is nothing to report: sizes 0, Use% "-"
   const wr = wasiToolbox(['df'], hostRoot, '/data');
   assert.is(wr.stdout, 'Filesystem     1K-blocks  Used Available Use% Mounted on\noverlay                0     0         0    - /\n');

@@ -152,7 +152,7 @@ test('digests: OCI layers report the blob digest; legacy docker layers the diff_
 
 test('config: missing Entrypoint/Cmd/Env/WorkingDir read as empty', () => {
   const img = open(buildImage({ layers: spec.layers }, { format: 'oci' }));
-  assert.equal(img.config, { entrypoint: [], cmd: [], env: [], workingDir: '', platform: '' });
+  assert.equal(img.config, { entrypoint: [], cmd: [], env: [], workingDir: '', platform: 'wasip1/wasm' });
   img.close();
 });
 
