@@ -135,6 +135,15 @@ function fail(msg: string): never {
   process.exit(125);
 }
 
+/** fn's result, or its error's message as a usage error (the option parsers throw OptionError). */
+function orFail<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    fail((e as Error).message);
+  }
+}
+
 type CliOptions = RunOptions & { stats: boolean; replicas?: number; threads?: number; perThread?: number };
 
 export function parseArgs(argv: string[]): CliOptions {
@@ -166,11 +175,7 @@ export function parseArgs(argv: string[]): CliOptions {
       opts.entrypoint = v === '' ? [] : [v];
     } else if (a === '-e' || a === '--env') {
       const v = val(a);
-      try {
-        checkEnvEntry(v, '--env');
-      } catch (e) {
-        fail((e as Error).message);
-      }
+      orFail(() => checkEnvEntry(v, '--env'));
       opts.env!.push(v);
     } else if (a === '--env-file') {
       const f = val(a);
@@ -180,19 +185,11 @@ export function parseArgs(argv: string[]): CliOptions {
       } catch (e) {
         fail(`--env-file ${f}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
       }
-      try {
-        envFiles.push(...readEnvFile(f, text));
-      } catch (e) {
-        fail((e as Error).message);
-      }
+      orFail(() => envFiles.push(...readEnvFile(f, text)));
     } else if (a === '--mount') {
-      try {
-        const m = parseMount(val(a));
-        if ('volume' in m) opts.volumes!.push(m.volume);
-        else opts.tmpfs!.push(m.tmpfs);
-      } catch (e) {
-        fail((e as Error).message);
-      }
+      const m = orFail(() => parseMount(val(a)));
+      if ('volume' in m) opts.volumes!.push(m.volume);
+      else opts.tmpfs!.push(m.tmpfs);
     } else if (a === '--rm' || a === '--init') {
       // --rm: a run never keeps its container; --init: the sandbox reaps its own processes and WASI
       // has no signals to forward, so there is nothing for an init to do
@@ -231,23 +228,11 @@ export function parseArgs(argv: string[]): CliOptions {
       if (n < 4096) fail(`--size: ${v} is less than one filestore page (4k)`);
       size = n;
     } else if (a === '--overlay2') {
-      try {
-        opts.overlay2 = parseOverlay2(val(a));
-      } catch (e) {
-        fail((e as Error).message);
-      }
+      opts.overlay2 = orFail(() => parseOverlay2(val(a)));
     } else if (a === '-v' || a === '--volume') {
-      try {
-        opts.volumes!.push(parseVolume(val(a)));
-      } catch (e) {
-        fail((e as Error).message);
-      }
+      opts.volumes!.push(orFail(() => parseVolume(val(a))));
     } else if (a === '--tmpfs') {
-      try {
-        opts.tmpfs!.push(parseTmpfs(val(a)));
-      } catch (e) {
-        fail((e as Error).message);
-      }
+      opts.tmpfs!.push(orFail(() => parseTmpfs(val(a))));
     } else if (a === '--read-only') opts.readonlyRoot = true;
     else if (a === '--rootfs') opts.rootfs = val(a);
     else if (a === '--upper-dir') opts.upperDir = val(a);

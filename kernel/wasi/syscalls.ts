@@ -65,13 +65,13 @@ function getDir(pid: u32, fd: u32): u32 {
 }
 
 /**
- * Whether the current fd lacks one of the rights in `need` (WASI: the call is then ENOTCAPABLE).
- * Checked after the answers Linux gives for the same misuse (EBADF for a write to a read-only fd,
- * ESPIPE for a seek on a pipe), so that C programs see those where both apply.
+ * Whether `f` lacks one of the rights in `need` (WASI: the call is then ENOTCAPABLE). Checked after
+ * the answers Linux gives for the same misuse (EBADF for a write to a read-only fd, ESPIPE for a
+ * seek on a pipe), so that C programs see those where both apply.
  */
 // @ts-ignore: decorator
-@inline function lacks(need: u64): bool {
-  return (curFile.rightsBase & need) != need;
+@inline function lacks(f: File, need: u64): bool {
+  return (f.rightsBase & need) != need;
 }
 
 /**
@@ -81,7 +81,7 @@ function getDir(pid: u32, fd: u32): u32 {
 function walkAt(pid: u32, fd: u32, len: u32, flags: u32, path: usize, nameOut: usize, need: u64): u32 {
   const e = getDir(pid, fd);
   if (e) return e;
-  if (lacks(need)) return E.NOTCAPABLE;
+  if (lacks(curFile, need)) return E.NOTCAPABLE;
   return walk(curProc.root, changetype<Inode>(curFile.inode), path, len, flags | W.BENEATH, nameOut);
 }
 
@@ -162,7 +162,7 @@ function setSize(n: Inode, size: u64): u32 {
 export function fd_filestat_get(pid: u32, fd: u32): u32 {
   const e = getFile(pid, fd);
   if (e) return e;
-  if (lacks(<u64>R.FD_FILESTAT_GET)) return E.NOTCAPABLE;
+  if (lacks(curFile, <u64>R.FD_FILESTAT_GET)) return E.NOTCAPABLE;
   const out = io + Io.STRUCT;
   const n = curFile.inode;
   if (n === null) {
@@ -179,7 +179,7 @@ export function fd_filestat_set_size(pid: u32, fd: u32, size: u64): u32 {
   const n = curFile.inode;
   if (n === null) return E.INVAL;
   if (n.kind != Filetype.REGULAR_FILE || !(curFile.access & Access.WRITE)) return E.INVAL;
-  if (lacks(<u64>R.FD_FILESTAT_SET_SIZE)) return E.NOTCAPABLE;
+  if (lacks(curFile, <u64>R.FD_FILESTAT_SET_SIZE)) return E.NOTCAPABLE;
   if (<i64>size < 0) return E.INVAL;
   return setSize(n, size);
 }
@@ -189,7 +189,7 @@ export function fd_filestat_set_times(pid: u32, fd: u32, atim: u64, mtim: u64, f
   if (e) return e;
   const n = curFile.inode;
   if (n === null) return E.BADF;
-  if (lacks(<u64>R.FD_FILESTAT_SET_TIMES)) return E.NOTCAPABLE;
+  if (lacks(curFile, <u64>R.FD_FILESTAT_SET_TIMES)) return E.NOTCAPABLE;
   return setTimes(n, atim, mtim, fst);
 }
 
@@ -230,7 +230,7 @@ export function fd_fdstat_get(pid: u32, fd: u32): u32 {
 export function fd_fdstat_set_flags(pid: u32, fd: u32, flags: u32): u32 {
   const e = getFile(pid, fd);
   if (e) return e;
-  if (lacks(<u64>R.FD_FDSTAT_SET_FLAGS)) return E.NOTCAPABLE;
+  if (lacks(curFile, <u64>R.FD_FDSTAT_SET_FLAGS)) return E.NOTCAPABLE;
   if (flags & ~0x1f) return E.INVAL;
   // Like Linux F_SETFL, only APPEND and NONBLOCK change; the sync flags are accepted and kept. A
   // remote file's O_APPEND is the host file's: the host changes first.
@@ -303,7 +303,7 @@ function syncAs(pid: u32, fd: u32, need: u64): u32 {
   const e = getFile(pid, fd);
   if (e) return e;
   if (curFile.kind == FK.STREAM) return E.INVAL;
-  if (lacks(need)) return E.NOTCAPABLE;
+  if (lacks(curFile, need)) return E.NOTCAPABLE;
   // remote data goes to the host's disk; tmpfs data is as durable as it gets once written
   if (curFile.rhandle != NO_NODE) return goferFSync(curFile.rhandle);
   return 0;
@@ -317,7 +317,7 @@ export function fd_advise(pid: u32, fd: u32, offset: u64, len: u64, advice: u32)
   const e = getFile(pid, fd);
   if (e) return e;
   if (curFile.kind == FK.STREAM) return E.SPIPE;
-  if (lacks(<u64>R.FD_ADVISE)) return E.NOTCAPABLE;
+  if (lacks(curFile, <u64>R.FD_ADVISE)) return E.NOTCAPABLE;
   if (advice > <u32>Advice.NOREUSE || <i64>offset < 0 || <i64>len < 0) return E.INVAL;
   return 0;
 }
@@ -331,7 +331,7 @@ export function fd_allocate(pid: u32, fd: u32, offset: u64, len: u64): u32 {
   if (!(curFile.access & Access.WRITE)) return E.BADF;
   if (n.kind == Filetype.DIRECTORY) return E.ISDIR;
   if (n.kind != Filetype.REGULAR_FILE) return E.NODEV;
-  if (lacks(<u64>R.FD_ALLOCATE)) return E.NOTCAPABLE;
+  if (lacks(curFile, <u64>R.FD_ALLOCATE)) return E.NOTCAPABLE;
   const end = offset + len;
   if (end > MAX_FILE_SIZE || end < offset) return E.FBIG;
   if (isRemote(n)) return remoteAllocate(n, curFile.rhandle, offset, len);
@@ -355,7 +355,7 @@ export function fd_seek(pid: u32, fd: u32, offset: i64, whence: u32): u32 {
   const n = f.inode;
   if (n === null) return E.SPIPE;
   // a directory has neither right: WASI's answer to seeking one (Linux's lseek would succeed)
-  if (lacks(<u64>R.FD_SEEK) && (offset != 0 || whence != Whence.CUR || lacks(<u64>R.FD_TELL))) return E.NOTCAPABLE;
+  if (lacks(f, <u64>R.FD_SEEK) && (offset != 0 || whence != Whence.CUR || lacks(f, <u64>R.FD_TELL))) return E.NOTCAPABLE;
   let base: i64;
   if (whence == Whence.SET) base = 0;
   else if (whence == Whence.CUR) base = <i64>f.offset;
@@ -380,7 +380,7 @@ export function fd_tell(pid: u32, fd: u32): u32 {
   const e = getFile(pid, fd);
   if (e) return e;
   if (curFile.inode === null) return E.SPIPE;
-  if (lacks(<u64>R.FD_TELL)) return E.NOTCAPABLE;
+  if (lacks(curFile, <u64>R.FD_TELL)) return E.NOTCAPABLE;
   res64(0, curFile.offset);
   return 0;
 }
@@ -390,7 +390,7 @@ function readAt(f: File, off: u64, len: u32, advance: bool): u32 {
   const n = f.inode;
   if (n === null) {
     if (!(f.access & Access.READ)) return E.BADF;
-    if (lacks(<u64>R.FD_READ)) return E.NOTCAPABLE;
+    if (lacks(f, <u64>R.FD_READ)) return E.NOTCAPABLE;
     planStream(f.stream, len);
     planEnd(0);
     return 0;
@@ -398,7 +398,7 @@ function readAt(f: File, off: u64, len: u32, advance: bool): u32 {
   if (!(f.access & Access.READ)) return E.BADF;
   if (n.kind == Filetype.DIRECTORY) return E.ISDIR;
   if (n.kind != Filetype.REGULAR_FILE) return E.INVAL;
-  if (lacks(advance ? <u64>R.FD_READ : <u64>(R.FD_READ | R.FD_SEEK))) return E.NOTCAPABLE;
+  if (lacks(f, advance ? <u64>R.FD_READ : <u64>(R.FD_READ | R.FD_SEEK))) return E.NOTCAPABLE;
   if (f.rhandle != NO_NODE) {
     // remote: the host knows the size; a short answer is the end of the file
     if (hostIO) return planHostIO(f, off, len, advance, PendHost.READ);
@@ -435,13 +435,13 @@ function writeAt(f: File, off: u64, len: u32, advance: bool): u32 {
   const n = f.inode;
   if (!(f.access & Access.WRITE)) return E.BADF;
   if (n === null) {
-    if (lacks(<u64>R.FD_WRITE)) return E.NOTCAPABLE;
+    if (lacks(f, <u64>R.FD_WRITE)) return E.NOTCAPABLE;
     planStream(f.stream, len);
     planEnd(0);
     return 0;
   }
   if (n.kind != Filetype.REGULAR_FILE) return E.BADF;
-  if (lacks(advance ? <u64>R.FD_WRITE : <u64>(R.FD_WRITE | R.FD_SEEK))) return E.NOTCAPABLE;
+  if (lacks(f, advance ? <u64>R.FD_WRITE : <u64>(R.FD_WRITE | R.FD_SEEK))) return E.NOTCAPABLE;
   if (f.rhandle != NO_NODE) return planRemoteWrite(f, n, off, len, advance);
   if (f.fdflags & FD.APPEND) off = n.size;
   if (len == 0) {
@@ -639,7 +639,7 @@ export function fd_readdir(pid: u32, fd: u32, bufLen: u32, cookie: u64): u32 {
   const f = curFile;
   const n = f.inode;
   if (n === null || n.kind != Filetype.DIRECTORY) return E.NOTDIR;
-  if (lacks(<u64>R.FD_READDIR)) return E.NOTCAPABLE;
+  if (lacks(f, <u64>R.FD_READDIR)) return E.NOTCAPABLE;
   if (n.flags & IFlag.UNPOPULATED) {
     const pe = populate(n);
     if (pe) return pe;
