@@ -22,6 +22,21 @@ static __wasi_errno_t open_at(__wasi_fd_t dir, const char *path, __wasi_oflags_t
   return __wasi_path_open(dir, 0, path, of, base, inh, 0, fd);
 }
 
+/** poll_oneoff on one fd_read subscription: the call's errno, else the event's. */
+static const char *poll_fd(__wasi_fd_t fd) {
+  __wasi_subscription_t sub;
+  memset(&sub, 0, sizeof sub);
+  sub.userdata = 5;
+  sub.u.tag = __WASI_EVENTTYPE_FD_READ;
+  sub.u.u.fd_read.file_descriptor = fd;
+  __wasi_event_t ev;
+  __wasi_size_t n = 0;
+  __wasi_errno_t e = __wasi_poll_oneoff(&sub, &ev, 1, &n);
+  if (e != 0) return ename(e);
+  if (n != 1 || ev.userdata != 5) return "no event";
+  return ename(ev.error);
+}
+
 static __wasi_rights_t rights_of(__wasi_fd_t fd, int inheriting) {
   __wasi_fdstat_t st;
   if (__wasi_fd_fdstat_get(fd, &st) != 0) return 0;
@@ -141,6 +156,14 @@ int main(int argc, char **argv) {
   res("sock_accept file", __wasi_sock_accept(f, 0, &acc));
   res("sock_accept closed fd", __wasi_sock_accept(999, 0, &acc));
   quiet(__wasi_fd_close(f));
+
+  // --- poll_oneoff fd subscriptions: a closed fd is EBADF, one without POLL_FD_READWRITE ENOTCAPABLE
+  res("open f for poll", open_at(dir, "f", 0, ALL, 0, &f));
+  printf("poll a file -> %s\n", poll_fd(f));
+  res("drop POLL_FD_READWRITE", __wasi_fd_fdstat_set_rights(f, rights_of(f, 0) & ~__WASI_RIGHTS_POLL_FD_READWRITE, 0));
+  printf("poll without POLL_FD_READWRITE -> %s\n", poll_fd(f));
+  quiet(__wasi_fd_close(f));
+  printf("poll a closed fd -> %s\n", poll_fd(f));
 
   // --- paths: no absolute paths; ".." may not climb above the directory fd
   res("mkdir sub", __wasi_path_create_directory(dir, "sub"));

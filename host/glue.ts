@@ -906,8 +906,7 @@ export class GuestProcess {
         const fd = dv.getUint32(s + 16, true);
         const ev = outPtr + 32 * nev++;
         dv.setBigUint64(ev, dv.getBigUint64(s, true), true);
-        const st = this.k.fd_stream(this.pid, fd);
-        dv.setUint16(ev + 8, st === -2 ? E.BADF : 0, true);
+        dv.setUint16(ev + 8, this.k.fd_poll(this.pid, fd), true);
         dv.setUint8(ev + 10, tag);
         dv.setBigUint64(ev + 16, 1n, true);
         dv.setUint16(ev + 24, 0, true);

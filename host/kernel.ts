@@ -39,7 +39,7 @@ export interface KernelExports {
   proc_create(stdinType: number, stdoutType: number, stderrType: number): number;
   proc_destroy(pid: number): void;
   proc_create_child(parent: number, fd0: number, fd1: number, fd2: number): number;
-  fd_stream(pid: number, fd: number): number;
+  fd_poll(pid: number, fd: number): number;
   [name: string]: any;
 }
 

@@ -1070,9 +1070,14 @@ export function sock_fd(pid: u32, fd: u32): u32 {
   return e ? e : E.NOTSOCK;
 }
 
-export function fd_stream(pid: u32, fd: u32): i32 {
-  if (getFile(pid, fd)) return -2;
-  return curFile.kind == FK.STREAM ? <i32>curFile.stream : -1;
+/**
+ * poll_oneoff's answer for an fd subscription: 0 (ready: files always are, and a stream is
+ * reported ready, its read waiting instead), EBADF, or ENOTCAPABLE without POLL_FD_READWRITE.
+ */
+export function fd_poll(pid: u32, fd: u32): u32 {
+  const e = getFile(pid, fd);
+  if (e) return e;
+  return lacks(curFile, <u64>R.POLL_FD_READWRITE) ? E.NOTCAPABLE : 0;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -77,6 +77,13 @@ const SPEC: [string, string[], boolean][] = [
   ['sock_send stdout', ['ENOTSOCK'], false],
   ['sock_accept file', ['ENOTSOCK'], false],
   ['sock_accept closed fd', ['EBADF'], true],
+  ['open f for poll', OK, true],
+  // node:wasi fails the whole poll with EPERM for a regular file (it cannot uv_poll one; POSIX
+  // says a file is always ready), and reports no event for a closed fd
+  ['poll a file', OK, false],
+  ['drop POLL_FD_READWRITE', OK, true],
+  ['poll without POLL_FD_READWRITE', NOTCAP, true],
+  ['poll a closed fd', ['EBADF'], false],
   ['mkdir sub', OK, true],
   ['open absolute path', ['ENOTCAPABLE', 'EPERM'], true],
   ['stat absolute path from the preopen', ['ENOTCAPABLE', 'EPERM'], true],
