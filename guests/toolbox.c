@@ -13,6 +13,7 @@
 //   head [-n N|-N] [-c N] [-qv]   tail [-n N|+N] [-c N] [-qv]   grep [-vincrlqsHhxF] [-e P] P [FILE]...
 //   true  false  env [NAME=VALUE]...  sleep N[smhd]...  date [-uRI] [-d @SECS] [-r FILE] [+FORMAT]
 //   hexdump [-Cv] [FILE]...       pwd [-LP]                     layers (not wired yet, see below)
+//   uname [-asnrvmo]
 // find expressions: -name GLOB, -iname GLOB, -type f|d|l|b|c|p|s, -maxdepth N, -mindepth N, -print,
 // !/-not, -a/-and, -o/-or, ( ). wc counts in the C locale (bytes). grep takes fixed strings only.
 //
@@ -48,6 +49,9 @@
 //                              |                              | figures ("host"), a tmpfs's;    |
 //                              |                              | elsewhere (node:wasi) sizes 0,  |
 //                              |                              | Use% "-"                        |
+//   uname                      | the host kernel: Linux,      | WASI, $HOSTNAME (or             | the guest runs on WASI, not
+//                              | its release, x86_64          | /etc/hostname), preview1,       | on the host's kernel
+//                              |                              | wasmbox, wasm32, WASI           |
 //   layers                     | (not GNU)                    | which layer serves each file    | only this project has layers
 //   tail -f, --help texts      | supported / long help        | no -f; one-line usage           | kept small
 //   stat --printf, hexdump -e  | supported                    | not supported (stat -c is)      | kept small
@@ -2755,6 +2759,41 @@ static int cmd_hexdump(int argc, char **argv) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// uname: what a WASI sandbox is. The node name is $HOSTNAME (docker run --hostname sets it), else
+// the first line of /etc/hostname, else "localhost"; the rest names WASI, not the host's kernel.
+
+static int cmd_uname(int argc, char **argv) {
+  static const struct longopt longs[] = {{"all", 'a', 0}, {"kernel-name", 's', 0}, {"nodename", 'n', 0}, {"kernel-release", 'r', 0}, {"kernel-version", 'v', 0}, {"machine", 'm', 0}, {"operating-system", 'o', 0}, {NULL, 0, 0}};
+  usage_text = "[-asnrvmo]";
+  PARSE("asnrvmo", longs, 1);
+  if (O.nops) return usage_error(1, "extra operand %s", quote_always(O.ops[0]));
+  char node[256] = "localhost";
+  const char *h = getenv("HOSTNAME");
+  if (h && *h) snprintf(node, sizeof node, "%s", h);
+  else {
+    FILE *f = fopen("/etc/hostname", "r");
+    if (f) {
+      if (fgets(node, sizeof node, f)) node[strcspn(node, "\n")] = 0;
+      if (!node[0]) strcpy(node, "localhost");
+      fclose(f);
+    }
+  }
+  const char *fields[] = {"WASI", node, "preview1", "wasmbox", "wasm32", "WASI"};
+  const char flags[] = "snrvmo";
+  bool any = false;
+  for (int i = 0; i < 6; i++) any = any || O.n[(unsigned char)flags[i]];
+  bool first = true;
+  for (int i = 0; i < 6; i++) {
+    bool want = O.n['a'] ? true : any ? O.n[(unsigned char)flags[i]] != 0 : i == 0;
+    if (!want) continue;
+    printf("%s%s", first ? "" : " ", fields[i]);
+    first = false;
+  }
+  putchar('\n');
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Dispatch
 
 struct applet {
@@ -2769,7 +2808,7 @@ static const struct applet APPLETS[] = {
     {"layers", cmd_layers}, {"ln", cmd_ln},     {"ls", cmd_ls},           {"mkdir", cmd_mkdir},
     {"mv", cmd_mv},       {"pwd", cmd_pwd},     {"rm", cmd_rm},           {"rmdir", cmd_rmdir},
     {"sleep", cmd_sleep}, {"stat", cmd_stat},   {"tail", cmd_tail},       {"touch", cmd_touch},
-    {"true", cmd_true},   {"wc", cmd_wc},
+    {"true", cmd_true},   {"uname", cmd_uname}, {"wc", cmd_wc},
 };
 
 static void list_applets(FILE *f) {

@@ -547,6 +547,16 @@ test('df: the overlay size is the filestore limit, its use the upper layer pages
   assert.is(wr.stdout, 'Filesystem     1K-blocks  Used Available Use% Mounted on\noverlay                0     0         0    - /\n');
 });
 
+// issue 18: --hostname reaches `uname -n`; the other fields name WASI, not the host's kernel
+test('uname: WASI, the host name from $HOSTNAME or /etc/hostname, GNU option handling', () => {
+  assert.equal(box(img, ['uname']), { stdout: 'WASI\n', stderr: '', status: 0 });
+  assert.is(box(img, ['uname', '-a'], { flags: ['--hostname', 'web-1'] }).stdout, 'WASI web-1 preview1 wasmbox wasm32 WASI\n');
+  assert.is(box(img, ['uname', '-n', '-m']).stdout, 'wasmbox wasm32\n', "the image's /etc/hostname");
+  const extra = box(img, ['uname', 'x']);
+  const ref = gnu(['uname', 'x'], hostData);
+  assert.equal([extra.stderr, extra.status], [ref.stderr, ref.status]);
+});
+
 test('layers names the layer that serves each file, as files are created, copied up and changed', () => {
   const r = box(img, ['sh', '-c', 'layers /etc/motd /etc /bin; echo x >> /etc/motd; touch /etc/hostname; mkdir /new; cp /etc/motd /new/f; layers /etc/motd /etc/hostname /etc /new/f; layers /nope']);
   assert.is(
