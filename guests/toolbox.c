@@ -10,12 +10,13 @@
 //   mv [-fv] SRC... DEST          cp [-rRfv] SRC... DEST        ln [-sfv] TARGET... [LINK|DIR]
 //   touch [-c] FILE...            stat [-L] [-c FORMAT] FILE... find [PATH]... [EXPRESSION]
 //   du [-shabc] [FILE]...         df [-h] [FILE]...             wc [-lwc] [FILE]...
-//   head [-n N|-N] [-c N] [-qv]   tail [-n N|+N] [-c N] [-qv]   grep [-vincrlqsHhxF] [-e P] P [FILE]...
+//   head [-n N|-N] [-c N] [-qv]   tail [-n N|+N] [-c N] [-qv]   grep [-vincrlqsHhxoEFG] [-e P] P [FILE]...
 //   true  false  env [NAME=VALUE]...  sleep N[smhd]...  date [-uRI] [-d @SECS] [-r FILE] [+FORMAT]
 //   hexdump [-Cv] [FILE]...       pwd [-LP]                     layers (not wired yet, see below)
 //   uname [-asnrvmo]
 // find expressions: -name GLOB, -iname GLOB, -type f|d|l|b|c|p|s, -maxdepth N, -mindepth N, -print,
-// !/-not, -a/-and, -o/-or, ( ). wc counts in the C locale (bytes). grep takes fixed strings only.
+// !/-not, -a/-and, -o/-or, ( ). wc counts in the C locale (bytes). grep takes GNU's basic (default)
+// and extended (-E) regular expressions, with its extensions (\+ \? \| \< \> \b \w \s, back-references).
 //
 // Where GNU behaviour cannot be matched inside a WASI preview1 sandbox, this is what we do instead
 // (the tests in test/userland/toolbox.test.ts normalise exactly these differences):
@@ -39,7 +40,8 @@
 //   stat errors                | "cannot statx 'x'"           | "cannot stat 'x'"               | no statx in WASI
 //   stat %N, %w, %W            | birth time when known        | birth unknown: "-" and 0        | WASI has no birth time
 //   find, grep -r order        | directory order              | directory order (the kernel's)  | same rule, other order
-//   grep patterns              | basic regular expressions    | fixed strings (as grep -F)      | kept small
+//   NUL bytes in a line        | grep matches past them       | a NUL ends the line for a       | TRE (wasi-libc's regex)
+//                              |                              | regex (not for grep -F)         | takes C strings
 //   env COMMAND                | runs COMMAND                 | exit 126 with a message         | WASI has no exec; use sh
 //   date -d                    | any date string              | only @SECONDS                   | kept small
 //   cp                         | copies mode bits             | mode not copied, times not kept | no chmod in WASI preview1
@@ -70,6 +72,7 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <limits.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -226,6 +229,17 @@ static int usage_error(int rc, const char *fmt, ...) {
   fputc('\n', stderr);
   va_end(ap);
   return try_help(rc);
+}
+
+/**
+ * For commands that write in a loop: once stdout has failed, stop with `status` rather than write
+ * on (yes | head must end). Silent when the reader has gone (EPIPE), as GNU tools die of SIGPIPE.
+ */
+static void stop_if_stdout_failed(int status) {
+  if (!ferror(stdout)) return;
+  int e = errno;
+  if (e != EPIPE) msg("write error: %s", errstr(e));
+  exit(status);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2251,63 +2265,514 @@ static int cmd_head(int argc, char **argv) { return head_tail(argc, argv, false)
 static int cmd_tail(int argc, char **argv) { return head_tail(argc, argv, true); }
 
 // ---------------------------------------------------------------------------------------------
-// grep: fixed strings
+// Growing strings (regular expressions, sed, printf)
+
+struct sbuf {
+  char *p;  // NUL-terminated when not NULL
+  size_t n, cap;
+};
+
+static void sb_add(struct sbuf *b, const char *s, size_t n) {
+  if (b->n + n + 1 > b->cap) {
+    b->cap = (b->n + n + 1) * 2;
+    b->p = xrealloc(b->p, b->cap);
+  }
+  memcpy(b->p + b->n, s, n);
+  b->n += n;
+  b->p[b->n] = 0;
+}
+
+static void sb_addc(struct sbuf *b, char c) { sb_add(b, &c, 1); }
+static void sb_adds(struct sbuf *b, const char *s) { sb_add(b, s, strlen(s)); }
+
+/** The contents as a string ("" for an empty buffer); the buffer keeps owning it. */
+static const char *sb_str(struct sbuf *b) {
+  if (!b->p) sb_add(b, "", 0);
+  return b->p;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Regular expressions (grep, sed): wasi-libc's regcomp/regexec (musl's TRE), which takes GNU's
+// \+ \? \| \< \> \b \B \w \W \s \S in a BRE too. rx_translate rewrites every pattern as the BRE
+// that means what GNU (glibc's regex, and the dfa matcher GNU grep and sed also run) makes of it,
+// and says errors in glibc's and dfa's words:
+//   - an ERE becomes a BRE, as TRE takes no back-references in an ERE; an ERE's '^' or '$' inside
+//     an expression is still an anchor, in a group of its own (the pattern's groups are mapped);
+//   - intervals: \{,N\} is \{0,N\}; a bad one is "Unmatched \{" or "Invalid content of \{\}";
+//     in grep -E a '{' that starts no valid interval is a literal;
+//   - grep -E: '*', '+', '?' or an interval at the start of an expression repeats the empty
+//     string, with GNU grep's warning, and an unmatched ')' is a literal; sed -E rejects both;
+//   - a BRE's \{ at the start of an expression is a literal;
+//   - [.c.] and [=c=] of one character are that character (C locale), longer ones are errors;
+//   - "[:space:]" (a class without its brackets) is an error, dfa's.
+// TRE sees a NUL-terminated line, so a NUL byte ends a line for matching (GNU matches past it).
+// Searching on from the middle of a line (grep -o, sed s///g) hands TRE the rest of the line; the
+// word assertions \< \> \b \B at its first position would miss the character before it, so a
+// pattern with them also gets "^.\(RE\)", which tries that one position with its context.
+
+enum { RX_ERE = 1, RX_ICASE = 2, RX_GREP = 4 };
+
+struct rx {
+  regex_t re;
+  regex_t at;        // "^.\(RE\)": RE at offset 1, the character before it as context (has_at)
+  bool has_at;
+  size_t nsub;       // the pattern's groups
+  int gmap[10];      // TRE's number of the pattern's group N
+  size_t ntre;       // regmatch_t slots TRE fills (its groups, one more for `at`, the match)
+  regmatch_t *m;     // room for them
+};
+
+/** glibc's messages for regcomp's errors (TRE's own words differ). */
+static const char *rx_errstr(int code) {
+  switch (code) {
+  case REG_ECOLLATE: return "Invalid collation character";
+  case REG_ECTYPE: return "Invalid character class name";
+  case REG_EESCAPE: return "Trailing backslash";
+  case REG_ESUBREG: return "Invalid back reference";
+  case REG_EBRACK: return "Unmatched [, [^, [:, [., or [=";
+  case REG_EPAREN: return "Unmatched ( or \\(";
+  case REG_EBRACE: return "Unmatched \\{";
+  case REG_BADBR: return "Invalid content of \\{\\}";
+  case REG_ERANGE: return "Invalid range end";
+  case REG_ESPACE: return "Memory exhausted";
+  case REG_BADRPT: return "Invalid preceding regular expression";
+  default: return "Invalid regular expression";
+  }
+}
+
+/**
+ * An interval's bounds after its '{' (or "\{") at p[i]: 1 and *end past its '}' (or "\}") when
+ * valid; when it is not one, 0 if `lenient` (grep -E: the '{' is a literal), else -1 with *err.
+ */
+static int rx_interval(const char *p, size_t len, size_t i, bool ere, bool lenient, size_t *end, long *lo, long *hi, const char **err) {
+  size_t j = i;
+  *lo = -1, *hi = -1;
+  bool comma = false;
+  for (long *v = lo;; v = hi) {
+    if (j < len && isdigit((unsigned char)p[j])) {
+      *v = 0;
+      while (j < len && isdigit((unsigned char)p[j])) {
+        if (*v <= 32767) *v = *v * 10 + (p[j] - '0');
+        j++;
+      }
+    }
+    if (v == hi || j >= len || p[j] != ',') break;
+    comma = true;
+    j++;
+  }
+  if (!comma) *hi = *lo;
+  bool closed = ere ? j < len && p[j] == '}' : j + 1 < len && p[j] == '\\' && p[j + 1] == '}';
+  if (!closed || (*lo < 0 && !comma)) {
+    if (lenient) return 0;
+    *err = j >= len ? "Unmatched \\{" : "Invalid content of \\{\\}";
+    return -1;
+  }
+  if (*lo < 0) *lo = 0;
+  if (*hi >= 0 && *hi < *lo) {
+    *err = "Invalid content of \\{\\}";
+    return -1;
+  }
+  if (*lo > 32767 || *hi > 32767) {
+    *err = "Regular expression too big";
+    return -1;
+  }
+  *end = j + (ere ? 1 : 2);
+  return 1;
+}
+
+/** How rx_translate rewrites a pattern for TRE. */
+struct rxt {
+  int flags;
+  int shift;     // added to every group number (1 for "^.\(RE\)")
+  struct sbuf o;
+  int groups;    // the pattern's own groups so far
+  int tre;       // TRE's groups so far: the pattern's, and those rx_translate adds
+  int gmap[10];  // TRE's number of the pattern's group N (N <= 9)
+  bool word;     // uses \< \> \b \B
+  bool class_err;
+};
+
+static void rxt_open_group(struct rxt *t) {
+  t->groups++, t->tre++;
+  if (t->groups <= 9) t->gmap[t->groups] = t->tre;
+  sb_adds(&t->o, "\\(");
+}
+
+/**
+ * Rewrites p[0..len) for TRE as a BRE (TRE takes no back-references in an ERE, so an ERE becomes
+ * the BRE that means the same): 0, or -1 with *err. See the section's comment for the rest.
+ */
+static int rx_translate(struct rxt *t, const char *p, size_t len, const char **err) {
+  bool ere = t->flags & RX_ERE, grep = t->flags & RX_GREP;
+  struct sbuf *o = &t->o;
+  int depth = 0;
+  bool start = true;       // at the start of an expression: a repetition here has nothing to repeat
+  size_t anchor = SIZE_MAX;  // where an ERE's '^' at the start of an expression was put in o
+  t->gmap[0] = 0;
+  for (size_t i = 0; i < len;) {
+    char c = p[i];
+    size_t prev_anchor = anchor;
+    anchor = SIZE_MAX;
+    if (c == '[') {
+      size_t j = i + 1;
+      sb_addc(o, '[');
+      if (j < len && p[j] == '^') sb_addc(o, p[j++]);
+      size_t first = j;
+      if (j < len && p[j] == ']') sb_addc(o, p[j++]);
+      for (;;) {
+        if (j >= len) {
+          *err = "Unmatched [, [^, [:, [., or [=";
+          return -1;
+        }
+        if (p[j] == ']') break;
+        if (p[j] == '[' && j + 1 < len && strchr(":.=", p[j + 1])) {
+          char k = p[j + 1];
+          size_t e = j + 2;
+          while (e + 1 < len && !(p[e] == k && p[e + 1] == ']')) e++;
+          if (e + 1 >= len) {
+            *err = "Unmatched [, [^, [:, [., or [=";
+            return -1;
+          }
+          if (k == ':') sb_add(o, p + j, e + 2 - j);
+          else if (e - (j + 2) == 1) sb_addc(o, p[j + 2]);
+          else {
+            *err = "Invalid collation character";
+            return -1;
+          }
+          j = e + 2;
+          continue;
+        }
+        sb_addc(o, p[j++]);
+      }
+      // dfa: "[:alpha:]" meant "[[:alpha:]]"
+      if (j - first >= 3 && p[first] == ':' && p[j - 1] == ':') t->class_err = true;
+      sb_addc(o, ']');
+      i = j + 1;
+      start = false;
+      continue;
+    }
+    if (c == '\\') {
+      if (i + 1 >= len) {
+        *err = "Trailing backslash";
+        return -1;
+      }
+      char d = p[i + 1];
+      i += 2;
+      if (!ere && d == '(') {
+        depth++;
+        rxt_open_group(t);
+        start = true;
+      } else if (!ere && d == ')') {
+        if (depth-- == 0) {
+          *err = "Unmatched ) or \\)";
+          return -1;
+        }
+        sb_adds(o, "\\)");
+        start = false;
+      } else if (!ere && d == '|') {
+        sb_adds(o, "\\|");
+        start = true;
+      } else if (!ere && d == '{' && !start) {
+        long lo, hi;
+        size_t end;
+        if (rx_interval(p, len, i, false, false, &end, &lo, &hi, err) != 1) return -1;
+        char b[64];
+        snprintf(b, sizeof b, hi < 0 ? "\\{%ld,\\}" : "\\{%ld,%ld\\}", lo, hi);
+        sb_adds(o, b);
+        i = end;
+      } else if (!ere && (d == '{' || d == '}')) {
+        sb_addc(o, d);  // GNU: a literal at the start of an expression; a stray '}'
+        start = false;
+      } else if (ere && strchr("(){}|+?", d)) {
+        sb_addc(o, d);  // literal in a BRE
+        start = false;
+      } else if (d >= '1' && d <= '9') {
+        int n = d - '0';
+        if (n > t->groups || t->gmap[n] + t->shift > 9) {
+          *err = "Invalid back reference";
+          return -1;
+        }
+        sb_addc(o, '\\');
+        sb_addc(o, (char)('0' + t->gmap[n] + t->shift));
+        start = false;
+      } else {
+        if (strchr("<>bB", d)) t->word = true;
+        sb_add(o, p + i - 2, 2);
+        start = false;
+      }
+      continue;
+    }
+    i++;
+    if (!ere) {
+      // TRE's BRE is GNU's: '^' and '*' at the start are an anchor and a literal
+      if (c != '^' || !start) start = false;
+      sb_addc(o, c);
+      continue;
+    }
+    switch (c) {
+    case '(':
+      depth++;
+      rxt_open_group(t);
+      start = true;
+      continue;
+    case ')':
+      if (depth == 0) {
+        if (!grep) {
+          *err = "Unmatched ) or \\)";
+          return -1;
+        }
+        sb_addc(o, ')');  // grep: a literal
+      } else {
+        depth--;
+        sb_adds(o, "\\)");
+      }
+      start = false;
+      continue;
+    case '|':
+      sb_adds(o, "\\|");
+      start = true;
+      continue;
+    case '*': case '+': case '?': case '{': {
+      long lo = c == '+', hi = c == '?' ? 1 : -1;
+      size_t end = i;
+      if (c == '{') {
+        int r = rx_interval(p, len, i, true, grep, &end, &lo, &hi, err);
+        if (r < 0 && !(grep && start)) return -1;
+        if (r != 1) {
+          sb_addc(o, '{');  // grep: not an interval, a literal
+          start = false;
+          continue;
+        }
+      }
+      if (start) {
+        if (!grep) {
+          *err = "Invalid preceding regular expression";
+          return -1;
+        }
+        // GNU grep repeats the empty string (a '^' before it: the anchor, optional when lo is 0)
+        if (c == '{') fprintf(stderr, "%s: warning: {...} at start of expression\n", prog);
+        else fprintf(stderr, "%s: warning: %c at start of expression\n", prog, c);
+        if (prev_anchor != SIZE_MAX && lo == 0) o->n = prev_anchor, o->p[o->n] = 0;
+        i = end;
+        continue;
+      }
+      if (c == '{') {
+        char b[64];
+        snprintf(b, sizeof b, hi < 0 ? "\\{%ld,\\}" : "\\{%ld,%ld\\}", lo, hi);
+        sb_adds(o, b);
+        i = end;
+      } else sb_adds(o, c == '*' ? "*" : c == '+' ? "\\+" : "\\?");
+      continue;
+    }
+    case '}':
+      sb_addc(o, '}');
+      start = false;
+      continue;
+    case '^':
+      if (start) {
+        anchor = o->n;
+        sb_addc(o, '^');
+      } else {
+        // an anchor even here, which a BRE has only in a group of its own
+        t->tre++;
+        sb_adds(o, "\\(^\\)");
+        start = false;
+      }
+      continue;
+    case '$':
+      if (i == len || p[i] == ')' || p[i] == '|') sb_addc(o, '$');
+      else {
+        t->tre++;
+        sb_adds(o, "\\($\\)");
+      }
+      start = false;
+      continue;
+    default:
+      sb_addc(o, c);
+      start = false;
+      continue;
+    }
+  }
+  if (depth) {
+    *err = "Unmatched ( or \\(";
+    return -1;
+  }
+  return 0;
+}
+
+/**
+ * Compiles p[0..len) (flags RX_*). 0 when fine; else *err says why, and the result is 1 for an
+ * error of the regex itself or 2 for one of GNU's dfa ("[:space:]"), which GNU sed treats apart.
+ */
+static int rx_compile(struct rx *r, const char *p, size_t len, int flags, const char **err) {
+  struct rxt t = {.flags = flags};
+  if (rx_translate(&t, p, len, err) != 0) {
+    free(t.o.p);
+    return 1;
+  }
+  int cf = flags & RX_ICASE ? REG_ICASE : 0;
+  int e = regcomp(&r->re, sb_str(&t.o), cf);
+  free(t.o.p);
+  if (e) {
+    *err = rx_errstr(e);
+    return 1;
+  }
+  if (t.class_err) {
+    *err = "character class syntax is [[:space:]], not [:space:]";
+    return 2;
+  }
+  r->nsub = (size_t)t.groups;
+  memcpy(r->gmap, t.gmap, sizeof r->gmap);
+  r->ntre = (size_t)t.tre + 2;
+  r->m = xmalloc(sizeof(regmatch_t) * r->ntre);
+  r->has_at = false;
+  if (t.word) {
+    // "^.\(RE\)": every group one later
+    struct rxt a = {.flags = flags, .shift = 1};
+    sb_adds(&a.o, "^.\\(");
+    if (rx_translate(&a, p, len, err) == 0) {
+      sb_adds(&a.o, "\\)");
+      r->has_at = regcomp(&r->at, a.o.p, cf) == 0;
+    }
+    free(a.o.p);
+  }
+  return 0;
+}
+
+/**
+ * The leftmost-longest match of r in line[0..len) (NUL at len) that starts at or after `from`:
+ * m[0] the match, m[1..nm-1] the pattern's groups (-1 when unset), as offsets into line.
+ */
+static bool rx_search(struct rx *r, const char *line, size_t len, size_t from, regmatch_t *m, size_t nm) {
+  regmatch_t *t = r->m;
+  for (;;) {
+    if (from > len) return false;
+    size_t base = from, shift = 0;
+    bool found = false;
+    if (from > 0 && r->has_at && regexec(&r->at, line + from - 1, r->ntre, t, 0) == 0) {
+      // the word assertions need the character before `from`
+      found = true, base = from - 1, shift = 1;
+    }
+    if (!found) {
+      if (regexec(&r->re, line + from, r->ntre, t, from > 0 ? REG_NOTBOL : 0) != 0) return false;
+      if (from > 0 && r->has_at && t[0].rm_so == 0) {
+        from++;  // matched only for want of the context: none at `from`
+        continue;
+      }
+    }
+    for (size_t k = 0; k < nm; k++) {
+      m[k].rm_so = m[k].rm_eo = -1;
+      if (k > r->nsub || k > 9) continue;
+      regmatch_t g = t[(size_t)r->gmap[k] + shift];
+      if (g.rm_so >= 0) m[k].rm_so = g.rm_so + (regoff_t)base, m[k].rm_eo = g.rm_eo + (regoff_t)base;
+    }
+    return true;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// grep: basic (the default) or extended (-E) regular expressions, or fixed strings (-F); several
+// patterns (-e, or one a line) match where any of them does, at the leftmost-longest match.
 
 static struct {
   char **pat;
   size_t *plen;
   int npat;
-  bool v, i, n, c, r, l, q, s, x;
+  struct rx *rx;  // compiled patterns, unless fixed
+  bool fixed, v, i, n, c, r, l, q, s, x, o;
   int with_name;  // 1 yes, 0 no, -1: only for files found inside directories
   bool matched, error;
 } G;
 
-static bool grep_line_matches(const char *line, size_t len) {
-  for (int k = 0; k < G.npat; k++) {
-    const char *p = G.pat[k];
-    size_t pl = G.plen[k];
-    if (G.x) {
-      if (pl != len) continue;
-      if (G.i ? strncasecmp(line, p, len) == 0 : memcmp(line, p, len) == 0) return true;
-      continue;
-    }
-    if (pl == 0) return true;
-    if (pl > len) continue;
-    for (size_t s = 0; s + pl <= len; s++) {
-      if (G.i) {
-        if (tolower((unsigned char)line[s]) == tolower((unsigned char)p[0]) && strncasecmp(line + s, p, pl) == 0) return true;
-      } else if (line[s] == p[0] && memcmp(line + s, p, pl) == 0) return true;
+/** The first occurrence of fixed string p at or after `from`, case-folded with -i. */
+static bool fixed_find(const char *p, size_t pl, const char *line, size_t len, size_t from, size_t *at) {
+  for (size_t s = from; s + pl <= len; s++) {
+    if (G.i ? strncasecmp(line + s, p, pl) == 0 : memcmp(line + s, p, pl) == 0) {
+      *at = s;
+      return true;
     }
   }
   return false;
 }
 
-static void grep_buf(const char *buf, size_t len, const char *name, bool show_name) {
+/** The leftmost-longest match of any pattern in line[0..len) (NUL at len) at or after `from`. */
+static bool grep_find(const char *line, size_t len, size_t from, size_t *ms, size_t *me) {
+  bool found = false;
+  for (int k = 0; k < G.npat; k++) {
+    size_t s, e;
+    if (G.fixed) {
+      if (!fixed_find(G.pat[k], G.plen[k], line, len, from, &s)) continue;
+      e = s + G.plen[k];
+    } else {
+      regmatch_t m[1];
+      if (!rx_search(&G.rx[k], line, len, from, m, 1)) continue;
+      s = (size_t)m[0].rm_so, e = (size_t)m[0].rm_eo;
+    }
+    if (!found || s < *ms || (s == *ms && e > *me)) *ms = s, *me = e, found = true;
+  }
+  return found;
+}
+
+static bool grep_line_matches(const char *line, size_t len) {
+  size_t s, e;
+  if (!grep_find(line, len, 0, &s, &e)) return false;
+  return !G.x || (s == 0 && e == len);
+}
+
+static void grep_prefix(const char *name, bool show_name, unsigned long long lineno) {
+  if (show_name) printf("%s:", name);
+  if (G.n) printf("%llu:", lineno);
+}
+
+/** Searches a whole file's contents (buf[len] is NUL; lines are NUL-terminated in turn while searched). */
+static void grep_buf(char *buf, size_t len, const char *name, bool show_name) {
   bool binary = memchr(buf, 0, len) != NULL;
   unsigned long long count = 0, lineno = 0;
   size_t pos = 0;
   while (pos < len) {
-    const char *nl = memchr(buf + pos, '\n', len - pos);
+    char *nl = memchr(buf + pos, '\n', len - pos);
     size_t end = nl ? (size_t)(nl - buf) : len;
     lineno++;
-    bool m = grep_line_matches(buf + pos, end - pos) != G.v;
+    buf[end] = 0;
+    char *line = buf + pos;
+    size_t ll = end - pos;
+    bool m = grep_line_matches(line, ll) != G.v;
     if (m) {
       count++;
       G.matched = true;
+      if (nl) *nl = '\n';
       if (G.q) return;
       if (G.l) break;
+      if (nl) *nl = 0;
       if (!G.c) {
         if (binary) {
           fflush(stdout);
           fprintf(stderr, "grep: %s: binary file matches\n", name);
+          if (nl) *nl = '\n';
           break;
         }
-        if (show_name) printf("%s:", name);
-        if (G.n) printf("%llu:", lineno);
-        fwrite(buf + pos, 1, end - pos, stdout);
-        putchar('\n');
+        if (!G.o) {
+          grep_prefix(name, show_name, lineno);
+          fwrite(line, 1, ll, stdout);
+          putchar('\n');
+        } else if (!G.v) {
+          // each non-empty match on its own line
+          size_t from = 0, s, e;
+          while (from <= ll && grep_find(line, ll, from, &s, &e)) {
+            if (G.x) s = 0, e = ll;
+            if (e > s) {
+              grep_prefix(name, show_name, lineno);
+              fwrite(line + s, 1, e - s, stdout);
+              putchar('\n');
+            }
+            from = e > s ? e : s + 1;
+            if (G.x) break;
+          }
+        }
+        stop_if_stdout_failed(2);
       }
     }
+    if (nl) *nl = '\n';
     pos = end + 1;
   }
   if (G.c) {
@@ -2376,13 +2841,19 @@ static int cmd_grep(int argc, char **argv) {
       {"invert-match", 'v', 0}, {"ignore-case", 'i', 0}, {"line-number", 'n', 0}, {"count", 'c', 0},
       {"recursive", 'r', 0}, {"files-with-matches", 'l', 0}, {"quiet", 'q', 0}, {"silent", 'q', 0},
       {"no-messages", 's', 0}, {"with-filename", 'H', 0}, {"no-filename", 'h', 0}, {"line-regexp", 'x', 0},
-      {"fixed-strings", 'F', 0}, {"regexp", 'e', 1}, {NULL, 0, 0}};
-  usage_text = "[-vincrlqsHhxF] [-e PATTERN] PATTERN [FILE]...";
+      {"fixed-strings", 'F', 0}, {"extended-regexp", 'E', 0}, {"basic-regexp", 'G', 0},
+      {"only-matching", 'o', 0}, {"regexp", 'e', 1}, {NULL, 0, 0}};
+  usage_text = "[-vincrlqsHhxoEFG] [-e PATTERN] PATTERN [FILE]...";
   struct opts O;
-  int r = parse_opts(argc, argv, "vincrRlqsHhxFe:", longs, &O, 2);
+  int r = parse_opts(argc, argv, "vincrRlqsHhxoEFGe:", longs, &O, 2);
   if (r >= 0) return r;
+  if ((O.n['E'] > 0) + (O.n['F'] > 0) + (O.n['G'] > 0) > 1) {
+    msg("conflicting matchers specified");
+    return 2;
+  }
+  G.fixed = O.n['F'];
   G.v = O.n['v'], G.i = O.n['i'], G.n = O.n['n'], G.c = O.n['c'], G.r = O.n['r'] || O.n['R'];
-  G.l = O.n['l'], G.q = O.n['q'], G.s = O.n['s'], G.x = O.n['x'];
+  G.l = O.n['l'], G.q = O.n['q'], G.s = O.n['s'], G.x = O.n['x'], G.o = O.n['o'];
   char **ops = O.ops;
   int nops = O.nops;
   char **pats = O.all['e'];
@@ -2409,6 +2880,17 @@ static int cmd_grep(int argc, char **argv) {
       G.pat[G.npat] = copy, G.plen[G.npat] = len, G.npat++;
       if (!nl) break;
       p = nl + 1;
+    }
+  }
+  if (!G.fixed) {
+    G.rx = xmalloc(sizeof(struct rx) * (size_t)G.npat);
+    int flags = RX_GREP | (O.n['E'] ? RX_ERE : 0) | (G.i ? RX_ICASE : 0);
+    for (int k = 0; k < G.npat; k++) {
+      const char *err;
+      if (rx_compile(&G.rx[k], G.pat[k], G.plen[k], flags, &err) != 0) {
+        msg("%s", err);
+        return 2;
+      }
     }
   }
   static char dot[] = ".", dash[] = "-";

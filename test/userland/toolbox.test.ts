@@ -203,9 +203,7 @@ cases('tail: -n N, +N, -N, -c, several files, errors', [
   { cmd: ['tail', '-n', 'x', 'a.txt'] },
 ]);
 
-// grep: the toolbox takes fixed strings only (documented), so GNU runs with -F.
-const grepF = (list: Case[]): Case[] => list.map((c) => ({ ...c, gnu: ['grep', '-F', ...c.cmd.slice(1)] }));
-cases('grep (fixed strings): -v -i -n -c, several files, binary files, exit status', grepF([
+cases('grep: -v -i -n -c, several files, binary files, exit status', [
   { cmd: ['grep', 'hello', 'a.txt', 'b.txt', 'notes.md', '.hidden'] },
   { cmd: ['grep', 'hello', 'notes.md'] },
   { cmd: ['grep', '-i', 'hello', 'a.txt', 'b.txt', 'sub/deep/more.txt'] },
@@ -228,9 +226,9 @@ cases('grep (fixed strings): -v -i -n -c, several files, binary files, exit stat
   { cmd: ['grep', '-q', 'hello', 'a.txt'] },
   { cmd: ['grep', 'o'], input: 'foo\nbar\nboo\n' },
   { cmd: ['grep'] },
-]));
+]);
 
-cases('grep -r: names relative to the operand, directory order normalised', grepF([
+cases('grep -r: names relative to the operand, directory order normalised', [
   { cmd: ['grep', '-r', 'hello'], sort: true },
   { cmd: ['grep', '-r', 'hello', 'sub'], sort: true },
   { cmd: ['grep', '-rn', 'hello', '.'], sort: true },
@@ -238,7 +236,38 @@ cases('grep -r: names relative to the operand, directory order normalised', grep
   { cmd: ['grep', '-ri', 'HELLO', 'sub/deep'], sort: true },
   { cmd: ['grep', '-r', 'hello', 'a.txt'], sort: true },
   { cmd: ['grep', '-rl', 'hello', 'sub', 'a.txt'], sort: true },
-]));
+]);
+
+const GREP_IN = 'foo bar\nfoobar\nbaz\nfoo\n\nab ab\naaa\n(x)\na+b\n{1}\nx.x\n';
+const grepIn = (...args: string[]): Case => ({ cmd: ['grep', ...args], input: GREP_IN });
+cases('grep: basic and extended regular expressions, -o, -x, -F; leftmost-longest matches', [
+  { cmd: ['grep', '-n', '^line 1[0-9]', 'notes.md'] },
+  { cmd: ['grep', '-c', 'x\\{3\\}', 'notes.md'] },
+  { cmd: ['grep', '-E', 'alpha|beta', 'notes.md'] },
+  { cmd: ['grep', '-E', '(del|eps)[a-z]+ x{2,}$', 'notes.md'] },
+  { cmd: ['grep', '-o', 'x\\+', 'notes.md'] },
+  { cmd: ['grep', '-on', '[0-9][0-9]*', 'notes.md'] },
+  { cmd: ['grep', '-i', 'gamma$', 'notes.md'] },
+  grepIn('-x', 'fo*'), grepIn('-xE', 'fo+|ba.'), grepIn('x.x'), grepIn('-F', 'x.x'), grepIn('-F', 'a+b'),
+  grepIn('a+b'), grepIn('a\\+b'), grepIn('-E', 'a+b'), grepIn('-E', 'a\\+b'), grepIn('[[:punct:]]'), grepIn('-c', '^$'),
+  grepIn('\\<foo\\>'), grepIn('-o', '\\<.'), grepIn('-o', '\\bab'), grepIn('-o', 'o\\b'), grepIn('-o', 'a*'), grepIn('-o', ''),
+  grepIn('-Eo', '(ab) \\1'), grepIn('\\(a\\)\\1'), grepIn('-E', '(a)\\1'), grepIn('-Eo', 'b+|a'), grepIn('-Eo', 'a|ab|b'),
+  grepIn('-E', 'a{,2}b'), grepIn('-E', 'a{1'), grepIn('-E', 'x)'), grepIn('-E', '(x)'), grepIn('-E', 'a|'), grepIn('-E', 'z*^f'),
+  grepIn('-E', 'a$b'), grepIn('{1}'), grepIn('\\{1\\}'), grepIn('[]a]'), grepIn('[^]a-z]'), grepIn('[[.a.]]'), grepIn('[[=a=]]'),
+  grepIn('-e', 'foo', '-e', 'ba[rz]', '-o'), grepIn('-ov', 'foo'), grepIn('-oc', 'o'), grepIn('-ox', 'foo'), grepIn('-oi', 'FOO'),
+  { cmd: ['grep', '-o', 'h.', 'bin.dat'] },
+  { cmd: ['grep', '-c', '^h', 'bin.dat'] },
+  { cmd: ['grep', '-r', 'h[ae]llo', 'sub'], sort: true },
+]);
+
+// errors: a file operand, not stdin (GNU exits before it reads, and the input would meet EPIPE)
+const grepBad = (...args: string[]): Case => ({ cmd: ['grep', ...args, 'a.txt'] });
+cases("grep: GNU's warnings and errors for bad patterns (exit 2)", [
+  grepIn('-E', '*a'), grepIn('-E', 'x|+b'), grepIn('-E', '{1}'), grepIn('-E', '^*a'),
+  grepBad('\\(x'), grepBad('x\\)'), grepBad('-E', '(x'), grepBad('a\\{1'), grepBad('a\\{x\\}'), grepBad('a\\{2,1\\}'),
+  grepBad('-E', 'a{2,1}'), grepBad('-E', 'a{32768}'), grepBad('[[:foo:]]'), grepBad('[b-a]'), grepBad('[:space:]'), grepBad('[a'),
+  grepBad('a\\'), grepBad('\\1'), grepBad('[[.ab.]]'), grepBad('-E', '-F', 'x'), grepBad('-G', '-E', 'x'),
+]);
 
 cases('find: -name globs, -type, -maxdepth, !, -o, errors (directory order normalised)', [
   { cmd: ['find'], sort: true },
