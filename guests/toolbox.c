@@ -13,7 +13,7 @@
 //   head [-n N|-N] [-c N] [-qv]   tail [-n N|+N] [-c N] [-qv]   grep [-vincrlqsHhxoEFG] [-e P] P [FILE]...
 //   true  false  env [NAME=VALUE]...  sleep N[smhd]...  date [-uRI] [-d @SECS] [-r FILE] [+FORMAT]
 //   hexdump [-Cv] [FILE]...       pwd [-LP]                     layers (not wired yet, see below)
-//   uname [-asnrvmo]
+//   uname [-asnrvmo]              sed [-nEs] [-e SCRIPT]... [SCRIPT] [FILE]... (see sed below)
 // find expressions: -name GLOB, -iname GLOB, -type f|d|l|b|c|p|s, -maxdepth N, -mindepth N, -print,
 // !/-not, -a/-and, -o/-or, ( ). wc counts in the C locale (bytes). grep takes GNU's basic (default)
 // and extended (-E) regular expressions, with its extensions (\+ \? \| \< \> \b \w \s, back-references).
@@ -2929,6 +2929,835 @@ static int cmd_grep(int argc, char **argv) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// sed: a script (-e SCRIPT..., or the first operand) of commands separated by ';' or newlines, each
+// with up to two addresses and '!': N, $, /RE/ or \cREc (flag I), FIRST~STEP; ranges A,B where B
+// may also be +N or ~N, and 0,/RE/. Commands: s/RE/REPL/[gpNiI] (& and \0-\9 in REPL, \n, \L \U
+// \l \u \E, any delimiter), y/SRC/DST/, p P l d D q[N] Q[N] = n N a i c (GNU's one-line form and
+// a\ on its own line), h H g G x z, { }, :LABEL, b t T, # comments. The input is FILE... or stdin,
+// one stream (line numbers and $ run on across files) unless -s. Output keeps a last line's
+// missing newline, as GNU does. Not here: -i, -f, -z, the r R w W e F v commands, s///mMew.
+
+enum { SA_NONE, SA_LINE, SA_LAST, SA_RE, SA_STEP, SA_PLUS, SA_MULT, SA_ZERO };
+
+struct saddr {
+  int kind;
+  long n, step;    // SA_LINE, SA_ZERO: n; SA_STEP: n~step; SA_PLUS: +n; SA_MULT: ~n
+  struct rx *re;   // SA_RE; NULL: the last regex used
+};
+
+struct scmd {
+  struct saddr a1, a2;
+  bool neg;
+  char c;
+  bool active;     // a range: between its first and last line (runtime)
+  long end;        // a range ending at +N or ~N: its last line (runtime)
+  struct rx *re;   // s: NULL for the last regex used
+  char *repl;      // s: literal bytes; '\\' then a digit (group), '\\' (itself) or L U l u E
+  bool g, p;       // s
+  long nth;        // s: replace from the nth match on (1)
+  unsigned char *map;  // y
+  int num;         // q Q: exit status; { : index of its }; b t T: target (-1: the end)
+  char *text;      // a i c: the text, newline-terminated; b t T ':': the label
+};
+
+static struct {
+  struct scmd *cmd;
+  int n;
+  bool quiet, ere, separate;
+  // parsing: the current expression
+  const char *src;
+  size_t len, pos;
+  int expr;
+  int *open;       // indices of the '{' not closed yet
+  int nopen;
+  int pending_text;  // the a, i or c whose text the next expression holds, or -1
+  // running
+  struct rx *last_re;
+  struct sbuf ps, hold, append;
+  bool chomped;    // the pattern space's last line ended with a newline
+  bool missing_nl; // the last output lacked the newline its input lacked
+  bool replaced;   // for t and T
+  long line;
+  int status;
+} S;
+
+static void sed_fail(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "sed: -e expression #%d, char %zu: ", S.expr, S.pos);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+  exit(1);
+}
+
+static int sp_peek(void) { return S.pos < S.len ? (unsigned char)S.src[S.pos] : EOF; }
+static int sp_get(void) { return S.pos < S.len ? (unsigned char)S.src[S.pos++] : EOF; }
+
+static void sp_blanks(void) {
+  while (sp_peek() == ' ' || sp_peek() == '\t') S.pos++;
+}
+
+static long sp_number(void) {
+  long v = 0;
+  while (isdigit(sp_peek())) v = v * 10 + (sp_get() - '0');
+  return v;
+}
+
+/** After a command: blanks, then ';', a newline, the end, or a '}' or '#' left for the loop. */
+static void sp_end_of_cmd(void) {
+  sp_blanks();
+  int c = sp_peek();
+  if (c == EOF || c == '}' || c == '#') return;
+  S.pos++;
+  if (c != ';' && c != '\n') sed_fail("extra characters after command");
+}
+
+/**
+ * The text up to an unescaped `delim` (consumed), into b: "\delim" is delim and "\n" a newline;
+ * other escapes stay for the regex or the replacement. A regex's bracket expressions may hold the
+ * delimiter. False at the end of the script or at a newline.
+ */
+static bool sp_delimited(int delim, bool regex, struct sbuf *b) {
+  for (;;) {
+    int c = sp_get();
+    if (c == EOF) return false;
+    if (c == '\n') {
+      S.pos--;  // not counted in the message's position
+      return false;
+    }
+    if (c == delim) return true;
+    if (c == '\\') {
+      int d = sp_get();
+      if (d == EOF) return false;
+      if (d == delim) sb_addc(b, (char)d);
+      else if (d == 'n') sb_addc(b, '\n');
+      else if (d == '\n' && !regex) sb_adds(b, "\\\n");
+      else {
+        sb_addc(b, '\\');
+        sb_addc(b, (char)d);
+      }
+      continue;
+    }
+    sb_addc(b, (char)c);
+    if (c == '[' && regex) {
+      // a bracket expression, to its ']' (one right after '[' or "[^" belongs to it)
+      size_t p = S.pos;
+      if (p < S.len && S.src[p] == '^') p++;
+      if (p < S.len && S.src[p] == ']') p++;
+      while (p < S.len && S.src[p] != ']' && S.src[p] != '\n') {
+        if (S.src[p] == '[' && p + 1 < S.len && strchr(":.=", S.src[p + 1])) {
+          char k = S.src[p + 1];
+          size_t e = p + 2;
+          while (e + 1 < S.len && !(S.src[e] == k && S.src[e + 1] == ']') && S.src[e] != '\n') e++;
+          if (e + 1 >= S.len || S.src[e] == '\n') break;
+          p = e + 2;
+        } else p++;
+      }
+      if (p < S.len && S.src[p] == ']') {
+        // "\n" in it is a newline, as elsewhere
+        for (size_t q = S.pos; q <= p; q++) {
+          if (S.src[q] == '\\' && q < p && S.src[q + 1] == 'n') sb_addc(b, '\n'), q++;
+          else sb_addc(b, S.src[q]);
+        }
+        S.pos = p + 1;
+      }
+    }
+  }
+}
+
+/** Compiles a regex of the script (NULL for an empty one: the last regex used). */
+static struct rx *sp_regex(struct sbuf *b, bool icase) {
+  if (b->n == 0) return NULL;
+  struct rx *r = xmalloc(sizeof *r);
+  const char *err;
+  int k = rx_compile(r, b->p, b->n, (S.ere ? RX_ERE : 0) | (icase ? RX_ICASE : 0), &err);
+  if (k == 2) {
+    fprintf(stderr, "sed: %s\n", err);
+    exit(4);
+  }
+  if (k) sed_fail("%s", err);
+  return r;
+}
+
+/** An address, if one starts here. */
+static bool sp_address(struct saddr *a, bool second) {
+  int c = sp_peek();
+  memset(a, 0, sizeof *a);
+  if (isdigit(c)) {
+    a->n = sp_number();
+    a->kind = a->n == 0 ? SA_ZERO : SA_LINE;
+    if (sp_peek() == '~' && !second) {
+      S.pos++;
+      a->step = sp_number();
+      a->kind = SA_STEP;
+    }
+    return true;
+  }
+  if (second && (c == '+' || c == '~')) {
+    S.pos++;
+    if (!isdigit(sp_peek())) sed_fail("expected newer version of sed");
+    a->n = sp_number();
+    a->kind = c == '+' ? SA_PLUS : SA_MULT;
+    return true;
+  }
+  if (c == '$') {
+    S.pos++;
+    a->kind = SA_LAST;
+    return true;
+  }
+  if (c == '/' || c == '\\') {
+    S.pos++;
+    int delim = c == '/' ? '/' : sp_get();
+    if (delim == EOF || delim == '\n' || delim == '\\') sed_fail("unexpected `,'");
+    struct sbuf b = {0};
+    if (!sp_delimited(delim, true, &b)) sed_fail("unterminated address regex");
+    bool icase = false;
+    while (sp_peek() == 'I') S.pos++, icase = true;
+    a->re = sp_regex(&b, icase);
+    free(b.p);
+    a->kind = SA_RE;
+    return true;
+  }
+  return false;
+}
+
+/** The text of a, i, c up to an unescaped newline; a line ending in '\' goes on. */
+static char *sp_text_body(void) {
+  struct sbuf t = {0};
+  for (;;) {
+    int c = sp_get();
+    if (c == EOF || c == '\n') break;
+    if (c == '\\') {
+      c = sp_get();
+      if (c == EOF) break;
+    }
+    sb_addc(&t, (char)c);
+  }
+  if (t.n) sb_addc(&t, '\n');
+  return xstrdup(sb_str(&t));
+}
+
+/**
+ * a, i, c: GNU's "a text", or "a\" and the text on the next line, which may be the next -e's
+ * first (S.pending_text then).
+ */
+static char *sp_text(void) {
+  sp_blanks();
+  if (sp_peek() == EOF) sed_fail("expected \\ after `a', `c' or `i'");
+  if (sp_peek() == '\\') {
+    S.pos++;
+    if (sp_peek() == EOF) {
+      S.pending_text = S.n;
+      return xstrdup("");
+    }
+    if (sp_peek() == '\n') S.pos++;
+  }
+  return sp_text_body();
+}
+
+/** A label of : b t T: to a newline or ';', without surrounding blanks. */
+static char *sp_label(void) {
+  sp_blanks();
+  size_t s = S.pos;
+  while (S.pos < S.len && S.src[S.pos] != '\n' && S.src[S.pos] != ';') S.pos++;
+  size_t e = S.pos;
+  while (e > s && (S.src[e - 1] == ' ' || S.src[e - 1] == '\t')) e--;
+  if (S.pos < S.len) S.pos++;
+  char *l = xmalloc(e - s + 1);
+  memcpy(l, S.src + s, e - s);
+  l[e - s] = 0;
+  return l;
+}
+
+/** s: the replacement, coded as struct scmd's repl says. */
+static char *sp_replacement(const struct sbuf *raw, size_t nsub, bool check) {
+  struct sbuf r = {0};
+  for (size_t i = 0; i < raw->n; i++) {
+    char c = raw->p[i];
+    if (c == '&') {
+      sb_adds(&r, "\\0");
+      continue;
+    }
+    if (c != '\\' || i + 1 >= raw->n) {
+      if (c == '\\') sb_addc(&r, '\\');
+      sb_addc(&r, c);
+      continue;
+    }
+    char d = raw->p[++i];
+    if (isdigit((unsigned char)d)) {
+      if (check && (size_t)(d - '0') > nsub) sed_fail("invalid reference \\%c on `s' command's RHS", d);
+      sb_addc(&r, '\\');
+      sb_addc(&r, d);
+    } else if (strchr("LUluE", d)) {
+      sb_addc(&r, '\\');
+      sb_addc(&r, d);
+    } else {
+      char lit = d == 'n' ? '\n' : d == 't' ? '\t' : d == 'a' ? '\a' : d == 'f' ? '\f' : d == 'v' ? '\v' : d == 'r' ? '\r' : d;
+      if (lit == '\\') sb_addc(&r, '\\');
+      sb_addc(&r, lit);
+    }
+  }
+  return xstrdup(sb_str(&r));
+}
+
+static void sp_s(struct scmd *k) {
+  int delim = sp_get();
+  if (delim == EOF || delim == '\n' || delim == '\\') sed_fail("unterminated `s' command");
+  struct sbuf re = {0}, repl = {0};
+  if (!sp_delimited(delim, true, &re) || !sp_delimited(delim, false, &repl)) sed_fail("unterminated `s' command");
+  bool icase = false;
+  k->nth = 0;
+  for (;;) {
+    int c = sp_peek();
+    if (c == 'g') {
+      if (k->g) S.pos++, sed_fail("multiple `g' options to `s' command");
+      k->g = true;
+    } else if (c == 'p') {
+      if (k->p) S.pos++, sed_fail("multiple `p' options to `s' command");
+      k->p = true;
+    } else if (c == 'i' || c == 'I') icase = true;
+    else if (isdigit(c)) {
+      if (k->nth) S.pos++, sed_fail("multiple number options to `s' command");
+      k->nth = sp_number();
+      if (k->nth == 0) sed_fail("number option to `s' command may not be zero");
+      continue;
+    } else if (c == ' ' || c == '\t' || c == EOF || c == '}' || c == '#' || c == ';' || c == '\n') {
+      sp_blanks();
+      c = sp_peek();
+      if (c == ';' || c == '\n') S.pos++;
+      else if (c != EOF && c != '}' && c != '#') S.pos++, sed_fail("unknown option to `s'");
+      break;
+    } else {
+      S.pos++;
+      sed_fail("unknown option to `s'");
+    }
+    S.pos++;
+  }
+  if (!k->nth) k->nth = 1;
+  k->re = sp_regex(&re, icase);
+  k->repl = sp_replacement(&repl, k->re ? k->re->nsub : 9, k->re != NULL);
+  free(re.p);
+  free(repl.p);
+}
+
+static void sp_y(struct scmd *k) {
+  int delim = sp_get();
+  if (delim == EOF || delim == '\n' || delim == '\\') sed_fail("unterminated `y' command");
+  struct sbuf a = {0}, b = {0};
+  if (!sp_delimited(delim, false, &a) || !sp_delimited(delim, false, &b)) sed_fail("unterminated `y' command");
+  // "\\" is a backslash; sp_delimited kept it doubled
+  for (struct sbuf *s = &a;; s = &b) {
+    size_t o = 0;
+    for (size_t i = 0; i < s->n; i++) {
+      if (s->p[i] == '\\' && i + 1 < s->n && s->p[i + 1] == '\\') i++;
+      s->p[o++] = s->p[i];
+    }
+    s->n = o;
+    if (s == &b) break;
+  }
+  if (a.n != b.n) sed_fail("strings for `y' command are different lengths");
+  k->map = xmalloc(256);
+  for (int i = 0; i < 256; i++) k->map[i] = (unsigned char)i;
+  for (size_t i = 0; i < a.n; i++) k->map[(unsigned char)a.p[i]] = (unsigned char)b.p[i];
+  free(a.p);
+  free(b.p);
+  sp_end_of_cmd();
+}
+
+/** Parses one expression (an -e, or the script operand) into S.cmd. */
+static void sed_parse(const char *src, int expr) {
+  S.src = src, S.len = strlen(src), S.pos = 0, S.expr = expr;
+  if (S.pending_text >= 0) {
+    free(S.cmd[S.pending_text].text);
+    S.cmd[S.pending_text].text = sp_text_body();
+    S.pending_text = -1;
+  }
+  for (;;) {
+    int c;
+    while ((c = sp_peek()) == ' ' || c == '\t' || c == '\n' || c == ';') S.pos++;
+    if (c == EOF) break;
+    if (c == '#') {
+      while ((c = sp_get()) != EOF && c != '\n') {
+      }
+      continue;
+    }
+    S.cmd = xrealloc(S.cmd, sizeof(struct scmd) * (size_t)(S.n + 1));
+    struct scmd *k = &S.cmd[S.n];
+    memset(k, 0, sizeof *k);
+    int naddr = 0;
+    if (sp_address(&k->a1, false)) {
+      naddr = 1;
+      if (sp_peek() == ',') {
+        S.pos++;
+        sp_blanks();
+        if (!sp_address(&k->a2, true)) {
+          if (sp_peek() != EOF) S.pos++;
+          sed_fail("unexpected `,'");
+        }
+        naddr = 2;
+      }
+    }
+    if (k->a2.kind == SA_ZERO) k->a2.kind = SA_LINE;
+    sp_blanks();
+    if (sp_peek() == '!') {
+      S.pos++;
+      k->neg = true;
+      sp_blanks();
+      if (sp_peek() == '!') S.pos++, sed_fail("multiple `!'s");
+    }
+    c = sp_get();
+    if (k->a1.kind == SA_ZERO && (naddr < 2 || k->a2.kind != SA_RE)) sed_fail("invalid usage of line address 0");
+    if (c == EOF || c == '\n' || c == ';') sed_fail("missing command");
+    k->c = (char)c;
+    switch (c) {
+    case '{':
+      S.open = xrealloc(S.open, sizeof(int) * (size_t)(S.nopen + 1));
+      S.open[S.nopen++] = S.n;
+      break;
+    case '}':
+      if (naddr) sed_fail("} doesn't want any addresses");
+      if (S.nopen == 0) sed_fail("unexpected `}'");
+      S.cmd[S.open[--S.nopen]].num = S.n;
+      sp_end_of_cmd();
+      break;
+    case '=': case 'd': case 'D': case 'g': case 'G': case 'h': case 'H': case 'n': case 'N':
+    case 'p': case 'P': case 'x': case 'z':
+      sp_end_of_cmd();
+      break;
+    case 'l':
+      sp_blanks();
+      k->num = isdigit(sp_peek()) ? (int)sp_number() : 70;
+      sp_end_of_cmd();
+      break;
+    case 'q': case 'Q':
+      if (naddr > 1) sed_fail("command only uses one address");
+      sp_blanks();
+      k->num = (int)sp_number();
+      sp_end_of_cmd();
+      break;
+    case 'a': case 'i': case 'c':
+      k->text = sp_text();
+      break;
+    case ':':
+      if (naddr) sed_fail(": doesn't want any addresses");
+      k->text = sp_label();
+      if (!*k->text) sed_fail("\":\" lacks a label");
+      break;
+    case 'b': case 't': case 'T':
+      k->text = sp_label();
+      break;
+    case 's':
+      sp_s(k);
+      break;
+    case 'y':
+      sp_y(k);
+      break;
+    default:
+      sed_fail("unknown command: `%c'", c);
+    }
+    S.n++;
+  }
+}
+
+/** Jumps to their labels, once the whole script is read. */
+static void sed_link(void) {
+  if (S.nopen) {
+    S.pos = 0;
+    sed_fail("unmatched `{'");
+  }
+  for (int i = 0; i < S.n; i++) {
+    struct scmd *k = &S.cmd[i];
+    if (!strchr("btT", k->c)) continue;
+    k->num = -1;
+    if (!*k->text) continue;
+    for (int j = 0; j < S.n; j++)
+      if (S.cmd[j].c == ':' && !strcmp(S.cmd[j].text, k->text)) k->num = j;
+    if (k->num < 0) {
+      fprintf(stderr, "sed: can't find label for jump to `%s'\n", k->text);
+      exit(4);
+    }
+  }
+}
+
+// Input: the operands as one stream of lines, read one line ahead so that '$' is known.
+static struct {
+  char **files;
+  int nfiles, next;  // next: the operand to open after `f`
+  FILE *f;
+  const char *name;
+  int file_no;       // which operand `f` is (for -s)
+  char *ahead;       // the next line (getline's buffer), valid when have
+  size_t ahead_cap;
+  ssize_t ahead_len;
+  int ahead_file;
+  bool have;
+  int read_err;      // reading failed after the line ahead (reported when it is reached)
+  int cur_file;      // the operand the current line came from
+} SI;
+
+/** Reads the line after the current one into SI.ahead, opening the next operands as needed. */
+static void si_fill(void) {
+  SI.have = false;
+  for (;;) {
+    if (SI.f) {
+      errno = 0;
+      SI.ahead_len = getline(&SI.ahead, &SI.ahead_cap, SI.f);
+      if (SI.ahead_len >= 0) {
+        SI.have = true;
+        SI.ahead_file = SI.file_no;
+        return;
+      }
+      if (ferror(SI.f)) {
+        SI.read_err = errno ? errno : EIO;
+        return;
+      }
+      if (SI.f != stdin) fclose(SI.f);
+      SI.f = NULL;
+    }
+    if (SI.next >= SI.nfiles) return;
+    SI.name = SI.files[SI.next];
+    SI.file_no = SI.next++;
+    if (!strcmp(SI.name, "-")) {
+      SI.f = stdin;
+      SI.name = "-";
+      clearerr(stdin);
+      continue;
+    }
+    SI.f = fopen(SI.name, "r");
+    struct stat st;
+    if (!SI.f) {
+      fprintf(stderr, "sed: can't read %s: %s\n", SI.name, errstr(errno));
+      S.status = 2;
+    } else if (fstat(fileno(SI.f), &st) == 0 && S_ISDIR(st.st_mode)) {
+      SI.read_err = EISDIR;  // what reading it gives on Linux
+      fclose(SI.f);
+      SI.f = NULL;
+      return;
+    }
+  }
+}
+
+/** The next line into the pattern space (after a newline with `append`); false at the end. */
+static bool si_read(bool append) {
+  if (!SI.have) {
+    if (SI.read_err) {
+      // reported only now, after the lines before it, as GNU does
+      fflush(stdout);
+      fprintf(stderr, "sed: read error on %s: %s\n", SI.name, errstr(SI.read_err));
+      exit(4);
+    }
+    return false;
+  }
+  size_t n = (size_t)SI.ahead_len;
+  S.chomped = n > 0 && SI.ahead[n - 1] == '\n';
+  if (S.chomped) n--;
+  if (append) sb_addc(&S.ps, '\n');
+  else S.ps.n = 0;
+  sb_add(&S.ps, SI.ahead, n);
+  if (S.separate && SI.ahead_file != SI.cur_file) S.line = 0;  // -s: numbered per file
+  SI.cur_file = SI.ahead_file;
+  si_fill();
+  S.line++;
+  return true;
+}
+
+/** Whether the current line is the last ($): of the input, or of its file with -s. */
+static bool si_last(void) { return !SI.have || (S.separate && SI.ahead_file != SI.cur_file); }
+
+static void sed_out(const char *p, size_t n, bool nl) {
+  if (S.missing_nl) putchar('\n');
+  fwrite(p, 1, n, stdout);
+  if (nl) putchar('\n');
+  S.missing_nl = !nl;
+  stop_if_stdout_failed(4);
+}
+
+static void sed_print_ps(void) { sed_out(S.ps.p ? S.ps.p : "", S.ps.n, S.chomped); }
+
+/** The text of a commands of this cycle (each piece ends with its newline). */
+static void sed_flush_append(void) {
+  if (S.append.n) sed_out(S.append.p, S.append.n - 1, true);
+  S.append.n = 0;
+}
+
+/** l: the pattern space unambiguously, C escapes and octal, lines folded before `width` ("$" ends it). */
+static void sed_list(int width) {
+  static const char ctrl[] = "\a\b\f\n\r\t\v", name[] = "abfnrtv";
+  struct sbuf o = {0};
+  size_t col = 0;
+  for (size_t i = 0; i < S.ps.n; i++) {
+    unsigned char c = (unsigned char)S.ps.p[i];
+    const char *k = c ? strchr(ctrl, c) : NULL;
+    char e[8];
+    if (c == '\\') strcpy(e, "\\\\");
+    else if (k) snprintf(e, sizeof e, "\\%c", name[k - ctrl]);
+    else if (c < 0x20 || c >= 0x7f) snprintf(e, sizeof e, "\\%03o", c);
+    else e[0] = (char)c, e[1] = 0;
+    size_t n = strlen(e);
+    if (width > 1 && col + n > (size_t)width - 1) {
+      sb_adds(&o, "\\\n");
+      col = 0;
+    }
+    sb_adds(&o, e);
+    col += n;
+  }
+  sb_addc(&o, '$');
+  sed_out(o.p, o.n, true);
+  free(o.p);
+}
+
+static void sed_no_previous_re(void) {
+  fflush(stdout);
+  fprintf(stderr, "sed: -e expression #1, char 0: no previous regular expression\n");
+  exit(1);
+}
+
+static bool sed_addr(struct saddr *a) {
+  switch (a->kind) {
+  case SA_LINE: return S.line == a->n;
+  case SA_LAST: return si_last();
+  case SA_STEP: return a->step <= 0 ? S.line == a->n : S.line >= a->n && (S.line - a->n) % a->step == 0;
+  case SA_RE: {
+    struct rx *r = a->re ? a->re : S.last_re;
+    if (!r) sed_no_previous_re();
+    S.last_re = r;
+    regmatch_t m[1];
+    return rx_search(r, sb_str(&S.ps), S.ps.n, 0, m, 1);
+  }
+  default: return false;
+  }
+}
+
+/** Whether command k applies to the current line (ranges keep their state in k). */
+static bool sed_selects(struct scmd *k) {
+  bool m;
+  if (k->a1.kind == SA_NONE) m = true;
+  else if (k->a2.kind == SA_NONE) m = sed_addr(&k->a1);
+  else if (k->active) {
+    m = true;
+    switch (k->a2.kind) {
+    case SA_LINE: k->active = S.line < k->a2.n; break;
+    case SA_PLUS: case SA_MULT: k->active = S.line < k->end; break;
+    default: k->active = !sed_addr(&k->a2); break;
+    }
+  } else if (k->a1.kind == SA_ZERO ? S.line == 1 : sed_addr(&k->a1)) {
+    m = true;
+    switch (k->a2.kind) {
+    case SA_LINE: k->active = k->a2.n > S.line; break;
+    case SA_PLUS: k->end = S.line + k->a2.n, k->active = k->end > S.line; break;
+    case SA_MULT:
+      k->end = k->a2.n > 0 ? (S.line + k->a2.n - 1) / k->a2.n * k->a2.n : S.line;
+      k->active = k->end > S.line;
+      break;
+    case SA_LAST: k->active = !si_last(); break;
+    default: k->active = k->a1.kind == SA_ZERO ? !sed_addr(&k->a2) : true; break;
+    }
+  } else m = false;
+  return m != k->neg;
+}
+
+/** Appends s[0..n) to b in the case that \U \L \u \l have set. */
+static void sed_case_add(struct sbuf *b, const char *s, size_t n, char *mode, char *once) {
+  for (size_t i = 0; i < n; i++) {
+    int c = (unsigned char)s[i];
+    if (*once) {
+      c = *once == 'u' ? toupper(c) : tolower(c);
+      *once = 0;
+    } else if (*mode == 'U') c = toupper(c);
+    else if (*mode == 'L') c = tolower(c);
+    sb_addc(b, (char)c);
+  }
+}
+
+static void sed_s(struct scmd *k) {
+  struct rx *r = k->re ? k->re : S.last_re;
+  if (!r) sed_no_previous_re();
+  S.last_re = r;
+  const char *ps = sb_str(&S.ps);
+  size_t len = S.ps.n, from = 0, copied = 0, prev_end = SIZE_MAX;
+  long count = 0;
+  struct sbuf out = {0};
+  bool done = false;
+  regmatch_t m[10];
+  while (!done && from <= len && rx_search(r, ps, len, from, m, 10)) {
+    size_t s = (size_t)m[0].rm_so, e = (size_t)m[0].rm_eo;
+    if (s == e && s == prev_end) {
+      // an empty match right after the previous one does not count
+      from = s + 1;
+      continue;
+    }
+    if (++count >= k->nth) {
+      sb_add(&out, ps + copied, s - copied);
+      char mode = 0, once = 0;
+      for (const char *p = k->repl; *p; p++) {
+        if (*p != '\\') {
+          sed_case_add(&out, p, 1, &mode, &once);
+          continue;
+        }
+        char d = *++p;
+        if (isdigit((unsigned char)d)) {
+          regmatch_t g = m[d - '0'];
+          if (g.rm_so >= 0) sed_case_add(&out, ps + g.rm_so, (size_t)(g.rm_eo - g.rm_so), &mode, &once);
+        } else if (d == 'U' || d == 'L') mode = d, once = 0;
+        else if (d == 'E') mode = 0, once = 0;
+        else if (d == 'u' || d == 'l') once = d;
+        else sed_case_add(&out, p, 1, &mode, &once);
+      }
+      copied = e;
+      S.replaced = true;
+      done = !k->g;
+    }
+    prev_end = e;
+    from = s == e ? e + 1 : e;
+  }
+  if (count < k->nth) {
+    free(out.p);
+    return;
+  }
+  sb_add(&out, ps + copied, len - copied);
+  free(S.ps.p);
+  S.ps = out;
+  if (k->p) sed_print_ps();
+}
+
+/** Runs the script over the input; the exit status. */
+static int sed_run(void) {
+  si_fill();
+  bool reread = true;  // false after D: the cycle starts again on what is left
+  for (;;) {
+    if (reread && !si_read(false)) break;
+    reread = true;
+    S.replaced = false;
+    bool print = !S.quiet;
+    int pc = 0;
+    while (pc < S.n) {
+      struct scmd *k = &S.cmd[pc];
+      if (k->c == '}' || k->c == ':') {
+        pc++;
+        continue;
+      }
+      if (!sed_selects(k)) {
+        pc = k->c == '{' ? k->num + 1 : pc + 1;
+        continue;
+      }
+      pc++;
+      switch (k->c) {
+      case '{': break;
+      case '=': {
+        char b[32];
+        int n = snprintf(b, sizeof b, "%ld", S.line);
+        sed_out(b, (size_t)n, true);
+        break;
+      }
+      case 'a': sb_adds(&S.append, k->text); break;
+      case 'i': if (*k->text) sed_out(k->text, strlen(k->text) - 1, true); break;
+      case 'c':
+        if (k->a2.kind == SA_NONE || !k->active || k->neg)
+          if (*k->text) sed_out(k->text, strlen(k->text) - 1, true);
+        print = false;
+        pc = S.n;
+        break;
+      case 'd': print = false, pc = S.n; break;
+      case 'D': {
+        char *nl = memchr(sb_str(&S.ps), '\n', S.ps.n);
+        if (nl) {
+          size_t cut = (size_t)(nl - S.ps.p) + 1;
+          memmove(S.ps.p, S.ps.p + cut, S.ps.n - cut + 1);
+          S.ps.n -= cut;
+          reread = false;
+        }
+        print = false, pc = S.n;
+        break;
+      }
+      case 'p': sed_print_ps(); break;
+      case 'l': sed_list(k->num); break;
+      case 'P': {
+        char *nl = memchr(sb_str(&S.ps), '\n', S.ps.n);
+        if (nl) sed_out(S.ps.p, (size_t)(nl - S.ps.p), true);
+        else sed_print_ps();
+        break;
+      }
+      case 'n':
+        if (!SI.have) {
+          pc = S.n;  // no next line: GNU ends here, printing as at the end of a cycle
+          break;
+        }
+        if (!S.quiet) sed_print_ps();
+        sed_flush_append();
+        si_read(false);
+        break;
+      case 'N':
+        if (!SI.have) {
+          pc = S.n;
+          break;
+        }
+        sed_flush_append();
+        si_read(true);
+        break;
+      case 'g': S.ps.n = 0, sb_add(&S.ps, S.hold.p ? S.hold.p : "", S.hold.n); break;
+      case 'G': sb_addc(&S.ps, '\n'), sb_add(&S.ps, S.hold.p ? S.hold.p : "", S.hold.n); break;
+      case 'h': S.hold.n = 0, sb_add(&S.hold, sb_str(&S.ps), S.ps.n); break;
+      case 'H': sb_addc(&S.hold, '\n'), sb_add(&S.hold, sb_str(&S.ps), S.ps.n); break;
+      case 'x': {
+        struct sbuf t = S.ps;
+        S.ps = S.hold, S.hold = t;
+        break;
+      }
+      case 'z': S.ps.n = 0, sb_add(&S.ps, "", 0); break;
+      case 'q':
+        if (!S.quiet) sed_print_ps();
+        sed_flush_append();
+        return k->num;
+      case 'Q': return k->num;
+      case 'b': pc = k->num < 0 ? S.n : k->num; break;
+      case 't':
+        if (S.replaced) S.replaced = false, pc = k->num < 0 ? S.n : k->num;
+        break;
+      case 'T':
+        if (!S.replaced) pc = k->num < 0 ? S.n : k->num;
+        else S.replaced = false;
+        break;
+      case 's': sed_s(k); break;
+      case 'y':
+        for (size_t i = 0; i < S.ps.n; i++) S.ps.p[i] = (char)k->map[(unsigned char)S.ps.p[i]];
+        break;
+      }
+    }
+    if (print) sed_print_ps();
+    sed_flush_append();
+  }
+  return S.status;
+}
+
+static int cmd_sed(int argc, char **argv) {
+  static const struct longopt longs[] = {{"quiet", 'n', 0}, {"silent", 'n', 0}, {"expression", 'e', 1},
+                                         {"regexp-extended", 'E', 0}, {"separate", 's', 0}, {NULL, 0, 0}};
+  usage_text = "[-nEs] [-e SCRIPT]... [SCRIPT] [FILE]...";
+  PARSE("ne:Ers", longs, 1);
+  S.quiet = O.n['n'], S.ere = O.n['E'] || O.n['r'], S.separate = O.n['s'];
+  S.pending_text = -1;
+  char **ops = O.ops;
+  int nops = O.nops;
+  if (O.nall['e'] == 0) {
+    if (nops == 0) {
+      fprintf(stderr, "Usage: sed [OPTION]... {script-only-if-no-other-script} [input-file]...\n");
+      return 1;
+    }
+    sed_parse(ops[0], 1);
+    ops++, nops--;
+  } else {
+    for (int i = 0; i < O.nall['e']; i++) sed_parse(O.all['e'][i], i + 1);
+  }
+  sed_link();
+  static char dash[] = "-";
+  static char *dflt[] = {dash};
+  SI.files = nops ? ops : dflt;
+  SI.nfiles = nops ? nops : 1;
+  return sed_run();
+}
+
+// ---------------------------------------------------------------------------------------------
 // true, false, env, sleep, date, pwd, layers
 
 static int cmd_true(int argc, char **argv) { (void)argc, (void)argv; return 0; }
@@ -3284,13 +4113,13 @@ struct applet {
 };
 
 static const struct applet APPLETS[] = {
-    {"cat", cmd_cat},     {"cp", cmd_cp},       {"date", cmd_date},       {"df", cmd_df},
-    {"du", cmd_du},       {"echo", cmd_echo},   {"env", cmd_env},         {"false", cmd_false},
-    {"find", cmd_find},   {"grep", cmd_grep},   {"head", cmd_head},       {"hexdump", cmd_hexdump},
-    {"layers", cmd_layers}, {"ln", cmd_ln},     {"ls", cmd_ls},           {"mkdir", cmd_mkdir},
-    {"mv", cmd_mv},       {"pwd", cmd_pwd},     {"rm", cmd_rm},           {"rmdir", cmd_rmdir},
-    {"sleep", cmd_sleep}, {"stat", cmd_stat},   {"tail", cmd_tail},       {"touch", cmd_touch},
-    {"true", cmd_true},   {"uname", cmd_uname}, {"wc", cmd_wc},
+    {"cat", cmd_cat},       {"cp", cmd_cp},       {"date", cmd_date},   {"df", cmd_df},
+    {"du", cmd_du},         {"echo", cmd_echo},   {"env", cmd_env},     {"false", cmd_false},
+    {"find", cmd_find},     {"grep", cmd_grep},   {"head", cmd_head},   {"hexdump", cmd_hexdump},
+    {"layers", cmd_layers}, {"ln", cmd_ln},       {"ls", cmd_ls},       {"mkdir", cmd_mkdir},
+    {"mv", cmd_mv},         {"pwd", cmd_pwd},     {"rm", cmd_rm},       {"rmdir", cmd_rmdir},
+    {"sed", cmd_sed},       {"sleep", cmd_sleep}, {"stat", cmd_stat},   {"tail", cmd_tail},
+    {"touch", cmd_touch},   {"true", cmd_true},   {"uname", cmd_uname}, {"wc", cmd_wc},
 };
 
 static void list_applets(FILE *f) {

@@ -269,6 +269,48 @@ cases("grep: GNU's warnings and errors for bad patterns (exit 2)", [
   grepBad('a\\'), grepBad('\\1'), grepBad('[[.ab.]]'), grepBad('-E', '-F', 'x'), grepBad('-G', '-E', 'x'),
 ]);
 
+const SED_IN = 'one two\nthree four\nfive six\nseven\neight nine ten\n';
+const sedIn = (...args: string[]): Case => ({ cmd: ['sed', ...args], input: SED_IN });
+cases('sed: s with flags, groups, case conversion and any delimiter; empty matches as GNU', [
+  sedIn('s/o/0/'), sedIn('s/o/0/g'), sedIn('s/e/E/2'), sedIn('s/e/E/2g'), sedIn('-n', 's/e/E/p'), sedIn('s/O/x/Ig'),
+  sedIn('s/\\(t\\)\\(h\\)/\\2\\1/'), sedIn('-E', 's/(\\w+) (\\w+)/\\2 \\1/'), sedIn('-r', 's/(o|e)+/_/g'), sedIn('s/o\\+/_/g'),
+  sedIn('s|o|/|g'), sedIn('s/[aeiou]/<&>/g'), sedIn('s/x*/-/g'), sedIn('s/e*/X/g'), sedIn('s/\\(o\\)/\\1\\1/g'),
+  sedIn('s/\\<./\\u&/g'), sedIn('s/\\bt/T/g'), sedIn('s/e\\b/E/g'), sedIn('s/.*/\\U&/'), sedIn('s/\\(.\\)\\(.*\\)/\\2\\l\\1/'),
+  sedIn('s/o/\\n/'), sedIn('s/ /\\t/'), sedIn('s/[/]/X/'), sedIn('s.o\\.t.X.'), sedIn('/two/s//2/'), sedIn('s/e/E/;s//#/'), sedIn('s//x/'), sedIn('-n', '//p'),
+  sedIn('-e', 's/one/1/', '-e', 's/two/2/'), sedIn('y/abcdefghij/ABCDEFGHIJ/'),
+]);
+
+cases('sed: addresses, ranges, !, blocks, and the other commands', [
+  sedIn('-n', '2p'), sedIn('-n', '$p'), sedIn('2d'), sedIn('2,3d'), sedIn('/three/,/seven/d'), sedIn('/f/,+1d'),
+  sedIn('0,/e/d'), sedIn('1,/e/d'), sedIn('1~2d'), sedIn('0~2d'), sedIn('2,~4d'), sedIn('2!d'), sedIn('1,2!s/^/#/'),
+  sedIn('3q'), sedIn('3q5'), sedIn('2Q'), sedIn('-n', '/e/='), sedIn('='), sedIn('-n', '/t/{s/t/T/;p}'),
+  sedIn('-n', '/one/,/three/{/three/!p}'), sedIn('2{h;d};${G}'), sedIn('1!G;h;$!d'), sedIn(':a;N;$!ba;s/\\n/,/g'),
+  sedIn('$!N;s/\\n/+/'), sedIn('N;P;D'), sedIn('n;d'), sedIn('z;s/^$/empty/'), sedIn('x;$!d;x'), sedIn('2{x;p;x}'),
+  sedIn('-e', '2i\\', '-e', 'inserted'), sedIn('2a appended'), sedIn('2,3c changed'), sedIn('-e', '$a\\', '-e', 'end'),
+  sedIn('1i\\  lead'), sedIn('s/o/0/;ta;s/$/!/;:a'), sedIn('s/o/0/;Ta;s/$/!/;:a'), sedIn('#comment\np'), sedIn('p;p'), sedIn('l'),
+  { cmd: ['sed', '-n', 'l;l 5;l 0'], input: 'a\tb\\c\x01\xe9 ' + 'x'.repeat(150) + '\n' },
+  { cmd: ['sed', '-n', 'l', 'bin.dat'] },
+]);
+
+cases('sed: files, -s, a missing last newline, unreadable files (exit 2 and 4)', [
+  { cmd: ['sed', '-s', '-n', '$p', 'a.txt', 'b.txt'] },
+  { cmd: ['sed', '-n', '$p', 'a.txt', 'b.txt'] },
+  { cmd: ['sed', 'p', 'b.txt'] },
+  { cmd: ['sed', '=', 'b.txt', 'a.txt'] },
+  { cmd: ['sed', 'p', 'nonexistent', 'a.txt'] },
+  { cmd: ['sed', '-n', '/hello/p', 'a.txt', 'sub'] },
+  { cmd: ['sed', 's/l/L/', '-', 'a.txt'], input: 'from stdin\n' },
+]);
+
+// errors: no input (GNU exits before it reads, and the input would meet EPIPE)
+const sedBad = (...args: string[]): Case => ({ cmd: ['sed', ...args] });
+cases("sed: GNU's messages for bad scripts (exit 1, 4 for a missing label or dfa's errors)", [
+  sedBad('s/a/b'), sedBad('s/a/b/q'), sedBad('k'), sedBad('s/a/b/gg'), sedBad('s/a/b/0'), sedBad('s/a/\\1/'),
+  sedBad('s/\\(a/b/'), sedBad('-E', 's/(a/x/;p'), sedBad('{p'), sedBad('p}'), sedBad('1,2q'), sedBad('b nowhere'),
+  sedBad('p x'), sedBad('1,p'), sedBad('0p'), sedBad('y/ab/c/'), sedBad('s//x/'), sedBad(':'), sedBad('s/[:space:]/x/'),
+  sedBad('-E', 's/*a/x/'), sedBad('-E', 's/a{1/x/'), sedBad('a'), sedBad('/a'), sedBad('s/a\nb/x/'), sedBad('s/a/x\ny/'),
+]);
+
 cases('find: -name globs, -type, -maxdepth, !, -o, errors (directory order normalised)', [
   { cmd: ['find'], sort: true },
   { cmd: ['find', '.'], sort: true },
