@@ -3758,6 +3758,924 @@ static int cmd_sed(int argc, char **argv) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Lines of text (sort, uniq): a whole input split at newlines; a last line without one gets one.
+
+struct tline {
+  const char *p;
+  size_t n;  // without the newline
+};
+
+/** Appends the lines of buf[0..len) to *lines (buf stays theirs). */
+static void split_lines(const char *buf, size_t len, struct tline **lines, size_t *n, size_t *cap) {
+  for (size_t pos = 0; pos < len;) {
+    const char *nl = memchr(buf + pos, '\n', len - pos);
+    size_t end = nl ? (size_t)(nl - buf) : len;
+    if (*n == *cap) {
+      *cap = *cap ? *cap * 2 : 1024;
+      *lines = xrealloc(*lines, sizeof **lines * *cap);
+    }
+    (*lines)[(*n)++] = (struct tline){buf + pos, end - pos};
+    pos = end + 1;
+  }
+}
+
+static bool is_blank(int c) { return c == ' ' || c == '\t'; }
+
+// ---------------------------------------------------------------------------------------------
+// sort: byte order (LC_ALL=C); keys -k F[.C][OPTS][,F[.C][OPTS]] with the options b d f i n r,
+// fields split by -t SEP or at blank-to-nonblank changes (a field keeps its leading blanks);
+// lines equal by their keys are then compared whole (not with -s or -u); -u keeps the first line
+// of each run of equal ones, -o FILE is written after all input is read (so it may be an input).
+
+struct skey {
+  size_t sf, sc;  // start: field, character (1-based)
+  size_t ef, ec;  // end: field (0: the end of the line), character (0: the end of the field)
+  bool bs, be;    // skip blanks at the start, at the end
+  bool d, f, i, n, r;
+};
+
+static struct {
+  struct skey *key;
+  size_t nkey;
+  struct skey global;  // the options given outside -k, for keys without their own, and for no -k
+  int tab;             // -t, or -1
+  bool unique, stable;
+} SO;
+
+/** Where key k starts in line l (GNU's begfield). */
+static const char *key_begin(const struct skey *k, const struct tline *l) {
+  const char *p = l->p, *lim = l->p + l->n;
+  for (size_t w = k->sf - 1; p < lim && w > 0; w--) {
+    if (SO.tab >= 0) {
+      while (p < lim && *p != SO.tab) p++;
+      if (p < lim) p++;
+    } else {
+      while (p < lim && is_blank(*p)) p++;
+      while (p < lim && !is_blank(*p)) p++;
+    }
+  }
+  if (k->bs)
+    while (p < lim && is_blank(*p)) p++;
+  return (size_t)(lim - p) > k->sc - 1 ? p + k->sc - 1 : lim;
+}
+
+/** Where key k ends in line l (GNU's limfield). */
+static const char *key_end(const struct skey *k, const struct tline *l) {
+  const char *p = l->p, *lim = l->p + l->n;
+  if (k->ef == 0) return lim;
+  size_t w = k->ec == 0 ? k->ef : k->ef - 1;  // .0 takes the whole end field
+  while (p < lim && w > 0) {
+    w--;
+    if (SO.tab >= 0) {
+      while (p < lim && *p != SO.tab) p++;
+      if (p < lim && (w > 0 || k->ec != 0)) p++;
+    } else {
+      while (p < lim && is_blank(*p)) p++;
+      while (p < lim && !is_blank(*p)) p++;
+    }
+  }
+  if (k->ec != 0) {
+    if (k->be)
+      while (p < lim && is_blank(*p)) p++;
+    p = (size_t)(lim - p) > k->ec ? p + k->ec : lim;
+  }
+  return p;
+}
+
+struct snum {
+  bool neg;
+  const char *ip, *fp;  // integer digits without leading zeros, fraction without trailing zeros
+  size_t il, fl;
+};
+
+/** A number as sort -n reads it: blanks, '-', digits, '.', digits; anything else ends it (no number: 0). */
+static struct snum sort_number(const char *p, const char *lim) {
+  struct snum v = {0};
+  while (p < lim && is_blank(*p)) p++;
+  if (p < lim && *p == '-') v.neg = true, p++;
+  while (p < lim && *p == '0') p++;
+  v.ip = p;
+  while (p < lim && isdigit((unsigned char)*p)) p++;
+  v.il = (size_t)(p - v.ip);
+  if (p < lim && *p == '.') {
+    v.fp = ++p;
+    while (p < lim && isdigit((unsigned char)*p)) p++;
+    v.fl = (size_t)(p - v.fp);
+    while (v.fl && v.fp[v.fl - 1] == '0') v.fl--;
+  }
+  if (v.il == 0 && v.fl == 0) v.neg = false;  // -0 is 0
+  return v;
+}
+
+static int num_cmp(const char *a, const char *ae, const char *b, const char *be) {
+  struct snum x = sort_number(a, ae), y = sort_number(b, be);
+  if (x.neg != y.neg) return x.neg ? -1 : 1;
+  int c = x.il != y.il ? (x.il < y.il ? -1 : 1) : memcmp(x.ip, y.ip, x.il);
+  if (c == 0) {
+    size_t m = x.fl < y.fl ? x.fl : y.fl;
+    c = memcmp(x.fp ? x.fp : "", y.fp ? y.fp : "", m);
+    if (c == 0 && x.fl != y.fl) c = x.fl < y.fl ? -1 : 1;
+  }
+  return x.neg ? -c : c;
+}
+
+/** Bytes compared as -d (blanks and alphanumerics only), -i (printable only) and -f (folded) say. */
+static int text_cmp(const struct skey *k, const char *a, const char *ae, const char *b, const char *be) {
+  if (!k->d && !k->i && !k->f) {
+    size_t la = (size_t)(ae - a), lb = (size_t)(be - b);
+    int c = memcmp(a, b, la < lb ? la : lb);
+    return c ? c : la < lb ? -1 : la > lb;
+  }
+  for (;;) {
+    while (a < ae && ((k->d && !isalnum((unsigned char)*a) && !is_blank(*a)) || (k->i && !isprint((unsigned char)*a)))) a++;
+    while (b < be && ((k->d && !isalnum((unsigned char)*b) && !is_blank(*b)) || (k->i && !isprint((unsigned char)*b)))) b++;
+    if (a == ae || b == be) return (a < ae) - (b < be);
+    int x = (unsigned char)*a++, y = (unsigned char)*b++;
+    if (k->f) x = toupper(x), y = toupper(y);
+    if (x != y) return x - y;
+  }
+}
+
+static int key_cmp(const struct skey *k, const struct tline *a, const struct tline *b) {
+  const char *as = key_begin(k, a), *ae = key_end(k, a), *bs = key_begin(k, b), *be = key_end(k, b);
+  if (ae < as) ae = as;
+  if (be < bs) be = bs;
+  int c = k->n ? num_cmp(as, ae, bs, be) : text_cmp(k, as, ae, bs, be);
+  return k->r ? -c : c;
+}
+
+/** By the keys; `whole`: then by the whole line (the last resort). */
+static int sort_cmp(const struct tline *a, const struct tline *b, bool whole) {
+  if (SO.nkey == 0) {
+    int c = key_cmp(&SO.global, a, b);
+    if (c) return c;
+  }
+  for (size_t i = 0; i < SO.nkey; i++) {
+    int c = key_cmp(&SO.key[i], a, b);
+    if (c) return c;
+  }
+  if (!whole) return 0;
+  size_t m = a->n < b->n ? a->n : b->n;
+  int c = memcmp(a->p, b->p, m);
+  if (!c) c = a->n < b->n ? -1 : a->n > b->n;
+  return SO.global.r ? -c : c;
+}
+
+/** A stable merge sort (sort -u keeps the first of equal lines). */
+static void sort_lines(struct tline *v, size_t n, struct tline *tmp) {
+  if (n < 2) return;
+  size_t h = n / 2;
+  sort_lines(v, h, tmp);
+  sort_lines(v + h, n - h, tmp);
+  size_t i = 0, j = h, o = 0;
+  bool whole = !SO.unique && !SO.stable;
+  while (i < h && j < n) tmp[o++] = sort_cmp(&v[j], &v[i], whole) < 0 ? v[j++] : v[i++];
+  while (i < h) tmp[o++] = v[i++];
+  while (j < n) tmp[o++] = v[j++];
+  memcpy(v, tmp, n * sizeof *v);
+}
+
+/** Parses F[.C][OPTS] of -k at *s; false with *why when it is bad, *s where a number was wanted. */
+static bool key_pos(const char **s, bool end, size_t *field, size_t *chr, bool *blanks, struct skey *k, bool *any, const char **why) {
+  const char *p = *s;
+  if (!isdigit((unsigned char)*p)) {
+    *why = end ? "invalid number after ','" : "invalid number at field start";  // at *s
+    return false;
+  }
+  size_t v = 0;
+  while (isdigit((unsigned char)*p)) v = v > SIZE_MAX / 10 ? SIZE_MAX : v * 10 + (size_t)(*p++ - '0');
+  if (v == 0) {
+    *why = "field number is zero";
+    return false;
+  }
+  *field = v;
+  *chr = end ? 0 : 1;
+  if (*p == '.') {
+    p++;
+    if (!isdigit((unsigned char)*p)) {
+      *s = p;
+      *why = "invalid number after '.'";
+      return false;
+    }
+    v = 0;
+    while (isdigit((unsigned char)*p)) v = v > SIZE_MAX / 10 ? SIZE_MAX : v * 10 + (size_t)(*p++ - '0');
+    if (v == 0 && !end) {
+      *why = "character offset is zero";
+      return false;
+    }
+    *chr = v;
+  }
+  for (; *p && strchr("bdfinr", *p); p++) {
+    *any = true;
+    switch (*p) {
+    case 'b': *blanks = true; break;
+    case 'd': k->d = true; break;
+    case 'f': k->f = true; break;
+    case 'i': k->i = true; break;
+    case 'n': k->n = true; break;
+    case 'r': k->r = true; break;
+    }
+  }
+  *s = p;
+  return true;
+}
+
+static int cmd_sort(int argc, char **argv) {
+  static const struct longopt longs[] = {
+      {"reverse", 'r', 0}, {"numeric-sort", 'n', 0}, {"unique", 'u', 0}, {"key", 'k', 1},
+      {"field-separator", 't', 1}, {"output", 'o', 1}, {"ignore-case", 'f', 0}, {"ignore-leading-blanks", 'b', 0},
+      {"dictionary-order", 'd', 0}, {"ignore-nonprinting", 'i', 0}, {"stable", 's', 0}, {NULL, 0, 0}};
+  usage_text = "[-bdfinrsu] [-k F[.C][OPTS][,F[.C][OPTS]]]... [-t SEP] [-o FILE] [FILE]...";
+  PARSE("bdfinrsuk:t:o:", longs, 2);
+  struct skey *g = &SO.global;
+  g->sf = g->sc = 1;
+  g->bs = g->be = O.n['b'], g->d = O.n['d'], g->f = O.n['f'], g->i = O.n['i'], g->n = O.n['n'], g->r = O.n['r'];
+  SO.unique = O.n['u'], SO.stable = O.n['s'];
+  SO.tab = -1;
+  if (O.v['t']) {
+    if (!O.v['t'][0]) {
+      msg("empty tab");
+      return 2;
+    }
+    if (O.v['t'][1]) {
+      msg("multi-character tab %s", quote_always(O.v['t']));
+      return 2;
+    }
+    SO.tab = (unsigned char)O.v['t'][0];
+  }
+  SO.key = xmalloc(sizeof(struct skey) * (size_t)(O.nall['k'] + 1));
+  for (int i = 0; i < O.nall['k']; i++) {
+    struct skey *k = &SO.key[SO.nkey++];
+    memset(k, 0, sizeof *k);
+    const char *s = O.all['k'][i], *why = NULL;
+    bool any = false;
+    if (!key_pos(&s, false, &k->sf, &k->sc, &k->bs, k, &any, &why)) goto bad_key;
+    if (*s == ',') {
+      s++;
+      if (!key_pos(&s, true, &k->ef, &k->ec, &k->be, k, &any, &why)) goto bad_key;
+    }
+    if (*s) {
+      why = "stray character in field spec";
+      goto bad_key;
+    }
+    if (!any) {
+      // a key without options of its own takes the global ones
+      k->bs = k->be = g->bs, k->d = g->d, k->f = g->f, k->i = g->i, k->n = g->n, k->r = g->r;
+    }
+    continue;
+  bad_key:
+    if (!strncmp(why, "invalid number", 14)) msg("%s: invalid count at start of %s", why, quote_always(s));
+    else msg("%s: invalid field specification %s", why, quote_always(O.all['k'][i]));
+    return 2;
+  }
+  static char dash[] = "-";
+  char *dflt[] = {dash};
+  char **ops = O.nops ? O.ops : dflt;
+  int nops = O.nops ? O.nops : 1;
+  struct tline *lines = NULL;
+  size_t n = 0, cap = 0;
+  for (int i = 0; i < nops; i++) {
+    bool std = !strcmp(ops[i], "-");
+    int fd = std ? 0 : open(ops[i], O_RDONLY);
+    if (fd < 0) {
+      msg("cannot read: %s: %s", quote_needed(ops[i]), errstr(errno));
+      return 2;
+    }
+    struct stat st;
+    size_t len;
+    char *buf = fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) ? (errno = EISDIR, NULL) : read_all(fd, &len);
+    if (!buf) {
+      msg("read failed: %s: %s", quote_needed(ops[i]), errstr(errno));
+      return 2;
+    }
+    if (!std) close(fd);
+    split_lines(buf, len, &lines, &n, &cap);
+  }
+  struct tline *tmp = xmalloc(sizeof *tmp * (n ? n : 1));
+  sort_lines(lines, n, tmp);
+  FILE *out = stdout;
+  if (O.v['o']) {  // GNU: "-o -" is a file named '-'
+    struct stat st;
+    out = stat(O.v['o'], &st) == 0 && S_ISDIR(st.st_mode) ? (errno = EISDIR, NULL) : fopen(O.v['o'], "w");
+    if (!out) {
+      msg("open failed: %s: %s", quote_needed(O.v['o']), errstr(errno));
+      return 2;
+    }
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (SO.unique && i > 0 && sort_cmp(&lines[i - 1], &lines[i], false) == 0) continue;
+    fwrite(lines[i].p, 1, lines[i].n, out);
+    putc('\n', out);
+    if (out == stdout) stop_if_stdout_failed(2);
+  }
+  if (out != stdout && fclose(out) != 0) {
+    msg("write failed: %s: %s", quote_needed(O.v['o']), errstr(errno));
+    return 2;
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// uniq [-cdui] [-f N] [-s N] [-w N] [INPUT [OUTPUT]]: adjacent equal lines once; compared after N
+// fields (-f) and N characters (-s), on at most N characters (-w), case-folded with -i.
+
+static struct {
+  size_t skip_fields, skip_chars, width;
+  bool i;
+} U;
+
+static void uniq_key(const struct tline *l, const char **p, size_t *n) {
+  const char *s = l->p, *lim = l->p + l->n;
+  for (size_t f = 0; f < U.skip_fields && s < lim; f++) {
+    while (s < lim && is_blank(*s)) s++;
+    while (s < lim && !is_blank(*s)) s++;
+  }
+  s = (size_t)(lim - s) > U.skip_chars ? s + U.skip_chars : lim;
+  *p = s;
+  *n = (size_t)(lim - s) < U.width ? (size_t)(lim - s) : U.width;
+}
+
+static bool uniq_same(const struct tline *a, const struct tline *b) {
+  const char *pa, *pb;
+  size_t na, nb;
+  uniq_key(a, &pa, &na);
+  uniq_key(b, &pb, &nb);
+  return na == nb && (U.i ? strncasecmp(pa, pb, na) == 0 : memcmp(pa, pb, na) == 0);
+}
+
+/** A count option's value: a number, else GNU's message (`what`) and exit 1. */
+static size_t count_arg(const char *s, const char *what) {
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (!*s || *end || !isdigit((unsigned char)*s)) {
+    msg("%s: %s", s, what);
+    exit(1);
+  }
+  return errno || v > SIZE_MAX ? SIZE_MAX : (size_t)v;
+}
+
+static int cmd_uniq(int argc, char **argv) {
+  static const struct longopt longs[] = {{"count", 'c', 0}, {"repeated", 'd', 0}, {"unique", 'u', 0},
+                                         {"ignore-case", 'i', 0}, {"skip-fields", 'f', 1}, {"skip-chars", 's', 1},
+                                         {"check-chars", 'w', 1}, {NULL, 0, 0}};
+  usage_text = "[-cdui] [-f N] [-s N] [-w N] [INPUT [OUTPUT]]";
+  PARSE("cduif:s:w:", longs, 1);
+  U.i = O.n['i'];
+  U.skip_fields = O.v['f'] ? count_arg(O.v['f'], "invalid number of fields to skip") : 0;
+  U.skip_chars = O.v['s'] ? count_arg(O.v['s'], "invalid number of bytes to skip") : 0;
+  U.width = O.v['w'] ? count_arg(O.v['w'], "invalid number of bytes to compare") : SIZE_MAX;
+  if (O.nops > 2) return usage_error(1, "extra operand %s", quote_always(O.ops[2]));
+  const char *in = O.nops > 0 ? O.ops[0] : "-";
+  bool std = !strcmp(in, "-");
+  int fd = std ? 0 : open_read(in);
+  if (fd < 0) {
+    msg(errno == EISDIR ? "error reading %s" : "%s: %s", errno == EISDIR ? quote_always(in) : quote_needed(in), errstr(errno));
+    return 1;
+  }
+  size_t len;
+  char *buf = read_all(fd, &len);
+  if (!buf) {
+    msg("error reading %s", quote_always(in));
+    return 1;
+  }
+  FILE *out = stdout;
+  if (O.nops > 1 && strcmp(O.ops[1], "-") != 0 && !(out = fopen(O.ops[1], "w"))) {
+    msg("%s: %s", quote_needed(O.ops[1]), errstr(errno));
+    return 1;
+  }
+  struct tline *lines = NULL;
+  size_t n = 0, cap = 0;
+  split_lines(buf, len, &lines, &n, &cap);
+  for (size_t i = 0; i < n;) {
+    size_t j = i + 1;
+    while (j < n && uniq_same(&lines[i], &lines[j])) j++;
+    size_t count = j - i;
+    if ((!O.n['d'] || count > 1) && (!O.n['u'] || count == 1)) {
+      if (O.n['c']) fprintf(out, "%7zu ", count);
+      fwrite(lines[i].p, 1, lines[i].n, out);
+      putc('\n', out);
+      if (out == stdout) stop_if_stdout_failed(1);
+    }
+    i = j;
+  }
+  if (out != stdout && fclose(out) != 0) {
+    msg("%s: %s", quote_needed(O.ops[1]), errstr(errno));
+    return 1;
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// cut -b LIST | -c LIST | -f LIST [-d DELIM] [-s] [--complement] [--output-delimiter=S]: LIST is
+// N, N-M, N-, -M, comma-separated. -c is -b (C locale). A line without the delimiter is printed
+// whole by -f, unless -s. --output-delimiter goes between the ranges of -b as well.
+
+static struct {
+  bool *sel;       // sel[i]: position i+1 is selected, for i < nsel
+  bool *starts;    // starts[i]: a range starts at position i+1 (for --output-delimiter with -b)
+  size_t nsel;
+  bool open_end;   // every position after nsel is selected (an "N-" range)
+} C;
+
+static bool cut_selected(size_t pos) { return pos <= C.nsel ? C.sel[pos - 1] : C.open_end; }
+
+static bool cut_digits(const char **p, size_t *v) {
+  const char *s = *p;
+  *v = 0;
+  for (; isdigit((unsigned char)**p); (*p)++) *v = *v > SIZE_MAX / 10 - 1 ? SIZE_MAX : *v * 10 + (size_t)(**p - '0');
+  return *p > s;
+}
+
+struct crange { size_t lo, hi; };  // hi SIZE_MAX: to the end
+
+static int crange_cmp(const void *a, const void *b) {
+  const struct crange *x = a, *y = b;
+  return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/** Parses LIST into C (ranges sorted, overlapping ones merged, as GNU does); false after GNU's message. */
+static bool cut_list(const char *list, bool fields, bool complement) {
+  struct crange *r = NULL;
+  size_t nr = 0;
+  for (const char *p = list;;) {
+    const char *item = p;
+    size_t ilen = strcspn(p, ", \t"), lo, hi;
+    bool hl = cut_digits(&p, &lo), hh = false, dash = *p == '-';
+    const char *after = p + dash;
+    if (dash) p++, hh = cut_digits(&p, &hi);
+    if (p != item + ilen) {
+      if (dash && *p == '-') usage_error(1, fields ? "invalid field range" : "invalid byte or character range");
+      else {
+        const char *t = hl && dash ? after : item;
+        char *bad = xmalloc(ilen + 1);
+        snprintf(bad, ilen + 1, "%.*s", (int)(item + ilen - t), t);
+        usage_error(1, fields ? "invalid field value %s" : "invalid byte/character position %s", quote_always(bad));
+      }
+      return false;
+    }
+    if (dash && !hl && !hh) return usage_error(1, "invalid range with no endpoint: -"), false;
+    if ((hl && lo == 0) || (!hl && !dash) || (hh && hi == 0))
+      return usage_error(1, fields ? "fields are numbered from 1" : "byte/character positions are numbered from 1"), false;
+    if (lo == SIZE_MAX || (hh && hi == SIZE_MAX)) {
+      char *num = xmalloc(ilen + 1);
+      snprintf(num, ilen + 1, "%.*s", (int)strspn(lo == SIZE_MAX ? item : after, "0123456789"), lo == SIZE_MAX ? item : after);
+      usage_error(1, fields ? "field number %s is too large" : "byte/character offset %s is too large", quote_always(num));
+      return false;
+    }
+    if (!hl) lo = 1;
+    if (!dash) hi = lo;
+    else if (!hh) hi = SIZE_MAX;
+    if (hi < lo) return usage_error(1, "invalid decreasing range"), false;
+    r = xrealloc(r, sizeof *r * (nr + 1));
+    r[nr++] = (struct crange){lo, hi};
+    p = item + ilen;
+    if (!*p) break;
+    p++;
+  }
+  qsort(r, nr, sizeof *r, crange_cmp);
+  size_t m = 0;
+  for (size_t i = 0; i < nr; i++) {
+    if (m && r[i].lo <= r[m - 1].hi) {
+      if (r[i].hi > r[m - 1].hi) r[m - 1].hi = r[i].hi;
+    } else r[m++] = r[i];
+  }
+  nr = m;
+  if (complement) {
+    struct crange *c = xmalloc(sizeof *c * (nr + 1));
+    size_t nc = 0, next = 1;
+    for (size_t i = 0; i < nr; i++) {
+      if (r[i].lo > next) c[nc++] = (struct crange){next, r[i].lo - 1};
+      next = r[i].hi == SIZE_MAX ? SIZE_MAX : r[i].hi + 1;
+    }
+    if (next != SIZE_MAX) c[nc++] = (struct crange){next, SIZE_MAX};
+    free(r);
+    r = c, nr = nc;
+  }
+  size_t cap = 0;
+  for (size_t i = 0; i < nr; i++) {
+    size_t top = r[i].hi == SIZE_MAX ? r[i].lo : r[i].hi;
+    if (top > cap) cap = top;
+  }
+  C.nsel = cap;
+  C.sel = calloc(cap + 1, 1);
+  C.starts = calloc(cap + 1, 1);
+  for (size_t i = 0; i < nr; i++) {
+    C.starts[r[i].lo - 1] = true;
+    for (size_t k = r[i].lo; k <= cap && k <= r[i].hi; k++) C.sel[k - 1] = true;
+    if (r[i].hi == SIZE_MAX) C.open_end = true;
+  }
+  free(r);
+  return true;
+}
+
+static int cmd_cut(int argc, char **argv) {
+  static const struct longopt longs[] = {{"bytes", 'b', 1}, {"characters", 'c', 1}, {"fields", 'f', 1},
+                                         {"delimiter", 'd', 1}, {"only-delimited", 's', 0}, {"complement", 'C', 0},
+                                         {"output-delimiter", 'O', 1}, {NULL, 0, 0}};
+  usage_text = "-b LIST | -c LIST | -f LIST [-d DELIM] [-s] [--complement] [--output-delimiter=S] [FILE]...";
+  PARSE("b:c:f:d:s", longs, 1);
+  int kinds = (O.v['b'] != NULL) + (O.v['c'] != NULL) + (O.v['f'] != NULL);
+  if (kinds > 1) return usage_error(1, "only one list may be specified");
+  if (kinds == 0) return usage_error(1, "you must specify a list of bytes, characters, or fields");
+  bool fields = O.v['f'] != NULL;
+  if (O.v['d'] && !fields) return usage_error(1, "an input delimiter may be specified only when operating on fields");
+  if (O.n['s'] && !fields) return usage_error(1, "suppressing non-delimited lines makes sense\n\tonly when operating on fields");
+  if (O.v['d'] && strlen(O.v['d']) > 1) return usage_error(1, "the delimiter must be a single character");
+  if (!cut_list(fields ? O.v['f'] : O.v['b'] ? O.v['b'] : O.v['c'], fields, O.n['C'])) return 1;
+  char delim = O.v['d'] ? O.v['d'][0] : '\t';
+  const char *od = O.v['O'];
+  size_t odl = od ? strlen(od) : 0;
+  if (fields && !od) od = &delim, odl = 1;
+  static char dash[] = "-";
+  char *dflt[] = {dash};
+  char **ops = O.nops ? O.ops : dflt;
+  int nops = O.nops ? O.nops : 1;
+  int rc = 0;
+  for (int i = 0; i < nops; i++) {
+    bool std = !strcmp(ops[i], "-");
+    int fd = std ? 0 : open_read(ops[i]);
+    size_t len = 0;
+    char *buf = fd < 0 ? NULL : read_all(fd, &len);
+    if (!buf) {
+      msg("%s: %s", quote_needed(ops[i]), errstr(errno));
+      rc = 1;
+      if (fd > 0) close(fd);
+      continue;
+    }
+    if (!std) close(fd);
+    for (size_t pos = 0; pos < len;) {
+      char *nl = memchr(buf + pos, '\n', len - pos);
+      size_t end = nl ? (size_t)(nl - buf) : len;
+      const char *l = buf + pos;
+      size_t n = end - pos;
+      pos = end + 1;
+      if (!fields) {
+        bool any = false;
+        for (size_t k = 0; k < n; k++) {
+          if (!cut_selected(k + 1)) continue;
+          if (od && any && k < C.nsel && C.starts[k]) fwrite(od, 1, odl, stdout);
+          putchar(l[k]);
+          any = true;
+        }
+      } else if (!memchr(l, delim, n)) {
+        if (O.n['s']) continue;
+        fwrite(l, 1, n, stdout);
+      } else {
+        bool first = true;
+        size_t f = 1;
+        for (size_t s = 0; s <= n; f++) {
+          const char *d = memchr(l + s, delim, n - s);
+          size_t e = d ? (size_t)(d - l) : n;
+          if (cut_selected(f)) {
+            if (!first) fwrite(od, 1, odl, stdout);
+            fwrite(l + s, 1, e - s, stdout);
+            first = false;
+          }
+          if (!d) break;
+          s = e + 1;
+        }
+      }
+      putchar('\n');
+      stop_if_stdout_failed(1);
+    }
+    free(buf);
+  }
+  return rc;
+}
+
+// ---------------------------------------------------------------------------------------------
+// tr [-cdst] SET1 [SET2]: sets of bytes with a-z ranges, \n \t \\ \NNN escapes, [:class:], [=c=],
+// and in SET2 [c*N] and [c*]; translating maps SET1[i] to SET2[i] (SET2's last byte repeated to
+// SET1's length, or SET1 cut to SET2's with -t); [:upper:] and [:lower:] face each other for case.
+
+struct trset {
+  unsigned char *b;  // the bytes, in order
+  size_t n;
+  // classes, where they start in b: for the [:upper:]/[:lower:] rules of translation
+  struct { size_t at; char cls[8]; } cl[64];
+  int ncl;
+  long fill;         // SET2's [c*]: where its repeats go, or -1
+};
+
+static void trs_add(struct trset *s, unsigned char c) {
+  s->b = xrealloc(s->b, s->n + 1);
+  s->b[s->n++] = c;
+}
+
+/** One byte of a set at *p, escapes read; *lit tells whether it came from an escape. */
+static unsigned char tr_byte(const char **p, bool *escaped) {
+  const char *s = *p;
+  *escaped = false;
+  if (*s != '\\') {
+    *p = s + 1;
+    return (unsigned char)*s;
+  }
+  *escaped = true;
+  s++;
+  if (!*s) {
+    fprintf(stderr, "tr: warning: an unescaped backslash at end of string is not portable\n");
+    *p = s;
+    return '\\';
+  }
+  int c = (unsigned char)*s++;
+  switch (c) {
+  case 'a': c = '\a'; break;
+  case 'b': c = '\b'; break;
+  case 'f': c = '\f'; break;
+  case 'n': c = '\n'; break;
+  case 'r': c = '\r'; break;
+  case 't': c = '\t'; break;
+  case 'v': c = '\v'; break;
+  default:
+    if (c >= '0' && c <= '7') {
+      int v = c - '0', k = 1;
+      while (k < 3 && *s >= '0' && *s <= '7') {
+        int nv = v * 8 + (*s - '0');
+        if (nv > 0377) {
+          fprintf(stderr, "tr: warning: the ambiguous octal escape \\%c%c%c is being\n\tinterpreted as the 2-byte sequence \\0%c%c, %c\n",
+                  s[-2], s[-1], s[0], s[-2], s[-1], s[0]);
+          break;
+        }
+        v = nv, s++, k++;
+      }
+      c = v;
+    }
+  }
+  *p = s;
+  return (unsigned char)c;
+}
+
+static bool class_has(const char *cls, int c) {
+  if (!strcmp(cls, "alnum")) return isalnum(c);
+  if (!strcmp(cls, "alpha")) return isalpha(c);
+  if (!strcmp(cls, "blank")) return c == ' ' || c == '\t';
+  if (!strcmp(cls, "cntrl")) return iscntrl(c);
+  if (!strcmp(cls, "digit")) return isdigit(c);
+  if (!strcmp(cls, "graph")) return isgraph(c);
+  if (!strcmp(cls, "lower")) return islower(c);
+  if (!strcmp(cls, "print")) return isprint(c);
+  if (!strcmp(cls, "punct")) return ispunct(c);
+  if (!strcmp(cls, "space")) return isspace(c);
+  if (!strcmp(cls, "upper")) return isupper(c);
+  if (!strcmp(cls, "xdigit")) return isxdigit(c);
+  return false;
+}
+
+static bool class_name_ok(const char *n, size_t len) {
+  static const char *names[] = {"alnum", "alpha", "blank", "cntrl", "digit", "graph", "lower", "print", "punct", "space", "upper", "xdigit"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (strlen(names[i]) == len && !strncmp(names[i], n, len)) return true;
+  return false;
+}
+
+/** Expands a set; false after GNU's message. `two`: SET2, where [c*N] may appear. */
+static bool tr_expand(const char *spec, bool two, struct trset *s) {
+  s->fill = -1;
+  for (const char *p = spec; *p;) {
+    if (p[0] == '[' && p[1] == ':') {
+      const char *e = strstr(p + 2, ":]");
+      if (e) {
+        if (!class_name_ok(p + 2, (size_t)(e - p - 2))) {
+          char *name = xmalloc((size_t)(e - p - 2) + 1);
+          memcpy(name, p + 2, (size_t)(e - p - 2));
+          name[e - p - 2] = 0;
+          msg("invalid character class %s", quote_always(name));
+          return false;
+        }
+        if (s->ncl < 64) {
+          s->cl[s->ncl].at = s->n;
+          memcpy(s->cl[s->ncl].cls, p + 2, (size_t)(e - p - 2));
+          s->cl[s->ncl].cls[e - p - 2] = 0;
+          s->ncl++;
+        }
+        const char *cls = s->cl[s->ncl - 1].cls;
+        for (int c = 0; c < 256; c++)
+          if (class_has(cls, c)) trs_add(s, (unsigned char)c);
+        p = e + 2;
+        continue;
+      }
+    }
+    if (p[0] == '[' && p[1] == '=' && p[2] && p[3] == '=' && p[4] == ']') {
+      trs_add(s, (unsigned char)p[2]);
+      p += 5;
+      continue;
+    }
+    if (p[0] == '[' && p[1]) {
+      // [c*N] and [c*]
+      const char *q = p + 1;
+      bool esc;
+      unsigned char c = tr_byte(&q, &esc);
+      if (*q == '*') {
+        const char *r = q + 1;
+        while (isdigit((unsigned char)*r)) r++;
+        if (*r == ']') {
+          if (!two) {
+            msg("the [c*] repeat construct may not appear in string1");
+            return false;
+          }
+          const char *num = q + 1;
+          long count = r == num ? 0 : strtol(num, NULL, *num == '0' ? 8 : 10);
+          if (count == 0) {
+            if (s->fill >= 0) {
+              msg("only one [c*] repeat construct may appear in string2");
+              return false;
+            }
+            s->fill = (long)s->n;
+            trs_add(s, c);
+          } else
+            for (long k = 0; k < count; k++) trs_add(s, c);
+          p = r + 1;
+          continue;
+        }
+      }
+    }
+    bool esc;
+    unsigned char lo = tr_byte(&p, &esc);
+    if (p[0] == '-' && p[1]) {
+      const char *q = p + 1;
+      bool esc2;
+      unsigned char hi = tr_byte(&q, &esc2);
+      if (hi < lo) {
+        char *r = xmalloc((size_t)(q - p) + 8);
+        snprintf(r, (size_t)(q - p) + 8, "%c-%.*s", lo, (int)(q - p - 1), p + 1);
+        msg("range-endpoints of %s are in reverse collating sequence order", quote_always(r));
+        return false;
+      }
+      for (int c = lo; c <= hi; c++) trs_add(s, (unsigned char)c);
+      p = q;
+      continue;
+    }
+    trs_add(s, lo);
+  }
+  return true;
+}
+
+static int cmd_tr(int argc, char **argv) {
+  static const struct longopt longs[] = {{"complement", 'c', 0}, {"delete", 'd', 0}, {"squeeze-repeats", 's', 0},
+                                         {"truncate-set1", 't', 0}, {NULL, 0, 0}};
+  usage_text = "[-cdst] SET1 [SET2]";
+  PARSE("cCdst", longs, 1);
+  bool comp = O.n['c'] || O.n['C'], del = O.n['d'], sq = O.n['s'];
+  bool translate = !del && O.nops >= 2;
+  int need = del && sq ? 2 : del || (sq && O.nops < 2) ? 1 : 2;
+  if (O.nops == 0) return usage_error(1, "missing operand");
+  if (O.nops < need) {
+    msg("missing operand after %s", quote_always(O.ops[O.nops - 1]));
+    fprintf(stderr, "%s\n", del ? "Two strings must be given when both deleting and squeezing repeats." : "Two strings must be given when translating.");
+    return try_help(1);
+  }
+  if (O.nops > need) {
+    msg("extra operand %s", quote_always(O.ops[need]));
+    if (need == 1 && del) fprintf(stderr, "Only one string may be given when deleting without squeezing repeats.\n");
+    return try_help(1);
+  }
+  struct trset s1 = {0}, s2 = {0};
+  if (!tr_expand(O.ops[0], false, &s1)) return 1;
+  if (O.nops > 1 && !tr_expand(O.ops[1], true, &s2)) return 1;
+  bool in1[256] = {0};
+  for (size_t i = 0; i < s1.n; i++) in1[s1.b[i]] = true;
+  if (comp) {
+    // SET1 is every byte not in it, in order
+    s1.n = 0, s1.ncl = 0;
+    for (int c = 0; c < 256; c++)
+      if (!in1[c]) trs_add(&s1, (unsigned char)c);
+    for (int c = 0; c < 256; c++) in1[c] = !in1[c];
+  }
+  unsigned char map[256];
+  for (int c = 0; c < 256; c++) map[c] = (unsigned char)c;
+  if (translate) {
+    for (int k = 0; k < s2.ncl; k++) {
+      const char *c2 = s2.cl[k].cls;
+      if (strcmp(c2, "upper") != 0 && strcmp(c2, "lower") != 0) {
+        msg("when translating, the only character classes that may appear in\nstring2 are 'upper' and 'lower'");
+        return 1;
+      }
+    }
+    for (int k = 0; k < s2.ncl && !comp; k++) {
+      bool faced = false;
+      for (int j = 0; j < s1.ncl; j++)
+        if (s1.cl[j].at == s2.cl[k].at && (!strcmp(s1.cl[j].cls, "upper") || !strcmp(s1.cl[j].cls, "lower"))) faced = true;
+      if (!faced) {
+        msg("misaligned [:upper:] and/or [:lower:] construct");
+        return 1;
+      }
+    }
+    if (s1.n > s2.n && !O.n['t'] && s2.ncl && s2.cl[s2.ncl - 1].at + 26 == s2.n) {
+      msg("when translating with string1 longer than string2,\nthe latter string must not end with a character class");
+      return 1;
+    }
+    if (s2.fill >= 0) {
+      // [c*] fills SET2 up to SET1's length
+      size_t want = s1.n > s2.n - 1 ? s1.n - (s2.n - 1) : 0;
+      unsigned char c = s2.b[s2.fill];
+      unsigned char *nb = xmalloc(s2.n - 1 + want + 1);
+      memcpy(nb, s2.b, (size_t)s2.fill);
+      memset(nb + s2.fill, c, want);
+      memcpy(nb + s2.fill + want, s2.b + s2.fill + 1, s2.n - (size_t)s2.fill - 1);
+      s2.n = s2.n - 1 + want;
+      free(s2.b);
+      s2.b = nb;
+    }
+    if (O.n['t'] && s1.n > s2.n) s1.n = s2.n;
+    if (s2.n == 0 && s1.n > 0) {
+      msg("when not truncating set1, string2 must be non-empty");
+      return 1;
+    }
+    for (size_t i = 0; i < s1.n; i++) map[s1.b[i]] = s2.b[i < s2.n ? i : s2.n - 1];
+  }
+  // the set squeezed: the last one given
+  bool sqset[256] = {0};
+  const struct trset *last = O.nops > 1 ? &s2 : &s1;
+  if (sq)
+    for (size_t i = 0; i < last->n; i++) sqset[last->b[i]] = true;
+  if (sq && last == &s1 && comp)
+    for (int c = 0; c < 256; c++) sqset[c] = in1[c];
+  static unsigned char buf[65536];
+  int prev = -1;
+  for (;;) {
+    ssize_t r = read(0, buf, sizeof buf);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      msg("read error: %s", errstr(errno));
+      return 1;
+    }
+    if (r == 0) break;
+    size_t o = 0;
+    for (ssize_t i = 0; i < r; i++) {
+      int c = buf[i];
+      if (del && in1[c]) continue;
+      c = map[c];
+      if (sq && sqset[c] && c == prev) continue;
+      prev = c;
+      buf[o++] = (unsigned char)c;
+    }
+    if (write_all((const char *)buf, o) != 0) {
+      if (errno != EPIPE) msg("write error: %s", errstr(errno));
+      return 1;
+    }
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// tee [-ai] [FILE]...: stdin to stdout and to each FILE (appended with -a). A FILE that cannot be
+// opened or written is reported and left out; stdout gone (EPIPE) ends tee, as SIGPIPE would.
+
+static int cmd_tee(int argc, char **argv) {
+  static const struct longopt longs[] = {{"append", 'a', 0}, {"ignore-interrupts", 'i', 0}, {NULL, 0, 0}};
+  usage_text = "[-ai] [FILE]...";
+  PARSE("ai", longs, 1);
+  int rc = 0;
+  int *fds = xmalloc(sizeof(int) * (size_t)(O.nops + 1));
+  for (int i = 0; i < O.nops; i++) {
+    struct stat st;
+    if (stat(O.ops[i], &st) == 0 && S_ISDIR(st.st_mode)) fds[i] = -1, errno = EISDIR;
+    else fds[i] = open(O.ops[i], O_WRONLY | O_CREAT | (O.n['a'] ? O_APPEND : O_TRUNC), 0666);
+    if (fds[i] < 0) {
+      msg("%s: %s", quote_needed(O.ops[i]), errstr(errno));
+      rc = 1;
+    }
+  }
+  bool out_ok = true;
+  static char buf[65536];
+  for (;;) {
+    ssize_t r = read(0, buf, sizeof buf);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      msg("read error: %s", errstr(errno));
+      return 1;
+    }
+    if (r == 0) break;
+    if (out_ok && write_all(buf, (size_t)r) != 0) {
+      if (errno == EPIPE) return 1;
+      msg("standard output: %s", errstr(errno));
+      out_ok = false, rc = 1;
+    }
+    for (int i = 0; i < O.nops; i++) {
+      if (fds[i] < 0) continue;
+      for (ssize_t off = 0; off < r;) {
+        ssize_t w = write(fds[i], buf + off, (size_t)(r - off));
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) {
+          msg("%s: %s", quote_needed(O.ops[i]), errstr(errno));
+          close(fds[i]);
+          fds[i] = -1, rc = 1;
+          break;
+        }
+        off += w;
+      }
+    }
+  }
+  for (int i = 0; i < O.nops; i++)
+    if (fds[i] >= 0 && close(fds[i]) != 0) {
+      msg("%s: %s", quote_needed(O.ops[i]), errstr(errno));
+      rc = 1;
+    }
+  return rc;
+}
+
+// ---------------------------------------------------------------------------------------------
 // true, false, env, sleep, date, pwd, layers
 
 static int cmd_true(int argc, char **argv) { (void)argc, (void)argv; return 0; }
@@ -4113,13 +5031,15 @@ struct applet {
 };
 
 static const struct applet APPLETS[] = {
-    {"cat", cmd_cat},       {"cp", cmd_cp},       {"date", cmd_date},   {"df", cmd_df},
-    {"du", cmd_du},         {"echo", cmd_echo},   {"env", cmd_env},     {"false", cmd_false},
-    {"find", cmd_find},     {"grep", cmd_grep},   {"head", cmd_head},   {"hexdump", cmd_hexdump},
-    {"layers", cmd_layers}, {"ln", cmd_ln},       {"ls", cmd_ls},       {"mkdir", cmd_mkdir},
-    {"mv", cmd_mv},         {"pwd", cmd_pwd},     {"rm", cmd_rm},       {"rmdir", cmd_rmdir},
-    {"sed", cmd_sed},       {"sleep", cmd_sleep}, {"stat", cmd_stat},   {"tail", cmd_tail},
-    {"touch", cmd_touch},   {"true", cmd_true},   {"uname", cmd_uname}, {"wc", cmd_wc},
+    {"cat", cmd_cat},        {"cp", cmd_cp},          {"cut", cmd_cut},        {"date", cmd_date},
+    {"df", cmd_df},          {"du", cmd_du},          {"echo", cmd_echo},      {"env", cmd_env},
+    {"false", cmd_false},    {"find", cmd_find},      {"grep", cmd_grep},      {"head", cmd_head},
+    {"hexdump", cmd_hexdump}, {"layers", cmd_layers},  {"ln", cmd_ln},          {"ls", cmd_ls},
+    {"mkdir", cmd_mkdir},    {"mv", cmd_mv},          {"pwd", cmd_pwd},        {"rm", cmd_rm},
+    {"rmdir", cmd_rmdir},    {"sed", cmd_sed},        {"sleep", cmd_sleep},    {"sort", cmd_sort},
+    {"stat", cmd_stat},      {"tail", cmd_tail},      {"tee", cmd_tee},        {"touch", cmd_touch},
+    {"tr", cmd_tr},          {"true", cmd_true},      {"uname", cmd_uname},    {"uniq", cmd_uniq},
+    {"wc", cmd_wc},
 };
 
 static void list_applets(FILE *f) {

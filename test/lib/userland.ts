@@ -17,8 +17,9 @@ export type { RunOutput };
 
 /** Every command of the toolbox; each is a symlink /bin/NAME -> toolbox in the image. */
 export const APPLETS = [
-  'cat', 'cp', 'date', 'df', 'du', 'echo', 'env', 'false', 'find', 'grep', 'head', 'hexdump', 'layers',
-  'ln', 'ls', 'mkdir', 'mv', 'pwd', 'rm', 'rmdir', 'sed', 'sleep', 'stat', 'tail', 'touch', 'true', 'uname', 'wc',
+  'cat', 'cp', 'cut', 'date', 'df', 'du', 'echo', 'env', 'false', 'find', 'grep', 'head', 'hexdump', 'layers',
+  'ln', 'ls', 'mkdir', 'mv', 'pwd', 'rm', 'rmdir', 'sed', 'sleep', 'sort', 'stat', 'tail', 'tee', 'touch', 'tr',
+  'true', 'uname', 'uniq', 'wc',
 ];
 
 export const TOOLBOX_WASM = path.join(ROOT, 'dist', 'guests', 'toolbox.wasm');

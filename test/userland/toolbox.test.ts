@@ -311,6 +311,68 @@ cases("sed: GNU's messages for bad scripts (exit 1, 4 for a missing label or dfa
   sedBad('-E', 's/*a/x/'), sedBad('-E', 's/a{1/x/'), sedBad('a'), sedBad('/a'), sedBad('s/a\nb/x/'), sedBad('s/a/x\ny/'),
 ]);
 
+const SORT_IN = 'b 2 x\na 10 y\nB 1 z\n  c 3\na 10 a\n\n-1 q\n0.5 r\nb 2 x\n';
+const sortIn = (...args: string[]): Case => ({ cmd: ['sort', ...args], input: SORT_IN });
+cases('sort: byte order, -r -n -u -f -b -d -s, keys -k with -t and their options, -o', [
+  sortIn(), sortIn('-r'), sortIn('-n'), sortIn('-rn'), sortIn('-u'), sortIn('-f'), sortIn('-fu'), sortIn('-b'), sortIn('-d'),
+  sortIn('-k2'), sortIn('-k2,2'), sortIn('-k2,2n'), sortIn('-k2n,2'), sortIn('-n', '-k2,2'), sortIn('-k3'), sortIn('-k1.2'),
+  sortIn('-k1.2,1.2'), sortIn('-t', ' ', '-k2,2n'), sortIn('-t', ' ', '-k3r'), sortIn('-k2,2', '-u'), sortIn('-s', '-k2,2'),
+  sortIn('-k1,1', '-k2,2nr'), sortIn('-k1b,1'), sortIn('-b', '-k1,1'),
+  { cmd: ['sort', 'notes.md', 'a.txt'] }, { cmd: ['sort', '-k3', 'notes.md'] }, { cmd: ['sort', '-t', ':', '-k2', 'notes.md'] },
+  { cmd: ['sort', '-u', 'a.txt', 'hard', 'link'] }, { cmd: ['sort', 'b.txt', '-'], input: 'z\n' },
+]);
+
+cases("sort: GNU's messages for bad keys, separators and files (exit 2)", [
+  { cmd: ['sort', 'nonexistent'] }, { cmd: ['sort', 'sub'] }, { cmd: ['sort', '-k'] }, { cmd: ['sort', '-k', '0', 'a.txt'] },
+  { cmd: ['sort', '-k', 'x', 'a.txt'] }, { cmd: ['sort', '-k', '1.0', 'a.txt'] }, { cmd: ['sort', '-k', '1,x', 'a.txt'] },
+  { cmd: ['sort', '-k', '1.x', 'a.txt'] }, { cmd: ['sort', '-k', '1x', 'a.txt'] }, { cmd: ['sort', '-t', 'ab', 'a.txt'] },
+  { cmd: ['sort', '-t', '', 'a.txt'] }, { cmd: ['sort', '-o', 'sub', 'a.txt'] }, { cmd: ['sort', '-o', 'nope/x', 'a.txt'] },
+]);
+
+const UNIQ_IN = 'a\na\nA\nb\nb\nb\nc x\nd x\nc';
+const uniqIn = (...args: string[]): Case => ({ cmd: ['uniq', ...args], input: UNIQ_IN });
+cases('uniq: -c -d -u -i, -f -s -w, files and errors', [
+  uniqIn(), uniqIn('-c'), uniqIn('-d'), uniqIn('-u'), uniqIn('-du'), uniqIn('-i'), uniqIn('-ic'), uniqIn('-f1', '-c'),
+  uniqIn('-s1', '-w1', '-c'), uniqIn('-', '-'), { cmd: ['uniq', '-f', 'x', 'a.txt'] }, { cmd: ['uniq', '-c', 'notes.md'] },
+  { cmd: ['uniq', 'nonexistent'] }, { cmd: ['uniq', 'a.txt', 'b.txt', 'c'] }, { cmd: ['uniq', 'sub'] },
+]);
+
+const CUT_IN = 'name:age:city\nann:31:Oslo\nbob:27:Rome\nno delimiter here\ncy::Paris:extra\n';
+const cutIn = (...args: string[]): Case => ({ cmd: ['cut', ...args], input: CUT_IN });
+cases('cut: -f with -d and -s, -b and -c lists, --complement, --output-delimiter', [
+  cutIn('-d:', '-f1'), cutIn('-d:', '-f2,3'), cutIn('-d:', '-f2-'), cutIn('-d:', '-f-2'), cutIn('-d:', '-f1,3', '-s'),
+  cutIn('-d:', '-f2', '--complement'), cutIn('-d:', '-f1-3', '--output-delimiter=|'), cutIn('-b1-3'), cutIn('-c2,4-5'),
+  cutIn('-b3-,1'), cutIn('-b1,2,4-5', '--output-delimiter=+'), cutIn('-b1-2,2-3'), cutIn('-b2-3', '--complement'),
+  cutIn('-f1'), cutIn('-f', '1', '-d', ' '), { cmd: ['cut', '-f1', 'nonexistent', 'a.txt'] }, { cmd: ['cut', '-f1', 'sub'] },
+  { cmd: ['cut', '-c', '1-3', 'b.txt'] },
+]);
+
+cases("cut: GNU's messages for bad lists and options (exit 1)", [
+  { cmd: ['cut'] }, { cmd: ['cut', '-f', '0'] }, { cmd: ['cut', '-f', 'x'] }, { cmd: ['cut', '-f', '3-1'] },
+  { cmd: ['cut', '-b', '1', '-f', '1'] }, { cmd: ['cut', '-d', 'ab', '-f1'] }, { cmd: ['cut', '-d', ':', '-b1'] },
+  { cmd: ['cut', '-s', '-b1'] }, { cmd: ['cut', '-f', '-'] }, { cmd: ['cut', '-f', '1,,2'] }, { cmd: ['cut', '-b', '0'] },
+  { cmd: ['cut', '-c', 'x'] }, { cmd: ['cut', '-f', '1-x'] }, { cmd: ['cut', '-f', '1-2-3'] },
+  { cmd: ['cut', '-f', '99999999999999999999999'] },
+]);
+
+const TR_IN = 'Hello, World!\n\tTabs  and   spaces 123\nzzz aaa\n';
+const trIn = (...args: string[]): Case => ({ cmd: ['tr', ...args], input: TR_IN });
+cases('tr: ranges, classes, escapes, [c*n], -d -s -c -t', [
+  trIn('a-z', 'A-Z'), trIn('[:lower:]', '[:upper:]'), trIn('[:upper:][:lower:]', '[:lower:][:upper:]'), trIn('-d', '[:space:]'),
+  trIn('-d', 'a-z'), trIn('-cd', '[:alnum:]\\n'), trIn('-s', ' '), trIn('-s', '[:space:]'), trIn('-s', 'a-z', 'A-Z'),
+  trIn('-ds', 'l', 'z'), trIn('-c', 'a-zA-Z', '\\n'), trIn('-cs', 'a-zA-Z', '\\n'), trIn('lo', '01'), trIn('a-z', 'x'),
+  trIn('-t', 'a-z', 'xy'), trIn('\\t\\n', '_~'), trIn('[:digit:]', '#'), trIn('a-c', '[x*]'), trIn('a-f', '[x*2]y'),
+  trIn('[=l=]', 'L'), trIn('\\154', 'L'), trIn('-d', '\\\\'), trIn('ll', 'xy'), trIn('[:punct:]', '.'), trIn('a\\', 'x'),
+  trIn('\\777', 'x'),
+]);
+
+cases("tr: GNU's messages for bad operands and sets (exit 1)", [
+  { cmd: ['tr'] }, { cmd: ['tr', 'a'] }, { cmd: ['tr', '-d'] }, { cmd: ['tr', '-d', 'a', 'b'] }, { cmd: ['tr', '-ds', 'a'] },
+  { cmd: ['tr', 'a', 'b', 'c'] }, { cmd: ['tr', 'z-a', 'x'] }, { cmd: ['tr', 'a', '[:digit:]'] },
+  { cmd: ['tr', '-c', 'a', '[:lower:]'] }, { cmd: ['tr', 'a', ''] }, { cmd: ['tr', '[:foo:]', 'x'] }, { cmd: ['tr', '[a*]', 'x'] },
+  { cmd: ['tr', 'a-z', '[:upper:]'] }, { cmd: ['tr', '[:alpha:]', '[:upper:]'] },
+]);
+
 cases('find: -name globs, -type, -maxdepth, !, -o, errors (directory order normalised)', [
   { cmd: ['find'], sort: true },
   { cmd: ['find', '.'], sort: true },
@@ -409,6 +471,7 @@ cases('true, false, env -i, sleep errors', [
 
 interface Change {
   cmd: string[];
+  input?: string;
   /** Do not compare the resulting trees (the result depends on directory order). */
   noTree?: string;
   /** Compare stdout lines sorted (-v output follows directory order). */
@@ -419,9 +482,9 @@ function checkChange(c: Change) {
   const label = c.cmd.join(' ');
   const gnuRoot = hostTree();
   const wasiRoot = hostTree();
-  const ref = gnu(c.cmd, path.join(gnuRoot, 'data'));
-  const w = wasiToolbox(c.cmd, wasiRoot, '/data');
-  const sb = box(img, c.cmd, { cwd: '/data' });
+  const ref = gnu(c.cmd, path.join(gnuRoot, 'data'), c.input);
+  const w = wasiToolbox(c.cmd, wasiRoot, '/data', c.input);
+  const sb = box(img, c.cmd, { cwd: '/data', input: c.input });
   const n = (s: string) => (c.sort ? sortLines(s) : s);
   for (const [name, r] of [['sandbox', sb], ['node:wasi', w]] as const) {
     assert.is(n(r.stdout), n(ref.stdout), `${label}: ${name} stdout vs GNU`);
@@ -517,6 +580,16 @@ changes('touch: existing files keep their data, new files are created, errors', 
   { cmd: ['touch', '-c', 'nonexistent'] },
   { cmd: ['touch', 'nope/x'] },
   { cmd: ['touch'] },
+]);
+
+changes('tee: stdout and files, -a appends, files that cannot be written', [
+  { cmd: ['tee', 'new', 'sub/t'], input: 'one\ntwo\n' },
+  { cmd: ['tee', '-a', 'a.txt', 'new'], input: 'more\n' },
+  { cmd: ['tee', 'b.txt'], input: '' },
+  { cmd: ['tee', 'nope/x', 'sub', 'ok'], input: 'x\n' },
+  { cmd: ['tee'], input: 'only stdout\n' },
+  { cmd: ['sort', '-o', 'a.txt', 'a.txt', 'notes.md'] },
+  { cmd: ['uniq', 'a.txt', 'out'] },
 ]);
 
 test('touch sets the modification time to now', () => {
