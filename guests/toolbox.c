@@ -10,13 +10,22 @@
 //   mv [-fv] SRC... DEST          cp [-rRfv] SRC... DEST        ln [-sfv] TARGET... [LINK|DIR]
 //   touch [-c] FILE...            stat [-L] [-c FORMAT] FILE... find [PATH]... [EXPRESSION]
 //   du [-shabc] [FILE]...         df [-h] [FILE]...             wc [-lwc] [FILE]...
-//   head [-n N|-N] [-c N] [-qv]   tail [-n N|+N] [-c N] [-qv]   grep [-vincrlqsHhxoEFG] [-e P] P [FILE]...
+//   head [-n N|-N] [-c N] [-qv]   tail [-n N|+N] [-c N] [-qv]   tee [-ai] [FILE]...
 //   true  false  env [NAME=VALUE]...  sleep N[smhd]...  date [-uRI] [-d @SECS] [-r FILE] [+FORMAT]
 //   hexdump [-Cv] [FILE]...       pwd [-LP]                     layers (not wired yet, see below)
-//   uname [-asnrvmo]              sed [-nEs] [-e SCRIPT]... [SCRIPT] [FILE]... (see sed below)
+//   uname [-asnrvmo]              yes [STRING]...               dirname [-z] NAME...
+//   grep [-vincrlqsHhxoEFG] [-e PATTERN]... [PATTERN] [FILE]...
+//   sed [-nEs] [-e SCRIPT]... [SCRIPT] [FILE]...                (commands: see the sed section)
+//   sort [-bdfinrsu] [-k F[.C][OPTS][,F[.C][OPTS]]]... [-t SEP] [-o FILE] [FILE]...
+//   uniq [-cdui] [-f N] [-s N] [-w N] [INPUT [OUTPUT]]
+//   cut -b LIST|-c LIST|-f LIST [-d DELIM] [-s] [--complement] [--output-delimiter=S] [FILE]...
+//   tr [-cdst] SET1 [SET2]        test EXPRESSION  [ EXPRESSION ]   printf FORMAT [ARGUMENT]...
+//   seq [-w] [-s SEP] [FIRST [INCR]] LAST                       basename NAME [SUFFIX]
+//   basename -a [-s SUFFIX] [-z] NAME...
 // find expressions: -name GLOB, -iname GLOB, -type f|d|l|b|c|p|s, -maxdepth N, -mindepth N, -print,
-// !/-not, -a/-and, -o/-or, ( ). wc counts in the C locale (bytes). grep takes GNU's basic (default)
-// and extended (-E) regular expressions, with its extensions (\+ \? \| \< \> \b \w \s, back-references).
+// !/-not, -a/-and, -o/-or, ( ). wc counts in the C locale (bytes). grep and sed take GNU's basic
+// (default) and extended (-E) regular expressions, with its extensions (\+ \? \| \< \> \b \w \s,
+// back-references in both). Commands that write in a loop stop at the first failed write.
 //
 // Where GNU behaviour cannot be matched inside a WASI preview1 sandbox, this is what we do instead
 // (the tests in test/userland/toolbox.test.ts normalise exactly these differences):
@@ -56,6 +65,16 @@
 //                              |                              | wasmbox, wasm32, WASI           |
 //   layers                     | (not GNU)                    | which layer serves each file    | only this project has layers
 //   tail -f, --help texts      | supported / long help        | no -f; one-line usage           | kept small
+//   a reader gone (EPIPE)      | killed by SIGPIPE (141)      | stop at once with status 1 (sed | WASI has no signals
+//                              |                              | 4), no message                  |
+//   test -r -w -x              | access(2) for the user       | as root: -r -w any file, -x an  | WASI has no access(2) or
+//                              |                              | x bit (none known: directories) | modes; the guest is root
+//   printf %f %e %g            | long double (x86: 80 bits)   | double: other digits past ~16   | wasi-libc prints long double
+//                              |                              | significant ones; no %a %q \u   | only with an extra library
+//   seq                        | long double, bignum integers | double: exact to 2^53; no -f    | as printf; kept small
+//   grep -w -P, sed -i -f -z   | supported                    | not supported (also sed's r R w | kept small; the sandbox has
+//   r w e F v, s///mMew        |                              | W e F v commands, s///mMew)     | no editing in place
+//   sort -g -h -M -V -R -c -m  | supported                    | not supported (-bdfinr are)     | kept small
 //   stat --printf, hexdump -e  | supported                    | not supported (stat -c is)      | kept small
 //
 // Matched on purpose, as coreutils 9.1 does them: ls -l column widths of file operands count the
@@ -71,7 +90,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <regex.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -160,6 +181,7 @@ static const char *errstr(int e) {
   case ENXIO: return "No such device or address";
   case EDQUOT: return "Disk quota exceeded";
   case ENOTCAPABLE: return "Capabilities insufficient";
+  case ERANGE: return "Numerical result out of range";
   default: return strerror(e);
   }
 }
@@ -231,14 +253,17 @@ static int usage_error(int rc, const char *fmt, ...) {
   return try_help(rc);
 }
 
+/** A write failed because the reader went away: EPIPE, or ECONNRESET from a socket (node's pipes). */
+static bool reader_gone(int e) { return e == EPIPE || e == ECONNRESET; }
+
 /**
  * For commands that write in a loop: once stdout has failed, stop with `status` rather than write
- * on (yes | head must end). Silent when the reader has gone (EPIPE), as GNU tools die of SIGPIPE.
+ * on (yes | head must end). Silent when the reader has gone, as GNU tools die of SIGPIPE.
  */
 static void stop_if_stdout_failed(int status) {
   if (!ferror(stdout)) return;
   int e = errno;
-  if (e != EPIPE) msg("write error: %s", errstr(e));
+  if (!reader_gone(e)) msg("write error: %s", errstr(e));
   exit(status);
 }
 
@@ -717,6 +742,7 @@ static void ls_block(struct lsent *e, size_t n, bool is_dir, const struct stat *
   else if (L.one) {
     for (size_t i = 0; i < n; i++) puts(e[i].name);
   } else ls_columns(e, n);
+  stop_if_stdout_failed(2);
 }
 
 static void ls_dir(const char *path, bool cmdline, bool print_name, bool *first) {
@@ -844,7 +870,7 @@ static int cmd_cat(int argc, char **argv) {
     bool wf = false;
     if (copy_fd(fd, 1, &wf) != 0) {
       if (wf) {
-        msg("write error: %s", errstr(errno));
+        if (!reader_gone(errno)) msg("write error: %s", errstr(errno));
         return 1;
       }
       msg("%s: %s", quote_needed(ops[i]), errstr(errno));
@@ -1681,7 +1707,10 @@ static bool find_eval(const struct fnode *n, const char *path, const struct stat
     return m;
   }
   case F_TYPE: return type_char(st->st_mode) == (n->arg[0] == 'f' ? '-' : n->arg[0]);
-  case F_PRINT: puts(path); return true;
+  case F_PRINT:
+    puts(path);
+    stop_if_stdout_failed(1);
+    return true;
   case F_NOT: return !find_eval(n->a, path, st);
   case F_AND: return find_eval(n->a, path, st) && find_eval(n->b, path, st);
   case F_OR: return find_eval(n->a, path, st) || find_eval(n->b, path, st);
@@ -1775,6 +1804,7 @@ static void du_print(unsigned long long bytes, const char *path) {
   else if (DU.b) snprintf(buf, sizeof buf, "%llu", bytes);
   else snprintf(buf, sizeof buf, "%llu", (bytes + 1023) / 1024);
   printf("%s\t%s\n", buf, path);
+  stop_if_stdout_failed(1);
 }
 
 static unsigned long long du_walk(const char *path, const struct stat *st, int depth) {
@@ -4611,7 +4641,7 @@ static int cmd_tr(int argc, char **argv) {
       buf[o++] = (unsigned char)c;
     }
     if (write_all((const char *)buf, o) != 0) {
-      if (errno != EPIPE) msg("write error: %s", errstr(errno));
+      if (!reader_gone(errno)) msg("write error: %s", errstr(errno));
       return 1;
     }
   }
@@ -4620,7 +4650,7 @@ static int cmd_tr(int argc, char **argv) {
 
 // ---------------------------------------------------------------------------------------------
 // tee [-ai] [FILE]...: stdin to stdout and to each FILE (appended with -a). A FILE that cannot be
-// opened or written is reported and left out; stdout gone (EPIPE) ends tee, as SIGPIPE would.
+// opened or written is reported and left out; stdout's reader gone ends tee, as SIGPIPE would.
 
 static int cmd_tee(int argc, char **argv) {
   static const struct longopt longs[] = {{"append", 'a', 0}, {"ignore-interrupts", 'i', 0}, {NULL, 0, 0}};
@@ -4648,7 +4678,7 @@ static int cmd_tee(int argc, char **argv) {
     }
     if (r == 0) break;
     if (out_ok && write_all(buf, (size_t)r) != 0) {
-      if (errno == EPIPE) return 1;
+      if (reader_gone(errno)) return 1;
       msg("standard output: %s", errstr(errno));
       out_ok = false, rc = 1;
     }
@@ -4673,6 +4703,673 @@ static int cmd_tee(int argc, char **argv) {
       rc = 1;
     }
   return rc;
+}
+
+// ---------------------------------------------------------------------------------------------
+// test EXPRESSION, [ EXPRESSION ]: as coreutils reads it, by the number of arguments first (POSIX)
+// and by precedence beyond four: ! binds tightest, then -a, then -o; ( ) group. Unary: -b -c -d -e
+// -f -g -G -h -k -L -n -N -O -p -r -s -S -t -u -w -x -z; binary: = == != -eq -ne -lt -le -gt -ge
+// (integers of any length) -nt -ot -ef, and -l STRING as a length. The sandbox runs as root, so -r
+// and -w hold for every file that exists and -x for directories and files with an x bit (the bits
+// come from wasmbox.layer; where the host gives none, only directories). Exit 0 true, 1 false,
+// 2 for a bad expression, with GNU's messages.
+
+static struct {
+  char **argv;
+  int argc, pos;
+} TS;
+
+static void test_error(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "%s: ", prog);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+  exit(2);
+}
+
+/** GNU's "beyond": an operator without its operand. */
+static void test_beyond(void) { test_error("missing argument after %s", quote_always(TS.argv[TS.argc - 1])); }
+
+static void test_advance(bool need) {
+  TS.pos++;
+  if (need && TS.pos >= TS.argc) test_beyond();
+}
+
+static bool test_is_unary(const char *s) { return s[0] == '-' && s[1] && !s[2] && strchr("bcdefgGhkLnNOprsStuwxz", s[1]); }
+
+static bool test_is_binary(const char *s) {
+  static const char *ops[] = {"=", "==", "!=", "-eq", "-ne", "-lt", "-le", "-gt", "-ge", "-nt", "-ot", "-ef"};
+  for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+    if (!strcmp(s, ops[i])) return true;
+  return false;
+}
+
+/** An integer operand ([blanks][+-]digits[blanks]) as sign and digits without leading zeros. */
+static void test_integer(const char *s, int *sign, const char **digits, size_t *n) {
+  const char *p = s;
+  while (isspace((unsigned char)*p)) p++;
+  *sign = 1;
+  if (*p == '-' || *p == '+') *sign = *p++ == '-' ? -1 : 1;
+  const char *d = p;
+  while (isdigit((unsigned char)*p)) p++;
+  const char *e = p;
+  while (isspace((unsigned char)*p)) p++;
+  if (e == d || *p) test_error("invalid integer %s", quote_always(s));
+  while (d + 1 < e && *d == '0') d++;
+  if (e - d == 1 && *d == '0') *sign = 1;
+  *digits = d, *n = (size_t)(e - d);
+}
+
+static int test_int_cmp(const char *a, const char *b) {
+  int sa, sb;
+  const char *da, *db;
+  size_t na, nb;
+  test_integer(a, &sa, &da, &na);
+  test_integer(b, &sb, &db, &nb);
+  if (sa != sb) return sa < sb ? -1 : 1;
+  int c = na != nb ? (na < nb ? -1 : 1) : memcmp(da, db, na);
+  c = c < 0 ? -1 : c > 0;
+  return sa < 0 ? -c : c;
+}
+
+/** argv[pos] OP argv[pos+2] (after "-l STRING" for `len`); moves past it. */
+static bool test_binary(bool len) {
+  char lbuf[32];
+  const char *l = TS.argv[TS.pos + len];
+  if (len) {
+    snprintf(lbuf, sizeof lbuf, "%zu", strlen(l));
+    l = lbuf;
+  }
+  const char *op = TS.argv[TS.pos + len + 1], *r = TS.argv[TS.pos + len + 2];
+  TS.pos += len + 3;
+  if (!strcmp(op, "=") || !strcmp(op, "==")) return strcmp(l, r) == 0;
+  if (!strcmp(op, "!=")) return strcmp(l, r) != 0;
+  if (op[1] == 'n' && op[2] == 't') {
+    struct stat a, b;
+    bool ha = stat(l, &a) == 0, hb = stat(r, &b) == 0;
+    return ha && (!hb || a.st_mtim.tv_sec > b.st_mtim.tv_sec ||
+                  (a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec > b.st_mtim.tv_nsec));
+  }
+  if (op[1] == 'o' && op[2] == 't') {
+    struct stat a, b;
+    bool ha = stat(l, &a) == 0, hb = stat(r, &b) == 0;
+    return hb && (!ha || a.st_mtim.tv_sec < b.st_mtim.tv_sec ||
+                  (a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec < b.st_mtim.tv_nsec));
+  }
+  if (!strcmp(op, "-ef")) {
+    struct stat a, b;
+    return stat(l, &a) == 0 && stat(r, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+  }
+  int c = test_int_cmp(l, r);
+  if (!strcmp(op, "-eq")) return c == 0;
+  if (!strcmp(op, "-ne")) return c != 0;
+  if (!strcmp(op, "-lt")) return c < 0;
+  if (!strcmp(op, "-le")) return c <= 0;
+  if (!strcmp(op, "-gt")) return c > 0;
+  return c >= 0;
+}
+
+static bool test_unary(void) {
+  char op = TS.argv[TS.pos][1];
+  test_advance(true);
+  const char *a = TS.argv[TS.pos];
+  TS.pos++;
+  struct stat st;
+  switch (op) {
+  case 'n': return a[0] != 0;
+  case 'z': return a[0] == 0;
+  case 't': {
+    int c, s;
+    const char *d;
+    size_t n;
+    test_integer(a, &s, &d, &n);
+    c = n > 9 || s < 0 ? -1 : atoi(d);
+    return c >= 0 && isatty(c);
+  }
+  case 'h': case 'L': return lstat(a, &st) == 0 && S_ISLNK(st.st_mode);
+  }
+  if (stat(a, &st) != 0) return false;
+  add_mode(a, true, &st);
+  switch (op) {
+  case 'e': case 'r': case 'w': return true;
+  case 'f': return S_ISREG(st.st_mode);
+  case 'd': return S_ISDIR(st.st_mode);
+  case 'b': return S_ISBLK(st.st_mode);
+  case 'c': return S_ISCHR(st.st_mode);
+  case 'p': return S_ISFIFO(st.st_mode);
+  case 'S': return S_ISSOCK(st.st_mode);
+  case 's': return st.st_size > 0;
+  case 'x': return S_ISDIR(st.st_mode) || (st.st_mode & 0111);
+  case 'g': return st.st_mode & S_ISGID;
+  case 'u': return st.st_mode & S_ISUID;
+  case 'k': return st.st_mode & S_ISVTX;
+  case 'O': return st.st_uid == 0;
+  case 'G': return st.st_gid == 0;
+  case 'N': return st.st_mtim.tv_sec > st.st_atim.tv_sec ||
+                   (st.st_mtim.tv_sec == st.st_atim.tv_sec && st.st_mtim.tv_nsec > st.st_atim.tv_nsec);
+  }
+  return false;
+}
+
+static bool test_expr(void);
+static bool test_posix(int nargs);
+
+static bool test_one(void) { return TS.argv[TS.pos++][0] != 0; }
+
+static bool test_two(void) {
+  const char *a = TS.argv[TS.pos];
+  if (!strcmp(a, "!")) {
+    TS.pos++;
+    return !test_one();
+  }
+  if (a[0] == '-' && a[1] && !a[2]) {
+    if (!test_is_unary(a)) test_error("%s: unary operator expected", quote_always(a));
+    return test_unary();
+  }
+  test_beyond();
+  return false;
+}
+
+static bool test_three(void) {
+  char **v = TS.argv + TS.pos;
+  if (test_is_binary(v[1])) return test_binary(false);
+  if (!strcmp(v[0], "!")) {
+    TS.pos++;
+    return !test_two();
+  }
+  if (!strcmp(v[0], "(") && !strcmp(v[2], ")")) {
+    TS.pos++;
+    bool r = test_one();
+    TS.pos++;
+    return r;
+  }
+  if (!strcmp(v[1], "-a") || !strcmp(v[1], "-o")) return test_expr();
+  test_error("%s: binary operator expected", quote_always(v[1]));
+  return false;
+}
+
+static bool test_term(void) {
+  bool invert = false;
+  while (TS.pos < TS.argc && !strcmp(TS.argv[TS.pos], "!")) {
+    test_advance(true);
+    invert = !invert;
+  }
+  const char *a = TS.argv[TS.pos];
+  bool r;
+  if (!strcmp(a, "(")) {
+    test_advance(true);
+    int nargs = 1;
+    while (TS.pos + nargs < TS.argc && strcmp(TS.argv[TS.pos + nargs], ")") != 0) {
+      if (nargs == 4) {
+        nargs = TS.argc - TS.pos;
+        break;
+      }
+      nargs++;
+    }
+    r = test_posix(nargs);
+    if (TS.pos >= TS.argc) test_error("%s expected", quote_always(")"));
+    if (strcmp(TS.argv[TS.pos], ")") != 0) test_error("%s expected, found %s", quote_always(")"), quote_always(TS.argv[TS.pos]));
+    TS.pos++;
+  } else if (TS.argc - TS.pos >= 4 && !strcmp(a, "-l") && test_is_binary(TS.argv[TS.pos + 2])) {
+    r = test_binary(true);
+  } else if (TS.argc - TS.pos >= 3 && test_is_binary(TS.argv[TS.pos + 1])) {
+    r = test_binary(false);
+  } else if (a[0] == '-' && a[1] && !a[2]) {
+    if (!test_is_unary(a)) test_error("%s: unary operator expected", quote_always(a));
+    r = test_unary();
+  } else {
+    r = a[0] != 0;
+    TS.pos++;
+  }
+  return r != invert;
+}
+
+static bool test_and(void) {
+  bool r = test_term();
+  while (TS.pos < TS.argc && !strcmp(TS.argv[TS.pos], "-a")) {
+    test_advance(true);
+    r = test_term() && r;
+  }
+  return r;
+}
+
+static bool test_or(void) {
+  bool r = test_and();
+  while (TS.pos < TS.argc && !strcmp(TS.argv[TS.pos], "-o")) {
+    test_advance(true);
+    r = test_and() || r;
+  }
+  return r;
+}
+
+static bool test_expr(void) {
+  if (TS.pos >= TS.argc) test_beyond();
+  return test_or();
+}
+
+/** POSIX's rules for 1 to 4 arguments; precedence beyond. */
+static bool test_posix(int nargs) {
+  char **v = TS.argv + TS.pos;
+  switch (nargs) {
+  case 1: return test_one();
+  case 2: return test_two();
+  case 3: return test_three();
+  case 4:
+    if (!strcmp(v[0], "!")) {
+      TS.pos++;
+      return !test_three();
+    }
+    if (!strcmp(v[0], "(") && !strcmp(v[3], ")")) {
+      TS.pos++;
+      bool r = test_two();
+      TS.pos++;
+      return r;
+    }
+    return test_expr();
+  default: return test_expr();
+  }
+}
+
+static int cmd_test(int argc, char **argv) {
+  if (!strcmp(prog, "[")) {
+    if (argc < 2 || strcmp(argv[argc - 1], "]") != 0) {
+      msg("missing %s", quote_always("]"));
+      return 2;
+    }
+    argc--;
+  }
+  TS.argv = argv, TS.argc = argc, TS.pos = 1;
+  if (argc <= 1) return 1;
+  bool r = test_posix(argc - 1);
+  if (TS.pos != TS.argc) test_error("extra argument %s", quote_always(argv[TS.pos]));
+  return r ? 0 : 1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// printf FORMAT [ARGUMENT]...: %s %b %c %d %i %u %o %x %X %f %F %e %E %g %G and %%, with flags
+// (- + space # 0), widths and precisions (also *), length modifiers ignored; \" \\ \a \b \c \e \f
+// \n \r \t \v \NNN \xHH escapes, and in %b's argument \0NNN. The format is used again while
+// arguments remain. Numbers are C's (0x.., 0..), or 'C for a character's code; a bad one is
+// reported as GNU does and exit is 1. Floating point is double, not x86's long double.
+
+static struct {
+  int rc;
+  bool stop;  // \c was met
+} PF;
+
+/** One escape at *p (after the backslash) to out; `b`: %b's rules (\0NNN, \c). */
+static void pf_escape(const char **p, struct sbuf *out, bool b) {
+  const char *s = *p;
+  int c = (unsigned char)*s;
+  static const char from[] = "\"\\abefnrtv", to[] = "\"\\\a\b\033\f\n\r\t\v";
+  const char *k = c ? strchr(from, c) : NULL;
+  if (k) {
+    sb_addc(out, to[k - from]);
+    *p = s + 1;
+    return;
+  }
+  if (c == 'c') {
+    PF.stop = true;
+    *p = s + 1;
+    return;
+  }
+  if (c == 'x' && isxdigit((unsigned char)s[1])) {
+    int v = 0, n = 0;
+    for (s++; n < 2 && isxdigit((unsigned char)*s); n++, s++) v = v * 16 + hexval((unsigned char)*s);
+    sb_addc(out, (char)v);
+    *p = s;
+    return;
+  }
+  if (c >= '0' && c <= '7') {
+    if (b && c == '0') s++;
+    int v = 0, n = 0;
+    for (; n < 3 && *s >= '0' && *s <= '7'; n++, s++) v = v * 8 + (*s - '0');
+    sb_addc(out, (char)v);
+    *p = s;
+    return;
+  }
+  sb_addc(out, '\\');  // not an escape: the backslash stays
+  if (c) sb_addc(out, (char)c), s++;
+  *p = s;
+}
+
+/** Checks a number's conversion as GNU does: a message and status 1, the value kept. */
+static void pf_check(const char *s, const char *end) {
+  if (errno == ERANGE) {
+    msg("%s: %s", quote_always(s), errstr(ERANGE));
+    PF.rc = 1;
+  } else if (*end) {
+    msg(end == s ? "%s: expected a numeric value" : "%s: value not completely converted", quote_always(s));
+    PF.rc = 1;
+  }
+}
+
+static intmax_t pf_int(const char *s) {
+  if (*s == '\'' || *s == '"') return (unsigned char)s[1];
+  char *end;
+  errno = 0;
+  intmax_t v = strtoimax(s, &end, 0);
+  pf_check(s, end);
+  return v;
+}
+
+static uintmax_t pf_uint(const char *s) {
+  if (*s == '\'' || *s == '"') return (unsigned char)s[1];
+  char *end;
+  errno = 0;
+  uintmax_t v = strtoumax(s, &end, 0);
+  pf_check(s, end);
+  return v;
+}
+
+static double pf_double(const char *s) {
+  if (*s == '\'' || *s == '"') return (unsigned char)s[1];
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno == ERANGE && v == 0) errno = 0;  // underflow is fine
+  pf_check(s, end);
+  return v;
+}
+
+/** Prints the format once, taking arguments from *args; returns how many it took. */
+static int pf_once(const char *fmt, char **args, int nargs) {
+  int used = 0;
+  struct sbuf out = {0};
+  for (const char *p = fmt; *p && !PF.stop;) {
+    if (*p == '\\') {
+      p++;
+      if (!*p) {
+        sb_addc(&out, '\\');
+        break;
+      }
+      pf_escape(&p, &out, false);
+      continue;
+    }
+    if (*p != '%') {
+      sb_addc(&out, *p++);
+      continue;
+    }
+    const char *start = p++;
+    if (*p == '%') {
+      sb_addc(&out, '%');
+      p++;
+      continue;
+    }
+    // %[flags][width][.precision][length]conversion, rebuilt for snprintf
+    char spec[64];
+    size_t sl = 0;
+    spec[sl++] = '%';
+    while (*p && strchr("-+ #0'", *p)) {
+      if (*p != '\'' && sl < 16) spec[sl++] = *p;
+      p++;
+    }
+    int width = -1, prec = -1;
+    bool has_width = false, has_prec = false;
+    if (*p == '*') {
+      width = used < nargs ? (int)pf_int(args[used++]) : 0;
+      has_width = true, p++;
+    } else if (isdigit((unsigned char)*p)) {
+      width = (int)strtol(p, (char **)&p, 10);
+      has_width = true;
+    }
+    if (*p == '.') {
+      p++;
+      has_prec = true;
+      if (*p == '*') {
+        prec = used < nargs ? (int)pf_int(args[used++]) : 0;
+        p++;
+      } else prec = isdigit((unsigned char)*p) ? (int)strtol(p, (char **)&p, 10) : 0;
+    }
+    while (*p && strchr("hlLqjzt", *p)) p++;
+    char conv = *p;
+    if (!conv || !strchr("sbcdiuoxXfFeEgG", conv) || (conv == 'b' && p != start + 1)) {  // %b takes no flags
+      size_t n = conv ? (size_t)(p + 1 - start) : (size_t)(p - start);
+      fwrite(out.p ? out.p : "", 1, out.n, stdout);
+      free(out.p);
+      fprintf(stderr, "%s: %.*s: invalid conversion specification\n", prog, (int)n, start);
+      exit(1);
+    }
+    p++;
+    if (has_width) sl += (size_t)snprintf(spec + sl, sizeof spec - sl, "%d", width);
+    if (has_prec && prec >= 0) sl += (size_t)snprintf(spec + sl, sizeof spec - sl, ".%d", prec);
+    const char *arg = used < nargs ? args[used++] : NULL;
+    char *piece = NULL;
+    switch (conv) {
+    case 's':
+      spec[sl++] = 's', spec[sl] = 0;
+      piece = xasprintf(spec, arg ? arg : "");
+      break;
+    case 'b':
+      for (const char *q = arg ? arg : ""; *q && !PF.stop;) {
+        if (*q == '\\' && q[1]) {
+          q++;
+          pf_escape(&q, &out, true);
+        } else sb_addc(&out, *q++);
+      }
+      break;
+    case 'c': {
+      char c = arg ? arg[0] : 0;
+      size_t pad = has_width && abs(width) > 1 ? (size_t)abs(width) - 1 : 0;
+      bool left = strchr(spec, '-') || width < 0;
+      for (size_t k = 0; !left && k < pad; k++) sb_addc(&out, ' ');
+      sb_addc(&out, c);
+      for (size_t k = 0; left && k < pad; k++) sb_addc(&out, ' ');
+      break;
+    }
+    case 'd': case 'i':
+      memcpy(spec + sl, "jd", 3);
+      piece = xasprintf(spec, arg ? pf_int(arg) : 0);
+      break;
+    case 'u': case 'o': case 'x': case 'X':
+      spec[sl++] = 'j', spec[sl++] = conv, spec[sl] = 0;
+      piece = xasprintf(spec, arg ? pf_uint(arg) : 0);
+      break;
+    default:
+      spec[sl++] = conv, spec[sl] = 0;
+      piece = xasprintf(spec, arg ? pf_double(arg) : 0.0);
+      break;
+    }
+    if (piece) sb_adds(&out, piece), free(piece);
+  }
+  fwrite(out.p ? out.p : "", 1, out.n, stdout);
+  free(out.p);
+  return used;
+}
+
+static int cmd_printf(int argc, char **argv) {
+  usage_text = "FORMAT [ARGUMENT]...";
+  if (argc == 2 && !strcmp(argv[1], "--help")) {
+    printf("Usage: %s %s\n", prog, usage_text);
+    return 0;
+  }
+  int i = 1;
+  if (i < argc && !strcmp(argv[i], "--")) i++;
+  if (i >= argc) return usage_error(1, "missing operand");
+  const char *fmt = argv[i++];
+  char **args = argv + i;
+  int nargs = argc - i;
+  for (;;) {
+    int used = pf_once(fmt, args, nargs);
+    stop_if_stdout_failed(1);
+    if (PF.stop) break;
+    args += used, nargs -= used;
+    if (used == 0 || nargs <= 0) break;
+  }
+  if (nargs > 0 && !PF.stop && args == argv + i) {
+    msg("warning: ignoring excess arguments, starting with %s", quote_always(args[0]));
+  }
+  return PF.rc;
+}
+
+// ---------------------------------------------------------------------------------------------
+// yes [STRING]..., seq [-w] [-s SEP] [FIRST [INCR]] LAST, basename, dirname
+
+static int cmd_yes(int argc, char **argv) {
+  if (argc == 2 && !strcmp(argv[1], "--help")) {
+    printf("Usage: %s [STRING]...\n", prog);
+    return 0;
+  }
+  int i = 1;
+  if (i < argc && argv[i][0] == '-' && argv[i][1]) {
+    if (strcmp(argv[i], "--") != 0) {
+      if (argv[i][1] == '-') return usage_error(1, "unrecognized option '%s'", argv[i]);
+      return usage_error(1, "invalid option -- '%c'", argv[i][1]);
+    }
+    i++;
+  }
+  struct sbuf line = {0};
+  for (int k = i; k < argc; k++) {
+    if (k > i) sb_addc(&line, ' ');
+    sb_adds(&line, argv[k]);
+  }
+  if (i >= argc) sb_addc(&line, 'y');
+  sb_addc(&line, '\n');
+  // a buffer of whole lines, written until the reader goes away
+  struct sbuf buf = {0};
+  do sb_add(&buf, line.p, line.n);
+  while (buf.n < 8192);
+  for (;;) {
+    if (write_all(buf.p, buf.n) != 0) {
+      if (!reader_gone(errno)) msg("standard output: %s", errstr(errno));
+      return 1;
+    }
+  }
+}
+
+/** A seq operand: its value, and the digits after its point (0 in exponent form, as GNU counts them). */
+static bool seq_arg(const char *s, double *v, int *prec) {
+  char *end;
+  errno = 0;
+  *v = strtod(s, &end);
+  if (end == s || *end) {
+    msg("invalid floating point argument: %s", quote_always(s));
+    return false;
+  }
+  if (*v != *v) {
+    msg("invalid 'not-a-number' argument: %s", quote_always(s));
+    return false;
+  }
+  const char *dot = strchr(s, '.');
+  *prec = dot && !strpbrk(s, "eExXpP") ? (int)strspn(dot + 1, "0123456789") : 0;
+  return true;
+}
+
+static int cmd_seq(int argc, char **argv) {
+  usage_text = "[-w] [-s SEP] [FIRST [INCR]] LAST";
+  const char *sep = "\n";
+  bool wide = false;
+  char **ops = xmalloc(sizeof(char *) * (size_t)argc);
+  int nops = 0;
+  for (int i = 1; i < argc; i++) {
+    char *a = argv[i];
+    // a negative number is an operand, not an option
+    if (a[0] != '-' || !a[1] || isdigit((unsigned char)a[1]) || a[1] == '.') {
+      ops[nops++] = a;
+      continue;
+    }
+    if (!strcmp(a, "--")) {
+      while (++i < argc) ops[nops++] = argv[i];
+      break;
+    }
+    if (!strcmp(a, "--help")) {
+      printf("Usage: %s %s\n", prog, usage_text);
+      return 0;
+    }
+    if (!strcmp(a, "--equal-width")) {
+      wide = true;
+      continue;
+    }
+    if (!strncmp(a, "--separator", 11) && (a[11] == '=' || !a[11])) {
+      if (a[11] == '=') sep = a + 12;
+      else if (i + 1 < argc) sep = argv[++i];
+      else return usage_error(1, "option '--separator' requires an argument");
+      continue;
+    }
+    if (a[1] == '-') return usage_error(1, "unrecognized option '%s'", a);
+    for (int j = 1; a[j]; j++) {
+      if (a[j] == 'w') wide = true;
+      else if (a[j] == 's') {
+        if (a[j + 1]) sep = a + j + 1;
+        else if (i + 1 < argc) sep = argv[++i];
+        else return usage_error(1, "option requires an argument -- 's'");
+        break;
+      } else return usage_error(1, "invalid option -- '%c'", a[j]);
+    }
+  }
+  if (nops == 0) return usage_error(1, "missing operand");
+  if (nops > 3) return usage_error(1, "extra operand %s", quote_always(ops[3]));
+  double first = 1, incr = 1, last;
+  int pf = 0, pi = 0, pl = 0;
+  if (!seq_arg(ops[nops - 1], &last, &pl)) return try_help(1);
+  if (nops > 1 && !seq_arg(ops[0], &first, &pf)) return try_help(1);
+  if (nops > 2 && !seq_arg(ops[1], &incr, &pi)) return try_help(1);
+  if (incr == 0) return usage_error(1, "invalid Zero increment value: %s", quote_always(ops[1]));
+  int prec = pf > pi ? pf : pi;
+  int width = 0;
+  if (wide) {
+    char b[512];
+    int a = snprintf(b, sizeof b, "%.*f", prec, first), c = snprintf(b, sizeof b, "%.*f", prec, last);
+    width = a > c ? a : c;
+  }
+  // integers that fit: counted exactly; else first + i * incr, as GNU does
+  bool exact = prec == 0 && fabs(first) < 9e15 && fabs(incr) < 9e15 && fabs(last) < 9e15 && first == floor(first) && incr == floor(incr);
+  bool any = false;
+  for (long long i = 0;; i++) {
+    double v = exact ? (double)((long long)first + i * (long long)incr) : first + (double)i * incr;
+    if (incr > 0 ? v > last : v < last) break;
+    if (any) fputs(sep, stdout);
+    printf("%0*.*f", width, prec, v);
+    any = true;
+    stop_if_stdout_failed(1);
+  }
+  if (any) putchar('\n');
+  return 0;
+}
+
+static int cmd_basename(int argc, char **argv) {
+  static const struct longopt longs[] = {{"multiple", 'a', 0}, {"suffix", 's', 1}, {"zero", 'z', 0}, {NULL, 0, 0}};
+  usage_text = "NAME [SUFFIX] | -a [-s SUFFIX] [-z] NAME...";
+  PARSE("as:z", longs, 1);
+  if (O.nops == 0) return usage_error(1, "missing operand");
+  bool many = O.n['a'] || O.v['s'];
+  const char *suffix = O.v['s'];
+  if (!many) {
+    if (O.nops > 2) return usage_error(1, "extra operand %s", quote_always(O.ops[2]));
+    if (O.nops == 2) suffix = O.ops[1];
+  }
+  int n = many ? O.nops : 1;
+  for (int i = 0; i < n; i++) {
+    const char *s = O.ops[i];
+    char *b = *s ? base_name(s) : xstrdup("");
+    size_t bl = strlen(b), sl = suffix ? strlen(suffix) : 0;
+    // the suffix goes unless it is the whole name (or the name is "/")
+    if (sl && bl > sl && !strcmp(b + bl - sl, suffix) && strcmp(b, "/") != 0) b[bl - sl] = 0;
+    fputs(b, stdout);
+    putchar(O.n['z'] ? 0 : '\n');
+    free(b);
+  }
+  return 0;
+}
+
+static int cmd_dirname(int argc, char **argv) {
+  static const struct longopt longs[] = {{"zero", 'z', 0}, {NULL, 0, 0}};
+  usage_text = "[-z] NAME...";
+  PARSE("z", longs, 1);
+  if (O.nops == 0) return usage_error(1, "missing operand");
+  for (int i = 0; i < O.nops; i++) {
+    const char *s = O.ops[i];
+    size_t n = strlen(s);
+    while (n > 1 && s[n - 1] == '/') n--;  // trailing slashes
+    while (n > 0 && s[n - 1] != '/') n--;  // the last component
+    while (n > 1 && s[n - 1] == '/') n--;  // the slashes before it
+    if (n == 0) fputs(s[0] == '/' ? "/" : ".", stdout);
+    else fwrite(s, 1, n, stdout);
+    putchar(O.n['z'] ? 0 : '\n');
+  }
+  return 0;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -4938,6 +5635,7 @@ static void hex_line(const unsigned char *b, size_t n) {
   memcpy(H.prev, b, n);
   H.have_prev = n == 16;
   H.off += n;
+  stop_if_stdout_failed(1);
 }
 
 static int cmd_hexdump(int argc, char **argv) {
@@ -5031,15 +5729,16 @@ struct applet {
 };
 
 static const struct applet APPLETS[] = {
-    {"cat", cmd_cat},        {"cp", cmd_cp},          {"cut", cmd_cut},        {"date", cmd_date},
-    {"df", cmd_df},          {"du", cmd_du},          {"echo", cmd_echo},      {"env", cmd_env},
-    {"false", cmd_false},    {"find", cmd_find},      {"grep", cmd_grep},      {"head", cmd_head},
-    {"hexdump", cmd_hexdump}, {"layers", cmd_layers},  {"ln", cmd_ln},          {"ls", cmd_ls},
-    {"mkdir", cmd_mkdir},    {"mv", cmd_mv},          {"pwd", cmd_pwd},        {"rm", cmd_rm},
-    {"rmdir", cmd_rmdir},    {"sed", cmd_sed},        {"sleep", cmd_sleep},    {"sort", cmd_sort},
-    {"stat", cmd_stat},      {"tail", cmd_tail},      {"tee", cmd_tee},        {"touch", cmd_touch},
-    {"tr", cmd_tr},          {"true", cmd_true},      {"uname", cmd_uname},    {"uniq", cmd_uniq},
-    {"wc", cmd_wc},
+    {"[", cmd_test},          {"basename", cmd_basename}, {"cat", cmd_cat},         {"cp", cmd_cp},
+    {"cut", cmd_cut},         {"date", cmd_date},       {"df", cmd_df},           {"dirname", cmd_dirname},
+    {"du", cmd_du},           {"echo", cmd_echo},       {"env", cmd_env},         {"false", cmd_false},
+    {"find", cmd_find},       {"grep", cmd_grep},       {"head", cmd_head},       {"hexdump", cmd_hexdump},
+    {"layers", cmd_layers},   {"ln", cmd_ln},           {"ls", cmd_ls},           {"mkdir", cmd_mkdir},
+    {"mv", cmd_mv},           {"printf", cmd_printf},   {"pwd", cmd_pwd},         {"rm", cmd_rm},
+    {"rmdir", cmd_rmdir},     {"sed", cmd_sed},         {"seq", cmd_seq},         {"sleep", cmd_sleep},
+    {"sort", cmd_sort},       {"stat", cmd_stat},       {"tail", cmd_tail},       {"tee", cmd_tee},
+    {"test", cmd_test},       {"touch", cmd_touch},     {"tr", cmd_tr},           {"true", cmd_true},
+    {"uname", cmd_uname},     {"uniq", cmd_uniq},       {"wc", cmd_wc},           {"yes", cmd_yes},
 };
 
 static void list_applets(FILE *f) {
@@ -5086,7 +5785,7 @@ int main(int argc, char **argv) {
   prog = a->name;
   int rc = a->fn(argc, argv);
   if (fflush(stdout) != 0 || ferror(stdout)) {
-    if (errno != EPIPE) fprintf(stderr, "%s: write error: %s\n", prog, errstr(errno));
+    if (!reader_gone(errno)) fprintf(stderr, "%s: write error: %s\n", prog, errstr(errno));
     return rc ? rc : 1;
   }
   return rc;

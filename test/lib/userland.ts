@@ -5,21 +5,21 @@
 // stand-in for the host's wasmbox.spawn.
 //
 // Owns: the fixture tree and these runners. Not the image format (images.ts) or the sandbox CLI.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { buildImage, tempDir } from './images';
 import { FIXTURE_MTIME, type Entry, type ImageSpec } from './layers';
 import { runNodeWasi } from './nodewasi';
-import { ROOT, runSandbox, type RunOutput } from './sandbox';
+import { ROOT, RUN_JS, runSandbox, type RunOutput } from './sandbox';
 
 export type { RunOutput };
 
 /** Every command of the toolbox; each is a symlink /bin/NAME -> toolbox in the image. */
 export const APPLETS = [
-  'cat', 'cp', 'cut', 'date', 'df', 'du', 'echo', 'env', 'false', 'find', 'grep', 'head', 'hexdump', 'layers',
-  'ln', 'ls', 'mkdir', 'mv', 'pwd', 'rm', 'rmdir', 'sed', 'sleep', 'sort', 'stat', 'tail', 'tee', 'touch', 'tr',
-  'true', 'uname', 'uniq', 'wc',
+  '[', 'basename', 'cat', 'cp', 'cut', 'date', 'df', 'dirname', 'du', 'echo', 'env', 'false', 'find', 'grep', 'head',
+  'hexdump', 'layers', 'ln', 'ls', 'mkdir', 'mv', 'printf', 'pwd', 'rm', 'rmdir', 'sed', 'seq', 'sleep', 'sort', 'stat',
+  'tail', 'tee', 'test', 'touch', 'tr', 'true', 'uname', 'uniq', 'wc', 'yes',
 ];
 
 export const TOOLBOX_WASM = path.join(ROOT, 'dist', 'guests', 'toolbox.wasm');
@@ -223,6 +223,55 @@ export function wasiShell(args: string[], root: string, cwd: string, opts: { inp
   );
   if (r.error) throw r.error;
   return { stdout: r.stdout, stderr: r.stderr, status: r.status ?? -1 };
+}
+
+export interface HeadOutput {
+  /** The lines read before the pipe was closed. */
+  head: string;
+  /** The exit status; null when the process had to be killed (it did not stop writing). */
+  status: number | null;
+  stderr: string;
+}
+
+/**
+ * Runs `node ARGS...` with stdout piped, reads `lines` lines, then closes the pipe as `head -n`
+ * would: the program's next write fails (EPIPE), and it should stop. Killed after timeoutMs.
+ */
+function headOf(args: string[], lines: number, timeoutMs: number): Promise<HeadOutput> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let head = '';
+    let stderr = '';
+    let killed = false;
+    const timer = setTimeout(() => {
+      killed = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      if (head.split('\n').length > lines) return;
+      head += d;
+      if (head.split('\n').length > lines) {
+        head = head.split('\n').slice(0, lines).join('\n') + '\n';
+        child.stdout.destroy();
+      }
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ head, status: killed ? null : code, stderr });
+    });
+  });
+}
+
+/** `head -n LINES` of COMMAND in the sandbox (see headOf). */
+export function boxHead(img: string, command: string[], lines: number, timeoutMs = 30_000): Promise<HeadOutput> {
+  return headOf([RUN_JS, img, ...command], lines, timeoutMs);
+}
+
+/** `head -n LINES` of `toolbox COMMAND...` under node:wasi (see headOf). */
+export function wasiHead(command: string[], root: string, lines: number, timeoutMs = 30_000): Promise<HeadOutput> {
+  const env = [...USERLAND_ENV, 'PWD=/'];
+  return headOf(['--no-warnings', '-e', SH_RUNNER, TOOLBOX_WASM, root, JSON.stringify(command), JSON.stringify(env)], lines, timeoutMs);
 }
 
 /** A listing of a host tree for comparing results: "path type size content|target", sorted. */

@@ -16,6 +16,7 @@ import * as assert from 'uvu/assert';
 import {
   APPLETS,
   box,
+  boxHead,
   gnu,
   hostTree,
   normPerms,
@@ -26,6 +27,7 @@ import {
   systemEntries,
   dataEntries,
   userlandImage,
+  wasiHead,
   wasiToolbox,
   writeTree,
   type RunOutput,
@@ -250,11 +252,15 @@ cases('grep: basic and extended regular expressions, -o, -x, -F; leftmost-longes
   { cmd: ['grep', '-i', 'gamma$', 'notes.md'] },
   grepIn('-x', 'fo*'), grepIn('-xE', 'fo+|ba.'), grepIn('x.x'), grepIn('-F', 'x.x'), grepIn('-F', 'a+b'),
   grepIn('a+b'), grepIn('a\\+b'), grepIn('-E', 'a+b'), grepIn('-E', 'a\\+b'), grepIn('[[:punct:]]'), grepIn('-c', '^$'),
-  grepIn('\\<foo\\>'), grepIn('-o', '\\<.'), grepIn('-o', '\\bab'), grepIn('-o', 'o\\b'), grepIn('-o', 'a*'), grepIn('-o', ''),
+  grepIn('\\<foo\\>'), grepIn('-o', '\\<.'), grepIn('-o', '\\bab'), grepIn('-o', 'o\\b'), grepIn('-o', 'a*'),
+  grepIn('-o', ''),
   grepIn('-Eo', '(ab) \\1'), grepIn('\\(a\\)\\1'), grepIn('-E', '(a)\\1'), grepIn('-Eo', 'b+|a'), grepIn('-Eo', 'a|ab|b'),
-  grepIn('-E', 'a{,2}b'), grepIn('-E', 'a{1'), grepIn('-E', 'x)'), grepIn('-E', '(x)'), grepIn('-E', 'a|'), grepIn('-E', 'z*^f'),
-  grepIn('-E', 'a$b'), grepIn('{1}'), grepIn('\\{1\\}'), grepIn('[]a]'), grepIn('[^]a-z]'), grepIn('[[.a.]]'), grepIn('[[=a=]]'),
-  grepIn('-e', 'foo', '-e', 'ba[rz]', '-o'), grepIn('-ov', 'foo'), grepIn('-oc', 'o'), grepIn('-ox', 'foo'), grepIn('-oi', 'FOO'),
+  grepIn('-E', 'a{,2}b'), grepIn('-E', 'a{1'), grepIn('-E', 'x)'), grepIn('-E', '(x)'), grepIn('-E', 'a|'),
+  grepIn('-E', 'z*^f'),
+  grepIn('-E', 'a$b'), grepIn('{1}'), grepIn('\\{1\\}'), grepIn('[]a]'), grepIn('[^]a-z]'), grepIn('[[.a.]]'),
+  grepIn('[[=a=]]'),
+  grepIn('-e', 'foo', '-e', 'ba[rz]', '-o'), grepIn('-ov', 'foo'), grepIn('-oc', 'o'), grepIn('-ox', 'foo'),
+  grepIn('-oi', 'FOO'),
   { cmd: ['grep', '-o', 'h.', 'bin.dat'] },
   { cmd: ['grep', '-c', '^h', 'bin.dat'] },
   { cmd: ['grep', '-r', 'h[ae]llo', 'sub'], sort: true },
@@ -265,7 +271,8 @@ const grepBad = (...args: string[]): Case => ({ cmd: ['grep', ...args, 'a.txt'] 
 cases("grep: GNU's warnings and errors for bad patterns (exit 2)", [
   grepIn('-E', '*a'), grepIn('-E', 'x|+b'), grepIn('-E', '{1}'), grepIn('-E', '^*a'),
   grepBad('\\(x'), grepBad('x\\)'), grepBad('-E', '(x'), grepBad('a\\{1'), grepBad('a\\{x\\}'), grepBad('a\\{2,1\\}'),
-  grepBad('-E', 'a{2,1}'), grepBad('-E', 'a{32768}'), grepBad('[[:foo:]]'), grepBad('[b-a]'), grepBad('[:space:]'), grepBad('[a'),
+  grepBad('-E', 'a{2,1}'), grepBad('-E', 'a{32768}'), grepBad('[[:foo:]]'), grepBad('[b-a]'), grepBad('[:space:]'),
+  grepBad('[a'),
   grepBad('a\\'), grepBad('\\1'), grepBad('[[.ab.]]'), grepBad('-E', '-F', 'x'), grepBad('-G', '-E', 'x'),
 ]);
 
@@ -273,10 +280,13 @@ const SED_IN = 'one two\nthree four\nfive six\nseven\neight nine ten\n';
 const sedIn = (...args: string[]): Case => ({ cmd: ['sed', ...args], input: SED_IN });
 cases('sed: s with flags, groups, case conversion and any delimiter; empty matches as GNU', [
   sedIn('s/o/0/'), sedIn('s/o/0/g'), sedIn('s/e/E/2'), sedIn('s/e/E/2g'), sedIn('-n', 's/e/E/p'), sedIn('s/O/x/Ig'),
-  sedIn('s/\\(t\\)\\(h\\)/\\2\\1/'), sedIn('-E', 's/(\\w+) (\\w+)/\\2 \\1/'), sedIn('-r', 's/(o|e)+/_/g'), sedIn('s/o\\+/_/g'),
+  sedIn('s/\\(t\\)\\(h\\)/\\2\\1/'), sedIn('-E', 's/(\\w+) (\\w+)/\\2 \\1/'), sedIn('-r', 's/(o|e)+/_/g'),
+  sedIn('s/o\\+/_/g'),
   sedIn('s|o|/|g'), sedIn('s/[aeiou]/<&>/g'), sedIn('s/x*/-/g'), sedIn('s/e*/X/g'), sedIn('s/\\(o\\)/\\1\\1/g'),
-  sedIn('s/\\<./\\u&/g'), sedIn('s/\\bt/T/g'), sedIn('s/e\\b/E/g'), sedIn('s/.*/\\U&/'), sedIn('s/\\(.\\)\\(.*\\)/\\2\\l\\1/'),
-  sedIn('s/o/\\n/'), sedIn('s/ /\\t/'), sedIn('s/[/]/X/'), sedIn('s.o\\.t.X.'), sedIn('/two/s//2/'), sedIn('s/e/E/;s//#/'), sedIn('s//x/'), sedIn('-n', '//p'),
+  sedIn('s/\\<./\\u&/g'), sedIn('s/\\bt/T/g'), sedIn('s/e\\b/E/g'), sedIn('s/.*/\\U&/'),
+  sedIn('s/\\(.\\)\\(.*\\)/\\2\\l\\1/'),
+  sedIn('s/o/\\n/'), sedIn('s/ /\\t/'), sedIn('s/[/]/X/'), sedIn('s.o\\.t.X.'), sedIn('/two/s//2/'),
+  sedIn('s/e/E/;s//#/'), sedIn('s//x/'), sedIn('-n', '//p'),
   sedIn('-e', 's/one/1/', '-e', 's/two/2/'), sedIn('y/abcdefghij/ABCDEFGHIJ/'),
 ]);
 
@@ -287,7 +297,8 @@ cases('sed: addresses, ranges, !, blocks, and the other commands', [
   sedIn('-n', '/one/,/three/{/three/!p}'), sedIn('2{h;d};${G}'), sedIn('1!G;h;$!d'), sedIn(':a;N;$!ba;s/\\n/,/g'),
   sedIn('$!N;s/\\n/+/'), sedIn('N;P;D'), sedIn('n;d'), sedIn('z;s/^$/empty/'), sedIn('x;$!d;x'), sedIn('2{x;p;x}'),
   sedIn('-e', '2i\\', '-e', 'inserted'), sedIn('2a appended'), sedIn('2,3c changed'), sedIn('-e', '$a\\', '-e', 'end'),
-  sedIn('1i\\  lead'), sedIn('s/o/0/;ta;s/$/!/;:a'), sedIn('s/o/0/;Ta;s/$/!/;:a'), sedIn('#comment\np'), sedIn('p;p'), sedIn('l'),
+  sedIn('1i\\  lead'), sedIn('s/o/0/;ta;s/$/!/;:a'), sedIn('s/o/0/;Ta;s/$/!/;:a'), sedIn('#comment\np'), sedIn('p;p'),
+  sedIn('l'),
   { cmd: ['sed', '-n', 'l;l 5;l 0'], input: 'a\tb\\c\x01\xe9 ' + 'x'.repeat(150) + '\n' },
   { cmd: ['sed', '-n', 'l', 'bin.dat'] },
 ]);
@@ -318,7 +329,8 @@ cases('sort: byte order, -r -n -u -f -b -d -s, keys -k with -t and their options
   sortIn('-k2'), sortIn('-k2,2'), sortIn('-k2,2n'), sortIn('-k2n,2'), sortIn('-n', '-k2,2'), sortIn('-k3'), sortIn('-k1.2'),
   sortIn('-k1.2,1.2'), sortIn('-t', ' ', '-k2,2n'), sortIn('-t', ' ', '-k3r'), sortIn('-k2,2', '-u'), sortIn('-s', '-k2,2'),
   sortIn('-k1,1', '-k2,2nr'), sortIn('-k1b,1'), sortIn('-b', '-k1,1'),
-  { cmd: ['sort', 'notes.md', 'a.txt'] }, { cmd: ['sort', '-k3', 'notes.md'] }, { cmd: ['sort', '-t', ':', '-k2', 'notes.md'] },
+  { cmd: ['sort', 'notes.md', 'a.txt'] }, { cmd: ['sort', '-k3', 'notes.md'] },
+  { cmd: ['sort', '-t', ':', '-k2', 'notes.md'] },
   { cmd: ['sort', '-u', 'a.txt', 'hard', 'link'] }, { cmd: ['sort', 'b.txt', '-'], input: 'z\n' },
 ]);
 
@@ -358,7 +370,8 @@ cases("cut: GNU's messages for bad lists and options (exit 1)", [
 const TR_IN = 'Hello, World!\n\tTabs  and   spaces 123\nzzz aaa\n';
 const trIn = (...args: string[]): Case => ({ cmd: ['tr', ...args], input: TR_IN });
 cases('tr: ranges, classes, escapes, [c*n], -d -s -c -t', [
-  trIn('a-z', 'A-Z'), trIn('[:lower:]', '[:upper:]'), trIn('[:upper:][:lower:]', '[:lower:][:upper:]'), trIn('-d', '[:space:]'),
+  trIn('a-z', 'A-Z'), trIn('[:lower:]', '[:upper:]'), trIn('[:upper:][:lower:]', '[:lower:][:upper:]'),
+  trIn('-d', '[:space:]'),
   trIn('-d', 'a-z'), trIn('-cd', '[:alnum:]\\n'), trIn('-s', ' '), trIn('-s', '[:space:]'), trIn('-s', 'a-z', 'A-Z'),
   trIn('-ds', 'l', 'z'), trIn('-c', 'a-zA-Z', '\\n'), trIn('-cs', 'a-zA-Z', '\\n'), trIn('lo', '01'), trIn('a-z', 'x'),
   trIn('-t', 'a-z', 'xy'), trIn('\\t\\n', '_~'), trIn('[:digit:]', '#'), trIn('a-c', '[x*]'), trIn('a-f', '[x*2]y'),
@@ -369,8 +382,80 @@ cases('tr: ranges, classes, escapes, [c*n], -d -s -c -t', [
 cases("tr: GNU's messages for bad operands and sets (exit 1)", [
   { cmd: ['tr'] }, { cmd: ['tr', 'a'] }, { cmd: ['tr', '-d'] }, { cmd: ['tr', '-d', 'a', 'b'] }, { cmd: ['tr', '-ds', 'a'] },
   { cmd: ['tr', 'a', 'b', 'c'] }, { cmd: ['tr', 'z-a', 'x'] }, { cmd: ['tr', 'a', '[:digit:]'] },
-  { cmd: ['tr', '-c', 'a', '[:lower:]'] }, { cmd: ['tr', 'a', ''] }, { cmd: ['tr', '[:foo:]', 'x'] }, { cmd: ['tr', '[a*]', 'x'] },
+  { cmd: ['tr', '-c', 'a', '[:lower:]'] }, { cmd: ['tr', 'a', ''] }, { cmd: ['tr', '[:foo:]', 'x'] },
+  { cmd: ['tr', '[a*]', 'x'] },
   { cmd: ['tr', 'a-z', '[:upper:]'] }, { cmd: ['tr', '[:alpha:]', '[:upper:]'] },
+]);
+
+const testCmd = (...args: string[]): Case => ({ cmd: ['test', ...args] });
+const bracket = (...args: string[]): Case => ({ cmd: ['[', ...args] });
+cases('test and [: POSIX by the number of arguments, precedence beyond; file tests; GNU messages (exit 2)', [
+  testCmd(), testCmd(''), testCmd('-n'), testCmd('-z', ''), testCmd('x', '=', 'x'), testCmd('x', '==', 'y'),
+  testCmd('x', '!=', 'y'), testCmd('a', '<', 'b'), testCmd('1', '-eq', '01'),
+  testCmd(' 1 ', '-eq', '1'), testCmd('abc', '-eq', '1'), testCmd('1', '-eq'),
+  testCmd('-f', 'a.txt', '-a', '-d', 'sub'), testCmd('!', '-e', 'nope'),
+  testCmd('(', 'x', ')'), testCmd('(', 'x'), testCmd('x', 'y'), testCmd('-x', 'a.txt'), testCmd('-x', 'sub'),
+  testCmd('x', '-a'), testCmd('-q', 'x'), testCmd('a', 'b', 'c'),
+  testCmd('1', '-lt', '2', '-o', '3'), testCmd('99999999999999999999', '-gt', '1'), testCmd('-1', '-lt', '-01'),
+  testCmd('!'), testCmd('('), testCmd('(', ')'),
+  testCmd('-e'), testCmd('x', '-o', '(', 'y', ')', 'z'), testCmd('-h', 'link'), testCmd('-L', 'a.txt'),
+  testCmd('a.txt', '-nt', 'b.txt'), testCmd('a.txt', '-ot', 'nope'),
+  testCmd('a.txt', '-ef', 'hard'), testCmd('a.txt', '-ef', 'b.txt'), testCmd('-s', 'zero'), testCmd('-s', 'a.txt'),
+  testCmd('-r', 'nope'), testCmd('-w', 'a.txt'),
+  testCmd('-t', '1'), testCmd('1', '-eq', '2', '3'), testCmd('', '-o', ''), testCmd('!', '', '-a', ''),
+  testCmd('-l', 'x', '-eq', '1'), testCmd('x', '='),
+  testCmd('+1', '-eq', '1'), testCmd('1x', '-eq', '1'), testCmd('', '-eq', '0'), testCmd('!', 'x', '=', 'y'),
+  testCmd('!', '!', 'x'), testCmd('(', 'x', '-a', '', ')'),
+  testCmd('-d', 'dirlink', '-a', '!', '-h', 'sub', '-o', 'x'), testCmd('(', '(', 'x', ')', ')'),
+  testCmd('(', 'x', 'y', ')'), testCmd('-e', 'a.txt', '-a'),
+  testCmd('!', '!'), testCmd('-p', 'a.txt'), testCmd('-b', 'a.txt'), testCmd('-c', 'a.txt'), testCmd('-S', 'a.txt'),
+  testCmd('-e', 'broken'), testCmd('-h', 'broken'),
+  bracket(), bracket(']'), bracket('1'), bracket('1', ']'), bracket('-d', 'sub', ']'), bracket('x', '=', 'y', ']'),
+  bracket('(', '1', ')', ']'), bracket('a', 'b', ']'),
+]);
+
+const printfCmd = (...args: string[]): Case => ({ cmd: ['printf', ...args] });
+cases('printf: conversions, flags, widths, escapes, %b, the format reused, bad numbers', [
+  printfCmd(), printfCmd('%d\\n', '12abc'), printfCmd('%d\\n', 'abc'), printfCmd('%d %s\\n', '1'),
+  printfCmd('%s|', 'a', 'b', 'c'), printfCmd('x\\n', 'extra'),
+  printfCmd(
+    '%5.2f|%-5d|%05d|%+d|% d|%x|%X|%o|%#x|%#o|%e|%g|%E|%G\\n',
+    ...['3.14159', '42', '42', '42', '42', '255', '255', '8', '255', '8', '12345.678', '0.0001234', '1e10', '1e-10'],
+  ),
+  printfCmd('%c%c|\\n', 'hello', ''), printfCmd('%b\\n', 'a\\tb\\0101\\c', 'no'),
+  printfCmd('\\101\\x41\\0101\\e\\q%%\\n'), printfCmd('%d\\n', "'A", '"B', '0x1F', '010', '-5', ' 7'),
+  printfCmd('%u\\n', '-1'), printfCmd('%i\\n', '99999999999999999999'), printfCmd('%z'), printfCmd('%'),
+  printfCmd('%5%|\\n'), printfCmd('%.3s|%*d|%-*d|%.*f\\n', 'abcdef', '5', '1', '4', '2', '3', '2.71828'),
+  printfCmd('%f\\n', 'abc'), printfCmd('%f\\n', '1.5x'), printfCmd('%d\\n', ''), printfCmd('%s\\n'),
+  printfCmd('%ld %hd %lld\\n', '1', '2', '3'), printfCmd('\\c'), printfCmd('a\\'), printfCmd('%b', 'x\\'),
+  printfCmd('%08.3f|%-8.3e|\\n', '-3.14159', '1234.5'), printfCmd('%x\\n', '-1'),
+  printfCmd('%.0f %.0f\\n', '0.5', '1.5'), printfCmd('%s %d\\n', 'a', '1', 'b'),
+  printfCmd('%5c|%-3c|\\n', 'x', 'y'), printfCmd('%#.3g|%g|%g\\n', '1', '100000', '1000000'),
+  printfCmd('%d\\n', '1e3'), printfCmd('%d\\n', '1.5'), printfCmd('%d\\n', '+5', ' -3 '),
+  printfCmd('%-6s|%6s|\\n', 'ab', 'cd'), printfCmd('%.2d|%.0d|\\n', '5', '0'), printfCmd('%b|%5b|\\n', 'x\\ny', 'ab'),
+  printfCmd('%b|\\n', 'x\\ny\\\\z'), printfCmd('\\"\\\\\\a\\b\\f\\r\\t\\v\\n'), printfCmd('%s', 'no newline'),
+  printfCmd('--', '%s\\n', 'dashes'), printfCmd('-%s-\\n', 'x'), printfCmd('%i %o\\n', '0755', '0755'),
+  printfCmd('%F %G\\n', '1.5', '0.00001'),
+]);
+
+const seqCmd = (...args: string[]): Case => ({ cmd: ['seq', ...args] });
+cases('seq, basename, dirname, yes: operands, -w -s, decimals, errors', [
+  seqCmd(), seqCmd('3'), seqCmd('2', '5'), seqCmd('5', '2'), seqCmd('1', '2', '9'), seqCmd('10', '-3', '1'),
+  seqCmd('0', '0', '1'), seqCmd('-w', '8', '11'), seqCmd('-w', '-3', '2'),
+  seqCmd('-s,', '3'), seqCmd('-s', '', '3'), seqCmd('x'), seqCmd('1', '2', '3', '4'), seqCmd('1.5', '3'),
+  seqCmd('1', '0.5', '3'), seqCmd('-w', '1', '0.5', '3'),
+  seqCmd('0.1', '0.1', '0.5'), seqCmd('-2'), seqCmd('--', '-2', '0'), seqCmd('1e2', '1e2'), seqCmd('2', '1', '1'),
+  seqCmd('-s:', '-w', '9', '10'), seqCmd(' 3'),
+  seqCmd('3 '), seqCmd('1', '-1'), seqCmd('0x10', '0x12'), seqCmd('1', 'nan'), seqCmd('-5', '-2'),
+  seqCmd('-1', '0.25', '0'), seqCmd('--separator=+', '3'), seqCmd('-q'),
+  { cmd: ['basename'] }, { cmd: ['basename', 'a', 'b', 'c'] }, { cmd: ['basename', '/'] }, { cmd: ['basename', '//'] },
+  { cmd: ['basename', '///a//'] }, { cmd: ['basename', 'a/b/'] }, { cmd: ['basename', 'a'] }, { cmd: ['basename', ''] },
+  { cmd: ['basename', 'a/b.txt', '.txt'] }, { cmd: ['basename', 'b.txt', 'b.txt'] },
+  { cmd: ['basename', '-a', 'x/y', 'z/w'] },
+  { cmd: ['basename', '-s', '.c', 'a.c', 'b.c', 'c'] }, { cmd: ['basename', '-z', 'a/b'] },
+  { cmd: ['basename', '--', '-x'] },
+  { cmd: ['dirname'] }, { cmd: ['dirname', '/', '//', '///a//', 'a/b/', 'a', '', '/a', '//a', 'a//b', './', '..', 'a/b/c'] },
+  { cmd: ['dirname', '-z', 'a/b'] }, { cmd: ['yes', '-x'] }, { cmd: ['yes', '--bogus'] },
 ]);
 
 cases('find: -name globs, -type, -maxdepth, !, -o, errors (directory order normalised)', [
@@ -591,6 +676,25 @@ changes('tee: stdout and files, -a appends, files that cannot be written', [
   { cmd: ['sort', '-o', 'a.txt', 'a.txt', 'notes.md'] },
   { cmd: ['uniq', 'a.txt', 'out'] },
 ]);
+
+// A reader that goes away (head) makes the next write fail with EPIPE: commands that write in a
+// loop stop then, with status 1 and no message (GNU's die of SIGPIPE, which WASI does not have).
+test('yes and seq stop when their reader goes away (EPIPE), in the sandbox and under node:wasi', async () => {
+  for (const [cmd, want] of [
+    [['yes'], 'y\ny\n'],
+    [['yes', 'a', 'b'], 'a b\na b\n'],
+    [['seq', '1000000000000'], '1\n2\n'],
+  ] as const) {
+    for (const [where, r] of [
+      ['sandbox', await boxHead(img, [...cmd], 2)],
+      ['node:wasi', await wasiHead([...cmd], hostRoot, 2)],
+    ] as const) {
+      assert.is(r.status, 1, `${cmd.join(' ')} (${where}): stopped with status 1 (${r.stderr})`);
+      assert.is(r.stderr, '', `${cmd.join(' ')} (${where}): no message`);
+      assert.is(r.head, want, `${cmd.join(' ')} (${where})`);
+    }
+  }
+});
 
 test('touch sets the modification time to now', () => {
   const root = hostTree();
