@@ -17,6 +17,29 @@ int wasmbox_spawn(const char *path, size_t path_len,
                   const char *cwd, size_t cwd_len,
                   const int *fds, int *status_out);
 
+// Like wasmbox_spawn, but returns as soon as the child has started (suspendable hosts: it runs on
+// beside the caller; others: it has run to completion) and stores a handle for wasmbox_wait.
+// Children and their parent share pipes; a parent should wait for every child it starts.
+__attribute__((import_module("wasmbox"), import_name("start")))
+int wasmbox_start(const char *path, size_t path_len,
+                  const char *argv_buf, size_t argv_buf_len, size_t argc,
+                  const char *env_buf, size_t env_buf_len, size_t envc,
+                  const char *cwd, size_t cwd_len,
+                  const int *fds, int *handle_out);
+
+// Waits until the child of a handle from wasmbox_start has ended and stores its exit status; the
+// handle is then gone. Returns 0 or a WASI errno (ECHILD: no such handle).
+__attribute__((import_module("wasmbox"), import_name("wait")))
+int wasmbox_wait(int handle, int *status_out);
+
+// Makes a pipe: fds[0] reads what fds[1] writes. flags: 0, or WASMBOX_PIPE_UNBOUNDED for a pipe
+// whose writer never waits for room (a here-document written before its reader starts). A write
+// to a pipe whose read end is closed everywhere ends the writer with status 141 (SIGPIPE).
+// Returns 0 or a WASI errno (ENOSYS: the host has no pipes).
+enum { WASMBOX_PIPE_UNBOUNDED = 1 };
+__attribute__((import_module("wasmbox"), import_name("pipe")))
+int wasmbox_pipe(int fds[2], unsigned flags);
+
 // Which layer serves an absolute path, and its mode, uid and gid (host/process.ts documents the
 // 32-byte result). Returns 0 or a WASI errno.
 struct wasmbox_layer_info {

@@ -302,6 +302,47 @@ export function parseArgs(argv: string[]): CliOptions {
   return opts;
 }
 
+/** Shells: a command run by one of these may build pipelines. */
+const SHELLS = new Set(['sh', 'ash', 'dash', 'bash']);
+
+/**
+ * Whether this run should have its guests suspendable (JSPI), so that a pipeline's stages run side
+ * by side: when the command is a shell that may build one (an interactive or script shell, or
+ * `sh -c` with a '|' or '&' in its text), or the built-in demo. Without it a pipeline still works,
+ * stage after stage (host/pipes.ts). Other commands start without the cost of starting Node again.
+ */
+function wantsPipelines(opts: CliOptions): boolean {
+  const cmd = opts.command ?? [];
+  if (cmd.length === 0) return opts.image === defaultImage();
+  if (!SHELLS.has(path.posix.basename(cmd[0]))) return false;
+  const c = cmd.indexOf('-c');
+  return c < 0 || c + 1 >= cmd.length || /[|&]/.test(cmd[c + 1]);
+}
+
+/**
+ * Runs this command again in a Node with JSPI (it must be on from the start of the process:
+ * turning it on later crashes V8's collector), once, passing signals on; resolves with nothing
+ * after setting the exit code. Returns false when this Node cannot have it.
+ */
+async function restartWithJspi(): Promise<boolean> {
+  if (process.env.WASMBOX_JSPI_RESTART) return false;
+  const env = { ...process.env, WASMBOX_JSPI_RESTART: '1' };
+  const child = spawn(process.execPath, [jspi.FLAG, ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env });
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  const forward = (sig: NodeJS.Signals) => child.kill(sig); // it cleans up and exits 130/143
+  for (const sig of signals) process.on(sig, forward);
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => {
+    child.on('error', (e) => {
+      process.stderr.write(`${PROJECT}: cannot start Node again with ${jspi.FLAG}: ${e.message}\n`);
+      process.exit(125);
+    });
+    child.on('exit', (c, sig) => resolve([c, sig]));
+  });
+  for (const sig of signals) process.off(sig, forward);
+  process.exitCode = code ?? 128 + (signal === 'SIGTERM' ? 15 : signal === 'SIGHUP' ? 1 : 2);
+  return true;
+}
+
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
   const interactive = process.stderr.isTTY;
@@ -313,7 +354,17 @@ async function main(): Promise<void> {
       await replicas(opts);
       return;
     }
-    const r = await run(opts);
+    if (opts.replicas === undefined && wantsPipelines(opts)) {
+      if (jspi.available()) opts.suspend = true;
+      else if (process.env.WASMBOX_JSPI !== '0' && (await restartWithJspi())) return;
+    }
+    // every guest waiting on a pipe or a child that cannot come: nothing is left to run
+    const stuck = () => {
+      process.stderr.write(`${PROJECT}: every process in the sandbox waits for another (a pipe nobody writes or reads); stopped\n`);
+      process.exit(125);
+    };
+    process.on('beforeExit', stuck);
+    const r = await run(opts).finally(() => process.off('beforeExit', stuck));
     if (opts.stats) {
       for (const [k, v] of Object.entries(r.stats)) process.stderr.write(`${PROJECT}: stats: ${k} ${v}\n`);
     }
@@ -342,26 +393,8 @@ async function replicas(opts: CliOptions): Promise<void> {
     if (bad !== undefined) fail(`${flag}: not with --replicas`);
   }
   if ((opts.perThread ?? 1) > 1 && !jspi.available()) {
-    // JSPI has to be on from the start of the process (turning it on later crashes V8's collector):
-    // run again, with the flag, once
-    if (process.env.WASMBOX_JSPI_RESTART) {
-      throw new SandboxError(`${PROJECT}: --per-thread above 1 needs WebAssembly JSPI as Node 20 has it (${jspi.FLAG}); this Node (${process.version}) does not provide it`, 125);
-    }
-    const env = { ...process.env, WASMBOX_JSPI_RESTART: '1' };
-    const child = spawn(process.execPath, [jspi.FLAG, ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env });
-    const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-    const forward = (sig: NodeJS.Signals) => child.kill(sig); // it cleans up and exits 130/143
-    for (const sig of signals) process.on(sig, forward);
-    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => {
-      child.on('error', (e) => {
-        process.stderr.write(`${PROJECT}: --per-thread: cannot start Node with ${jspi.FLAG}: ${e.message}\n`);
-        process.exit(125);
-      });
-      child.on('exit', (c, sig) => resolve([c, sig]));
-    });
-    for (const sig of signals) process.off(sig, forward);
-    process.exitCode = code ?? 128 + (signal === 'SIGTERM' ? 15 : signal === 'SIGHUP' ? 1 : 2);
-    return;
+    if (await restartWithJspi()) return;
+    throw new SandboxError(`${PROJECT}: --per-thread above 1 needs WebAssembly JSPI as Node 20 has it (${jspi.FLAG}); this Node (${process.version}) does not provide it`, 125);
   }
   const r = await runReplicas({ ...opts, image: opts.image!, replicas: opts.replicas });
   const counts = new Map<number, number>();

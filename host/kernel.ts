@@ -39,6 +39,8 @@ export interface KernelExports {
   proc_create(stdinType: number, stdoutType: number, stderrType: number): number;
   proc_destroy(pid: number): void;
   proc_create_child(parent: number, fd0: number, fd1: number, fd2: number): number;
+  proc_add_stream(pid: number, stream: number, write: number, filetype: number): number;
+  dev_node(len: number, rdev: number): number;
   fd_poll(pid: number, fd: number): number;
   [name: string]: any;
 }
@@ -58,6 +60,8 @@ export class Kernel {
   u32: Uint32Array;
   dv: DataView;
   panicMessage = '';
+  /** Told when the kernel has closed the last fd of a pipe end (host/pipes.ts); ids from Stream.FIRST_PIPE. */
+  onStreamRelease: ((id: number) => void) | null = null;
 
   /** `module` is kernel.wasm compiled (host/kernel-node.ts loads it in Node; the browser fetches it). */
   /** The gofer transport, for the glue's Seg.Host transfers. */
@@ -157,6 +161,9 @@ export class Kernel {
           const u8 = self.view();
           if ((ptr & 3) !== 0 || ptr + count * 4 > u8.length) fsErr('fs_release');
           filestore.release(new Uint32Array(u8.buffer, ptr, count));
+        },
+        stream_release(id: number): void {
+          self.onStreamRelease?.(id >>> 0);
         },
         now_us: () => Math.floor((timeOrigin + perf.now()) * 1000),
         kernel_panic(msg: number, len: number, file: number, fileLen: number, line: number, col: number): void {

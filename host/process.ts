@@ -34,6 +34,7 @@ import { E } from '../kernel/wasi/errno';
 import type { Filestore } from './filestore';
 import { ExitSignal, GuestProcess, type Streams } from './glue';
 import * as jspi from './jspi';
+import type { PipeStreams } from './pipes';
 import { Kernel, KernelFault } from './kernel';
 import { MemoryLimitError, capMemory } from './wasm-limits';
 
@@ -83,6 +84,11 @@ export interface ProcessHost {
    * sandbox's --timeout). It may throw ExitSignal to end the process there.
    */
   expire?(): void;
+  /**
+   * Optional: the sandbox's pipes (host/pipes.ts), whose streams are `streams`; without them
+   * `wasmbox.pipe` answers ENOSYS.
+   */
+  pipes?: PipeStreams;
   /** Optional: told when a child starts (+1) and when it has ended (-1). */
   onChild?(delta: 1 | -1): void;
 }
@@ -248,6 +254,9 @@ export function runModule(host: ProcessHost, proc: GuestProcess, module: WebAsse
   const wasmbox = guard(
     {
       spawn: (...a: number[]) => spawn(host, proc, depth, a),
+      start: (...a: number[]) => startImport(host, proc, depth, a),
+      wait: (h: number, st: number) => wait(proc, h, st),
+      pipe: (fds: number, flags: number) => pipe(host, proc, fds, flags),
       ...proc.wasmboxImports(),
     },
     check,
@@ -266,6 +275,7 @@ export function runModule(host: ProcessHost, proc: GuestProcess, module: WebAsse
       const points: jspi.SuspendPoint[] = [
         { module: 'wasi_snapshot_preview1', name: 'poll_oneoff', params: 4, fn: wasi.poll_oneoff },
         { module: 'wasmbox', name: 'spawn', params: 12, fn: wasmbox.spawn },
+        { module: 'wasmbox', name: 'wait', params: 2, fn: wasmbox.wait },
       ];
       const streams = proc.hostStreams;
       if (streams.readAsync && streams.writeAsync) {
@@ -343,13 +353,22 @@ function endStatus(host: ProcessHost, argv0: string, e: unknown): number {
 
 const dec = new TextDecoder();
 
-/** The `wasmbox.spawn` import (see the header). */
-function spawn(host: ProcessHost, parent: GuestProcess, depth: number, a: number[]): number | Promise<number> {
-  const [pathP, pathL, argvP, argvL, argc, envP, envL, envc, cwdP, cwdL, fdsP, statusP] = a.map((x) => x >>> 0);
+/** A child started by `wasmbox.start` and not yet waited for: its status, or the promise of it. */
+type Started = number | Promise<number>;
+const startedOf = new WeakMap<GuestProcess, Map<number, Started>>();
+let nextHandle = 1;
+
+/**
+ * Starts a child from the 11 spawn arguments (path .. fds): returns an errno, or its status (it has
+ * run to completion) or the promise of it (suspendable: it was put aside at its first wait and runs
+ * on). The child's kernel process is destroyed when it ends.
+ */
+function startChild(host: ProcessHost, parent: GuestProcess, depth: number, a: number[]): { errno: number } | { status: Started } {
+  const [pathP, pathL, argvP, argvL, argc, envP, envL, envc, cwdP, cwdL, fdsP] = a.map((x) => x >>> 0);
   const mem = parent.memoryBytes();
   const inMem = (p: number, l: number) => p + l <= mem.length;
-  if (!inMem(pathP, pathL) || !inMem(argvP, argvL) || !inMem(envP, envL) || !inMem(cwdP, cwdL) || !inMem(fdsP, 12) || !inMem(statusP, 4)) {
-    return E.FAULT;
+  if (!inMem(pathP, pathL) || !inMem(argvP, argvL) || !inMem(envP, envL) || !inMem(cwdP, cwdL) || !inMem(fdsP, 12)) {
+    return { errno: E.FAULT };
   }
   const strings = (p: number, l: number, n: number): string[] | null => {
     const out = dec.decode(mem.subarray(p, p + l)).split('\0');
@@ -359,44 +378,103 @@ function spawn(host: ProcessHost, parent: GuestProcess, depth: number, a: number
   const name = dec.decode(mem.subarray(pathP, pathP + pathL));
   const argv = strings(argvP, argvL, argc);
   const env = strings(envP, envL, envc);
-  if (!argv || !env || argc === 0 || name === '') return E.INVAL;
-  if (depth + 1 >= MAX_DEPTH) return E.AGAIN;
+  if (!argv || !env || argc === 0 || name === '') return { errno: E.INVAL };
+  if (depth + 1 >= MAX_DEPTH) return { errno: E.AGAIN };
   const cwd = dec.decode(mem.subarray(cwdP, cwdP + cwdL));
   const dv = new DataView(mem.buffer, mem.byteOffset);
   const fds = [dv.getInt32(fdsP, true), dv.getInt32(fdsP + 4, true), dv.getInt32(fdsP + 8, true)];
   const k = host.kernel.exports;
   const pid = k.proc_create_child(parent.pid, fds[0], fds[1], fds[2]);
-  if (pid < 0) return -pid;
+  if (pid < 0) return { errno: -pid };
   const childEnv = cwd ? [...env.filter((kv) => !kv.startsWith('PWD=')), `PWD=${cwd}`] : env;
   // host.streams: the streams of the process tree this host runs (the top process may have a variant
   // of them: the browser's shell reads the terminal without the Ctrl-C check its children have)
   const child = new GuestProcess(host.kernel, host.filestore, pid, argv, childEnv, host.streams);
-  const done = (status: number): number => {
-    const after = parent.memoryBytes();
-    new DataView(after.buffer, after.byteOffset).setInt32(statusP, status, true);
-    return 0;
+  const end = () => {
+    k.proc_destroy(pid);
+    host.onChild?.(-1);
   };
-  let pending: Promise<number> | null = null;
   host.onChild?.(1);
+  let status: Started;
   try {
-    let status: number | Promise<number>;
-    try {
-      status = runModule(host, child, loadProgram(child, name, childEnv, cwd, host.memoryLimit), argv[0], depth + 1);
-    } catch (e) {
-      if (e instanceof ExecError) return e.errno;
-      throw e;
-    }
-    if (typeof status === 'number') return done(status);
-    // suspendable: the parent waits, put aside, until the child has finished
-    pending = status.then(done).finally(() => {
-      k.proc_destroy(pid);
-      host.onChild?.(-1);
-    });
-    return pending;
-  } finally {
-    if (!pending) {
-      k.proc_destroy(pid);
-      host.onChild?.(-1);
-    }
+    status = runModule(host, child, loadProgram(child, name, childEnv, cwd, host.memoryLimit), argv[0], depth + 1);
+  } catch (e) {
+    end();
+    if (e instanceof ExecError) return { errno: e.errno };
+    throw e;
   }
+  if (typeof status === 'number') end();
+  else status = status.finally(end);
+  return { status };
+}
+
+/** Stores a child's status in the caller's memory (which may have grown meanwhile). */
+function putStatus(parent: GuestProcess, at: number, status: number): number {
+  const mem = parent.memoryBytes();
+  if (at + 4 > mem.length) return E.FAULT;
+  new DataView(mem.buffer, mem.byteOffset).setInt32(at, status, true);
+  return 0;
+}
+
+/** The `wasmbox.spawn` import (see the header): start, then wait. */
+function spawn(host: ProcessHost, parent: GuestProcess, depth: number, a: number[]): number | Promise<number> {
+  const statusP = a[11] >>> 0;
+  if (statusP + 4 > parent.memoryBytes().length) return E.FAULT;
+  const r = startChild(host, parent, depth, a);
+  if ('errno' in r) return r.errno;
+  // suspendable: the parent waits, put aside, until the child has finished
+  return typeof r.status === 'number' ? putStatus(parent, statusP, r.status) : r.status.then((s) => putStatus(parent, statusP, s));
+}
+
+/** The `wasmbox.start` import: spawn's arguments with a handle for `wait` in place of the status. */
+function startImport(host: ProcessHost, parent: GuestProcess, depth: number, a: number[]): number {
+  const handleP = a[11] >>> 0;
+  if (handleP + 4 > parent.memoryBytes().length) return E.FAULT;
+  let started = startedOf.get(parent);
+  if (!started) startedOf.set(parent, (started = new Map()));
+  if (started.size >= 1024) return E.AGAIN;
+  const r = startChild(host, parent, depth, a);
+  if ('errno' in r) return r.errno;
+  const handle = nextHandle++ & 0x7fffffff || nextHandle++;
+  started.set(handle, r.status);
+  return putStatus(parent, handleP, handle);
+}
+
+/** The `wasmbox.wait` import: the status of a started child, once it has ended (ECHILD: no such handle). */
+function wait(parent: GuestProcess, handle: number, statusP: number): number | Promise<number> {
+  statusP >>>= 0;
+  const started = startedOf.get(parent);
+  const s = started?.get(handle);
+  if (s === undefined) return E.CHILD;
+  if (statusP + 4 > parent.memoryBytes().length) return E.FAULT;
+  started!.delete(handle);
+  return typeof s === 'number' ? putStatus(parent, statusP, s) : s.then((st) => putStatus(parent, statusP, st));
+}
+
+/** The `wasmbox.pipe` import: a new pipe, its read fd then its write fd stored at fdsP (flags: 1 = unbounded). */
+function pipe(host: ProcessHost, parent: GuestProcess, fdsP: number, flags: number): number {
+  fdsP >>>= 0;
+  const pipes = host.pipes;
+  if (!pipes) return E.NOSYS;
+  if (fdsP + 8 > parent.memoryBytes().length) return E.FAULT;
+  if ((flags & ~1) !== 0) return E.INVAL;
+  const k = host.kernel.exports;
+  const [r, w] = pipes.make((flags & 1) !== 0);
+  const rfd = k.proc_add_stream(parent.pid, r, 0, pipes.filetype(r));
+  if (rfd < 0) {
+    pipes.release(r);
+    pipes.release(w);
+    return -rfd;
+  }
+  const wfd = k.proc_add_stream(parent.pid, w, 1, pipes.filetype(w));
+  if (wfd < 0) {
+    pipes.release(w);
+    k.fd_close(parent.pid, rfd); // releases the read end
+    return -wfd;
+  }
+  const mem = parent.memoryBytes();
+  const dv = new DataView(mem.buffer, mem.byteOffset);
+  dv.setInt32(fdsP, rfd, true);
+  dv.setInt32(fdsP + 4, wfd, true);
+  return 0;
 }

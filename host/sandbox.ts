@@ -19,7 +19,7 @@ import type { ImageConfig } from '../gofer/image/index';
 import { MSG_NAMES } from '../gofer/protocol/messages';
 import { createGofer, type GoferConfig } from '../gofer/setup';
 import type { GoferWorkerMessage } from '../gofer/worker';
-import { Io } from '../kernel/abi';
+import { Io, Stream } from '../kernel/abi';
 import { E } from '../kernel/wasi/errno';
 import { MemoryFilestore, type Filestore } from './filestore';
 import { SELF_PREFIX, openFilestore, selfFileName } from './filestore-file';
@@ -31,6 +31,7 @@ import { ExitSignal, GuestProcess, type Streams } from './glue';
 import { Kernel, KernelFault, type GoferTransport } from './kernel';
 import { kernelFile, kernelModule } from './kernel-node';
 import { ExecError, errnoText, loadProgram, runModule, type ProcessHost } from './process';
+import { PipeStreams } from './pipes';
 import { HostStreams } from './streams';
 import { AGENT_DATA, Agent, O_CREAT, O_TRUNC } from './agent';
 
@@ -247,6 +248,43 @@ function mountAll(kernel: Kernel, volumes: Volume[], firstVolume: number, tmpfs:
     kernel.view().set(bytes, kernel.io + Io.PATH1);
     const e = m.mount(bytes.length);
     if (e !== 0) throw setupError(`${m.what}: cannot mount: ${errnoText(e)}`);
+  }
+}
+
+/** The size of the tmpfs at /dev, as Docker's (65536k). */
+const DEV_SIZE = 64 << 20;
+
+/** The devices Docker's /dev has that WASI programs can use (host/pipes.ts serves them). */
+const DEVICES: [string, number][] = [
+  ['null', Stream.DEV_NULL],
+  ['zero', Stream.DEV_ZERO],
+  ['full', Stream.DEV_FULL],
+  ['random', Stream.DEV_RANDOM],
+  ['urandom', Stream.DEV_RANDOM],
+  ['stdin', Stream.DEV_FD0],
+  ['stdout', Stream.DEV_FD0 + 1],
+  ['stderr', Stream.DEV_FD0 + 2],
+];
+
+/**
+ * /dev as `docker run` makes it: the character devices above and /dev/shm, in the tmpfs mounted
+ * there (or in what the user mounted at /dev; a host directory there is left as it is).
+ */
+function makeDevices(kernel: Kernel, filestore: Filestore): void {
+  const k = kernel.exports;
+  for (const [name, rdev] of DEVICES) {
+    const bytes = new TextEncoder().encode(`/dev/${name}`);
+    kernel.view().set(bytes, kernel.io + Io.PATH1);
+    const e = k.dev_node(bytes.length, rdev);
+    if (e === E.PERM) return; // a host directory mounted at /dev: its own devices, if any
+    if (e !== 0 && e !== E.EXIST) throw setupError(`/dev/${name}: cannot make it: ${errnoText(e)}`);
+  }
+  const agent = new Agent(kernel, filestore);
+  try {
+    const e = agent.mkdir('/dev/shm');
+    if (e !== 0 && e !== E.EXIST) throw setupError(`/dev/shm: cannot make it: ${errnoText(e)}`);
+  } finally {
+    agent.destroy();
   }
 }
 
@@ -669,7 +707,10 @@ export async function openSandbox(opts: RunOptions, cleanup = new Cleanup()): Pr
     if (se === 0 && mode.kind === 'none') se = k.mount_root_remote(1, TTL_EXCLUSIVE);
     if (se !== 0) throw setupError(`cannot mount the root file system: ${errnoText(se)}`);
     k.kernel_set_inode_limit(opts.inodes ?? 4_000_000);
-    mountAll(kernel, volumes, firstVolume, opts.tmpfs ?? [], opts.volumeCacheMs ?? 1000);
+    const userDev = [...volumes, ...(opts.tmpfs ?? [])].some((m) => m.guest.replace(/\/+$/, '') === '/dev');
+    const tmpfs = userDev ? opts.tmpfs ?? [] : [...(opts.tmpfs ?? []), { guest: '/dev', mode: 0o755, sizeBytes: DEV_SIZE, readonly: false }];
+    mountAll(kernel, volumes, firstVolume, tmpfs, opts.volumeCacheMs ?? 1000);
+    makeDevices(kernel, filestore);
     if (opts.files?.length) copyFilesIn(kernel, filestore, opts.files);
     const config = noneConfig ?? goferConfig;
     // as `docker run`, a working directory that is not there yet is made (before the root turns read-only)
@@ -728,7 +769,16 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     const argv = commandLine(config, opts);
     if (argv.length === 0) throw setupError('no command specified (the image has no Entrypoint or Cmd)');
     const { env, workdir } = processEnv(config, opts);
-    const streams = opts.streams ?? new HostStreams();
+    const baseStreams = opts.streams ?? new HostStreams();
+    const report = (line: string) => {
+      // on the sandbox's own stderr: with --replicas, prefixed with its number like its other lines
+      const b = new TextEncoder().encode(`${PROJECT}: ${line}\n`);
+      baseStreams.write(2, b, 0, b.length);
+    };
+    // pipes between the guests (wasmbox.pipe): stages side by side when they run suspendable
+    const pipes = new PipeStreams(baseStreams, opts.suspend === true, report);
+    kernel.onStreamRelease = (id) => pipes.release(id);
+    const streams: Streams = pipes;
     for (const w of sb.warnings) {
       const b = new TextEncoder().encode(`${PROJECT}: warning: ${w}\n`);
       streams.write(2, b, 0, b.length);
@@ -743,11 +793,8 @@ export async function run(opts: RunOptions): Promise<RunResult> {
       kernel,
       filestore,
       streams,
-      // on the sandbox's own stderr: with --replicas, prefixed with its number like its other lines
-      report: (line) => {
-        const b = new TextEncoder().encode(`${PROJECT}: ${line}\n`);
-        streams.write(2, b, 0, b.length);
-      },
+      pipes,
+      report,
       run: (start) => guardedRun(start, opts.timeoutSec),
       suspend: clock?.sleep,
       expire: clock?.expire,

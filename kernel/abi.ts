@@ -107,9 +107,21 @@ export const enum Page {
   CHUNK_PAGES = 262144,
 }
 
-/** Host stream ids a process starts with at fds 0, 1 and 2. */
+/**
+ * Host stream ids a process starts with at fds 0, 1 and 2. Ids from FIRST_PIPE up are the ends of
+ * pipes the host made (wasmbox.pipe): the kernel tells the host (stream_release) when the last fd
+ * of such an end is closed, so that the other end sees end of input or a broken pipe.
+ */
 export const enum Stream {
   STDIN = 0,
   STDOUT = 1,
   STDERR = 2,
+  /** The devices of /dev, served by the host: null, zero, full, random (and urandom). */
+  DEV_NULL = 8,
+  DEV_ZERO = 9,
+  DEV_FULL = 10,
+  DEV_RANDOM = 11,
+  /** Not streams: /dev/stdin, /dev/stdout and /dev/stderr open the opener's own fd 0, 1 or 2 again. */
+  DEV_FD0 = 12,
+  FIRST_PIPE = 16,
 }

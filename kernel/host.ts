@@ -30,6 +30,10 @@ export declare function fs_shrink(pages: u32): u32;
 @external("host", "fs_release")
 export declare function fs_release(pages: usize, count: u32): void;
 
+/** The last fd of host stream `id` (a pipe end, id >= Stream.FIRST_PIPE) has been closed. */
+@external("host", "stream_release")
+export declare function stream_release(id: u32): void;
+
 /** Wall-clock time in microseconds since the Unix epoch (f64, to avoid a BigInt per call). */
 @external("host", "now_us")
 export declare function now_us(): f64;

@@ -82,7 +82,9 @@ async function buildGuests() {
     const files = { ...headers, [f]: fs.readFileSync(src) };
     let result;
     try {
-      result = await runClang(['clang', '-O2', '-Wall', '-Werror', f, '-o', `${name}.wasm`], files, {
+      // the shell recurses through nested commands, functions and $(...): a stack of 1 MiB, not 64 KiB
+      const stack = name === 'sh' ? ['-Wl,-z,stack-size=1048576'] : [];
+      result = await runClang(['clang', '-O2', '-Wall', '-Werror', ...stack, f, '-o', `${name}.wasm`], files, {
         stderr: (b) => b && process.stderr.write(b),
       });
     } catch (e) {

@@ -98,6 +98,8 @@ export class Inode {
   dev: u32;
   /** For an object of the image: the index + 1 of the layer that supplied it (0 otherwise). Immutable. */
   layer: u32;
+  /** Character device made by the host (dev_node): what it opens as (abi.ts Stream.DEV_*); 0: nothing. */
+  rdev: u32;
   /** A mount point: the root of what is mounted here, or null. */
   mounted: Inode | null;
   /** Remote: attributes and the cached name are trusted until this time (ns). */

@@ -353,6 +353,11 @@ export function fd_seek(pid: u32, fd: u32, offset: i64, whence: u32): u32 {
   if (e) return e;
   const f = curFile;
   const n = f.inode;
+  if (f.kind == FK.STREAM) {
+    if (n === null) return E.SPIPE;
+    res64(0, 0); // a device of /dev: Linux's lseek succeeds and stays at 0
+    return 0;
+  }
   if (n === null) return E.SPIPE;
   // a directory has neither right: WASI's answer to seeking one (Linux's lseek would succeed)
   if (lacks(f, <u64>R.FD_SEEK) && (offset != 0 || whence != Whence.CUR || lacks(f, <u64>R.FD_TELL))) return E.NOTCAPABLE;
@@ -380,6 +385,10 @@ export function fd_tell(pid: u32, fd: u32): u32 {
   const e = getFile(pid, fd);
   if (e) return e;
   if (curFile.inode === null) return E.SPIPE;
+  if (curFile.kind == FK.STREAM) {
+    res64(0, 0);
+    return 0;
+  }
   if (lacks(curFile, <u64>R.FD_TELL)) return E.NOTCAPABLE;
   res64(0, curFile.offset);
   return 0;
@@ -388,7 +397,8 @@ export function fd_tell(pid: u32, fd: u32): u32 {
 function readAt(f: File, off: u64, len: u32, advance: bool): u32 {
   planBegin();
   const n = f.inode;
-  if (n === null) {
+  if (f.kind == FK.STREAM || n === null) {
+    // stdio, a pipe, or a device of /dev: the host moves the bytes
     if (!(f.access & Access.READ)) return E.BADF;
     if (lacks(f, <u64>R.FD_READ)) return E.NOTCAPABLE;
     planStream(f.stream, len);
@@ -434,7 +444,7 @@ function writeAt(f: File, off: u64, len: u32, advance: bool): u32 {
   planBegin();
   const n = f.inode;
   if (!(f.access & Access.WRITE)) return E.BADF;
-  if (n === null) {
+  if (f.kind == FK.STREAM || n === null) {
     if (lacks(f, <u64>R.FD_WRITE)) return E.NOTCAPABLE;
     planStream(f.stream, len);
     planEnd(0);
@@ -821,6 +831,7 @@ export function path_open(pid: u32, fd: u32, dirflags: u32, len: u32, oflags: u3
       }
     }
   }
+  if (n.kind == Filetype.CHARACTER_DEVICE) return openDevice(n, access, granted, fdflags);
   const kindRights: u64 = n.kind == Filetype.DIRECTORY ? <u64>R.DIR : <u64>R.FILE;
   const f = fileNew(FK.INODE, n);
   f.access = access;
@@ -835,6 +846,55 @@ export function path_open(pid: u32, fd: u32, dirflags: u32, len: u32, oflags: u3
     return E.MFILE;
   }
   res32(0, <u32>nfd);
+  return 0;
+}
+
+/**
+ * path_open of a character device: one the host made (dev_node) opens as its host stream, or as the
+ * opener's own fd 0-2 again (/dev/stdin ...: the same open file, as Linux's /proc/self/fd gives);
+ * any other (an image's) is ENXIO, as a device without a driver.
+ */
+function openDevice(n: Inode, access: u32, granted: u64, fdflags: u32): u32 {
+  const r = n.rdev;
+  let f: File;
+  if (r >= <u32>Stream.DEV_FD0 && r < <u32>Stream.DEV_FD0 + 3) {
+    const src = fileOf(curProc, r - <u32>Stream.DEV_FD0);
+    if (src === null) return E.NOENT;
+    src.refs++;
+    f = src;
+  } else if (r >= <u32>Stream.DEV_NULL && r <= <u32>Stream.DEV_RANDOM) {
+    f = fileNew(FK.STREAM, n);
+    f.stream = r;
+    f.streamType = Filetype.CHARACTER_DEVICE;
+    f.access = access;
+    f.rightsBase = granted & <u64>R.STREAM;
+    f.fdflags = fdflags & 0x1f;
+  } else {
+    return E.NXIO;
+  }
+  const nfd = fdInstall(curProc, f);
+  if (nfd < 0) {
+    fileClose(f);
+    return E.MFILE;
+  }
+  res32(0, <u32>nfd);
+  return 0;
+}
+
+/**
+ * Makes a character device at the absolute path in PATH1 (its directory must exist) that opens as
+ * `rdev` (Stream.DEV_*): the host's /dev. Returns 0 or an errno.
+ */
+export function dev_node(len: u32, rdev: u32): u32 {
+  if (rdev < <u32>Stream.DEV_NULL || rdev >= <u32>Stream.DEV_FD0 + 3) return E.INVAL;
+  const path = io + Io.PATH1;
+  if (len == 0 || load<u8>(path) != 0x2f) return E.INVAL;
+  const root = rootInode;
+  const e = walk(root, root, path, len, W.PARENT | W.CREATE, nameA);
+  if (e) return e;
+  if (wInode !== null) return E.EXIST;
+  if (isRemote(wDir)) return E.PERM;
+  createNode(wDir, nameA, wNameLen, Filetype.CHARACTER_DEVICE, 0o666).rdev = rdev;
   return 0;
 }
 
@@ -1054,6 +1114,28 @@ export function proc_create_child(parent: u32, fd0: u32, fd1: u32, fd2: u32): i3
   root.rightsInh = <u64>R.ALL;
   fdInstallAt(p, 3, root);
   return pid;
+}
+
+/**
+ * Gives process `pid` a new fd (the lowest free) for host stream `stream` (a pipe end the host has
+ * made, stream >= Stream.FIRST_PIPE), for reading or for writing, reported as `filetype`. Returns
+ * the fd, or a negated errno. When the last fd of it is closed, the kernel calls stream_release.
+ */
+export function proc_add_stream(pid: u32, stream: u32, write: u32, filetype: u32): i32 {
+  const p = procGet(pid);
+  if (p === null) return -E.SRCH;
+  if (stream < <u32>Stream.FIRST_PIPE) return -E.INVAL;
+  const f = fileNew(FK.STREAM, null);
+  f.stream = stream;
+  f.streamType = filetype;
+  f.rightsBase = <u64>R.STREAM;
+  f.access = write ? Access.WRITE : Access.READ;
+  const fd = fdInstall(p, f);
+  if (fd < 0) {
+    heap.free(changetype<usize>(f));
+    return -E.MFILE;
+  }
+  return fd;
 }
 
 export function proc_destroy(pid: u32): void {

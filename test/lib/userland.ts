@@ -197,7 +197,7 @@ function run(bytes, argv, env) {
     new DataView(inst.exports.memory.buffer).setInt32(sp, status, true);
     return 0;
   };
-  inst = new WebAssembly.Instance(mod, { ...wasi.getImportObject(), wasmbox: { spawn, layer: () => 52, statfs: () => 52 } });
+  inst = new WebAssembly.Instance(mod, { ...wasi.getImportObject(), wasmbox: { spawn, start: () => 52, wait: () => 52, pipe: () => 52, layer: () => 52, statfs: () => 52 } });
   return wasi.start(inst);
 }
 let status;
