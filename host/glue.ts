@@ -98,6 +98,8 @@ export class GuestProcess {
   private failedErrno = 0;
   private directErrno = 0;
   private streamErrno = 0;
+  /** streamAsync's buffer for reads. */
+  private readBuf = new Uint8Array(0);
   /** Why a Seg.Host transfer moved nothing (hostTransfer), for io_commit. */
   private hostErrno = 0;
 
@@ -549,7 +551,14 @@ export class GuestProcess {
    */
   private streamAsync(write: boolean, id: number, want: number, iovs: number, niovs: number, outPtr: number): number | Promise<number> {
     const n = Math.min(want, STREAM_CHUNK);
-    const buf = new Uint8Array(n);
+    // a read's buffer is this process's own, reused (one call of a process is pending at a time); a
+    // write's is new each time, as the pipe keeps it until it is read
+    let buf: Uint8Array;
+    if (write) buf = new Uint8Array(n);
+    else {
+      if (this.readBuf.length < n) this.readBuf = new Uint8Array(STREAM_CHUNK);
+      buf = this.readBuf;
+    }
     this.cursor(iovs, niovs, 0);
     if (write) this.xfer(true, buf, 0, n);
     const r = write ? this.streams.writeAsync!(id, buf, 0, n) : this.streams.readAsync!(id, buf, 0, n);
