@@ -14,7 +14,7 @@
 //   true  false  env [NAME=VALUE]...  sleep N[smhd]...  date [-uRI] [-d @SECS] [-r FILE] [+FORMAT]
 //   hexdump [-Cv] [FILE]...       pwd [-LP]                     layers (not wired yet, see below)
 //   uname [-asnrvmo]              yes [STRING]...               dirname [-z] NAME...
-//   grep [-vincrlqsHhxoEFG] [-e PATTERN]... [PATTERN] [FILE]...
+//   grep [-vincrlqsHhxwoEFG] [-e PATTERN]... [PATTERN] [FILE]...
 //   sed [-nEs] [-e SCRIPT]... [SCRIPT] [FILE]...                (commands: see the sed section)
 //   sort [-bdfinrsu] [-k F[.C][OPTS][,F[.C][OPTS]]]... [-t SEP] [-o FILE] [FILE]...
 //   uniq [-cdui] [-f N] [-s N] [-w N] [INPUT [OUTPUT]]
@@ -51,7 +51,9 @@
 //   find, grep -r order        | directory order              | directory order (the kernel's)  | same rule, other order
 //   NUL bytes in a line        | grep matches past them       | a NUL ends the line for a       | TRE (wasi-libc's regex)
 //                              |                              | regex (not for grep -F)         | takes C strings
-//   env COMMAND                | runs COMMAND                 | exit 126 with a message         | WASI has no exec; use sh
+//   env COMMAND                | execs COMMAND                | runs it as a child (wasmbox's   | WASI has no exec
+//                              |                              | spawn); elsewhere (node:wasi)   |
+//                              |                              | exit 126 with a message         |
 //   date -d                    | any date string              | only @SECONDS                   | kept small
 //   cp                         | copies mode bits             | mode not copied, times not kept | no chmod in WASI preview1
 //   df                         | statfs(2) numbers; device    | from wasmbox.statfs: the        | WASI has no statvfs
@@ -72,7 +74,7 @@
 //   printf %f %e %g            | long double (x86: 80 bits)   | double: other digits past ~16   | wasi-libc prints long double
 //                              |                              | significant ones; no %a %q \u   | only with an extra library
 //   seq                        | long double, bignum integers | double: exact to 2^53; no -f    | as printf; kept small
-//   grep -w -P, sed -i -f -z   | supported                    | not supported (also sed's r R w | kept small; the sandbox has
+//   grep -P, sed -i -f -z      | supported                    | not supported (also sed's r R w | kept small; the sandbox has
 //   r w e F v, s///mMew        |                              | W e F v commands, s///mMew)     | no editing in place
 //   sort -g -h -M -V -R -c -m  | supported                    | not supported (-bdfinr are)     | kept small
 //   stat --printf, hexdump -e  | supported                    | not supported (stat -c is)      | kept small
@@ -2340,12 +2342,18 @@ static const char *sb_str(struct sbuf *b) {
 // word assertions \< \> \b \B at its first position would miss the character before it, so a
 // pattern with them also gets "^.\(RE\)", which tries that one position with its context.
 
-enum { RX_ERE = 1, RX_ICASE = 2, RX_GREP = 4 };
+enum {
+  RX_ERE = 1,
+  RX_ICASE = 2,
+  RX_GREP = 4,  // grep's leniency (see above)
+  RX_WORD = 8,  // grep -w: only matches with a non-word character (or the line's end) on each side
+};
 
 struct rx {
   regex_t re;
   regex_t at;        // "^.\(RE\)": RE at offset 1, the character before it as context (has_at)
   bool has_at;
+  bool word;         // RX_WORD: "\(^\|\W\)\(RE\)\(\W\|$\)", the match is group 2
   size_t nsub;       // the pattern's groups
   int gmap[10];      // TRE's number of the pattern's group N
   size_t ntre;       // regmatch_t slots TRE fills (its groups, one more for `at`, the match)
@@ -2636,9 +2644,19 @@ static int rx_translate(struct rxt *t, const char *p, size_t len, const char **e
  */
 static int rx_compile(struct rx *r, const char *p, size_t len, int flags, const char **err) {
   struct rxt t = {.flags = flags};
+  r->word = flags & RX_WORD;
+  if (r->word) {
+    sb_adds(&t.o, "\\(^\\|[^[:alnum:]_]\\)\\(");
+    t.tre = 2;
+  }
   if (rx_translate(&t, p, len, err) != 0) {
     free(t.o.p);
     return 1;
+  }
+  if (r->word) {
+    t.gmap[0] = 2;
+    sb_adds(&t.o, "\\)\\([^[:alnum:]_]\\|$\\)");
+    t.tre++;
   }
   int cf = flags & RX_ICASE ? REG_ICASE : 0;
   int e = regcomp(&r->re, sb_str(&t.o), cf);
@@ -2656,7 +2674,7 @@ static int rx_compile(struct rx *r, const char *p, size_t len, int flags, const 
   r->ntre = (size_t)t.tre + 2;
   r->m = xmalloc(sizeof(regmatch_t) * r->ntre);
   r->has_at = false;
-  if (t.word) {
+  if (t.word && !r->word) {
     // "^.\(RE\)": every group one later
     struct rxt a = {.flags = flags, .shift = 1};
     sb_adds(&a.o, "^.\\(");
@@ -2679,7 +2697,12 @@ static bool rx_search(struct rx *r, const char *line, size_t len, size_t from, r
     if (from > len) return false;
     size_t base = from, shift = 0;
     bool found = false;
-    if (from > 0 && r->has_at && regexec(&r->at, line + from - 1, r->ntre, t, 0) == 0) {
+    if (from > 0 && r->word) {
+      // the character before `from` may be the non-word character before the match
+      if (regexec(&r->re, line + from - 1, r->ntre, t, REG_NOTBOL) != 0) return false;
+      found = true, base = from - 1;
+    }
+    if (!found && from > 0 && r->has_at && regexec(&r->at, line + from - 1, r->ntre, t, 0) == 0) {
       // the word assertions need the character before `from`
       found = true, base = from - 1, shift = 1;
     }
@@ -2709,7 +2732,7 @@ static struct {
   size_t *plen;
   int npat;
   struct rx *rx;  // compiled patterns, unless fixed
-  bool fixed, v, i, n, c, r, l, q, s, x, o;
+  bool fixed, v, i, n, c, r, l, q, s, x, o, w;
   int with_name;  // 1 yes, 0 no, -1: only for files found inside directories
   bool matched, error;
 } G;
@@ -2725,13 +2748,19 @@ static bool fixed_find(const char *p, size_t pl, const char *line, size_t len, s
   return false;
 }
 
+static bool is_word_char(char c) { return isalnum((unsigned char)c) || c == '_'; }
+
 /** The leftmost-longest match of any pattern in line[0..len) (NUL at len) at or after `from`. */
 static bool grep_find(const char *line, size_t len, size_t from, size_t *ms, size_t *me) {
   bool found = false;
   for (int k = 0; k < G.npat; k++) {
     size_t s, e;
     if (G.fixed) {
-      if (!fixed_find(G.pat[k], G.plen[k], line, len, from, &s)) continue;
+      // -w: the first occurrence with a non-word character (or the line's end) on each side
+      bool ok = false;
+      for (size_t at = from; !ok && fixed_find(G.pat[k], G.plen[k], line, len, at, &s); at = s + 1)
+        ok = !G.w || ((s == 0 || !is_word_char(line[s - 1])) && (s + G.plen[k] == len || !is_word_char(line[s + G.plen[k]])));
+      if (!ok) continue;
       e = s + G.plen[k];
     } else {
       regmatch_t m[1];
@@ -2872,10 +2901,10 @@ static int cmd_grep(int argc, char **argv) {
       {"recursive", 'r', 0}, {"files-with-matches", 'l', 0}, {"quiet", 'q', 0}, {"silent", 'q', 0},
       {"no-messages", 's', 0}, {"with-filename", 'H', 0}, {"no-filename", 'h', 0}, {"line-regexp", 'x', 0},
       {"fixed-strings", 'F', 0}, {"extended-regexp", 'E', 0}, {"basic-regexp", 'G', 0},
-      {"only-matching", 'o', 0}, {"regexp", 'e', 1}, {NULL, 0, 0}};
-  usage_text = "[-vincrlqsHhxoEFG] [-e PATTERN] PATTERN [FILE]...";
+      {"only-matching", 'o', 0}, {"word-regexp", 'w', 0}, {"regexp", 'e', 1}, {NULL, 0, 0}};
+  usage_text = "[-vincrlqsHhxwoEFG] [-e PATTERN] PATTERN [FILE]...";
   struct opts O;
-  int r = parse_opts(argc, argv, "vincrRlqsHhxoEFGe:", longs, &O, 2);
+  int r = parse_opts(argc, argv, "vincrRlqsHhxwoEFGe:", longs, &O, 2);
   if (r >= 0) return r;
   if ((O.n['E'] > 0) + (O.n['F'] > 0) + (O.n['G'] > 0) > 1) {
     msg("conflicting matchers specified");
@@ -2883,7 +2912,7 @@ static int cmd_grep(int argc, char **argv) {
   }
   G.fixed = O.n['F'];
   G.v = O.n['v'], G.i = O.n['i'], G.n = O.n['n'], G.c = O.n['c'], G.r = O.n['r'] || O.n['R'];
-  G.l = O.n['l'], G.q = O.n['q'], G.s = O.n['s'], G.x = O.n['x'], G.o = O.n['o'];
+  G.l = O.n['l'], G.q = O.n['q'], G.s = O.n['s'], G.x = O.n['x'], G.o = O.n['o'], G.w = O.n['w'];
   char **ops = O.ops;
   int nops = O.nops;
   char **pats = O.all['e'];
@@ -2914,7 +2943,7 @@ static int cmd_grep(int argc, char **argv) {
   }
   if (!G.fixed) {
     G.rx = xmalloc(sizeof(struct rx) * (size_t)G.npat);
-    int flags = RX_GREP | (O.n['E'] ? RX_ERE : 0) | (G.i ? RX_ICASE : 0);
+    int flags = RX_GREP | (O.n['E'] ? RX_ERE : 0) | (G.i ? RX_ICASE : 0) | (G.w ? RX_WORD : 0);
     for (int k = 0; k < G.npat; k++) {
       const char *err;
       if (rx_compile(&G.rx[k], G.pat[k], G.plen[k], flags, &err) != 0) {
@@ -5378,6 +5407,53 @@ static int cmd_dirname(int argc, char **argv) {
 static int cmd_true(int argc, char **argv) { (void)argc, (void)argv; return 0; }
 static int cmd_false(int argc, char **argv) { (void)argc, (void)argv; return 1; }
 
+/**
+ * env COMMAND: WASI has no exec, so the command runs as a child through the wasmbox host's spawn
+ * (found in $PATH as a shell finds it), with env's environment and stdio; env ends with its status.
+ * Under another WASI host (no spawn) it says so and exits 126.
+ */
+static int env_run(int argc, char **argv) {
+  const char *name = argv[0];
+  char *path = NULL;
+  struct stat st;
+  if (strchr(name, '/')) {
+    if (stat(name, &st) == 0) path = abs_path(name);
+  } else {
+    const char *dirs = getenv("PATH");
+    for (const char *d = dirs ? dirs : "/bin"; !path;) {
+      size_t n = strcspn(d, ":");
+      char *cand = xasprintf("%.*s/%s", (int)n, n ? d : ".", name);
+      if (stat(cand, &st) == 0 && S_ISREG(st.st_mode)) path = abs_path(cand);
+      free(cand);
+      if (!d[n]) break;
+      d += n + 1;
+    }
+  }
+  if (!path) {
+    msg("%s: %s", quote_always(name), errstr(ENOENT));
+    return 127;
+  }
+  struct sbuf args = {0}, env = {0};
+  for (int k = 0; k < argc; k++) sb_add(&args, argv[k], strlen(argv[k]) + 1);
+  size_t envc = 0;
+  for (char **e = environ; e && *e; e++, envc++) sb_add(&env, *e, strlen(*e) + 1);
+  char cwd[PATH_MAX];
+  if (!getcwd(cwd, sizeof cwd)) strcpy(cwd, "/");
+  int fds[3] = {0, 1, 2}, status = 0;
+  fflush(stdout);
+  int e = wasmbox_spawn(path, strlen(path), sb_str(&args), args.n, (size_t)argc, sb_str(&env), env.n, envc, cwd,
+                        strlen(cwd), fds, &status);
+  if (e == ENOSYS) {
+    msg("%s: cannot run commands here (WASI has no exec; run it from sh)", quote_always(name));
+    return 126;
+  }
+  if (e) {
+    msg("%s: %s", quote_always(name), errstr(e));
+    return e == ENOENT ? 127 : 126;
+  }
+  return status;
+}
+
 static int cmd_env(int argc, char **argv) {
   int i = 1;
   bool clear = false;
@@ -5398,10 +5474,7 @@ static int cmd_env(int argc, char **argv) {
       return 125;
     }
   }
-  if (i < argc) {
-    msg("%s: cannot run commands here (WASI has no exec; run it from sh)", quote_always(argv[i]));
-    return 126;
-  }
+  if (i < argc) return env_run(argc - i, argv + i);
   for (char **e = environ; e && *e; e++) puts(*e);
   return 0;
 }

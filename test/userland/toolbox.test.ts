@@ -266,6 +266,15 @@ cases('grep: basic and extended regular expressions, -o, -x, -F; leftmost-longes
   { cmd: ['grep', '-r', 'h[ae]llo', 'sub'], sort: true },
 ]);
 
+const GREPW_IN = 'hello\nhelloworld\nsay hello there\nhello_x hello\nxhello hello!\n(hello)\nfoo-bar foo_bar\n';
+const grepW = (...args: string[]): Case => ({ cmd: ['grep', ...args], input: GREPW_IN });
+cases('grep -w: matches with non-word characters (or the line ends) on each side, shorter or later ones too', [
+  grepW('-w', 'hello'), grepW('-wo', 'hello'), grepW('-wc', 'hello'), grepW('-w', 'hel*o'), grepW('-wo', 'hel*o'),
+  grepW('-wF', 'hello'), grepW('-woF', 'hello'), grepW('-wE', 'foo|bar'), grepW('-woE', 'foo|bar'), grepW('-w', 'o'),
+  grepW('-wv', 'hello'), grepW('-wo', '[a-z]*'), grepW('-wn', '\\(l\\)\\1o'), grepW('-wi', 'HELLO'), grepW('-wx', 'hello'),
+  grepW('-wo', 'hello.'), grepW('-w', 'hello.'), { cmd: ['grep', '-w', 'hello', 'sub/deep/more.txt'] },
+]);
+
 // errors: a file operand, not stdin (GNU exits before it reads, and the input would meet EPIPE)
 const grepBad = (...args: string[]): Case => ({ cmd: ['grep', ...args, 'a.txt'] });
 cases("grep: GNU's warnings and errors for bad patterns (exit 2)", [
@@ -730,15 +739,20 @@ test('pwd: the working directory from PWD; physical by default, -L keeps a symli
   assert.is(r.stdout, gnu(['ls'], hostData).stdout);
 });
 
-test('env: the image environment plus PWD; NAME=VALUE adds; a command is refused', () => {
+test('env: the image environment plus PWD; NAME=VALUE adds; a command runs as a child (wasmbox.spawn)', () => {
   let r = box(img, ['env'], { cwd: '/data' });
   assert.is(r.status, 0, r.stderr);
   assert.equal(r.stdout.split('\n').filter(Boolean).sort(), ['HOME=/home/user', 'PATH=/bin', 'PWD=/data']);
   r = box(img, ['env', 'X=1'], { env: ['Y=2'] });
   assert.equal(r.stdout.split('\n').filter(Boolean).sort(), ['HOME=/home/user', 'PATH=/bin', 'X=1', 'Y=2']);
-  r = box(img, ['env', 'ls']);
-  assert.is(r.status, 126);
-  assert.is(r.stderr, "env: 'ls': cannot run commands here (WASI has no exec; run it from sh)\n");
+  r = box(img, ['env', '-i', 'A=1', 'env']);
+  assert.equal(r, { stdout: 'A=1\nPWD=/\n', stderr: '', status: 0 }, 'the host gives a child PWD');
+  assert.equal(box(img, ['env', 'cat', '/etc/hostname']), { stdout: 'wasmbox\n', stderr: '', status: 0 });
+  assert.is(box(img, ['env', 'false']).status, 1);
+  assert.equal(box(img, ['env', 'nope']), gnu(['env', 'nope'], hostData));
+  // under another WASI host there is no spawn: exit 126
+  r = wasiToolbox(['env', 'ls'], hostRoot, '/data');
+  assert.equal(r, { stdout: '', stderr: "env: 'ls': cannot run commands here (WASI has no exec; run it from sh)\n", status: 126 });
 });
 
 test('sleep waits; date prints the current time in GNU date format (UTC)', () => {
