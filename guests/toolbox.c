@@ -2324,6 +2324,65 @@ static const char *sb_str(struct sbuf *b) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Lines read as they come (grep, cut, uniq), so that a pipe without end (yes | grep y) streams.
+
+struct lines {
+  int fd;
+  char *buf;
+  size_t cap, pos, len;  // buf[pos..len): read, not yet handed out
+  bool eof;
+  int err;               // errno of a failed read (then eof)
+};
+
+static void lines_open(struct lines *r, int fd) {
+  memset(r, 0, sizeof *r);
+  r->fd = fd;
+  r->cap = 65536;
+  r->buf = xmalloc(r->cap + 1);
+}
+
+/** Reads more after what is unread; false at the end of the input (or an error, in r->err). */
+static bool lines_fill(struct lines *r) {
+  if (r->eof) return false;
+  if (r->pos > 0) {
+    memmove(r->buf, r->buf + r->pos, r->len - r->pos);
+    r->len -= r->pos, r->pos = 0;
+  }
+  if (r->len == r->cap) {
+    r->cap *= 2;
+    r->buf = xrealloc(r->buf, r->cap + 1);
+  }
+  for (;;) {
+    ssize_t n = read(r->fd, r->buf + r->len, r->cap - r->len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      if (n < 0) r->err = errno;
+      r->eof = true;
+      return false;
+    }
+    r->len += (size_t)n;
+    return true;
+  }
+}
+
+/** The next line, without its newline and NUL-terminated (valid until the next call); false at the end. */
+static bool lines_next(struct lines *r, char **line, size_t *n) {
+  for (;;) {
+    char *nl = memchr(r->buf + r->pos, '\n', r->len - r->pos);
+    if (nl || (r->eof && r->pos < r->len)) {
+      size_t end = nl ? (size_t)(nl - r->buf) : r->len;
+      r->buf[end] = 0;
+      *line = r->buf + r->pos, *n = end - r->pos;
+      r->pos = nl ? end + 1 : end;
+      return true;
+    }
+    if (!lines_fill(r) && r->pos >= r->len) return false;
+  }
+}
+
+static void lines_close(struct lines *r) { free(r->buf); }
+
+// ---------------------------------------------------------------------------------------------
 // Regular expressions (grep, sed): wasi-libc's regcomp/regexec (musl's TRE), which takes GNU's
 // \+ \? \| \< \> \b \B \w \W \s \S in a BRE too. rx_translate rewrites every pattern as the BRE
 // that means what GNU (glibc's regex, and the dfa matcher GNU grep and sed also run) makes of it,
@@ -2783,57 +2842,57 @@ static void grep_prefix(const char *name, bool show_name, unsigned long long lin
   if (G.n) printf("%llu:", lineno);
 }
 
-/** Searches a whole file's contents (buf[len] is NUL; lines are NUL-terminated in turn while searched). */
-static void grep_buf(char *buf, size_t len, const char *name, bool show_name) {
-  bool binary = memchr(buf, 0, len) != NULL;
+/**
+ * Searches the lines of fd. A file is binary once a NUL byte is seen: in its first block, or in a
+ * line read later (GNU looks at what it has read so far too); a match then says "binary file matches".
+ */
+static void grep_fd(int fd, const char *name, bool show_name) {
+  struct lines in;
+  lines_open(&in, fd);
+  lines_fill(&in);
+  bool binary = memchr(in.buf, 0, in.len) != NULL;
   unsigned long long count = 0, lineno = 0;
-  size_t pos = 0;
-  while (pos < len) {
-    char *nl = memchr(buf + pos, '\n', len - pos);
-    size_t end = nl ? (size_t)(nl - buf) : len;
+  char *line;
+  size_t ll;
+  while (lines_next(&in, &line, &ll)) {
     lineno++;
-    buf[end] = 0;
-    char *line = buf + pos;
-    size_t ll = end - pos;
-    bool m = grep_line_matches(line, ll) != G.v;
-    if (m) {
-      count++;
-      G.matched = true;
-      if (nl) *nl = '\n';
-      if (G.q) return;
-      if (G.l) break;
-      if (nl) *nl = 0;
-      if (!G.c) {
-        if (binary) {
-          fflush(stdout);
-          fprintf(stderr, "grep: %s: binary file matches\n", name);
-          if (nl) *nl = '\n';
-          break;
-        }
-        if (!G.o) {
+    if (!binary && memchr(line, 0, ll)) binary = true;
+    if (grep_line_matches(line, ll) == G.v) continue;
+    count++;
+    G.matched = true;
+    if (G.q || G.l) break;
+    if (G.c) continue;
+    if (binary) {
+      fflush(stdout);
+      fprintf(stderr, "grep: %s: binary file matches\n", name);
+      break;
+    }
+    if (!G.o) {
+      grep_prefix(name, show_name, lineno);
+      fwrite(line, 1, ll, stdout);
+      putchar('\n');
+    } else if (!G.v) {
+      // each non-empty match on its own line
+      size_t from = 0, s, e;
+      while (from <= ll && grep_find(line, ll, from, &s, &e)) {
+        if (G.x) s = 0, e = ll;
+        if (e > s) {
           grep_prefix(name, show_name, lineno);
-          fwrite(line, 1, ll, stdout);
+          fwrite(line + s, 1, e - s, stdout);
           putchar('\n');
-        } else if (!G.v) {
-          // each non-empty match on its own line
-          size_t from = 0, s, e;
-          while (from <= ll && grep_find(line, ll, from, &s, &e)) {
-            if (G.x) s = 0, e = ll;
-            if (e > s) {
-              grep_prefix(name, show_name, lineno);
-              fwrite(line + s, 1, e - s, stdout);
-              putchar('\n');
-            }
-            from = e > s ? e : s + 1;
-            if (G.x) break;
-          }
         }
-        stop_if_stdout_failed(2);
+        from = e > s ? e : s + 1;
+        if (G.x) break;
       }
     }
-    if (nl) *nl = '\n';
-    pos = end + 1;
+    stop_if_stdout_failed(2);
   }
+  if (in.err) {
+    if (!G.s) msg("%s: %s", name, errstr(in.err));
+    G.error = true;
+  }
+  lines_close(&in);
+  if (G.q) return;
   if (G.c) {
     if (show_name) printf("%s:", name);
     printf("%llu\n", count);
@@ -2883,16 +2942,8 @@ static void grep_path(const char *path, bool cmdline, bool show_name) {
     G.error = true;
     return;
   }
-  size_t len;
-  char *buf = read_all(fd, &len);
+  grep_fd(fd, name, show_name);
   if (!std) close(fd);
-  if (!buf) {
-    if (!G.s) msg("%s: %s", name, errstr(errno));
-    G.error = true;
-    return;
-  }
-  grep_buf(buf, len, name, show_name);
-  free(buf);
 }
 
 static int cmd_grep(int argc, char **argv) {
@@ -4192,31 +4243,39 @@ static int cmd_uniq(int argc, char **argv) {
     msg(errno == EISDIR ? "error reading %s" : "%s: %s", errno == EISDIR ? quote_always(in) : quote_needed(in), errstr(errno));
     return 1;
   }
-  size_t len;
-  char *buf = read_all(fd, &len);
-  if (!buf) {
-    msg("error reading %s", quote_always(in));
-    return 1;
-  }
   FILE *out = stdout;
   if (O.nops > 1 && strcmp(O.ops[1], "-") != 0 && !(out = fopen(O.ops[1], "w"))) {
     msg("%s: %s", quote_needed(O.ops[1]), errstr(errno));
     return 1;
   }
-  struct tline *lines = NULL;
-  size_t n = 0, cap = 0;
-  split_lines(buf, len, &lines, &n, &cap);
-  for (size_t i = 0; i < n;) {
-    size_t j = i + 1;
-    while (j < n && uniq_same(&lines[i], &lines[j])) j++;
-    size_t count = j - i;
-    if ((!O.n['d'] || count > 1) && (!O.n['u'] || count == 1)) {
+  // a run of equal lines: its first line (kept) and its length; written when the next run starts
+  struct lines r;
+  lines_open(&r, fd);
+  struct sbuf first = {0};
+  size_t count = 0;
+  for (;;) {
+    char *p;
+    size_t n;
+    bool more = lines_next(&r, &p, &n);
+    struct tline cur = {p, n}, run = {first.p, first.n};
+    if (more && count && uniq_same(&run, &cur)) {
+      count++;
+      continue;
+    }
+    if (count && (!O.n['d'] || count > 1) && (!O.n['u'] || count == 1)) {
       if (O.n['c']) fprintf(out, "%7zu ", count);
-      fwrite(lines[i].p, 1, lines[i].n, out);
+      fwrite(first.p, 1, first.n, out);
       putc('\n', out);
       if (out == stdout) stop_if_stdout_failed(1);
     }
-    i = j;
+    if (!more) break;
+    first.n = 0;
+    sb_add(&first, p, n);
+    count = 1;
+  }
+  if (r.err) {
+    msg("error reading %s", quote_always(in));
+    return 1;
   }
   if (out != stdout && fclose(out) != 0) {
     msg("%s: %s", quote_needed(O.ops[1]), errstr(errno));
@@ -4354,21 +4413,16 @@ static int cmd_cut(int argc, char **argv) {
   for (int i = 0; i < nops; i++) {
     bool std = !strcmp(ops[i], "-");
     int fd = std ? 0 : open_read(ops[i]);
-    size_t len = 0;
-    char *buf = fd < 0 ? NULL : read_all(fd, &len);
-    if (!buf) {
+    if (fd < 0) {
       msg("%s: %s", quote_needed(ops[i]), errstr(errno));
       rc = 1;
-      if (fd > 0) close(fd);
       continue;
     }
-    if (!std) close(fd);
-    for (size_t pos = 0; pos < len;) {
-      char *nl = memchr(buf + pos, '\n', len - pos);
-      size_t end = nl ? (size_t)(nl - buf) : len;
-      const char *l = buf + pos;
-      size_t n = end - pos;
-      pos = end + 1;
+    struct lines in;
+    lines_open(&in, fd);
+    char *l;
+    size_t n;
+    while (lines_next(&in, &l, &n)) {
       if (!fields) {
         bool any = false;
         for (size_t k = 0; k < n; k++) {
@@ -4398,7 +4452,12 @@ static int cmd_cut(int argc, char **argv) {
       putchar('\n');
       stop_if_stdout_failed(1);
     }
-    free(buf);
+    if (in.err) {
+      msg("%s: %s", quote_needed(ops[i]), errstr(in.err));
+      rc = 1;
+    }
+    lines_close(&in);
+    if (!std) close(fd);
   }
   return rc;
 }
