@@ -279,6 +279,8 @@ if (fs.existsSync(PROBE)) {
   try {
     const m = mountOverlay(probeImageSpec(wasm).layers);
     try {
+      // a container's root has /dev, which the runtime makes (Docker mounts a tmpfs there)
+      fs.mkdirSync(`${m.root}/dev`);
       const r = runNodeWasi(wasm, [], m.root);
       if (r.status !== PROBE_EXIT) throw new Error(`the probe failed on the reference (status ${r.status}): ${r.stderr}`);
       reference = r.stdout;

@@ -246,7 +246,8 @@ test('a reader that goes away (| head): the guest gets EPIPE and ends, no spinni
   });
   assert.ok(status !== null, 'the sandbox did not end after its reader went away');
   assert.is(status, 1, err);
-  assert.match(err, /^cat: write error: Broken pipe\n$/);
+  // silent, as a cat killed by SIGPIPE is (the toolbox ends with 1 when a write finds the reader gone)
+  assert.match(err, /^(cat: write error: Broken pipe\n)?$/);
 });
 
 test('the worker gofer gives the same results as the inline one', () => {

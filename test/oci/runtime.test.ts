@@ -70,7 +70,7 @@ for (const rt of runtimes) {
     const s = rt.run(['start', id]);
     assert.is(s.status, 0, s.stderr);
     await rt.waitStatus(id);
-    assert.is(read(c.out), 'hello\ndata\nbin\netc\nhome\nroot\ntmp\nusr\n');
+    assert.is(read(c.out), 'hello\ndata\nbin\ndev\netc\nhome\nroot\ntmp\nusr\n');
     assert.is(rt.state(id).pid, 0);
     const d = rt.run(['delete', id]);
     assert.is(d.status, 0, d.stderr);
@@ -116,8 +116,9 @@ for (const rt of runtimes) {
     });
     const r = rt.run(['run', '--bundle', b, newId()]);
     assert.is(r.status, 0, r.stderr);
-    // /dev is a tmpfs; the devpts and sysfs mounts are skipped, mount points and all
-    assert.is(r.stdout, 't\nkept\n127.0.0.1 localhost box\n');
+    // /dev is the bundle's tmpfs, with the sandbox's devices in it (as runc makes them); the devpts
+    // and sysfs mounts are skipped, mount points and all
+    assert.is(r.stdout, 't\nkept\n127.0.0.1 localhost box\nfull\nnull\nrandom\nshm\nstderr\nstdin\nstdout\nurandom\nzero\n');
     assert.match(r.stderr, /\/etc\/x: Read-only file system/);
     assert.match(r.stderr, /\/ro\/w: Read-only file system/);
     assert.is(read(path.join(vol, 'v')), 'v\n');
