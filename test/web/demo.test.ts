@@ -274,9 +274,9 @@ it('a picked image file works (gzip layers, read as Blob slices)', async () => {
 
 it('a guest that traps shows an error in the terminal, and the next command works', async () => {
   const page = await open();
-  assert.is(await run(page, 'trap unreachable'), 'trap: unreachable\nwasmbox: trap: guest trapped: unreachable');
+  assert.is(await run(page, '/bin/trap unreachable'), 'trap: unreachable\nwasmbox: /bin/trap: guest trapped: unreachable');
   assert.is(await run(page, 'echo status $?'), 'status 134');
-  assert.match(await run(page, 'trap oob'), /guest trapped: .*out of bounds/);
+  assert.match(await run(page, '/bin/trap oob'), /guest trapped: .*out of bounds/);
   assert.is(await run(page, 'echo next'), 'next');
   await page.context().close();
 });
@@ -312,7 +312,7 @@ it('Ctrl-C stops a child busy with file-system calls (no terminal I/O) at its ne
 it('a child that only computes is not stopped by Ctrl-C: the page offers a restart, and a second Ctrl-C restarts the sandbox', async () => {
   const page = await open();
   const before = (await st(page)).prompts;
-  await page.keyboard.type('trap spin\n');
+  await page.keyboard.type('/bin/trap spin\n');
   await page.waitForFunction(() => /^trap: spin$/m.test((window as any).wasmbox.text()));
   await page.keyboard.press('Control+C');
   await page.waitForFunction(() => /has not stopped: it is not using its terminal/.test((window as any).wasmbox.text()), null, { timeout: 5000 });
