@@ -840,6 +840,11 @@ export function path_open(pid: u32, fd: u32, dirflags: u32, len: u32, oflags: u3
   f.fdflags = fdflags & 0x1f;
   f.rhandle = rhandle;
   f.rappend = append ? 1 : 0;
+  return installFile(f);
+}
+
+/** Gives the opener the new open file `f` at its lowest free fd (the answer of path_open). */
+function installFile(f: File): u32 {
   const nfd = fdInstall(curProc, f);
   if (nfd < 0) {
     fileClose(f);
@@ -872,13 +877,7 @@ function openDevice(n: Inode, access: u32, granted: u64, fdflags: u32): u32 {
   } else {
     return E.NXIO;
   }
-  const nfd = fdInstall(curProc, f);
-  if (nfd < 0) {
-    fileClose(f);
-    return E.MFILE;
-  }
-  res32(0, <u32>nfd);
-  return 0;
+  return installFile(f);
 }
 
 /**
