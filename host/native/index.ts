@@ -80,9 +80,12 @@ export interface NativeAddon {
    * Last resort: once one of `signals` arrives (watched as by watchSignals, installed here if
    * needed), a native thread waits graceMs and then, unless disarmed meanwhile, unlinks `paths`
    * (best effort), restores the signal's default action and raises it, so the process dies of it
-   * even while JavaScript never yields. Later calls replace the configuration.
+   * even while JavaScript never yields. Later calls replace the configuration. With `second`, the
+   * first delivery while armed is only noted, and a second one within graceMs ends the process at
+   * once (the CLI's Ctrl-C: the first stops the foreground command, a second ends the sandbox).
+   * A path that is a directory is removed with rmdir (list files before their directories).
    */
-  armWatchdog?(signals: number[], graceMs: number, paths: string[]): void;
+  armWatchdog?(signals: number[], graceMs: number, paths: string[], second?: boolean): void;
   /** Cancels armWatchdog, a countdown already running included; for a process exiting cleanly by itself. */
   disarmWatchdog?(): void;
   // Host calls relative to held descriptors (gofer/hostdirect.ts): each returns its result, or

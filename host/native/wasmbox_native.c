@@ -1179,6 +1179,8 @@ static struct {
   int armed;           // between armWatchdog and disarmWatchdog
   uint64_t generation; // bumped by every disarm; a countdown from an older one is void
   int grace_ms;        // of the latest armWatchdog
+  int second;          // of the latest armWatchdog: fire at a second delivery within grace_ms
+  struct timespec last; // with `second`: when the armed watchdog saw the latest signal (0: none)
   char **paths;        // of the latest armWatchdog (owned; replaced by each arm, freed by disarm)
   size_t npaths;
 } wd; // all fields under wd_lock
@@ -1191,7 +1193,9 @@ static void free_paths(char **paths, size_t n) {
 // Called with wd_lock held, still armed: ends the process with sig, or returns if sig's default
 // action does not end it.
 static void wd_fire(int sig) {
-  for (size_t i = 0; i < wd.npaths; i++) unlink(wd.paths[i]);
+  // files first, then the directories that held them (a path that is a directory fails unlink)
+  for (size_t i = 0; i < wd.npaths; i++)
+    if (unlink(wd.paths[i]) != 0 && (errno == EISDIR || errno == EPERM)) rmdir(wd.paths[i]);
   struct sigaction dfl;
   memset(&dfl, 0, sizeof dfl);
   dfl.sa_handler = SIG_DFL;
@@ -1214,7 +1218,14 @@ static void *wd_main(void *arg) {
     if (r != 1) return NULL; // cannot happen: the write end is never closed
     int sig = b;
     pthread_mutex_lock(&wd_lock);
-    if (wd.armed && sig < NSIGS && __atomic_load_n(&wd_trigger[sig], __ATOMIC_ACQUIRE)) {
+    if (wd.armed && wd.second && sig < NSIGS && __atomic_load_n(&wd_trigger[sig], __ATOMIC_ACQUIRE)) {
+      // the second delivery within grace_ms ends the process at once; the first is only noted
+      struct timespec now;
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      int64_t ms = (int64_t)(now.tv_sec - wd.last.tv_sec) * 1000 + (now.tv_nsec - wd.last.tv_nsec) / 1000000;
+      if ((wd.last.tv_sec || wd.last.tv_nsec) && ms < wd.grace_ms) wd_fire(sig);
+      wd.last = now;
+    } else if (wd.armed && sig < NSIGS && __atomic_load_n(&wd_trigger[sig], __ATOMIC_ACQUIRE)) {
       uint64_t gen = wd.generation;
       struct timespec until;
       clock_gettime(CLOCK_MONOTONIC, &until);
@@ -1270,10 +1281,19 @@ static int wd_start(void) {
 
 static napi_value js_arm_watchdog(napi_env env, napi_callback_info info) {
   static const char *fn = "armWatchdog";
-  napi_value argv[3];
+  napi_value argv[4];
   unsigned char want[NSIGS];
   size_t count;
   int64_t grace;
+  bool second = false;
+  size_t argc = 4;
+  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL), fn);
+  if (argc > 3) {
+    napi_valuetype t;
+    NAPI_OK(napi_typeof(env, argv[3], &t), fn);
+    if (t != napi_undefined && (t != napi_boolean || napi_get_value_bool(env, argv[3], &second) != napi_ok))
+      return throw_arg(env, 0, fn, "second must be a boolean");
+  }
   if (!get_args(env, info, 3, argv, fn) || !get_signals(env, argv[0], want, &count, fn)) return NULL;
   if (count == 0) return throw_arg(env, 1, fn, "signals must not be empty");
   if (!get_int(env, argv[1], 0, INT_MAX, &grace, fn, "graceMs")) return NULL;
@@ -1312,6 +1332,8 @@ static napi_value js_arm_watchdog(napi_env env, napi_callback_info info) {
   wd.paths = paths;
   wd.npaths = n;
   wd.grace_ms = (int)grace;
+  if (!wd.armed || wd.second != (int)second) wd.last = (struct timespec){0, 0};
+  wd.second = second;
   wd.armed = 1;
   for (int s = 1; s < NSIGS; s++) __atomic_store_n(&wd_trigger[s], want[s], __ATOMIC_RELEASE);
   pthread_mutex_unlock(&wd_lock);
@@ -1324,6 +1346,7 @@ static napi_value js_disarm_watchdog(napi_env env, napi_callback_info info) {
   pthread_mutex_lock(&wd_lock);
   for (int s = 1; s < NSIGS; s++) __atomic_store_n(&wd_trigger[s], 0, __ATOMIC_RELEASE);
   wd.armed = 0;
+  wd.last = (struct timespec){0, 0};
   wd.generation++;
   free_paths(wd.paths, wd.npaths);
   wd.paths = NULL;

@@ -534,6 +534,41 @@ for (const c of watchdogCases) {
   });
 }
 
+ntest('armWatchdog second: one signal is only noted; a second within the grace ends it at once, a directory among its paths removed', async () => {
+  const dir = tempPath('upper');
+  fs.mkdirSync(dir);
+  const file = path.join(dir, 'filestore');
+  fs.writeFileSync(file, 'x');
+  const child = new Child(
+    `process.on('SIGINT', () => {});
+     n.armWatchdog([2], 1000, ${JSON.stringify([file, dir])}, true);
+     const cell = n.watchSignals([]);
+     say('ready');
+     const t0 = Date.now();
+     while (Atomics.load(cell, 2) === 0 && Date.now() - t0 < 5000);
+     say('first ' + Atomics.load(cell, 2));
+     spin(3000); // never yields
+     say('survived'); process.exit(7);`,
+  );
+  try {
+    await child.waitFor(/^ready$/m);
+    child.signal('SIGINT');
+    await child.waitFor(/^first 1$/m);
+    await sleep(1200); // past the grace: the next one counts as a first again
+    assert.ok(child.exit === undefined || child.exit === null, 'one signal did not end it');
+    child.signal('SIGINT');
+    await sleep(200);
+    const sent = Date.now();
+    child.signal('SIGINT');
+    const r = await child.exited(8000);
+    assert.equal({ code: r.code, signal: r.signal }, { code: null, signal: 'SIGINT' }, child.out);
+    assert.ok(r.at - sent < 900, `died ${r.at - sent} ms after the second signal`);
+    assert.not.ok(fs.existsSync(dir), 'the directory and its file removed');
+  } finally {
+    child.kill();
+  }
+});
+
 ntest('armWatchdog: bad arguments throw EINVAL before anything is armed', () => {
   const cases: [() => unknown, Function][] = [
     [() => n.armWatchdog([], 100, []), RangeError],
@@ -542,6 +577,7 @@ ntest('armWatchdog: bad arguments throw EINVAL before anything is armed', () => 
     [() => n.armWatchdog([15], 100, 'x' as any), TypeError],
     [() => n.armWatchdog([15], 100, [1 as any]), TypeError],
     [() => n.armWatchdog([15], 100, ['a\0b']), RangeError],
+    [() => n.armWatchdog([15], 100, [], 1 as any), TypeError],
   ];
   for (const [fn, cls] of cases) throwsCode(fn, 'EINVAL', cls);
 });
