@@ -252,7 +252,8 @@ static const char *self_name = "sh";
 static int last_bg;          // $!: the handle of the last background command
 
 /** Unwinding after break, continue, return, or exit in a subshell. */
-enum { U_NONE, U_BREAK, U_CONTINUE, U_RETURN, U_EXIT };
+// U_INTR: an interactive shell's foreground command was stopped by Ctrl-C; the rest of the line is dropped
+enum { U_NONE, U_BREAK, U_CONTINUE, U_RETURN, U_EXIT, U_INTR };
 static int unwinding, unwind_levels, unwind_status;
 static int loop_depth, func_depth, sub_depth, dot_depth, cond_depth;
 static int cmdsub_status = -1;  // the status of the last command substitution of a command
@@ -1656,9 +1657,9 @@ static int print_serial;
  * sh -n: each and-or list numbered, `[1] first` then `    && next` / `    || next` for the
  * commands joined to it; a pipeline or compound command on the line of its list.
  */
-static void print_andor(struct sbuf *o, struct node *n, bool first) {
-  if ((n->type == N_AND || n->type == N_OR)) {
-    print_andor(o, n->a, first);
+static void print_andor(struct sbuf *o, struct node *n) {
+  if (n->type == N_AND || n->type == N_OR) {
+    print_andor(o, n->a);
     o->len = 0;
     sb_adds(o, n->type == N_AND ? "    && " : "    || ");
     print_node(o, n->b);
@@ -1684,7 +1685,7 @@ static void print_list(struct node *n) {
   }
   struct sbuf o = {0};
   sb_add(&o, "", 0);
-  print_andor(&o, n, true);
+  print_andor(&o, n);
   free(o.s);
 }
 
@@ -2324,6 +2325,16 @@ static builtin_fn find_builtin(const char *name) {
 // ---------------------------------------------------------------------------------------------
 // Running commands
 
+/**
+ * A foreground program ended: in an interactive shell, one stopped by Ctrl-C (130, killed by
+ * SIGINT) ends the command line, as with dash; the terminal shows ^C, so a newline follows.
+ */
+static void fg_ended(int status) {
+  if (!opt_i || status != 130 || unwinding == U_INTR) return;
+  fdputs(2, "\n");
+  unwinding = U_INTR;
+}
+
 static char *self_path(void) {
   int why;
   char *p = find_command(self_name, &why);
@@ -2344,7 +2355,10 @@ static int spawn_program(const char *shown, const char *path, char **argv, int a
                  : wasmbox_spawn(path, strlen(path), ab.s ? ab.s : "", ab.len, (size_t)argc, eb.s ? eb.s : "", eb.len,
                                  (size_t)env->n, cur_dir, strlen(cur_dir), fds, &status);
   free(ab.s), free(eb.s);
-  if (e == 0) return status;
+  if (e == 0) {
+    if (!handle) fg_ended(status);
+    return status;
+  }
   if (e == ENOEXEC && script_fallback) {
     // not WebAssembly: run it as a shell script, as POSIX shells do (unless it looks binary)
     char head[256];
@@ -2479,7 +2493,7 @@ static int run_subshell(struct node *n) {
   save_state(&st);
   int status = run(n);
   if (unwinding == U_EXIT) status = unwind_status;
-  if (unwinding) unwinding = U_NONE;
+  if (unwinding && unwinding != U_INTR) unwinding = U_NONE;
   if (exit_trap) {
     // the subshell's own EXIT trap, set inside it
     bool own = !st.exit_trap || strcmp(st.exit_trap, exit_trap);
@@ -2619,6 +2633,23 @@ static void add_bg(int h, int status) {
 
 static int run_simple(struct node *c, int *handle);
 
+/** The environment of a program: exported variables, with the command's own assignments on top. */
+static void exported_env(struct strv *env, struct strv *assigns) {
+  for (struct var *v = vars; v; v = v->next) {
+    if (!v->exported || !v->value) continue;
+    bool overridden = false;
+    for (int i = 0; assigns && i < assigns->n; i++) {
+      size_t n = strlen(v->name);
+      if (!strncmp(assigns->v[i], v->name, n) && assigns->v[i][n] == '=') overridden = true;
+    }
+    if (overridden) continue;
+    char *kv = xmalloc(strlen(v->name) + strlen(v->value) + 2);
+    sprintf(kv, "%s=%s", v->name, v->value);
+    sv_push(env, kv);
+  }
+  for (int i = 0; assigns && i < assigns->n; i++) sv_push(env, xstrdup(assigns->v[i]));
+}
+
 /** Will this stage of a pipeline run as a program of its own (not in the shell)? */
 static bool external_stage(struct node *s) {
   if (s->type != N_CMD || !s->args) return false;
@@ -2640,8 +2671,9 @@ static int run_pipeline(struct node *n, bool bg) {
   bool in_own = false;
   for (struct node *s = n->a; s; s = s->next, i++) {
     int p[2] = {-1, -1};
+    bool in_shell = !external_stage(s);
     // a stage that runs in the shell finishes before the next one starts: its pipe must hold all
-    if (s->next && !make_pipe(p, !external_stage(s))) {
+    if (s->next && !make_pipe(p, in_shell)) {
       statuses[i] = 1;
       break;
     }
@@ -2656,7 +2688,7 @@ static int run_pipeline(struct node *n, bool bg) {
       save_state(&st);
       statuses[i] = s->type == N_CMD ? run_simple(s, NULL) : run(s);
       if (unwinding == U_EXIT) statuses[i] = unwind_status;
-      unwinding = U_NONE;
+      if (unwinding != U_INTR) unwinding = U_NONE;
       restore_state(&st);
     }
     io[0] = saved[0], io[1] = saved[1], io[2] = saved[2];
@@ -2675,6 +2707,7 @@ static int run_pipeline(struct node *n, bool bg) {
     }
     int st = 0;
     if (wasmbox_wait(handles[i], &st) == 0) statuses[i] = st;
+    fg_ended(statuses[i]);
   }
   int status = ran == count ? statuses[count - 1] : 1;
   free(handles), free(statuses);
@@ -2759,6 +2792,11 @@ static int run_simple(struct node *c, int *handle) {
     if (!opt_i) sh_exit(2);
     return expand_status;
   }
+  if (unwinding == U_INTR) {
+    // a $(...) of it was stopped by Ctrl-C
+    sv_free(&argv);
+    return 130;
+  }
   for (struct word *w = c->assigns; w; w = w->next) {
     char *v = expand_string(w);
     sv_push(&assigns, v);
@@ -2831,21 +2869,8 @@ static int run_simple(struct node *c, int *handle) {
     }
     goto done;
   }
-  // the environment: exported variables, with the command's own assignments on top
   struct strv env = {0};
-  for (struct var *v = vars; v; v = v->next) {
-    if (!v->exported || !v->value) continue;
-    bool overridden = false;
-    for (int i = 0; i < assigns.n; i++) {
-      size_t n = strlen(v->name);
-      if (!strncmp(assigns.v[i], v->name, n) && assigns.v[i][n] == '=') overridden = true;
-    }
-    if (overridden) continue;
-    char *kv = xmalloc(strlen(v->name) + strlen(v->value) + 2);
-    sprintf(kv, "%s=%s", v->name, v->value);
-    sv_push(&env, kv);
-  }
-  for (int i = 0; i < assigns.n; i++) sv_push(&env, xstrdup(assigns.v[i]));
+  exported_env(&env, &assigns);
   status = spawn_program(argv.v[0], path, argv.v, argv.n, &env, fds, true, handle);
   sv_free(&env);
   free(path);
@@ -3275,6 +3300,7 @@ struct source {
   int fd;
   bool interactive, eof;
   int lineno;
+  bool intr;  // Ctrl-C at the prompt: the line being read is dropped
 };
 
 /** Appends one more line from the fd; false at the end of input. Byte by byte, so that commands
@@ -3289,7 +3315,13 @@ static bool src_more(struct source *s, bool continuation) {
   for (;;) {
     char c;
     ssize_t r = read(s->fd, &c, 1);
-    if (r < 0 && errno == EINTR) continue;
+    if (r < 0 && errno == EINTR) {
+      if (!s->interactive) continue;
+      // Ctrl-C at the prompt (the terminal has dropped what was typed): a new prompt
+      fdputs(2, "\n");
+      s->intr = true;
+      return false;
+    }
     if (r <= 0) {
       s->eof = true;
       if (s->interactive && !any) fdputs(2, "\n");
@@ -3308,7 +3340,12 @@ static int run_source_s(struct source *s, const char *name) {
       if (s->fd < 0) break;
       s->b.len = 0, s->pos = 0;
       if (s->b.s) s->b.s[0] = 0;
-      if (!src_more(s, false)) break;
+      if (!src_more(s, false)) {
+        if (!s->intr) break;
+        s->intr = false;
+        last_status = 130;
+        continue;
+      }
     }
     struct mark m = amark();
     size_t start = s->pos;
@@ -3322,7 +3359,17 @@ static int run_source_s(struct source *s, const char *name) {
       list = parse_line(&at_eof);
       if (!P.more) break;
       arelease(m);
-      if (!src_more(s, true)) s->eof = true;
+      if (!src_more(s, true)) {
+        if (s->intr) break;
+        s->eof = true;
+      }
+    }
+    if (s->intr) {
+      // Ctrl-C in the middle of a command that spans lines: all of it is dropped
+      s->intr = false;
+      s->b.len = 0, s->pos = 0;
+      last_status = 130;
+      continue;
     }
     s->lineno = P.lineno;
     if (P.error) {
@@ -3338,6 +3385,10 @@ static int run_source_s(struct source *s, const char *name) {
     if (opt_n) print_list(list);
     else run(list);
     arelease(m);
+    if (unwinding == U_INTR && s->interactive) {
+      unwinding = U_NONE;
+      last_status = 130;
+    }
     if (unwinding) break;  // break, continue, return or exit: for an enclosing construct
     if (at_eof && s->fd < 0) break;
   }
