@@ -11,6 +11,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import tty from 'node:tty';
 import * as jspi from './jspi';
+import { SHELLS } from './jobcontrol';
 import { runReplicas } from './replicas';
 import { PROJECT, SandboxError, distDir, run, type RunOptions } from './sandbox';
 
@@ -302,9 +303,6 @@ export function parseArgs(argv: string[]): CliOptions {
   return opts;
 }
 
-/** Shells: a command run by one of these may build pipelines. */
-const SHELLS = new Set(['sh', 'ash', 'dash', 'bash']);
-
 /**
  * Whether this run should have its guests suspendable (JSPI), so that a pipeline's stages run side
  * by side: when the command is a shell that may build one (an interactive or script shell, or
@@ -329,7 +327,12 @@ async function restartWithJspi(): Promise<boolean> {
   const env = { ...process.env, WASMBOX_JSPI_RESTART: '1' };
   const child = spawn(process.execPath, [jspi.FLAG, ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env });
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-  const forward = (sig: NodeJS.Signals) => child.kill(sig); // it cleans up and exits 130/143
+  // it cleans up and exits 130/143; a terminal's Ctrl-C reaches it directly (the same process
+  // group), and passing it on as well would make it a second Ctrl-C (host/jobcontrol.ts)
+  const fromTerminal = tty.isatty(0);
+  const forward = (sig: NodeJS.Signals) => {
+    if (!(sig === 'SIGINT' && fromTerminal)) child.kill(sig);
+  };
   for (const sig of signals) process.on(sig, forward);
   const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => {
     child.on('error', (e) => {

@@ -72,7 +72,7 @@ export interface ProcessHost {
    * top process), when no kernel call is in progress. It may throw ExitSignal to end the child there
    * (the browser demo's Ctrl-C throws ExitSignal(130)). A child that makes no calls is not reached.
    */
-  interrupt?(): void;
+  interrupt?(proc: GuestProcess): void;
   /**
    * Optional: run guests suspendable (host/jspi.ts; needs jspi.available()), so that blocking calls
    * put the guest aside instead of blocking the thread: a sleep returns this promise (which may
@@ -90,7 +90,12 @@ export interface ProcessHost {
    */
   pipes?: PipeStreams;
   /** Optional: told when a child starts (+1) and when it has ended (-1). */
-  onChild?(delta: 1 | -1): void;
+  onChild?(delta: 1 | -1, child: GuestProcess, parent: GuestProcess): void;
+  /**
+   * Optional, for suspendable children: every wait of a child (a call that returned a promise) goes
+   * through it, so that the host can abandon the wait by rejecting with ExitSignal (Ctrl-C).
+   */
+  childWait?(proc: GuestProcess, p: Promise<number>): Promise<number>;
 }
 
 const MAX_DEPTH = 32;
@@ -247,7 +252,7 @@ function guard(imports: Record<string, (...a: any[]) => any>, check?: () => void
  * been put aside at each blocking call while its thread ran others.
  */
 export function runModule(host: ProcessHost, proc: GuestProcess, module: WebAssembly.Module, argv0: string, depth = 0): number | Promise<number> {
-  const interrupt = depth > 0 ? host.interrupt?.bind(host) : undefined;
+  const interrupt = depth > 0 && host.interrupt ? () => host.interrupt!(proc) : undefined;
   const expire = host.expire?.bind(host);
   const check = interrupt && expire ? () => (expire(), interrupt()) : interrupt ?? expire;
   const wasi = guard(proc.imports(), check);
@@ -285,6 +290,16 @@ export function runModule(host: ProcessHost, proc: GuestProcess, module: WebAsse
           { module: 'wasi_snapshot_preview1', name: 'fd_read', params: 4, fn: wasi.fd_read },
           { module: 'wasi_snapshot_preview1', name: 'fd_write', params: 4, fn: wasi.fd_write },
         );
+      }
+      const childWait = depth > 0 ? host.childWait?.bind(host) : undefined;
+      if (childWait) {
+        for (const p of points) {
+          const f = p.fn;
+          p.fn = (...a: number[]) => {
+            const r = f(...a);
+            return typeof r === 'number' ? r : childWait(proc, r);
+          };
+        }
       }
       ({ instance, start: suspendable } = jspi.instantiate(module, { wasi_snapshot_preview1: wasi, wasmbox }, points));
     } else {
@@ -392,9 +407,9 @@ function startChild(host: ProcessHost, parent: GuestProcess, depth: number, a: n
   const child = new GuestProcess(host.kernel, host.filestore, pid, argv, childEnv, host.streams);
   const end = () => {
     k.proc_destroy(pid);
-    host.onChild?.(-1);
+    host.onChild?.(-1, child, parent);
   };
-  host.onChild?.(1);
+  host.onChild?.(1, child, parent);
   let status: Started;
   try {
     status = runModule(host, child, loadProgram(child, name, childEnv, cwd, host.memoryLimit), argv[0], depth + 1);

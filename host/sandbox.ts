@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import crypto from 'node:crypto';
+import tty from 'node:tty';
 import vm from 'node:vm';
 import { ChannelClient, createChannelBuffer } from '../gofer/channel';
 import type { HostMount } from '../gofer/hosttree';
@@ -33,6 +34,7 @@ import { kernelFile, kernelModule } from './kernel-node';
 import { ExecError, errnoText, loadProgram, runModule, type ProcessHost } from './process';
 import { PipeStreams } from './pipes';
 import { HostStreams } from './streams';
+import { JobControl, SECOND_MS, SHELLS } from './jobcontrol';
 import { AGENT_DATA, Agent, O_CREAT, O_TRUNC } from './agent';
 
 export const PROJECT = 'wasmbox';
@@ -756,7 +758,8 @@ export function processEnv(config: ImageConfig, opts: Pick<RunOptions, 'env' | '
 export async function run(opts: RunOptions): Promise<RunResult> {
   mark('run');
   const cleanup = new Cleanup();
-  const stopSignals = opts.handleSignals === false ? () => {} : onStopSignals(cleanup);
+  const signals = { jobControl: false };
+  const stopSignals = opts.handleSignals === false ? () => {} : onStopSignals(cleanup, signals);
   let kernel: Kernel | null = null;
   try {
     const sb = await openSandbox(opts, cleanup);
@@ -769,7 +772,11 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     const argv = commandLine(config, opts);
     if (argv.length === 0) throw setupError('no command specified (the image has no Entrypoint or Cmd)');
     const { env, workdir } = processEnv(config, opts);
-    const baseStreams = opts.streams ?? new HostStreams();
+    // an interactive shell (its stdin a terminal, guests suspendable): Ctrl-C stops its foreground
+    const jobControl = opts.suspend === true && !opts.streams && opts.handleSignals !== false && tty.isatty(0) && SHELLS.has(path.posix.basename(argv[0]));
+    const hostStreams = opts.streams ? null : new HostStreams(jobControl);
+    if (hostStreams) cleanup.add(() => hostStreams.close());
+    const baseStreams = opts.streams ?? hostStreams!;
     const report = (line: string) => {
       // on the sandbox's own stderr: with --replicas, prefixed with its number like its other lines
       const b = new TextEncoder().encode(`${PROJECT}: ${line}\n`);
@@ -786,9 +793,25 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     mark('mounted');
     const pid = k.proc_create(streams.filetype(0), streams.filetype(1), streams.filetype(2));
     if (pid < 0) throw setupError('cannot create a process');
-    const proc = new GuestProcess(kernel, filestore, pid, argv, env, streams);
+    let jobs: JobControl | null = null;
+    if (jobControl) {
+      signals.jobControl = true;
+      // what the native watchdog removes if a second Ctrl-C must end the process at once
+      const paths = [...sb.hostFiles];
+      const upper = sb.hostFiles.length ? path.dirname(sb.hostFiles[0]) : '';
+      if (path.basename(upper).startsWith(`${PROJECT}-upper-`) && path.dirname(upper) === os.tmpdir()) paths.push(upper, `${upper}.owner`);
+      const fatal = () => {
+        cleanup.run();
+        process.stderr.write(`${PROJECT}: stopped by SIGINT (a second Ctrl-C within ${SECOND_MS / 1000} s)\n`);
+        process.exit(130);
+      };
+      jobs = new JobControl(fatal, paths, () => hostStreams!.interruptReads());
+      cleanup.add(() => jobs!.close());
+    }
+    const proc = new GuestProcess(kernel, filestore, pid, argv, env, jobs ? jobs.shellStreams(streams) : streams);
     const clock = opts.suspend ? suspendClock(opts.timeoutSec) : null;
     const timedOut = () => new SandboxError(`${PROJECT}: timed out after ${opts.timeoutSec}s (--timeout); the sandbox was stopped`, 124);
+    const expire = clock?.expire;
     const host: ProcessHost = {
       kernel,
       filestore,
@@ -797,9 +820,15 @@ export async function run(opts: RunOptions): Promise<RunResult> {
       report,
       run: (start) => guardedRun(start, opts.timeoutSec),
       suspend: clock?.sleep,
-      expire: clock?.expire,
+      expire: jobs ? () => (expire?.(), jobs!.poll()) : expire,
       memoryLimit: opts.memoryBytes ?? defaultMemoryLimit(),
     };
+    if (jobs) {
+      const j = jobs;
+      host.interrupt = (p) => j.check(p);
+      host.childWait = (p, w) => j.wait(p, w);
+      host.onChild = (d, c, parent) => j.child(d, c, parent);
+    }
     // The program is found inside the sandbox's namespace (a bare name through the image's PATH).
     let status: number;
     try {
@@ -887,12 +916,14 @@ function interrupted(): SandboxError {
 /**
  * While a run is set up or torn down (outside the guest), SIGINT and SIGTERM undo what it made
  * (filestore, temporary directories, gofer) and end the process: 130 / 143. Returns the undo.
+ * Once `state.jobControl` is set, SIGINT is left to host/jobcontrol.ts.
  */
-function onStopSignals(cleanup: Cleanup): () => void {
+function onStopSignals(cleanup: Cleanup, state: { jobControl: boolean }): () => void {
   const native = loadNative().addon;
   native?.forwardSigterm();
   const handler = (sig: NodeJS.Signals) => {
     const term = sig === 'SIGTERM' || (native?.takeSigterm() ?? false);
+    if (!term && state.jobControl) return; // Ctrl-C is the shell's (host/jobcontrol.ts)
     cleanup.run();
     process.stderr.write(`${PROJECT}: stopped by ${term ? 'SIGTERM' : 'SIGINT'}\n`);
     process.exit(term ? 143 : 130);

@@ -1,11 +1,16 @@
 // Host streams for a sandbox run from the command line: the guest's stdin, stdout and stderr are
 // this process's fds 0, 1 and 2, used synchronously (the sandbox runs on one thread and blocks).
 // Pipes that Node made non-blocking answer EAGAIN when full or empty; we wait and retry.
+// With `asyncTerminal` (an interactive shell's sandbox, host/jobcontrol.ts) a terminal on stdin is
+// read without blocking the thread (host/input.ts): a guest waiting for a line is put aside while
+// the others run, and a Ctrl-C can end the wait (interruptReads).
 import fs from 'node:fs';
+import tty from 'node:tty';
 import { hostErrno } from '../gofer/errno';
 import { E } from '../kernel/wasi/errno';
 import { Filetype } from '../kernel/wasi/types';
 import type { Streams } from './glue';
+import { InputReader } from './input';
 
 const cell = new Int32Array(new SharedArrayBuffer(4));
 
@@ -43,6 +48,45 @@ function streamErrno(e: unknown): number {
 
 export class HostStreams implements Streams {
   private readonly types = [hostFiletype(0), hostFiletype(1), hostFiletype(2)];
+  private input: InputReader | null = null;
+  /** Bumped by interruptReads: a read waiting since an older one gives up. */
+  private epoch = 0;
+  private readonly wakers = new Set<() => void>();
+  /** Set when stdin is a terminal read without blocking (the constructor's `asyncTerminal`). */
+  readonly readAsync?: (stream: number, data: Uint8Array, off: number, len: number) => number | Promise<number>;
+
+  constructor(asyncTerminal = false) {
+    if (asyncTerminal && tty.isatty(0)) this.readAsync = (s, d, o, l) => (s === 0 ? this.readTerminal(d, o, l) : this.read(s, d, o, l));
+  }
+
+  private readTerminal(data: Uint8Array, off: number, len: number): number | Promise<number> {
+    const reader = (this.input ??= new InputReader(0));
+    const epoch = this.epoch;
+    const again = (): number | Promise<number> => {
+      if (epoch !== this.epoch) return -E.INTR;
+      const got = reader.take(len, data, off);
+      if (got !== null) return got;
+      return new Promise<void>((resolve) => {
+        this.wakers.add(resolve);
+        void reader.ready().then(() => this.wakers.delete(resolve) && resolve());
+      }).then(again);
+    };
+    return again();
+  }
+
+  /** Ends every waiting read of the terminal with EINTR (Ctrl-C); what arrives later is kept for the next. */
+  interruptReads(): void {
+    this.epoch++;
+    const w = [...this.wakers];
+    this.wakers.clear();
+    for (const f of w) f();
+  }
+
+  /** Stops reading the terminal, so that this process can exit. */
+  close(): void {
+    this.input?.close();
+    this.input = null;
+  }
 
   write(stream: number, data: Uint8Array, off: number, len: number): number {
     let done = 0;

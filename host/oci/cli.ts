@@ -25,7 +25,7 @@ import tty from 'node:tty';
 import { loadNative, type NativeAddon } from '../native/index';
 import { exampleConfig, type SandboxSpec } from './bundle';
 import { Frame, frame, readFrames, u32Frame, type Reply, type Request } from './control';
-import { InputReader } from './input';
+import { InputReader } from '../input';
 import { runHook } from './hooks';
 import { debug, logConfig, logLine, setLog } from './log';
 import { OCI_VERSION, OciError, StateDir, alive, checkId, listContainers, startTime, stateJson, writeAtomic, type ContainerState } from './state';

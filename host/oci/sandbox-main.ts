@@ -39,7 +39,7 @@ import { loadBundle, type SandboxSpec } from './bundle';
 import { runHook } from './hooks';
 import { debug, logLine, setLog } from './log';
 import { Frame, frame, readFrames, u32Frame, type Reply, type Request } from './control';
-import { InputReader } from './input';
+import { InputReader } from '../input';
 import { OCI_VERSION, OciError, StateDir, checkId, startTime, stateJson, sweep, writeAtomic } from './state';
 
 /** Signals that end the container (a guest cannot handle any), by number. */

@@ -1,8 +1,9 @@
 // Reading a host input fd without ever blocking a thread (trusted): the container's stdin in the
-// sandbox process, and an exec proxy's stdin or terminal. A read(2) parked in libuv's thread pool on
-// an idle pipe or terminal would also hold up the process's exit (libuv joins its pool threads when
-// the process ends), so pipes, sockets and terminals are read through libuv streams (epoll), and only
-// what never blocks for long (regular files, /dev/null) through fs.read.
+// OCI runtime's sandbox process, an exec proxy's stdin or terminal, and the terminal of an
+// interactive shell run from the command line (host/streams.ts). A read(2) parked in libuv's thread
+// pool on an idle pipe or terminal would also hold up the process's exit (libuv joins its pool
+// threads when the process ends), so pipes, sockets and terminals are read through libuv streams
+// (epoll), and only what never blocks for long (regular files, /dev/null) through fs.read.
 //
 // One InputReader per fd: bytes that arrive for a reader that has gone (a guest's read abandoned by
 // Ctrl-C) wait for the next one. A terminal's end of input (Ctrl-D) ends one read; a pipe's is seen
@@ -10,7 +11,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import tty from 'node:tty';
-import { hostErrno } from '../../gofer/errno';
+import { hostErrno } from '../gofer/errno';
 
 export class InputReader {
   private data: Buffer[] = [];
