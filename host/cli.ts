@@ -342,6 +342,8 @@ async function restartWithJspi(): Promise<boolean> {
     child.on('exit', (c, sig) => resolve([c, sig]));
   });
   for (const sig of signals) process.off(sig, forward);
+  // killed by the signal itself (the native watchdog's last resort, or SIGKILL): it said nothing
+  if (signal) process.stderr.write(`${PROJECT}: stopped by ${signal}\n`);
   process.exitCode = code ?? 128 + (signal === 'SIGTERM' ? 15 : signal === 'SIGHUP' ? 1 : 2);
   return true;
 }

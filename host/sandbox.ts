@@ -793,13 +793,13 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     mark('mounted');
     const pid = k.proc_create(streams.filetype(0), streams.filetype(1), streams.filetype(2));
     if (pid < 0) throw setupError('cannot create a process');
+    // what the native watchdog removes if it has to end the process itself
+    const paths = [...sb.hostFiles];
+    const upper = sb.hostFiles.length ? path.dirname(sb.hostFiles[0]) : '';
+    if (path.basename(upper).startsWith(`${PROJECT}-upper-`) && path.dirname(upper) === os.tmpdir()) paths.push(upper, `${upper}.owner`);
     let jobs: JobControl | null = null;
     if (jobControl) {
       signals.jobControl = true;
-      // what the native watchdog removes if a second Ctrl-C must end the process at once
-      const paths = [...sb.hostFiles];
-      const upper = sb.hostFiles.length ? path.dirname(sb.hostFiles[0]) : '';
-      if (path.basename(upper).startsWith(`${PROJECT}-upper-`) && path.dirname(upper) === os.tmpdir()) paths.push(upper, `${upper}.owner`);
       const fatal = () => {
         cleanup.run();
         process.stderr.write(`${PROJECT}: stopped by SIGINT (a second Ctrl-C within ${SECOND_MS / 1000} s)\n`);
@@ -807,6 +807,15 @@ export async function run(opts: RunOptions): Promise<RunResult> {
       };
       jobs = new JobControl(fatal, paths, () => hostStreams!.interruptReads());
       cleanup.add(() => jobs!.close());
+    } else if (opts.suspend && opts.handleSignals !== false) {
+      // Suspendable guests run outside vm's watchdog: SIGINT or SIGTERM is acted on by Node's
+      // handler once the thread is free; a guest that computes without letting it go is ended by
+      // the native watchdog after STOP_GRACE_MS, its files removed, killed by the same signal.
+      const native = loadNative().addon;
+      if (native?.armWatchdog) {
+        native.armWatchdog([SIGINT, SIGTERM], STOP_GRACE_MS, paths);
+        cleanup.add(() => native.disarmWatchdog?.());
+      }
     }
     const proc = new GuestProcess(kernel, filestore, pid, argv, env, jobs ? jobs.shellStreams(streams) : streams);
     const clock = opts.suspend ? suspendClock(opts.timeoutSec) : null;
@@ -903,6 +912,11 @@ function suspendClock(timeoutSec?: number): { sleep: (ms: number) => Promise<voi
   };
   return { sleep, expire: timeoutSec ? expire : undefined, expired: () => out };
 }
+
+const SIGINT = 2;
+const SIGTERM = 15;
+/** How long a suspendable sandbox's guests have to let Node act on SIGINT or SIGTERM. */
+const STOP_GRACE_MS = 2000;
 
 function guardedRun(start: () => void, timeoutSec?: number): void {
   vm.runInNewContext('start()', { start }, { breakOnSigint: true, timeout: timeoutSec ? Math.round(timeoutSec * 1000) : undefined });

@@ -12,6 +12,7 @@ import * as assert from 'uvu/assert';
 import { buildImage, gzipBomb, tempDir } from '../lib/images';
 import { guestWasm, ROOT, RUN_JS, runSandbox } from '../lib/sandbox';
 import { resealDocker } from '../gofer/image/util';
+import { loadNative } from '../../host/native/index';
 
 // The sandboxes this file starts make their temporary directories in a private TMPDIR, so that
 // the stray check below sees only theirs, not those of test files running at the same time.
@@ -90,6 +91,29 @@ for (const [sig, status] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
     run.child.kill(sig);
     const code = await run.exit;
     assert.is(code, status, run.err());
+    assert.match(run.err(), new RegExp(`stopped by ${sig}`));
+    assert.equal(fs.readdirSync(upper), [], 'filestore and lock removed');
+    assert.equal(strays(), before);
+  });
+}
+
+// A shell with a pipe runs its guests suspendable (JSPI, in a Node started again), outside vm's
+// watchdog: a stage that computes without a call is ended by the native watchdog after its grace.
+const DEFAULT_IMAGE = path.join(ROOT, 'dist', 'images', 'default.tar');
+for (const [sig, status] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  const wd = !!loadNative().addon?.armWatchdog;
+  if (!wd) console.log(`SKIP ${sig} in a suspendable sandbox: the native addon (armWatchdog) is not built`);
+  (wd ? test : test.skip)(`${sig} stops a spinning pipeline stage of a suspendable sandbox (status ${status}), its files removed`, async () => {
+    const upper = tempDir('jspiupper');
+    const before = strays();
+    const run = startRun(['--upper-dir', upper, DEFAULT_IMAGE, 'sh', '-c', 'while :; do :; done | cat']);
+    await until(() => fs.readdirSync(upper).some((n) => n.endsWith('.lock')));
+    await new Promise((r) => setTimeout(r, 500)); // into the loop
+    const t0 = Date.now();
+    run.child.kill(sig);
+    const code = await run.exit;
+    assert.is(code, status, run.err());
+    assert.ok(Date.now() - t0 < 8000, `took ${Date.now() - t0} ms`);
     assert.match(run.err(), new RegExp(`stopped by ${sig}`));
     assert.equal(fs.readdirSync(upper), [], 'filestore and lock removed');
     assert.equal(strays(), before);
