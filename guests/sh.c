@@ -2034,6 +2034,98 @@ static int bi_cd(int argc, char **argv, const int *fds) {
   return 0;
 }
 
+static int octal_digit(char c) { return '0' <= c && c <= '7'; }
+
+static int hex_digit(char c) {
+  if ('0' <= c && c <= '9') return c - '0';
+  if ('a' <= c && c <= 'f') return c - 'a' + 10;
+  if ('A' <= c && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/**
+ * echo, as the toolbox's (GNU's: -n, -e, -E), built in so that a loop of echos costs no program
+ * start each: the words and the newline go out in one write.
+ */
+static int bi_echo(int argc, char **argv, const int *fds) {
+  bool nl = true, esc = false;
+  int i = 1;
+  for (; i < argc; i++) {
+    const char *a = argv[i];
+    if (a[0] != '-' || a[1] == 0 || strspn(a + 1, "neE") != strlen(a + 1)) break;
+    for (const char *p = a + 1; *p; p++) {
+      if (*p == 'n') nl = false;
+      else esc = *p == 'e';
+    }
+  }
+  struct sbuf o = {0};
+  sb_add(&o, "", 0);
+  for (int first = i; i < argc; i++) {
+    if (i > first) sb_addc(&o, ' ');
+    const char *s = argv[i];
+    if (!esc) {
+      sb_adds(&o, s);
+      continue;
+    }
+    while (*s) {
+      int c = (unsigned char)*s++;
+      if (c != '\\' || !*s) {
+        sb_addc(&o, (char)c);
+        continue;
+      }
+      c = (unsigned char)*s++;
+      switch (c) {
+      case 'a': c = '\a'; break;
+      case 'b': c = '\b'; break;
+      case 'c': nl = false, i = argc; goto out;
+      case 'e': c = 033; break;
+      case 'f': c = '\f'; break;
+      case 'n': c = '\n'; break;
+      case 'r': c = '\r'; break;
+      case 't': c = '\t'; break;
+      case 'v': c = '\v'; break;
+      case '\\': break;
+      case 'x':
+        if (hex_digit(*s) < 0) {
+          sb_addc(&o, '\\');
+          break;
+        }
+        c = hex_digit(*s++);
+        if (hex_digit(*s) >= 0) c = c * 16 + hex_digit(*s++);
+        break;
+      case '0':
+        // \0NNN: up to three octal digits after the 0
+        c = 0;
+        for (int k = 0; k < 3 && octal_digit(*s); k++) c = c * 8 + (*s++ - '0');
+        break;
+      case '1': case '2': case '3': case '4': case '5': case '6': case '7':
+        c -= '0';
+        for (int k = 0; k < 2 && octal_digit(*s); k++) c = c * 8 + (*s++ - '0');
+        break;
+      default:
+        sb_addc(&o, '\\');
+        break;
+      }
+      sb_addc(&o, (char)c);
+    }
+  }
+out:
+  if (nl) sb_addc(&o, '\n');
+  int status = 0;
+  for (size_t done = 0; done < o.len;) {
+    ssize_t w = write(fds[1], o.s + done, o.len - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      fdprintf(fds[2], "sh: echo: write error: %s\n", errstr(errno));
+      status = 1;
+      break;
+    }
+    done += (size_t)w;
+  }
+  free(o.s);
+  return status;
+}
+
 static int bi_pwd(int argc, char **argv, const int *fds) {
   bool phys = false;
   for (int i = 1; i < argc; i++) {
@@ -2308,7 +2400,7 @@ static const struct {
   const char *name;
   builtin_fn fn;
 } BUILTINS[] = {
-    {":", bi_true},        {".", bi_dot},         {"break", bi_break},   {"cd", bi_cd},
+    {":", bi_true},        {".", bi_dot},         {"break", bi_break},   {"cd", bi_cd},         {"echo", bi_echo},
     {"continue", bi_break}, {"eval", bi_eval},    {"exit", bi_exit},     {"export", bi_export},
     {"false", bi_false},   {"local", bi_local},   {"pwd", bi_pwd},       {"read", bi_read},
     {"return", bi_return}, {"set", bi_set},      {"shift", bi_shift},   {"source", bi_dot},

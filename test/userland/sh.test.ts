@@ -78,6 +78,18 @@ test('sandbox: quoting, words and echo', () => {
   assert.equal(r, out('hello a  b c d e  $f x"y $HOME   end\n'));
 });
 
+test('sandbox: the builtin echo writes what the toolbox echo writes (-n, -e escapes, -E), and reports a failed write', () => {
+  const cases = ['-n x', 'a -n', '-e "a\\tb\\x41\\0101\\101\\q\\\\ \\cgone"', '-E "\\t"', '-ne "\\n"', '-- x', '-', '-nx y'];
+  for (const c of cases) {
+    const r = sb(`echo ${c}; echo "<$?>"; /bin/echo ${c}; echo "<$?>"`);
+    const [, builtin, ext] = /^([\s\S]*<0>\n)([\s\S]*<0>\n)$/.exec(r.stdout) ?? [];
+    assert.ok(builtin !== undefined, `${c}: ${JSON.stringify(r)}`);
+    assert.is(builtin, ext, c);
+  }
+  assert.equal(sb('echo y > /dev/full; echo $?'), out('1\n', 0, 'sh: echo: write error: No space left on device\n'));
+  assert.equal(sb('type echo'), out('echo is a shell builtin\n'));
+});
+
 test('sandbox: ; && || and ! with the toolbox true/false', () => {
   const r = sb('true && echo yes; false && echo no; false || echo alt; true || echo never; ! false && echo negated; echo end');
   assert.equal(r, out('yes\nalt\nnegated\nend\n'));
@@ -352,6 +364,7 @@ test('node:wasi: redirections of builtins (> >> 2> 2>&1 order, errors)', () => {
       'pwd > /nonexistent/x; echo "out: $?"',
       'X=1 > created',
       'echo to-file > f2',
+      'ls > f3',
     ].join('\n'),
     { root },
   );
@@ -361,6 +374,7 @@ test('node:wasi: redirections of builtins (> >> 2> 2>&1 order, errors)', () => {
   assert.is(fs.readFileSync(path.join(t, 'both'), 'utf8'), 'sh: cd: /nope: No such file or directory\n');
   assert.is(fs.readFileSync(path.join(t, 'out-only'), 'utf8'), '');
   assert.is(fs.readFileSync(path.join(t, 'created'), 'utf8'), '');
+  assert.is(fs.readFileSync(path.join(t, 'f2'), 'utf8'), 'to-file\n'); // echo is built in
   // 2>&1 > out-only: stderr goes where stdout went before, the shell's stdout
   assert.is(r.stdout, 'sh: cd: /nope: No such file or directory\nin: 1\nout: 1\n');
   assert.is(
@@ -368,7 +382,7 @@ test('node:wasi: redirections of builtins (> >> 2> 2>&1 order, errors)', () => {
     'sh: /nonexistent: No such file or directory\n' +
       'sh: /nonexistent/x: No such file or directory\n' +
       // the stand-in spawn cannot pass a redirected fd to a child (the host's spawn can)
-      'sh: echo: Operation not supported\n',
+      'sh: ls: Operation not supported\n',
   );
 });
 
