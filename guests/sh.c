@@ -111,6 +111,7 @@ static char *xstrdup(const char *s) {
 }
 
 #include "paths.h"
+#include "echo.h"
 
 static void *aalloc(size_t n) {
   n = (n + 7) & ~(size_t)7;
@@ -2034,83 +2035,26 @@ static int bi_cd(int argc, char **argv, const int *fds) {
   return 0;
 }
 
-static int octal_digit(char c) { return '0' <= c && c <= '7'; }
-
-static int hex_digit(char c) {
-  if ('0' <= c && c <= '9') return c - '0';
-  if ('a' <= c && c <= 'f') return c - 'a' + 10;
-  if ('A' <= c && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 /**
- * echo, as the toolbox's (GNU's: -n, -e, -E), built in so that a loop of echos costs no program
- * start each: the words and the newline go out in one write.
+ * echo, as the toolbox's (guests/echo.h: GNU's -n, -e, -E), built in so that a loop of echos costs
+ * no program start each: the words and the newline go out in one write.
  */
 static int bi_echo(int argc, char **argv, const int *fds) {
-  bool nl = true, esc = false;
-  int i = 1;
-  for (; i < argc; i++) {
-    const char *a = argv[i];
-    if (a[0] != '-' || a[1] == 0 || strspn(a + 1, "neE") != strlen(a + 1)) break;
-    for (const char *p = a + 1; *p; p++) {
-      if (*p == 'n') nl = false;
-      else esc = *p == 'e';
-    }
-  }
+  bool nl, esc, stop = false;
+  int i = echo_options(argc, argv, &nl, &esc);
   struct sbuf o = {0};
   sb_add(&o, "", 0);
-  for (int first = i; i < argc; i++) {
+  for (int first = i; i < argc && !stop; i++) {
     if (i > first) sb_addc(&o, ' ');
-    const char *s = argv[i];
     if (!esc) {
-      sb_adds(&o, s);
+      sb_adds(&o, argv[i]);
       continue;
     }
-    while (*s) {
-      int c = (unsigned char)*s++;
-      if (c != '\\' || !*s) {
-        sb_addc(&o, (char)c);
-        continue;
-      }
-      c = (unsigned char)*s++;
-      switch (c) {
-      case 'a': c = '\a'; break;
-      case 'b': c = '\b'; break;
-      case 'c': nl = false, i = argc; goto out;
-      case 'e': c = 033; break;
-      case 'f': c = '\f'; break;
-      case 'n': c = '\n'; break;
-      case 'r': c = '\r'; break;
-      case 't': c = '\t'; break;
-      case 'v': c = '\v'; break;
-      case '\\': break;
-      case 'x':
-        if (hex_digit(*s) < 0) {
-          sb_addc(&o, '\\');
-          break;
-        }
-        c = hex_digit(*s++);
-        if (hex_digit(*s) >= 0) c = c * 16 + hex_digit(*s++);
-        break;
-      case '0':
-        // \0NNN: up to three octal digits after the 0
-        c = 0;
-        for (int k = 0; k < 3 && octal_digit(*s); k++) c = c * 8 + (*s++ - '0');
-        break;
-      case '1': case '2': case '3': case '4': case '5': case '6': case '7':
-        c -= '0';
-        for (int k = 0; k < 2 && octal_digit(*s); k++) c = c * 8 + (*s++ - '0');
-        break;
-      default:
-        sb_addc(&o, '\\');
-        break;
-      }
-      sb_addc(&o, (char)c);
-    }
+    char *b = xmalloc(strlen(argv[i]) + 1);
+    sb_add(&o, b, echo_unescape(argv[i], b, &stop));
+    free(b);
   }
-out:
-  if (nl) sb_addc(&o, '\n');
+  if (nl && !stop) sb_addc(&o, '\n');
   int status = 0;
   for (size_t done = 0; done < o.len;) {
     ssize_t w = write(fds[1], o.s + done, o.len - done);

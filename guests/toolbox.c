@@ -151,6 +151,7 @@ static char *xasprintf(const char *fmt, ...) {
 }
 
 #include "paths.h"
+#include "echo.h"
 
 /** glibc's wording (musl's differs for some errnos), so that messages match GNU tools. */
 static const char *errstr(int e) {
@@ -886,71 +887,21 @@ static int cmd_cat(int argc, char **argv) {
 // ---------------------------------------------------------------------------------------------
 // echo
 
-static int hexval(int c) { return isdigit(c) ? c - '0' : (tolower(c) - 'a' + 10); }
-
 static int cmd_echo(int argc, char **argv) {
-  bool nl = true, esc = false;
-  int i = 1;
-  for (; i < argc; i++) {
-    const char *a = argv[i];
-    if (a[0] != '-' || a[1] == 0 || strspn(a + 1, "neE") != strlen(a + 1)) break;
-    for (const char *p = a + 1; *p; p++) {
-      if (*p == 'n') nl = false;
-      else if (*p == 'e') esc = true;
-      else esc = false;
-    }
-  }
-  for (int first = i; i < argc; i++) {
+  bool nl, esc, stop = false;
+  int i = echo_options(argc, argv, &nl, &esc);
+  for (int first = i; i < argc && !stop; i++) {
     if (i > first) putchar(' ');
     const char *s = argv[i];
     if (!esc) {
       fputs(s, stdout);
       continue;
     }
-    while (*s) {
-      int c = (unsigned char)*s++;
-      if (c != '\\' || !*s) {
-        putchar(c);
-        continue;
-      }
-      c = (unsigned char)*s++;
-      switch (c) {
-      case 'a': c = '\a'; break;
-      case 'b': c = '\b'; break;
-      case 'c': return fflush(stdout), 0;
-      case 'e': c = 033; break;
-      case 'f': c = '\f'; break;
-      case 'n': c = '\n'; break;
-      case 'r': c = '\r'; break;
-      case 't': c = '\t'; break;
-      case 'v': c = '\v'; break;
-      case '\\': break;
-      case 'x':
-        if (!isxdigit((unsigned char)*s)) {
-          putchar('\\');
-          break;
-        }
-        c = hexval((unsigned char)*s++);
-        if (isxdigit((unsigned char)*s)) c = c * 16 + hexval((unsigned char)*s++);
-        break;
-      case '0':
-        c = 0;
-        if (!('0' <= *s && *s <= '7')) break;
-        c = (unsigned char)*s++;
-        // fall through
-      case '1': case '2': case '3': case '4': case '5': case '6': case '7':
-        c -= '0';
-        if ('0' <= *s && *s <= '7') c = c * 8 + (*s++ - '0');
-        if ('0' <= *s && *s <= '7') c = c * 8 + (*s++ - '0');
-        break;
-      default:
-        putchar('\\');
-        break;
-      }
-      putchar(c);
-    }
+    char *b = xmalloc(strlen(s) + 1);
+    fwrite(b, 1, echo_unescape(s, b, &stop), stdout);
+    free(b);
   }
-  if (nl) putchar('\n');
+  if (nl && !stop) putchar('\n');
   return 0;
 }
 
@@ -5105,7 +5056,7 @@ static void pf_escape(const char **p, struct sbuf *out, bool b) {
   }
   if (c == 'x' && isxdigit((unsigned char)s[1])) {
     int v = 0, n = 0;
-    for (s++; n < 2 && isxdigit((unsigned char)*s); n++, s++) v = v * 16 + hexval((unsigned char)*s);
+    for (s++; n < 2 && isxdigit((unsigned char)*s); n++, s++) v = v * 16 + echo_hex(*s);
     sb_addc(out, (char)v);
     *p = s;
     return;
