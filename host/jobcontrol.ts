@@ -44,7 +44,8 @@ export class JobControl {
   private readonly native = loadNative().addon;
   private readonly cell: Int32Array | null;
   private seen = 0;
-  private readonly listener = () => this.sigint();
+  // with the counter, one Ctrl-C is acted on once, whether a guest's call or Node's handler sees it first
+  private readonly listener = () => (this.cell ? this.poll() : this.sigint());
 
   /**
    * `fatal` ends the sandbox (130) when a second Ctrl-C comes too soon; `paths` are what the native
