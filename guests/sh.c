@@ -25,9 +25,10 @@
 // How things run: WASI has no fork. External commands run through the host's wasmbox.start/spawn
 // (guests/wasmbox.h); a pipeline's programs are started together, joined by wasmbox.pipe pipes,
 // and run side by side when the host runs guests suspendable (JSPI), else one after another with
-// each pipe holding what its writer wrote. A subshell, a $(...) and a pipeline stage that is a
-// builtin or compound command run in this shell with its state saved and put back afterwards, so
-// such a stage finishes before the stages after it start (its output is held in its pipe).
+// each pipe holding what its writer wrote. A subshell, a $(...), a builtin stage and the last
+// stage run in this shell with its state saved and put back afterwards. What must run beside the
+// shell (a compound or function stage before the last, a compound command with `&`) runs in a
+// child shell that is given the shell's state as text (run_in_child).
 // Not supported: fds above 2 in redirections, `<>`, aliases, job control, signals (`trap` takes
 // only EXIT; others are accepted and never fire: WASI has no signals), getopts, the `function`
 // keyword. Differences from POSIX sh: IFS splitting treats every IFS character as white space; $$
@@ -392,6 +393,7 @@ struct node {
   bool has_in;                  // N_FOR: `in` was given (else "$@")
   struct caseitem *items;       // N_CASE
   char *src;                    // N_FUNC: the definition's text, parsed again to keep it
+  char *job_src;                // a pipeline's stage but the last, N_BG: its text, to run in a child shell
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -1408,6 +1410,8 @@ static struct node *parse_pipeline(void) {
     consume();
     bang = true;
   }
+  peek();
+  size_t start = P.tstart;
   struct node *first = parse_command();
   if (!first) return NULL;
   struct node *p = first;
@@ -1416,9 +1420,12 @@ static struct node *parse_pipeline(void) {
     p->a = first;
     struct node *last = first;
     while (peek() == T_PIPE) {
+      last->job_src = astrndup(P.buf + start, P.tstart - start);
       consume();
       linebreak();
       if (P.error || P.more) return NULL;
+      peek();
+      start = P.tstart;
       struct node *c = parse_command();
       if (!c) return NULL;
       last->next = c;
@@ -1451,11 +1458,14 @@ static struct node *parse_andor(void) {
 
 /** An and-or list with its separator: `&` puts it in the background. */
 static struct node *parse_item(void) {
+  peek();
+  size_t start = P.tstart;
   struct node *a = parse_andor();
   if (!a) return NULL;
   if (peek() == T_AMP) {
-    consume();
     struct node *bg = mknode(N_BG);
+    bg->job_src = astrndup(P.buf + start, P.tstart - start);
+    consume();
     bg->a = a;
     return bg;
   }
@@ -2059,6 +2069,13 @@ static int bi_echo(int argc, char **argv, const int *fds) {
   for (size_t done = 0; done < o.len;) {
     ssize_t w = write(fds[1], o.s + done, o.len - done);
     if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && (errno == EPIPE || errno == ECONNRESET)) {
+      // the reader is gone: where Linux's SIGPIPE would kill the shell, or the subshell (a loop
+      // writing into `| head` in a child shell), it ends, silently, with SIGPIPE's status
+      free(o.s);
+      sh_exit(141);
+      return 141;
+    }
     if (w <= 0) {
       fdprintf(fds[2], "sh: echo: write error: %s\n", errstr(errno));
       status = 1;
@@ -2427,7 +2444,7 @@ static int spawn_program(const char *shown, const char *path, char **argv, int a
 // Shell functions, subshells (emulated: WASI has no fork) and control flow
 
 struct func {
-  char *name;
+  char *name, *src;   // src: the definition's text, for a child shell (see run_in_child)
   struct node *body;  // parsed again into the permanent arena when defined (see define_func)
   struct func *next;  // newest first: a subshell's definitions are dropped by restoring the head
 };
@@ -2449,8 +2466,9 @@ struct local {
 static struct local *locals;
 
 // A subshell runs in this shell's own process, with its state saved before and put back after:
-// variables, parameters, directory, options, functions and traps. It cannot run beside the shell
-// (a pipeline's stage that is a builtin or compound command runs before the stages after it).
+// variables, parameters, directory, options, functions and traps. It cannot run beside the shell:
+// what must (a compound stage of a pipeline but the last, a compound command put in the background)
+// runs in a child shell instead, given this shell's state as text (see run_in_child).
 struct state {
   struct var *vars;
   char **params;
@@ -2575,6 +2593,7 @@ static void define_func(struct node *n) {
   arena = line_arena;
   struct func *f = xmalloc(sizeof *f);
   f->name = xstrdup(n->name);
+  f->src = xstrdup(n->src);
   f->body = def && def->type == N_FUNC ? def->a : n->a;  // the copy, or (never expected) the original
   f->next = funcs;
   funcs = f;
@@ -2693,10 +2712,77 @@ static bool external_stage(struct node *s) {
   return name && !find_builtin(name) && !find_func(name) && strcmp(name, "exec");
 }
 
+static bool all_external(struct node *pipe) {
+  for (struct node *s = pipe->a; s; s = s->next)
+    if (!external_stage(s)) return false;
+  return true;
+}
+
+/** Does this command have to run beside the shell, in a child shell, when it cannot run first? */
+static bool needs_child(struct node *s) {
+  if (s->type != N_CMD) return true;  // compound: loops, or programs whose output could be endless
+  const char *name = s->args ? plain(s->args) : NULL;
+  if (!name) return false;
+  return find_func(name) || !strcmp(name, "eval") || !strcmp(name, ".") || !strcmp(name, "source") || !strcmp(name, "command");
+}
+
+/** Can `n` (a stage, or an N_BG) run in a child shell from its text? Here-documents stay behind. */
+static bool child_text(struct node *n) {
+  return n->job_src && !strstr(n->job_src, "<<");
+}
+
+static void add_func_defs(struct sbuf *o, struct func *f) {
+  if (!f) return;
+  add_func_defs(o, f->next);  // oldest first: a later definition of a name wins
+  sb_adds(o, f->src);
+  sb_addc(o, '\n');
+}
+
 /**
- * A pipeline: every stage that is a program is started (with JSPI they run side by side, the pipe
- * between two of them holding 64 KiB), the others run in this shell as subshells, in order; then
- * the programs are waited for. The status is the last stage's. `bg`: do not wait (cmd &).
+ * Starts `text` in a child shell (wasmbox.start) with fds io[0..2]: the emulated subshell for what
+ * must run beside this shell. The child gets this shell's state: exported variables through the
+ * environment, the others and the functions as a prelude of assignments and definitions (--sub),
+ * its options; $0 and the parameters as arguments; $$, $? and $! through --sub. Returns 0 with
+ * *handle set, or the status of a child that could not start.
+ */
+static int run_in_child(const char *text, int *handle) {
+  struct sbuf src = {0};
+  for (struct var *v = vars; v; v = v->next) {
+    if (v->exported || !v->value) continue;
+    sb_adds(&src, v->name);
+    sb_addc(&src, '=');
+    print_quoted(&src, v->value);
+    sb_addc(&src, '\n');
+  }
+  add_func_defs(&src, funcs);
+  char sub[64];
+  snprintf(sub, sizeof sub, "--sub=%u,%d,%d", shell_id, last_status, last_bg);
+  struct strv argv = {0};
+  sv_push(&argv, xstrdup(self_name));
+  sv_push(&argv, xstrdup(sub));
+  sv_push(&argv, src.s ? src.s : xstrdup(""));
+  if (opt_e && cond_depth == 0) sv_push(&argv, xstrdup("-e"));
+  if (opt_x) sv_push(&argv, xstrdup("-x"));
+  sv_push(&argv, xstrdup("-c"));
+  sv_push(&argv, xstrdup(text));
+  sv_push(&argv, xstrdup(arg0));
+  for (int i = 0; i < nparams; i++) sv_push(&argv, xstrdup(params[i]));
+  struct strv env = {0};
+  exported_env(&env, NULL);
+  char *path = self_path();
+  int fds[3] = {io[0], io[1], io[2]};
+  int status = spawn_program(self_name, path, argv.v, argv.n, &env, fds, false, handle);
+  free(path);
+  sv_free(&env);
+  sv_free(&argv);
+  return status;
+}
+
+/**
+ * A pipeline: every stage that is a program, or must run in a child shell, is started (with JSPI
+ * they run side by side, the pipe between two of them holding 64 KiB); the others (builtins, the
+ * last stage) run in this shell as subshells, in order; then the started ones are waited for. The
+ * status is the last stage's. `bg`: do not wait (cmd &).
  */
 static int run_pipeline(struct node *n, bool bg) {
   int count = 0;
@@ -2707,7 +2793,8 @@ static int run_pipeline(struct node *n, bool bg) {
   bool in_own = false;
   for (struct node *s = n->a; s; s = s->next, i++) {
     int p[2] = {-1, -1};
-    bool in_shell = !external_stage(s);
+    bool child = s->next && needs_child(s) && child_text(s);
+    bool in_shell = !external_stage(s) && !child;
     // a stage that runs in the shell finishes before the next one starts: its pipe must hold all
     if (s->next && !make_pipe(p, in_shell)) {
       statuses[i] = 1;
@@ -2719,6 +2806,8 @@ static int run_pipeline(struct node *n, bool bg) {
     handles[i] = 0;
     if (external_stage(s)) {
       statuses[i] = run_simple(s, &handles[i]);
+    } else if (child) {
+      statuses[i] = run_in_child(s->job_src, &handles[i]);
     } else {
       struct state st;
       save_state(&st);
@@ -3038,10 +3127,15 @@ static int run(struct node *n) {
     status = unwinding ? last_status : run(n->b);
     break;
   case N_BG:
-    if (n->a->type == N_PIPE) status = run_pipeline(n->a, true);
+    if (n->a->type == N_PIPE && (all_external(n->a) || !child_text(n))) status = run_pipeline(n->a, true);
     else if (external_stage(n->a)) {
       int h = 0;
       status = run_simple(n->a, &h);
+      if (h > 0) add_bg(h, 0), status = 0;
+    } else if (child_text(n)) {
+      // runs beside the shell, so that `while :; do ...; done &` does not hold it
+      int h = 0;
+      status = run_in_child(n->job_src, &h);
       if (h > 0) add_bg(h, 0), status = 0;
     } else {
       // runs in the shell, as a subshell: it has finished when it returns
@@ -3463,8 +3557,8 @@ int main(int argc, char **argv) {
   }
   if (argc > 0 && argv[0][0]) self_name = argv[0];
 
-  const char *command = NULL;
-  int i = 1;
+  const char *command = NULL, *prelude = NULL;
+  int i = 1, sub_status = 0;
   bool force_i = false;
   for (; i < argc; i++) {
     const char *a = argv[i];
@@ -3475,6 +3569,12 @@ int main(int argc, char **argv) {
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
       fdputs(1, USAGE);
       return 0;
+    }
+    if (!strncmp(a, "--sub=", 6) && i + 1 < argc) {
+      // a child shell (run_in_child): the parent's $$, $? and $!, then its state as a prelude
+      sscanf(a + 6, "%u,%d,%d", &shell_id, &sub_status, &last_bg);
+      prelude = argv[++i];
+      continue;
     }
     if ((a[0] != '-' && a[0] != '+') || !a[1]) break;
     bool on = a[0] == '-';
@@ -3500,6 +3600,14 @@ int main(int argc, char **argv) {
         return 2;
       }
     }
+  }
+  if (prelude) {
+    // the parent's variables and functions: set quietly, before the options and $? take effect
+    bool e = opt_e, x = opt_x;
+    opt_e = opt_x = false;
+    run_source((char *)prelude, strlen(prelude), -1, false, "--sub");
+    opt_e = e, opt_x = x;
+    last_status = sub_status;
   }
   if (command) {
     if (i < argc) arg0 = argv[i++];

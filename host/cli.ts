@@ -310,6 +310,8 @@ export function parseArgs(argv: string[]): CliOptions {
  * stage after stage (host/pipes.ts). Other commands start without the cost of starting Node again.
  */
 function wantsPipelines(opts: CliOptions): boolean {
+  // WASMBOX_JSPI=1: always (a `sh -c` whose text runs a script that builds pipelines)
+  if (process.env.WASMBOX_JSPI === '1') return true;
   const cmd = opts.command ?? [];
   if (cmd.length === 0) return opts.image === defaultImage();
   if (!SHELLS.has(path.posix.basename(cmd[0]))) return false;
@@ -385,6 +387,9 @@ async function main(): Promise<void> {
       process.exitCode = 125;
     }
   }
+  // as a container ends with its first process: background programs it did not wait for (which,
+  // suspended, would keep Node running over a sandbox already taken down) end with it
+  if (opts.suspend) process.exit();
 }
 
 /** --replicas: the sandboxes, then a summary line on stderr. */

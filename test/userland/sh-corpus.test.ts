@@ -96,6 +96,9 @@ function runSandboxAll(): RunAll {
   const args = [RUN_JS, ...Object.entries({ ...SANDBOX_ENV, LC_ALL: 'C', TZ: 'UTC' }).flatMap(([k, v]) => ['-e', `${k}=${v}`])];
   const r = spawnSync(process.execPath, [...args, img, 'sh', '-c', driver()], {
     cwd: ROOT,
+    // the scripts build pipelines (as `sh SCRIPT` would, whose stages run side by side), the
+    // driver's own text does not
+    env: { ...process.env, WASMBOX_JSPI: '1' },
     input: '',
     encoding: 'utf8',
     timeout: SANDBOX_TIMEOUT_MS,

@@ -172,6 +172,20 @@ test('sandbox: exit statuses of sh -c', () => {
   assert.equal(sb('false | true; echo $?; true | false'), out('0\n', 1, ''));
 });
 
+test('sandbox: a loop or a function as a pipeline stage runs beside the stages after it (in a child shell), so `| head` ends it', () => {
+  assert.equal(sb('while :; do echo y; done | head -n 1; echo "status $?"'), out('y\nstatus 0\n'));
+  const r = sb('x=7; f() { while :; do echo "$1 $x $#"; done; }; f a b | head -n 2; false; { echo "was $?"; } | cat');
+  assert.equal(r, out('a 7 2\na 7 2\nwas 1\n'));
+  // the child has the shell's state, and changes none of it
+  assert.equal(sb('set -- p q; n=1; { n=2; echo "$0 $1 $n"; } | cat; echo "$n"', { args: ['zero', 'one'] }), out('zero p 2\n1\n'));
+});
+
+test('sandbox: a loop in the background runs beside the shell; the sandbox ends with its first process, as a container does', () => {
+  assert.equal(sb('{ sleep 1; echo late; } & echo early; wait; echo done'), out('early\nlate\ndone\n'));
+  // not waited for: ended with the shell (this run would take 30 s otherwise; the test's limit is 60)
+  assert.equal(sb('while :; do sleep 10; done & sleep 30 & echo started; exit 3'), out('started\n', 3));
+});
+
 test('sandbox: scripts: sh FILE ARGS, an executable script, ., set -e, commands on stdin', () => {
   let r = box(img, ['sh', '/home/user/script.sh', 'one', 'two words']);
   assert.equal(r, out('script: /home/user/script.sh has 2 args: one, two words\nin /data/sub\n', 7));
