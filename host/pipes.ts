@@ -26,6 +26,9 @@ import { KernelFault } from './kernel';
 export const PIPE_CAPACITY = 64 * 1024;
 /** What a pipe may hold when its reader cannot run until the writer has finished (no JSPI). */
 export const SYNC_LIMIT = 256 * 1024 * 1024;
+/** Writes shorter than this are copied into a shared buffer of TAIL_SIZE rather than kept one by one. */
+const SMALL_WRITE = 4096;
+const TAIL_SIZE = 64 * 1024;
 /** The status a writer to a broken pipe ends with: killed by SIGPIPE. */
 export const SIGPIPE_STATUS = 128 + 13;
 
@@ -39,7 +42,33 @@ class Pipe {
   /** Wakes whoever waits for a change (data, room, or an end closed). */
   waiters: (() => void)[] = [];
 
+  /** Where writes under SMALL_WRITE are gathered, so that a pipe costs its bytes, not an object per write. */
+  private tail: Uint8Array | null = null;
+  private tailUsed = 0;
+
   constructor(readonly unbounded: boolean) {}
+
+  /** Queues len bytes of data from off: a large write as it is (kept: data is the caller's to give), a small one into the tail. */
+  put(data: Uint8Array, off: number, len: number, keep: boolean): void {
+    if (len === 0) return;
+    this.size += len;
+    if (len >= SMALL_WRITE) {
+      this.chunks.push(keep ? data.subarray(off, off + len) : data.slice(off, off + len));
+      return;
+    }
+    let t = this.tail;
+    if (!t || this.tailUsed + len > t.length) {
+      t = this.tail = new Uint8Array(TAIL_SIZE);
+      this.tailUsed = 0;
+    }
+    t.set(data.subarray(off, off + len), this.tailUsed);
+    const last = this.chunks.length - 1;
+    const c = this.chunks[last];
+    // the queue's last chunk ends where this write goes: it grows (a partly read chunks[0] keeps its start)
+    if (c && c.buffer === t.buffer && c.byteOffset + c.length === this.tailUsed) this.chunks[last] = t.subarray(c.byteOffset, this.tailUsed + len);
+    else this.chunks.push(t.subarray(this.tailUsed, this.tailUsed + len));
+    this.tailUsed += len;
+  }
 
   wake(): void {
     const w = this.waiters;
@@ -144,10 +173,7 @@ export class PipeStreams implements Streams {
       this.report(`pipe: its writer has written more than ${SYNC_LIMIT >> 20} MiB, which this host keeps while the reader waits for the writer to finish (pipeline stages run side by side only with JSPI); the writer was stopped`);
       throw new ExitSignal(SIGPIPE_STATUS);
     }
-    if (len > 0) {
-      p.chunks.push(data.slice(off, off + len));
-      p.size += len;
-    }
+    p.put(data, off, len, false);
     return len;
   }
 
@@ -186,8 +212,7 @@ export class PipeStreams implements Streams {
       if (!p.readerOpen) throw new ExitSignal(SIGPIPE_STATUS);
       const room = p.unbounded ? len - done : Math.min(len - done, PIPE_CAPACITY - p.size);
       if (room > 0) {
-        p.chunks.push(data.subarray(off + done, off + done + room));
-        p.size += room;
+        p.put(data, off + done, room, true);
         done += room;
         p.wake();
       }
