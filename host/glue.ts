@@ -40,6 +40,18 @@ export interface Streams {
   readAsync?(stream: number, data: Uint8Array, off: number, len: number): number | Promise<number>;
   /** Optional, likewise for writes (a pipe or socket whose reader is slow): bytes written or -errno. */
   writeAsync?(stream: number, data: Uint8Array, off: number, len: number): number | Promise<number>;
+  /**
+   * Optional, for poll_oneoff: whether a read (or a write) of the stream would go on without
+   * waiting, with the bytes it could move (hangup: the other end is gone, a read gives 0), or a
+   * promise settled at the stream's next change, after which the question is asked again. Without
+   * it, or for a guest that cannot be put aside, a stream is reported ready and its call waits.
+   */
+  poll?(stream: number, write: boolean): StreamReady | Promise<void>;
+}
+
+export interface StreamReady {
+  nbytes: number;
+  hangup: boolean;
 }
 
 /**
@@ -901,51 +913,93 @@ export class GuestProcess {
     neventsPtr >>>= 0;
     if (nsubs === 0) return E.INVAL;
     if (nsubs > 4096 || !this.ok(inPtr, 48 * nsubs) || !this.ok(outPtr, 32 * nsubs) || !this.ok(neventsPtr, 4)) return E.FAULT;
-    const dv = this.gdv;
-    // fd subscriptions are always ready (files, and streams that block on the read itself); clocks
-    // fire when no fd is ready, after the earliest timeout.
-    let nev = 0;
+    // clocks: how long each waits, from now (absolute ones against their clock)
     let earliest = Infinity;
     const waits: number[] = [];
     const now = BigInt(Math.round(performance.now() * 1e6));
+    const dv = this.gdv;
     for (let i = 0; i < nsubs; i++) {
       const s = inPtr + 48 * i;
       const tag = dv.getUint8(s + 8);
-      if (tag === 1 || tag === 2) {
-        const fd = dv.getUint32(s + 16, true);
-        const ev = outPtr + 32 * nev++;
-        dv.setBigUint64(ev, dv.getBigUint64(s, true), true);
-        dv.setUint16(ev + 8, this.k.fd_poll(this.pid, fd), true);
-        dv.setUint8(ev + 10, tag);
-        dv.setBigUint64(ev + 16, 1n, true);
-        dv.setUint16(ev + 24, 0, true);
-      } else if (tag === 0) {
-        const clock = dv.getUint32(s + 16, true);
-        const timeout = dv.getBigUint64(s + 24, true);
-        const abs = dv.getUint16(s + 40, true) & 1;
-        let ms: number;
-        if (abs) {
-          const base = clock === 0 ? BigInt(Date.now()) * 1_000_000n : now;
-          ms = timeout > base ? Number(timeout - base) / 1e6 : 0;
-        } else ms = Number(timeout) / 1e6;
-        waits[i] = ms;
-        earliest = Math.min(earliest, ms);
-      } else {
-        return E.INVAL;
+      if (tag > 2) return E.INVAL;
+      if (tag !== 0) continue;
+      const clock = dv.getUint32(s + 16, true);
+      const timeout = dv.getBigUint64(s + 24, true);
+      const abs = dv.getUint16(s + 40, true) & 1;
+      let ms: number;
+      if (abs) {
+        const base = clock === 0 ? BigInt(Date.now()) * 1_000_000n : now;
+        ms = timeout > base ? Number(timeout - base) / 1e6 : 0;
+      } else ms = Number(timeout) / 1e6;
+      waits[i] = ms;
+      earliest = Math.min(earliest, ms);
+    }
+    const deadline = performance.now() + earliest;
+    // fd subscriptions: a file is always ready; a stream when its read (or write) would not wait.
+    // None ready: the guest waits, put aside, for a stream to change or the earliest clock.
+    const step = (): number | Promise<number> => {
+      const changes: Promise<void>[] = [];
+      const nev = this.fdEvents(inPtr, outPtr, nsubs, changes);
+      if (nev > 0) {
+        this.g();
+        this.gdv.setUint32(neventsPtr, nev, true);
+        return 0;
       }
+      const left = Math.max(0, deadline - performance.now());
+      if (changes.length === 0 || !this.suspend) {
+        // the guest goes idle: a good moment to give freed filestore pages back (kernel/mm/filestore.ts)
+        if (left >= 1) this.k.kernel_flush();
+        if (this.suspend && left > 0) return this.suspend(left).then(() => this.clocksDue(inPtr, outPtr, nsubs, neventsPtr, waits, earliest));
+        sleepMs(left);
+        return this.clocksDue(inPtr, outPtr, nsubs, neventsPtr, waits, earliest);
+      }
+      if (earliest !== Infinity && left === 0) return this.clocksDue(inPtr, outPtr, nsubs, neventsPtr, waits, earliest);
+      if (left >= 1) this.k.kernel_flush();
+      const woken = earliest === Infinity ? changes : [...changes, this.suspend(left)];
+      return Promise.race(woken).then(step);
+    };
+    return step();
+  }
+
+  /**
+   * The events of the fd subscriptions that are ready now (an error counts as ready), written to
+   * outPtr; for a stream that is not, the promise of its next change goes to `changes`.
+   */
+  private fdEvents(inPtr: number, outPtr: number, nsubs: number, changes: Promise<void>[]): number {
+    this.g();
+    const dv = this.gdv;
+    let nev = 0;
+    for (let i = 0; i < nsubs; i++) {
+      const s = inPtr + 48 * i;
+      const tag = dv.getUint8(s + 8);
+      if (tag === 0) continue;
+      const fd = dv.getUint32(s + 16, true);
+      let errno = this.k.fd_poll(this.pid, fd);
+      let nbytes = 1;
+      let hangup = false;
+      if (errno === 0 && this.streams.poll) {
+        const stream = this.k.fd_stream(this.pid, fd);
+        if (stream >= 0) {
+          const r = this.streams.poll(stream, tag === 2);
+          if (r instanceof Promise) {
+            // a guest that cannot be put aside is told ready: its call will answer
+            if (this.suspend) {
+              changes.push(r);
+              continue;
+            }
+          } else ({ nbytes, hangup } = r);
+          // a write to a pipe whose reader has gone: the write would fail (EPIPE, or SIGPIPE)
+          if (hangup && tag === 2) errno = E.PIPE;
+        }
+      }
+      const ev = outPtr + 32 * nev++;
+      dv.setBigUint64(ev, dv.getBigUint64(s, true), true);
+      dv.setUint16(ev + 8, errno, true);
+      dv.setUint8(ev + 10, tag);
+      dv.setBigUint64(ev + 16, BigInt(nbytes), true);
+      dv.setUint16(ev + 24, hangup ? 1 : 0, true);
     }
-    if (nev > 0) {
-      this.gdv.setUint32(neventsPtr, nev, true);
-      return 0;
-    }
-    // the guest goes idle: a good moment to give freed filestore pages back (kernel/mm/filestore.ts)
-    if (earliest >= 1) this.k.kernel_flush();
-    if (this.suspend && earliest > 0) {
-      // the guest is put aside (host/jspi.ts) and its thread runs others meanwhile
-      return this.suspend(earliest).then(() => this.clocksDue(inPtr, outPtr, nsubs, neventsPtr, waits, earliest));
-    }
-    sleepMs(earliest);
-    return this.clocksDue(inPtr, outPtr, nsubs, neventsPtr, waits, earliest);
+    return nev;
   }
 
   /** poll_oneoff after its wait: an event for each clock subscription that is due. */

@@ -88,6 +88,12 @@ export class InputReader {
     return null;
   }
 
+  /** What take() would give now: the bytes here (0 at the end of input or an error), or null if it would wait. */
+  pending(): number | null {
+    if (this.data.length) return this.data.reduce((n, b) => n + b.length, 0);
+    return this.errno || this.ended ? 0 : null;
+  }
+
   /** Settles when take() has something to say. */
   ready(): Promise<void> {
     return new Promise<void>((resolve) => {

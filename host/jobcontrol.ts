@@ -120,6 +120,7 @@ export class JobControl {
       read: base.read.bind(base),
       filetype: base.filetype.bind(base),
       writeAsync: base.writeAsync?.bind(base),
+      poll: base.poll?.bind(base),
       readAsync: readAsync
         ? (stream, data, off, len) => {
             const r = readAsync(stream, data, off, len);

@@ -42,6 +42,7 @@ export interface KernelExports {
   proc_add_stream(pid: number, stream: number, write: number, filetype: number): number;
   dev_node(len: number, rdev: number): number;
   fd_poll(pid: number, fd: number): number;
+  fd_stream(pid: number, fd: number): number;
   [name: string]: any;
 }
 

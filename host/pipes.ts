@@ -19,7 +19,7 @@
 import { Stream } from '../kernel/abi';
 import { E } from '../kernel/wasi/errno';
 import { Filetype } from '../kernel/wasi/types';
-import { ExitSignal, type Streams } from './glue';
+import { ExitSignal, type StreamReady, type Streams } from './glue';
 import { KernelFault } from './kernel';
 
 /** What a suspendable writer may have queued before it waits (Linux's default pipe size). */
@@ -201,6 +201,21 @@ export class PipeStreams implements Streams {
     }
     if (!p.writerOpen) return 0;
     return p.changed().then(() => this.readAsync(stream, data, off, len));
+  }
+
+  poll(stream: number, write: boolean): StreamReady | Promise<void> {
+    if (stream >= Stream.DEV_NULL && stream < Stream.FIRST_PIPE) return { nbytes: write ? PIPE_CAPACITY : 1, hangup: false };
+    if (stream < Stream.FIRST_PIPE) return this.base.poll ? this.base.poll(stream, write) : { nbytes: 1, hangup: false };
+    const p = this.pipe(stream);
+    // a reader or writer that cannot wait: reported ready, and its call answers (host/pipes.ts header)
+    if (!this.suspendable) return { nbytes: 1, hangup: false };
+    if (write) {
+      if (!p.readerOpen) return { nbytes: 0, hangup: true };
+      const room = p.unbounded ? PIPE_CAPACITY : PIPE_CAPACITY - p.size;
+      return room > 0 ? { nbytes: room, hangup: false } : p.changed();
+    }
+    if (p.size > 0) return { nbytes: p.size, hangup: false };
+    return p.writerOpen ? p.changed() : { nbytes: 0, hangup: true };
   }
 
   writeAsync(stream: number, data: Uint8Array, off: number, len: number): number | Promise<number> {

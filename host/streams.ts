@@ -9,7 +9,7 @@ import tty from 'node:tty';
 import { hostErrno } from '../gofer/errno';
 import { E } from '../kernel/wasi/errno';
 import { Filetype } from '../kernel/wasi/types';
-import type { Streams } from './glue';
+import type { StreamReady, Streams } from './glue';
 import { InputReader } from './input';
 
 const cell = new Int32Array(new SharedArrayBuffer(4));
@@ -72,6 +72,15 @@ export class HostStreams implements Streams {
       }).then(again);
     };
     return again();
+  }
+
+  /** poll_oneoff: a terminal read without blocking is ready when a line (or its end) is here; the rest always are. */
+  poll(stream: number, write: boolean): StreamReady | Promise<void> {
+    if (stream !== 0 || write || !this.readAsync) return { nbytes: 1, hangup: false };
+    const reader = (this.input ??= new InputReader(0));
+    const n = reader.pending();
+    if (n !== null) return { nbytes: n, hangup: n === 0 };
+    return reader.ready();
   }
 
   /** Ends every waiting read of the terminal with EINTR (Ctrl-C); what arrives later is kept for the next. */

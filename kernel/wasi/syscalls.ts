@@ -1144,7 +1144,6 @@ export function proc_destroy(pid: u32): void {
   if (procsAlive() > 0) flushPending();
 }
 
-/** The host stream behind fd, or -1 if fd is not a stream (poll_oneoff uses it). */
 /** sock_accept/recv/send/shutdown: preview1 makes no sockets and none are preopened: EBADF or ENOTSOCK. */
 export function sock_fd(pid: u32, fd: u32): u32 {
   const e = getFile(pid, fd);
@@ -1152,13 +1151,19 @@ export function sock_fd(pid: u32, fd: u32): u32 {
 }
 
 /**
- * poll_oneoff's answer for an fd subscription: 0 (ready: files always are, and a stream is
- * reported ready, its read waiting instead), EBADF, or ENOTCAPABLE without POLL_FD_READWRITE.
+ * poll_oneoff's answer for an fd subscription: 0 (files are always ready; for a stream the host
+ * then asks fd_stream and looks at the stream), EBADF, or ENOTCAPABLE without POLL_FD_READWRITE.
  */
 export function fd_poll(pid: u32, fd: u32): u32 {
   const e = getFile(pid, fd);
   if (e) return e;
   return lacks(curFile, <u64>R.POLL_FD_READWRITE) ? E.NOTCAPABLE : 0;
+}
+
+/** The host stream behind fd (a pipe, stdio, a device), or -1 if fd is no stream. */
+export function fd_stream(pid: u32, fd: u32): i32 {
+  if (getFile(pid, fd)) return -1;
+  return curFile.kind == FK.STREAM ? <i32>curFile.stream : -1;
 }
 
 // ---------------------------------------------------------------------------------------------

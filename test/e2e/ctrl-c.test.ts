@@ -115,6 +115,25 @@ ptest('Ctrl-C at the prompt drops the line; background jobs live on; Ctrl-D at a
   }
 });
 
+ptest('a program polling the terminal with a timeout sees its timeouts until a line is typed (poll_oneoff), then the line and Ctrl-D', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wbt-poll-'));
+  fs.writeFileSync(path.join(dir, 'pollin'), guestWasm('pollin'));
+  fs.chmodSync(path.join(dir, 'pollin'), 0o755);
+  const s = new Session(['-v', `${dir}:/t:ro`]);
+  try {
+    await s.wait(/\$ $/);
+    await s.run('/t/pollin 100', /\r\nwait\r\n/);
+    await s.run('abc', /\r\ndata abc\r\n/);
+    let at = s.type('\x04');
+    await s.wait(/end\r\n\$ $/, at);
+    at = s.type('exit 4\n');
+    assert.equal(await s.exited, { code: 4, signal: null }, s.out.slice(at));
+  } finally {
+    s.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 const spinners = [
   { what: 'a child computes without calls', cmd: '/t/trap spin' },
   { what: 'the shell itself computes', cmd: 'while :; do :; done' },
