@@ -4,7 +4,7 @@
 //   memory       peak RSS of the whole process with N sandboxes alive at once (a script that
 //                sleeps 2 s after its file work so they overlap), per sandbox beyond one, two ways:
 //                a thread each (--threads N), and all on threads = CPUs (--per-thread N/CPUs: a
-//                sleeping guest is put aside, host/jspi.ts); and, for scale, what one idle Node
+//                sleeping guest is put aside, host/sandbox/jspi.ts); and, for scale, what one idle Node
 //                worker thread costs on its own
 // RSS is sampled from /proc/PID/status every 10 ms. Results: bench/results/replicas.{json,md}.
 import { spawn } from 'node:child_process';

@@ -31,7 +31,7 @@
 // st_ino and the kind (from the directory's own records, no stat per entry): the kernel keeps no more.
 import fs from 'node:fs';
 import { E } from '../kernel/wasi/errno';
-import type { NativeAddon } from '../host/native/index';
+import type { NativeAddon } from '../native/index';
 import os from 'node:os';
 import { Fail, hostErrno, linuxErrno } from './errno';
 import { dispatchHost, isHidden, openMode, type HiddenFile, type HostHandlers, type HostMount, type HostTree } from './hosttree';

@@ -8,7 +8,7 @@ import type { CacheLimits } from './image/cache';
 import type { SharedTree } from './image/share';
 import { HostServer, type HiddenFile, type HostMount, type HostTree } from './hosttree';
 import { HostDirect } from './hostdirect';
-import { loadNative } from '../host/native/index';
+import { loadNative } from '../native/index';
 import { HostLowerServer, type HostLowerConfig } from './hostlower';
 import { GoferServer, LowerServer, type ReadOnlyTree } from './server';
 

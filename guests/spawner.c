@@ -1,4 +1,4 @@
-// spawner: exercises the `wasmbox.spawn` import (host/process.ts) from inside the sandbox.
+// spawner: exercises the `wasmbox.spawn` import (host/sandbox/process.ts) from inside the sandbox.
 //   spawner run PATH ARGS...      spawn PATH with ARGS, print "status N" or "errno NAME"
 //   spawner redirect FILE PATH... spawn with stdout redirected to FILE (opened O_CREAT|O_TRUNC)
 //   spawner badfd PATH            spawn with an fd that is not open (EBADF)

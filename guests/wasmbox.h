@@ -40,7 +40,7 @@ enum { WASMBOX_PIPE_UNBOUNDED = 1 };
 __attribute__((import_module("wasmbox"), import_name("pipe")))
 int wasmbox_pipe(int fds[2], unsigned flags);
 
-// Which layer serves an absolute path, and its mode, uid and gid (host/process.ts documents the
+// Which layer serves an absolute path, and its mode, uid and gid (host/sandbox/process.ts documents the
 // 32-byte result). Returns 0 or a WASI errno.
 struct wasmbox_layer_info {
   unsigned where, layer, dev, filetype, mode, uid, gid, zero;

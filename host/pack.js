@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The image packer: `node host/pack.js DIR [--layer DIR2]... [OPTIONS] -o IMAGE.tar`. It only loads
-// the bundle that `npm install` builds from host/pack.ts (see scripts/build.mjs) and calls its main.
+// the bundle that `npm install` builds from host/cli/pack.ts (see scripts/build.mjs) and calls its main.
 'use strict';
 const path = require('node:path');
 const fs = require('node:fs');

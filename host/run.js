@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The command-line entry: `node host/run.js [OPTIONS] IMAGE [COMMAND] [ARG...]`. It only loads the
-// bundle that `npm install` builds from host/cli.ts (see scripts/build.mjs).
+// bundle that `npm install` builds from host/cli/cli.ts (see scripts/build.mjs).
 //
 // The bundle is compiled with V8's code cache (dist/run.js.cache, written by the build after one
 // run of the default image): about 15 ms less start-up than compiling 190 KB of JavaScript, and the

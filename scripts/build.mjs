@@ -41,7 +41,7 @@ async function buildHost() {
     logLevel: 'warning',
     absWorkingDir: root,
   };
-  for (const [name, entry] of [['run', 'host/cli.ts'], ['gofer-worker', 'gofer/worker.ts'], ['lib', 'host/index.ts'], ['pack', 'host/pack.ts'], ['replica-worker', 'host/replica-worker.ts'], ['oci', 'host/oci/cli.ts'], ['oci-sandbox', 'host/oci/sandbox-main.ts']]) {
+  for (const [name, entry] of [['run', 'host/cli/cli.ts'], ['gofer-worker', 'gofer/worker.ts'], ['lib', 'host/index.ts'], ['pack', 'host/cli/pack.ts'], ['replica-worker', 'host/sandbox/replica-worker.ts'], ['oci', 'host/oci/cli.ts'], ['oci-sandbox', 'host/oci/sandbox-main.ts']]) {
     const r = await esbuild.build({ ...common, entryPoints: { [name]: entry }, outdir: dist, write: false });
     for (const f of r.outputFiles) fs.writeFileSync(f.path, f.path.endsWith('.js') ? cheapBuiltins(f.text) : f.contents);
   }
@@ -110,7 +110,7 @@ async function buildGuests() {
 
 // ---------------------------------------------------------------------------------------------
 // The default image (dist/images/default.tar), what `node host/run.js` runs with no IMAGE. Two
-// layers, written by host/pack.ts's readLayer and the image writer, like `node host/pack.js`:
+// layers, written by host/cli/pack.ts's readLayer and the image writer, like `node host/pack.js`:
 //   0 "userland": /bin/sh, /bin/toolbox and a symlink /bin/NAME -> toolbox for every command that
 //     `toolbox --list` names; /etc from guests/rootfs/base; /home/user, /root (0700), /tmp (1777);
 //   1 "app": guests/rootfs/app: the demo script /usr/share/wasmbox/demo.sh, a new /etc/motd, and
@@ -140,7 +140,7 @@ async function buildDefaultImage() {
   const { readLayer } = req(path.join(dist, 'pack.js'));
   const guest = (n) => path.join(dist, 'guests', `${n}.wasm`);
   const rootfs = path.join(root, 'guests', 'rootfs');
-  const MTIME = 1680153482; // host/image-writer.ts DEFAULT_MTIME
+  const MTIME = 1680153482; // host/image/image-writer.ts DEFAULT_MTIME
   /** Same times and plain modes for what comes from the checkout; the special modes are set below. */
   const normalize = (entries) =>
     entries.map((e) => {

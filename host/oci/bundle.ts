@@ -25,8 +25,8 @@
 //   maskedPaths, readonlyPaths: accepted and not applied; the WebAssembly sandbox is the isolation
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseSize } from '../filestore';
-import { OptionError, parseOverlay2, tmpfsOptions, type Overlay2, type TmpfsMount, type Volume } from '../options';
+import { parseSize } from '../filestore/filestore';
+import { OptionError, parseOverlay2, tmpfsOptions, type Overlay2, type TmpfsMount, type Volume } from '../cli/options';
 import { OciError } from './state';
 
 export interface Hook {

@@ -22,17 +22,17 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import tty from 'node:tty';
-import { loadNative, type NativeAddon } from '../native/index';
+import { loadNative, type NativeAddon } from '../../native/index';
 import { exampleConfig, type SandboxSpec } from './bundle';
 import { Frame, frame, readFrames, u32Frame, type Reply, type Request } from './control';
-import { InputReader } from '../input';
+import { InputReader } from '../stdio/input';
 import { runHook } from './hooks';
 import { debug, logConfig, logLine, setLog } from './log';
 import { OCI_VERSION, OciError, StateDir, alive, checkId, listContainers, startTime, stateJson, writeAtomic, type ContainerState } from './state';
 
 export const RUNTIME = 'wasmbox-runtime';
 const VERSION = '0.1.0';
-/** The V8 flag the sandbox process needs (WebAssembly JSPI in Node 20; see host/jspi.ts). */
+/** The V8 flag the sandbox process needs (WebAssembly JSPI in Node 20; see host/sandbox/jspi.ts). */
 const JSPI_FLAG = '--experimental-wasm-stack-switching';
 
 

@@ -1,11 +1,11 @@
 // The container's process under the OCI runtime (trusted): what `create` starts, whose pid the
 // engine's shim waits for and whose exit status is the container's. Bundled as dist/oci-sandbox.js
-// and started by a front end (cli.ts, or the native one, host/native/runtime.c) as
+// and started by a front end (cli.ts, or the native one, native/runtime.c) as
 //   node --experimental-wasm-stack-switching dist/oci-sandbox.js create --root R --id ID --bundle B
 //        --pid-file P --log L --log-format F --debug 0|1 --console 0|1 --foreground 0|1
 // with the container's stdio as fds 0-2 (a pseudo-terminal's slave with a console socket) and a
 // pipe to the front end as fd 3. It does the whole of `create`: it checks the bundle, sets the
-// sandbox up (host/sandbox.ts openSandbox) over the bundle's rootfs, finds the program, listens on
+// sandbox up (host/sandbox/sandbox.ts openSandbox) over the bundle's rootfs, finds the program, listens on
 // the control socket, writes the state and the pid file, runs the createRuntime hooks, and says
 // "ready" on fd 3; or it logs its error (one --log line), undoes everything and says "error STATUS
 // MESSAGE". Then it waits for `start`. Then the init process runs, and `exec` requests add processes to the same kernel and
@@ -29,17 +29,17 @@ import path from 'node:path';
 import { hostErrno } from '../../gofer/errno';
 import { E } from '../../kernel/wasi/errno';
 import { Filetype } from '../../kernel/wasi/types';
-import { ExitSignal, GuestProcess, type Streams } from '../glue';
-import * as jspi from '../jspi';
-import { loadNative } from '../native/index';
-import { ExecError, loadProgram, runModule, type ProcessHost } from '../process';
-import { Cleanup, defaultMemoryLimit, openSandbox, PROJECT, SandboxError, type OpenedSandbox } from '../sandbox';
-import { hostFiletype } from '../streams';
+import { ExitSignal, GuestProcess, type Streams } from '../sandbox/glue';
+import * as jspi from '../sandbox/jspi';
+import { loadNative } from '../../native/index';
+import { ExecError, loadProgram, runModule, type ProcessHost } from '../sandbox/process';
+import { Cleanup, defaultMemoryLimit, openSandbox, PROJECT, SandboxError, type OpenedSandbox } from '../sandbox/sandbox';
+import { hostFiletype } from '../stdio/streams';
 import { loadBundle, type SandboxSpec } from './bundle';
 import { runHook } from './hooks';
 import { debug, logLine, setLog } from './log';
 import { Frame, frame, readFrames, u32Frame, type Reply, type Request } from './control';
-import { InputReader } from '../input';
+import { InputReader } from '../stdio/input';
 import { OCI_VERSION, OciError, StateDir, checkId, startTime, stateJson, sweep, writeAtomic } from './state';
 
 /** Signals that end the container (a guest cannot handle any), by number. */

@@ -15,7 +15,7 @@
 //   <root>/<id>/hooks         present when the bundle has poststart or poststop hooks
 //   <root>/<id>/execs/<pid>-<starttime>   one per running exec proxy (for `ps` and `kill --all`)
 //
-// The plain-text files are what the native front end (host/native/runtime.c) reads for the calls an
+// The plain-text files are what the native front end (native/runtime.c) reads for the calls an
 // engine makes most (start, kill, delete); it hands anything else to host/oci.js.
 //
 // Status, as the OCI runtime spec and runc report it: `created` while the sandbox waits for start,

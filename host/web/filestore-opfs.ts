@@ -1,11 +1,11 @@
 // The OPFS filestore (trusted, sandbox worker only): the browser's host-backed filestore, as memfd
-// and dir= are Node's (host/filestore-file.ts). The upper layer's file data lives in one file of the
+// and dir= are Node's (host/filestore/filestore-file.ts). The upper layer's file data lives in one file of the
 // Origin Private File System, <OPFS root>/wasmbox/<key>/pages, through one FileSystemSyncAccessHandle
 // opened up front (opening is asynchronous; every call after it is synchronous, as the kernel's
 // imports must be). The worker's memory holds no page of it.
 //
 // Direct-only (Filestore.direct): OPFS cannot be mapped, so there are no chunk views; the glue and
-// the kernel imports check every range with directInBounds (host/filestore.ts) and then call
+// the kernel imports check every range with directInBounds (host/filestore/filestore.ts) and then call
 // readDirect / writeDirect / zeroDirect here, which trust that check. Page p is bytes
 // [p*4096, +4096) of the file, and the file is always exactly `pages` pages long.
 //
@@ -26,7 +26,7 @@
 // do not read as zeros would break the allocator. The file is emptied when opened: a worker
 // terminated while busy leaves its pages behind.
 import { Page } from '../../kernel/abi';
-import type { Filestore } from '../filestore';
+import type { Filestore } from '../filestore/filestore';
 import { syncHandle, type SyncHandle } from './persist';
 
 /** The page file's name in the image's OPFS directory. */

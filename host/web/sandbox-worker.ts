@@ -1,10 +1,10 @@
 // The sandbox worker of the browser demo (trusted): the kernel and every guest process, the same
-// code as in Node (host/kernel.ts, host/glue.ts, host/process.ts), with the terminal's streams and
+// code as in Node (host/sandbox/kernel.ts, host/sandbox/glue.ts, host/sandbox/process.ts), with the terminal's streams and
 // Ctrl-C (tty.ts) and, with OPFS, the filestore in an OPFS page file (filestore-opfs.ts) and a
 // persisted upper layer (persist.ts). Its gofer is the gofer worker, reached through the shared
 // channel the page created.
 //
-// Sequence (host/sandbox.ts is the Node model): compile kernel.wasm, open the filestore (OPFS: the
+// Sequence (host/sandbox/sandbox.ts is the Node model): compile kernel.wasm, open the filestore (OPFS: the
 // page file, falling back to memory, said so on the page, if it cannot be opened), set the kernel
 // up over the image's overlay, replay a saved upper layer (OPFS), then run /bin/sh from the image,
 // again each time it exits. The worker is synchronous from then on: it only comes up for air
@@ -14,12 +14,12 @@
 // image opens (and empties) the file.
 import { ChannelClient } from '../../gofer/channel';
 import { E } from '../../kernel/wasi/errno';
-import { MemoryFilestore, type Filestore } from '../filestore';
+import { MemoryFilestore, type Filestore } from '../filestore/filestore';
 import { OpfsFilestore } from './filestore-opfs';
-import { GuestProcess } from '../glue';
-import { Kernel, KernelFault, type GoferTransport } from '../kernel';
-import { ExecError, errnoText, loadProgram, runModuleSync, type ProcessHost } from '../process';
-import { Agent } from '../agent';
+import { GuestProcess } from '../sandbox/glue';
+import { Kernel, KernelFault, type GoferTransport } from '../sandbox/kernel';
+import { ExecError, errnoText, loadProgram, runModuleSync, type ProcessHost } from '../sandbox/process';
+import { Agent } from '../sandbox/agent';
 import { UpperStore, imageDir } from './persist';
 import { Request, Tty, type KernelStats, type SandboxMessage, type SandboxRequest } from './protocol';
 import { Terminal } from './tty';

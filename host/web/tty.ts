@@ -8,14 +8,14 @@
 //
 // Ctrl-C: the page sets Tty.Intr when a child (not the shell) is running or reading. The child's
 // next WASI call throws ExitSignal(130): checkInterrupt() is the process host's interrupt hook
-// (host/process.ts calls it before every import of a child, never of the top shell), and a read or
+// (host/sandbox/process.ts calls it before every import of a child, never of the top shell), and a read or
 // write of the terminal checks too, also while it waits. The throw unwinds the child's wasm frames,
 // runModule returns 130 (killed by SIGINT) to the shell, and the shell goes on. Streams are shared
 // by all processes; the top shell gets its own Streams object (`top`), which is how a terminal call
 // is known to come from the shell (which ignores Ctrl-C) rather than from a child. A child that
 // makes no calls at all (pure computation) cannot be stopped this way: the page then offers to
 // restart the sandbox.
-import { ExitSignal, type Streams } from '../glue';
+import { ExitSignal, type Streams } from '../sandbox/glue';
 import { Reader, Tty as T, type SandboxMessage } from './protocol';
 
 const OUT_LIMIT = 1 << 20;

@@ -1,9 +1,9 @@
 // The sandbox's upper layer, seen from the host (trusted): listed for the layer view, saved as an
 // OCI layer tar, and written back into a fresh sandbox (the OPFS "reattach").
 //
-// Listing and saving read the kernel's export walk (kernel/fs/export.ts; the records host/export.ts
+// Listing and saving read the kernel's export walk (kernel/fs/export.ts; the records host/image/export.ts
 // turns into `--export-upper` tars): directories, files, symlinks, hard links, whiteouts, opaque
-// directories. The saved tar has exactly host/export.ts's format (`.wh.NAME` whiteouts,
+// directories. The saved tar has exactly host/image/export.ts's format (`.wh.NAME` whiteouts,
 // `.wh..wh..opq` markers, PAX for long names), so it is also a layer any OCI tool can stack on the
 // image. Restoring replays it through the agent's WASI calls (agent.ts), in tar order (parents
 // first): a whiteout removes the lower object, an opaque marker empties the directory of its lower
@@ -18,8 +18,8 @@ import { E } from '../../kernel/wasi/errno';
 import { Where } from '../../gofer/image/errors';
 import { registerSource, releaseDescriptor, readAt, type Source } from '../../gofer/image/io';
 import { MemberType, indexTar } from '../../gofer/image/tar';
-import { TarWriter, type TarMember } from '../image-writer';
-import { AGENT_DATA, Agent, O_CREAT, O_TRUNC, join } from '../agent';
+import { TarWriter, type TarMember } from '../image/image-writer';
+import { AGENT_DATA, Agent, O_CREAT, O_TRUNC, join } from '../sandbox/agent';
 import type { UpperEntry } from './protocol';
 
 const enum Kind {

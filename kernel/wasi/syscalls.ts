@@ -1277,7 +1277,7 @@ export function mount_root_remote(m: u32, ttlMs: u32): u32 {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The `wasmbox` import module's file-system queries (host/process.ts documents them for guests)
+// The `wasmbox` import module's file-system queries (host/sandbox/process.ts documents them for guests)
 
 /** Where an object's data and metadata live (wasmbox_layer, STRUCT word 0). */
 export const enum Where {

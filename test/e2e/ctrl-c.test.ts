@@ -10,7 +10,7 @@ import path from 'node:path';
 import tty from 'node:tty';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { loadNative } from '../../host/native/index';
+import { loadNative } from '../../native/index';
 import { RUN_JS, guestWasm } from '../lib/sandbox';
 
 const native = loadNative().addon;

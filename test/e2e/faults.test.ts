@@ -12,7 +12,7 @@ import * as assert from 'uvu/assert';
 import { buildImage, gzipBomb, tempDir } from '../lib/images';
 import { guestWasm, ROOT, RUN_JS, runSandbox } from '../lib/sandbox';
 import { resealDocker } from '../gofer/image/util';
-import { loadNative } from '../../host/native/index';
+import { loadNative } from '../../native/index';
 
 // The sandboxes this file starts make their temporary directories in a private TMPDIR, so that
 // the stray check below sees only theirs, not those of test files running at the same time.

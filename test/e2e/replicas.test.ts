@@ -1,4 +1,4 @@
-// `--replicas N` (host/replicas.ts): N sandboxes of one image in one process, sharing the opened
+// `--replicas N` (host/sandbox/replicas.ts): N sandboxes of one image in one process, sharing the opened
 // image but nothing they write; prefixed output, a summary, the exit status rule, bad usage, and
 // no files left behind, also when stopped by a signal.
 import { spawn } from 'node:child_process';

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { extractImage } from '../../host/extract';
+import { extractImage } from '../../host/image/extract';
 import { tempDir } from '../lib/images';
 import { ROOT, RUN_JS, guestWasm, runSandbox } from '../lib/sandbox';
 

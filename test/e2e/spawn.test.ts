@@ -1,4 +1,4 @@
-// Processes: a guest spawning children through the `wasmbox.spawn` import (host/process.ts). A
+// Processes: a guest spawning children through the `wasmbox.spawn` import (host/sandbox/process.ts). A
 // child gets its own args, environment (with PWD) and fd table over the shared VFS; its stdio can
 // be redirected to the parent's fds; its exit status comes back; its trap or exit never takes down
 // the parent; a missing program is ENOENT, a non-WebAssembly file ENOEXEC, a directory EACCES.

@@ -12,7 +12,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { HostServer, type HostMount, type HostTree } from '../../gofer/hosttree';
 import { HostDirect } from '../../gofer/hostdirect';
-import { loadNative } from '../../host/native/index';
+import { loadNative } from '../../native/index';
 import { GoferServer } from '../../gofer/server';
 import { Chan, Msg, Ref, Stat, WalkResp } from '../../gofer/protocol/messages';
 import { E } from '../../kernel/wasi/errno';

@@ -1,12 +1,12 @@
 // Test images: builds image archives from layer specs into a private temp directory under
 // os.tmpdir(), removed when the process exits (or earlier by cleanupImages()). Owns nothing else;
-// the archive bytes come from host/image-writer.ts.
+// the archive bytes come from host/image/image-writer.ts.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { tarLayer, writeImage, type ImageSpec, type WriteImageOptions } from '../../host/image-writer';
+import { tarLayer, writeImage, type ImageSpec, type WriteImageOptions } from '../../host/image/image-writer';
 
 let root: string | null = null;
 let serial = 0;

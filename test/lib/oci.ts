@@ -6,12 +6,12 @@
 import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { extractImage } from '../../host/extract';
+import { extractImage } from '../../host/image/extract';
 import { tempDir } from './images';
 import { ROOT, guestWasm } from './sandbox';
 
 export const OCI_JS = path.join(ROOT, 'host', 'oci.js');
-/** The native front end (host/native/runtime.c), what engines are given; null when it was not built. */
+/** The native front end (native/runtime.c), what engines are given; null when it was not built. */
 export const OCI_FRONT: string | null = fs.existsSync(path.join(ROOT, 'dist', 'wasmbox-runtime')) ? path.join(ROOT, 'dist', 'wasmbox-runtime') : null;
 /** What the engine tests give their engine: the front end, else the full runtime. */
 export const OCI_BIN = OCI_FRONT ?? OCI_JS;

@@ -11,7 +11,7 @@ import path from 'node:path';
 import tty from 'node:tty';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { loadNative } from '../../host/native/index';
+import { loadNative } from '../../native/index';
 import { tempDir } from '../lib/images';
 import { OCI_BIN, until, which } from '../lib/oci';
 import { ROOT } from '../lib/sandbox';

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { loadNative } from '../../host/native/index';
+import { loadNative } from '../../native/index';
 import { tempDir } from '../lib/images';
 import { OCI_FRONT, OCI_JS, Runtime, filestoresIn, makeBundle, snapshot } from '../lib/oci';
 

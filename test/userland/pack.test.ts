@@ -1,4 +1,4 @@
-// host/pack.ts through its CLI, `node host/pack.js`: images made from host directories. Checked
+// host/cli/pack.ts through its CLI, `node host/pack.js`: images made from host directories. Checked
 // three ways: GNU tar lists every layer as the directories hold it (modes, mtimes, symlinks, hard
 // links, whiteouts written first); the archive passes the OCI image-spec rules (image-layout.md,
 // image-index.md, manifest.md, config.md, descriptor.md) and Docker's manifest.json names the same

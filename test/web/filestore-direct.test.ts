@@ -1,4 +1,4 @@
-// Direct-only filestores (host/filestore.ts `direct`), which the browser's OPFS filestore
+// Direct-only filestores (host/filestore/filestore.ts `direct`), which the browser's OPFS filestore
 // (host/web/filestore-opfs.ts) is, run in Node:
 //   - the glue's plan checks and the kernel imports' fs_write/fs_zero checks are exactly as strict on
 //     the direct path as on the view path: the same table of hostile ranges faults on both;
@@ -10,12 +10,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Io, Page, Seg } from '../../kernel/abi';
-import { MemoryFilestore, directInBounds, type Filestore } from '../../host/filestore';
-import { ExitSignal, GuestProcess, type Streams } from '../../host/glue';
-import { Kernel, KernelFault, type GoferTransport } from '../../host/kernel';
-import { kernelFile, kernelModule } from '../../host/kernel-node';
-import { loadProgram, runModuleSync, type ProcessHost } from '../../host/process';
-import { AGENT_DATA, Agent, O_CREAT, O_TRUNC } from '../../host/agent';
+import { MemoryFilestore, directInBounds, type Filestore } from '../../host/filestore/filestore';
+import { ExitSignal, GuestProcess, type Streams } from '../../host/sandbox/glue';
+import { Kernel, KernelFault, type GoferTransport } from '../../host/sandbox/kernel';
+import { kernelFile, kernelModule } from '../../host/sandbox/kernel-node';
+import { loadProgram, runModuleSync, type ProcessHost } from '../../host/sandbox/process';
+import { AGENT_DATA, Agent, O_CREAT, O_TRUNC } from '../../host/sandbox/agent';
 import { OpfsFilestore } from '../../host/web/filestore-opfs';
 import type { SyncHandle } from '../../host/web/persist';
 import { ROOT, guestWasm } from '../lib/sandbox';

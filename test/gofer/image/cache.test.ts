@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { gzip, imageBytes, tarLayer, type ImageSpec } from '../../../host/image-writer';
+import { gzip, imageBytes, tarLayer, type ImageSpec } from '../../../host/image/image-writer';
 import { LayerCache, setProgressTiming } from '../../../gofer/image/cache';
 import { Where } from '../../../gofer/image/errors';
 import { buildImage, tempDir } from '../../lib/images';

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { gzip, imageBytes, tarLayer, type ImageSpec, type WriteImageOptions } from '../../../host/image-writer';
+import { gzip, imageBytes, tarLayer, type ImageSpec, type WriteImageOptions } from '../../../host/image/image-writer';
 import { openImage } from '../../../gofer/image/index';
 import { buildImage, tempDir } from '../../lib/images';
 import { open, openError, resealDocker, writeTemp } from './util';

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { imageBytes, type ImageSpec, type WriteImageOptions } from '../../../host/image-writer';
+import { imageBytes, type ImageSpec, type WriteImageOptions } from '../../../host/image/image-writer';
 import { Where } from '../../../gofer/image/errors';
 import { indexTar } from '../../../gofer/image/tar';
 import { buildImage, tempDir } from '../../lib/images';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { layerLimit } from '../../../gofer/image/cache';
-import type { ImageSpec } from '../../../host/image-writer';
+import type { ImageSpec } from '../../../host/image/image-writer';
 import { buildImage, gzipBomb, tempDir } from '../../lib/images';
 import { listing, open, openError } from './util';
 

@@ -2,7 +2,7 @@
 // replacement rules, implied parents, hard links, symlinks), checked on whole images.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Entry, Layers } from '../../../host/image-writer';
+import type { Entry, Layers } from '../../../host/image/image-writer';
 import { NodeKind } from '../../../gofer/image/tree';
 import { buildImage } from '../../lib/images';
 import { listing, open, openError, plainTar } from './util';

@@ -10,7 +10,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { openImage } from '../../../gofer/image/index';
-import { writeImage, type Entry, type ImageSpec } from '../../../host/image-writer';
+import { writeImage, type Entry, type ImageSpec } from '../../../host/image/image-writer';
 
 const files = Number(process.argv[2] ?? 20000);
 const totalMB = Number(process.argv[3] ?? 100);

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { writeImage, type ImageSpec } from '../../../host/image-writer';
+import { writeImage, type ImageSpec } from '../../../host/image/image-writer';
 import { openImage, type Image } from '../../../gofer/image/index';
 import { buildImage, tempDir } from '../../lib/images';
 import { listing, readAll } from './util';

@@ -3,7 +3,7 @@
 // here are plain rootfs tars written member by member, so every header variant can be produced.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { TarWriter, type TarMember } from '../../../host/image-writer';
+import { TarWriter, type TarMember } from '../../../host/image/image-writer';
 import { NodeKind } from '../../../gofer/image/tree';
 import { listing, open, openError, rawTar, readAll, writeTemp } from './util';
 

@@ -3,7 +3,7 @@
 import crypto from 'node:crypto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Entry } from '../../../host/image-writer';
+import type { Entry } from '../../../host/image/image-writer';
 import { NodeKind } from '../../../gofer/image/tree';
 import { entryName, open, plainTar, rawTar, writeTemp } from './util';
 

@@ -4,7 +4,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { TarWriter, tarLayer, type Entry, type TarMember, type TarWriterOptions } from '../../../host/image-writer';
+import { TarWriter, tarLayer, type Entry, type TarMember, type TarWriterOptions } from '../../../host/image/image-writer';
 import { openImage, type Image, type OpenImageOptions } from '../../../gofer/image/index';
 import { NodeKind, type LowerTree } from '../../../gofer/image/tree';
 import { tempDir } from '../../lib/images';
