@@ -75,13 +75,31 @@ function getDir(pid: u32, fd: u32): u32 {
 }
 
 /**
+ * Whether `len` bytes at `p` hold a NUL. No Linux path or symlink target can (a C string ends at
+ * it), so a guest's raw call passing one is EINVAL, as wasmtime answers and as a bind mount's host
+ * does; a name with a NUL in it could not be bind-mounted, committed or exported either.
+ */
+function hasNul(p: usize, len: u32): bool {
+  // eight bytes at a time (every path call passes here): a word has a zero byte iff this is non-zero
+  let i: u32 = 0;
+  for (; i + 8 <= len; i += 8) {
+    const v = load<u64>(p + i);
+    if (((v - 0x0101010101010101) & ~v & 0x8080808080808080) != 0) return true;
+  }
+  for (; i < len; i++) if (load<u8>(p + i) == 0) return true;
+  return false;
+}
+
+/**
  * Resolves PATH1 (len) from directory fd `fd`, which must hold the rights in `need`; sets the namei
- * results. As WASI asks, ".." in the path may not climb above the directory (ENOTCAPABLE).
+ * results. As WASI asks, ".." in the path may not climb above the directory (ENOTCAPABLE). A path
+ * holding a NUL byte is EINVAL (hasNul).
  */
 function walkAt(pid: u32, fd: u32, len: u32, flags: u32, path: usize, nameOut: usize, need: u64): u32 {
   const e = getDir(pid, fd);
   if (e) return e;
   if (lacks(curFile, need)) return E.NOTCAPABLE;
+  if (hasNul(path, len)) return E.INVAL;
   return walk(curProc.root, changetype<Inode>(curFile.inode), path, len, flags | W.BENEATH, nameOut);
 }
 
@@ -962,6 +980,7 @@ export function path_symlink(pid: u32, targetLen: u32, fd: u32, len: u32): u32 {
   if (targetLen >= <u32>Io.PATH_MAX) return E.NAMETOOLONG;
   const e = walkAt(pid, fd, len, W.PARENT | W.CREATE, io + Io.PATH2, nameA, <u64>R.PATH_SYMLINK);
   if (e) return e;
+  if (hasNul(io + Io.PATH1, targetLen)) return E.INVAL;
   if (wDot != Dot.NONE || wInode !== null) return E.EXIST;
   if (wSlash) return E.NOENT;
   if (wDir.nlink == 0) return E.NOENT;
