@@ -106,6 +106,8 @@ export class GuestProcess {
    * It may reject (a deadline), which the guest's poll_oneoff then throws.
    */
   suspend: ((ms: number) => Promise<void>) | null = null;
+  /** The last monotonic time read (clock_time_get), so that the next is later. */
+  private lastMono = 0n;
   /** Set by runPlan when a filestore write failed part-way (the errno); 0 otherwise. */
   private failedErrno = 0;
   private directErrno = 0;
@@ -716,8 +718,13 @@ export class GuestProcess {
         if (!self.ok(ptr, 8)) return E.FAULT;
         let t: bigint;
         if (id === 0) t = BigInt(Math.round((TIME_ORIGIN + performance.now()) * 1e3)) * 1000n;
-        else if (id === 1 || id === 2 || id === 3) t = BigInt(Math.round(performance.now() * 1e6)); // no per-process CPU clock: monotonic
-        else return E.INVAL;
+        else if (id === 1 || id === 2 || id === 3) {
+          // no per-process CPU clock: monotonic. Each read is later than the last (a browser rounds
+          // performance.now() coarsely, and a program may time a step by two reads in a row)
+          t = BigInt(Math.round(performance.now() * 1e6));
+          if (t <= self.lastMono) t = self.lastMono + 1n;
+          self.lastMono = t;
+        } else return E.INVAL;
         self.gdv.setBigUint64(ptr, t, true);
         return 0;
       },
