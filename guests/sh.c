@@ -60,6 +60,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -3026,7 +3027,10 @@ static bool loop_unwound(bool *skip) {
 static int run_loop(struct node *n) {
   int status = 0;
   loop_depth++;
-  for (;;) {
+  for (unsigned turn = 1;; turn++) {
+    // processes take turns at their calls: a loop that makes none (`while :; do :; done &`) lets
+    // the others run now and then (with JSPI, sched_yield puts the shell aside for a moment)
+    if (turn % 256 == 0) sched_yield();
     cond_depth++;
     int c = run(n->a);
     cond_depth--;

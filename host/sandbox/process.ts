@@ -281,6 +281,8 @@ export function runModule(host: ProcessHost, proc: GuestProcess, module: WebAsse
         { module: 'wasi_snapshot_preview1', name: 'poll_oneoff', params: 4, fn: wasi.poll_oneoff },
         { module: 'wasmbox', name: 'spawn', params: 12, fn: wasmbox.spawn },
         { module: 'wasmbox', name: 'wait', params: 2, fn: wasmbox.wait },
+        // a turn for the others: the guest is put aside until the event loop has gone round once
+        { module: 'wasi_snapshot_preview1', name: 'sched_yield', params: 0, fn: () => new Promise<number>((resolve) => setImmediate(resolve, 0)) },
       ];
       const streams = proc.hostStreams;
       if (streams.readAsync && streams.writeAsync) {

@@ -184,6 +184,8 @@ test('sandbox: a loop in the background runs beside the shell; the sandbox ends 
   assert.equal(sb('{ sleep 1; echo late; } & echo early; wait; echo done'), out('early\nlate\ndone\n'));
   // not waited for: ended with the shell (this run would take 30 s otherwise; the test's limit is 60)
   assert.equal(sb('while :; do sleep 10; done & sleep 30 & echo started; exit 3'), out('started\n', 3));
+  // a loop that makes no call gives the others a turn now and then (sched_yield)
+  assert.equal(sb('while :; do :; done & sleep 0.3; echo after'), out('after\n'));
 });
 
 test('sandbox: scripts: sh FILE ARGS, an executable script, ., set -e, commands on stdin', () => {
