@@ -4814,6 +4814,9 @@ static int test_int_cmp(const char *a, const char *b) {
 }
 
 /** argv[pos] OP argv[pos+2] (after "-l STRING" for `len`); moves past it. */
+/** stat for test's file operators: an empty name names no file (as GNU, where wasi-libc would take it as "."). */
+static bool test_stat(const char *path, struct stat *st) { return path[0] && stat(path, st) == 0; }
+
 static bool test_binary(bool len) {
   char lbuf[32];
   const char *l = TS.argv[TS.pos + len];
@@ -4827,19 +4830,19 @@ static bool test_binary(bool len) {
   if (!strcmp(op, "!=")) return strcmp(l, r) != 0;
   if (op[1] == 'n' && op[2] == 't') {
     struct stat a, b;
-    bool ha = stat(l, &a) == 0, hb = stat(r, &b) == 0;
+    bool ha = test_stat(l, &a), hb = test_stat(r, &b);
     return ha && (!hb || a.st_mtim.tv_sec > b.st_mtim.tv_sec ||
                   (a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec > b.st_mtim.tv_nsec));
   }
   if (op[1] == 'o' && op[2] == 't') {
     struct stat a, b;
-    bool ha = stat(l, &a) == 0, hb = stat(r, &b) == 0;
+    bool ha = test_stat(l, &a), hb = test_stat(r, &b);
     return hb && (!ha || a.st_mtim.tv_sec < b.st_mtim.tv_sec ||
                   (a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec < b.st_mtim.tv_nsec));
   }
   if (!strcmp(op, "-ef")) {
     struct stat a, b;
-    return stat(l, &a) == 0 && stat(r, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+    return test_stat(l, &a) && test_stat(r, &b) && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
   }
   int c = test_int_cmp(l, r);
   if (!strcmp(op, "-eq")) return c == 0;
@@ -4867,9 +4870,9 @@ static bool test_unary(void) {
     c = n > 9 || s < 0 ? -1 : atoi(d);
     return c >= 0 && isatty(c);
   }
-  case 'h': case 'L': return lstat(a, &st) == 0 && S_ISLNK(st.st_mode);
+  case 'h': case 'L': return a[0] && lstat(a, &st) == 0 && S_ISLNK(st.st_mode);
   }
-  if (stat(a, &st) != 0) return false;
+  if (!test_stat(a, &st)) return false;
   add_mode(a, true, &st);
   switch (op) {
   case 'e': case 'r': case 'w': return true;

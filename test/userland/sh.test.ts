@@ -90,6 +90,22 @@ test('sandbox: the builtin echo writes what the toolbox echo writes (-n, -e esca
   assert.equal(sb('type echo'), out('echo is a shell builtin\n'));
 });
 
+test('sandbox: [ and test answered in the shell give the toolbox\'s status for every form (others go to the toolbox)', () => {
+  const cases = ['', 'x', '""', '! x', '! ""', '-z ""', '-z x', '-n ""', '-n x', '-e /data', '-f /data', '-d /data', '-f /data/a.txt', '-d /data/a.txt',
+    '-e /nope', '-e ""', '-f a.txt', '-d sub', '-d sub/..', '-e /data/link', '-f /data/broken', 'a = a', 'a = b', 'a == a', 'a != b', 'a != a', '! = !',
+    '1 -eq 1', '-1 -lt 0', '5 -le 5', '7 -gt 10', '10 -ge 9', '3 -ne 3', '007 -eq 7', '123456789012345678 -gt 1', '1234567890123456789 -gt 1', '+3 -eq 3',
+    '" 3" -eq 3', '1 -lt x', 'x -eq 1', '-l x', '\\( x \\)', 'a -a b', '-x /data'];
+  const script = cases.map((c) => `[ ${c} ]; a=$?; /bin/[ ${c} ]; b=$?; test ${c}; t=$?; echo "${c.replace(/"/g, '\\"')}: $a $b $t"`).join('\n');
+  const r = sb(`cd /data; ${script}`);
+  for (const line of r.stdout.trim().split('\n')) {
+    const [, c, a, b, t] = /^(.*): (\d+) (\d+) (\d+)$/.exec(line) ?? [];
+    assert.ok(c !== undefined, line);
+    assert.is(a, b, `[ ${c} ]: shell ${a}, toolbox ${b}`);
+    assert.is(t, b, `test ${c}: shell ${t}, toolbox ${b}`);
+  }
+  assert.is(r.stdout.trim().split('\n').length, cases.length, r.stdout + r.stderr);
+});
+
 test('sandbox: ; && || and ! with the toolbox true/false', () => {
   const r = sb('true && echo yes; false && echo no; false || echo alt; true || echo never; ! false && echo negated; echo end');
   assert.equal(r, out('yes\nalt\nnegated\nend\n'));
