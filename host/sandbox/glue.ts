@@ -54,6 +54,9 @@ export interface StreamReady {
   hangup: boolean;
 }
 
+/** A stream ready, with nothing known of how much it can move (what a stream without poll answers). */
+export const READY: StreamReady = Object.freeze({ nbytes: 1, hangup: false });
+
 /**
  * Copies up to this many bytes go by a loop, longer ones by set(subarray). A run's first few thousand
  * calls are interpreted (V8 optimizes the glue only once it is hot), and there a 64-byte loop costs
@@ -953,16 +956,17 @@ export class GuestProcess {
         return 0;
       }
       const left = Math.max(0, deadline - performance.now());
-      if (changes.length === 0 || !this.suspend) {
-        // the guest goes idle: a good moment to give freed filestore pages back (kernel/mm/filestore.ts)
-        if (left >= 1) this.k.kernel_flush();
-        if (this.suspend && left > 0) return this.suspend(left).then(() => this.clocksDue(inPtr, outPtr, nsubs, neventsPtr, waits, earliest));
-        sleepMs(left);
-        return this.clocksDue(inPtr, outPtr, nsubs, neventsPtr, waits, earliest);
-      }
-      if (earliest !== Infinity && left === 0) return this.clocksDue(inPtr, outPtr, nsubs, neventsPtr, waits, earliest);
+      const due = () => this.clocksDue(inPtr, outPtr, nsubs, neventsPtr, waits, earliest);
+      // the guest goes idle: a good moment to give freed filestore pages back (kernel/mm/filestore.ts)
       if (left >= 1) this.k.kernel_flush();
-      const woken = earliest === Infinity ? changes : [...changes, this.suspend(left)];
+      const suspend = this.suspend; // fdEvents gives `changes` only to a guest that can be put aside
+      if (changes.length === 0 || !suspend) {
+        if (suspend && left > 0) return suspend(left).then(due);
+        sleepMs(left);
+        return due();
+      }
+      if (earliest !== Infinity && left === 0) return due();
+      const woken = earliest === Infinity ? changes : [...changes, suspend(left)];
       return Promise.race(woken).then(step);
     };
     return step();

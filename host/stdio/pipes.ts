@@ -19,7 +19,7 @@
 import { Stream } from '../../kernel/abi';
 import { E } from '../../kernel/wasi/errno';
 import { Filetype } from '../../kernel/wasi/types';
-import { ExitSignal, type StreamReady, type Streams } from '../sandbox/glue';
+import { ExitSignal, READY, type StreamReady, type Streams } from '../sandbox/glue';
 import { KernelFault } from '../sandbox/kernel';
 
 /** What a suspendable writer may have queued before it waits (Linux's default pipe size). */
@@ -205,10 +205,10 @@ export class PipeStreams implements Streams {
 
   poll(stream: number, write: boolean): StreamReady | Promise<void> {
     if (stream >= Stream.DEV_NULL && stream < Stream.FIRST_PIPE) return { nbytes: write ? PIPE_CAPACITY : 1, hangup: false };
-    if (stream < Stream.FIRST_PIPE) return this.base.poll ? this.base.poll(stream, write) : { nbytes: 1, hangup: false };
+    if (stream < Stream.FIRST_PIPE) return this.base.poll ? this.base.poll(stream, write) : READY;
     const p = this.pipe(stream);
     // a reader or writer that cannot wait: reported ready, and its call answers (host/stdio/pipes.ts header)
-    if (!this.suspendable) return { nbytes: 1, hangup: false };
+    if (!this.suspendable) return READY;
     if (write) {
       if (!p.readerOpen) return { nbytes: 0, hangup: true };
       const room = p.unbounded ? PIPE_CAPACITY : PIPE_CAPACITY - p.size;

@@ -9,7 +9,7 @@ import tty from 'node:tty';
 import { hostErrno } from '../../gofer/errno';
 import { E } from '../../kernel/wasi/errno';
 import { Filetype } from '../../kernel/wasi/types';
-import type { StreamReady, Streams } from '../sandbox/glue';
+import { READY, type StreamReady, type Streams } from '../sandbox/glue';
 import { InputReader } from './input';
 
 const cell = new Int32Array(new SharedArrayBuffer(4));
@@ -76,7 +76,7 @@ export class HostStreams implements Streams {
 
   /** poll_oneoff: a terminal read without blocking is ready when a line (or its end) is here; the rest always are. */
   poll(stream: number, write: boolean): StreamReady | Promise<void> {
-    if (stream !== 0 || write || !this.readAsync) return { nbytes: 1, hangup: false };
+    if (stream !== 0 || write || !this.readAsync) return READY;
     const reader = (this.input ??= new InputReader(0));
     const n = reader.pending();
     if (n !== null) return { nbytes: n, hangup: n === 0 };
