@@ -56,13 +56,19 @@ export interface Filestore {
    */
   unbacked?(page: number, off: number, len: number): boolean;
   /**
-   * Optional, view filestores: called before a read or store through chunk() of page*4096+off,
-   * +len (bounds already checked), so that a host-file filestore can map the pages writable in bulk
-   * first (host/filestore/filestore-file.ts, WRITE FAULTS).
+   * Optional, view filestores: called before a read or (`write`) store through chunk() of
+   * page*4096+off, +len (bounds already checked), so that a host-file filestore can map the pages
+   * first (host/filestore/filestore-file.ts, WRITE FAULTS and COLD STORES).
    */
-  prefault?(page: number, off: number, len: number): void;
+  prefault?(page: number, off: number, len: number, write?: boolean): void;
   /**
-   * Direct-only filestores: copies filestore bytes page*4096+off, +len into dst[dstOff, +len). As
+   * Optional, view filestores with readDirect and writeDirect: whether a read or write of filestore
+   * bytes page*4096+off, +len (bounds checked) is better made by system call than through chunk()
+   * (host/filestore/filestore-file.ts, LONG READS).
+   */
+  cold?(page: number, off: number, len: number): boolean;
+  /**
+   * Direct-only filestores (and view filestores with cold()): copies filestore bytes page*4096+off, +len into dst[dstOff, +len). As
    * for writeDirect, `off` may pass 4096 (the range runs on over consecutive pages) and the caller
    * has checked the whole range with directInBounds(). Throws (an error with an errno `code`, e.g.
    * EIO) if the backing cannot be read.

@@ -273,7 +273,7 @@ export class GuestProcess {
 
   /**
    * Moves `len` bytes between the cursor and the filestore by its direct calls (Filestore.writeDirect,
-   * and readDirect for a direct-only filestore). Returns the bytes moved: fewer than `len` when the
+   * and readDirect for a direct-only filestore or a cold long read). Returns the bytes moved: fewer than `len` when the
    * host failed part-way, e.g. out of space (directErrno says why).
    */
   private direct(write: boolean, page: number, off: number, len: number): number {
@@ -370,6 +370,7 @@ export class GuestProcess {
     if (this.directOnly) return this.runPlanDirect(write, max, commit);
     this.failedErrno = 0;
     const prefault = this.fs.prefault !== undefined;
+    const cold = this.fs.cold !== undefined;
     const K = this.K;
     K.view();
     const dv = K.dv;
@@ -390,16 +391,24 @@ export class GuestProcess {
         const chunk = this.fs.chunk(a >>> Page.CHUNK_SHIFT);
         const at = (a & (Page.CHUNK_PAGES - 1)) * Page.SIZE + b;
         if (!chunk || a >= this.fs.pages || b >= Page.SIZE || at + len > chunk.length) throw new KernelFault('I/O plan names a page outside the filestore');
-        if (write && this.fs.writeDirect && (kind === Seg.PageNew || this.fs.unbacked!(a, b, len))) {
+        if (write && this.fs.writeDirect && (kind === Seg.PageNew || this.fs.unbacked!(a, b, len) || (cold && this.fs.cold!(a, b, len)))) {
           // pages of a host file new to the filestore, or without storage (a store there could
-          // SIGBUS): by system call, which can fail with ENOSPC (host/filestore/filestore-file.ts)
+          // SIGBUS): by system call, which can fail with ENOSPC (host/filestore/filestore-file.ts);
+          // and long writes over pages not mapped yet (LONG READS there)
           const got = this.direct(true, a, b, len);
           if (got < len) {
             this.failedErrno = this.directErrno;
             return moved + got;
           }
+        } else if (!write && cold && this.fs.cold!(a, b, len)) {
+          // a long read of pages not yet mapped in this process: by system call (LONG READS)
+          const got = this.direct(false, a, b, len);
+          if (got < len) {
+            this.failedErrno = this.directErrno;
+            return moved + got;
+          }
         } else {
-          if (prefault) this.fs.prefault!(a, b, len);
+          if (prefault) this.fs.prefault!(a, b, len, write);
           this.xfer(write, chunk, at, len);
         }
       } else if (kind === Seg.Kmem) {

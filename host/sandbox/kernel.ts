@@ -137,7 +137,7 @@ export class Kernel {
               return hostErrno(e);
             }
           } else {
-            filestore.prefault?.(page, off, len);
+            filestore.prefault?.(page, off, len, true);
             c!.set(u8.subarray(src, src + len), at);
           }
           return 0;
@@ -150,7 +150,7 @@ export class Kernel {
           const at = (page & (Page.CHUNK_PAGES - 1)) * Page.SIZE + off;
           if (!c || page >= filestore.pages || off + len > Page.SIZE) fsErr('fs_zero');
           if (filestore.unbacked?.(page, off, len)) return; // a hole reads as zeros (and a store could SIGBUS)
-          filestore.prefault?.(page, off, len);
+          filestore.prefault?.(page, off, len, true);
           c!.fill(0, at, at + len);
         },
         fs_shrink(pages: number): number {

@@ -10,6 +10,7 @@ import * as assert from 'uvu/assert';
 import { buildImage, tempDir } from '../lib/images';
 import { guestWasm, ROOT, RUN_JS, runSandbox } from '../lib/sandbox';
 import { DEFAULT_IMAGE } from '../lib/oci';
+import { runNodeWasi } from '../lib/nodewasi';
 
 const lower = new Uint8Array(20 << 20).map((_, i) => (i * 13) & 255);
 const img = buildImage(
@@ -162,6 +163,37 @@ test('the filestore through a host bind mount of its directory: EACCES under eve
     assert.equal(fs.readdirSync(upper), [], 'no filestore or lock left behind');
   } finally {
     spawnSync('umount', [other]);
+  }
+});
+
+// Long reads and writes of pages this process has not mapped go by system call; short ones, and
+// long ones over pages already mapped, through the mapping (host/filestore/filestore-file.ts, LONG
+// READS). Either way every byte must read back as node:wasi has it on a plain directory.
+const stat = (stderr: string, name: string) => Number((new RegExp(`stats: ${name} (\\d+)`).exec(stderr) || [])[1]);
+test('long transfers over pages not mapped go by system call, the rest through the mapping; every hash equals node:wasi', () => {
+  // write (new pages, by system call); hash (cold long reads); rand (short stores and loads, which
+  // map pages); hash; write again over held pages (cold long writes); rand; hash
+  const cmds = ['write', '/tmp/a', '6', 'hash', '/tmp/a', 'rand', '/tmp/a', '3000', 'hash', '/tmp/a', 'write', '/tmp/a', '6', 'rand', '/tmp/a', '700', 'hash', '/tmp/a'];
+  const hashes = (out: string) => out.split('\n').filter((l) => l.startsWith('hash '));
+  const dir = tempDir();
+  fs.mkdirSync(path.join(dir, 'tmp'));
+  const ref = runNodeWasi(guestWasm('bigfile'), cmds, dir);
+  assert.is(ref.status, 0, ref.stderr);
+  assert.is(hashes(ref.stdout).length, 3);
+  for (const mode of ['root:self', 'root:memory']) {
+    const r = runSandbox(['--stats', '--overlay2', mode, img, ...cmds]);
+    assert.is(r.status, 0, r.stderr);
+    assert.equal(hashes(r.stdout), hashes(ref.stdout), mode);
+    if (/filestore memory \(fallback/.test(r.stderr)) continue; // no addon: no host file to read
+    assert.ok(stat(r.stderr, 'filestoreSyscallReads') >= 6, `${mode}: cold 1 MiB reads by system call: ${r.stderr}`);
+  }
+  // A file whose every page was touched by short pwrites and preads: its long reads are copies.
+  const warm = runSandbox(['--stats', '--overlay2', 'root:memory', img, 'write', '/tmp/b', '1', 'rand', '/tmp/b', '6000', 'hash', '/tmp/b']);
+  assert.is(warm.status, 0, warm.stderr);
+  if (!/filestore memory \(fallback/.test(warm.stderr)) {
+    assert.is(stat(warm.stderr, 'filestoreSyscallReads'), 0, warm.stderr);
+    const cold = runSandbox(['--stats', '--overlay2', 'root:memory', img, 'write', '/tmp/b', '1', 'hash', '/tmp/b']);
+    assert.ok(stat(cold.stderr, 'filestoreSyscallReads') >= 1, cold.stderr);
   }
 });
 

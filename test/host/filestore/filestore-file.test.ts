@@ -360,6 +360,53 @@ ntest('prefault: pages written by writeDirect are mapped writable in bulk, per 6
   }
 });
 
+ntest('cold: long ranges not all touched through the mapping are read by system call (readDirect); touching, releasing and shrinking keep the marks right', () => {
+  for (const make of [() => FileFilestore.memfd(64 * MiB), () => FileFilestore.self(tempDir(), 'cold-1', 64 * MiB)]) {
+    const f = make();
+    try {
+      f.grow(1024); // 4 MiB
+      const data = new Uint8Array(2 * MiB).map((_, i) => (i * 31 + (i >> 12)) & 255);
+      f.writeDirect(0, 0, data, 0, data.length); // pages 0..511, by system call: none touched
+      assert.ok(f.cold(0, 0, 16384), 'a 16 KiB range never touched');
+      assert.not.ok(f.cold(0, 0, 16383), 'shorter ranges never are');
+      assert.not.ok(f.cold(0, 0, PAGE));
+      // readDirect reads what is there, across pages, from an offset inside a page; holes read as zeros
+      const out = new Uint8Array(64 * PAGE + 100).fill(0xee);
+      f.readDirect(3, 100, out, 50, 40 * PAGE);
+      assert.equal(out.subarray(50, 50 + 40 * PAGE), data.subarray(3 * PAGE + 100, 43 * PAGE + 100));
+      assert.is(out[49], 0xee);
+      assert.is(out[50 + 40 * PAGE], 0xee);
+      f.readDirect(600, 0, out, 0, 8 * PAGE);
+      assert.ok(out.subarray(0, 8 * PAGE).every((b) => b === 0), 'a hole reads as zeros');
+      // touching pages 8..15 through the mapping: a range inside them is no longer cold, one that
+      // runs one page past them is
+      f.prefault!(8, 0, 8 * PAGE);
+      assert.not.ok(f.cold(8, 0, 8 * PAGE));
+      assert.not.ok(f.cold(8, 5, 8 * PAGE - 5), 'an offset inside the first page');
+      assert.ok(f.cold(8, 0, 9 * PAGE));
+      assert.ok(f.cold(7, 0, 8 * PAGE));
+      // a store's prefault touches too; the bytes stay right
+      f.prefault!(16, 0, 64 * PAGE, true);
+      assert.not.ok(f.cold(8, 0, 72 * PAGE), 'pages 8..79 all touched');
+      const v = f.chunk(0)!;
+      assert.equal(v.subarray(16 * PAGE, 80 * PAGE), data.subarray(16 * PAGE, 80 * PAGE), 'loads before stores change nothing');
+      // released pages are unmapped (punched): cold again
+      f.release(Uint32Array.of(20));
+      assert.ok(f.cold(16, 0, 8 * PAGE));
+      assert.not.ok(f.cold(21, 0, 8 * PAGE));
+      // shrinking unmaps what it cuts: grown again, those pages are cold
+      f.prefault!(1000, 0, 8 * PAGE);
+      assert.not.ok(f.cold(1000, 0, 8 * PAGE));
+      f.shrink(1000);
+      f.grow(1024);
+      assert.ok(f.cold(1000, 0, 8 * PAGE));
+      assert.is(f.counters().filestoreSyscallReads, 2);
+    } finally {
+      f.close();
+    }
+  }
+});
+
 ntest('bad arguments throw clean errors with .code, before any system call', () => {
   const fd = n.memfdCreate('wasmbox-bad-args');
   try {
