@@ -32,15 +32,16 @@
 // writes back later (after ~30 s, or on fsync) are write-protected again and pay the fault once
 // more. Not for memfd: shmem write faults are cheap.
 //
-// LONG READS. A read (or write) of 16 KiB or more whose pages this process has not all touched
-// through the mapping is made by system call (readDirect with pread straight into the guest's
-// memory, writeDirect), not through the mapping: the first touch of a page through a mapping costs
-// 4-12 us here (above), a pread ~1.6 us a call plus a copy, so re-reading 1 GiB just written went at
-// 0.6-0.8 GB/s through the mapping and goes at 10-20 GB/s by pread. The host keeps a bit per page
-// touched through the mapping (`touched`, set by prefault(), cleared where release() punches or
-// shrink() cuts, since that unmaps them), so long transfers over pages already mapped stay plain
-// copies. Short ones still go through the mapping and map their pages: a page used in small pieces
-// is likely used again, and then it costs a copy.
+// LONG READS. A read of 16 KiB or more whose pages this process has not all touched through the
+// mapping is made by system call (readDirect, pread straight into the guest's memory), not through
+// the mapping: the first touch of a page through a mapping costs 4-12 us here (above), a pread
+// ~1.6 us a call plus a copy, so re-reading 1 GiB just written went at 0.6-0.8 GB/s through the
+// mapping and goes at 10-20 GB/s by pread. The host keeps a bit per page touched through the mapping
+// (`touched`, set by prefault(), cleared where release() punches or shrink() cuts, since that unmaps
+// them), so long reads of pages already mapped stay plain copies. Short reads still go through the
+// mapping and map their pages: a page read in small pieces is likely read again, and then it costs a
+// copy. Writes into pages that have storage stay stores, cold or not: a file deleted and written
+// again takes its held pages back with no host call.
 //
 // COLD STORES. A store to a page not mapped yet costs more than a load followed by the store (a
 // 4 KiB store into a memfd page: 11.7 us, against 6.7; into an ext4 file: 6.1 against 4.0; a C
@@ -75,8 +76,8 @@ import { MemoryFilestore, type Filestore } from './filestore';
 import { loadNative, type NativeAddon } from '../../native/index';
 
 const CHUNK_BYTES = Page.CHUNK_PAGES * Page.SIZE;
-/** Reads and writes this long or longer go by system call where their pages are not all mapped (LONG READS). */
-const LONG_IO = 16384;
+/** Reads this long or longer go by system call where their pages are not all mapped (LONG READS). */
+const LONG_READ = 16384;
 
 export interface FileFilestoreOptions {
   /** Reserve and map grown pages (fallocate + MADV_POPULATE_WRITE); default: holes, filled by system call (FIRST TOUCH). */
@@ -393,12 +394,12 @@ export class FileFilestore implements Filestore {
   }
 
   /**
-   * Whether a read or write of filestore bytes page*4096+off, +len should be made by system call
-   * (readDirect, writeDirect): it is long (LONG_IO or more) and some page of it has not been
-   * touched through the mapping (LONG READS).
+   * Whether a read of filestore bytes page*4096+off, +len should be made by system call
+   * (readDirect): it is long (LONG_READ or more) and some page of it has not been touched through
+   * the mapping (LONG READS).
    */
   cold(page: number, off: number, len: number): boolean {
-    if (len < LONG_IO || !this.preadOk) return false;
+    if (len < LONG_READ || !this.preadOk) return false;
     const c = page >>> Page.CHUNK_SHIFT;
     const bits = this.touched[c];
     if (!bits) return true;

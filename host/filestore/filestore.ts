@@ -62,8 +62,8 @@ export interface Filestore {
    */
   prefault?(page: number, off: number, len: number, write?: boolean): void;
   /**
-   * Optional, view filestores with readDirect and writeDirect: whether a read or write of filestore
-   * bytes page*4096+off, +len (bounds checked) is better made by system call than through chunk()
+   * Optional, view filestores with readDirect: whether a read of filestore bytes page*4096+off,
+   * +len (bounds checked) is better made by readDirect than through chunk()
    * (host/filestore/filestore-file.ts, LONG READS).
    */
   cold?(page: number, off: number, len: number): boolean;

@@ -391,10 +391,9 @@ export class GuestProcess {
         const chunk = this.fs.chunk(a >>> Page.CHUNK_SHIFT);
         const at = (a & (Page.CHUNK_PAGES - 1)) * Page.SIZE + b;
         if (!chunk || a >= this.fs.pages || b >= Page.SIZE || at + len > chunk.length) throw new KernelFault('I/O plan names a page outside the filestore');
-        if (write && this.fs.writeDirect && (kind === Seg.PageNew || this.fs.unbacked!(a, b, len) || (cold && this.fs.cold!(a, b, len)))) {
+        if (write && this.fs.writeDirect && (kind === Seg.PageNew || this.fs.unbacked!(a, b, len))) {
           // pages of a host file new to the filestore, or without storage (a store there could
-          // SIGBUS): by system call, which can fail with ENOSPC (host/filestore/filestore-file.ts);
-          // and long writes over pages not mapped yet (LONG READS there)
+          // SIGBUS): by system call, which can fail with ENOSPC (host/filestore/filestore-file.ts)
           const got = this.direct(true, a, b, len);
           if (got < len) {
             this.failedErrno = this.directErrno;

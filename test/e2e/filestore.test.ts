@@ -170,9 +170,9 @@ test('the filestore through a host bind mount of its directory: EACCES under eve
 // long ones over pages already mapped, through the mapping (host/filestore/filestore-file.ts, LONG
 // READS). Either way every byte must read back as node:wasi has it on a plain directory.
 const stat = (stderr: string, name: string) => Number((new RegExp(`stats: ${name} (\\d+)`).exec(stderr) || [])[1]);
-test('long transfers over pages not mapped go by system call, the rest through the mapping; every hash equals node:wasi', () => {
+test('long reads of pages not mapped go by system call, the rest through the mapping; every hash equals node:wasi', () => {
   // write (new pages, by system call); hash (cold long reads); rand (short stores and loads, which
-  // map pages); hash; write again over held pages (cold long writes); rand; hash
+  // map pages); hash; write again over held pages (stores: no host call); rand; hash
   const cmds = ['write', '/tmp/a', '6', 'hash', '/tmp/a', 'rand', '/tmp/a', '3000', 'hash', '/tmp/a', 'write', '/tmp/a', '6', 'rand', '/tmp/a', '700', 'hash', '/tmp/a'];
   const hashes = (out: string) => out.split('\n').filter((l) => l.startsWith('hash '));
   const dir = tempDir();
