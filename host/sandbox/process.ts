@@ -319,19 +319,23 @@ export function runModule(host: ProcessHost, proc: GuestProcess, module: WebAsse
   live.add(mem); // counted against the memory limit until the process ends
   if (suspendable) {
     // A guest that never suspended has finished already: V8 11.3 then returns (or throws) at once
-    // rather than through a promise.
+    // rather than through a promise. What it throws is caught by the Promise constructor (a
+    // builtin), not by a try in this function: when this function's optimized code had been
+    // invalidated meanwhile, V8 11.3 could die on catching an exception here that came off a
+    // guest's own stack (V8_Fatal "Check failed: kind == DeoptimizeKind::kLazy", about once in
+    // twenty runs of the shell corpus on a loaded machine).
+    let returned = false;
     let r: unknown;
-    try {
-      r = suspendable();
-    } catch (e) {
-      live.delete(mem);
-      return endStatus(host, argv0, e);
-    }
-    if (!(r instanceof Promise)) {
+    const settled = new Promise<unknown>((resolve) => {
+      r = suspendable!();
+      returned = true;
+      resolve(r);
+    });
+    if (returned && !(r instanceof Promise)) {
       live.delete(mem);
       return 0;
     }
-    return r.then(
+    return settled.then(
       () => 0,
       (e) => endStatus(host, argv0, e),
     ).finally(() => live.delete(mem));
