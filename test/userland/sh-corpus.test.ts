@@ -80,7 +80,11 @@ function parse(out: string): Map<string, Result> {
 }
 
 function ending(r: ReturnType<typeof spawnSync>, what: string): string {
-  const stderr = String(r.stderr ?? '').trim().split('\n').slice(-5).join('\n');
+  const lines = String(r.stderr ?? '').trim().split('\n');
+  // the last lines, and a fatal V8 error's own message ("# Fatal error ...", "# Check failed ..."),
+  // which comes before its long native stack trace
+  const fatal = lines.filter((l) => /^# \S/.test(l)).slice(0, 4);
+  const stderr = [...fatal, ...lines.slice(-5)].join('\n');
   const how = r.error ? `${r.error.message}` : r.signal ? `signal ${r.signal}` : `status ${r.status}`;
   const last = /^=== sh-corpus: (\S+)\n(?![\s\S]*^=== sh-corpus:)/m.exec(String(r.stdout ?? ''))?.[1];
   return `${what} ended with ${how}${last ? `, last script started: ${last}` : ''}${stderr ? `; stderr:\n${stderr}` : ''}`;
