@@ -420,9 +420,11 @@ export class FileFilestore implements Filestore {
   }
 
   /**
-   * Called by the glue before it reads or stores filestore bytes page*4096+off, +len through the
-   * mapping (bounds already checked). Maps writable, in one call per run, the pages of the touched
-   * 64-page clusters that were written by system call and not mapped since (see WRITE FAULTS).
+   * Called by the glue before it reads or (`write`) stores filestore bytes page*4096+off, +len
+   * through the mapping (bounds already checked). Maps writable, in one call per run, the pages of
+   * the touched 64-page clusters that were written by system call and not mapped since (see WRITE
+   * FAULTS); marks the pages touched (LONG READS), and before a store reads a byte of each page not
+   * touched before (COLD STORES).
    */
   prefault(page: number, off: number, len: number, write = false): void {
     if (this.populate) this.populateWritten(page, off, len);

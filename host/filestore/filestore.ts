@@ -68,10 +68,11 @@ export interface Filestore {
    */
   cold?(page: number, off: number, len: number): boolean;
   /**
-   * Direct-only filestores (and view filestores with cold()): copies filestore bytes page*4096+off, +len into dst[dstOff, +len). As
-   * for writeDirect, `off` may pass 4096 (the range runs on over consecutive pages) and the caller
-   * has checked the whole range with directInBounds(). Throws (an error with an errno `code`, e.g.
-   * EIO) if the backing cannot be read.
+   * Direct-only filestores (and view filestores with cold()): copies filestore bytes
+   * page*4096+off, +len into dst[dstOff, +len). As for writeDirect, `off` may pass 4096 (the range
+   * runs on over consecutive pages) and the caller has checked the whole range (directInBounds()
+   * for a direct-only filestore, the chunk view's bounds for a view filestore). Throws (an error
+   * with an errno `code`, e.g. EIO) if the backing cannot be read.
    */
   readDirect?(page: number, off: number, dst: Uint8Array, dstOff: number, len: number): void;
   /** Direct-only filestores: zeroes filestore bytes page*4096+off, +len (range checked by the caller). */

@@ -273,8 +273,9 @@ export class GuestProcess {
 
   /**
    * Moves `len` bytes between the cursor and the filestore by its direct calls (Filestore.writeDirect,
-   * and readDirect for a direct-only filestore or a cold long read). Returns the bytes moved: fewer than `len` when the
-   * host failed part-way, e.g. out of space (directErrno says why).
+   * and readDirect for a direct-only filestore or a long read of pages not mapped yet). Returns the
+   * bytes moved: fewer than `len` when the host failed part-way, e.g. out of space (directErrno
+   * says why).
    */
   private direct(write: boolean, page: number, off: number, len: number): number {
     let done = 0;
