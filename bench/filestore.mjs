@@ -6,7 +6,8 @@
 // it (twice, at the same offsets), deletes it, and pauses again (du and memory once more). Then a
 // size=64m run writes 100 MiB and must stop with ENOSPC near 64 MiB. The same large-file workload
 // runs under node:wasi for reference in the same run, twice: in a tmpfs directory, and in a
-// directory on the disk that holds root:self's upper directory (the same file system's costs). Results: bench/results/filestore.json and .md.
+// directory on the disk that holds root:self's upper directory (the same file system's costs).
+// Results: bench/results/filestore.json and .md.
 //
 // Every configuration runs --runs times (default 3), the configurations alternating; throughput and
 // latency are medians, `du` while written the smallest seen, `du` after rm and RssAnon growth the
@@ -64,7 +65,7 @@ function du(dir) {
 }
 
 // rand twice: bigfile's generator starts from the same seed each time, so the second round goes to
-// the same offsets (pages the first round mapped in, where the first round's may not be yet)
+// the same offsets, pages the first round has mapped (the first round meets them unmapped)
 const steps = (p) => ['write', p, String(MIB), 'mark', 'written', 'sleep', '1500', 'read', p, 'rand', p, String(RAND), 'rand', p, String(RAND), 'rm', p, 'mark', 'removed', 'sleep', '1500'];
 /** The figures of a bigfile run's output: throughputs, and both rand rounds' per-call times. */
 function figures(out) {
@@ -107,15 +108,15 @@ function runMode(mode) {
 
 /** node:wasi with a fresh directory under `base` preopened: /dev/shm (a tmpfs), or the disk root:self's upper is on. */
 function runNodeWasi(base, mode) {
-  const shm = fs.mkdtempSync(path.join(base, 'wasmbox-bench-'));
+  const dir = fs.mkdtempSync(path.join(base, 'wasmbox-bench-'));
   const runner = `
     const { WASI } = require('node:wasi');
     const fs = require('node:fs');
-    const wasi = new WASI({ version: 'preview1', args: ['bigfile', ...${JSON.stringify(steps('/big').filter((s, i, a) => a[i] !== 'mark' && a[i - 1] !== 'mark' && a[i] !== 'sleep' && a[i - 1] !== 'sleep'))}], preopens: { '/': ${JSON.stringify(shm)} } });
+    const wasi = new WASI({ version: 'preview1', args: ['bigfile', ...${JSON.stringify(steps('/big').filter((s, i, a) => a[i] !== 'mark' && a[i - 1] !== 'mark' && a[i] !== 'sleep' && a[i - 1] !== 'sleep'))}], preopens: { '/': ${JSON.stringify(dir)} } });
     const m = new WebAssembly.Module(fs.readFileSync(${JSON.stringify(path.join(root, 'dist/guests/bigfile.wasm'))}));
     wasi.start(new WebAssembly.Instance(m, { wasi_snapshot_preview1: wasi.wasiImport }));`;
   const r = spawnSync(process.execPath, ['--no-warnings', '-e', runner], { encoding: 'utf8' });
-  fs.rmSync(shm, { recursive: true, force: true });
+  fs.rmSync(dir, { recursive: true, force: true });
   if (r.status !== 0) throw new Error(`${mode}: exit ${r.status}: ${r.stderr}`);
   return { mode, ...figures(r.stdout) };
 }
