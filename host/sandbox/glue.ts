@@ -392,17 +392,14 @@ export class GuestProcess {
         const chunk = this.fs.chunk(a >>> Page.CHUNK_SHIFT);
         const at = (a & (Page.CHUNK_PAGES - 1)) * Page.SIZE + b;
         if (!chunk || a >= this.fs.pages || b >= Page.SIZE || at + len > chunk.length) throw new KernelFault('I/O plan names a page outside the filestore');
-        if (write && this.fs.writeDirect && (kind === Seg.PageNew || this.fs.unbacked!(a, b, len))) {
-          // pages of a host file new to the filestore, or without storage (a store there could
-          // SIGBUS): by system call, which can fail with ENOSPC (host/filestore/filestore-file.ts)
-          const got = this.direct(true, a, b, len);
-          if (got < len) {
-            this.failedErrno = this.directErrno;
-            return moved + got;
-          }
-        } else if (!write && cold && this.fs.cold!(a, b, len)) {
-          // a long read of pages not yet mapped in this process: by system call (LONG READS)
-          const got = this.direct(false, a, b, len);
+        // by system call (host/filestore/filestore-file.ts): writes into pages of a host file new to
+        // the filestore or without storage (a store there could SIGBUS; this can fail with ENOSPC),
+        // and long reads of pages not yet mapped in this process (LONG READS)
+        const bySyscall = write
+          ? this.fs.writeDirect !== undefined && (kind === Seg.PageNew || this.fs.unbacked!(a, b, len))
+          : cold && this.fs.cold!(a, b, len);
+        if (bySyscall) {
+          const got = this.direct(write, a, b, len);
           if (got < len) {
             this.failedErrno = this.directErrno;
             return moved + got;
