@@ -5,7 +5,7 @@
 //
 // Options stop at IMAGE; everything after it is the command, as with `docker run`.
 import { parseSize } from '../filestore/filestore';
-import { checkEnvEntry, parseMount, parseOverlay2, parseTmpfs, parseVolume, readEnvFile } from './options';
+import { checkEnvEntry, parseMount, parseOverlay2, parseTmpfs, parseVolume, readEnvFile, splitFlag } from './options';
 import fs from 'node:fs';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -159,12 +159,7 @@ export function parseArgs(argv: string[]): CliOptions {
     return argv[++i];
   };
   for (; i < argv.length; i++) {
-    let a = argv[i];
-    let inline: string | undefined;
-    if (a.startsWith('--') && a.includes('=')) {
-      inline = a.slice(a.indexOf('=') + 1);
-      a = a.slice(0, a.indexOf('='));
-    }
+    const [a, inline] = splitFlag(argv[i]);
     const val = (flag: string) => (inline !== undefined ? inline : value(flag));
     if (a === '-h' || a === '--help') {
       process.stdout.write(USAGE + '\n');

@@ -1,9 +1,16 @@
 // Parsing of the runsc- and docker-style options that describe a sandbox's file systems:
 //   --overlay2 none | root:memory | root:self | root:dir=/abs/path   each with an optional ,size=N
 //   -v / --volume HOST:GUEST[:ro]
-// Mistakes are errors whose message names the flag.
+// Mistakes are errors whose message names the flag. splitFlag() is the one reading of
+// "--flag=value" that run.js's and pack.js's argument loops share.
 import path from 'node:path';
 import { parseSize } from '../filestore/filestore';
+
+/** "--flag=value" as ["--flag", "value"]; any other argument as [arg, undefined]. */
+export function splitFlag(arg: string): [string, string | undefined] {
+  const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
+  return eq < 0 ? [arg, undefined] : [arg.slice(0, eq), arg.slice(eq + 1)];
+}
 
 export type Overlay2 =
   | { kind: 'none' }

@@ -28,6 +28,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { imageBytes, writeImage, type Entry, type ImageSpec } from '../image/image-writer';
+import { splitFlag } from './options';
 
 /** A failure with its exit status: 2 for a usage error, 125 when packing fails (as run.js). */
 export class PackError extends Error {
@@ -319,12 +320,7 @@ export function parsePackArgs(argv: string[]): PackCommand {
     dir = a;
   };
   for (; i < argv.length; i++) {
-    let a = argv[i];
-    let inline: string | undefined;
-    if (a.startsWith('--') && a.includes('=')) {
-      inline = a.slice(a.indexOf('=') + 1);
-      a = a.slice(0, a.indexOf('='));
-    }
+    const [a, inline] = splitFlag(argv[i]);
     const val = (): string => {
       if (inline !== undefined) return inline;
       if (i + 1 >= argv.length) throw new PackError(`flag needs an argument: ${a}`, 2);
