@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import { Io } from '../../kernel/abi';
 import { E } from '../../kernel/wasi/errno';
 import type { GuestProcess } from '../sandbox/glue';
-import { TarWriter, type TarMember } from './image-writer';
+import { OPAQUE_MARKER, tarHeader } from './image-writer';
 import type { Kernel } from '../sandbox/kernel';
 
 const enum Kind {
@@ -19,16 +19,6 @@ const enum Kind {
 }
 
 const CHUNK = 1 << 20;
-/** What marks an opaque directory in an OCI layer: a file of this name inside it. */
-const OPAQUE_MARKER = new TextEncoder().encode('/.wh..wh..opq');
-
-/** The tar bytes of one member's header (and PAX records), without data. */
-function header(m: TarMember): Uint8Array {
-  const w = new TarWriter();
-  w.add(m);
-  const b = w.finish();
-  return b.subarray(0, b.length - 1024); // drop the end-of-archive blocks
-}
 
 export interface ExportStats {
   entries: number;
@@ -75,17 +65,17 @@ export function exportUpper(kernel: Kernel, proc: GuestProcess, out: string): Ex
       stats.entries++;
       switch (kind) {
         case Kind.DIR:
-          write(header({ path, type: 'dir', mode, uid, gid, mtime }));
+          write(tarHeader({ path, type: 'dir', mode, uid, gid, mtime }));
           if (flags & 1) {
             const marker = OPAQUE_MARKER;
             const opq = new Uint8Array(pathLen + marker.length);
             opq.set(path);
             opq.set(marker, pathLen);
-            write(header({ path: opq, type: 'file', mode: 0o644, mtime }));
+            write(tarHeader({ path: opq, type: 'file', mode: 0o644, mtime }));
           }
           break;
         case Kind.FILE: {
-          write(header({ path, type: 'file', mode, uid, gid, mtime, sizeField: size }));
+          write(tarHeader({ path, type: 'file', mode, uid, gid, mtime, sizeField: size }));
           let off = 0;
           while (off < size) {
             const want = Math.min(CHUNK, size - off);
@@ -100,13 +90,13 @@ export function exportUpper(kernel: Kernel, proc: GuestProcess, out: string): Ex
           break;
         }
         case Kind.SYMLINK:
-          write(header({ path, type: 'symlink', linkname: target, mode, uid, gid, mtime }));
+          write(tarHeader({ path, type: 'symlink', linkname: target, mode, uid, gid, mtime }));
           break;
         case Kind.HARDLINK:
-          write(header({ path, type: 'hardlink', linkname: target, mode, uid, gid, mtime }));
+          write(tarHeader({ path, type: 'hardlink', linkname: target, mode, uid, gid, mtime }));
           break;
         case Kind.WHITEOUT:
-          write(header({ path, type: 'file', mode: 0o644 }));
+          write(tarHeader({ path, type: 'file', mode: 0o644 }));
           break;
         default:
           fail(E.IO, `unknown record kind ${kind}`);

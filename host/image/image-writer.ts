@@ -96,6 +96,17 @@ function isAscii(b: Uint8Array): boolean {
   return true;
 }
 
+/** What marks an opaque directory in an OCI layer: a file of this name inside it (after the directory's path). */
+export const OPAQUE_MARKER = new TextEncoder().encode('/.wh..wh..opq');
+
+/** The tar bytes of one member's header (and PAX records), without data or the end-of-archive blocks. */
+export function tarHeader(m: TarMember): Uint8Array {
+  const w = new TarWriter();
+  w.add(m);
+  const b = w.finish();
+  return b.subarray(0, b.length - 1024);
+}
+
 export class TarWriter {
   private readonly chunks: Uint8Array[] = [];
   private length = 0;

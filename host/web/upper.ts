@@ -18,7 +18,7 @@ import { E } from '../../kernel/wasi/errno';
 import { Where } from '../../gofer/image/errors';
 import { registerSource, releaseDescriptor, readAt, type Source } from '../../gofer/image/io';
 import { MemberType, indexTar } from '../../gofer/image/tar';
-import { TarWriter, type TarMember } from '../image/image-writer';
+import { OPAQUE_MARKER, tarHeader } from '../image/image-writer';
 import { AGENT_DATA, Agent, O_CREAT, O_TRUNC, join } from '../sandbox/agent';
 import type { UpperEntry } from './protocol';
 
@@ -122,14 +122,6 @@ export function listUpper(agent: Agent, max: number): { entries: UpperEntry[]; t
   return { entries, total, signature: `${total}:${(h1 >>> 0).toString(16)}:${(h2 >>> 0).toString(16)}` };
 }
 
-const OPAQUE_MARKER = new TextEncoder().encode('/.wh..wh..opq');
-
-function header(m: TarMember): Uint8Array {
-  const w = new TarWriter();
-  w.add(m);
-  const b = w.finish();
-  return b.subarray(0, b.length - 1024); // without the end-of-archive blocks
-}
 
 /** Writes the upper layer as an OCI layer tar to `sink` (in order); returns its byte count. */
 export function saveUpper(agent: Agent, sink: (b: Uint8Array) => void): number {
@@ -145,16 +137,16 @@ export function saveUpper(agent: Agent, sink: (b: Uint8Array) => void): number {
     const mtime = Number(r.mtimeNs) / 1e9;
     switch (r.kind) {
       case Kind.DIR:
-        write(header({ path, type: 'dir', mode, uid, gid, mtime }));
+        write(tarHeader({ path, type: 'dir', mode, uid, gid, mtime }));
         if (r.opaque) {
           const opq = new Uint8Array(path.length + OPAQUE_MARKER.length);
           opq.set(path);
           opq.set(OPAQUE_MARKER, path.length);
-          write(header({ path: opq, type: 'file', mode: 0o644, mtime }));
+          write(tarHeader({ path: opq, type: 'file', mode: 0o644, mtime }));
         }
         break;
       case Kind.FILE: {
-        write(header({ path, type: 'file', mode, uid, gid, mtime, sizeField: r.size }));
+        write(tarHeader({ path, type: 'file', mode, uid, gid, mtime, sizeField: r.size }));
         for (let off = 0; off < r.size; ) {
           const want = Math.min(buf.length, r.size - off);
           const n = agent.proc.readPlanned(() => k.export_read(BigInt(off), want), buf, 0, want);
@@ -167,13 +159,13 @@ export function saveUpper(agent: Agent, sink: (b: Uint8Array) => void): number {
         break;
       }
       case Kind.SYMLINK:
-        write(header({ path, type: 'symlink', linkname: r.target, mode, uid, gid, mtime }));
+        write(tarHeader({ path, type: 'symlink', linkname: r.target, mode, uid, gid, mtime }));
         break;
       case Kind.HARDLINK:
-        write(header({ path, type: 'hardlink', linkname: r.target, mode, uid, gid, mtime }));
+        write(tarHeader({ path, type: 'hardlink', linkname: r.target, mode, uid, gid, mtime }));
         break;
       case Kind.WHITEOUT: // the record's path is already the whiteout's: "dir/.wh.NAME"
-        write(header({ path, type: 'file', mode: 0o644 }));
+        write(tarHeader({ path, type: 'file', mode: 0o644 }));
         break;
       default:
         throw new Error(`export: unknown record kind ${r.kind}`);
