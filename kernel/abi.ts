@@ -125,3 +125,12 @@ export const enum Stream {
   DEV_FD0 = 12,
   FIRST_PIPE = 16,
 }
+
+/** The kind of an upper-layer record that export_next leaves in STRUCT (kernel/fs/export.ts). */
+export const enum ExportKind {
+  DIR = 1,
+  FILE = 2,
+  SYMLINK = 3,
+  HARDLINK = 4,
+  WHITEOUT = 5,
+}

@@ -4,19 +4,11 @@
 // `.wh..wh..opq`. Stacked on the image, the tar reproduces the sandbox's final tree. The file is
 // written under a temporary name and renamed into place, so a failed export leaves nothing behind.
 import fs from 'node:fs';
-import { Io } from '../../kernel/abi';
+import { ExportKind as Kind, Io } from '../../kernel/abi';
 import { E } from '../../kernel/wasi/errno';
 import type { GuestProcess } from '../sandbox/glue';
 import { OPAQUE_MARKER, tarHeader } from './image-writer';
 import type { Kernel } from '../sandbox/kernel';
-
-const enum Kind {
-  DIR = 1,
-  FILE = 2,
-  SYMLINK = 3,
-  HARDLINK = 4,
-  WHITEOUT = 5,
-}
 
 const CHUNK = 1 << 20;
 

@@ -13,7 +13,7 @@
 // files keep the image's).
 //
 // Runs only where no kernel call is in progress (the agent's rule).
-import { Io } from '../../kernel/abi';
+import { ExportKind as Kind, Io } from '../../kernel/abi';
 import { E } from '../../kernel/wasi/errno';
 import { Where } from '../../gofer/image/errors';
 import { registerSource, releaseDescriptor, readAt, type Source } from '../../gofer/image/io';
@@ -21,14 +21,6 @@ import { MemberType, indexTar } from '../../gofer/image/tar';
 import { OPAQUE_MARKER, tarHeader } from '../image/image-writer';
 import { AGENT_DATA, Agent, O_CREAT, O_TRUNC, join } from '../sandbox/agent';
 import type { UpperEntry } from './protocol';
-
-const enum Kind {
-  DIR = 1,
-  FILE = 2,
-  SYMLINK = 3,
-  HARDLINK = 4,
-  WHITEOUT = 5,
-}
 
 export interface ExportRecord {
   kind: number;

@@ -16,7 +16,7 @@
 // 44 targetLen u32; DATA holds the path, then the symlink target or the hard link's first path.
 // File data is read with export_read, planned like fd_read. Paths are relative ("etc/motd").
 import { GetdentsResp, Stat } from "../../gofer/protocol/messages";
-import { Io } from "../abi";
+import { ExportKind, Io } from "../abi";
 import { io, planBegin, planEnd } from "../io";
 import { dAt, dLookup, dname } from "../vfs/dentry";
 import { IFlag, Inode, NO_NODE } from "../vfs/inode";
@@ -26,14 +26,6 @@ import { goferGetdents, resp } from "./gofer";
 import { loadLink, lowerLinksChanged, planLowerRead, populate, rootInode } from "./overlay";
 import { planRead } from "./tmpfs";
 import { reallocOrAlloc } from "../mm/mem";
-
-export const enum ExportKind {
-  DIR = 1,
-  FILE = 2,
-  SYMLINK = 3,
-  HARDLINK = 4,
-  WHITEOUT = 5,
-}
 
 const PATH_CAP: u32 = 65536 - 512;
 
