@@ -2,9 +2,10 @@
   "targets": [
     {
       "target_name": "wasmbox_native",
-      "sources": ["wasmbox_native.c"],
+      "sources": ["wasmbox_native.c", "unaccounted.cc"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
-      "cflags_c": ["-std=gnu11"]
+      "cflags_c": ["-std=gnu11"],
+      "cflags_cc": ["-std=gnu++17"]
     },
     {
       "target_name": "wasmbox-runtime",

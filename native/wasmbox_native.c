@@ -2,7 +2,8 @@
 //
 //   mmap(fd, offset, length)          -> ArrayBuffer over a MAP_SHARED, PROT_READ|PROT_WRITE mapping
 //                                        of [offset, offset+length) of fd. Unmapped by its finalizer
-//                                        when collected, or at once by munmap().
+//                                        when collected, or at once by munmap(). Not counted by V8
+//                                        as external memory (native/unaccounted.cc).
 //   munmap(arrayBuffer)               -> true if it unmapped it, false if it was already unmapped.
 //                                        The ArrayBuffer is detached first, so views of it read as
 //                                        empty instead of faulting.
@@ -294,6 +295,9 @@ static mapping *find_live(void *addr, size_t len) {
   return NULL;
 }
 
+// An ArrayBuffer over [data, data+len) that V8 does not count as external memory (native/unaccounted.cc).
+napi_value wasmbox_unaccounted_arraybuffer(void *data, size_t len);
+
 // The ArrayBuffer's finalizer: munmap unless munmap() already did, then free the record.
 static void finalize_mapping(napi_env env, void *data, void *hint) {
   (void)env;
@@ -336,9 +340,10 @@ static napi_value js_mmap(napi_env env, napi_callback_info info) {
   m->next = live;
   live = m;
   pthread_mutex_unlock(&lock);
-  napi_value ab;
-  if (napi_create_external_arraybuffer(env, p, (size_t)len, finalize_mapping, m, &ab) != napi_ok) {
-    // No ArrayBuffer was made, so no finalizer will run: undo here.
+  // not counted by V8 as external memory (native/unaccounted.cc): the finalizer goes on the object
+  napi_value ab = wasmbox_unaccounted_arraybuffer(p, (size_t)len);
+  if (!ab || napi_add_finalizer(env, ab, NULL, finalize_mapping, m, NULL) != napi_ok) {
+    // No ArrayBuffer, or one without the finalizer and never handed out: undo here.
     pthread_mutex_lock(&lock);
     unlink_live(m);
     pthread_mutex_unlock(&lock);

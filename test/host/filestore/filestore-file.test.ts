@@ -128,6 +128,22 @@ ntest('mmap: an ArrayBuffer dropped without munmap is unmapped by its finalizer'
   }
 });
 
+ntest('mmap: V8 does not count a mapping as external memory (a 1 GiB mapping sets off no collection)', () => {
+  const fd = n.memfdCreate('wasmbox-ext-test');
+  try {
+    n.ftruncate(fd, 1 << 30);
+    const before = process.memoryUsage();
+    const ab = n.mmap(fd, 0, 1 << 30);
+    new Uint8Array(ab)[12345] = 1;
+    const after = process.memoryUsage();
+    assert.ok(after.arrayBuffers - before.arrayBuffers < 1 << 20, `arrayBuffers grew by ${after.arrayBuffers - before.arrayBuffers}`);
+    assert.ok(after.external - before.external < 1 << 20, `external grew by ${after.external - before.external}`);
+    assert.is(n.munmap(ab), true);
+  } finally {
+    fs.closeSync(fd);
+  }
+});
+
 ntest('punch: st_blocks and du shrink; one fallocate per run of adjacent pages; punched pages read zero', () => {
   const file = path.join(tempDir(), 'f');
   const fd = fs.openSync(file, 'w+');
