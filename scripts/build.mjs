@@ -41,7 +41,7 @@ async function buildHost() {
     logLevel: 'warning',
     absWorkingDir: root,
   };
-  for (const [name, entry] of [['run', 'host/cli/cli.ts'], ['gofer-worker', 'gofer/worker.ts'], ['lib', 'host/index.ts'], ['pack', 'host/cli/pack.ts'], ['replica-worker', 'host/sandbox/replica-worker.ts'], ['oci', 'host/oci/cli.ts'], ['oci-sandbox', 'host/oci/sandbox-main.ts']]) {
+  for (const [name, entry] of [['run', 'host/cli/cli.ts'], ['gofer-worker', 'gofer/worker.ts'], ['lib', 'host/index.ts'], ['pack', 'host/cli/pack.ts'], ['replica-worker', 'host/sandbox/replica-worker.ts'], ['oci', 'host/oci/cli.ts'], ['oci-sandbox', 'host/oci/sandbox-main.ts'], ['kernel-code', 'host/sandbox/kernel-code.ts']]) {
     const r = await esbuild.build({ ...common, entryPoints: { [name]: entry }, outdir: dist, write: false });
     for (const f of r.outputFiles) fs.writeFileSync(f.path, f.path.endsWith('.js') ? cheapBuiltins(f.text) : f.contents);
   }
@@ -173,6 +173,22 @@ async function buildDefaultImage() {
 }
 
 /**
+ * The kernel's precompiled code (host/sandbox/kernel-node.ts, PRECOMPILED CODE): dist/kernel.wasm
+ * compiled by TurboFan, once for a plain Node and once for a Node with JSPI's flag. Best effort:
+ * without it the kernel is compiled at each start, and `--stats` says so.
+ */
+async function buildKernelCode() {
+  const { spawnSync } = await import('node:child_process');
+  const wasm = path.join(dist, 'kernel.wasm');
+  for (const flags of [[], ['--experimental-wasm-stack-switching']]) {
+    const out = `${wasm}${flags.length ? '.jspi' : ''}.code`;
+    fs.rmSync(out, { force: true });
+    const r = spawnSync(process.execPath, [...flags, path.join(dist, 'kernel-code.js'), wasm, out], { encoding: 'utf8' });
+    if (r.status !== 0) process.stderr.write(`build: warning: no precompiled kernel (${path.basename(out)}): ${r.stderr.trim()}\n`);
+  }
+}
+
+/**
  * V8's code cache for dist/run.js (host/run.js loads it): written by one run of the default image,
  * so the functions every start-up needs are in it. Best effort: without it the bundle is compiled.
  */
@@ -200,6 +216,7 @@ try {
   if (all || want.has('host')) await step('host and gofer bundles', buildHost);
   if (all || want.has('guests')) await step('guests', buildGuests);
   if (all || want.has('image')) await step('default image', buildDefaultImage);
+  if (all || want.has('kernel') || want.has('host')) await step('precompiled kernel (dist/kernel.wasm.code)', buildKernelCode);
   if (all || want.has('host') || want.has('image')) await step('code cache (dist/run.js.cache)', buildCodeCache);
   if (all || want.has('web')) await step('browser demo (dist/web)', async () => (await import('../host/web/build.mjs')).buildWeb());
 } catch (e) {

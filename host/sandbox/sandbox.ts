@@ -30,7 +30,7 @@ import { OptionError, type Overlay2, type TmpfsMount, type Volume } from '../cli
 import { loadNative } from '../../native/index';
 import { ExitSignal, GuestProcess, type Streams } from './glue';
 import { Kernel, KernelFault, type GoferTransport } from './kernel';
-import { kernelFile, kernelModule } from './kernel-node';
+import { kernelCompiled, kernelFile, kernelModule } from './kernel-node';
 import { ExecError, errnoText, loadProgram, runModule, type ProcessHost } from './process';
 import { PipeStreams } from '../stdio/pipes';
 import { HostStreams } from '../stdio/streams';
@@ -728,7 +728,7 @@ export async function openSandbox(opts: RunOptions, cleanup = new Cleanup()): Pr
       warnings: gofer.notes(),
       mode,
       hostFiles: filestoreFiles,
-      stats: () => ({ ...kernel!.stats(), filestore: filestore.kind + (note ? ` (${note})` : ''), ...filestore.counters?.(), ...gofer.stats() }),
+      stats: () => ({ ...kernel!.stats(), kernelCode: opts.kernelModule ? 'given by the caller' : kernelCompiled(), filestore: filestore.kind + (note ? ` (${note})` : ''), ...filestore.counters?.(), ...gofer.stats() }),
       goferDied: () => gofer.died(),
       cleanup,
     };
