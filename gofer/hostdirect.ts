@@ -334,8 +334,10 @@ export class HostDirect implements HostTree, HostHandlers {
 
   private arenaCopy(w: Uint8Array, off: number, len: number): Uint8Array {
     const at = this.arenaAt;
-    if (at + len > this.arena.length) throw new Fail(E.INVAL); // more names than a request can hold
-    this.arena.set(w.subarray(off, off + len), at);
+    const arena = this.arena;
+    if (at + len > arena.length) throw new Fail(E.INVAL); // more names than a request can hold
+    // a loop, not set(subarray): names are short (at most 255 bytes), and a view is an object
+    for (let i = 0; i < len; i++) arena[at + i] = w[off + i];
     this.arenaAt = at + len;
     return this.arena.subarray(at, at + len);
   }

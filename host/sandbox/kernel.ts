@@ -114,7 +114,7 @@ export class Kernel {
           const r = gofer.call(id, reqLen);
           if (r < 0) return r;
           if (r > respCap) return -35; // EMSGSIZE
-          self.view().set(w.subarray(0, r), resp);
+          if (r > 0) self.view().set(w.subarray(0, r), resp);
           return r;
         },
         fs_grow(pages: number): number {
