@@ -179,12 +179,9 @@ async function buildDefaultImage() {
  */
 async function buildKernelCode() {
   const { spawnSync } = await import('node:child_process');
-  const wasm = path.join(dist, 'kernel.wasm');
   for (const flags of [[], ['--experimental-wasm-stack-switching']]) {
-    const out = `${wasm}${flags.length ? '.jspi' : ''}.code`;
-    fs.rmSync(out, { force: true });
-    const r = spawnSync(process.execPath, [...flags, path.join(dist, 'kernel-code.js'), wasm, out], { encoding: 'utf8' });
-    if (r.status !== 0) process.stderr.write(`build: warning: no precompiled kernel (${path.basename(out)}): ${r.stderr.trim()}\n`);
+    const r = spawnSync(process.execPath, [...flags, path.join(dist, 'kernel-code.js'), path.join(dist, 'kernel.wasm')], { encoding: 'utf8' });
+    if (r.status !== 0) process.stderr.write(`build: warning: no precompiled kernel${flags.length ? ' for JSPI' : ''}: ${r.stderr.trim()}\n`);
   }
 }
 

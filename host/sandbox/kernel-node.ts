@@ -7,8 +7,9 @@
 // optimization (bench/results/analysis.md, "opbench"). Compiling the whole kernel with TurboFan at
 // start-up costs 55 ms. So the build does it once (host/sandbox/kernel-code.ts) and stores V8's
 // serialized code beside the kernel: dist/kernel.wasm.code for a plain Node, kernel.wasm.jspi.code
-// for a Node started with JSPI's flag (V8 refuses code made under other flags). Loading it takes
-// about a millisecond.
+// for a Node started with JSPI's flag (V8 refuses code made under other flags). Loading it costs
+// about what the usual start-up compile does (3-4 ms), which only validates and leaves every
+// function to be compiled at its first call.
 //
 // Node 20 has no API for this, so it goes through V8's own runtime functions
 // (%SerializeWasmModule, %DeserializeWasmModule), reachable from JavaScript compiled while

@@ -29,7 +29,7 @@ function kernelCopy(bytes: Uint8Array = fs.readFileSync(KERNEL)): string {
 
 /** Precompiles `file` in a child Node (with extra V8 flags, if given), as the build does. */
 function precompile(file: string, flags: string[] = []): void {
-  const r = spawnSync(process.execPath, [...flags, path.join(DIST, 'kernel-code.js'), file, kernelCodeFile(file, false)], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [...flags, path.join(DIST, 'kernel-code.js'), file], { encoding: 'utf8' });
   assert.is(r.status, 0, r.stderr);
 }
 
