@@ -213,17 +213,18 @@ static int get_args(napi_env env, napi_callback_info info, size_t want, napi_val
 }
 
 // An integer-valued JS number in [lo, hi]. Returns 0 (with an exception pending) otherwise.
+// One N-API call on the common path (the gofer's calls pass several a request): the value is taken
+// as a double, and only a refusal asks what it was.
 static int get_int(napi_env env, napi_value v, double lo, double hi, int64_t *out, const char *fn, const char *name) {
-  napi_valuetype t;
   char what[160];
-  if (napi_typeof(env, v, &t) != napi_ok) return napi_failed(env, fn), 0;
-  if (t != napi_number) {
+  double d;
+  napi_status st = napi_get_value_double(env, v, &d);
+  if (st == napi_number_expected) {
     snprintf(what, sizeof what, "%s must be a number", name);
     throw_arg(env, 0, fn, what);
     return 0;
   }
-  double d;
-  if (napi_get_value_double(env, v, &d) != napi_ok) return napi_failed(env, fn), 0;
+  if (st != napi_ok) return napi_failed(env, fn), 0;
   if (!(d >= lo && d <= hi) || d != (double)(int64_t)d) {
     snprintf(what, sizeof what, "%s must be an integer in [%.0f, %.0f], got %.17g", name, lo, hi, d);
     throw_arg(env, 1, fn, what);
@@ -1384,39 +1385,37 @@ enum {
 
 // A name argument: a string (UTF-8) or a Uint8Array (raw bytes), copied NUL-terminated into out
 // (PATH_ARG_MAX bytes). 0 with an exception pending when it is neither, too long, or holds a NUL.
+// A Uint8Array (the gofer's names) is tried first: one N-API call on that path.
 static int get_name(napi_env env, napi_value v, char *out, const char *fn, const char *what) {
-  napi_valuetype t;
-  if (napi_typeof(env, v, &t) != napi_ok) return napi_failed(env, fn), 0;
   size_t n = 0;
-  if (t == napi_string) {
-    if (napi_get_value_string_utf8(env, v, out, PATH_ARG_MAX, &n) != napi_ok) return napi_failed(env, fn), 0;
-    if (n >= PATH_ARG_MAX - 1) return throw_arg(env, 1, fn, "name too long (at most 4095 bytes)"), 0;
-  } else {
-    bool is = false;
-    napi_typedarray_type type;
-    void *p = NULL;
-    if (napi_is_typedarray(env, v, &is) != napi_ok) return napi_failed(env, fn), 0;
-    if (!is || napi_get_typedarray_info(env, v, &type, &n, &p, NULL, NULL) != napi_ok || type != napi_uint8_array) {
-      char msg[96];
-      snprintf(msg, sizeof msg, "%s must be a string or a Uint8Array", what);
-      return throw_arg(env, 0, fn, msg), 0;
-    }
+  napi_typedarray_type type;
+  void *p = NULL;
+  if (napi_get_typedarray_info(env, v, &type, &n, &p, NULL, NULL) == napi_ok) {
+    if (type != napi_uint8_array) goto refused;
     if (n >= PATH_ARG_MAX) return throw_arg(env, 1, fn, "name too long (at most 4095 bytes)"), 0;
     if (n) memcpy(out, p, n);
     out[n] = 0;
+  } else {
+    napi_status st = napi_get_value_string_utf8(env, v, out, PATH_ARG_MAX, &n);
+    if (st == napi_string_expected) goto refused;
+    if (st != napi_ok) return napi_failed(env, fn), 0;
+    if (n >= PATH_ARG_MAX - 1) return throw_arg(env, 1, fn, "name too long (at most 4095 bytes)"), 0;
   }
   if (strlen(out) != n) return throw_arg(env, 1, fn, "a name must not contain NUL"), 0;
   return 1;
+refused:;
+  char msg[96];
+  snprintf(msg, sizeof msg, "%s must be a string or a Uint8Array", what);
+  return throw_arg(env, 0, fn, msg), 0;
 }
 
 // A Uint8Array's bytes [off, off+len) (len checked to fit). 0 with an exception pending otherwise.
 static int get_bytes(napi_env env, napi_value v, napi_value offv, size_t len, uint8_t **at, const char *fn) {
-  bool is = false;
   napi_typedarray_type type;
   size_t n = 0;
   void *p = NULL;
-  if (napi_is_typedarray(env, v, &is) != napi_ok) return napi_failed(env, fn), 0;
-  if (!is || napi_get_typedarray_info(env, v, &type, &n, &p, NULL, NULL) != napi_ok || type != napi_uint8_array) {
+  // not a typed array: napi_invalid_arg, no exception pending
+  if (napi_get_typedarray_info(env, v, &type, &n, &p, NULL, NULL) != napi_ok || type != napi_uint8_array) {
     return throw_arg(env, 0, fn, "buf must be a Uint8Array"), 0;
   }
   int64_t off;
@@ -1428,7 +1427,8 @@ static int get_bytes(napi_env env, napi_value v, napi_value offv, size_t len, ui
 
 static napi_value num(napi_env env, int64_t v) {
   napi_value r;
-  napi_create_int64(env, v, &r);
+  if (v == (int32_t)v) napi_create_int32(env, (int32_t)v, &r); // a small integer: no heap number
+  else napi_create_int64(env, v, &r);
   return r;
 }
 

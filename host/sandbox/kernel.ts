@@ -49,6 +49,8 @@ export interface KernelExports {
 // held once: in Node the global `performance` is a lazy getter, a lookup and a hasOwnProperty per use
 const perf = performance;
 const timeOrigin = perf.timeOrigin;
+/** Gofer requests and answers up to this many bytes are copied by a loop rather than through a view. */
+const SMALL_COPY = 128;
 
 /** A kernel instance with its memory views. */
 export class Kernel {
@@ -110,11 +112,17 @@ export class Kernel {
             throw new KernelFault('kernel passed a bad gofer buffer');
           }
           const w = gofer.window;
-          w.set(u8.subarray(req, req + reqLen), 0);
+          // most requests and answers are tens of bytes: copied by a loop, with no view made per call
+          if (reqLen <= SMALL_COPY) for (let i = 0; i < reqLen; i++) w[i] = u8[req + i];
+          else w.set(u8.subarray(req, req + reqLen), 0);
           const r = gofer.call(id, reqLen);
           if (r < 0) return r;
           if (r > respCap) return -35; // EMSGSIZE
-          if (r > 0) self.view().set(w.subarray(0, r), resp);
+          if (r > 0) {
+            const to = self.view();
+            if (r <= SMALL_COPY) for (let i = 0; i < r; i++) to[resp + i] = w[i];
+            else to.set(w.subarray(0, r), resp);
+          }
           return r;
         },
         fs_grow(pages: number): number {

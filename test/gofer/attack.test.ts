@@ -160,6 +160,29 @@ for (const [label, make] of impls) {
     fs.rmSync(path.join(served, 'full'), { recursive: true });
   });
 
+  t('names of every length reach the host exactly (a short name after a long one in the same place)', () => {
+    const root = mount();
+    const long = 'L'.repeat(255);
+    const rename = (a: string, b: string) => send(Msg.RenameAt, [root, root, a.length, b.length, Ref.None, Ref.None], enc.encode(a + b));
+    const mkfile = (a: string) => {
+      const r = send(Msg.OpenCreateAt, [root, 3, 0o644, a.length], enc.encode(a));
+      if (r > 0) send(Msg.Close, [2, dv.getUint32(0, true), dv.getUint32(4, true)]); // the node and the handle
+      return r;
+    };
+    assert.ok(mkfile(long) > 0);
+    assert.is(rename(long, 'b'), 0);
+    assert.is(rename('b', long.slice(0, 254)), 0);
+    assert.is(rename(long.slice(0, 254), 'cc'), 0);
+    assert.is(send(Msg.MkdirAt, [root, 0o755, 1], enc.encode('m')), 72);
+    send(Msg.Close, [1, dv.getUint32(0, true)]);
+    assert.ok(fs.existsSync(path.join(served, 'cc')) && fs.statSync(path.join(served, 'm')).isDirectory());
+    assert.not.ok(fs.readdirSync(served).some((n) => n.startsWith('L') || n === 'b'));
+    assert.is(rename('cc', long + 'L'), -E.INVAL); // 256 bytes
+    assert.is(rename('cc', ''), -E.INVAL);
+    assert.is(send(Msg.UnlinkAt, [root, 0, 2, Ref.None], enc.encode('cc')), 0);
+    assert.is(send(Msg.UnlinkAt, [root, 1, 1, Ref.None], enc.encode('m')), 0);
+  });
+
   t('the swap race: a walked directory moved out and replaced by a symlink never leads outside', async () => {
     const root = mount();
     fs.mkdirSync(path.join(served, 'race'), { recursive: true }); // the other server's run made it too

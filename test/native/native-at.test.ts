@@ -92,6 +92,28 @@ t('the *at mutations change the tree as the matching calls would; RENAME_NOREPLA
   assert.ok(fs.readdirSync(base, { encoding: 'buffer' }).some((x) => x.equals(Buffer.from([0x6e, 0xff]))));
 });
 
+t('arguments of the wrong type throw one clear error each, before any system call', () => {
+  assert.throws(() => n.mkdirat!(dir, 42 as any, 0o755), /name must be a string or a Uint8Array/);
+  assert.throws(() => n.mkdirat!(dir, new Uint16Array([0x61]) as any, 0o755), /name must be a string or a Uint8Array/);
+  assert.throws(() => n.mkdirat!('3' as any, 'x', 0o755), /fd must be a number/);
+  assert.throws(() => n.mkdirat!(dir, 'x', 1.5), /mode must be an integer/);
+  assert.throws(() => n.renameat2!(dir, 'f', dir, null as any, 0), /newname must be a string or a Uint8Array/);
+  assert.throws(() => n.mkdirat!(dir, 'x'.repeat(5000), 0o755), /too long/);
+  assert.throws(() => n.mkdirat!(dir, new Uint8Array(5000).fill(0x61), 0o755), /too long/);
+  assert.throws(() => n.preadInto!(dir, [1, 2] as any, 0, 1, 0), /buf must be a Uint8Array/);
+  assert.not.ok(fs.existsSync(path.join(base, 'x')));
+  // a result past 2^31 comes back whole (results below it take the small-integer path)
+  const big = path.join(base, 'big');
+  fs.writeFileSync(big, '');
+  fs.truncateSync(big, 2 ** 32 + 5);
+  const bf = n.openat2!(dir, 'big', O_RDONLY, 0, R);
+  assert.ok(bf >= 0);
+  assert.is(n.lseekSet!(bf, 2 ** 32 + 5), 2 ** 32 + 5);
+  assert.is(n.lseekSet!(bf, 2 ** 31 - 1), 2 ** 31 - 1);
+  fs.closeSync(bf);
+  fs.rmSync(big);
+});
+
 t('utimensat keeps nanoseconds; UTIME_OMIT keeps the atime; a symlink\'s own times with AT_SYMLINK_NOFOLLOW', () => {
   const before = fs.statSync(path.join(base, 'f'), { bigint: true }).atimeNs;
   assert.is(n.utimensat!(dir, 'f', 0, n.UTIME_OMIT!, 1_700_000_000, 622430, 0), 0);
