@@ -7,6 +7,8 @@
 //                passes in one process: the first includes V8's warm-up of the sandbox's JavaScript
 //                glue and gofer, the second is the steady state
 //   1 MiB reads  sequential 1 MiB read()s of a 256 MiB file on that bind mount (guests/bigfile.c)
+//   host call    renameat2 on that tmpfs through the addon, back to back and with other work between
+//                (bench/lib/host-call.ts): what a system call costs once caches are not its own
 // Results: bench/results/gofer.{json,md} (gofer-quick.* with --quick). Usage: node bench/gofer.mjs [--quick]
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -57,6 +59,19 @@ lib.writeImage(
   image,
   { format: 'oci' },
 );
+// --- one host call, back to back and with other work between (bench/lib/host-call.ts)
+say('a host call, alone and between other work');
+const hcBundle = path.join(work, 'host-call.cjs');
+await esbuild.build({ entryPoints: [path.join(ROOT, 'bench/lib/host-call.ts')], bundle: true, platform: 'node', outfile: hcBundle, logLevel: 'warning' });
+const hostCalls = [];
+for (let i = 0; i < RUNS; i++) {
+  const r = spawnSync(process.execPath, [hcBundle, host, QUICK ? '20000' : '100000'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`host-call: ${r.stderr}`);
+  hostCalls.push(JSON.parse(r.stdout));
+}
+const HC_KB = ['0', '4', '16', '64'];
+const hostCall = Object.fromEntries(HC_KB.map((k) => [k, median(hostCalls.map((h) => h[k]))]));
+
 const big = path.join(host, 'big');
 {
   const block = Buffer.alloc(1 << 20);
@@ -133,6 +148,14 @@ const md = [
   `| worker, back to back (the gofer still spinning from the last answer) | ${fmt(roundTrip.workerNs / 1000, 3)} |`,
   `| worker, after a 1 ms pause (the gofer asleep in Atomics.wait: a futex wake-up) | ${fmt(roundTrip.workerAfterPauseNs / 1000, 1)} |`,
   '',
+  '### One host call: renameat2 on that tmpfs, through the addon, back to back and with K KiB of memory read between calls',
+  '',
+  "What the same system call costs when other work runs between calls (the loop's time minus that of the reads alone): a sandbox does its own work (guest, glue, kernel, gofer) between two host calls, and the host kernel then runs with caches that work has taken.",
+  '',
+  `| ${HC_KB.map((k) => `${k} KiB between`).join(' | ')} |`,
+  `| ${HC_KB.map(() => '---').join(' | ')} |`,
+  `| ${HC_KB.map((k) => `${fmt(hostCall[k] / 1000)} µs`).join(' | ')} |`,
+  '',
   `### A bind mount (-v) on tmpfs, opbench ${OPB_N} iterations (µs per operation), and 1 MiB reads of a ${READ_MIB} MiB file`,
   '',
   `| configuration | ${OPS.join(' | ')} | 1 MiB reads (GB/s) |`,
@@ -148,5 +171,5 @@ const md = [
 ];
 fs.mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
 fs.writeFileSync(path.join(ROOT, `bench/results/gofer${QUICK ? '-quick' : ''}.md`), md.join('\n')); // --quick never overwrites the full figures
-fs.writeFileSync(path.join(ROOT, `bench/results/gofer${QUICK ? '-quick' : ''}.json`), JSON.stringify({ quick: QUICK, roundTrip, table }, null, 2));
+fs.writeFileSync(path.join(ROOT, `bench/results/gofer${QUICK ? '-quick' : ''}.json`), JSON.stringify({ quick: QUICK, roundTrip, hostCall, table }, null, 2));
 process.stdout.write(md.join('\n'));
