@@ -115,6 +115,12 @@ export interface NativeAddon {
   pwriteStat?(fd: number, buf: Uint8Array, off: number, len: number, pos: number, statOff: number): number;
   /** A new open file description (flags, never creating) of what O_PATH fd `fd` holds, through /proc/self/fd. */
   reopen?(fd: number, flags: number): number;
+  /**
+   * madvise(MADV_HUGEPAGE) over the whole 2 MiB blocks of [buffer's data + from, data + reserve),
+   * clipped to the run of anonymous mappings holding the data (a WebAssembly memory's reservation);
+   * the bytes advised, 0 where the kernel has no transparent huge pages.
+   */
+  hugePages?(buffer: ArrayBuffer, from: number, reserve: number): number;
   /** close(2); 0 or -errno. */
   closeFd?(fd: number): number;
   readonly RESOLVE_NO_XDEV?: number;

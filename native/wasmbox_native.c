@@ -572,6 +572,95 @@ static napi_value js_populate_write(napi_env env, napi_callback_info info) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Transparent huge pages for a WebAssembly memory (host/sandbox: the guest's and the kernel's)
+//
+// hugePages(buffer, from, reserve) -> bytes advised: madvise(MADV_HUGEPAGE) over the whole 2 MiB
+// blocks of [buffer's data + from, data + reserve), clipped to the run of anonymous mappings that
+// holds the data (V8's reservation for the memory, accessible and not yet), so that pages the memory
+// grows into later are huge too, and no file mapping is touched. 0 where the kernel has no
+// transparent huge pages or no PROCMAP_QUERY. On this VM a 4 KiB page costs ~10 us to fault in, a
+// 2 MiB one ~120 us. The advice changes no contents and no protection; anonymous mappings side by
+// side with the same protection are one mapping to the kernel, so a neighbour's anonymous memory
+// inside `reserve` could be advised too.
+
+#define HUGE_SIZE ((uintptr_t)2 << 20)
+
+// PROCMAP_QUERY (Linux 6.11): one mapping's bounds and identity by ioctl on /proc/self/maps,
+// ~10 us for a memory, where reading the file as text costs ~170 us in a sandbox's process (as much
+// as a small guest's whole start). Older kernels: no advice. The layout is the kernel's ABI,
+// written out for older headers.
+struct wb_procmap_query {
+  uint64_t size, query_flags, query_addr, vma_start, vma_end, vma_flags, vma_page_size, vma_offset, inode;
+  uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
+  uint64_t vma_name_addr, build_id_addr;
+};
+#define WB_PROCMAP_QUERY _IOWR('f', 17, struct wb_procmap_query)
+#define WB_PROCMAP_COVERING_OR_NEXT 0x10
+
+static int maps_fd = -1; // opened once, kept (O_CLOEXEC)
+
+// The end of the run of contiguous anonymous mappings (no file, no name such as [heap] or [stack])
+// that holds `at`, stopping at `limit`; 0 if `at` is in none.
+static uintptr_t anon_run_end(uintptr_t at, uintptr_t limit) {
+  int fd = __atomic_load_n(&maps_fd, __ATOMIC_ACQUIRE);
+  if (fd < 0) {
+    int f = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (f < 0) return 0;
+    int expected = -1;
+    if (!__atomic_compare_exchange_n(&maps_fd, &expected, f, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) close(f);
+    fd = __atomic_load_n(&maps_fd, __ATOMIC_ACQUIRE);
+  }
+  uintptr_t run_end = 0, addr = at;
+  for (;;) {
+    struct wb_procmap_query q;
+    char name[8];
+    memset(&q, 0, sizeof q);
+    q.size = sizeof q;
+    q.query_flags = run_end ? WB_PROCMAP_COVERING_OR_NEXT : 0;
+    q.query_addr = addr;
+    q.vma_name_addr = (uint64_t)(uintptr_t)name;
+    q.vma_name_size = sizeof name;
+    if (ioctl(fd, WB_PROCMAP_QUERY, &q) != 0) {
+      return run_end; // ENOENT: no mapping there (or past it); ENOTTY: a kernel before 6.11, no advice
+    }
+    bool anon = q.inode == 0 && q.dev_major == 0 && q.dev_minor == 0 && q.vma_name_size == 0;
+    if (!anon || (run_end && q.vma_start != run_end)) return run_end;
+    run_end = q.vma_end;
+    if (run_end >= limit) return run_end;
+    addr = run_end;
+  }
+}
+
+static napi_value int_value(napi_env env, int64_t v) {
+  napi_value r;
+  return napi_create_int64(env, v, &r) == napi_ok ? r : NULL;
+}
+
+static napi_value js_huge_pages(napi_env env, napi_callback_info info) {
+  static const char *fn = "hugePages";
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv, fn)) return NULL;
+  void *data = NULL;
+  size_t len = 0;
+  if (napi_get_arraybuffer_info(env, argv[0], &data, &len) != napi_ok) return throw_arg(env, 0, fn, "buffer must be an ArrayBuffer");
+  int64_t from, reserve;
+  if (!get_int(env, argv[1], 0, 0x200000000 /* 8 GiB */, &from, fn, "from")) return NULL;
+  if (!get_int(env, argv[2], 0, 0x200000000, &reserve, fn, "reserve")) return NULL;
+  uintptr_t a = ((uintptr_t)data + (uintptr_t)from + HUGE_SIZE - 1) & ~(HUGE_SIZE - 1);
+  uintptr_t e = ((uintptr_t)data + (uintptr_t)reserve) & ~(HUGE_SIZE - 1);
+  if (e <= a) return int_value(env, 0);
+  uintptr_t run = data ? anon_run_end((uintptr_t)data, e) : 0;
+  if (e > (run & ~(HUGE_SIZE - 1))) e = run & ~(HUGE_SIZE - 1);
+  if (e <= a) return int_value(env, 0);
+#ifdef MADV_HUGEPAGE
+  if (madvise((void *)a, e - a, MADV_HUGEPAGE) != 0) return int_value(env, 0); // EINVAL: no THP in this kernel
+  return int_value(env, (int64_t)(e - a));
+#else
+  return int_value(env, 0);
+#endif
+}
+
+// ---------------------------------------------------------------------------------------------
 // SIGTERM -> SIGINT
 
 static volatile sig_atomic_t sigterm_seen = 0;
@@ -1760,7 +1849,7 @@ NAPI_MODULE_INIT() {
       add_fn(env, exports, "fallocate", js_fallocate) != napi_ok || add_fn(env, exports, "punch", js_punch) != napi_ok ||
       add_fn(env, exports, "allocate", js_allocate) != napi_ok ||
       add_fn(env, exports, "ftruncate", js_ftruncate) != napi_ok ||
-      add_fn(env, exports, "populateWrite", js_populate_write) != napi_ok ||
+      add_fn(env, exports, "populateWrite", js_populate_write) != napi_ok || add_fn(env, exports, "hugePages", js_huge_pages) != napi_ok ||
       add_fn(env, exports, "forwardSigterm", js_forward_sigterm) != napi_ok ||
       add_fn(env, exports, "takeSigterm", js_take_sigterm) != napi_ok ||
       add_fn(env, exports, "openpty", js_openpty) != napi_ok || add_fn(env, exports, "sendFd", js_send_fd) != napi_ok ||

@@ -272,6 +272,7 @@ class Container {
       kernel: sb.kernel,
       filestore: sb.filestore,
       streams,
+      adviseMemory: sb.adviseMemory,
       report: (line) => {
         const b = this.enc.encode(`${PROJECT}: ${line}\n`);
         streams.write(2, b, 0, b.length);

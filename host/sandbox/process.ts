@@ -68,6 +68,11 @@ export interface ProcessHost {
    */
   memoryLimit?: number;
   /**
+   * Optional: called with each process's memory once instantiated, before its first instruction
+   * (the Node host asks the host kernel for transparent huge pages there: see sandbox.ts).
+   */
+  adviseMemory?(mem: WebAssembly.Memory): void;
+  /**
    * Optional: called before each WASI or `wasmbox` import of a child process (depth > 0; never the
    * top process), when no kernel call is in progress. It may throw ExitSignal to end the child there
    * (the browser demo's Ctrl-C throws ExitSignal(130)). A child that makes no calls is not reached.
@@ -315,6 +320,7 @@ export function runModule(host: ProcessHost, proc: GuestProcess, module: WebAsse
   const start = instance.exports._start;
   if (!(mem instanceof WebAssembly.Memory) || typeof start !== 'function') throw notCommand();
   proc.bindMemory(mem);
+  host.adviseMemory?.(mem);
   const live = memoriesOf(host.kernel);
   live.add(mem); // counted against the memory limit until the process ends
   if (suspendable) {

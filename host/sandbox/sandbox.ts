@@ -30,6 +30,7 @@ import { OptionError, type Overlay2, type TmpfsMount, type Volume } from '../cli
 import { loadNative } from '../../native/index';
 import { ExitSignal, GuestProcess, type Streams } from './glue';
 import { Kernel, KernelFault, type GoferTransport } from './kernel';
+import { hugePages } from './huge-pages';
 import { kernelCompiled, kernelFile, kernelModule } from './kernel-node';
 import { ExecError, errnoText, loadProgram, runModule, type ProcessHost } from './process';
 import { PipeStreams } from '../stdio/pipes';
@@ -631,6 +632,8 @@ export interface OpenedSandbox {
   hostFiles: string[];
   /** Kernel and gofer statistics, and which filestore is in use. */
   stats(): Record<string, number | string>;
+  /** Advises a process's memory as the kernel's was (ProcessHost.adviseMemory; huge-pages.ts). */
+  adviseMemory(mem: WebAssembly.Memory): void;
   /** Why the gofer stopped serving during the run, or null. */
   goferDied(): string | null;
   cleanup: Cleanup;
@@ -700,6 +703,8 @@ export async function openSandbox(opts: RunOptions, cleanup = new Cleanup()): Pr
     // While the gofer worker boots and opens the image: the kernel.
     mark('gofer');
     kernel = new Kernel(opts.kernelModule ?? kernelModule(kernelFile(distDir(), !!opts.debugKernel)), filestore, gofer.transport);
+    const huge = hugePages();
+    huge.advise(kernel.exports.memory);
     mark('kernel');
     const goferConfig = await gofer.ready;
     mark('gofer ready');
@@ -728,8 +733,9 @@ export async function openSandbox(opts: RunOptions, cleanup = new Cleanup()): Pr
       warnings: gofer.notes(),
       mode,
       hostFiles: filestoreFiles,
-      stats: () => ({ ...kernel!.stats(), kernelCode: opts.kernelModule ? 'given by the caller' : kernelCompiled(), filestore: filestore.kind + (note ? ` (${note})` : ''), ...filestore.counters?.(), ...gofer.stats() }),
+      stats: () => ({ ...kernel!.stats(), kernelCode: opts.kernelModule ? 'given by the caller' : kernelCompiled(), hugePages: huge.stat(), filestore: filestore.kind + (note ? ` (${note})` : ''), ...filestore.counters?.(), ...gofer.stats() }),
       goferDied: () => gofer.died(),
+      adviseMemory: huge.advise,
       cleanup,
     };
   } catch (e) {
@@ -831,6 +837,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
       suspend: clock?.sleep,
       expire: jobs ? () => (expire?.(), jobs!.poll()) : expire,
       memoryLimit: opts.memoryBytes ?? defaultMemoryLimit(),
+      adviseMemory: sb.adviseMemory,
     };
     if (jobs) {
       const j = jobs;
