@@ -1,11 +1,13 @@
 // Transparent huge pages for the sandbox's WebAssembly memories (Node host only): the kernel's and
 // every guest process's memory is advised MADV_HUGEPAGE through the native addon before its first
 // instruction runs, over V8's reservation for it past its first 2 MiB, so that the pages a memory
-// grows into later are huge too. On the VMs this project runs on, a 4 KiB page costs ~10 µs to fault in
-// and a 2 MiB page ~120 µs: a guest that touches 256 MiB spends 670 ms in page faults with small
-// pages and 30-50 ms with huge ones (bench/results/analysis.md). Where the kernel has no
-// transparent huge pages, or its setting is "never", or the addon is missing, nothing changes.
-// WASMBOX_HUGE_PAGES=0 turns the advice off (to measure without it).
+// grows into later are huge too. On the VMs this project runs on, a 4 KiB page costs ~10 µs to
+// fault in and a 2 MiB page ~120 µs: a guest that takes 256 MiB at once and fills it spends
+// 670-920 ms in page faults with small pages, 34-580 ms with huge ones (as the host finds free
+// 2 MiB pages; bench/results/analysis.md). A heap that grows a little at a time stays in small
+// pages (a huge page must be accessible whole at its first touch). Where the kernel has no
+// transparent huge pages or no PROCMAP_QUERY (Linux < 6.11), or the addon is missing, nothing
+// changes. WASMBOX_HUGE_PAGES=0 turns the advice off (to measure without it).
 import { loadNative } from '../../native/index';
 
 /** V8 reserves at least this much address space for a 32-bit memory with guard regions. */
