@@ -8,8 +8,8 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadNative } from '../../native/index';
-import { tempDir } from '../lib/images';
-import { ROOT, runSandbox } from '../lib/sandbox';
+import { buildImage, tempDir } from '../lib/images';
+import { guestWasm, ROOT, runSandbox } from '../lib/sandbox';
 
 const n = loadNative().addon;
 const thp = (() => {
@@ -86,6 +86,16 @@ t('a sandbox advises its kernel and each process, and WASMBOX_HUGE_PAGES=0 turns
   const off = runSandbox(['--stats', image, '/bin/true'], { env: { WASMBOX_HUGE_PAGES: '0' } });
   assert.is(off.status, 0, off.stderr);
   assert.match(off.stderr, /stats: hugePages off \(WASMBOX_HUGE_PAGES=0\)/);
+});
+
+// The benchmark's guest (bench/memory.mjs) fills and checks its block, advised or not: the same answer.
+test('a guest taking 96 MiB at once fills it the same with and without the advice', () => {
+  const img = buildImage({ layers: [[{ path: 'memfill', type: 'file', data: guestWasm('memfill'), mode: 0o755 }]] }, { format: 'oci' });
+  for (const env of [{}, { WASMBOX_HUGE_PAGES: '0' }]) {
+    const r = runSandbox([img, '/memfill', '96'], { env });
+    assert.is(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /^memfill n=100663296 first_ns=\d+ again_ns=\d+$/m);
+  }
 });
 
 test.run();
