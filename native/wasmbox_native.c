@@ -572,7 +572,7 @@ static napi_value js_populate_write(napi_env env, napi_callback_info info) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Transparent huge pages for a WebAssembly memory (host/sandbox: the guest's and the kernel's)
+// Transparent huge pages for a WebAssembly memory (host/sandbox/huge-pages.ts: guests' memories)
 //
 // hugePages(buffer, from, reserve) -> bytes advised: madvise(MADV_HUGEPAGE) over the whole 2 MiB
 // blocks of [buffer's data + from, data + reserve), clipped to the run of anonymous mappings that

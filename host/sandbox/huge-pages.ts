@@ -1,5 +1,5 @@
-// Transparent huge pages for the sandbox's WebAssembly memories (Node host only): the kernel's and
-// every guest process's memory is advised MADV_HUGEPAGE through the native addon before its first
+// Transparent huge pages for the guests' WebAssembly memories (Node host only): every guest
+// process's memory is advised MADV_HUGEPAGE through the native addon before its first
 // instruction runs, over V8's reservation for it past its first 2 MiB, so that the pages a memory
 // grows into later are huge too. On the VMs this project runs on, a 4 KiB page costs ~10 µs to
 // fault in and a 2 MiB page ~120 µs: a guest that takes 256 MiB at once and fills it spends
