@@ -50,6 +50,8 @@ const MAX_REFS = 1 << 20;
 const UNKNOWN_INO = 0n;
 /** How many node descriptors are held before the least used give theirs back (see the header). */
 const HELD_NODES = 4096;
+/** What an open handle has for a name (it is never reopened by one). */
+const NO_NAME = new Uint8Array(0);
 /** Names a request other than a walk carries: two for rename and link, one for the rest. */
 const NAME_SLOTS = 2;
 const DT_DIR = 4;
@@ -70,7 +72,10 @@ interface Entry {
   kind: number;
   mount: number;
   ino: bigint;
-  /** Nodes: the directory node and name they were reached by (a symlink's own times need them). */
+  /**
+   * Nodes: the directory node and name they were reached by (a symlink's own times need them). The
+   * name is the entry's own (a rename overwrites it in place); handles have NO_NAME.
+   */
   parent: number;
   name: Uint8Array;
   /** This entry's serial number, and its parent's (a reference to a slot is checked by it). */
@@ -556,7 +561,7 @@ export class HostDirect implements HostTree, HostHandlers {
     const fd = ok(this.n.reopen!(e.fd, openMode(flags) | (e.kind === Kind.Dir ? O_DIRECTORY : 0)));
     e.pins++; // its fd stays while the file is open (a host file unlinked meanwhile has no name to open by)
     const ref = this.add({
-      fd, open: true, append: (flags & OpenFlags.Append) !== 0, kind: e.kind, mount: e.mount, ino: e.ino, parent: -1, name: e.name, gen: 0,
+      fd, open: true, append: (flags & OpenFlags.Append) !== 0, kind: e.kind, mount: e.mount, ino: e.ino, parent: -1, name: NO_NAME, gen: 0,
       parentGen: 0, kids: 0, pins: 0, from: nodeRef & ~Ref.Host, fromGen: e.gen, dead: false, used: true,
     });
     dv.setUint32(OpenResp.Handle, ref, true);
@@ -596,7 +601,7 @@ export class HostDirect implements HostTree, HostHandlers {
         st = ok(n.statInto!(fd, '', n.AT_EMPTY_PATH!, w, CreateResp.Stat));
       }
       handle = this.add({
-        fd, open: true, append: (flags & OpenFlags.Append) !== 0, kind, mount: dir.mount, ino, parent: -1, name: name.slice(), gen: 0,
+        fd, open: true, append: (flags & OpenFlags.Append) !== 0, kind, mount: dir.mount, ino, parent: -1, name: NO_NAME, gen: 0,
         parentGen: 0, kids: 0, pins: 0, from: -1, fromGen: 0, dead: false, used: true,
       });
       const nodeFd = ok(n.openat2!(dir.fd, name, n.O_PATH! | O_NOFOLLOW, 0, this.resolve));
@@ -885,7 +890,8 @@ export class HostDirect implements HostTree, HostHandlers {
     }
     e.parent = to;
     e.parentGen = newDir.gen;
-    e.name = newName.slice();
+    if (e.name.length === newName.length) e.name.set(newName); // a name back and forth: no allocation
+    else e.name = newName.slice();
     newDir.kids++;
   }
 
