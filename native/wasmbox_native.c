@@ -241,6 +241,14 @@ static int get_fd(napi_env env, napi_value v, int *fd, const char *fn) {
   return 1;
 }
 
+// A JS number for v.
+static napi_value num(napi_env env, int64_t v) {
+  napi_value r;
+  if (v == (int32_t)v) napi_create_int32(env, (int32_t)v, &r); // a small integer: no heap number
+  else napi_create_int64(env, v, &r);
+  return r;
+}
+
 // A Uint32Array's elements (data may be NULL when n == 0).
 static int get_u32array(napi_env env, napi_value v, const uint32_t **data, size_t *n, const char *fn) {
   bool is = false;
@@ -631,11 +639,6 @@ static uintptr_t anon_run_end(uintptr_t at, uintptr_t limit) {
   }
 }
 
-static napi_value int_value(napi_env env, int64_t v) {
-  napi_value r;
-  return napi_create_int64(env, v, &r) == napi_ok ? r : NULL;
-}
-
 static napi_value js_huge_pages(napi_env env, napi_callback_info info) {
   static const char *fn = "hugePages";
   napi_value argv[3];
@@ -648,15 +651,15 @@ static napi_value js_huge_pages(napi_env env, napi_callback_info info) {
   if (!get_int(env, argv[2], 0, 0x200000000, &reserve, fn, "reserve")) return NULL;
   uintptr_t a = ((uintptr_t)data + (uintptr_t)from + HUGE_SIZE - 1) & ~(HUGE_SIZE - 1);
   uintptr_t e = ((uintptr_t)data + (uintptr_t)reserve) & ~(HUGE_SIZE - 1);
-  if (e <= a) return int_value(env, 0);
+  if (e <= a) return num(env, 0);
   uintptr_t run = data ? anon_run_end((uintptr_t)data, e) : 0;
   if (e > (run & ~(HUGE_SIZE - 1))) e = run & ~(HUGE_SIZE - 1);
-  if (e <= a) return int_value(env, 0);
+  if (e <= a) return num(env, 0);
 #ifdef MADV_HUGEPAGE
-  if (madvise((void *)a, e - a, MADV_HUGEPAGE) != 0) return int_value(env, 0); // EINVAL: no THP in this kernel
-  return int_value(env, (int64_t)(e - a));
+  if (madvise((void *)a, e - a, MADV_HUGEPAGE) != 0) return num(env, 0); // EINVAL: no THP in this kernel
+  return num(env, (int64_t)(e - a));
 #else
-  return int_value(env, 0);
+  return num(env, 0);
 #endif
 }
 
@@ -1512,13 +1515,6 @@ static int get_bytes(napi_env env, napi_value v, napi_value offv, size_t len, ui
   if ((size_t)off + len > n) return throw_arg(env, 1, fn, "the range does not fit in buf"), 0;
   *at = (uint8_t *)p + off;
   return 1;
-}
-
-static napi_value num(napi_env env, int64_t v) {
-  napi_value r;
-  if (v == (int32_t)v) napi_create_int32(env, (int32_t)v, &r); // a small integer: no heap number
-  else napi_create_int64(env, v, &r);
-  return r;
 }
 
 // The result of a call: its value, or -errno.
