@@ -19,7 +19,15 @@ const thp = (() => {
     return false;
   }
 })();
-const why = !n?.hugePages ? `SKIP huge pages: ${loadNative().reason ?? 'the addon lacks hugePages (rebuild it)'}` : !thp ? 'SKIP huge pages: this kernel has no transparent huge pages' : null;
+// a kernel before 6.11 has no PROCMAP_QUERY, and the addon then advises nothing
+const probe = () => n!.hugePages!(new WebAssembly.Memory({ initial: 1, maximum: 1024 }).buffer, 0, 2 ** 26) > 0;
+const why = !n?.hugePages
+  ? `SKIP huge pages: ${loadNative().reason ?? 'the addon lacks hugePages (rebuild it)'}`
+  : !thp
+    ? 'SKIP huge pages: this kernel has no transparent huge pages'
+    : !probe()
+      ? 'SKIP huge pages: this kernel gives no advice (no PROCMAP_QUERY before Linux 6.11)'
+      : null;
 if (why) console.log(why);
 const t = why ? test.skip : test;
 const MiB = 2 ** 20;
