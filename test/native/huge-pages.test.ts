@@ -19,8 +19,14 @@ const thp = (() => {
     return false;
   }
 })();
+/**
+ * Every memory the tests make, kept alive: one collected while a test counts the advised bytes
+ * would take its advised mapping with it.
+ */
+const keep: WebAssembly.Memory[] = [];
+const memory = (d: WebAssembly.MemoryDescriptor) => (keep.push(new WebAssembly.Memory(d)), keep[keep.length - 1]);
 // a kernel before 6.11 has no PROCMAP_QUERY, and the addon then advises nothing
-const probe = () => n!.hugePages!(new WebAssembly.Memory({ initial: 1, maximum: 1024 }).buffer, 0, 2 ** 26) > 0;
+const probe = () => n!.hugePages!(memory({ initial: 1, maximum: 1024 }).buffer, 0, 2 ** 26) > 0;
 const why = !n?.hugePages
   ? `SKIP huge pages: ${loadNative().reason ?? 'the addon lacks hugePages (rebuild it)'}`
   : !thp
@@ -52,7 +58,7 @@ function advised(): { bytes: number; huge: number } {
 }
 
 t('a memory is advised past its first 2 MiB, across V8 growing it', () => {
-  const mem = new WebAssembly.Memory({ initial: 1, maximum: 65536 });
+  const mem = memory({ initial: 1, maximum: 65536 });
   const before = advised();
   const got = n!.hugePages!(mem.buffer, 2 * MiB, 2 ** 32);
   assert.ok(got >= 2 ** 32 - 6 * MiB && got <= 2 ** 32 - 2 * MiB, `advised ${got} bytes`);
@@ -66,12 +72,12 @@ t('a memory is advised past its first 2 MiB, across V8 growing it', () => {
 });
 
 t('the reserve and the start are honoured, in whole 2 MiB blocks', () => {
-  const mem = new WebAssembly.Memory({ initial: 1, maximum: 65536 });
+  const mem = memory({ initial: 1, maximum: 65536 });
   const before = advised().bytes;
   const got = n!.hugePages!(mem.buffer, 0, 9 * MiB);
   assert.ok(got === 8 * MiB || got === 6 * MiB, `advised ${got} bytes`); // the data's alignment decides
   assert.is(advised().bytes - before, got);
-  assert.is(n!.hugePages!(new WebAssembly.Memory({ initial: 1 }).buffer, 4 * MiB, 5 * MiB), 0); // no whole block
+  assert.is(n!.hugePages!(memory({ initial: 1 }).buffer, 4 * MiB, 5 * MiB), 0); // no whole block
 });
 
 t('a file mapping is not advised; arguments are checked', () => {
