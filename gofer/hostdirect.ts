@@ -156,7 +156,7 @@ export class HostDirect implements HostTree, HostHandlers {
   /** Why this machine cannot serve host trees this way (no addon, no openat2), or null. */
   static unavailable(n: NativeAddon | null, reason: string | null): string | null {
     if (!n) return `the native addon is not built (${reason})`;
-    if (typeof n.openat2 !== 'function' || typeof n.pwriteStat !== 'function') return 'the native addon predates its host calls; rebuild it';
+    if (typeof n.openat2 !== 'function' || typeof n.rwAt !== 'function') return 'the native addon predates its host calls; rebuild it';
     const fd = fs.openSync('/', n.O_PATH! | O_DIRECTORY);
     try {
       const r = n.openat2(fd, '.', n.O_PATH!, 0, n.RESOLVE_BENEATH!);
@@ -626,8 +626,10 @@ export class HostDirect implements HostTree, HostHandlers {
     const e = this.table[handle & ~Ref.Host];
     if (!e || !e.open) return -E.BADF;
     if (e.kind === Kind.Dir) return -E.ISDIR;
-    if (write && this.roots[e.mount].readonly) return -E.ROFS;
-    const r = write ? this.n.pwriteStat!(e.fd, buf, off, len, pos, -1) : this.n.preadInto!(e.fd, buf, off, len, pos);
+    // one path for both directions, one native call (host/sandbox/glue.ts ONE PATH)
+    const readonly = this.roots[e.mount].readonly;
+    if (readonly && write) return -E.ROFS;
+    const r = this.n.rwAt!(write, e.fd, buf, off, len, pos, -1);
     return r < 0 ? -linuxErrno(-r) : r;
   }
 

@@ -72,6 +72,16 @@ export const enum Plan {
   HOST_OFF = 4,
 }
 
+/**
+ * fd_io's flags: one kernel entry for fd_read, fd_write, fd_pread and fd_pwrite, so that the glue
+ * calls the kernel from one place whichever way the bytes go (host/sandbox/glue.ts ONE PATH).
+ */
+export const enum IoFlag {
+  WRITE = 1,
+  /** At the given offset, leaving the fd's own where it is (pread/pwrite). */
+  AT = 2,
+}
+
 export const enum PlanFlag {
   /** More bytes may follow: the glue calls again for the rest (a regular file). */
   MORE = 1,

@@ -113,6 +113,8 @@ export interface NativeAddon {
   preadInto?(fd: number, buf: Uint8Array, off: number, len: number, pos: number): number;
   /** pwrite(2) of buf[off, off+len), then (statOff not -1) fstat into the protocol's Stat at buf[statOff]; the byte count. */
   pwriteStat?(fd: number, buf: Uint8Array, off: number, len: number, pos: number, statOff: number): number;
+  /** preadInto, or (`write`) pwriteStat, by one function (host/sandbox/glue.ts ONE PATH); statOff is not read for a read. */
+  rwAt?(write: boolean, fd: number, buf: Uint8Array, off: number, len: number, pos: number, statOff: number): number;
   /** A new open file description (flags, never creating) of what O_PATH fd `fd` holds, through /proc/self/fd. */
   reopen?(fd: number, flags: number): number;
   /**

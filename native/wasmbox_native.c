@@ -1734,47 +1734,59 @@ static napi_value js_set_append(napi_env env, napi_callback_info info) {
   return result(env, fcntl(fd, F_SETFL, on ? (fl | O_APPEND) : (fl & ~O_APPEND)));
 }
 
-// preadInto(fd, buf, off, len, pos) -> bytes | -errno: pread(2) straight into buf[off, off+len)
-static napi_value js_pread_into(napi_env env, napi_callback_info info) {
-  static const char *fn = "preadInto";
-  napi_value a[5];
+// The body of preadInto, pwriteStat and rwAt. a: fd, buf, off, len, pos, and for a write statOff:
+// pread(2) straight into buf[off, off+len), or pwrite(2) of it and then (when it wrote, and statOff
+// is not -1) the file's attributes as the protocol's Stat at buf[statOff]: one call for both.
+static napi_value rw_at(napi_env env, bool write, napi_value *a, const char *fn) {
   int fd;
-  int64_t len, pos;
-  uint8_t *at;
-  if (!get_args(env, info, 5, a, fn) || !get_fd(env, a[0], &fd, fn) || !get_int(env, a[3], 0, 0x7fffffff, &len, fn, "len") ||
-      !get_int(env, a[4], 0, 9007199254740991.0, &pos, fn, "pos") || !get_bytes(env, a[1], a[2], (size_t)len, &at, fn)) {
-    return NULL;
-  }
-  ssize_t r;
-  do r = pread(fd, at, (size_t)len, (off_t)pos);
-  while (r < 0 && errno == EINTR);
-  return result(env, r);
-}
-
-// pwriteStat(fd, buf, off, len, pos, statOff) -> bytes | -errno: pwrite(2) of buf[off, off+len), then
-// (when it wrote, and statOff is not -1) the file's attributes as the protocol's Stat at buf[statOff]:
-// one call for both
-static napi_value js_pwrite_stat(napi_env env, napi_callback_info info) {
-  static const char *fn = "pwriteStat";
-  napi_value a[6];
-  int fd;
-  int64_t len, pos, stat_off;
+  int64_t len, pos, stat_off = -1;
   uint8_t *at, *st_out = NULL;
-  if (!get_args(env, info, 6, a, fn) || !get_fd(env, a[0], &fd, fn) || !get_int(env, a[3], 0, 0x7fffffff, &len, fn, "len") ||
+  if (!get_fd(env, a[0], &fd, fn) || !get_int(env, a[3], 0, 0x7fffffff, &len, fn, "len") ||
       !get_int(env, a[4], 0, 9007199254740991.0, &pos, fn, "pos") || !get_bytes(env, a[1], a[2], (size_t)len, &at, fn) ||
-      !get_int(env, a[5], -1, 0x7fffffff, &stat_off, fn, "statOff") ||
+      (write && !get_int(env, a[5], -1, 0x7fffffff, &stat_off, fn, "statOff")) ||
       (stat_off >= 0 && !get_bytes(env, a[1], a[5], STAT_BYTES, &st_out, fn))) {
     return NULL;
   }
   ssize_t r;
-  do r = pwrite(fd, at, (size_t)len, (off_t)pos);
-  while (r < 0 && errno == EINTR);
+  if (write) {
+    do r = pwrite(fd, at, (size_t)len, (off_t)pos);
+    while (r < 0 && errno == EINTR);
+  } else {
+    do r = pread(fd, at, (size_t)len, (off_t)pos);
+    while (r < 0 && errno == EINTR);
+  }
   if (r < 0) return num(env, -errno);
   if (!st_out) return num(env, r);
   struct stat st;
   if (fstat(fd, &st) != 0) return num(env, -errno);
   write_stat(st_out, &st);
   return num(env, r);
+}
+
+// preadInto(fd, buf, off, len, pos) -> bytes | -errno
+static napi_value js_pread_into(napi_env env, napi_callback_info info) {
+  static const char *fn = "preadInto";
+  napi_value a[5];
+  return get_args(env, info, 5, a, fn) ? rw_at(env, false, a, fn) : NULL;
+}
+
+// pwriteStat(fd, buf, off, len, pos, statOff) -> bytes | -errno
+static napi_value js_pwrite_stat(napi_env env, napi_callback_info info) {
+  static const char *fn = "pwriteStat";
+  napi_value a[6];
+  return get_args(env, info, 6, a, fn) ? rw_at(env, true, a, fn) : NULL;
+}
+
+// rwAt(write, fd, buf, off, len, pos, statOff) -> bytes | -errno: either of the two above (statOff
+// unread for a read), for a caller that serves both directions from one call site
+// (host/sandbox/glue.ts ONE PATH: a second native target there would deoptimize it)
+static napi_value js_rw_at(napi_env env, napi_callback_info info) {
+  static const char *fn = "rwAt";
+  napi_value a[7];
+  bool write;
+  if (!get_args(env, info, 7, a, fn)) return NULL;
+  if (napi_get_value_bool(env, a[0], &write) != napi_ok) return throw_arg(env, 0, fn, "write must be a boolean");
+  return rw_at(env, write, a + 1, fn);
 }
 
 // reopen(fd, flags) -> fd | -errno: a new open file description of what O_PATH fd `fd` holds, through
@@ -1865,6 +1877,7 @@ NAPI_MODULE_INIT() {
       add_fn(env, exports, "getdentsInto", js_getdents_into) != napi_ok || add_fn(env, exports, "lseekSet", js_lseek_set) != napi_ok ||
       add_fn(env, exports, "setAppend", js_set_append) != napi_ok || add_fn(env, exports, "fstatfsInto", js_fstatfs_into) != napi_ok ||
       add_fn(env, exports, "preadInto", js_pread_into) != napi_ok || add_fn(env, exports, "pwriteStat", js_pwrite_stat) != napi_ok ||
+      add_fn(env, exports, "rwAt", js_rw_at) != napi_ok ||
       add_fn(env, exports, "reopen", js_reopen) != napi_ok || add_fn(env, exports, "closeFd", js_close_fd) != napi_ok ||
       add_int(env, exports, "RESOLVE_NO_XDEV", RESOLVE_NO_XDEV) != napi_ok || add_int(env, exports, "RESOLVE_NO_MAGICLINKS", RESOLVE_NO_MAGICLINKS) != napi_ok ||
       add_int(env, exports, "RESOLVE_NO_SYMLINKS", RESOLVE_NO_SYMLINKS) != napi_ok || add_int(env, exports, "RESOLVE_BENEATH", RESOLVE_BENEATH) != napi_ok ||

@@ -435,12 +435,12 @@ export class FileFilestore implements Filestore {
     if (!t) t = this.touched[c] = new Uint8Array(Page.CHUNK_PAGES >>> 3);
     const p0 = page & (Page.CHUNK_PAGES - 1);
     const p1 = p0 + ((off + Math.max(len, 1) - 1) >>> Page.SHIFT);
-    const v = write ? this.chunk(c) : undefined;
+    const v = this.chunk(c); // for reads too: the glue inlines this, and reads and writes share its code (glue.ts ONE PATH)
     for (let p = p0; p <= p1; p++) {
       const bit = 1 << (p & 7);
       if (t[p >>> 3] & bit) continue;
       t[p >>> 3] |= bit;
-      if (v) this.sink ^= v[p * Page.SIZE];
+      if (write && v) this.sink ^= v[p * Page.SIZE];
     }
   }
 

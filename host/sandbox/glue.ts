@@ -8,7 +8,15 @@
 // A direct-only filestore (Filestore.direct: no memory views) has its own copy of the plan loop,
 // chosen once per plan, with the same checks; page bytes then go through its direct calls.
 // Calls that are not about files (args, environ, clocks, random, poll, exit) are answered here.
-import { Io, Page, Plan, PlanFlag, Readdir, Seg } from '../../kernel/abi';
+//
+// ONE PATH. A read and a write go through the same code: rw, runPlan, xfer and hostTransfer (and
+// the gofer's hostIO under them) have no step that only one direction takes; the direction is data
+// (which buffer is the source, a flag to the kernel's one fd_io and to the addon's one rwAt). V8
+// optimizes these functions once they have run a few thousand times, for what they ran; a step that
+// never ran becomes a deoptimization point. With a step per direction, a program that wrote for a
+// while and then read threw the optimized code away at its first read and ran unoptimized until V8
+// had compiled it again: on a 2-core VM, 5,000-10,000 calls at 2-4 times the cost.
+import { Io, IoFlag, Page, Plan, PlanFlag, Readdir, Seg } from '../../kernel/abi';
 import { E } from '../../kernel/wasi/errno';
 import { checkDirect, directInBounds, type Filestore } from '../filestore/filestore';
 import { hostErrno } from '../../gofer/errno';
@@ -262,8 +270,10 @@ export class GuestProcess {
       if (this.cLeft === 0) this.advance(0);
       if (this.cLeft === 0) throw new KernelFault('I/O plan longer than the request');
       const n = Math.min(len, this.cLeft);
-      if (toArr) arr.set(g.subarray(this.cPtr, this.cPtr + n), at);
-      else g.set(arr.subarray(at, at + n), this.cPtr);
+      const p = this.cPtr;
+      // one copy for both directions (ONE PATH)
+      const from = toArr ? p : at;
+      (toArr ? arr : g).set((toArr ? g : arr).subarray(from, from + n), toArr ? at : p);
       at += n;
       len -= n;
       this.cPtr += n;
@@ -372,6 +382,7 @@ export class GuestProcess {
     this.failedErrno = 0;
     const prefault = this.fs.prefault !== undefined;
     const cold = this.fs.cold !== undefined;
+    const byWrite = this.fs.writeDirect !== undefined;
     const K = this.K;
     K.view();
     const dv = K.dv;
@@ -395,9 +406,11 @@ export class GuestProcess {
         // by system call (host/filestore/filestore-file.ts): writes into pages of a host file new to
         // the filestore or without storage (a store there could SIGBUS; this can fail with ENOSPC),
         // and long reads of pages not yet mapped in this process (LONG READS)
-        const bySyscall = write
-          ? this.fs.writeDirect !== undefined && (kind === Seg.PageNew || this.fs.unbacked!(a, b, len))
-          : cold && this.fs.cold!(a, b, len);
+        // (both tests run whichever way the bytes go: ONE PATH)
+        const fresh = kind === Seg.PageNew;
+        const noStorage = byWrite && this.fs.unbacked!(a, b, len);
+        const longCold = cold && this.fs.cold!(a, b, len);
+        const bySyscall = write ? byWrite && (fresh || noStorage) : longCold;
         if (bySyscall) {
           const got = this.direct(write, a, b, len);
           if (got < len) {
@@ -496,15 +509,12 @@ export class GuestProcess {
     if (total > MAX_RW) total = MAX_RW;
     const k = this.k;
     const pid = this.pid;
+    const ioFlags = (write ? IoFlag.WRITE : 0) | (offset === null ? 0 : IoFlag.AT);
     let done = 0;
     for (;;) {
       const want = total - done;
-      let err: number;
-      if (offset === null) err = write ? k.fd_write(pid, fd, want) : k.fd_read(pid, fd, want);
-      else {
-        const off = done === 0 ? offset : offset + BigInt(done);
-        err = write ? k.fd_pwrite(pid, fd, want, off) : k.fd_pread(pid, fd, want, off);
-      }
+      // one kernel entry for every direction (ONE PATH)
+      const err: number = k.fd_io(pid, fd, want, offset === null ? 0n : done === 0 ? offset : offset + BigInt(done), ioFlags);
       if (err !== 0) {
         if (done > 0) break;
         return err;

@@ -6,7 +6,7 @@
 // nothing throws. The glue validates guest pointers (EFAULT) before calling in.
 //
 // The errno choices follow Linux, because a guest under Docker's overlay2 sees Linux's answers.
-import { Io, PlanFlag, Readdir, Stream } from "../abi";
+import { Io, IoFlag, PlanFlag, Readdir, Stream } from "../abi";
 import { Chan } from "../../gofer/protocol/messages";
 import { copyUp, loadLink, markUpper, planLowerRead, populate, rootInode, setRoot } from "../fs/overlay";
 import { MAX_FILE_SIZE, allocateRange, freeFileData, planRead, planWrite, truncatePages, zeroUnwritten } from "../fs/tmpfs";
@@ -603,32 +603,36 @@ function hostDone(pid: u32, f: File | null, write: bool, result: i32): u32 {
   return 0;
 }
 
-export function fd_read(pid: u32, fd: u32, len: u32): u32 {
+/**
+ * Reads or writes (IoFlag.WRITE) `len` bytes at the fd's offset, or at `offset` (IoFlag.AT) leaving
+ * the fd's own alone: the one entry the glue calls (its four callers below are the same).
+ */
+export function fd_io(pid: u32, fd: u32, len: u32, offset: u64, flags: u32): u32 {
   const e = getFile(pid, fd);
   if (e) return e;
-  return readAt(curFile, curFile.offset, len, true);
+  const at = (flags & IoFlag.AT) != 0;
+  if (at) {
+    if (curFile.kind == FK.STREAM) return E.SPIPE;
+    if (<i64>offset < 0) return E.INVAL;
+  }
+  const off = at ? offset : curFile.offset;
+  return flags & IoFlag.WRITE ? writeAt(curFile, off, len, !at) : readAt(curFile, off, len, !at);
+}
+
+export function fd_read(pid: u32, fd: u32, len: u32): u32 {
+  return fd_io(pid, fd, len, 0, 0);
 }
 
 export function fd_pread(pid: u32, fd: u32, len: u32, offset: u64): u32 {
-  const e = getFile(pid, fd);
-  if (e) return e;
-  if (curFile.kind == FK.STREAM) return E.SPIPE;
-  if (<i64>offset < 0) return E.INVAL;
-  return readAt(curFile, offset, len, false);
+  return fd_io(pid, fd, len, offset, IoFlag.AT);
 }
 
 export function fd_write(pid: u32, fd: u32, len: u32): u32 {
-  const e = getFile(pid, fd);
-  if (e) return e;
-  return writeAt(curFile, curFile.offset, len, true);
+  return fd_io(pid, fd, len, 0, IoFlag.WRITE);
 }
 
 export function fd_pwrite(pid: u32, fd: u32, len: u32, offset: u64): u32 {
-  const e = getFile(pid, fd);
-  if (e) return e;
-  if (curFile.kind == FK.STREAM) return E.SPIPE;
-  if (<i64>offset < 0) return E.INVAL;
-  return writeAt(curFile, offset, len, false);
+  return fd_io(pid, fd, len, offset, IoFlag.WRITE | IoFlag.AT);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -114,6 +114,26 @@ t('arguments of the wrong type throw one clear error each, before any system cal
   fs.rmSync(big);
 });
 
+t('rwAt reads and writes by one function as preadInto and pwriteStat do (the attributes only for a write that asks)', () => {
+  const fd = keep(n.openat2!(dir, 'f', O_RDWR, 0, R));
+  const b = new Uint8Array(200).fill(7);
+  b.set(Buffer.from('HE'), 10);
+  assert.is(n.rwAt!(true, fd, b, 10, 2, 0, -1), 2);
+  assert.is(fs.readFileSync(path.join(base, 'f'), 'utf8'), 'HEllo\n');
+  const r = new Uint8Array(8);
+  assert.is(n.rwAt!(false, fd, r, 1, 6, 0, 123456), 6); // statOff is not read for a read
+  assert.is(Buffer.from(r.subarray(1, 7)).toString(), 'HEllo\n');
+  assert.equal([...r.subarray(0, 1)], [0]);
+  assert.is(n.rwAt!(false, fd, r, 0, 8, 100, -1), 0); // past the end: nothing
+  // a write that asks for the attributes gets them after the data, as pwriteStat
+  assert.is(n.rwAt!(true, fd, b, 10, 2, 6, 100), 2);
+  assert.is(new DataView(b.buffer).getBigUint64(100 + Stat.Size, true), 8n);
+  assert.throws(() => n.rwAt!(true, fd, b, 0, 2, 0, 199), /rwAt: the range does not fit in buf/);
+  assert.throws(() => n.rwAt!(1 as any, fd, b, 0, 2, 0, -1), /rwAt: write must be a boolean/);
+  assert.throws(() => n.rwAt!(false, fd, b, 0, 300, 0, -1), /rwAt: the range does not fit in buf/);
+  assert.is(fs.readFileSync(path.join(base, 'f'), 'utf8'), 'HEllo\nHE');
+});
+
 t('utimensat keeps nanoseconds; UTIME_OMIT keeps the atime; a symlink\'s own times with AT_SYMLINK_NOFOLLOW', () => {
   const before = fs.statSync(path.join(base, 'f'), { bigint: true }).atimeNs;
   assert.is(n.utimensat!(dir, 'f', 0, n.UTIME_OMIT!, 1_700_000_000, 622430, 0), 0);

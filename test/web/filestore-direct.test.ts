@@ -150,7 +150,7 @@ function fakeKernel(): { kernel: Kernel; plan(segs: [number, number, number, num
     view: () => u8,
     exports: {
       fd_read: () => 0,
-      fd_write: () => 0,
+      fd_io: () => 0,
       io_abort: () => 0,
     },
   } as unknown as Kernel;
@@ -203,7 +203,7 @@ function runSeg(fs: Filestore, write: boolean, kind: number, page: number, off: 
       dv.setUint32(0, 64, true); // one iovec: [64, +want)
       dv.setUint32(4, want, true);
       new Uint8Array(mem.buffer, 64, want).fill(0xab);
-      (kernel.exports as any).fd_write = () => (plan([[kind, len, page, off]]), 0);
+      (kernel.exports as any).fd_io = () => (plan([[kind, len, page, off]]), 0);
       const e = p.imports().fd_write(3, 0, 1, 16);
       assert.is(e, 0);
       return { r: 'ok' };
