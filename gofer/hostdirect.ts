@@ -19,7 +19,8 @@
 // without an fd opens again on its next use, by its name beneath its directory's node (itself opened
 // again the same way if it has to be), checked to be the same object (else ESTALE, as NFS says of a
 // file changed behind its back). A directory, symlink or link just made is such a node from the
-// start, its fd opened at its first use; a directory's attributes are not even fetched (NodeFlags.
+// start, its fd opened at its first use; so is a file just created, whose fd comes from the create's
+// handle while that is open (the same object, so an unlinked temporary stays reachable); a directory's attributes are not even fetched (NodeFlags.
 // NoStat: the kernel asks when it needs them), so a lock directory made and removed costs one
 // system call each way. Nodes with an open handle, and mount roots, keep theirs. A directory node the
 // kernel lets go of while names under it are still held stays, unreachable by the kernel, until the
@@ -87,6 +88,12 @@ interface Entry {
   /** Handles: the node they were opened from (unpinned when they close), and its gen. */
   from: number;
   fromGen: number;
+  /**
+   * Nodes made by a create: the handle it opened (slot and gen), through which the node gets its
+   * fd if it needs one while that handle is open (the same object, even once unlinked); -1 else.
+   */
+  via: number;
+  viaGen: number;
   /** A node the kernel has let go of, kept for the nodes under it (see release()). */
   dead: boolean;
   /** Used since the last sweep (the clock's second chance). */
@@ -194,7 +201,7 @@ export class HostDirect implements HostTree, HostHandlers {
   private addNode(fd: number, kind: number, dirRef: number, dir: Entry, name: Uint8Array, ino: bigint): number {
     const ref = this.add({
       fd, open: false, append: false, kind, mount: dir.mount, ino, parent: dirRef & ~Ref.Host, name: name.slice(), gen: 0,
-      parentGen: dir.gen, kids: 0, pins: 0, from: -1, fromGen: 0, dead: false, used: true,
+      parentGen: dir.gen, kids: 0, pins: 0, from: -1, fromGen: 0, via: -1, viaGen: 0, dead: false, used: true,
     });
     if (fd >= 0) this.held++;
     dir.kids++;
@@ -206,11 +213,23 @@ export class HostDirect implements HostTree, HostHandlers {
    * if it has to be), O_PATH and never following, and checked to be the object it was (else ESTALE).
    */
   private live(e: Entry, i: number): Entry {
+    const n = this.n;
+    if (e.via >= 0) {
+      // made by a create whose handle is still open: the node is that handle's object
+      const h = this.table[e.via];
+      const fd = h && h.gen === e.viaGen && h.open ? n.reopen!(h.fd, n.O_PATH!) : -1;
+      if (fd >= 0) {
+        e.fd = fd;
+        e.used = true;
+        this.held++;
+        return e;
+      }
+      e.via = -1;
+    }
     const p = this.table[e.parent];
     if (!p || p.gen !== e.parentGen) throw new Fail(E.STALE);
     const pfd = p.fd >= 0 ? p.fd : this.live(p, e.parent).fd;
     p.used = true;
-    const n = this.n;
     const fd = n.openat2!(pfd, e.name, n.O_PATH! | O_NOFOLLOW, 0, this.resolve);
     if (fd < 0) throw new Fail(fd === -2 /* ENOENT */ ? E.STALE : linuxErrno(-fd));
     const st = this.scratch;
@@ -281,7 +300,10 @@ export class HostDirect implements HostTree, HostHandlers {
     this.listings.delete(i | Ref.Host);
     if (e.open) {
       const node = e.from >= 0 ? this.table[e.from] : null;
-      if (node && node.gen === e.fromGen) node.pins--;
+      if (node && node.gen === e.fromGen) {
+        node.pins--;
+        if (node.via === i) node.via = -1;
+      }
     } else if (e.kids > 0) {
       e.dead = true; // the nodes under it may need it to open again
       return;
@@ -427,7 +449,7 @@ export class HostDirect implements HostTree, HostHandlers {
     const ino = dv.getBigUint64(MountResp.Stat + Stat.Ino, true);
     const ref = this.add({
       fd, open: false, append: false, kind: Kind.Dir, mount: m, ino, parent: -1, name: new Uint8Array(0), gen: 0, parentGen: 0, kids: 0, pins: 0,
-      from: -1, fromGen: 0, dead: false, used: true,
+      from: -1, fromGen: 0, via: -1, viaGen: 0, dead: false, used: true,
     });
     this.held++;
     dv.setUint32(MountResp.Node, ref, true);
@@ -562,7 +584,7 @@ export class HostDirect implements HostTree, HostHandlers {
     e.pins++; // its fd stays while the file is open (a host file unlinked meanwhile has no name to open by)
     const ref = this.add({
       fd, open: true, append: (flags & OpenFlags.Append) !== 0, kind: e.kind, mount: e.mount, ino: e.ino, parent: -1, name: NO_NAME, gen: 0,
-      parentGen: 0, kids: 0, pins: 0, from: nodeRef & ~Ref.Host, fromGen: e.gen, dead: false, used: true,
+      parentGen: 0, kids: 0, pins: 0, from: nodeRef & ~Ref.Host, fromGen: e.gen, via: -1, viaGen: 0, dead: false, used: true,
     });
     dv.setUint32(OpenResp.Handle, ref, true);
     return OpenResp.Bytes;
@@ -602,14 +624,18 @@ export class HostDirect implements HostTree, HostHandlers {
       }
       handle = this.add({
         fd, open: true, append: (flags & OpenFlags.Append) !== 0, kind, mount: dir.mount, ino, parent: -1, name: NO_NAME, gen: 0,
-        parentGen: 0, kids: 0, pins: 0, from: -1, fromGen: 0, dead: false, used: true,
+        parentGen: 0, kids: 0, pins: 0, from: -1, fromGen: 0, via: -1, viaGen: 0, dead: false, used: true,
       });
-      const nodeFd = ok(n.openat2!(dir.fd, name, n.O_PATH! | O_NOFOLLOW, 0, this.resolve));
-      const node = this.addNode(nodeFd, kind, dirRef, dir, name, ino);
+      // the node opens no fd of its own now: a file made and removed (a lock, a temporary) never
+      // needs one; if it does, it comes from the handle while that is open (live())
+      const node = this.addNode(-1, kind, dirRef, dir, name, ino);
       const h = this.table[handle & ~Ref.Host]!;
+      const ne = this.table[node & ~Ref.Host]!;
       h.from = node & ~Ref.Host;
-      h.fromGen = this.table[h.from]!.gen;
-      this.table[h.from]!.pins++;
+      h.fromGen = ne.gen;
+      ne.pins++;
+      ne.via = handle & ~Ref.Host;
+      ne.viaGen = h.gen;
       dv.setUint32(CreateResp.Node, node, true);
       dv.setUint32(CreateResp.Handle, handle, true);
       return CreateResp.Bytes;
