@@ -21,9 +21,11 @@ export let respLen: u32 = 0;
 export let goferCalls: u64 = 0;
 
 /**
- * References given back (Close) are sent in batches: a closed file or a dropped name costs no round
- * trip of its own. The host keeps those objects open a little longer; nothing else changes, since a
- * reference is never used again once given back. Flushed when full (CLOSE_BATCH).
+ * References given back (Close) are sent in batches: a dropped name costs no round trip of its own.
+ * The host keeps those objects a little longer; nothing else changes, since a reference is never
+ * used again once given back. Flushed when full (CLOSE_BATCH), and by the close of an open host file
+ * (goferCloseNow), which must not wait: the host sees that close (ext4 frees a file unlinked while
+ * open only at its last close, a watcher waits for IN_CLOSE_WRITE, NFS writes back at close).
  */
 const CLOSE_BATCH: u32 = 64;
 let closing: usize = 0;
@@ -132,6 +134,12 @@ export function goferFSync(handle: u32): u32 {
 export function goferClose(ref: u32): void {
   store<u32>(closing + (<usize>closingCount << 2), ref);
   if (++closingCount == CLOSE_BATCH) goferFlushCloses();
+}
+
+/** Gives an open file's handle back at once, with the references waiting in the batch (one call). */
+export function goferCloseNow(ref: u32): void {
+  goferClose(ref);
+  goferFlushCloses();
 }
 
 /** Sends the batched Close now. */

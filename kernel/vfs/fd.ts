@@ -8,7 +8,7 @@
 //
 // Typed accessors (fileOf, and the checks in syscalls.ts) turn a raw fd into a File or EBADF.
 import { inodeMaybeFree } from "../fs/overlay";
-import { goferClose } from "../fs/gofer";
+import { goferCloseNow } from "../fs/gofer";
 import { Stream } from "../abi";
 import { stream_release } from "../host";
 import { Inode, NO_NODE } from "./inode";
@@ -139,7 +139,7 @@ export function fileNew(kind: u32, inode: Inode | null): File {
 export function fileClose(f: File): void {
   if (--f.refs > 0) return;
   const n = f.inode;
-  if (f.rhandle != NO_NODE) goferClose(f.rhandle);
+  if (f.rhandle != NO_NODE) goferCloseNow(f.rhandle); // a host file's close is the host's to see (kernel/fs/gofer.ts)
   if (f.kind == FK.STREAM && f.stream >= <u32>Stream.FIRST_PIPE) stream_release(f.stream);
   heap.free(changetype<usize>(f));
   if (n !== null) {

@@ -2,7 +2,7 @@
 // with no overlay. Writes reach the host; `:ro` refuses them with EROFS; the host's own changes are
 // seen after revalidation; nothing inside the guest reaches host files outside what it was given.
 // The guest is guests/fsops.c, driven by scripts on stdin.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -365,6 +365,38 @@ test('node descriptors past the bound are given back and reopened by name: deep 
   const unbounded = run({ WASMBOX_HELD_NODES: '100000' });
   assert.not.equal(line(unbounded.out, 'deep t 1500'), 'ok depth=1500', 'the limit was never reached: this test shows nothing');
 });
+// A guest's close of a host file is the host's close at once (kernel/fs/gofer.ts goferCloseNow), not
+// batched with the references the kernel gives back: a host watcher waiting for IN_CLOSE_WRITE, ext4
+// freeing a file unlinked while open, NFS writing back at close all see it when the guest closes
+test('a file the guest wrote and closed is not held open for writing by the sandbox', async () => {
+  const host = tempDir('closed');
+  const child = spawn(process.execPath, ['host/run.js', '-v', `${host}:/data`, path.join(process.cwd(), 'dist/images/default.tar'), '/bin/sh', '-c',
+    'echo hi > /data/f; echo more > /data/g; sleep 3'], { stdio: 'ignore' });
+  const done = new Promise((resolve) => child.on('close', resolve));
+  try {
+    const g = path.join(host, 'g');
+    for (let i = 0; i < 400 && !(fs.existsSync(g) && fs.readFileSync(g, 'utf8') === 'more\n'); i++) await new Promise((r) => setTimeout(r, 25));
+    await new Promise((r) => setTimeout(r, 200)); // the shell has closed g too, and sleeps
+    const writers: string[] = [];
+    for (const fd of fs.readdirSync(`/proc/${child.pid}/fd`)) {
+      let target = '';
+      let flags = 0;
+      try {
+        target = fs.readlinkSync(`/proc/${child.pid}/fd/${fd}`);
+        flags = parseInt(/^flags:\s+([0-7]+)/m.exec(fs.readFileSync(`/proc/${child.pid}/fdinfo/${fd}`, 'utf8'))![1], 8);
+      } catch {
+        continue; // closed meanwhile
+      }
+      if (target.startsWith(host) && (flags & 3) !== 0) writers.push(`${fd} -> ${target}`);
+    }
+    assert.equal(writers, []);
+    assert.is(fs.readFileSync(path.join(host, 'f'), 'utf8'), 'hi\n');
+  } finally {
+    child.kill();
+    await done;
+  }
+});
+
 // A directory made on a bind mount comes back without its attributes (NodeFlags.NoStat: a lock
 // directory costs one system call each way); whatever reports its st_ino or link count fetches them
 test('a directory just made reports the host st_ino and link count, through its name and through ..', () => {
