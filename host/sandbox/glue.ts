@@ -20,7 +20,7 @@ import { Io, IoFlag, Page, Plan, PlanFlag, Readdir, Seg } from '../../kernel/abi
 import { E } from '../../kernel/wasi/errno';
 import { checkDirect, directInBounds, type Filestore } from '../filestore/filestore';
 import { hostErrno } from '../../gofer/errno';
-import { Kernel, KernelFault } from './kernel';
+import { Kernel, KernelFault, STRUCT_VIEWS } from './kernel';
 
 /** Thrown (through the guest) by proc_exit. */
 export class ExitSignal {
@@ -206,7 +206,13 @@ export class GuestProcess {
 
   /** A kernel call's result `e`: on 0, copies the struct it left in the exchange area to guest `ptr`. */
   private struct(e: number, ptr: number, len: number): number {
-    if (e === 0) this.out(Io.STRUCT, ptr >>> 0, len);
+    if (e === 0) {
+      // through a view of exactly those bytes made beforehand (Kernel.structViews): no view per call
+      this.K.view();
+      this.g();
+      if (len <= STRUCT_VIEWS) this.gu8.set(this.K.structViews[len], ptr >>> 0);
+      else this.out(Io.STRUCT, ptr >>> 0, len);
+    }
     return e;
   }
 

@@ -49,6 +49,8 @@ export interface KernelExports {
 // held once: in Node the global `performance` is a lazy getter, a lookup and a hasOwnProperty per use
 const perf = performance;
 const timeOrigin = perf.timeOrigin;
+/** Result structs up to this many bytes are copied out through Kernel.structViews (the largest is a filestat's 64). */
+export const STRUCT_VIEWS = 64;
 /** Gofer requests and answers up to this many bytes are copied by a loop rather than through a view. */
 const SMALL_COPY = 128;
 
@@ -62,6 +64,11 @@ export class Kernel {
   u8: Uint8Array;
   u32: Uint32Array;
   dv: DataView;
+  /**
+   * Views of the exchange area's STRUCT slot, one per length up to STRUCT_VIEWS, made again with the
+   * others: the glue copies a result struct out with no view made per call (a stat's 64 bytes).
+   */
+  structViews: Uint8Array[] = [];
   panicMessage = '';
   /** Told when the kernel has closed the last fd of a pipe end (host/stdio/pipes.ts); ids from Stream.FIRST_PIPE. */
   onStreamRelease: ((id: number) => void) | null = null;
@@ -201,6 +208,7 @@ export class Kernel {
     if (this.gofer.hostIO) this.exports.kernel_set_host_io(1);
     this.io = this.exports.io_base() >>> 0;
     if (this.io + Io.SIZE > this.view().length || this.io % 8 !== 0) throw new KernelFault('kernel exchange area is out of bounds');
+    this.makeStructViews();
     return e;
   }
 
@@ -211,8 +219,15 @@ export class Kernel {
       this.u8 = new Uint8Array(this.buf);
       this.u32 = new Uint32Array(this.buf);
       this.dv = new DataView(this.buf);
+      this.makeStructViews();
     }
     return this.u8;
+  }
+
+  private makeStructViews(): void {
+    const views: Uint8Array[] = [];
+    if (this.io !== 0) for (let len = 0; len <= STRUCT_VIEWS; len++) views.push(new Uint8Array(this.buf, this.io + Io.STRUCT, len));
+    this.structViews = views;
   }
 
   /** Kernel statistics (kernel_stats). */
