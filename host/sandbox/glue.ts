@@ -71,6 +71,8 @@ export const READY: StreamReady = Object.freeze({ nbytes: 1, hangup: false });
  * 2-3 µs, several times the whole call once optimized; set() costs the same in every tier.
  */
 const SMALL_COPY = 8;
+/** Paths up to this many bytes are copied into the kernel four bytes at a time (path()). */
+const PATH_WORDS = 32;
 
 /** A suspendable guest's stream read or write moves at most this much at once (a pipe's capacity is 64 KiB). */
 const STREAM_CHUNK = 256 * 1024;
@@ -182,8 +184,15 @@ export class GuestProcess {
     const ku8 = this.K.view();
     const at = this.K.io + slot;
     const g = this.gu8;
-    if (len <= SMALL_COPY) for (let i = 0; i < len; i++) ku8[at + i] = g[ptr + i];
-    else ku8.set(g.subarray(ptr, ptr + len), at);
+    if (len <= PATH_WORDS) {
+      // four bytes at a time, no view made: cheaper than set(subarray) once optimized, and not
+      // dearer before that for a path this short
+      const kdv = this.K.dv;
+      const gdv = this.gdv;
+      let i = 0;
+      for (; i + 4 <= len; i += 4) kdv.setUint32(at + i, gdv.getUint32(ptr + i, true), true);
+      for (; i < len; i++) ku8[at + i] = g[ptr + i];
+    } else ku8.set(g.subarray(ptr, ptr + len), at);
     return 0;
   }
 
