@@ -20,9 +20,9 @@
 // again the same way if it has to be), checked to be the same object (else ESTALE, as NFS says of a
 // file changed behind its back). A directory, symlink or link just made is such a node from the
 // start, its fd opened at its first use; so is a file just created, whose fd comes from the create's
-// handle while that is open (the same object, so an unlinked temporary stays reachable); a directory's attributes are not even fetched (NodeFlags.
-// NoStat: the kernel asks when it needs them), so a lock directory made and removed costs one
-// system call each way. Nodes with an open handle, and mount roots, keep theirs. A directory node the
+// handle while that is open (the same object, so an unlinked temporary stays reachable). A
+// directory's attributes are not even fetched (NodeFlags.NoStat: the kernel asks when it needs
+// them), so a lock directory made and removed costs one system call each way. Nodes with an open handle, and mount roots, keep theirs. A directory node the
 // kernel lets go of while names under it are still held stays, unreachable by the kernel, until the
 // last of them goes.
 //

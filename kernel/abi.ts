@@ -73,8 +73,8 @@ export const enum Plan {
 }
 
 /**
- * fd_io's flags: one kernel entry for fd_read, fd_write, fd_pread and fd_pwrite, so that the glue
- * calls the kernel from one place whichever way the bytes go (host/sandbox/glue.ts ONE PATH).
+ * fd_io's flags: one kernel entry for the guest's fd_read, fd_write, fd_pread and fd_pwrite, so
+ * that the glue calls the kernel from one place whichever way the bytes go (glue.ts ONE PATH).
  */
 export const enum IoFlag {
   WRITE = 1,

@@ -605,7 +605,7 @@ function hostDone(pid: u32, f: File | null, write: bool, result: i32): u32 {
 
 /**
  * Reads or writes (IoFlag.WRITE) `len` bytes at the fd's offset, or at `offset` (IoFlag.AT) leaving
- * the fd's own alone: the one entry the glue calls (its four callers below are the same).
+ * the fd's own alone: the one entry the glue's rw calls (fd_read below is the glue's readPlanned).
  */
 export function fd_io(pid: u32, fd: u32, len: u32, offset: u64, flags: u32): u32 {
   const e = getFile(pid, fd);
@@ -621,18 +621,6 @@ export function fd_io(pid: u32, fd: u32, len: u32, offset: u64, flags: u32): u32
 
 export function fd_read(pid: u32, fd: u32, len: u32): u32 {
   return fd_io(pid, fd, len, 0, 0);
-}
-
-export function fd_pread(pid: u32, fd: u32, len: u32, offset: u64): u32 {
-  return fd_io(pid, fd, len, offset, IoFlag.AT);
-}
-
-export function fd_write(pid: u32, fd: u32, len: u32): u32 {
-  return fd_io(pid, fd, len, 0, IoFlag.WRITE);
-}
-
-export function fd_pwrite(pid: u32, fd: u32, len: u32, offset: u64): u32 {
-  return fd_io(pid, fd, len, offset, IoFlag.WRITE | IoFlag.AT);
 }
 
 // ---------------------------------------------------------------------------------------------
