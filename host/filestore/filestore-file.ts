@@ -444,6 +444,19 @@ export class FileFilestore implements Filestore {
     }
   }
 
+  ready(page: number): boolean {
+    const c = page >>> Page.CHUNK_SHIFT;
+    const i = page & (Page.CHUNK_PAGES - 1);
+    const x = i >>> 3;
+    const m = 1 << (i & 7);
+    const t = this.touched[c];
+    if (t === undefined || (t[x] & m) === 0) return false;
+    const h = this.holes[c];
+    if (h !== undefined && (h[x] & m) !== 0) return false;
+    const w = this.written[c];
+    return w === undefined || (w[x] & m) === 0;
+  }
+
   /** prefault()'s part for pages written by system call (WRITE FAULTS). */
   private populateWritten(page: number, off: number, len: number): void {
     const c = page >>> Page.CHUNK_SHIFT;

@@ -62,6 +62,13 @@ export interface Filestore {
    */
   prefault?(page: number, off: number, len: number, write?: boolean): void;
   /**
+   * Optional, view filestores with prefault(): whether page `page` (below `pages`) can be read or
+   * stored through chunk() with nothing done first: it has storage, this process has touched it
+   * through its mapping, and no write by system call waits to be mapped. What prefault(), unbacked()
+   * and cold() would then conclude for one page, in one test (the glue's FAST PATH).
+   */
+  ready?(page: number): boolean;
+  /**
    * Optional, view filestores with readDirect: whether a read of filestore bytes page*4096+off,
    * +len (bounds checked) is better made by readDirect than through chunk()
    * (host/filestore/filestore-file.ts, LONG READS).

@@ -376,6 +376,45 @@ ntest('prefault: pages written by writeDirect are mapped writable in bulk, per 6
   }
 });
 
+ntest('ready: a page is ready for a plain copy only once it has storage, has been touched, and has no system-call write waiting to be mapped; release and shrink take it back', () => {
+  for (const make of [() => FileFilestore.memfd(64 * MiB), () => FileFilestore.self(tempDir(), 'ready-1', 64 * MiB)]) {
+    const f = make();
+    try {
+      f.grow(256);
+      // grown pages are holes: a store could SIGBUS (STORAGE FIRST)
+      assert.not.ok(f.ready(5));
+      // a read through the mapping touches a hole but gives it no storage
+      f.prefault!(5, 0, 16);
+      assert.not.ok(f.ready(5), 'touched, but a hole');
+      // written by system call: storage, but not touched (and, in a file, marked for WRITE FAULTS)
+      f.writeDirect(6, 0, new Uint8Array(PAGE).fill(1), 0, PAGE);
+      assert.not.ok(f.ready(6), 'written by system call, not touched');
+      f.prefault!(6, 0, 16, true);
+      assert.ok(f.ready(6), 'storage, touched, mapped');
+      assert.not.ok(f.ready(7), 'its neighbour is not');
+      // a page touched before a system-call write waits for prefault again where it marks pages
+      f.writeDirect(6, 100, new Uint8Array(8).fill(2), 0, 8);
+      if (f.kind === 'file:self') {
+        assert.not.ok(f.ready(6), 'a new system-call write is waiting to be mapped writable');
+        f.prefault!(6, 0, 8, true);
+      }
+      assert.ok(f.ready(6));
+      // released: punched, a hole again
+      f.release(Uint32Array.of(6));
+      assert.not.ok(f.ready(6), 'released');
+      f.writeDirect(6, 0, new Uint8Array(PAGE), 0, PAGE);
+      f.prefault!(6, 0, PAGE, true);
+      assert.ok(f.ready(6));
+      // shrunk away and grown again: not touched any more (and a hole)
+      f.shrink(6);
+      f.grow(256);
+      assert.not.ok(f.ready(6), 'cut by shrink');
+    } finally {
+      f.close();
+    }
+  }
+});
+
 ntest('cold: long ranges not all touched through the mapping are read by system call (readDirect); touching, releasing and shrinking keep the marks right', () => {
   for (const make of [() => FileFilestore.memfd(64 * MiB), () => FileFilestore.self(tempDir(), 'cold-1', 64 * MiB)]) {
     const f = make();
