@@ -527,11 +527,12 @@ export class GuestProcess {
   }
 
   /**
-   * fd_read, fd_write, fd_pread, fd_pwrite (FAST PATH): one iovec, and a plan of one segment within
-   * one ready page, copied here; else rw, with the plan made if it was.
+   * fd_read, fd_write, fd_pread, fd_pwrite of one iovec (FAST PATH; the imports call it only for one
+   * iovec and a filestore with a fastMode): a plan of one segment within one ready page, or of a host
+   * file, is carried out here; any other, by rw with the plan made.
    */
-  private rwFast(write: boolean, fd: number, iovs: number, niovs: number, offset: bigint | null, outPtr: number): number | Promise<number> {
-    if (niovs !== 1 || this.fastMode === FastMode.None) return this.rw(write, fd, iovs, niovs, offset, outPtr, false);
+  private rwFast(write: boolean, fd: number, iovs: number, offset: bigint | null, outPtr: number): number | Promise<number> {
+    const niovs = 1;
     this.g();
     iovs >>>= 0;
     outPtr >>>= 0;
@@ -546,29 +547,31 @@ export class GuestProcess {
     if (err !== 0) return err;
     const K = this.K;
     K.view();
-    const dv = K.dv;
-    const res = K.io + Io.RES;
-    const seg = K.io + Io.SEGS;
-    const len = dv.getUint32(seg + 4, true);
-    const a = dv.getUint32(seg + 8, true);
-    const b = dv.getUint32(seg + 12, true);
-    const kind = dv.getUint32(seg, true);
-    const flags = dv.getUint32(res + 4 * Plan.FLAGS, true);
+    // the plan by 32-bit words (the exchange area is 8-aligned: Kernel checks it), which V8 compiles
+    // to less than DataView reads
+    const k32 = K.u32;
+    const res = (K.io + Io.RES) >>> 2;
+    const seg = (K.io + Io.SEGS) >>> 2;
+    const kind = k32[seg];
+    const len = k32[seg + 1];
+    const a = k32[seg + 2];
+    const b = k32[seg + 3];
+    const flags = k32[res + Plan.FLAGS];
     const fs = this.fs;
-    if (dv.getUint32(res + 4 * Plan.NSEGS, true) !== 1 || dv.getUint32(res + 4 * Plan.BYTES, true) !== len || len === 0 || len > want) {
+    if (k32[res + Plan.NSEGS] !== 1 || k32[res + Plan.BYTES] !== len || len === 0 || len > want) {
       return this.rw(write, fd, iovs, niovs, offset, outPtr, true);
     }
     if (kind === Seg.Host && flags === PlanFlag.COMMIT) {
       // a host file's bytes, moved by the gofer in this thread; then the kernel takes note (io_commit)
       const hostIO = K.gofer.hostIO;
-      const pos = dv.getUint32(res + 4 * Plan.HOST_OFF + 4, true) * 0x100000000 + dv.getUint32(res + 4 * Plan.HOST_OFF, true);
+      const pos = k32[res + Plan.HOST_OFF + 1] * 0x100000000 + k32[res + Plan.HOST_OFF];
       if (hostIO === undefined || !Number.isSafeInteger(pos)) return this.rw(write, fd, iovs, niovs, offset, outPtr, true);
       const got = hostIO(write, a, pos, g, p, len);
       if (got > len) throw new KernelFault('the gofer moved more than it was asked to');
       const ce: number = this.k.io_commit(this.pid, got);
       if (ce !== 0) return ce;
       K.view();
-      const written = K.dv.getUint32(K.io + Io.RES, true);
+      const written = K.u32[(K.io + Io.RES) >>> 2];
       if (written > (got < 0 ? 0 : got)) throw new KernelFault('commit wrote more than was planned');
       gdv.setUint32(outPtr, written, true);
       return 0;
@@ -789,6 +792,7 @@ export class GuestProcess {
     const self = this;
     const k = this.k;
     const pid = this.pid;
+    const fast = this.fastMode !== FastMode.None;
 
     const strings = (list: Uint8Array[], ptrs: number, buf: number): number => {
       self.g();
@@ -872,10 +876,12 @@ export class GuestProcess {
       fd_filestat_get: (fd: number, ptr: number) => (self.structOk(ptr, 64) ? self.struct(k.fd_filestat_get(pid, fd), ptr, 64) : E.FAULT),
       fd_filestat_set_size: (fd: number, size: bigint) => k.fd_filestat_set_size(pid, fd, size),
       fd_filestat_set_times: (fd: number, a: bigint, m: bigint, fl: number) => k.fd_filestat_set_times(pid, fd, a, m, fl),
-      fd_pread: (fd: number, iovs: number, n: number, off: bigint, out: number) => self.rwFast(false, fd, iovs, n, off, out),
-      fd_pwrite: (fd: number, iovs: number, n: number, off: bigint, out: number) => self.rwFast(true, fd, iovs, n, off, out),
-      fd_read: (fd: number, iovs: number, n: number, out: number) => self.rwFast(false, fd, iovs, n, null, out),
-      fd_write: (fd: number, iovs: number, n: number, out: number) => self.rwFast(true, fd, iovs, n, null, out),
+      // (the choice of path here, not in rwFast: a branch rwFast had not taken before V8 optimized it
+      // would throw its optimized code away when first taken)
+      fd_pread: (fd: number, iovs: number, n: number, off: bigint, out: number) => (n === 1 && fast ? self.rwFast(false, fd, iovs, off, out) : self.rw(false, fd, iovs, n, off, out, false)),
+      fd_pwrite: (fd: number, iovs: number, n: number, off: bigint, out: number) => (n === 1 && fast ? self.rwFast(true, fd, iovs, off, out) : self.rw(true, fd, iovs, n, off, out, false)),
+      fd_read: (fd: number, iovs: number, n: number, out: number) => (n === 1 && fast ? self.rwFast(false, fd, iovs, null, out) : self.rw(false, fd, iovs, n, null, out, false)),
+      fd_write: (fd: number, iovs: number, n: number, out: number) => (n === 1 && fast ? self.rwFast(true, fd, iovs, null, out) : self.rw(true, fd, iovs, n, null, out, false)),
       fd_prestat_get: (fd: number, ptr: number) => (self.structOk(ptr, 8) ? self.struct(k.fd_prestat_get(pid, fd), ptr, 8) : E.FAULT),
       fd_prestat_dir_name(fd: number, ptr: number, len: number) {
         self.g();

@@ -146,6 +146,7 @@ function fakeKernel(): { kernel: Kernel; plan(segs: [number, number, number, num
   const kernel = {
     io,
     u8,
+    u32: new Uint32Array(u8.buffer),
     dv,
     view: () => u8,
     exports: {
