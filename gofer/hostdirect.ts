@@ -417,13 +417,14 @@ export class HostDirect implements HostTree, HostHandlers {
     for (const r of refs) this.release(r);
   }
 
-  fsync(refs: number[]): number {
+  fsync(refs: number[], dataOnly: boolean): number {
     let first = 0;
     for (const r of refs) {
       const e = this.table[r & ~Ref.Host]!;
       if (!e.open) continue;
       try {
-        fs.fsyncSync(e.fd);
+        if (dataOnly) fs.fdatasyncSync(e.fd);
+        else fs.fsyncSync(e.fd);
       } catch (err) {
         if (!first) first = -hostErrno(err);
       }

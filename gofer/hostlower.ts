@@ -131,7 +131,8 @@ export class HostLowerServer {
         case Msg.PRead:
           return this.pread(len, w, dv);
         case Msg.Close:
-        case Msg.FSync: {
+        case Msg.FSync:
+        case Msg.FDataSync: {
           const refs = decodeRefList(len, dv);
           if (refs === null) return -E.INVAL;
           if (!this.checkHandles(refs)) return -E.BADF;

@@ -44,7 +44,8 @@ export interface HostTree {
   /** Whether every ref of a Close/FSync list is one of ours (all or nothing). */
   checkRefs(refs: number[]): boolean;
   close(refs: number[]): void;
-  fsync(refs: number[]): number;
+  /** fsync (or, `dataOnly`, fdatasync) of the open files among `refs`; -errno of the first failure. */
+  fsync(refs: number[], dataOnly: boolean): number;
   closeAll(): void;
 }
 
@@ -365,13 +366,14 @@ export class HostServer implements HostTree, HostHandlers {
     for (const r of refs) this.release(r);
   }
 
-  fsync(refs: number[]): number {
+  fsync(refs: number[], dataOnly: boolean): number {
     let first = 0;
     for (const r of refs) {
       const e = this.table[r & ~Ref.Host]!;
       if (!e.open) continue;
       try {
-        fs.fsyncSync(e.fd);
+        if (dataOnly) fs.fdatasyncSync(e.fd);
+        else fs.fsyncSync(e.fd);
       } catch (err) {
         if (!first) first = hostErrno(err);
       }

@@ -50,6 +50,7 @@ export class LowerServer {
     t[Msg.PRead] = (len, w, dv) => this.pread(len, w, dv);
     t[Msg.Close] = (len, w, dv) => this.close(len, w, dv, true);
     t[Msg.FSync] = (len, w, dv) => this.close(len, w, dv, false);
+    t[Msg.FDataSync] = (len, w, dv) => this.close(len, w, dv, false);
     t[Msg.StatFS] = (len, w, dv) => this.statfs(len, w, dv);
     // A read-only tree: every mutation is refused up front, with no side effect.
     for (const id of [Msg.SetStat, Msg.OpenCreateAt, Msg.PWrite, Msg.MkdirAt, Msg.SymlinkAt, Msg.LinkAt, Msg.UnlinkAt, Msg.RenameAt, Msg.SetFlags, Msg.Allocate]) {
@@ -309,7 +310,7 @@ export class GoferServer {
     if (!Number.isInteger(id) || id <= 0 || id >= Msg.Limit) return -E.NOSYS;
     if (!Number.isInteger(len) || len < 0 || len > w.length) return -E.INVAL;
     if (id === Msg.Nop) return len === 0 ? 0 : -E.INVAL;
-    if (id === Msg.Close || id === Msg.FSync) return this.refList(id, len, dv);
+    if (id === Msg.Close || id === Msg.FSync || id === Msg.FDataSync) return this.refList(id, len, dv);
     if (len < 4) return -E.INVAL;
     const first = dv.getUint32(0, true);
     let toHost: boolean;
@@ -329,7 +330,7 @@ export class GoferServer {
     const lowerRefs = refs.filter((r) => (r & Ref.Host) === 0);
     if (hostRefs.length && !this.host?.checkRefs(hostRefs)) return -E.BADF;
     if (lowerRefs.length && !this.lower?.checkHandles(lowerRefs)) return -E.BADF;
-    if (id === Msg.FSync) return hostRefs.length ? this.host!.fsync(hostRefs) : 0;
+    if (id !== Msg.Close) return hostRefs.length ? this.host!.fsync(hostRefs, id === Msg.FDataSync) : 0;
     this.host?.close(hostRefs);
     this.lower?.closeHandles(lowerRefs);
     return 0;

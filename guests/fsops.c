@@ -22,7 +22,7 @@
 //   open SLOT PATH FLAGS      open(2) into slot 0-7; FLAGS letters: r read, w write, c O_CREAT,
 //                             x O_EXCL, t O_TRUNC, a O_APPEND, d O_DIRECTORY. A used slot is closed
 //                             first. Prints `ok f size=N` or `ok d`.
-//   close SLOT | fsync SLOT | fstat SLOT
+//   close SLOT | fsync SLOT | fdatasync SLOT | fstat SLOT
 //   read SLOT N | write SLOT N PAT | pread SLOT OFF N | pwrite SLOT OFF N PAT
 //                             (these print the fd's offset afterwards: `ok n=N h=HASH pos=P`)
 //   seek SLOT OFF set|cur|end | ftrunc SLOT SIZE | falloc SLOT OFF LEN (posix_fallocate)
@@ -403,7 +403,7 @@ static void run_op(char **t, int nt) {
     out("\n");
     return;
   }
-  if (!strcmp(op, "close") || !strcmp(op, "fsync") || !strcmp(op, "fstat") || !strcmp(op, "read") ||
+  if (!strcmp(op, "close") || !strcmp(op, "fsync") || !strcmp(op, "fdatasync") || !strcmp(op, "fstat") || !strcmp(op, "read") ||
       !strcmp(op, "write") || !strcmp(op, "pread") || !strcmp(op, "pwrite") || !strcmp(op, "seek") ||
       !strcmp(op, "ftrunc") || !strcmp(op, "falloc") || !strcmp(op, "append")) {
     NEED(1);
@@ -435,6 +435,8 @@ static void run_op(char **t, int nt) {
       return;
     } else if (!strcmp(op, "fsync")) {
       RESULT(fsync(fd));
+    } else if (!strcmp(op, "fdatasync")) {
+      RESULT(fdatasync(fd));
     } else if (!strcmp(op, "read") || !strcmp(op, "pread")) {
       int pr = op[0] == 'p';
       NEED(pr ? 3 : 2);

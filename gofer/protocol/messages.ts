@@ -39,15 +39,17 @@ export const enum Msg {
   Nop = 20,
   SetFlags = 21,
   Allocate = 22,
+  /** FSync of the data only (fdatasync: a file's times and other metadata may stay in the host's cache). */
+  FDataSync = 23,
   /** One past the largest id; handlers are a table of this size. */
-  Limit = 23,
+  Limit = 24,
 }
 
 /** Msg names by id, for statistics and traces. */
 export const MSG_NAMES: readonly string[] = [
   '', 'Mount', 'Walk', 'WalkStat', 'FStat', 'SetStat', 'OpenAt', 'OpenCreateAt', 'PRead', 'PWrite', 'Getdents',
   'MkdirAt', 'SymlinkAt', 'LinkAt', 'UnlinkAt', 'RenameAt', 'ReadLinkAt', 'FSync', 'Close', 'StatFS', 'Nop', 'SetFlags',
-  'Allocate',
+  'Allocate', 'FDataSync',
 ];
 
 /** Reference values. */
@@ -353,7 +355,7 @@ export const enum AllocateReq {
   Bytes = 24,
 }
 
-/** Close and FSync. req: { count u32, count x ref u32 } -> resp: {}. An unknown ref is EBADF, and nothing is done. */
+/** Close, FSync and FDataSync. req: { count u32, count x ref u32 } -> resp: {}. An unknown ref is EBADF, and nothing is done. */
 export const enum CloseReq {
   Count = 0,
   Handles = 4,

@@ -123,11 +123,11 @@ export function goferStatFS(node: u32, out: usize): u32 {
   return 0;
 }
 
-/** FSync of one open handle. */
-export function goferFSync(handle: u32): u32 {
+/** FSync (or, `dataOnly`, FDataSync: fdatasync on the host) of one open handle. */
+export function goferFSync(handle: u32, dataOnly: bool): u32 {
   store<u32>(req + CloseReq.Count, 1);
   store<u32>(req + CloseReq.Handles, handle);
-  return call(Msg.FSync, CloseReq.Handles + 4);
+  return call(dataOnly ? Msg.FDataSync : Msg.FSync, CloseReq.Handles + 4);
 }
 
 /** Gives a node or handle back to the gofer (batched; see CLOSE_BATCH). */

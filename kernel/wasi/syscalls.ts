@@ -314,21 +314,23 @@ export function fd_renumber(pid: u32, from: u32, to: u32): u32 {
 }
 
 export function fd_sync(pid: u32, fd: u32): u32 {
-  return syncAs(pid, fd, <u64>R.FD_SYNC);
+  return syncAs(pid, fd, <u64>R.FD_SYNC, false);
 }
 
-function syncAs(pid: u32, fd: u32, need: u64): u32 {
+function syncAs(pid: u32, fd: u32, need: u64, dataOnly: bool): u32 {
   const e = getFile(pid, fd);
   if (e) return e;
   if (curFile.kind == FK.STREAM) return E.INVAL;
   if (lacks(curFile, need)) return E.NOTCAPABLE;
   // remote data goes to the host's disk; tmpfs data is as durable as it gets once written
-  if (curFile.rhandle != NO_NODE) return goferFSync(curFile.rhandle);
+  // (fd_datasync is the host's fdatasync, as under Linux: a journalled file system need not commit
+  // the file's times with its data)
+  if (curFile.rhandle != NO_NODE) return goferFSync(curFile.rhandle, dataOnly);
   return 0;
 }
 
 export function fd_datasync(pid: u32, fd: u32): u32 {
-  return syncAs(pid, fd, <u64>R.FD_DATASYNC);
+  return syncAs(pid, fd, <u64>R.FD_DATASYNC, true);
 }
 
 export function fd_advise(pid: u32, fd: u32, offset: u64, len: u64, advice: u32): u32 {
