@@ -20,8 +20,8 @@
 // FAST PATH. A read or write of one iovec whose plan is one segment, inside one filestore page that
 // is ready (Filestore.ready: nothing to do before the copy) or of a host file (Seg.Host, moved by
 // the gofer in this thread), is done by rwFast alone: one function, no cursor, no plan loop.
-// Anything else it hands to rw with the plan already made. What a call
-// costs before V8 has optimized the glue is mostly how long V8 takes to compile what the call runs
+// Anything else it hands to rw with the plan already made. What a call costs before V8 has
+// optimized the glue is mostly how long V8 takes to compile what the call runs
 // (bench/results/analysis.md): on the 2-core VM measured, about 18 ms for rw, runPlan, xfer and the
 // filestore's prefault, against a few for rwFast, and the first pass of a run of 4 KiB pwrites
 // pays for it.
@@ -532,7 +532,6 @@ export class GuestProcess {
    * file, is carried out here; any other, by rw with the plan made.
    */
   private rwFast(write: boolean, fd: number, iovs: number, offset: bigint | null, outPtr: number): number | Promise<number> {
-    const niovs = 1;
     this.g();
     iovs >>>= 0;
     outPtr >>>= 0;
@@ -559,13 +558,13 @@ export class GuestProcess {
     const flags = k32[res + Plan.FLAGS];
     const fs = this.fs;
     if (k32[res + Plan.NSEGS] !== 1 || k32[res + Plan.BYTES] !== len || len === 0 || len > want) {
-      return this.rw(write, fd, iovs, niovs, offset, outPtr, true);
+      return this.rw(write, fd, iovs, 1, offset, outPtr, true);
     }
     if (kind === Seg.Host && flags === PlanFlag.COMMIT) {
       // a host file's bytes, moved by the gofer in this thread; then the kernel takes note (io_commit)
       const hostIO = K.gofer.hostIO;
       const pos = k32[res + Plan.HOST_OFF + 1] * 0x100000000 + k32[res + Plan.HOST_OFF];
-      if (hostIO === undefined || !Number.isSafeInteger(pos)) return this.rw(write, fd, iovs, niovs, offset, outPtr, true);
+      if (hostIO === undefined || !Number.isSafeInteger(pos)) return this.rw(write, fd, iovs, 1, offset, outPtr, true);
       const got = hostIO(write, a, pos, g, p, len);
       if (got > len) throw new KernelFault('the gofer moved more than it was asked to');
       const ce: number = this.k.io_commit(this.pid, got);
@@ -577,7 +576,7 @@ export class GuestProcess {
       return 0;
     }
     if (kind !== Seg.Page || flags !== 0 || b + len > Page.SIZE || a >= fs.pages || (this.fastMode === FastMode.Ready && !fs.ready!(a))) {
-      return this.rw(write, fd, iovs, niovs, offset, outPtr, true);
+      return this.rw(write, fd, iovs, 1, offset, outPtr, true);
     }
     const chunk = fs.chunk(a >>> Page.CHUNK_SHIFT);
     const at = (a & (Page.CHUNK_PAGES - 1)) * Page.SIZE + b;
