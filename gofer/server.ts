@@ -326,8 +326,11 @@ export class GoferServer {
   private refList(id: number, len: number, dv: DataView): number {
     const refs = decodeRefList(len, dv);
     if (refs === null) return -E.INVAL;
-    const hostRefs = refs.filter((r) => (r & Ref.Host) !== 0);
-    const lowerRefs = refs.filter((r) => (r & Ref.Host) === 0);
+    // split by a loop: in the first calls, before V8 has compiled this, two filters and their
+    // callbacks cost a microsecond a close
+    const hostRefs: number[] = [];
+    const lowerRefs: number[] = [];
+    for (let i = 0; i < refs.length; i++) ((refs[i] & Ref.Host) !== 0 ? hostRefs : lowerRefs).push(refs[i]);
     if (hostRefs.length && !this.host?.checkRefs(hostRefs)) return -E.BADF;
     if (lowerRefs.length && !this.lower?.checkHandles(lowerRefs)) return -E.BADF;
     if (id !== Msg.Close) return hostRefs.length ? this.host!.fsync(hostRefs, id === Msg.FDataSync) : 0;

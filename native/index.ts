@@ -118,6 +118,11 @@ export interface NativeAddon {
   /** A new open file description (flags, never creating) of what O_PATH fd `fd` holds, through /proc/self/fd. */
   reopen?(fd: number, flags: number): number;
   /**
+   * `name` beneath dirfd opened (openat2, `resolve`, never following) only if it is still inode
+   * `ino` of file type `type` (st_mode & S_IFMT): the fd, or -ESTALE with nothing left open.
+   */
+  openSame?(dirfd: number, name: Uint8Array, flags: number, resolve: number, ino: bigint, type: number): number;
+  /**
    * madvise(MADV_HUGEPAGE) over the whole 2 MiB blocks of [buffer's data + from, data + reserve),
    * clipped to the run of anonymous mappings holding the data (a WebAssembly memory's reservation);
    * the bytes advised, 0 where the kernel has no transparent huge pages.

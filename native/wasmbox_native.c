@@ -1806,6 +1806,41 @@ static napi_value js_reopen(napi_env env, napi_callback_info info) {
   return result(env, r);
 }
 
+// openSame(dirfd, name, flags, resolve, ino, type) -> fd | -errno: opens `name` beneath dirfd (openat2
+// with `resolve`, never following, never creating) only if it is still the object of inode `ino` (a
+// BigInt) and file type `type` (st_mode & S_IFMT); else -ESTALE, nothing left open. The open is
+// O_NONBLOCK until checked (a FIFO put in the file's place must not block the gofer), and the flags
+// asked for are set again once it is the file. Cheaper than reopen's path through /proc/self/fd.
+static napi_value js_open_same(napi_env env, napi_callback_info info) {
+  static const char *fn = "openSame";
+  napi_value a[6];
+  int dirfd;
+  int64_t flags, resolve, type;
+  uint64_t ino;
+  bool lossless;
+  char name[PATH_ARG_MAX];
+  if (!get_args(env, info, 6, a, fn) || !get_fd(env, a[0], &dirfd, fn) || !get_name(env, a[1], name, fn, "name") ||
+      !get_int(env, a[2], 0, 0x7fffffff, &flags, fn, "flags") || !get_int(env, a[3], 0, 0xff, &resolve, fn, "resolve") ||
+      !get_int(env, a[5], 0, S_IFMT, &type, fn, "type")) {
+    return NULL;
+  }
+  if (napi_get_value_bigint_uint64(env, a[4], &ino, &lossless) != napi_ok || !lossless) return throw_arg(env, 0, fn, "ino must be a BigInt of 64 bits");
+  if (flags & (O_CREAT | O_TMPFILE | O_TRUNC)) return throw_arg(env, 1, fn, "flags must not create or truncate");
+  struct open_how how = { .flags = (uint64_t)flags | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, .mode = 0, .resolve = (uint64_t)resolve };
+  long r;
+  do r = syscall(SYS_openat2, dirfd, name, &how, sizeof how);
+  while (r < 0 && errno == EINTR);
+  if (r < 0) return num(env, -errno);
+  int fd = (int)r;
+  struct stat st;
+  if (fstat(fd, &st) != 0 || st.st_ino != ino || (int64_t)(st.st_mode & S_IFMT) != type ||
+      (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, (int)flags) != 0)) {
+    close(fd);
+    return num(env, -ESTALE);
+  }
+  return num(env, fd);
+}
+
 // closeFd(fd) -> 0 | -errno (close(2) is not retried: the descriptor is gone either way)
 static napi_value js_close_fd(napi_env env, napi_callback_info info) {
   static const char *fn = "closeFd";
@@ -1878,7 +1913,7 @@ NAPI_MODULE_INIT() {
       add_fn(env, exports, "setAppend", js_set_append) != napi_ok || add_fn(env, exports, "fstatfsInto", js_fstatfs_into) != napi_ok ||
       add_fn(env, exports, "preadInto", js_pread_into) != napi_ok || add_fn(env, exports, "pwriteStat", js_pwrite_stat) != napi_ok ||
       add_fn(env, exports, "rwAt", js_rw_at) != napi_ok ||
-      add_fn(env, exports, "reopen", js_reopen) != napi_ok || add_fn(env, exports, "closeFd", js_close_fd) != napi_ok ||
+      add_fn(env, exports, "reopen", js_reopen) != napi_ok || add_fn(env, exports, "openSame", js_open_same) != napi_ok || add_fn(env, exports, "closeFd", js_close_fd) != napi_ok ||
       add_int(env, exports, "RESOLVE_NO_XDEV", RESOLVE_NO_XDEV) != napi_ok || add_int(env, exports, "RESOLVE_NO_MAGICLINKS", RESOLVE_NO_MAGICLINKS) != napi_ok ||
       add_int(env, exports, "RESOLVE_NO_SYMLINKS", RESOLVE_NO_SYMLINKS) != napi_ok || add_int(env, exports, "RESOLVE_BENEATH", RESOLVE_BENEATH) != napi_ok ||
       add_int(env, exports, "O_PATH", O_PATH) != napi_ok || add_int(env, exports, "O_NOFOLLOW", O_NOFOLLOW) != napi_ok ||

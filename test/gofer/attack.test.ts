@@ -5,6 +5,7 @@
 // direct one (held descriptors, openat2). Includes the swap race: while requests run, another thread
 // keeps moving a walked directory out of the root and planting a symlink to a host directory
 // outside it in its place.
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -14,7 +15,7 @@ import { HostServer, type HostMount, type HostTree } from '../../gofer/hosttree'
 import { HostDirect } from '../../gofer/hostdirect';
 import { loadNative } from '../../native/index';
 import { GoferServer } from '../../gofer/server';
-import { Chan, Msg, Ref, Stat, WalkResp } from '../../gofer/protocol/messages';
+import { Chan, Msg, OpenFlags, Ref, Stat, WalkResp } from '../../gofer/protocol/messages';
 import { E } from '../../kernel/wasi/errno';
 import { wire } from '../lib/gofer';
 import { tempDir } from '../lib/images';
@@ -279,6 +280,82 @@ for (const [label, make] of impls) {
     assert.is(readAll(walk(root, ['dir', 'file']).nodes[1]), 'inside\n');
   });
 
+}
+
+if (!directWhy) {
+  // OpenAt of a node opens it by its name beneath its directory (openSame) when the name still
+  // holds that object, and through the node's own fd (reopen, /proc/self/fd) otherwise: whatever a
+  // host process puts in its place, the open reaches the object walked to, and never waits on it.
+  test('direct (openat2): OpenAt opens the walked file, by name only while the name still holds it', () => {
+    const calls = { openSame: 0, reopen: 0 };
+    const n = native.addon!;
+    const counted = Object.create(n);
+    counted.openSame = (...a: Parameters<NonNullable<typeof n.openSame>>) => (calls.openSame++, n.openSame!(...a));
+    counted.reopen = (fd: number, flags: number) => (calls.reopen++, n.reopen!(fd, flags));
+    const dir = path.join(served, 'swapped');
+    fs.mkdirSync(dir);
+    const file = path.join(dir, 'f');
+    fs.writeFileSync(file, 'walked\n');
+    const server = new GoferServer(null, new HostDirect([{ path: served, readonly: false }], counted));
+    const { w, dv, send } = wire(server);
+    assert.is(send(Msg.Mount, [1]), 72);
+    const root = dv.getUint32(0, true);
+    const name = (s: string) => {
+      const b = new TextEncoder().encode(s);
+      const words = [b.length];
+      for (let i = 0; i < b.length; i += 4) words.push(b[i] | ((b[i + 1] ?? 0) << 8) | ((b[i + 2] ?? 0) << 16) | ((b[i + 3] ?? 0) << 24));
+      return words;
+    };
+    assert.ok(send(Msg.Walk, [root, 2, ...name('swapped'), ...name('f')]) > 0);
+    const node = dv.getUint32(WalkResp.Steps + WalkResp.StepBytes, true);
+    const read = (flags: number) => {
+      const t0 = performance.now();
+      const r = send(Msg.OpenAt, [node, flags]);
+      const ms = performance.now() - t0;
+      assert.is(r, 4, `OpenAt answered ${r}`);
+      const h = dv.getUint32(0, true);
+      const got = send(Msg.PRead, [h, 4096, 0, 0]);
+      const s = got > 0 ? new TextDecoder().decode(w.subarray(0, got)) : '';
+      send(Msg.Close, [1, h]);
+      return { s, ms };
+    };
+    assert.is(read(1).s, 'walked\n');
+    assert.equal(calls, { openSame: 1, reopen: 0 }, 'the name still holds it: opened by name');
+    // another file under the name: the walked one is opened, through its own fd
+    fs.renameSync(file, path.join(dir, 'moved'));
+    fs.writeFileSync(file, 'newcomer\n');
+    assert.is(read(1).s, 'walked\n');
+    assert.equal(calls, { openSame: 2, reopen: 1 });
+    // a FIFO under the name, no writer: opening it without O_NONBLOCK would wait for one forever.
+    // A writer that comes after 3 s keeps a broken gofer from hanging the test.
+    fs.rmSync(file);
+    execFileSync('mkfifo', [file]);
+    const writer = spawn('sh', ['-c', `sleep 3; exec 3>'${file}'`], { stdio: 'ignore' });
+    try {
+      const r = read(1);
+      assert.is(r.s, 'walked\n');
+      assert.ok(r.ms < 1000, `OpenAt waited ${r.ms.toFixed(0)} ms on a FIFO put in the file's place`);
+    } finally {
+      writer.kill('SIGKILL');
+    }
+    // O_TRUNC never goes by name (nothing is truncated before it is known to be the file)
+    fs.rmSync(file);
+    fs.renameSync(path.join(dir, 'moved'), file);
+    calls.openSame = calls.reopen = 0;
+    assert.is(send(Msg.OpenAt, [node, OpenFlags.Write | OpenFlags.Truncate]), 4);
+    send(Msg.Close, [1, dv.getUint32(0, true)]);
+    assert.equal(calls, { openSame: 0, reopen: 1 });
+    assert.is(fs.statSync(file).size, 0);
+    // and back under its own name, by name again, with O_APPEND as asked
+    calls.reopen = 0;
+    assert.is(send(Msg.OpenAt, [node, OpenFlags.Write | OpenFlags.Append]), 4);
+    const h = dv.getUint32(0, true);
+    assert.ok(send(Msg.PWrite, [h, 3, 0, 0], new TextEncoder().encode('abc')) > 0);
+    assert.ok(send(Msg.PWrite, [h, 2, 0, 0], new TextEncoder().encode('de')) > 0);
+    send(Msg.Close, [1, h]);
+    assert.equal(calls, { openSame: 1, reopen: 0 });
+    assert.is(fs.readFileSync(file, 'utf8'), 'abcde', 'O_APPEND kept through the by-name open');
+  });
 }
 
 test.run();

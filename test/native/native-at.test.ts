@@ -1,7 +1,8 @@
 // The addon's host calls relative to held descriptors (native/wasmbox_native.c, for
 // gofer/hostdirect.ts), on real files: openat2's containment flags, statInto against Node's lstat
 // and the protocol's Stat layout, the *at mutations, readlink, nanosecond times, getdents64 in
-// batches, O_APPEND on and off, fstatfs. Failures come back as -errno, never as throws.
+// batches, O_APPEND on and off, fstatfs, openSame (a name opened only while it holds the inode
+// asked for). Failures come back as -errno, never as throws.
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -181,6 +182,29 @@ t('setAppend turns O_APPEND off and on: a write at 0 lands at 0, then at the end
   fs.writeSync(fd, 'Y', 0);
   assert.is(fs.readFileSync(path.join(base, 'app'), 'utf8'), 'XbcdY');
   assert.is(n.setAppend!(99999, true), errno('EBADF'));
+});
+
+t('openSame opens a name only while it holds the inode and type asked for; the flags asked for, without O_NONBLOCK', () => {
+  const ino = fs.statSync(path.join(base, 'f'), { bigint: true }).ino;
+  const content = fs.readFileSync(path.join(base, 'f'), 'utf8');
+  const fd = n.openSame!(dir, new TextEncoder().encode('f'), O_RDONLY, R, ino, fs.constants.S_IFREG);
+  assert.ok(fd >= 0, `fd ${fd}`);
+  assert.is(fs.readFileSync(fd, 'utf8'), content);
+  // F_GETFL by /proc: the status flags of the description, octal
+  const flags = parseInt(/flags:\s*(\d+)/.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))![1], 8);
+  assert.is(flags & fs.constants.O_NONBLOCK, 0, 'O_NONBLOCK cleared once checked');
+  fs.closeSync(fd);
+  const before = fs.readdirSync('/proc/self/fd').length;
+  assert.is(n.openSame!(dir, new TextEncoder().encode('f'), O_RDONLY, R, ino + 1n, fs.constants.S_IFREG), errno('ESTALE'), 'another inode');
+  assert.is(n.openSame!(dir, new TextEncoder().encode('f'), O_RDONLY, R, ino, fs.constants.S_IFDIR), errno('ESTALE'), 'another type');
+  const fifo = fs.statSync(path.join(base, 'fifo'), { bigint: true }).ino;
+  assert.is(n.openSame!(dir, new TextEncoder().encode('fifo'), O_RDONLY, R, fifo, fs.constants.S_IFREG), errno('ESTALE'), 'a FIFO: not waited on');
+  assert.is(n.openSame!(dir, new TextEncoder().encode('in'), O_RDONLY, R, ino, fs.constants.S_IFREG), errno('ELOOP'), 'a symlink is not followed');
+  assert.is(n.openSame!(dir, new TextEncoder().encode('nope'), O_RDONLY, R, ino, fs.constants.S_IFREG), errno('ENOENT'));
+  assert.is(fs.readdirSync('/proc/self/fd').length, before, 'nothing left open');
+  assert.throws(() => n.openSame!(dir, new TextEncoder().encode('f'), O_RDONLY, R, 5 as any, fs.constants.S_IFREG), /ino must be a BigInt/);
+  assert.throws(() => n.openSame!(dir, new TextEncoder().encode('f'), O_RDWR | fs.constants.O_TRUNC, R, ino, fs.constants.S_IFREG), /must not create or truncate/);
+  assert.is(fs.readFileSync(path.join(base, 'f'), 'utf8'), content);
 });
 
 t('fstatfsInto gives the file system figures statfs does', () => {
