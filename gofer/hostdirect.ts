@@ -35,7 +35,7 @@ import { E } from '../kernel/wasi/errno';
 import type { NativeAddon } from '../native/index';
 import os from 'node:os';
 import { Fail, hostErrno, linuxErrno } from './errno';
-import { dispatchHost, isHidden, openMode, type HiddenFile, type HostHandlers, type HostMount, type HostTree } from './hosttree';
+import { dispatchHost, hostIOArgs, isHidden, openMode, type HiddenFile, type HostHandlers, type HostMount, type HostTree } from './hosttree';
 import { validName } from './names';
 import { walkNames } from './batch';
 import {
@@ -147,6 +147,8 @@ export class HostDirect implements HostTree, HostHandlers {
   /** The inodes of `hidden`, checked on every object handed out (the device only on a match). */
   private readonly hiddenInos: Set<bigint>;
   requests = 0;
+  ioReads = 0;
+  ioWrites = 0;
 
   constructor(
     mounts: HostMount[],
@@ -670,6 +672,10 @@ export class HostDirect implements HostTree, HostHandlers {
 
   hostIO(write: boolean, handle: number, pos: number, buf: Uint8Array, off: number, len: number): number {
     this.requests++;
+    if (write) this.ioWrites++;
+    else this.ioReads++;
+    const bad = hostIOArgs(handle, pos, buf, off, len);
+    if (bad) return bad;
     const e = this.table[handle & ~Ref.Host];
     if (!e || !e.open) return -E.BADF;
     if (e.kind === Kind.Dir) return -E.ISDIR;

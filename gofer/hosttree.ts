@@ -38,8 +38,14 @@ const MAX_REFS = 1 << 20;
  */
 export interface HostTree {
   requests: number;
+  /** hostIO calls made, reads and writes (GoferServer counts them as the PReads and PWrites they stand for). */
+  ioReads: number;
+  ioWrites: number;
   handle(id: number, len: number, w: Uint8Array, dv: DataView): number;
-  /** PRead / PWrite of an open handle straight into or out of buf[off, off+len) (GoferServer.hostIO). */
+  /**
+   * PRead / PWrite of an open handle straight into or out of buf[off, off+len) (GoferServer.hostIO,
+   * called by the glue with no step between): checks its arguments as hostIOArgs does, itself.
+   */
   hostIO(write: boolean, handle: number, pos: number, buf: Uint8Array, off: number, len: number): number;
   /** Whether every ref of a Close/FSync list is one of ours (all or nothing). */
   checkRefs(refs: number[]): boolean;
@@ -130,6 +136,17 @@ export function dispatchHost(h: HostHandlers, id: number, len: number, w: Uint8A
 }
 
 /**
+ * What hostIO's arguments are wrong by, or 0: a handle that is not a host one is EBADF; a position
+ * that is not a safe integer, or a range outside buf, is EINVAL. The glue passes what a kernel plan
+ * said, and the kernel is not trusted.
+ */
+export function hostIOArgs(handle: number, pos: number, buf: Uint8Array, off: number, len: number): number {
+  if ((handle & Ref.Host) === 0) return -E.BADF;
+  if (!Number.isSafeInteger(pos) || pos < 0 || len < 0 || off < 0 || off + len > buf.length) return -E.INVAL;
+  return 0;
+}
+
+/**
  * A host file no guest may open or walk to through any mount (the sandbox's own filestore: a guest
  * that truncated it would fault the host through its mapping), by device and inode, so that no
  * path reaches it: not a bind mount of a parent, not a host bind mount of the upper directory
@@ -203,6 +220,8 @@ export class HostServer implements HostTree, HostHandlers {
    */
   private readonly byName = new Map<string, Set<number>>();
   requests = 0;
+  ioReads = 0;
+  ioWrites = 0;
 
   /** `mounts[i]` is gofer mount i + 1 (mount 0 is the image). Paths are resolved once, here. */
   constructor(
@@ -607,6 +626,10 @@ export class HostServer implements HostTree, HostHandlers {
 
   hostIO(write: boolean, handle: number, pos: number, buf: Uint8Array, off: number, len: number): number {
     this.requests++;
+    if (write) this.ioWrites++;
+    else this.ioReads++;
+    const bad = hostIOArgs(handle, pos, buf, off, len);
+    if (bad) return bad;
     return answer(() => {
       const e = this.handleOf(handle);
       if (e.kind === Kind.Dir) return -E.ISDIR;

@@ -212,14 +212,15 @@ function startInlineGofer(cfg: GoferConfig, progress?: (m: string) => void): Gof
     transport: {
       window,
       call: (id, len) => server.handle(id, len, window),
-      hostIO: (write, handle, pos, buf, off, len) => server.hostIO(write, handle, pos, buf, off, len),
+      hostIO: server.hostIO,
     },
     ready: Promise.resolve(g.config),
     notes: () => g.notes,
     stats: () => {
-      const s: Record<string, number | string> = { goferRequests: server.requests };
+      const c = server.counts();
+      const s: Record<string, number | string> = { goferRequests: c.requests };
       if (g.hostCalls) s.hostCalls = g.hostCalls;
-      server.byId.forEach((n, id) => n && (s[`gofer${MSG_NAMES[id]}`] = n));
+      c.byId.forEach((n, id) => n && (s[`gofer${MSG_NAMES[id]}`] = n));
       return s;
     },
     died: () => null,

@@ -4,7 +4,8 @@
 // serving the next honest request; for both host-tree servers, the checked path-based one and the
 // direct one (held descriptors, openat2). Includes the swap race: while requests run, another thread
 // keeps moving a walked directory out of the root and planting a symlink to a host directory
-// outside it in its place.
+// outside it in its place. Also the glue's direct reads and writes (hostIO), whose arguments come
+// from a kernel plan, and OpenAt of a file whose name a host process gave to something else.
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -255,6 +256,30 @@ for (const [label, make] of impls) {
     assert.is(leaks, 0, `${leaks} of ${reads} reads returned the outside canary (${swaps} swaps)`);
     assert.ok(swaps > 100, `the race ran (${swaps} swaps, ${reads} reads)`);
     assert.is(fs.readFileSync(path.join(outside, 'canary'), 'utf8'), CANARY);
+  });
+
+  t('hostIO (the glue\'s reads and writes straight into guest memory) checks what a kernel plan passes it', () => {
+    const root = mount();
+    const f = walk(root, ['dir', 'file']).nodes[1];
+    assert.is(send(Msg.OpenAt, [f, 1]), 4);
+    const h = dv.getUint32(0, true);
+    const buf = new Uint8Array(64);
+    const before = server.counts();
+    assert.is(server.hostIO(false, h & ~Ref.Host, 0, buf, 0, 7), -E.BADF, 'not a host handle');
+    assert.is(server.hostIO(false, Ref.Host | 0x3fffff, 0, buf, 0, 7), -E.BADF, 'no such handle');
+    assert.is(server.hostIO(false, f, 0, buf, 0, 7), -E.BADF, 'a node, not an open handle');
+    for (const [pos, off, len] of [[-1, 0, 7], [2 ** 53, 0, 7], [0.5, 0, 7], [NaN, 0, 7], [0, 60, 7], [0, -1, 7], [0, 0, -1], [0, 0, 65]]) {
+      assert.is(server.hostIO(false, h, pos, buf, off, len), -E.INVAL, `pos ${pos} off ${off} len ${len}`);
+    }
+    assert.is(server.hostIO(true, h, 0, buf, 0, 7), -E.BADF, 'a write through a read-only handle (EBADF from the host)');
+    assert.is(server.hostIO(false, h, 0, buf, 0, 7), 7);
+    assert.is(new TextDecoder().decode(buf.subarray(0, 7)), 'inside\n');
+    const after = server.counts();
+    assert.is(after.byId[Msg.PRead] - before.byId[Msg.PRead], 12, 'each call counted as the PRead it stands for');
+    assert.is(after.byId[Msg.PWrite] - before.byId[Msg.PWrite], 1);
+    assert.is(after.requests - before.requests, 13);
+    send(Msg.Close, [1, h]);
+    assert.is(fs.readFileSync(path.join(served, 'dir/file'), 'utf8'), 'inside\n');
   });
 
   t('random messages: no crash, no escape, and the gofer still serves an honest request', () => {
