@@ -147,8 +147,8 @@ export class HostDirect implements HostTree, HostHandlers {
   /** The inodes of `hidden`, checked on every object handed out (the device only on a match). */
   private readonly hiddenInos: Set<bigint>;
   requests = 0;
-  ioReads = 0;
-  ioWrites = 0;
+  /** hostIO calls made: reads, writes. */
+  readonly io = [0, 0];
 
   constructor(
     mounts: HostMount[],
@@ -672,8 +672,7 @@ export class HostDirect implements HostTree, HostHandlers {
 
   hostIO(write: boolean, handle: number, pos: number, buf: Uint8Array, off: number, len: number): number {
     this.requests++;
-    if (write) this.ioWrites++;
-    else this.ioReads++;
+    this.io[write ? 1 : 0]++; // not by a branch: the side not yet taken would deoptimize the glue's rwFast
     const bad = hostIOArgs(handle, pos, buf, off, len);
     if (bad) return bad;
     const e = this.table[handle & ~Ref.Host];

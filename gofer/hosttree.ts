@@ -39,8 +39,7 @@ const MAX_REFS = 1 << 20;
 export interface HostTree {
   requests: number;
   /** hostIO calls made, reads and writes (GoferServer counts them as the PReads and PWrites they stand for). */
-  ioReads: number;
-  ioWrites: number;
+  readonly io: number[];
   handle(id: number, len: number, w: Uint8Array, dv: DataView): number;
   /**
    * PRead / PWrite of an open handle straight into or out of buf[off, off+len) (GoferServer.hostIO,
@@ -220,8 +219,8 @@ export class HostServer implements HostTree, HostHandlers {
    */
   private readonly byName = new Map<string, Set<number>>();
   requests = 0;
-  ioReads = 0;
-  ioWrites = 0;
+  /** hostIO calls made: reads, writes. */
+  readonly io = [0, 0];
 
   /** `mounts[i]` is gofer mount i + 1 (mount 0 is the image). Paths are resolved once, here. */
   constructor(
@@ -626,8 +625,7 @@ export class HostServer implements HostTree, HostHandlers {
 
   hostIO(write: boolean, handle: number, pos: number, buf: Uint8Array, off: number, len: number): number {
     this.requests++;
-    if (write) this.ioWrites++;
-    else this.ioReads++;
+    this.io[write ? 1 : 0]++; // not by a branch: the side not yet taken would deoptimize the glue's rwFast
     const bad = hostIOArgs(handle, pos, buf, off, len);
     if (bad) return bad;
     return answer(() => {

@@ -300,8 +300,8 @@ export class GoferServer {
   /** Requests served, in all and by message id; a hostIO call counts as the PRead or PWrite it stands for. */
   counts(): { requests: number; byId: number[] } {
     const byId = this.byId.slice();
-    const reads = this.host?.ioReads ?? 0;
-    const writes = this.host?.ioWrites ?? 0;
+    const reads = this.host?.io[0] ?? 0;
+    const writes = this.host?.io[1] ?? 0;
     byId[Msg.PRead] += reads;
     byId[Msg.PWrite] += writes;
     return { requests: this.requests + reads + writes, byId };
