@@ -845,8 +845,7 @@ export class HostDirect implements HostTree, HostHandlers {
     const node = this.addNode(-1, Kind.Dir, dirRef, dir, name, UNKNOWN_INO);
     dv.setUint32(NodeResp.Node, node, true);
     dv.setUint32(NodeResp.Flags, NodeFlags.NoStat, true);
-    w.fill(0, NodeResp.Stat, NodeResp.Bytes);
-    return NodeResp.Bytes;
+    return NodeResp.Stat;
   }
 
   symlink(len: number, w: Uint8Array, dv: DataView): number {

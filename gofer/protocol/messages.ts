@@ -242,9 +242,9 @@ export const enum LinkReq {
 
 /**
  * Responses of MkdirAt, SymlinkAt and LinkAt: the new node, flags (NodeFlags), and its stat. A
- * MkdirAt answer may leave the stat out (NodeFlags.NoStat: the directory's attributes, its st_ino
- * too, are fetched with FStat when first asked for), so that a directory made and removed again
- * (a lock) costs the host one system call each way, as on Linux.
+ * MkdirAt answer may leave the stat out (NodeFlags.NoStat, and the answer ends at NodeResp.Stat: the
+ * directory's attributes, its st_ino too, are fetched with FStat when first asked for), so that a
+ * directory made and removed again (a lock) costs the host one system call each way, as on Linux.
  */
 export const enum NodeResp {
   Node = 0,

@@ -86,6 +86,9 @@ export class Kernel {
     // A direct-only filestore (Filestore.direct) has no views: fs_write and fs_zero go through its
     // direct calls, checked by directInBounds (as strict as the view checks). Chosen here, once.
     const direct = checkDirect(filestore);
+    // the gofer's window by 32-bit words, where it is 4-aligned (both transports' are)
+    const gw = gofer.window;
+    const w32 = (gw.byteOffset & 3) === 0 ? new Uint32Array(gw.buffer, gw.byteOffset, gw.length >>> 2) : null;
     const fsWriteDirect = (page: number, off: number, src: number, len: number): number => {
       page >>>= 0;
       off >>>= 0;
@@ -119,15 +122,25 @@ export class Kernel {
             throw new KernelFault('kernel passed a bad gofer buffer');
           }
           const w = gofer.window;
-          // most requests and answers are tens of bytes: copied by a loop, with no view made per call
-          if (reqLen <= SMALL_COPY) for (let i = 0; i < reqLen; i++) w[i] = u8[req + i];
+          // most requests and answers are tens of bytes: copied by a loop of 32-bit words where both
+          // ends are 4-aligned (the kernel's buffers are), with no view made per call. A word loop
+          // may copy up to 3 bytes past the length, from within the kernel's request buffer, into
+          // the window and from the window, into the kernel's response buffer (not read past respLen)
+          const small = reqLen <= SMALL_COPY && ((req | resp) & 3) === 0 && w32 !== null && req + SMALL_COPY <= u8.length;
+          if (small) {
+            const k32 = self.u32;
+            for (let i = 0, at = req >>> 2, n = (reqLen + 3) >>> 2; i < n; i++) w32[i] = k32[at + i];
+          } else if (reqLen <= SMALL_COPY) for (let i = 0; i < reqLen; i++) w[i] = u8[req + i];
           else w.set(u8.subarray(req, req + reqLen), 0);
           const r = gofer.call(id, reqLen);
           if (r < 0) return r;
           if (r > respCap) return -35; // EMSGSIZE
           if (r > 0) {
             const to = self.view();
-            if (r <= SMALL_COPY) for (let i = 0; i < r; i++) to[resp + i] = w[i];
+            if (small && r <= SMALL_COPY && r + 3 <= respCap) {
+              const k32 = self.u32;
+              for (let i = 0, at = resp >>> 2, n = (r + 3) >>> 2; i < n; i++) k32[at + i] = w32![i];
+            } else if (r <= SMALL_COPY) for (let i = 0; i < r; i++) to[resp + i] = w[i];
             else to.set(w.subarray(0, r), resp);
           }
           return r;

@@ -6,7 +6,7 @@ import { E } from "../wasi/errno";
 import { NO_NODE } from "../vfs/inode";
 import {
   AllocateReq, Chan, CloseReq, CreateReq, CreateResp, GetdentsReq, GetdentsResp, LinkReq, MkdirReq, MountReq, MountResp, Msg, OpenFlags,
-  NodeReq, NodeResp, OpenReq, OpenResp, PReadReq, PWriteReq, PWriteResp, Ref, RenameReq, SetFlagsReq, SetStatReq, SetStatResp, Stat,
+  NodeFlags, NodeReq, NodeResp, OpenReq, OpenResp, PReadReq, PWriteReq, PWriteResp, Ref, RenameReq, SetFlagsReq, SetStatReq, SetStatResp, Stat,
   StatFSResp, SymlinkReq, UnlinkReq, WalkReq, WalkResp,
 } from "../../gofer/protocol/messages";
 
@@ -239,7 +239,7 @@ export function goferPWrite(handle: u32, offset: u64, len: u32, written: usize):
   return 0;
 }
 
-/** MkdirAt: resp holds { node, pad, Stat }. */
+/** MkdirAt: resp holds { node, flags, Stat }, or { node, flags } alone with NodeFlags.NoStat. */
 export function goferMkdir(dir: u32, name: usize, len: u32, mode: u32): u32 {
   store<u32>(req + MkdirReq.Dir, dir);
   store<u32>(req + MkdirReq.Mode, mode);
@@ -247,7 +247,8 @@ export function goferMkdir(dir: u32, name: usize, len: u32, mode: u32): u32 {
   memory.copy(req + MkdirReq.Name, name, len);
   const e = call(Msg.MkdirAt, MkdirReq.Name + len);
   if (e) return e;
-  return respLen == NodeResp.Bytes ? 0 : E.IO;
+  if (respLen == NodeResp.Bytes) return 0;
+  return respLen == <u32>NodeResp.Stat && (load<u32>(resp + NodeResp.Flags) & NodeFlags.NoStat) ? 0 : E.IO;
 }
 
 export function goferSymlink(dir: u32, name: usize, len: u32, target: usize, tlen: u32): u32 {

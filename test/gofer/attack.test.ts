@@ -198,7 +198,9 @@ for (const [label, make] of impls) {
     assert.is(rename(long, 'b'), 0);
     assert.is(rename('b', long.slice(0, 254)), 0);
     assert.is(rename(long.slice(0, 254), 'cc'), 0);
-    assert.is(send(Msg.MkdirAt, [root, 0o755, 1], enc.encode('m')), 72);
+    const made = send(Msg.MkdirAt, [root, 0o755, 1], enc.encode('m'));
+    // the whole answer, or (the direct server) one without the stat, and saying so
+    assert.ok(made === 72 || (made === 8 && dv.getUint32(4, true) === 1), `MkdirAt answered ${made}`);
     send(Msg.Close, [1, dv.getUint32(0, true)]);
     assert.ok(fs.existsSync(path.join(served, 'cc')) && fs.statSync(path.join(served, 'm')).isDirectory());
     assert.not.ok(fs.readdirSync(served).some((n) => n.startsWith('L') || n === 'b'));
