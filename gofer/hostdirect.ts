@@ -1,10 +1,11 @@
 // The gofer's host trees through held descriptors (trusted): bind mounts (`-v HOST:GUEST[:ro]`) and
 // the rootfs of `--overlay2 none`, served as gVisor's gofer and directfs serve them. Every node the
-// kernel holds is an O_PATH fd, and every operation is one system call relative to it, through the
-// native addon: openat2 with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS for every
-// name (so the host kernel itself refuses "..", any symlink and any magic link in the same call that
-// opens), fstatat/mkdirat/unlinkat/renameat2/linkat/symlinkat/readlinkat/utimensat relative to the
-// held directory fds, getdents64 in large batches. No path is ever built from the root and nothing
+// kernel holds is an O_PATH fd, and every operation is one system call relative to it (an open:
+// three, openAt says why), through the native addon: openat2 with RESOLVE_BENEATH |
+// RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS for every name (so the host kernel itself refuses "..",
+// any symlink and any magic link in the same call that opens), fstatat/mkdirat/unlinkat/renameat2/
+// linkat/symlinkat/readlinkat/utimensat relative to the held directory fds, getdents64 in large
+// batches. No path is ever built from the root and nothing
 // needs re-checking afterwards. hosttree.ts (Node's path-based calls plus a /proc/self/fd check per
 // object) is the fallback where the addon or openat2 is missing (Linux before 5.6).
 //
