@@ -5,9 +5,9 @@
 // RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS for every name (so the host kernel itself refuses "..",
 // any symlink and any magic link in the same call that opens), fstatat/mkdirat/unlinkat/renameat2/
 // linkat/symlinkat/readlinkat/utimensat relative to the held directory fds, getdents64 in large
-// batches. No path is ever built from the root and nothing
-// needs re-checking afterwards. hosttree.ts (Node's path-based calls plus a /proc/self/fd check per
-// object) is the fallback where the addon or openat2 is missing (Linux before 5.6).
+// batches. No path is ever built from the root and nothing needs re-checking afterwards.
+// hosttree.ts (Node's path-based calls plus a /proc/self/fd check per object) is the fallback where
+// the addon or openat2 is missing (Linux before 5.6).
 //
 // Containment is relative to the descriptors held: a name is resolved beneath its directory's fd,
 // never through a symlink. The guest can only name things through such fds, all reached from the

@@ -41,7 +41,7 @@ function transport(shift: number) {
 
 function setup(shift: number) {
   const tr = transport(shift);
-  const k = new Kernel(goferCallModule(), new MemoryFilestore(), tr.t);
+  const k = new Kernel(goferCallModule(), new MemoryFilestore(1 << 20), tr.t);
   const u8 = new Uint8Array(k.exports.memory.buffer);
   for (let i = 0; i < u8.length; i++) u8[i] = (i * 7 + 1) & 255;
   return { ...tr, k, u8, call: (id: number, req: number, reqLen: number, resp: number, cap: number) => k.exports.gofer_call(id, req, reqLen, resp, cap) };
