@@ -324,9 +324,12 @@ export class GoferServer {
     let toHost: boolean;
     if (id === Msg.Mount) toHost = first !== 0;
     else toHost = (first & Ref.Host) !== 0;
-    if ((id === Msg.RenameAt || id === Msg.LinkAt) && len >= 8) {
-      if (((dv.getUint32(4, true) & Ref.Host) !== 0) !== toHost) return -E.XDEV;
-    }
+    // whether a second reference (RenameAt's new directory, LinkAt's node) lies in the other tree,
+    // worked out for every message: a comparison first made at a program's first rename would throw
+    // away V8's optimized code for this function and what it had inlined
+    const second = len >= 8 ? dv.getUint32(4, true) : first;
+    const across = ((second & Ref.Host) !== 0) !== toHost;
+    if (across && (id === Msg.RenameAt || id === Msg.LinkAt)) return -E.XDEV;
     if (toHost) return this.host ? this.host.handle(id, len, w, dv) : -E.BADF;
     return this.lower ? this.lower.handle(id, len, w) : id === Msg.Mount ? -E.NOENT : -E.BADF;
   };

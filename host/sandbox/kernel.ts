@@ -126,21 +126,26 @@ export class Kernel {
           // ends are 4-aligned (the kernel's buffers are), with no view made per call. A word loop
           // may copy up to 3 bytes past the length, from within the kernel's request buffer, into
           // the window and from the window, into the kernel's response buffer (not read past respLen)
-          const small = reqLen <= SMALL_COPY && ((req | resp) & 3) === 0 && w32 !== null && req + SMALL_COPY <= u8.length;
-          if (small) {
+          // (every comparison is made on every call: one first made on a rare path, a long answer,
+          // would throw away V8's optimized code for this function)
+          const fits = reqLen <= SMALL_COPY;
+          const words = fits && ((req | resp) & 3) === 0 && w32 !== null && req + SMALL_COPY <= u8.length;
+          if (words) {
             const k32 = self.u32;
-            for (let i = 0, at = req >>> 2, n = (reqLen + 3) >>> 2; i < n; i++) w32[i] = k32[at + i];
-          } else if (reqLen <= SMALL_COPY) for (let i = 0; i < reqLen; i++) w[i] = u8[req + i];
+            for (let i = 0, at = req >>> 2, n = (reqLen + 3) >>> 2; i < n; i++) w32![i] = k32[at + i];
+          } else if (fits) for (let i = 0; i < reqLen; i++) w[i] = u8[req + i];
           else w.set(u8.subarray(req, req + reqLen), 0);
           const r = gofer.call(id, reqLen);
           if (r < 0) return r;
           if (r > respCap) return -35; // EMSGSIZE
+          const rFits = r <= SMALL_COPY;
+          const rWords = words && rFits && r + 3 <= respCap;
           if (r > 0) {
             const to = self.view();
-            if (small && r <= SMALL_COPY && r + 3 <= respCap) {
+            if (rWords) {
               const k32 = self.u32;
               for (let i = 0, at = resp >>> 2, n = (r + 3) >>> 2; i < n; i++) k32[at + i] = w32![i];
-            } else if (r <= SMALL_COPY) for (let i = 0; i < r; i++) to[resp + i] = w[i];
+            } else if (rFits) for (let i = 0; i < r; i++) to[resp + i] = w[i];
             else to.set(w.subarray(0, r), resp);
           }
           return r;

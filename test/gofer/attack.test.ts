@@ -260,6 +260,23 @@ for (const [label, make] of impls) {
     assert.is(fs.readFileSync(path.join(outside, 'canary'), 'utf8'), CANARY);
   });
 
+  t('a rename or link between a host tree and the image\'s tree is EXDEV, and moves nothing', () => {
+    const root = mount();
+    fs.writeFileSync(path.join(served, 'xdev'), 'x');
+    const lowerRef = 5; // no Ref.Host bit: a reference into the image's tree
+    const names = enc.encode('xdev' + 'moved');
+    assert.is(send(Msg.RenameAt, [root, lowerRef, 4, 5, Ref.None, Ref.None], names), -E.XDEV);
+    assert.is(send(Msg.RenameAt, [lowerRef, root, 4, 5, Ref.None, Ref.None], names), -E.XDEV);
+    const f = walk(root, ['xdev']).nodes[0];
+    assert.is(send(Msg.LinkAt, [lowerRef, f, 5], enc.encode('moved')), -E.XDEV);
+    assert.ok(fs.existsSync(path.join(served, 'xdev')) && !fs.existsSync(path.join(served, 'moved')));
+    // within the host tree the same rename is made
+    assert.is(send(Msg.RenameAt, [root, root, 4, 5, Ref.None, Ref.None], names), 0);
+    assert.ok(fs.existsSync(path.join(served, 'moved')));
+    fs.rmSync(path.join(served, 'moved'));
+    send(Msg.Close, [1, f]);
+  });
+
   t('hostIO (the glue\'s reads and writes straight into guest memory) checks what a kernel plan passes it', () => {
     const root = mount();
     const f = walk(root, ['dir', 'file']).nodes[1];
