@@ -3,6 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { KernelFault } from '../../host/sandbox/kernel';
 
 function findRoot(): string {
   let dir = __dirname;
@@ -40,4 +41,15 @@ export function runSandbox(args: string[], opts: { input?: string; env?: Record<
   });
   if (r.error) throw r.error;
   return { stdout: r.stdout, stderr: r.stderr, status: r.status ?? (r.signal ? 128 : -1) };
+}
+
+/** 'ok' if `f` returns, 'fault' if it throws a KernelFault (a hostile kernel caught); anything else is rethrown. */
+export function outcome(f: () => unknown): 'ok' | 'fault' {
+  try {
+    f();
+    return 'ok';
+  } catch (e) {
+    if (e instanceof KernelFault) return 'fault';
+    throw e;
+  }
 }

@@ -18,7 +18,7 @@ import { loadProgram, runModuleSync, type ProcessHost } from '../../host/sandbox
 import { AGENT_DATA, Agent, O_CREAT, O_TRUNC } from '../../host/sandbox/agent';
 import { OpfsFilestore } from '../../host/web/filestore-opfs';
 import type { SyncHandle } from '../../host/web/persist';
-import { ROOT, guestWasm } from '../lib/sandbox';
+import { ROOT, guestWasm, outcome } from '../lib/sandbox';
 import path from 'node:path';
 
 const SIZE = Page.SIZE;
@@ -300,15 +300,6 @@ function kernelOver(fs: Filestore): Kernel {
   return k;
 }
 
-function outcome(f: () => unknown): string {
-  try {
-    f();
-    return 'ok';
-  } catch (e) {
-    if (e instanceof KernelFault) return 'fault';
-    throw e;
-  }
-}
 
 test('fs_write: the same table of ranges is allowed or a kernel fault on the view and the direct path, with the same bytes written', () => {
   for (const [name, page, off, src, len, allowed] of WRITES) {

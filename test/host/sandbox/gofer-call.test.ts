@@ -6,7 +6,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MemoryFilestore } from '../../../host/filestore/filestore';
-import { Kernel, KernelFault, type GoferTransport } from '../../../host/sandbox/kernel';
+import { Kernel, type GoferTransport } from '../../../host/sandbox/kernel';
+import { outcome } from '../../lib/sandbox';
 
 /** A module importing host.gofer_call (five i32, one i32 back) and exporting it with a 64 KiB memory. */
 function goferCallModule(): WebAssembly.Module {
@@ -47,15 +48,6 @@ function setup(shift: number) {
   return { ...tr, k, u8, call: (id: number, req: number, reqLen: number, resp: number, cap: number) => k.exports.gofer_call(id, req, reqLen, resp, cap) };
 }
 
-const fault = (f: () => unknown) => {
-  try {
-    f();
-    return 'ok';
-  } catch (e) {
-    if (e instanceof KernelFault) return 'fault';
-    throw e;
-  }
-};
 
 // request at, its length, answer at, answer capacity, answer length
 const CASES: [string, number, number, number, number, number][] = [
@@ -97,7 +89,7 @@ for (const shift of [0, 1]) {
     ];
     for (const [name, req, reqLen, resp, cap] of bad) {
       const s = setup(shift);
-      assert.is(fault(() => s.call(1, req, reqLen, resp, cap)), 'fault', name);
+      assert.is(outcome(() => s.call(1, req, reqLen, resp, cap)), 'fault', name);
       assert.is(s.seen.length, 0, `${name}: nothing sent`);
     }
     const s = setup(shift);
