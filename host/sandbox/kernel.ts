@@ -122,12 +122,12 @@ export class Kernel {
             throw new KernelFault('kernel passed a bad gofer buffer');
           }
           const w = gofer.window;
-          // most requests and answers are tens of bytes: copied by a loop of 32-bit words where both
-          // ends are 4-aligned (the kernel's buffers are), with no view made per call. A word loop
-          // may copy up to 3 bytes past the length, from within the kernel's request buffer, into
-          // the window and from the window, into the kernel's response buffer (not read past respLen)
-          // (every comparison is made on every call: one first made on a rare path, a long answer,
-          // would throw away V8's optimized code for this function)
+          // most requests and answers are tens of bytes: copied by a loop, with no view made per
+          // call, of 32-bit words where both ends are 4-aligned (the kernel's buffers are). A word
+          // loop may copy up to 3 bytes past the length: from within the kernel's request buffer
+          // into the window, and into the kernel's response buffer (never past its capacity; the
+          // kernel reads no further than respLen). Every comparison is made on every call: one
+          // first made on a rare path (a long answer) would throw away V8's optimized code here.
           const fits = reqLen <= SMALL_COPY;
           const words = fits && ((req | resp) & 3) === 0 && w32 !== null && req + SMALL_COPY <= u8.length;
           if (words) {
