@@ -20,6 +20,20 @@
 // cannot be used (no file, another kernel, another Node or other V8 flags, the functions gone from
 // a later Node) the kernel is compiled as before, and `--stats` says which happened and why.
 //
+// CODE FOR THIS NODE'S FLAGS. Any V8 flag on Node's command line or in NODE_OPTIONS
+// (`--max-old-space-size=4096`, `--stack-size`, a tuning flag) changes the flags V8 records, so the
+// build's code is refused and the kernel starts in Liftoff. The kernel is then compiled here with
+// TurboFan, as the build does it (about 55 ms, once), used for this run, and its code kept beside
+// the build's, in `kernel-flags/` next to the kernel, named by the kernel's bytes and by Node's
+// version, architecture, arguments and NODE_OPTIONS, for the next run with the same flags; the 8
+// most recently used such files are kept. Beside the build's and nowhere else: V8 runs that code
+// without verifying it, so it must be as safe from the guest as dist/ itself is, which a cache
+// under $HOME (bind-mounted into a sandbox as often as not) is not. Where that directory cannot be
+// written, the kernel is compiled the ordinary way, as before. Not done either where those flags
+// set one of the tiering flags this compile switches and then back to their defaults
+// (`--liftoff`, `--wasm-lazy-compilation`, `--wasm-tier-up`, `--wasm-dynamic-tiering`): the code
+// would be recorded under other flags than the run's. A kept file is checked as the build's is.
+//
 // The file: MAGIC (8 bytes), SHA-256 of kernel.wasm (32), SHA-256 of the code (32), V8's code.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -35,12 +49,15 @@ let how = 'not loaded';
 const MAGIC = Buffer.from('WBXKCODE');
 const HEAD = MAGIC.length + 64;
 
-/** The compiled kernel at `file` (dist/kernel.wasm or dist/kernel.debug.wasm). */
+/**
+ * The compiled kernel at `file` (dist/kernel.wasm or dist/kernel.debug.wasm): the build's code, or
+ * code for this Node's flags (CODE FOR THIS NODE'S FLAGS), or compiled the ordinary way.
+ */
 export function kernelModule(file: string): WebAssembly.Module {
   let m = compiled.get(file);
   if (!m) {
     const bytes = fs.readFileSync(file);
-    m = precompiled(file, bytes) ?? new WebAssembly.Module(bytes);
+    m = precompiled(file, bytes) ?? forTheseFlags(file, bytes) ?? new WebAssembly.Module(bytes);
     compiled.set(file, m);
   }
   return m;
@@ -48,6 +65,11 @@ export function kernelModule(file: string): WebAssembly.Module {
 
 export function kernelFile(dist: string, debug: boolean): string {
   return path.join(dist, debug ? 'kernel.debug.wasm' : 'kernel.wasm');
+}
+
+/** Where code for other flags than the build's is kept (CODE FOR THIS NODE'S FLAGS). */
+export function kernelFlagsDir(file: string): string {
+  return path.join(path.dirname(file), 'kernel-flags');
 }
 
 /** Where the precompiled code of `file` is, for a Node with (`jspi`) or without JSPI's flag. */
@@ -60,44 +82,116 @@ export function kernelCompiled(): string {
   return how;
 }
 
-/** The kernel module from its precompiled code, or null (and `how` says why). */
+/** The kernel module from the build's precompiled code, or null (and `how` says why). */
 function precompiled(file: string, bytes: Buffer): WebAssembly.Module | null {
   const codeFile = kernelCodeFile(file, jspi.available());
+  const r = loadCode(codeFile, bytes);
+  if (typeof r === 'string') {
+    how = `here (${r})`;
+    return null;
+  }
+  how = `precompiled (${path.basename(codeFile)})`;
+  return r;
+}
+
+/** The kernel module from the code in `codeFile`, or why not (a phrase naming the file). */
+function loadCode(codeFile: string, bytes: Buffer): WebAssembly.Module | string {
+  const name = path.basename(codeFile);
   let code: Buffer;
   try {
     code = fs.readFileSync(codeFile);
   } catch {
-    how = `here (no ${path.basename(codeFile)})`;
-    return null;
+    return `no ${name}`;
   }
-  if (code.length <= HEAD || !code.subarray(0, MAGIC.length).equals(MAGIC)) {
-    how = `here (${path.basename(codeFile)} is not kernel code)`;
-    return null;
-  }
+  if (code.length <= HEAD || !code.subarray(0, MAGIC.length).equals(MAGIC)) return `${name} is not kernel code`;
   const body = code.subarray(HEAD);
-  if (!sha256(bytes).equals(code.subarray(MAGIC.length, MAGIC.length + 32))) {
-    how = `here (${path.basename(codeFile)} is for another kernel)`;
-    return null;
-  }
-  if (!sha256(body).equals(code.subarray(MAGIC.length + 32, HEAD))) {
-    how = `here (${path.basename(codeFile)} is damaged)`;
-    return null;
-  }
+  if (!sha256(bytes).equals(code.subarray(MAGIC.length, MAGIC.length + 32))) return `${name} is for another kernel`;
+  if (!sha256(body).equals(code.subarray(MAGIC.length + 32, HEAD))) return `${name} is damaged`;
   const fns = intrinsics();
-  if (!fns) {
-    how = 'here (this Node cannot load precompiled code)';
-    return null;
-  }
+  if (!fns) return 'this Node cannot load precompiled code';
   // V8 wants an ArrayBuffer of its own for the code and a typed array of the wire bytes
   const own = new ArrayBuffer(body.length);
   new Uint8Array(own).set(body);
   const m = fns.deserialize(own, new Uint8Array(bytes));
-  if (!(m instanceof WebAssembly.Module)) {
-    how = `here (V8 refused ${path.basename(codeFile)}: made by another Node, with other V8 flags or for another CPU)`;
+  if (!(m instanceof WebAssembly.Module)) return `V8 refused ${name}: made by another Node, with other V8 flags or for another CPU`;
+  return m;
+}
+
+/** The V8 flags compileWithTurbofan switches and then sets back to their defaults. */
+const SWITCHED = /--(no[-_])?(liftoff|wasm[-_]lazy[-_]compilation|wasm[-_]tier[-_]up|wasm[-_]dynamic[-_]tiering)\b/;
+/** A custom section "wasmbox.tf" (id 0, size 11, name length 10, the name), appended in forTheseFlags. */
+const OWN_SECTION = Buffer.from([0, 11, 10, ...Buffer.from('wasmbox.tf')]);
+/** How many files of code for other flags (or older kernels) the cache keeps. */
+const KEEP = 8;
+
+/**
+ * CODE FOR THIS NODE'S FLAGS: the kernel from code kept for this Node and its flags, or compiled
+ * with TurboFan now (and kept); null where neither can be (`how` says why).
+ */
+function forTheseFlags(file: string, bytes: Buffer): WebAssembly.Module | null {
+  const why = how; // the build's code: why it was not used
+  if (!intrinsics()) return null;
+  const args = [...process.execArgv, process.env.NODE_OPTIONS ?? ''];
+  if (args.some((a) => SWITCHED.test(a))) {
+    how = `${why.replace(/\)$/, '')}; not compiled for this Node's flags: they set a WebAssembly tiering flag)`;
     return null;
   }
-  how = `precompiled (${path.basename(codeFile)})`;
-  return m;
+  const key = sha256(Buffer.from([process.version, process.arch, ...args].join('\0'))).toString('hex').slice(0, 16);
+  const dir = kernelFlagsDir(file);
+  const codeFile = path.join(dir, `${sha256(bytes).toString('hex').slice(0, 16)}-${key}.code`);
+  // V8 keeps one compiled module per process for the same bytes: had anything here compiled the
+  // kernel's own bytes the usual way (functions left for their first call), the compile below
+  // would get that module back, and serializing a module with functions missing is a fatal error
+  // in V8. The kernel with a section only this compiles (and the load below) uses is bytes V8 has
+  // never seen compiled otherwise; the section changes nothing else.
+  const wire = Buffer.concat([bytes, OWN_SECTION]);
+  const kept = loadCode(codeFile, wire);
+  if (typeof kept !== 'string') {
+    touch(codeFile);
+    how = `precompiled (for this Node's flags: ${codeFile})`;
+    return kept;
+  }
+  try {
+    fs.accessSync(fs.existsSync(dir) ? dir : path.dirname(dir), fs.constants.W_OK);
+  } catch {
+    how = `${why.replace(/\)$/, '')}; not compiled for this Node's flags: ${path.dirname(dir)} cannot be written)`;
+    return null;
+  }
+  const { module, code } = compileWithTurbofan(wire);
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    writeCode(codeFile, wire, code);
+    prune(dir);
+    how = `compiled here with TurboFan for this Node's flags (${why.replace(/^here \((.*)\)$/, '$1')}), kept in ${codeFile}`;
+  } catch (e) {
+    how = `compiled here with TurboFan for this Node's flags, not kept (${(e as Error).message})`;
+  }
+  return module;
+}
+
+function touch(file: string): void {
+  try {
+    const now = new Date();
+    fs.utimesSync(file, now, now);
+  } catch {
+    // read-only cache: the file is still good
+  }
+}
+
+/** Removes all but the KEEP most recently used code files of `dir`. */
+function prune(dir: string): void {
+  const files = fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.code'))
+    .map((f) => {
+      try {
+        return { f, t: fs.statSync(path.join(dir, f)).mtimeMs };
+      } catch {
+        return { f, t: 0 };
+      }
+    })
+    .sort((a, b) => b.t - a.t);
+  for (const { f } of files.slice(KEEP)) fs.rmSync(path.join(dir, f), { force: true });
 }
 
 /**
@@ -105,26 +199,42 @@ function precompiled(file: string, bytes: Buffer): WebAssembly.Module | null {
  * of its own: V8's flags change while it compiles). Throws when this Node cannot.
  */
 export function writeKernelCode(file: string, out: string): void {
+  const bytes = fs.readFileSync(file);
+  writeCode(out, bytes, compileWithTurbofan(bytes).code);
+}
+
+/**
+ * The kernel compiled with TurboFan, every function now, and V8's code for it. Then the defaults
+ * back, implications included (--no-liftoff turns tier-up off), so that the flags V8 records with
+ * the code are those of a run that did not switch them. Throws when this Node cannot serialize.
+ */
+function compileWithTurbofan(bytes: Buffer): { module: WebAssembly.Module; code: Buffer } {
   const fns = intrinsics();
   if (!fns) throw new Error('this Node cannot serialize WebAssembly code');
-  const bytes = fs.readFileSync(file);
-  // every function now, by TurboFan; then the defaults back, implications included (--no-liftoff
-  // turns tier-up off), so that the flags V8 records with the code are a plain run's
   v8.setFlagsFromString('--no-liftoff');
   v8.setFlagsFromString('--no-wasm-lazy-compilation');
-  let m: WebAssembly.Module;
+  let module: WebAssembly.Module;
   try {
-    m = new WebAssembly.Module(bytes);
+    module = new WebAssembly.Module(bytes as BufferSource);
   } finally {
     v8.setFlagsFromString('--liftoff');
     v8.setFlagsFromString('--wasm-lazy-compilation');
     v8.setFlagsFromString('--wasm-tier-up');
     v8.setFlagsFromString('--wasm-dynamic-tiering');
   }
-  const body = Buffer.from(fns.serialize(m));
+  return { module, code: Buffer.from(fns.serialize(module)) };
+}
+
+/** Writes a code file (the file format above) whole or not at all: a temporary renamed into place. */
+function writeCode(out: string, bytes: Buffer, body: Buffer): void {
   const tmp = `${out}.${process.pid}`;
-  fs.writeFileSync(tmp, Buffer.concat([MAGIC, sha256(bytes), sha256(body), body]));
-  fs.renameSync(tmp, out);
+  try {
+    fs.writeFileSync(tmp, Buffer.concat([MAGIC, sha256(bytes), sha256(body), body]));
+    fs.renameSync(tmp, out);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
 }
 
 function sha256(b: Uint8Array): Buffer {
