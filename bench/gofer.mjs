@@ -8,7 +8,7 @@
 //                glue and gofer, the second is the steady state
 //   1 MiB reads  sequential 1 MiB read()s of a 256 MiB file on that bind mount (guests/bigfile.c),
 //                twice in one process: the first pass includes the sandbox's first few hundred
-//                milliseconds (V8's background compiles), the second is the steady state
+//                reads, which ran a few percent slower (cause not found), the second does not
 //   host call    renameat2 on that tmpfs through the addon, back to back and with other work between
 //                (bench/lib/host-call.ts): what a system call costs once caches are not its own
 // Results: bench/results/gofer.{json,md} (gofer-quick.* with --quick). Usage: node bench/gofer.mjs [--quick]
@@ -28,6 +28,8 @@ const RUNS = QUICK ? 1 : 5;
 const READ_RUNS = QUICK ? 1 : 11;
 const OPB_N = QUICK ? '5000' : '20000';
 const READ_MIB = QUICK ? 64 : 256;
+/** bigfile's commands: the file read twice over. */
+const READ_TWICE = ['read', '/mnt/big', 'read', '/mnt/big'];
 const work = path.join(ROOT, 'bench', '.work', 'gofer');
 fs.mkdirSync(work, { recursive: true });
 const say = (m) => process.stderr.write(`bench:gofer: ${m}\n`);
@@ -109,15 +111,15 @@ const readGBs = (out) => [...out.matchAll(/read \S+ n=(\d+) ns=(\d+)/g)].map((m)
 const configs = {
   'node:wasi (preopen of the same directory)': {
     opbench: () => nodewasi(path.join(ROOT, 'dist/guests/opbench.wasm'), ['opbench', OPB_N, '/mnt/opbench', '2']),
-    read: () => nodewasi(path.join(ROOT, 'dist/guests/bigfile.wasm'), ['bigfile', 'read', '/mnt/big', 'read', '/mnt/big']),
+    read: () => nodewasi(path.join(ROOT, 'dist/guests/bigfile.wasm'), ['bigfile', ...READ_TWICE]),
   },
   'sandbox -v, gofer inline (default)': {
     opbench: () => sandbox('inline', ['/bin/opbench', OPB_N, '/mnt/opbench', '2']),
-    read: () => sandbox('inline', ['/bin/bigfile', 'read', '/mnt/big', 'read', '/mnt/big']),
+    read: () => sandbox('inline', ['/bin/bigfile', ...READ_TWICE]),
   },
   'sandbox -v, gofer worker': {
     opbench: () => sandbox('worker', ['/bin/opbench', OPB_N, '/mnt/opbench', '2']),
-    read: () => sandbox('worker', ['/bin/bigfile', 'read', '/mnt/big', 'read', '/mnt/big']),
+    read: () => sandbox('worker', ['/bin/bigfile', ...READ_TWICE]),
   },
 };
 const results = {};
