@@ -71,3 +71,22 @@ export function kernel_stats(): void {
   res32(6, inodesInUse());
   res32(7, pagesHeld());
 }
+
+/**
+ * A word of the exchange area (abi.ts), for the host's WebAssembly glue (host/sandbox/wasm-glue.ts),
+ * which cannot see this memory: it reads a plan or a result struct a word at a time. `off` is a
+ * byte offset into the area, rounded down to a word and kept inside the area's first 64 KiB.
+ */
+export function io_word(off: u32): u32 {
+  return load<u32>(io + (off & 0xfffc));
+}
+
+/** io_word's 8 bytes at once (a result struct: half the calls), `off` rounded down to 8. */
+export function io_dword(off: u32): u64 {
+  return load<u64>(io + (off & 0xfff8));
+}
+
+/** Stores 8 bytes into the exchange area (a path the WebAssembly glue copies in); `off` as io_dword's. */
+export function io_put(off: u32, dword: u64): void {
+  store<u64>(io + (off & 0xfff8), dword);
+}

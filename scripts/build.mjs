@@ -48,6 +48,31 @@ async function buildHost() {
 }
 
 /**
+ * The WebAssembly glue (host/sandbox/wasm-glue.ts): its two modules' text, made from the kernel's
+ * ABI constants by that file, assembled and optimized by binaryen (assemblyscript's own dependency)
+ * into dist/wasm-glue.wasm (the glue) and dist/wasm-glue-t.wasm (the guest's trampolines).
+ */
+async function buildWasmGlue() {
+  const esbuild = await import('esbuild');
+  const binaryen = (await import('binaryen')).default;
+  const r = await esbuild.build({ entryPoints: [path.join(root, 'host/sandbox/wasm-glue.ts')], bundle: true, platform: 'neutral', format: 'esm', write: false, logLevel: 'warning' });
+  const { glueText, trampolineText } = await import(`data:text/javascript;base64,${Buffer.from(r.outputFiles[0].text).toString('base64')}`);
+  for (const [file, text] of [['wasm-glue.wasm', glueText()], ['wasm-glue-t.wasm', trampolineText()]]) {
+    const m = binaryen.parseText(text);
+    m.setFeatures(binaryen.Features.MVP | binaryen.Features.MutableGlobals | binaryen.Features.BulkMemory | binaryen.Features.SignExt);
+    try {
+      if (!m.validate()) throw new Error(`${file}: the module does not validate`);
+      binaryen.setOptimizeLevel(2);
+      binaryen.setShrinkLevel(0);
+      m.optimize();
+      fs.writeFileSync(path.join(dist, file), m.emitBinary());
+    } finally {
+      m.dispose();
+    }
+  }
+}
+
+/**
  * esbuild turns `import fs from 'node:fs'` into __toESM(require("node:fs")), which copies every
  * property of the module into a new object, once per importing file: about 4 ms of start-up for our
  * 30 such imports. A builtin is a plain CommonJS object, so an object that inherits from it and adds
@@ -211,6 +236,7 @@ try {
   fs.mkdirSync(dist, { recursive: true });
   if (all || want.has('kernel')) await step('kernel', buildKernel);
   if (all || want.has('host')) await step('host and gofer bundles', buildHost);
+  if (all || want.has('host')) await step('WebAssembly glue (dist/wasm-glue.wasm)', buildWasmGlue);
   if (all || want.has('guests')) await step('guests', buildGuests);
   if (all || want.has('image')) await step('default image', buildDefaultImage);
   if (all || want.has('kernel') || want.has('host')) await step('precompiled kernel (dist/kernel.wasm.code)', buildKernelCode);

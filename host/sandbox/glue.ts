@@ -8,6 +8,9 @@
 // A direct-only filestore (Filestore.direct: no memory views) has its own copy of the plan loop,
 // chosen once per plan, with the same checks; page bytes then go through its direct calls.
 // Calls that are not about files (args, environ, clocks, random, poll, exit) are answered here.
+// Where the host has it, the WebAssembly glue (wasm-glue.ts) stands in for the commonest calls
+// (one-iovec reads and writes, stat, open, close) and calls back here (wasmGlueSide) only to move
+// bytes; these functions remain the reference it is tested against, and serve every other case.
 //
 // ONE PATH. A read and a write go through the same code: rw, runPlan, xfer and hostTransfer (and
 // the gofer's hostIO under them) have no step that only one direction takes; the direction is data
@@ -30,6 +33,7 @@ import { E } from '../../kernel/wasi/errno';
 import { checkDirect, directInBounds, type Filestore } from '../filestore/filestore';
 import { hostErrno } from '../../gofer/errno';
 import { Kernel, KernelFault, STRUCT_VIEWS } from './kernel';
+import { GLUE_FAULTS, type WasmGlueSide } from './wasm-glue';
 
 /** Thrown (through the guest) by proc_exit. */
 export class ExitSignal {
@@ -585,6 +589,68 @@ export class GuestProcess {
     const from = write ? p : at;
     (write ? chunk : g).set((write ? g : chunk).subarray(from, from + len), write ? at : p);
     gdv.setUint32(outPtr, len, true);
+    return 0;
+  }
+
+  /**
+   * What the WebAssembly glue (host/sandbox/wasm-glue.ts) calls here: the bytes of a one-segment
+   * plan it has checked (a host file's, a filestore page's), and rw for any other. Parameters come
+   * as WebAssembly's i32s (signed), so each is made unsigned first. An error that is not a
+   * KernelFault is made one, as process.ts's guard does for the JavaScript glue's imports.
+   */
+  wasmGlueSide(): WasmGlueSide {
+    const hostIO = this.K.gofer.hostIO;
+    const fault = (e: unknown): never => {
+      if (e instanceof KernelFault || e instanceof ExitSignal) throw e;
+      throw new KernelFault(`WebAssembly glue: ${(e as Error)?.message ?? e}`);
+    };
+    return {
+      host: (write, handle, lo, hi, ptr, len) => {
+        if (hostIO === undefined) throw new KernelFault('I/O plan has a host transfer the host cannot make');
+        try {
+          this.g();
+          return hostIO(write !== 0, handle >>> 0, (hi >>> 0) * 0x100000000 + (lo >>> 0), this.gu8, ptr >>> 0, len >>> 0);
+        } catch (e) {
+          return fault(e);
+        }
+      },
+      page: (write, page, off, ptr, len) => {
+        try {
+          return this.pageCopy(write !== 0, page >>> 0, off >>> 0, ptr >>> 0, len >>> 0);
+        } catch (e) {
+          return fault(e);
+        }
+      },
+      rw: (write, fd, iovs, n, off, out, at, planned) => {
+        try {
+          return this.rw(write !== 0, fd, iovs, n, at !== 0 ? off : null, out, planned !== 0);
+        } catch (e) {
+          return fault(e);
+        }
+      },
+      fault: (code) => {
+        throw new KernelFault(GLUE_FAULTS[code] ?? `WebAssembly glue: fault ${code}`);
+      },
+    };
+  }
+
+  /**
+   * The WebAssembly glue's copy of `len` bytes at `off` in filestore page `page` (off + len within the
+   * page, checked by it), to or from guest memory at `ptr` (in it, checked too): 0 when done, 1 when
+   * rwFast would not copy that page itself (rw then carries the plan out).
+   */
+  private pageCopy(write: boolean, page: number, off: number, ptr: number, len: number): number {
+    const fs = this.fs;
+    if (this.fastMode === FastMode.None || page >= fs.pages || (this.fastMode === FastMode.Ready && !fs.ready!(page))) return 1;
+    const chunk = fs.chunk(page >>> Page.CHUNK_SHIFT);
+    const at = (page & (Page.CHUNK_PAGES - 1)) * Page.SIZE + off;
+    if (!chunk || at + len > chunk.length) throw new KernelFault('I/O plan names a page outside the filestore');
+    this.g();
+    const g = this.gu8;
+    if (ptr + len > g.length) throw new KernelFault('WebAssembly glue: a guest range outside its memory');
+    // one copy for both directions (ONE PATH)
+    const from = write ? ptr : at;
+    (write ? chunk : g).set((write ? g : chunk).subarray(from, from + len), write ? at : ptr);
     return 0;
   }
 

@@ -40,6 +40,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import v8 from 'node:v8';
 import * as jspi from './jspi';
+import { GLUE_CALLS, type WasmGlueModules } from './wasm-glue';
 
 const compiled = new Map<string, WebAssembly.Module>();
 
@@ -266,4 +267,37 @@ function intrinsics(): Intrinsics | null {
     v8.setFlagsFromString('--no-allow-natives-syntax');
   }
   return fns;
+}
+
+let glueHow = 'javascript (not asked for)';
+const glues = new Map<string, WasmGlueModules | null>();
+
+/**
+ * The WebAssembly glue's modules (host/sandbox/wasm-glue.ts) as the build made them in `dist`, or
+ * null: WASMBOX_GLUE=js asks for the JavaScript glue alone, and a build without them (or with
+ * damaged ones) has only that. wasmGlueUsed says which, for --stats.
+ */
+export function wasmGlueModules(dist: string): WasmGlueModules | null {
+  if (process.env.WASMBOX_GLUE === 'js') {
+    glueHow = 'javascript (WASMBOX_GLUE=js)';
+    return null;
+  }
+  let m = glues.get(dist);
+  if (m === undefined) {
+    const file = path.join(dist, 'wasm-glue.wasm');
+    try {
+      m = { glue: new WebAssembly.Module(fs.readFileSync(file)), trampolines: new WebAssembly.Module(fs.readFileSync(path.join(dist, 'wasm-glue-t.wasm'))) };
+      glueHow = `webassembly (${file}) for ${GLUE_CALLS.map(([n]) => n).join(', ')}, where a guest runs without JSPI`;
+    } catch (e) {
+      m = null;
+      glueHow = `javascript (the build's WebAssembly glue cannot be loaded: ${(e as Error).message})`;
+    }
+    glues.set(dist, m);
+  }
+  return m;
+}
+
+/** Which glue the last wasmGlueModules call gave, and why, for --stats. */
+export function wasmGlueUsed(): string {
+  return glueHow;
 }

@@ -37,6 +37,7 @@ import * as jspi from './jspi';
 import type { PipeStreams } from '../stdio/pipes';
 import { Kernel, KernelFault } from './kernel';
 import { MemoryLimitError, capMemory } from './wasm-limits';
+import { WasmGlue, type WasmGlueModules } from './wasm-glue';
 
 /** A program that cannot be started: the errno a spawn returns, and the text the CLI prints. */
 export class ExecError extends Error {
@@ -89,6 +90,11 @@ export interface ProcessHost {
    * sandbox's --timeout). It may throw ExitSignal to end the process there.
    */
   expire?(): void;
+  /**
+   * Optional: the WebAssembly glue's modules (wasm-glue.ts); the processes of a host without them,
+   * and those it does not fit (see runModule), go through the JavaScript glue alone.
+   */
+  wasmGlue?: WasmGlueModules;
   /**
    * Optional: the sandbox's pipes (host/stdio/pipes.ts), whose streams are `streams`; without them
    * `wasmbox.pipe` answers ENOSYS.
@@ -261,6 +267,10 @@ export function runModule(host: ProcessHost, proc: GuestProcess, module: WebAsse
   const expire = host.expire?.bind(host);
   const check = interrupt && expire ? () => (expire(), interrupt()) : interrupt ?? expire;
   const wasi = guard(proc.imports(), check);
+  // the WebAssembly glue (wasm-glue.ts) for the commonest file calls: not with a check before each
+  // call (it has no JavaScript to run one in), nor for a suspendable guest (its stream reads and
+  // writes are suspend points)
+  const wg = host.wasmGlue && !check && !host.suspend ? new WasmGlue(host.wasmGlue, proc.kernel.exports, proc.pid, proc.wasmGlueSide(), wasi) : null;
   const wasmbox = guard(
     {
       spawn: (...a: number[]) => spawn(host, proc, depth, a),
@@ -310,7 +320,7 @@ export function runModule(host: ProcessHost, proc: GuestProcess, module: WebAsse
       }
       ({ instance, start: suspendable } = jspi.instantiate(module, { wasi_snapshot_preview1: wasi, wasmbox }, points));
     } else {
-      instance = new WebAssembly.Instance(module, { wasi_snapshot_preview1: wasi, wasmbox });
+      instance = new WebAssembly.Instance(module, { wasi_snapshot_preview1: wg ? { ...wasi, ...wg.imports } : wasi, wasmbox });
     }
   } catch (e: any) {
     if (e instanceof ExecError) throw e;
@@ -320,6 +330,7 @@ export function runModule(host: ProcessHost, proc: GuestProcess, module: WebAsse
   const start = instance.exports._start;
   if (!(mem instanceof WebAssembly.Memory) || typeof start !== 'function') throw notCommand();
   proc.bindMemory(mem);
+  wg?.bind(mem);
   host.adviseMemory?.(mem);
   const live = memoriesOf(host.kernel);
   live.add(mem); // counted against the memory limit until the process ends
@@ -343,7 +354,7 @@ export function runModule(host: ProcessHost, proc: GuestProcess, module: WebAsse
     }
     return settled.then(
       () => 0,
-      (e) => endStatus(host, argv0, e),
+      (e) => endStatus(host, argv0, e, null),
     ).finally(() => live.delete(mem));
   }
   try {
@@ -351,7 +362,7 @@ export function runModule(host: ProcessHost, proc: GuestProcess, module: WebAsse
     else (start as () => void)();
     return 0;
   } catch (e) {
-    return endStatus(host, argv0, e);
+    return endStatus(host, argv0, e, wg);
   } finally {
     live.delete(mem);
   }
@@ -365,8 +376,10 @@ export function runModuleSync(host: ProcessHost, proc: GuestProcess, module: Web
 }
 
 /** What a guest that threw `e` exits with: its proc_exit code, or 128 + signal for a trap. Anything else is rethrown. */
-function endStatus(host: ProcessHost, argv0: string, e: unknown): number {
+function endStatus(host: ProcessHost, argv0: string, e: unknown, wg: WasmGlue | null): number {
   if (e instanceof ExitSignal) return e.code;
+  // a trap in the kernel under the WebAssembly glue, not the guest's own
+  if (wg?.inKernel() && (e instanceof WebAssembly.RuntimeError || e instanceof RangeError)) throw new KernelFault(`kernel: ${e.message}`);
   if (e instanceof WebAssembly.RuntimeError) {
     host.report(`${argv0}: guest trapped: ${e.message}`);
     return trapStatus(e);

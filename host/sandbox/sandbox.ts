@@ -31,7 +31,8 @@ import { loadNative } from '../../native/index';
 import { ExitSignal, GuestProcess, type Streams } from './glue';
 import { Kernel, KernelFault, type GoferTransport } from './kernel';
 import { hugePages } from './huge-pages';
-import { kernelCompiled, kernelFile, kernelModule } from './kernel-node';
+import { kernelCompiled, kernelFile, kernelModule, wasmGlueModules, wasmGlueUsed } from './kernel-node';
+import type { WasmGlueModules } from './wasm-glue';
 import { ExecError, errnoText, loadProgram, runModule, type ProcessHost } from './process';
 import { PipeStreams } from '../stdio/pipes';
 import { HostStreams } from '../stdio/streams';
@@ -635,6 +636,8 @@ export interface OpenedSandbox {
   stats(): Record<string, number | string>;
   /** Advises a process's memory as the kernel's was (ProcessHost.adviseMemory; huge-pages.ts). */
   adviseMemory(mem: WebAssembly.Memory): void;
+  /** The WebAssembly glue's modules (ProcessHost.wasmGlue), or null for the JavaScript glue alone. */
+  wasmGlue: WasmGlueModules | null;
   /** Why the gofer stopped serving during the run, or null. */
   goferDied(): string | null;
   cleanup: Cleanup;
@@ -735,9 +738,10 @@ export async function openSandbox(opts: RunOptions, cleanup = new Cleanup()): Pr
       warnings: gofer.notes(),
       mode,
       hostFiles: filestoreFiles,
-      stats: () => ({ ...kernel!.stats(), kernelCode: opts.kernelModule ? 'given by the caller' : kernelCompiled(), hugePages: huge.stat(), filestore: filestore.kind + (note ? ` (${note})` : ''), ...filestore.counters?.(), ...gofer.stats() }),
+      stats: () => ({ ...kernel!.stats(), kernelCode: opts.kernelModule ? 'given by the caller' : kernelCompiled(), glue: wasmGlueUsed(), hugePages: huge.stat(), filestore: filestore.kind + (note ? ` (${note})` : ''), ...filestore.counters?.(), ...gofer.stats() }),
       goferDied: () => gofer.died(),
       adviseMemory: huge.advise,
+      wasmGlue: wasmGlueModules(distDir()),
       cleanup,
     };
   } catch (e) {
@@ -840,6 +844,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
       expire: jobs ? () => (expire?.(), jobs!.poll()) : expire,
       memoryLimit: opts.memoryBytes ?? defaultMemoryLimit(),
       adviseMemory: sb.adviseMemory,
+      wasmGlue: sb.wasmGlue ?? undefined,
     };
     if (jobs) {
       const j = jobs;

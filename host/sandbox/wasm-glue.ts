@@ -1,0 +1,304 @@
+// The WebAssembly glue (trusted): the guest's commonest file calls as a small WebAssembly module
+// that calls the kernel's exports directly, with no JavaScript between the guest and the kernel.
+//
+// WHY. What a call costs in a run's first few thousand calls is mostly how long V8 takes to compile
+// the JavaScript the call runs (bench/results/analysis.md, "The first pass call by call"): a
+// bind-mount pwrite paid 1.3-1.9 µs until about the 6,000th call against node:wasi's steady 0.64,
+// while V8 compiled the glue's import wrappers, rwFast and the gofer's hostIO. WebAssembly has no
+// such phase worth the name: these functions are small, and the kernel's own code is precompiled.
+//
+// WHAT. fd_read, fd_write, fd_pread and fd_pwrite of one iovec (the glue's FAST PATH, glue.ts),
+// fd_filestat_get, path_filestat_get, path_open and fd_close (a program's stat and open+close; with
+// stat alone here, open paid for compiling the JavaScript glue's path copy that stat had warmed). The module (G, one instance per process) imports the
+// guest's memory and the kernel's exports; it checks every guest pointer and length against the
+// guest's memory as the JavaScript glue does (EFAULT before anything happens), copies a path into
+// the kernel's exchange area and a result struct out of it 8 bytes at a time (io_put, io_dword: G
+// cannot see the kernel's memory), and reads the kernel's I/O plan the same way. It calls out to
+// JavaScript only to move the bytes: a host file's by the gofer in this thread (`host`), a
+// filestore page's (`page`: the filestore is not a WebAssembly memory), and for anything but a
+// plan of one segment, the JavaScript glue's rw with the plan made (`rw`). The kernel is untrusted:
+// every word G reads from it is checked before use, as rwFast checks it; a count the kernel or the
+// gofer gets wrong is a KernelFault (`fault`).
+//
+// TRAMPOLINES. The guest imports its functions before its memory exists (it exports it), so the
+// guest gets a second module's functions (T), each a call_indirect through a table that holds the
+// JavaScript glue's functions at first and G's once G is made (WasmGlue.bind). A guest whose memory
+// G cannot import (a shared memory) keeps the JavaScript glue.
+//
+// KERNEL FAULTS. A trap in the kernel under G reaches the guest's caller as a WebAssembly trap,
+// with no import wrapper to tell it from the guest's own (process.ts guard). G sets its exported
+// global `kin` while it runs kernel code, so runModule can tell (WasmGlue.inKernel).
+//
+// The module's text is built here from the ABI's constants (kernel/abi.ts), assembled by the build
+// (scripts/build.mjs, binaryen) into dist/wasm-glue.wasm and dist/wasm-glue-t.wasm, and loaded by
+// host/sandbox/kernel-node.ts. Nothing here imports Node's modules (the browser bundle shares it).
+import { Io, IoFlag, Page, Plan, PlanFlag, Seg } from '../../kernel/abi';
+import { E } from '../../kernel/wasi/errno';
+
+/** The guest imports the WebAssembly glue serves, in its table's order, with their parameter types. */
+export const GLUE_CALLS: readonly (readonly [string, string])[] = [
+  ['fd_read', 'i32 i32 i32 i32'],
+  ['fd_write', 'i32 i32 i32 i32'],
+  ['fd_pread', 'i32 i32 i32 i64 i32'],
+  ['fd_pwrite', 'i32 i32 i32 i64 i32'],
+  ['fd_filestat_get', 'i32 i32'],
+  ['path_filestat_get', 'i32 i32 i32 i32 i32'],
+  ['path_open', 'i32 i32 i32 i32 i32 i64 i64 i32 i32'],
+  ['fd_close', 'i32'],
+];
+
+/** Linux caps one read or write at this many bytes (MAX_RW_COUNT), as glue.ts does. */
+const MAX_RW = 0x7ffff000;
+/** A Seg.Host file offset's high word must keep it below 2^53 (an exact JavaScript number). */
+const HOST_HI_LIMIT = 0x200000;
+
+/** Why G stopped: the message of the KernelFault that `fault(code)` throws. */
+export const GLUE_FAULTS: Record<number, string> = {
+  1: 'the gofer moved more than it was asked to',
+  2: 'commit wrote more than was planned',
+};
+
+/** The text of the trampolines (T). */
+export function trampolineText(): string {
+  const types = GLUE_CALLS.map(([n, p]) => `(type $${n} (func (param ${p}) (result i32)))`);
+  const imports = GLUE_CALLS.map(([n]) => `(import "j" "${n}" (func $j_${n} (type $${n})))`);
+  const funcs = GLUE_CALLS.map(([n, p], i) => {
+    const args = p.split(' ').map((_, k) => `(local.get ${k})`).join(' ');
+    return `(func (export "${n}") (type $${n}) (call_indirect (type $${n}) ${args} (i32.const ${i})))`;
+  });
+  const n = GLUE_CALLS.length;
+  return `(module
+  ${types.join('\n  ')}
+  ${imports.join('\n  ')}
+  (table (export "t") ${n} ${n} funcref)
+  (elem (i32.const 0) func ${GLUE_CALLS.map(([c]) => `$j_${c}`).join(' ')})
+  ${funcs.join('\n  ')}
+)`;
+}
+
+/** The text of the glue itself (G). */
+export function glueText(): string {
+  if (IoFlag.WRITE !== 1 || IoFlag.AT !== 2) throw new Error('wasm-glue: IoFlag changed; G builds the flags from write and at');
+  const res = (word: number) => Io.RES + 4 * word;
+  const seg = (word: number) => Io.SEGS + 4 * word;
+  // the struct's 16 words, from the exchange area to the guest
+  const struct64 = Array.from({ length: 8 }, (_, i) => `(i64.store offset=${8 * i} align=1 (local.get $ptr) (call $dword (i32.const ${Io.STRUCT + 8 * i})))`).join('\n    ');
+  return `(module
+  (import "g" "memory" (memory 0))
+  (import "k" "fd_io" (func $fd_io (param i32 i32 i32 i64 i32) (result i32)))
+  (import "k" "io_commit" (func $io_commit (param i32 i32) (result i32)))
+  (import "k" "io_word" (func $word (param i32) (result i32)))
+  (import "k" "io_dword" (func $dword (param i32) (result i64)))
+  (import "k" "io_put" (func $put (param i32 i64)))
+  (import "k" "fd_filestat_get" (func $k_fstat (param i32 i32) (result i32)))
+  (import "k" "path_filestat_get" (func $k_pstat (param i32 i32 i32 i32) (result i32)))
+  (import "k" "path_open" (func $k_open (param i32 i32 i32 i32 i32 i64 i64 i32) (result i32)))
+  (import "k" "fd_close" (func $k_close (param i32 i32) (result i32)))
+  (import "j" "host" (func $host (param i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "j" "page" (func $page (param i32 i32 i32 i32 i32) (result i32)))
+  (import "j" "rw" (func $slow (param i32 i32 i32 i32 i64 i32 i32 i32) (result i32)))
+  (import "j" "fault" (func $fault (param i32)))
+  (import "j" "pid" (global $pid i32))
+  ;; 1 while kernel code runs under G (KERNEL FAULTS)
+  (global $kin (export "kin") (mut i32) (i32.const 0))
+
+  ;; whether [p, p+n) lies in the guest's memory
+  (func $in (param $p i32) (param $n i32) (result i32)
+    (i64.le_u (i64.add (i64.extend_i32_u (local.get $p)) (i64.extend_i32_u (local.get $n)))
+              (i64.shl (i64.extend_i32_u (memory.size)) (i64.const 16))))
+
+  ;; the read or write of one iovec (glue.ts rwFast); any other count goes to the JavaScript glue
+  (func $rw (param $write i32) (param $fd i32) (param $iovs i32) (param $n i32) (param $off i64) (param $out i32) (param $at i32) (result i32)
+    (local $p i32) (local $want i32) (local $e i32) (local $len i32) (local $kind i32) (local $a i32) (local $b i32)
+    (local $flags i32) (local $planned i32) (local $lo i32) (local $hi i32) (local $got i32) (local $written i32)
+    (if (i32.ne (local.get $n) (i32.const 1))
+      (then (return (call $slow (local.get $write) (local.get $fd) (local.get $iovs) (local.get $n) (local.get $off) (local.get $out) (local.get $at) (i32.const 0)))))
+    (if (i32.eqz (i32.and (call $in (local.get $iovs) (i32.const 8)) (call $in (local.get $out) (i32.const 4))))
+      (then (return (i32.const ${E.FAULT}))))
+    (local.set $p (i32.load align=1 (local.get $iovs)))
+    (local.set $want (i32.load offset=4 align=1 (local.get $iovs)))
+    (if (i32.eqz (call $in (local.get $p) (local.get $want))) (then (return (i32.const ${E.FAULT}))))
+    (if (i32.gt_u (local.get $want) (i32.const ${MAX_RW})) (then (local.set $want (i32.const ${MAX_RW}))))
+    (global.set $kin (i32.const 1))
+    (local.set $e (call $fd_io (global.get $pid) (local.get $fd) (local.get $want) (local.get $off) (i32.or (local.get $write) (i32.shl (local.get $at) (i32.const 1)))))
+    (if (local.get $e) (then (global.set $kin (i32.const 0)) (return (local.get $e))))
+    (local.set $len (call $word (i32.const ${seg(1)})))
+    (local.set $kind (call $word (i32.const ${seg(0)})))
+    (local.set $a (call $word (i32.const ${seg(2)})))
+    (local.set $b (call $word (i32.const ${seg(3)})))
+    (local.set $flags (call $word (i32.const ${res(Plan.FLAGS)})))
+    ;; one segment, all the plan's bytes, at least one, no more than asked for
+    (local.set $planned (i32.and
+      (i32.and (i32.eq (call $word (i32.const ${res(Plan.NSEGS)})) (i32.const 1)) (i32.eq (call $word (i32.const ${res(Plan.BYTES)})) (local.get $len)))
+      (i32.and (i32.ne (local.get $len) (i32.const 0)) (i32.le_u (local.get $len) (local.get $want)))))
+    (local.set $lo (call $word (i32.const ${res(Plan.HOST_OFF)})))
+    (local.set $hi (call $word (i32.const ${res(Plan.HOST_OFF) + 4})))
+    (global.set $kin (i32.const 0))
+    (if (i32.and (local.get $planned) (i32.and
+          (i32.and (i32.eq (local.get $kind) (i32.const ${Seg.Host})) (i32.eq (local.get $flags) (i32.const ${PlanFlag.COMMIT})))
+          (i32.lt_u (local.get $hi) (i32.const ${HOST_HI_LIMIT}))))
+      (then
+        ;; a host file's bytes, moved by the gofer in this thread; then the kernel takes note
+        (local.set $got (call $host (local.get $write) (local.get $a) (local.get $lo) (local.get $hi) (local.get $p) (local.get $len)))
+        (if (i32.gt_s (local.get $got) (local.get $len)) (then (call $fault (i32.const 1)) (unreachable)))
+        (global.set $kin (i32.const 1))
+        (local.set $e (call $io_commit (global.get $pid) (local.get $got)))
+        (local.set $written (call $word (i32.const ${res(Plan.BYTES)})))
+        (global.set $kin (i32.const 0))
+        (if (local.get $e) (then (return (local.get $e))))
+        (if (i32.gt_u (local.get $written) (select (local.get $got) (i32.const 0) (i32.gt_s (local.get $got) (i32.const 0))))
+          (then (call $fault (i32.const 2)) (unreachable)))
+        (i32.store align=1 (local.get $out) (local.get $written))
+        (return (i32.const 0))))
+    (if (i32.and (local.get $planned) (i32.and
+          (i32.and (i32.eq (local.get $kind) (i32.const ${Seg.Page})) (i32.eqz (local.get $flags)))
+          (i32.and (i32.le_u (local.get $b) (i32.const ${Page.SIZE})) (i32.le_u (local.get $len) (i32.sub (i32.const ${Page.SIZE}) (local.get $b))))))
+      (then
+        ;; within one filestore page: the JavaScript side copies it when the page is ready (0), or not (1)
+        (if (i32.eqz (call $page (local.get $write) (local.get $a) (local.get $b) (local.get $p) (local.get $len)))
+          (then (i32.store align=1 (local.get $out) (local.get $len)) (return (i32.const 0))))))
+    (call $slow (local.get $write) (local.get $fd) (local.get $iovs) (i32.const 1) (local.get $off) (local.get $out) (local.get $at) (i32.const 1)))
+
+  (func (export "fd_read") (param i32 i32 i32 i32) (result i32)
+    (call $rw (i32.const 0) (local.get 0) (local.get 1) (local.get 2) (i64.const 0) (local.get 3) (i32.const 0)))
+  (func (export "fd_write") (param i32 i32 i32 i32) (result i32)
+    (call $rw (i32.const 1) (local.get 0) (local.get 1) (local.get 2) (i64.const 0) (local.get 3) (i32.const 0)))
+  (func (export "fd_pread") (param i32 i32 i32 i64 i32) (result i32)
+    (call $rw (i32.const 0) (local.get 0) (local.get 1) (local.get 2) (local.get 3) (local.get 4) (i32.const 1)))
+  (func (export "fd_pwrite") (param i32 i32 i32 i64 i32) (result i32)
+    (call $rw (i32.const 1) (local.get 0) (local.get 1) (local.get 2) (local.get 3) (local.get 4) (i32.const 1)))
+
+  ;; a filestat (64 bytes) from the exchange area to guest ptr (checked by the caller)
+  (func $struct64 (param $ptr i32)
+    ${struct64})
+
+  (func (export "fd_filestat_get") (param $fd i32) (param $ptr i32) (result i32) (local $e i32)
+    (if (i32.eqz (call $in (local.get $ptr) (i32.const 64))) (then (return (i32.const ${E.FAULT}))))
+    (global.set $kin (i32.const 1))
+    (local.set $e (call $k_fstat (global.get $pid) (local.get $fd)))
+    (if (i32.eqz (local.get $e)) (then (call $struct64 (local.get $ptr))))
+    (global.set $kin (i32.const 0))
+    (local.get $e))
+
+  ;; guest path [p, p+l) into the exchange area's first path slot (checked by the caller)
+  (func $path (param $p i32) (param $l i32) (local $i i32) (local $k i32) (local $w i64)
+    (block $done (loop $next
+      (br_if $done (i32.gt_u (i32.add (local.get $i) (i32.const 8)) (local.get $l)))
+      (call $put (i32.add (i32.const ${Io.PATH1}) (local.get $i)) (i64.load align=1 (i32.add (local.get $p) (local.get $i))))
+      (local.set $i (i32.add (local.get $i) (i32.const 8)))
+      (br $next)))
+    ;; the last 1-7 bytes, a byte at a time (a word load could pass the end of memory)
+    (if (i32.lt_u (local.get $i) (local.get $l))
+      (then
+        (block $tail (loop $byte
+          (br_if $tail (i32.ge_u (i32.add (local.get $i) (local.get $k)) (local.get $l)))
+          (local.set $w (i64.or (local.get $w) (i64.shl (i64.load8_u (i32.add (i32.add (local.get $p) (local.get $i)) (local.get $k))) (i64.extend_i32_u (i32.shl (local.get $k) (i32.const 3))))))
+          (local.set $k (i32.add (local.get $k) (i32.const 1)))
+          (br $byte)))
+        (call $put (i32.add (i32.const ${Io.PATH1}) (local.get $i)) (local.get $w)))))
+
+  ;; glue.ts's rpath: a path's length checked, its bytes copied in, then an absolute path refused
+  (func $rpath (param $p i32) (param $l i32) (result i32)
+    (if (i32.ge_u (local.get $l) (i32.const ${Io.PATH_MAX})) (then (return (i32.const ${E.NAMETOOLONG}))))
+    (if (i32.eqz (call $in (local.get $p) (local.get $l))) (then (return (i32.const ${E.FAULT}))))
+    (global.set $kin (i32.const 1))
+    (call $path (local.get $p) (local.get $l))
+    (global.set $kin (i32.const 0))
+    ;; (nested: i32.and would load the first byte of an empty path, which may lie past the end)
+    (if (local.get $l) (then (if (i32.eq (i32.load8_u (local.get $p)) (i32.const 0x2f))
+      (then (return (i32.const ${E.NOTCAPABLE}))))))
+    (i32.const 0))
+
+  ;; in glue.ts's order: the path, then the struct's place
+  (func (export "path_filestat_get") (param $fd i32) (param $flags i32) (param $p i32) (param $l i32) (param $ptr i32) (result i32) (local $e i32)
+    (local.set $e (call $rpath (local.get $p) (local.get $l)))
+    (if (local.get $e) (then (return (local.get $e))))
+    (if (i32.eqz (call $in (local.get $ptr) (i32.const 64))) (then (return (i32.const ${E.FAULT}))))
+    (global.set $kin (i32.const 1))
+    (local.set $e (call $k_pstat (global.get $pid) (local.get $fd) (local.get $flags) (local.get $l)))
+    (if (i32.eqz (local.get $e)) (then (call $struct64 (local.get $ptr))))
+    (global.set $kin (i32.const 0))
+    (local.get $e))
+
+  ;; in glue.ts's order: the fd's place, then the path
+  (func (export "path_open") (param $fd i32) (param $dirflags i32) (param $p i32) (param $l i32) (param $oflags i32) (param $base i64) (param $inh i64) (param $fdflags i32) (param $out i32) (result i32) (local $e i32)
+    (if (i32.eqz (call $in (local.get $out) (i32.const 4))) (then (return (i32.const ${E.FAULT}))))
+    (local.set $e (call $rpath (local.get $p) (local.get $l)))
+    (if (local.get $e) (then (return (local.get $e))))
+    (global.set $kin (i32.const 1))
+    (local.set $e (call $k_open (global.get $pid) (local.get $fd) (local.get $dirflags) (local.get $l) (local.get $oflags) (local.get $base) (local.get $inh) (local.get $fdflags)))
+    (if (i32.eqz (local.get $e)) (then (i32.store align=1 (local.get $out) (call $word (i32.const ${Io.RES})))))
+    (global.set $kin (i32.const 0))
+    (local.get $e))
+
+  (func (export "fd_close") (param $fd i32) (result i32) (local $e i32)
+    (global.set $kin (i32.const 1))
+    (local.set $e (call $k_close (global.get $pid) (local.get $fd)))
+    (global.set $kin (i32.const 0))
+    (local.get $e))
+)`;
+}
+
+/** The two compiled modules (host/sandbox/kernel-node.ts loads them from the build). */
+export interface WasmGlueModules {
+  glue: WebAssembly.Module;
+  trampolines: WebAssembly.Module;
+}
+
+/** What G calls in JavaScript (GuestProcess.wasmGlueSide; wrapped by process.ts's guard). */
+export interface WasmGlueSide {
+  host(write: number, handle: number, lo: number, hi: number, ptr: number, len: number): number;
+  page(write: number, page: number, off: number, ptr: number, len: number): number;
+  rw(write: number, fd: number, iovs: number, n: number, off: bigint, out: number, at: number, planned: number): number | Promise<number>;
+  fault(code: number): void;
+}
+
+/** One process's WebAssembly glue: its trampolines now, G once the guest's memory exists. */
+export class WasmGlue {
+  /** The guest's imports of GLUE_CALLS (T's functions). */
+  readonly imports: Record<string, (...a: any[]) => any>;
+  private readonly table: WebAssembly.Table;
+  private kin: WebAssembly.Global | null = null;
+
+  /** `js`: the JavaScript glue's functions for GLUE_CALLS (guarded), in the table until bind(). */
+  constructor(
+    private readonly modules: WasmGlueModules,
+    private readonly kernel: Record<string, any>,
+    private readonly pid: number,
+    private readonly side: WasmGlueSide,
+    js: Record<string, (...a: any[]) => any>,
+  ) {
+    const j: Record<string, (...a: any[]) => any> = {};
+    for (const [name] of GLUE_CALLS) j[name] = js[name];
+    const t = new WebAssembly.Instance(modules.trampolines, { j });
+    this.table = t.exports.t as WebAssembly.Table;
+    this.imports = {};
+    for (const [name] of GLUE_CALLS) this.imports[name] = t.exports[name] as (...a: any[]) => any;
+  }
+
+  /**
+   * Makes G over the guest's memory and points the trampolines at it. Returns false, keeping the
+   * JavaScript glue, when G cannot import that memory (a shared one).
+   */
+  bind(memory: WebAssembly.Memory): boolean {
+    const k = this.kernel;
+    let g: WebAssembly.Instance;
+    try {
+      g = new WebAssembly.Instance(this.modules.glue, {
+        g: { memory },
+        k: { fd_io: k.fd_io, io_commit: k.io_commit, io_word: k.io_word, io_dword: k.io_dword, io_put: k.io_put, fd_filestat_get: k.fd_filestat_get, path_filestat_get: k.path_filestat_get, path_open: k.path_open, fd_close: k.fd_close },
+        j: { host: this.side.host, page: this.side.page, rw: this.side.rw, fault: this.side.fault, pid: this.pid },
+      });
+    } catch {
+      return false;
+    }
+    this.kin = g.exports.kin as WebAssembly.Global;
+    GLUE_CALLS.forEach(([name], i) => this.table.set(i, g.exports[name] as any));
+    return true;
+  }
+
+  /** Whether kernel code was running under G when the guest's stack unwound (KERNEL FAULTS). */
+  inKernel(): boolean {
+    return this.kin !== null && this.kin.value === 1;
+  }
+}

@@ -1,0 +1,346 @@
+// The WebAssembly glue (host/sandbox/wasm-glue.ts) against the JavaScript glue it stands in for:
+// the same calls, with the same guest memory, filestore and a scripted stand-in kernel, must give
+// the same result, leave the same guest memory and filestore bytes, and show the kernel the same
+// requests (path bytes included). The cases are the edges: pointers and lengths at and one past
+// the end of guest memory, wrapping pointers, paths of every tail length up to and past the limit,
+// absolute paths, path_open's fd and fd_close's errno, plans of every kind the fast path takes or hands on, and a kernel that lies (a
+// page outside the filestore, counts past the plan). Then, through runModule with a real guest: a
+// trap in kernel code under the glue ends the sandbox as a kernel fault, a trap in the guest is the
+// guest's, and a guest whose memory the glue cannot import (a shared one) keeps the JavaScript glue.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import binaryen from 'binaryen';
+import path from 'node:path';
+import { Io, Page, Plan, PlanFlag, Seg } from '../../../kernel/abi';
+import { MemoryFilestore } from '../../../host/filestore/filestore';
+import { GuestProcess } from '../../../host/sandbox/glue';
+import { type Kernel, KernelFault } from '../../../host/sandbox/kernel';
+import { wasmGlueModules } from '../../../host/sandbox/kernel-node';
+import { runModule, type ProcessHost } from '../../../host/sandbox/process';
+import { WasmGlue, type WasmGlueModules } from '../../../host/sandbox/wasm-glue';
+import { ROOT } from '../../lib/sandbox';
+
+const mods = wasmGlueModules(path.join(ROOT, 'dist'));
+
+/** What the stand-in kernel plans for a read or write of `len` bytes at `off`. */
+type Scene = 'page' | 'page-unaligned' | 'page-outside' | 'page-across' | 'host' | 'host-liar' | 'host-far' | 'zero' | 'two-segs' | 'errno' | 'empty';
+
+interface Seen {
+  calls: string[];
+}
+
+function standIn(scene: Scene, seen: Seen): Kernel {
+  const u8 = new Uint8Array(1 << 17);
+  const io = 8192;
+  const dv = new DataView(u8.buffer);
+  const res = io + Io.RES;
+  const seg = (i: number, kind: number, len: number, a: number, b: number) => {
+    const s = io + Io.SEGS + i * Io.SEG_BYTES;
+    dv.setUint32(s, kind, true);
+    dv.setUint32(s + 4, len, true);
+    dv.setUint32(s + 8, a, true);
+    dv.setUint32(s + 12, b, true);
+  };
+  const plan = (bytes: number, nsegs: number, flags: number) => {
+    dv.setUint32(res + 4 * Plan.BYTES, bytes, true);
+    dv.setUint32(res + 4 * Plan.NSEGS, nsegs, true);
+    dv.setUint32(res + 4 * Plan.FLAGS, flags, true);
+  };
+  const stat = (tag: number) => {
+    for (let i = 0; i < 64; i++) u8[io + Io.STRUCT + i] = (tag + i * 7) & 0xff;
+  };
+  const path = (len: number) => Buffer.from(u8.subarray(io + Io.PATH1, io + Io.PATH1 + len)).toString('latin1');
+  return {
+    io,
+    u8,
+    u32: new Uint32Array(u8.buffer),
+    dv,
+    view: () => u8,
+    structViews: Array.from({ length: 65 }, (_, n) => new Uint8Array(u8.buffer, io + Io.STRUCT, n)),
+    gofer: {
+      window: new Uint8Array(4096),
+      call: () => {
+        throw new Error('no gofer requests in this test');
+      },
+      hostIO(write: boolean, handle: number, pos: number, buf: Uint8Array, off: number, len: number): number {
+        seen.calls.push(`hostIO ${write} ${handle} ${pos} ${off} ${len}`);
+        if (!write) buf.fill(9, off, off + len);
+        return scene === 'host-liar' ? len + 1 : len;
+      },
+    },
+    exports: {
+      fd_io: (pid: number, fd: number, len: number, off: bigint, flags: number) => {
+        seen.calls.push(`fd_io ${pid} ${fd} ${len} ${off} ${flags}`);
+        if (scene === 'errno') return 8;
+        const n = Math.min(len, 100);
+        if (scene === 'empty') plan(0, 0, 0);
+        else if (scene === 'page') (seg(0, Seg.Page, n, 3, 40), plan(n, 1, 0));
+        else if (scene === 'page-unaligned') (seg(0, Seg.Page, n, 2, 4095 - n + 1), plan(n, 1, 0));
+        else if (scene === 'page-across') (seg(0, Seg.Page, n, 2, 4096 - n + 1), plan(n, 1, 0));
+        else if (scene === 'page-outside') (seg(0, Seg.Page, n, 1 << 20, 0), plan(n, 1, 0));
+        else if (scene === 'zero') (seg(0, Seg.Zero, n, 0, 0), plan(n, 1, 0));
+        else if (scene === 'two-segs') {
+          const h = n >>> 1;
+          seg(0, Seg.Page, h, 4, 100);
+          seg(1, Seg.Page, n - h, 5, 0);
+          plan(n, 2, 0);
+        } else {
+          seg(0, Seg.Host, n, 0x80000007, 0);
+          plan(n, 1, PlanFlag.COMMIT);
+          dv.setUint32(res + 4 * Plan.HOST_OFF, 0x12345678, true);
+          dv.setUint32(res + 4 * Plan.HOST_OFF + 4, scene === 'host-far' ? 0x200000 : 3, true);
+        }
+        return 0;
+      },
+      io_commit: (pid: number, result: number) => {
+        seen.calls.push(`io_commit ${pid} ${result}`);
+        dv.setUint32(res, Math.max(result, 0), true);
+        return 0;
+      },
+      io_word: (off: number) => dv.getUint32(io + (off & 0xfffc), true),
+      io_dword: (off: number) => dv.getBigUint64(io + (off & 0xfff8), true),
+      io_put: (off: number, w: bigint) => dv.setBigUint64(io + (off & 0xfff8), w, true),
+      fd_filestat_get: (pid: number, fd: number) => {
+        seen.calls.push(`fd_filestat_get ${pid} ${fd}`);
+        if (fd === 9) return 8;
+        stat(fd);
+        return 0;
+      },
+      path_filestat_get: (pid: number, fd: number, flags: number, len: number) => {
+        const p = path(len);
+        seen.calls.push(`path_filestat_get ${pid} ${fd} ${flags} ${len} ${JSON.stringify(p)}`);
+        if (p === 'missing') return 44;
+        stat(len);
+        return 0;
+      },
+      path_open: (pid: number, fd: number, dirflags: number, len: number, oflags: number, base: bigint, inh: bigint, fdflags: number) => {
+        const p = path(len);
+        seen.calls.push(`path_open ${pid} ${fd} ${dirflags} ${len} ${oflags} ${base} ${inh} ${fdflags} ${JSON.stringify(p)}`);
+        if (p === 'missing') return 44;
+        dv.setUint32(res, 17 + len, true);
+        return 0;
+      },
+      fd_close: (pid: number, fd: number) => {
+        seen.calls.push(`fd_close ${pid} ${fd}`);
+        return fd === 9 ? 8 : 0;
+      },
+      io_abort: () => 0,
+    },
+  } as unknown as Kernel;
+}
+
+interface World {
+  mem: WebAssembly.Memory;
+  fs: MemoryFilestore;
+  seen: Seen;
+  call: Record<string, (...a: any[]) => any>;
+}
+
+/** A process over a fresh stand-in kernel, its imports either the JavaScript glue's or the WebAssembly glue's. */
+function world(scene: Scene, wasm: boolean): World {
+  const seen: Seen = { calls: [] };
+  const fs = new MemoryFilestore(1 << 24);
+  fs.grow(16);
+  for (let pg = 0; pg < 16; pg++) fs.chunk(0)!.fill(pg + 1, pg * Page.SIZE, (pg + 1) * Page.SIZE);
+  const K = standIn(scene, seen);
+  const p = new GuestProcess(K, fs, 5, ['t'], [], { write: () => 0, read: () => 0, filetype: () => 0 });
+  const mem = new WebAssembly.Memory({ initial: 1 });
+  const g = new Uint8Array(mem.buffer);
+  for (let i = 0; i < g.length; i++) g[i] = (i * 13) & 0xff;
+  p.bindMemory(mem);
+  let call = p.imports() as Record<string, (...a: any[]) => any>;
+  if (wasm) {
+    const wg = new WasmGlue(mods!, K.exports, 5, p.wasmGlueSide(), call);
+    assert.ok(wg.bind(mem), 'G made over an ordinary memory');
+    call = wg.imports;
+  }
+  return { mem, fs, seen, call };
+}
+
+/** Runs `name(args)` both ways and compares everything; returns the JavaScript glue's result. */
+function same(scene: Scene, name: string, args: (number | bigint)[], setup?: (g: DataView) => void): number | string {
+  const out = [false, true].map((wasm) => {
+    const w = world(scene, wasm);
+    setup?.(new DataView(w.mem.buffer));
+    let r: number | string;
+    try {
+      r = w.call[name](...args);
+    } catch (e) {
+      if (!(e instanceof KernelFault)) throw e;
+      r = 'fault';
+    }
+    return { r, mem: new Uint8Array(w.mem.buffer).slice(), store: w.fs.chunk(0)!.slice(0, 16 * Page.SIZE), calls: w.seen.calls };
+  });
+  const what = `${scene} ${name}(${args.join(', ')})`;
+  assert.is(out[1].r, out[0].r, `${what}: result`);
+  assert.equal(out[1].calls, out[0].calls, `${what}: what the kernel and the gofer were asked`);
+  assert.ok(Buffer.from(out[1].mem).equals(Buffer.from(out[0].mem)), `${what}: guest memory`);
+  assert.ok(Buffer.from(out[1].store).equals(Buffer.from(out[0].store)), `${what}: filestore`);
+  return out[0].r;
+}
+
+const END = 65536;
+const iov = (at: number, p: number, len: number) => (g: DataView) => {
+  g.setUint32(at, p, true);
+  g.setUint32(at + 4, len, true);
+};
+
+test('the build made the WebAssembly glue', () => {
+  assert.ok(mods, 'dist/wasm-glue.wasm and dist/wasm-glue-t.wasm load (npm run build)');
+});
+
+test('reads and writes of one iovec: every plan kind, pointers at and past the end of memory, alike', () => {
+  const scenes: Scene[] = ['page', 'page-unaligned', 'page-across', 'page-outside', 'host', 'host-liar', 'host-far', 'zero', 'two-segs', 'errno', 'empty'];
+  // [iovs, out, buffer, length]
+  const ptrs: [number, number, number, number][] = [
+    [0, 16, 1000, 64],
+    [END - 8, END - 4, END - 100, 100],
+    [END - 7, 16, 1000, 64],
+    [0, END - 3, 1000, 64],
+    [0, 16, END - 99, 100],
+    [0, 16, 0xffffff00, 0x200],
+    [0, 16, 0, 0x7fffffff],
+    [0, 16, 2000, 0],
+    [0xfffffffc, 16, 1000, 64],
+  ];
+  const seenResults = new Set<string>();
+  for (const scene of scenes) {
+    for (const [iovs, out, p, len] of ptrs) {
+      const setup = iovs + 8 <= END ? iov(iovs, p, len) : undefined;
+      for (const [name, extra] of [['fd_read', []], ['fd_write', []], ['fd_pread', [77n]], ['fd_pwrite', [2n ** 40n]]] as const) {
+        const args = extra.length ? [3, iovs, 1, ...extra, out] : [3, iovs, 1, out];
+        seenResults.add(String(same(scene, name, args, setup)));
+      }
+    }
+  }
+  // the cases reach success, EFAULT, the kernel's errno and kernel faults
+  for (const r of ['0', '21', '8', 'fault']) assert.ok(seenResults.has(r), `some case gave ${r}`);
+});
+
+test('two iovecs and none go to the JavaScript glue whole', () => {
+  const two = (g: DataView) => {
+    iov(0, 1000, 30)(g);
+    iov(8, 2000, 40)(g);
+  };
+  for (const scene of ['page', 'host', 'two-segs'] as Scene[]) {
+    assert.is(same(scene, 'fd_pwrite', [3, 0, 2, 9n, 16], two), 0);
+    assert.is(same(scene, 'fd_read', [3, 0, 2, 16], two), 0);
+    same(scene, 'fd_write', [3, 0, 0, 16]);
+  }
+});
+
+test('fd_filestat_get: the struct copied out, its pointer checked at the end of memory, the errno passed on', () => {
+  for (const [fd, ptr] of [[3, 100], [4, END - 64], [4, END - 63], [4, 0xffffffc1], [9, 100]]) same('page', 'fd_filestat_get', [fd, ptr]);
+  assert.is(same('page', 'fd_filestat_get', [9, 100]), 8);
+  assert.is(same('page', 'fd_filestat_get', [3, END - 63]), 21);
+});
+
+test('path_filestat_get: every tail length, paths at the end of memory, "/" first, too long, the struct pointer', () => {
+  const put = (at: number, s: string) => (g: DataView) => {
+    for (let i = 0; i < s.length; i++) g.setUint8(at + i, s.charCodeAt(i));
+  };
+  for (let l = 0; l <= 40; l++) {
+    const s = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH'.slice(0, l);
+    same('page', 'path_filestat_get', [3, 1, 5000, l, 100], put(5000, s));
+    same('page', 'path_filestat_get', [3, 0, END - l, l, 100], put(END - l, s));
+    same('page', 'path_filestat_get', [3, 0, END - l + 1, l, 100], l ? put(END - l + 1, s.slice(0, l - 1)) : undefined);
+  }
+  assert.is(same('page', 'path_filestat_get', [3, 0, 5000, 7, 100], put(5000, 'missing')), 44);
+  assert.is(same('page', 'path_filestat_get', [3, 0, 5000, 4, 100], put(5000, '/etc')), 76);
+  assert.is(same('page', 'path_filestat_get', [3, 0, 5000, 4, END - 63], put(5000, 'etc/')), 21);
+  for (const l of [4095, 4096, 5000, 0xffffffff]) same('page', 'path_filestat_get', [3, 0, 1000, l, 100], put(1000, 'x'.repeat(Math.min(l, 6000))));
+  assert.is(same('page', 'path_filestat_get', [3, 0, 1000, 4096, 100]), 37);
+});
+
+test('path_open and fd_close: the fd written back, its place and the path checked first, errnos passed on', () => {
+  const put = (at: number, s: string) => (g: DataView) => {
+    for (let i = 0; i < s.length; i++) g.setUint8(at + i, s.charCodeAt(i));
+  };
+  // i64s as a guest passes them (signed)
+  const open = (p: number, l: number, out: number) => [3, 1, p, l, 9, BigInt.asIntN(64, 0x8000000000000001n), -1n, 4, out];
+  for (let l = 0; l <= 20; l++) {
+    const s = 'etc/passwd/abcdefghijk'.slice(0, l);
+    same('page', 'path_open', open(5000, l, 100), put(5000, s));
+    same('page', 'path_open', open(END - l, l, END - 4), put(END - l, s));
+    same('page', 'path_open', open(END - l + 1, l, 100), l ? put(END - l + 1, s.slice(0, l - 1)) : undefined);
+  }
+  assert.is(same('page', 'path_open', open(5000, 3, 100), put(5000, 'etc')), 0);
+  assert.is(same('page', 'path_open', open(5000, 3, END - 3), put(5000, 'etc')), 21);
+  assert.is(same('page', 'path_open', open(5000, 7, 100), put(5000, 'missing')), 44);
+  assert.is(same('page', 'path_open', open(5000, 4, 100), put(5000, '/etc')), 76);
+  assert.is(same('page', 'path_open', open(5000, 4096, 100)), 37);
+  assert.is(same('page', 'fd_close', [4]), 0);
+  assert.is(same('page', 'fd_close', [9]), 8);
+});
+
+/** A guest (WAT) that imports fd_pwrite, writes 4 bytes at fd 3 and then runs `after`. */
+function guest(after: string, shared = false): WebAssembly.Module {
+  const mem = shared ? '(memory (export "memory") 1 1 shared)' : '(memory (export "memory") 1)';
+  const m = binaryen.parseText(`(module
+    (import "wasi_snapshot_preview1" "fd_pwrite" (func $pw (param i32 i32 i32 i64 i32) (result i32)))
+    ${mem}
+    (data (i32.const 0) "\\10\\00\\00\\00\\04\\00\\00\\00")
+    (data (i32.const 16) "wxyz")
+    (func (export "_start") (drop (call $pw (i32.const 3) (i32.const 0) (i32.const 1) (i64.const 0) (i32.const 32))) ${after}))`);
+  m.setFeatures(binaryen.Features.MVP | binaryen.Features.Atomics | binaryen.Features.BulkMemory);
+  const bytes = m.emitBinary();
+  m.dispose();
+  return new WebAssembly.Module(bytes as BufferSource);
+}
+
+/** A kernel whose fd_io is WebAssembly that traps (the stand-in's, otherwise). */
+function trappingKernel(seen: Seen): Kernel {
+  const K = standIn('page', seen);
+  const m = binaryen.parseText('(module (func (export "fd_io") (param i32 i32 i32 i64 i32) (result i32) unreachable))');
+  const trap = new WebAssembly.Instance(new WebAssembly.Module(m.emitBinary() as BufferSource), {});
+  m.dispose();
+  (K.exports as any).fd_io = trap.exports.fd_io;
+  return K;
+}
+
+function host(K: Kernel, fs: MemoryFilestore, reports: string[], glue: WasmGlueModules | undefined): ProcessHost {
+  return { kernel: K, filestore: fs, streams: { write: () => 0, read: () => 0, filetype: () => 0 }, report: (l) => reports.push(l), wasmGlue: glue };
+}
+
+test('a trap in kernel code under the WebAssembly glue is a kernel fault; one in the guest is the guest`s', () => {
+  for (const glue of [mods!, undefined]) {
+    const seen: Seen = { calls: [] };
+    const fs = new MemoryFilestore(1 << 24);
+    fs.grow(16);
+    const K = trappingKernel(seen);
+    const reports: string[] = [];
+    const p = new GuestProcess(K, fs, 5, ['t'], [], { write: () => 0, read: () => 0, filetype: () => 0 });
+    assert.throws(() => runModule(host(K, fs, reports, glue), p, guest(''), 'g'), (e: unknown) => e instanceof KernelFault, glue ? 'WebAssembly glue' : 'JavaScript glue');
+    assert.equal(reports, []);
+  }
+  for (const glue of [mods!, undefined]) {
+    const seen: Seen = { calls: [] };
+    const fs = new MemoryFilestore(1 << 24);
+    fs.grow(16);
+    const K = standIn('page', seen);
+    const reports: string[] = [];
+    const p = new GuestProcess(K, fs, 5, ['t'], [], { write: () => 0, read: () => 0, filetype: () => 0 });
+    assert.is(runModule(host(K, fs, reports, glue), p, guest('unreachable'), 'g'), 134);
+    assert.ok(/guest trapped/.test(reports.join('\n')), reports.join('\n'));
+    assert.is(seen.calls.length, 1, 'the write reached the kernel first');
+  }
+});
+
+test('a guest with a shared memory keeps the JavaScript glue, and its write still lands', () => {
+  const seen: Seen = { calls: [] };
+  const fs = new MemoryFilestore(1 << 24);
+  fs.grow(16);
+  const K = standIn('page', seen);
+  const reports: string[] = [];
+  const p = new GuestProcess(K, fs, 5, ['t'], [], { write: () => 0, read: () => 0, filetype: () => 0 });
+  const m = guest('', true);
+  const shared = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true } as WebAssembly.MemoryDescriptor);
+  const wg = new WasmGlue(mods!, K.exports, 5, p.wasmGlueSide(), p.imports() as Record<string, (...a: any[]) => any>);
+  assert.not.ok(wg.bind(shared), 'G does not take a shared memory');
+  assert.is(runModule(host(K, fs, reports, mods!), p, m, 'g'), 0, reports.join('\n'));
+  assert.equal(seen.calls, ['fd_io 5 3 4 0 3']);
+  // the stand-in planned page 3 at 40: the 4 bytes the guest had at 16
+  assert.is(Buffer.from(fs.chunk(0)!.subarray(3 * Page.SIZE + 40, 3 * Page.SIZE + 44)).toString(), 'wxyz');
+});
+
+test.run();
