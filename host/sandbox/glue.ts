@@ -622,11 +622,16 @@ export class GuestProcess {
         }
       },
       rw: (write, fd, iovs, n, off, out, at, planned) => {
+        let r: number | Promise<number>;
         try {
-          return this.rw(write !== 0, fd, iovs, n, at !== 0 ? off : null, out, planned !== 0);
+          r = this.rw(write !== 0, fd, iovs, n, at !== 0 ? off : null, out, planned !== 0);
         } catch (e) {
           return fault(e);
         }
+        // a stream read or write that would put the guest aside is a suspend point of its own
+        // (process.ts), never a call through G, which cannot wait
+        if (typeof r !== 'number') throw new KernelFault('WebAssembly glue: a call that would wait');
+        return r;
       },
       fault: (code) => {
         throw new KernelFault(GLUE_FAULTS[code] ?? `WebAssembly glue: fault ${code}`);

@@ -40,7 +40,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import v8 from 'node:v8';
 import * as jspi from './jspi';
-import { GLUE_CALLS, type WasmGlueModules } from './wasm-glue';
+import { GLUE_CALLS, glueMismatch, type WasmGlueModules } from './wasm-glue';
 
 const compiled = new Map<string, WebAssembly.Module>();
 
@@ -270,31 +270,34 @@ function intrinsics(): Intrinsics | null {
 }
 
 let glueHow = 'javascript (not asked for)';
-const glues = new Map<string, WasmGlueModules | null>();
+const glues = new Map<string, { m: WasmGlueModules | null; how: string }>();
 
 /**
  * The WebAssembly glue's modules (host/sandbox/wasm-glue.ts) as the build made them in `dist`, or
  * null: WASMBOX_GLUE=js asks for the JavaScript glue alone, and a build without them (or with
- * damaged ones) has only that. wasmGlueUsed says which, for --stats.
+ * others than this code's) has only that. wasmGlueUsed says which, for --stats.
  */
 export function wasmGlueModules(dist: string): WasmGlueModules | null {
   if (process.env.WASMBOX_GLUE === 'js') {
     glueHow = 'javascript (WASMBOX_GLUE=js)';
     return null;
   }
-  let m = glues.get(dist);
-  if (m === undefined) {
+  let g = glues.get(dist);
+  if (g === undefined) {
     const file = path.join(dist, 'wasm-glue.wasm');
     try {
-      m = { glue: new WebAssembly.Module(fs.readFileSync(file)), trampolines: new WebAssembly.Module(fs.readFileSync(path.join(dist, 'wasm-glue-t.wasm'))) };
-      glueHow = `webassembly (${file}) for ${GLUE_CALLS.map(([n]) => n).join(', ')}, where a guest runs without JSPI`;
+      const m = { glue: new WebAssembly.Module(fs.readFileSync(file)), trampolines: new WebAssembly.Module(fs.readFileSync(path.join(dist, 'wasm-glue-t.wasm'))) };
+      const off = glueMismatch(m);
+      if (off) throw new Error(`it is from another build (${off}); npm run build makes it again`);
+      g = { m, how: `webassembly (${file}) for ${GLUE_CALLS.map(([n]) => n).join(', ')}` };
     } catch (e) {
-      m = null;
-      glueHow = `javascript (the build's WebAssembly glue cannot be loaded: ${(e as Error).message})`;
+      const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? `the build has none: no ${(e as NodeJS.ErrnoException).path}` : (e as Error).message;
+      g = { m: null, how: `javascript (the WebAssembly glue cannot be used: ${why})` };
     }
-    glues.set(dist, m);
+    glues.set(dist, g);
   }
-  return m;
+  glueHow = g.how;
+  return g.m;
 }
 
 /** Which glue the last wasmGlueModules call gave, and why, for --stats. */

@@ -267,10 +267,11 @@ export function runModule(host: ProcessHost, proc: GuestProcess, module: WebAsse
   const expire = host.expire?.bind(host);
   const check = interrupt && expire ? () => (expire(), interrupt()) : interrupt ?? expire;
   const wasi = guard(proc.imports(), check);
-  // the WebAssembly glue (wasm-glue.ts) for the commonest file calls: not with a check before each
-  // call (it has no JavaScript to run one in), nor for a suspendable guest (its stream reads and
-  // writes are suspend points)
-  const wg = host.wasmGlue && !check && !host.suspend ? new WasmGlue(host.wasmGlue, proc.kernel.exports, proc.pid, proc.wasmGlueSide(), wasi) : null;
+  // the WebAssembly glue (wasm-glue.ts) for the commonest file calls, with the check run first as
+  // here (guarded alike); for a suspendable guest, its stream reads and writes stay the suspend
+  // points set below
+  const wg = host.wasmGlue ? new WasmGlue(host.wasmGlue, proc.kernel.exports, proc.pid, proc.wasmGlueSide(), wasi, check && guard({ check }).check) : null;
+  const calls = wg ? { ...wasi, ...wg.imports } : wasi;
   const wasmbox = guard(
     {
       spawn: (...a: number[]) => spawn(host, proc, depth, a),
@@ -318,9 +319,9 @@ export function runModule(host: ProcessHost, proc: GuestProcess, module: WebAsse
           };
         }
       }
-      ({ instance, start: suspendable } = jspi.instantiate(module, { wasi_snapshot_preview1: wasi, wasmbox }, points));
+      ({ instance, start: suspendable } = jspi.instantiate(module, { wasi_snapshot_preview1: calls, wasmbox }, points));
     } else {
-      instance = new WebAssembly.Instance(module, { wasi_snapshot_preview1: wg ? { ...wasi, ...wg.imports } : wasi, wasmbox });
+      instance = new WebAssembly.Instance(module, { wasi_snapshot_preview1: calls, wasmbox });
     }
   } catch (e: any) {
     if (e instanceof ExecError) throw e;
@@ -354,7 +355,7 @@ export function runModule(host: ProcessHost, proc: GuestProcess, module: WebAsse
     }
     return settled.then(
       () => 0,
-      (e) => endStatus(host, argv0, e, null),
+      (e) => endStatus(host, argv0, e, wg),
     ).finally(() => live.delete(mem));
   }
   try {

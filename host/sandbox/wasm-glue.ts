@@ -8,8 +8,10 @@
 // such phase worth the name: these functions are small, and the kernel's own code is precompiled.
 //
 // WHAT. fd_read, fd_write, fd_pread and fd_pwrite of one iovec (the glue's FAST PATH, glue.ts),
-// fd_filestat_get, path_filestat_get, path_open and fd_close (a program's stat and open+close; with
-// stat alone here, open paid for compiling the JavaScript glue's path copy that stat had warmed). The module (G, one instance per process) imports the
+// fd_filestat_get, path_filestat_get, path_open, fd_close, fd_seek, fd_tell, path_unlink_file,
+// path_create_directory, path_remove_directory and path_rename: the calls of one path or none and
+// a result of a few words. (With stat alone here, open paid for compiling the JavaScript glue's
+// path copy that stat had warmed: what stays JavaScript should be what is rare.) The module (G, one instance per process) imports the
 // guest's memory and the kernel's exports; it checks every guest pointer and length against the
 // guest's memory as the JavaScript glue does (EFAULT before anything happens), copies a path into
 // the kernel's exchange area and a result struct out of it 8 bytes at a time (io_put, io_dword: G
@@ -45,7 +47,34 @@ export const GLUE_CALLS: readonly (readonly [string, string])[] = [
   ['path_filestat_get', 'i32 i32 i32 i32 i32'],
   ['path_open', 'i32 i32 i32 i32 i32 i64 i64 i32 i32'],
   ['fd_close', 'i32'],
+  ['fd_seek', 'i32 i64 i32 i32'],
+  ['fd_tell', 'i32 i32'],
+  ['path_unlink_file', 'i32 i32 i32'],
+  ['path_create_directory', 'i32 i32 i32'],
+  ['path_remove_directory', 'i32 i32 i32'],
+  ['path_rename', 'i32 i32 i32 i32 i32 i32'],
 ];
+
+/** The kernel's exports G calls, with their types. */
+export const KERNEL_CALLS: readonly (readonly [string, string])[] = [
+  ['fd_io', '(param i32 i32 i32 i64 i32) (result i32)'],
+  ['io_commit', '(param i32 i32) (result i32)'],
+  ['io_word', '(param i32) (result i32)'],
+  ['io_dword', '(param i32) (result i64)'],
+  ['io_put', '(param i32 i64)'],
+  ['fd_filestat_get', '(param i32 i32) (result i32)'],
+  ['path_filestat_get', '(param i32 i32 i32 i32) (result i32)'],
+  ['path_open', '(param i32 i32 i32 i32 i32 i64 i64 i32) (result i32)'],
+  ['fd_close', '(param i32 i32) (result i32)'],
+  ['fd_seek', '(param i32 i32 i64 i32) (result i32)'],
+  ['fd_tell', '(param i32 i32) (result i32)'],
+  ['path_unlink_file', '(param i32 i32 i32) (result i32)'],
+  ['path_create_directory', '(param i32 i32 i32) (result i32)'],
+  ['path_remove_directory', '(param i32 i32 i32) (result i32)'],
+  ['path_rename', '(param i32 i32 i32 i32 i32) (result i32)'],
+];
+/** The calls of one path and an errno: glue.ts's `rpath(p, l, PATH1) || k.NAME(pid, fd, l)`. */
+const PATH_CALLS = ['path_unlink_file', 'path_create_directory', 'path_remove_directory'];
 
 /** Linux caps one read or write at this many bytes (MAX_RW_COUNT), as glue.ts does. */
 const MAX_RW = 0x7ffff000;
@@ -82,22 +111,16 @@ export function glueText(): string {
   const res = (word: number) => Io.RES + 4 * word;
   const seg = (word: number) => Io.SEGS + 4 * word;
   // the struct's 16 words, from the exchange area to the guest
-  const struct64 = Array.from({ length: 8 }, (_, i) => `(i64.store offset=${8 * i} align=1 (local.get $ptr) (call $dword (i32.const ${Io.STRUCT + 8 * i})))`).join('\n    ');
+  const struct64 = Array.from({ length: 8 }, (_, i) => `(i64.store offset=${8 * i} align=1 (local.get $ptr) (call $k_io_dword (i32.const ${Io.STRUCT + 8 * i})))`).join('\n    ');
   return `(module
   (import "g" "memory" (memory 0))
-  (import "k" "fd_io" (func $fd_io (param i32 i32 i32 i64 i32) (result i32)))
-  (import "k" "io_commit" (func $io_commit (param i32 i32) (result i32)))
-  (import "k" "io_word" (func $word (param i32) (result i32)))
-  (import "k" "io_dword" (func $dword (param i32) (result i64)))
-  (import "k" "io_put" (func $put (param i32 i64)))
-  (import "k" "fd_filestat_get" (func $k_fstat (param i32 i32) (result i32)))
-  (import "k" "path_filestat_get" (func $k_pstat (param i32 i32 i32 i32) (result i32)))
-  (import "k" "path_open" (func $k_open (param i32 i32 i32 i32 i32 i64 i64 i32) (result i32)))
-  (import "k" "fd_close" (func $k_close (param i32 i32) (result i32)))
+  ${KERNEL_CALLS.map(([n, t]) => `(import "k" "${n}" (func $k_${n} ${t}))`).join('\n  ')}
   (import "j" "host" (func $host (param i32 i32 i32 i32 i32 i32) (result i32)))
   (import "j" "page" (func $page (param i32 i32 i32 i32 i32) (result i32)))
   (import "j" "rw" (func $slow (param i32 i32 i32 i32 i64 i32 i32 i32) (result i32)))
   (import "j" "fault" (func $fault (param i32)))
+  (import "j" "check" (func $check))
+  (import "j" "checking" (global $checking i32))
   (import "j" "pid" (global $pid i32))
   ;; 1 while kernel code runs under G (KERNEL FAULTS)
   (global $kin (export "kin") (mut i32) (i32.const 0))
@@ -111,6 +134,8 @@ export function glueText(): string {
   (func $rw (param $write i32) (param $fd i32) (param $iovs i32) (param $n i32) (param $off i64) (param $out i32) (param $at i32) (result i32)
     (local $p i32) (local $want i32) (local $e i32) (local $len i32) (local $kind i32) (local $a i32) (local $b i32)
     (local $flags i32) (local $planned i32) (local $lo i32) (local $hi i32) (local $got i32) (local $written i32)
+    ;; the host's check before each call (process.ts guard), where it has one
+    (if (global.get $checking) (then (call $check)))
     (if (i32.ne (local.get $n) (i32.const 1))
       (then (return (call $slow (local.get $write) (local.get $fd) (local.get $iovs) (local.get $n) (local.get $off) (local.get $out) (local.get $at) (i32.const 0)))))
     (if (i32.eqz (i32.and (call $in (local.get $iovs) (i32.const 8)) (call $in (local.get $out) (i32.const 4))))
@@ -120,19 +145,19 @@ export function glueText(): string {
     (if (i32.eqz (call $in (local.get $p) (local.get $want))) (then (return (i32.const ${E.FAULT}))))
     (if (i32.gt_u (local.get $want) (i32.const ${MAX_RW})) (then (local.set $want (i32.const ${MAX_RW}))))
     (global.set $kin (i32.const 1))
-    (local.set $e (call $fd_io (global.get $pid) (local.get $fd) (local.get $want) (local.get $off) (i32.or (local.get $write) (i32.shl (local.get $at) (i32.const 1)))))
+    (local.set $e (call $k_fd_io (global.get $pid) (local.get $fd) (local.get $want) (local.get $off) (i32.or (local.get $write) (i32.shl (local.get $at) (i32.const 1)))))
     (if (local.get $e) (then (global.set $kin (i32.const 0)) (return (local.get $e))))
-    (local.set $len (call $word (i32.const ${seg(1)})))
-    (local.set $kind (call $word (i32.const ${seg(0)})))
-    (local.set $a (call $word (i32.const ${seg(2)})))
-    (local.set $b (call $word (i32.const ${seg(3)})))
-    (local.set $flags (call $word (i32.const ${res(Plan.FLAGS)})))
+    (local.set $len (call $k_io_word (i32.const ${seg(1)})))
+    (local.set $kind (call $k_io_word (i32.const ${seg(0)})))
+    (local.set $a (call $k_io_word (i32.const ${seg(2)})))
+    (local.set $b (call $k_io_word (i32.const ${seg(3)})))
+    (local.set $flags (call $k_io_word (i32.const ${res(Plan.FLAGS)})))
     ;; one segment, all the plan's bytes, at least one, no more than asked for
     (local.set $planned (i32.and
-      (i32.and (i32.eq (call $word (i32.const ${res(Plan.NSEGS)})) (i32.const 1)) (i32.eq (call $word (i32.const ${res(Plan.BYTES)})) (local.get $len)))
+      (i32.and (i32.eq (call $k_io_word (i32.const ${res(Plan.NSEGS)})) (i32.const 1)) (i32.eq (call $k_io_word (i32.const ${res(Plan.BYTES)})) (local.get $len)))
       (i32.and (i32.ne (local.get $len) (i32.const 0)) (i32.le_u (local.get $len) (local.get $want)))))
-    (local.set $lo (call $word (i32.const ${res(Plan.HOST_OFF)})))
-    (local.set $hi (call $word (i32.const ${res(Plan.HOST_OFF) + 4})))
+    (local.set $lo (call $k_io_word (i32.const ${res(Plan.HOST_OFF)})))
+    (local.set $hi (call $k_io_word (i32.const ${res(Plan.HOST_OFF) + 4})))
     (global.set $kin (i32.const 0))
     (if (i32.and (local.get $planned) (i32.and
           (i32.and (i32.eq (local.get $kind) (i32.const ${Seg.Host})) (i32.eq (local.get $flags) (i32.const ${PlanFlag.COMMIT})))
@@ -142,8 +167,8 @@ export function glueText(): string {
         (local.set $got (call $host (local.get $write) (local.get $a) (local.get $lo) (local.get $hi) (local.get $p) (local.get $len)))
         (if (i32.gt_s (local.get $got) (local.get $len)) (then (call $fault (i32.const 1)) (unreachable)))
         (global.set $kin (i32.const 1))
-        (local.set $e (call $io_commit (global.get $pid) (local.get $got)))
-        (local.set $written (call $word (i32.const ${res(Plan.BYTES)})))
+        (local.set $e (call $k_io_commit (global.get $pid) (local.get $got)))
+        (local.set $written (call $k_io_word (i32.const ${res(Plan.BYTES)})))
         (global.set $kin (i32.const 0))
         (if (local.get $e) (then (return (local.get $e))))
         (if (i32.gt_u (local.get $written) (select (local.get $got) (i32.const 0) (i32.gt_s (local.get $got) (i32.const 0))))
@@ -173,18 +198,19 @@ export function glueText(): string {
     ${struct64})
 
   (func (export "fd_filestat_get") (param $fd i32) (param $ptr i32) (result i32) (local $e i32)
+    (if (global.get $checking) (then (call $check)))
     (if (i32.eqz (call $in (local.get $ptr) (i32.const 64))) (then (return (i32.const ${E.FAULT}))))
     (global.set $kin (i32.const 1))
-    (local.set $e (call $k_fstat (global.get $pid) (local.get $fd)))
+    (local.set $e (call $k_fd_filestat_get (global.get $pid) (local.get $fd)))
     (if (i32.eqz (local.get $e)) (then (call $struct64 (local.get $ptr))))
     (global.set $kin (i32.const 0))
     (local.get $e))
 
-  ;; guest path [p, p+l) into the exchange area's first path slot (checked by the caller)
-  (func $path (param $p i32) (param $l i32) (local $i i32) (local $k i32) (local $w i64)
+  ;; guest path [p, p+l) into the exchange area at slot (checked by the caller)
+  (func $path (param $slot i32) (param $p i32) (param $l i32) (local $i i32) (local $k i32) (local $w i64)
     (block $done (loop $next
       (br_if $done (i32.gt_u (i32.add (local.get $i) (i32.const 8)) (local.get $l)))
-      (call $put (i32.add (i32.const ${Io.PATH1}) (local.get $i)) (i64.load align=1 (i32.add (local.get $p) (local.get $i))))
+      (call $k_io_put (i32.add (local.get $slot) (local.get $i)) (i64.load align=1 (i32.add (local.get $p) (local.get $i))))
       (local.set $i (i32.add (local.get $i) (i32.const 8)))
       (br $next)))
     ;; the last 1-7 bytes, a byte at a time (a word load could pass the end of memory)
@@ -195,14 +221,14 @@ export function glueText(): string {
           (local.set $w (i64.or (local.get $w) (i64.shl (i64.load8_u (i32.add (i32.add (local.get $p) (local.get $i)) (local.get $k))) (i64.extend_i32_u (i32.shl (local.get $k) (i32.const 3))))))
           (local.set $k (i32.add (local.get $k) (i32.const 1)))
           (br $byte)))
-        (call $put (i32.add (i32.const ${Io.PATH1}) (local.get $i)) (local.get $w)))))
+        (call $k_io_put (i32.add (local.get $slot) (local.get $i)) (local.get $w)))))
 
   ;; glue.ts's rpath: a path's length checked, its bytes copied in, then an absolute path refused
-  (func $rpath (param $p i32) (param $l i32) (result i32)
+  (func $rpath (param $slot i32) (param $p i32) (param $l i32) (result i32)
     (if (i32.ge_u (local.get $l) (i32.const ${Io.PATH_MAX})) (then (return (i32.const ${E.NAMETOOLONG}))))
     (if (i32.eqz (call $in (local.get $p) (local.get $l))) (then (return (i32.const ${E.FAULT}))))
     (global.set $kin (i32.const 1))
-    (call $path (local.get $p) (local.get $l))
+    (call $path (local.get $slot) (local.get $p) (local.get $l))
     (global.set $kin (i32.const 0))
     ;; (nested: i32.and would load the first byte of an empty path, which may lie past the end)
     (if (local.get $l) (then (if (i32.eq (i32.load8_u (local.get $p)) (i32.const 0x2f))
@@ -211,29 +237,73 @@ export function glueText(): string {
 
   ;; in glue.ts's order: the path, then the struct's place
   (func (export "path_filestat_get") (param $fd i32) (param $flags i32) (param $p i32) (param $l i32) (param $ptr i32) (result i32) (local $e i32)
-    (local.set $e (call $rpath (local.get $p) (local.get $l)))
+    (if (global.get $checking) (then (call $check)))
+    (local.set $e (call $rpath (i32.const ${Io.PATH1}) (local.get $p) (local.get $l)))
     (if (local.get $e) (then (return (local.get $e))))
     (if (i32.eqz (call $in (local.get $ptr) (i32.const 64))) (then (return (i32.const ${E.FAULT}))))
     (global.set $kin (i32.const 1))
-    (local.set $e (call $k_pstat (global.get $pid) (local.get $fd) (local.get $flags) (local.get $l)))
+    (local.set $e (call $k_path_filestat_get (global.get $pid) (local.get $fd) (local.get $flags) (local.get $l)))
     (if (i32.eqz (local.get $e)) (then (call $struct64 (local.get $ptr))))
     (global.set $kin (i32.const 0))
     (local.get $e))
 
   ;; in glue.ts's order: the fd's place, then the path
   (func (export "path_open") (param $fd i32) (param $dirflags i32) (param $p i32) (param $l i32) (param $oflags i32) (param $base i64) (param $inh i64) (param $fdflags i32) (param $out i32) (result i32) (local $e i32)
+    (if (global.get $checking) (then (call $check)))
     (if (i32.eqz (call $in (local.get $out) (i32.const 4))) (then (return (i32.const ${E.FAULT}))))
-    (local.set $e (call $rpath (local.get $p) (local.get $l)))
+    (local.set $e (call $rpath (i32.const ${Io.PATH1}) (local.get $p) (local.get $l)))
     (if (local.get $e) (then (return (local.get $e))))
     (global.set $kin (i32.const 1))
-    (local.set $e (call $k_open (global.get $pid) (local.get $fd) (local.get $dirflags) (local.get $l) (local.get $oflags) (local.get $base) (local.get $inh) (local.get $fdflags)))
-    (if (i32.eqz (local.get $e)) (then (i32.store align=1 (local.get $out) (call $word (i32.const ${Io.RES})))))
+    (local.set $e (call $k_path_open (global.get $pid) (local.get $fd) (local.get $dirflags) (local.get $l) (local.get $oflags) (local.get $base) (local.get $inh) (local.get $fdflags)))
+    (if (i32.eqz (local.get $e)) (then (i32.store align=1 (local.get $out) (call $k_io_word (i32.const ${Io.RES})))))
     (global.set $kin (i32.const 0))
     (local.get $e))
 
   (func (export "fd_close") (param $fd i32) (result i32) (local $e i32)
+    (if (global.get $checking) (then (call $check)))
     (global.set $kin (i32.const 1))
-    (local.set $e (call $k_close (global.get $pid) (local.get $fd)))
+    (local.set $e (call $k_fd_close (global.get $pid) (local.get $fd)))
+    (global.set $kin (i32.const 0))
+    (local.get $e))
+
+  ${PATH_CALLS.map(
+    (n) => `(func (export "${n}") (param $fd i32) (param $p i32) (param $l i32) (result i32) (local $e i32)
+    (if (global.get $checking) (then (call $check)))
+    (local.set $e (call $rpath (i32.const ${Io.PATH1}) (local.get $p) (local.get $l)))
+    (if (local.get $e) (then (return (local.get $e))))
+    (global.set $kin (i32.const 1))
+    (local.set $e (call $k_${n} (global.get $pid) (local.get $fd) (local.get $l)))
+    (global.set $kin (i32.const 0))
+    (local.get $e))`,
+  ).join('\n\n  ')}
+
+  (func (export "path_rename") (param $ofd i32) (param $op i32) (param $ol i32) (param $nfd i32) (param $np i32) (param $nl i32) (result i32) (local $e i32)
+    (if (global.get $checking) (then (call $check)))
+    (local.set $e (call $rpath (i32.const ${Io.PATH1}) (local.get $op) (local.get $ol)))
+    (if (local.get $e) (then (return (local.get $e))))
+    (local.set $e (call $rpath (i32.const ${Io.PATH2}) (local.get $np) (local.get $nl)))
+    (if (local.get $e) (then (return (local.get $e))))
+    (global.set $kin (i32.const 1))
+    (local.set $e (call $k_path_rename (global.get $pid) (local.get $ofd) (local.get $ol) (local.get $nfd) (local.get $nl)))
+    (global.set $kin (i32.const 0))
+    (local.get $e))
+
+  ;; the new offset (8 bytes of RES) to guest out, checked first
+  (func (export "fd_seek") (param $fd i32) (param $off i64) (param $whence i32) (param $out i32) (result i32) (local $e i32)
+    (if (global.get $checking) (then (call $check)))
+    (if (i32.eqz (call $in (local.get $out) (i32.const 8))) (then (return (i32.const ${E.FAULT}))))
+    (global.set $kin (i32.const 1))
+    (local.set $e (call $k_fd_seek (global.get $pid) (local.get $fd) (local.get $off) (local.get $whence)))
+    (if (i32.eqz (local.get $e)) (then (i64.store align=1 (local.get $out) (call $k_io_dword (i32.const ${Io.RES})))))
+    (global.set $kin (i32.const 0))
+    (local.get $e))
+
+  (func (export "fd_tell") (param $fd i32) (param $out i32) (result i32) (local $e i32)
+    (if (global.get $checking) (then (call $check)))
+    (if (i32.eqz (call $in (local.get $out) (i32.const 8))) (then (return (i32.const ${E.FAULT}))))
+    (global.set $kin (i32.const 1))
+    (local.set $e (call $k_fd_tell (global.get $pid) (local.get $fd)))
+    (if (i32.eqz (local.get $e)) (then (i64.store align=1 (local.get $out) (call $k_io_dword (i32.const ${Io.RES})))))
     (global.set $kin (i32.const 0))
     (local.get $e))
 )`;
@@ -249,8 +319,25 @@ export interface WasmGlueModules {
 export interface WasmGlueSide {
   host(write: number, handle: number, lo: number, hi: number, ptr: number, len: number): number;
   page(write: number, page: number, off: number, ptr: number, len: number): number;
-  rw(write: number, fd: number, iovs: number, n: number, off: bigint, out: number, at: number, planned: number): number | Promise<number>;
+  rw(write: number, fd: number, iovs: number, n: number, off: bigint, out: number, at: number, planned: number): number;
   fault(code: number): void;
+}
+
+/**
+ * Why `m` are not the modules this code was built with (a dist/ from another build), or '' when
+ * they are: the trampolines import and export GLUE_CALLS, and G imports KERNEL_CALLS and exports
+ * GLUE_CALLS.
+ */
+export function glueMismatch(m: WasmGlueModules): string {
+  const names = (list: WebAssembly.ModuleExportDescriptor[] | WebAssembly.ModuleImportDescriptor[]) => list.map((d) => d.name).sort().join(',');
+  const calls = GLUE_CALLS.map(([n]) => n);
+  const want = calls.slice().sort().join(',');
+  if (names(WebAssembly.Module.imports(m.trampolines)) !== want) return 'the trampolines import other calls';
+  if (names(WebAssembly.Module.exports(m.trampolines).filter((e) => e.kind === 'function')) !== want) return 'the trampolines export other calls';
+  if (names(WebAssembly.Module.exports(m.glue).filter((e) => e.kind === 'function')) !== want) return 'the glue exports other calls';
+  const k = WebAssembly.Module.imports(m.glue).filter((i) => i.module === 'k');
+  if (names(k) !== KERNEL_CALLS.map(([n]) => n).sort().join(',')) return 'the glue imports other kernel calls';
+  return '';
 }
 
 /** One process's WebAssembly glue: its trampolines now, G once the guest's memory exists. */
@@ -260,13 +347,18 @@ export class WasmGlue {
   private readonly table: WebAssembly.Table;
   private kin: WebAssembly.Global | null = null;
 
-  /** `js`: the JavaScript glue's functions for GLUE_CALLS (guarded), in the table until bind(). */
+  /**
+   * `js`: the JavaScript glue's functions for GLUE_CALLS (guarded), in the table until bind().
+   * `check`: what the host runs before each call (process.ts guard; it may throw ExitSignal), which
+   * G then calls first in each of its functions.
+   */
   constructor(
     private readonly modules: WasmGlueModules,
     private readonly kernel: Record<string, any>,
     private readonly pid: number,
     private readonly side: WasmGlueSide,
     js: Record<string, (...a: any[]) => any>,
+    private readonly check?: () => void,
   ) {
     const j: Record<string, (...a: any[]) => any> = {};
     for (const [name] of GLUE_CALLS) j[name] = js[name];
@@ -286,8 +378,8 @@ export class WasmGlue {
     try {
       g = new WebAssembly.Instance(this.modules.glue, {
         g: { memory },
-        k: { fd_io: k.fd_io, io_commit: k.io_commit, io_word: k.io_word, io_dword: k.io_dword, io_put: k.io_put, fd_filestat_get: k.fd_filestat_get, path_filestat_get: k.path_filestat_get, path_open: k.path_open, fd_close: k.fd_close },
-        j: { host: this.side.host, page: this.side.page, rw: this.side.rw, fault: this.side.fault, pid: this.pid },
+        k: Object.fromEntries(KERNEL_CALLS.map(([n]) => [n, k[n]])),
+        j: { host: this.side.host, page: this.side.page, rw: this.side.rw, fault: this.side.fault, pid: this.pid, check: this.check ?? (() => {}), checking: this.check ? 1 : 0 },
       });
     } catch {
       return false;

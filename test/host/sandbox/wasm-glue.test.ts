@@ -3,19 +3,21 @@
 // the same result, leave the same guest memory and filestore bytes, and show the kernel the same
 // requests (path bytes included). The cases are the edges: pointers and lengths at and one past
 // the end of guest memory, wrapping pointers, paths of every tail length up to and past the limit,
-// absolute paths, path_open's fd and fd_close's errno, plans of every kind the fast path takes or hands on, and a kernel that lies (a
+// absolute paths, two paths (rename), the results of open, seek and tell, plans of every kind the fast path takes or hands on, and a kernel that lies (a
 // page outside the filestore, counts past the plan). Then, through runModule with a real guest: a
 // trap in kernel code under the glue ends the sandbox as a kernel fault, a trap in the guest is the
 // guest's, and a guest whose memory the glue cannot import (a shared one) keeps the JavaScript glue.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import binaryen from 'binaryen';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Io, Page, Plan, PlanFlag, Seg } from '../../../kernel/abi';
 import { MemoryFilestore } from '../../../host/filestore/filestore';
-import { GuestProcess } from '../../../host/sandbox/glue';
+import { ExitSignal, GuestProcess } from '../../../host/sandbox/glue';
 import { type Kernel, KernelFault } from '../../../host/sandbox/kernel';
-import { wasmGlueModules } from '../../../host/sandbox/kernel-node';
+import { wasmGlueModules, wasmGlueUsed } from '../../../host/sandbox/kernel-node';
 import { runModule, type ProcessHost } from '../../../host/sandbox/process';
 import { WasmGlue, type WasmGlueModules } from '../../../host/sandbox/wasm-glue';
 import { ROOT } from '../../lib/sandbox';
@@ -124,6 +126,32 @@ function standIn(scene: Scene, seen: Seen): Kernel {
         seen.calls.push(`fd_close ${pid} ${fd}`);
         return fd === 9 ? 8 : 0;
       },
+      fd_seek: (pid: number, fd: number, off: bigint, whence: number) => {
+        seen.calls.push(`fd_seek ${pid} ${fd} ${off} ${whence}`);
+        if (whence > 2) return 28;
+        dv.setBigInt64(res, off * 3n, true);
+        return 0;
+      },
+      fd_tell: (pid: number, fd: number) => {
+        seen.calls.push(`fd_tell ${pid} ${fd}`);
+        dv.setBigUint64(res, 0x100000005n + BigInt(fd), true);
+        return fd === 9 ? 8 : 0;
+      },
+      ...Object.fromEntries(
+        ['path_unlink_file', 'path_create_directory', 'path_remove_directory'].map((n) => [
+          n,
+          (pid: number, fd: number, len: number) => {
+            const p = path(len);
+            seen.calls.push(`${n} ${pid} ${fd} ${len} ${JSON.stringify(p)}`);
+            return p === 'missing' ? 44 : 0;
+          },
+        ]),
+      ),
+      path_rename: (pid: number, ofd: number, ol: number, nfd: number, nl: number) => {
+        const b = Buffer.from(u8.subarray(io + Io.PATH2, io + Io.PATH2 + nl)).toString('latin1');
+        seen.calls.push(`path_rename ${pid} ${ofd} ${ol} ${nfd} ${nl} ${JSON.stringify(path(ol))} ${JSON.stringify(b)}`);
+        return b === 'missing' ? 44 : 0;
+      },
       io_abort: () => 0,
     },
   } as unknown as Kernel;
@@ -187,6 +215,28 @@ const iov = (at: number, p: number, len: number) => (g: DataView) => {
 
 test('the build made the WebAssembly glue', () => {
   assert.ok(mods, 'dist/wasm-glue.wasm and dist/wasm-glue-t.wasm load (npm run build)');
+});
+
+test('a dist/ without the glue, or with a glue from another build, leaves the JavaScript glue, and --stats says why', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wasm-glue-'));
+  const dir2 = fs.mkdtempSync(path.join(os.tmpdir(), 'wasm-glue-'));
+  try {
+    assert.is(wasmGlueModules(dir), null);
+    assert.match(wasmGlueUsed(), /^javascript \(the WebAssembly glue cannot be used: the build has none: no .*wasm-glue\.wasm\)$/);
+    const other = binaryen.parseText('(module (import "j" "fd_read" (func (param i32 i32 i32 i32) (result i32))))');
+    fs.copyFileSync(path.join(ROOT, 'dist', 'wasm-glue.wasm'), path.join(dir2, 'wasm-glue.wasm'));
+    fs.writeFileSync(path.join(dir2, 'wasm-glue-t.wasm'), other.emitBinary());
+    other.dispose();
+    assert.is(wasmGlueModules(dir2), null);
+    assert.match(wasmGlueUsed(), /another build \(the trampolines import other calls\)/);
+    assert.ok(wasmGlueModules(path.join(ROOT, 'dist')));
+    assert.match(wasmGlueUsed(), /^webassembly /);
+    assert.is(wasmGlueModules(dir), null, 'asked again');
+    assert.match(wasmGlueUsed(), /the build has none/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(dir2, { recursive: true, force: true });
+  }
 });
 
 test('reads and writes of one iovec: every plan kind, pointers at and past the end of memory, alike', () => {
@@ -273,6 +323,39 @@ test('path_open and fd_close: the fd written back, its place and the path checke
   assert.is(same('page', 'fd_close', [9]), 8);
 });
 
+test('fd_seek and fd_tell: the offset written back, its place checked at the end of memory, errnos passed on', () => {
+  for (const out of [100, END - 8, END - 7, 0xfffffffc]) {
+    same('page', 'fd_seek', [3, -5n, 1, out]);
+    same('page', 'fd_seek', [3, 2n ** 62n, 0, out]);
+    same('page', 'fd_tell', [4, out]);
+  }
+  assert.is(same('page', 'fd_seek', [3, 5n, 7, 100]), 28);
+  assert.is(same('page', 'fd_tell', [9, 100]), 8);
+  assert.is(same('page', 'fd_seek', [3, 5n, 0, END - 7]), 21);
+});
+
+test('unlink, mkdir, rmdir and rename: both paths copied, checked in order, errnos passed on', () => {
+  const put = (at: number, s: string) => (g: DataView) => {
+    for (let i = 0; i < s.length; i++) g.setUint8(at + i, s.charCodeAt(i));
+  };
+  for (const n of ['path_unlink_file', 'path_create_directory', 'path_remove_directory']) {
+    for (const l of [0, 1, 7, 8, 9, 16, 17]) {
+      same('page', n, [3, 5000, l], put(5000, 'abcdefghijklmnopq'.slice(0, l)));
+      same('page', n, [3, END - l + 1, l], l ? put(END - l + 1, 'abcdefghijklmnopq'.slice(0, l - 1)) : undefined);
+    }
+    assert.is(same('page', n, [3, 5000, 7], put(5000, 'missing')), 44);
+    assert.is(same('page', n, [3, 5000, 2], put(5000, '/a')), 76);
+    assert.is(same('page', n, [3, 5000, 4096]), 37);
+  }
+  const both = (a: string, b: string) => (g: DataView) => (put(5000, a)(g), put(9000, b)(g));
+  for (const [a, b] of [['old', 'new'], ['a/b/c/d/e/f/g/h/i', 'x'], ['', 'y'], ['z', '']]) same('page', 'path_rename', [3, 5000, a.length, 4, 9000, b.length], both(a, b));
+  assert.is(same('page', 'path_rename', [3, 5000, 3, 4, 9000, 7], both('old', 'missing')), 44);
+  assert.is(same('page', 'path_rename', [3, 5000, 4, 4, 9000, 3], both('/old', 'new')), 76);
+  assert.is(same('page', 'path_rename', [3, 5000, 3, 4, 9000, 4], both('old', '/new')), 76);
+  assert.is(same('page', 'path_rename', [3, 5000, 3, 4, END - 2, 3], both('old', '')), 21);
+  assert.is(same('page', 'path_rename', [3, 5000, 4096, 4, 9000, 3], both('', 'new')), 37);
+});
+
 /** A guest (WAT) that imports fd_pwrite, writes 4 bytes at fd 3 and then runs `after`. */
 function guest(after: string, shared = false): WebAssembly.Module {
   const mem = shared ? '(memory (export "memory") 1 1 shared)' : '(memory (export "memory") 1)';
@@ -323,6 +406,33 @@ test('a trap in kernel code under the WebAssembly glue is a kernel fault; one in
     assert.is(runModule(host(K, fs, reports, glue), p, guest('unreachable'), 'g'), 134);
     assert.ok(/guest trapped/.test(reports.join('\n')), reports.join('\n'));
     assert.is(seen.calls.length, 1, 'the write reached the kernel first');
+  }
+});
+
+test('the host`s check runs before each call through the WebAssembly glue: an ExitSignal ends the guest, any other error is a kernel fault', () => {
+  const again = '(drop (call $pw (i32.const 3) (i32.const 0) (i32.const 1) (i64.const 0) (i32.const 32)))';
+  for (const glue of [mods!, undefined]) {
+    const what = glue ? 'WebAssembly glue' : 'JavaScript glue';
+    for (const bad of ['exit', 'error'] as const) {
+      const seen: Seen = { calls: [] };
+      const fs = new MemoryFilestore(1 << 24);
+      fs.grow(16);
+      const K = standIn('page', seen);
+      const p = new GuestProcess(K, fs, 5, ['t'], [], { write: () => 0, read: () => 0, filetype: () => 0 });
+      let checks = 0;
+      const h: ProcessHost = {
+        ...host(K, fs, [], glue),
+        expire: () => {
+          if (++checks < 2) return;
+          if (bad === 'exit') throw new ExitSignal(124);
+          throw new Error('the check broke');
+        },
+      };
+      if (bad === 'exit') assert.is(runModule(h, p, guest(again), 'g'), 124, what);
+      else assert.throws(() => runModule(h, p, guest(again), 'g'), (e: unknown) => e instanceof KernelFault && /the check broke/.test(e.message), what);
+      assert.is(checks, 2, `${what}: checked before each call`);
+      assert.is(seen.calls.length, 1, `${what}: the second call did not reach the kernel`);
+    }
   }
 });
 
