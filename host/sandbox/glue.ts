@@ -600,6 +600,8 @@ export class GuestProcess {
    */
   wasmGlueSide(): WasmGlueSide {
     const hostIO = this.K.gofer.hostIO;
+    const store = this.fs;
+    const mode = this.fastMode;
     const fault = (e: unknown): never => {
       if (e instanceof KernelFault || e instanceof ExitSignal) throw e;
       throw new KernelFault(`WebAssembly glue: ${(e as Error)?.message ?? e}`);
@@ -614,9 +616,27 @@ export class GuestProcess {
           return fault(e);
         }
       },
+      // the copy of a filestore page's bytes: one short function (until V8 has compiled it, each
+      // step runs in its interpreter: pageCopy is this, inlined by hand, with what it reads held here)
       page: (write, page, off, ptr, len) => {
         try {
-          return this.pageCopy(write !== 0, page >>> 0, off >>> 0, ptr >>> 0, len >>> 0);
+          page >>>= 0;
+          ptr >>>= 0;
+          len >>>= 0;
+          if (mode === FastMode.None || page >= store.pages || (mode === FastMode.Ready && !store.ready!(page))) return 1;
+          const chunk = store.chunk(page >>> Page.CHUNK_SHIFT);
+          const at = (page & (Page.CHUNK_PAGES - 1)) * Page.SIZE + (off >>> 0);
+          if (chunk === undefined || at + len > chunk.length) throw new KernelFault('I/O plan names a page outside the filestore');
+          let g = this.gu8;
+          if (g.length === 0) {
+            this.g();
+            g = this.gu8;
+          }
+          if (ptr + len > g.length) throw new KernelFault('WebAssembly glue: a guest range outside its memory');
+          // one copy for both directions (ONE PATH)
+          const from = write !== 0 ? ptr : at;
+          (write !== 0 ? chunk : g).set((write !== 0 ? g : chunk).subarray(from, from + len), write !== 0 ? at : ptr);
+          return 0;
         } catch (e) {
           return fault(e);
         }
@@ -637,26 +657,6 @@ export class GuestProcess {
         throw new KernelFault(GLUE_FAULTS[code] ?? `WebAssembly glue: fault ${code}`);
       },
     };
-  }
-
-  /**
-   * The WebAssembly glue's copy of `len` bytes at `off` in filestore page `page` (off + len within the
-   * page, checked by it), to or from guest memory at `ptr` (in it, checked too): 0 when done, 1 when
-   * rwFast would not copy that page itself (rw then carries the plan out).
-   */
-  private pageCopy(write: boolean, page: number, off: number, ptr: number, len: number): number {
-    const fs = this.fs;
-    if (this.fastMode === FastMode.None || page >= fs.pages || (this.fastMode === FastMode.Ready && !fs.ready!(page))) return 1;
-    const chunk = fs.chunk(page >>> Page.CHUNK_SHIFT);
-    const at = (page & (Page.CHUNK_PAGES - 1)) * Page.SIZE + off;
-    if (!chunk || at + len > chunk.length) throw new KernelFault('I/O plan names a page outside the filestore');
-    this.g();
-    const g = this.gu8;
-    if (ptr + len > g.length) throw new KernelFault('WebAssembly glue: a guest range outside its memory');
-    // one copy for both directions (ONE PATH)
-    const from = write ? ptr : at;
-    (write ? chunk : g).set((write ? g : chunk).subarray(from, from + len), write ? at : ptr);
-    return 0;
   }
 
   /**
