@@ -50,14 +50,16 @@ async function buildHost() {
 /**
  * The WebAssembly glue (host/sandbox/wasm-glue.ts): its two modules' text, made from the kernel's
  * ABI constants by that file, assembled and optimized by binaryen (assemblyscript's own dependency)
- * into dist/wasm-glue.wasm (the glue) and dist/wasm-glue-t.wasm (the guest's trampolines).
+ * into dist/wasm-glue.wasm (the glue), dist/wasm-glue-t.wasm (the guest's trampolines) and
+ * dist/wasm-glue-j.wasm (the JavaScript glue's functions for the trampolines' table), each with
+ * the lists it was made from in a custom section (glueStamp), which the host checks.
  */
 async function buildWasmGlue() {
   const esbuild = await import('esbuild');
   const binaryen = (await import('binaryen')).default;
   const r = await esbuild.build({ entryPoints: [path.join(root, 'host/sandbox/wasm-glue.ts')], bundle: true, platform: 'neutral', format: 'esm', write: false, logLevel: 'warning' });
-  const { glueText, trampolineText } = await import(`data:text/javascript;base64,${Buffer.from(r.outputFiles[0].text).toString('base64')}`);
-  for (const [file, text] of [['wasm-glue.wasm', glueText()], ['wasm-glue-t.wasm', trampolineText()]]) {
+  const { glueText, trampolineText, fallbackText, glueStamp } = await import(`data:text/javascript;base64,${Buffer.from(r.outputFiles[0].text).toString('base64')}`);
+  for (const [file, text] of [['wasm-glue.wasm', glueText()], ['wasm-glue-t.wasm', trampolineText()], ['wasm-glue-j.wasm', fallbackText()]]) {
     const m = binaryen.parseText(text);
     m.setFeatures(binaryen.Features.MVP | binaryen.Features.MutableGlobals | binaryen.Features.BulkMemory | binaryen.Features.SignExt);
     try {
@@ -65,6 +67,7 @@ async function buildWasmGlue() {
       binaryen.setOptimizeLevel(2);
       binaryen.setShrinkLevel(0);
       m.optimize();
+      m.addCustomSection('wasmbox.glue', new TextEncoder().encode(glueStamp()));
       fs.writeFileSync(path.join(dist, file), m.emitBinary());
     } finally {
       m.dispose();

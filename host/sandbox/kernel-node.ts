@@ -40,7 +40,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import v8 from 'node:v8';
 import * as jspi from './jspi';
-import { GLUE_CALLS, glueMismatch, type WasmGlueModules } from './wasm-glue';
+import { GLUE_CALLS, glueStamped, type WasmGlueModules } from './wasm-glue';
 
 const compiled = new Map<string, WebAssembly.Module>();
 
@@ -275,21 +275,26 @@ const glues = new Map<string, { m: WasmGlueModules | null; how: string }>();
 /**
  * The WebAssembly glue's modules (host/sandbox/wasm-glue.ts) as the build made them in `dist`, or
  * null: WASMBOX_GLUE=js asks for the JavaScript glue alone, and a build without them (or with
- * others than this code's) has only that. wasmGlueUsed says which, for --stats.
+ * others than this code's) has only that. wasmGlueUsed says which, for --stats. Compiled here, in
+ * about 1 ms (WebAssembly.compile was slower still: it finishes only when the event loop turns,
+ * and a sandbox's start-up does not let it turn before it needs the glue).
  */
 export function wasmGlueModules(dist: string): WasmGlueModules | null {
+  return glueOf(dist, () => {
+    const [g, t] = glueBytes(dist);
+    return glueFrom(dist, new WebAssembly.Module(g), new WebAssembly.Module(t));
+  });
+}
+
+function glueOf(dist: string, make: () => WasmGlueModules): WasmGlueModules | null {
   if (process.env.WASMBOX_GLUE === 'js') {
     glueHow = 'javascript (WASMBOX_GLUE=js)';
     return null;
   }
   let g = glues.get(dist);
   if (g === undefined) {
-    const file = path.join(dist, 'wasm-glue.wasm');
     try {
-      const m = { glue: new WebAssembly.Module(fs.readFileSync(file)), trampolines: new WebAssembly.Module(fs.readFileSync(path.join(dist, 'wasm-glue-t.wasm'))) };
-      const off = glueMismatch(m);
-      if (off) throw new Error(`it is from another build (${off}); npm run build makes it again`);
-      g = { m, how: `webassembly (${file}) for ${GLUE_CALLS.map(([n]) => n).join(', ')}` };
+      g = { m: make(), how: `webassembly (${path.join(dist, 'wasm-glue.wasm')}) for ${GLUE_CALLS.map(([n]) => n).join(', ')}` };
     } catch (e) {
       const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? `the build has none: no ${(e as NodeJS.ErrnoException).path}` : (e as Error).message;
       g = { m: null, how: `javascript (the WebAssembly glue cannot be used: ${why})` };
@@ -298,6 +303,27 @@ export function wasmGlueModules(dist: string): WasmGlueModules | null {
   }
   glueHow = g.how;
   return g.m;
+}
+
+function glueBytes(dist: string): [BufferSource, BufferSource] {
+  return [fs.readFileSync(path.join(dist, 'wasm-glue.wasm')) as BufferSource, fs.readFileSync(path.join(dist, 'wasm-glue-t.wasm')) as BufferSource];
+}
+
+function glueFrom(dist: string, glue: WebAssembly.Module, trampolines: WebAssembly.Module): WasmGlueModules {
+  if (!glueStamped(glue) || !glueStamped(trampolines)) throw new Error('it is from another build; npm run build makes it again');
+  let j: WebAssembly.Module | null | undefined;
+  const fallback = () => {
+    if (j === undefined) {
+      try {
+        j = new WebAssembly.Module(fs.readFileSync(path.join(dist, 'wasm-glue-j.wasm')));
+        if (!glueStamped(j)) j = null;
+      } catch {
+        j = null;
+      }
+    }
+    return j;
+  };
+  return { glue, trampolines, fallback };
 }
 
 /** Which glue the last wasmGlueModules call gave, and why, for --stats. */

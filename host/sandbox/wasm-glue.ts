@@ -23,17 +23,19 @@
 // gofer gets wrong is a KernelFault (`fault`).
 //
 // TRAMPOLINES. The guest imports its functions before its memory exists (it exports it), so the
-// guest gets a second module's functions (T), each a call_indirect through a table that holds the
-// JavaScript glue's functions at first and G's once G is made (WasmGlue.bind). A guest whose memory
-// G cannot import (a shared memory) keeps the JavaScript glue.
+// guest gets a second module's functions (T), each a call_indirect through a table that holds G's
+// once G is made (WasmGlue.bind). A guest whose memory G cannot import (a shared memory) gets the
+// JavaScript glue's functions in that table instead, through a third module (J) that re-exports
+// them (only then compiled). T imports nothing: at each instantiation a JavaScript import costs a
+// wrapper compiled for its signature, 0.6-1 ms for T's.
 //
 // KERNEL FAULTS. A trap in the kernel under G reaches the guest's caller as a WebAssembly trap,
 // with no import wrapper to tell it from the guest's own (process.ts guard). G sets its exported
 // global `kin` while it runs kernel code, so runModule can tell (WasmGlue.inKernel).
 //
-// The module's text is built here from the ABI's constants (kernel/abi.ts), assembled by the build
-// (scripts/build.mjs, binaryen) into dist/wasm-glue.wasm and dist/wasm-glue-t.wasm, and loaded by
-// host/sandbox/kernel-node.ts. Nothing here imports Node's modules (the browser bundle shares it).
+// The modules' text is built here from the ABI's constants (kernel/abi.ts), assembled by the build
+// (scripts/build.mjs, binaryen) into dist/wasm-glue.wasm, -t.wasm and -j.wasm, each stamped with
+// the lists it was made from (glueStamp), and loaded by host/sandbox/kernel-node.ts. Nothing here imports Node's modules (the browser bundle shares it).
 import { Io, IoFlag, Page, Plan, PlanFlag, Seg } from '../../kernel/abi';
 import { E } from '../../kernel/wasi/errno';
 
@@ -87,10 +89,25 @@ export const GLUE_FAULTS: Record<number, string> = {
   2: 'commit wrote more than was planned',
 };
 
-/** The text of the trampolines (T). */
+/**
+ * What the build writes into each module as its custom section "wasmbox.glue", and what the host
+ * checks there: a dist/ whose modules were made from other lists (a partial rebuild) is not used.
+ * Bump GLUE_VERSION when G's contract with the JavaScript side changes without the lists changing.
+ */
+const GLUE_VERSION = 1;
+export function glueStamp(): string {
+  return JSON.stringify([GLUE_VERSION, GLUE_CALLS, KERNEL_CALLS]);
+}
+
+/**
+ * The text of the trampolines (T): no imports (a JavaScript import costs a wrapper compiled at
+ * each instantiation), and a table that holds, until G is made, a stub per call that answers
+ * EFAULT: the guest's memory is not known to the host yet (only a start function can call then,
+ * and the JavaScript glue answers such a call's pointers with EFAULT as well).
+ */
 export function trampolineText(): string {
   const types = GLUE_CALLS.map(([n, p]) => `(type $${n} (func (param ${p}) (result i32)))`);
-  const imports = GLUE_CALLS.map(([n]) => `(import "j" "${n}" (func $j_${n} (type $${n})))`);
+  const stubs = GLUE_CALLS.map(([n]) => `(func $early_${n} (type $${n}) (i32.const ${E.FAULT}))`);
   const funcs = GLUE_CALLS.map(([n, p], i) => {
     const args = p.split(' ').map((_, k) => `(local.get ${k})`).join(' ');
     return `(func (export "${n}") (type $${n}) (call_indirect (type $${n}) ${args} (i32.const ${i})))`;
@@ -98,10 +115,25 @@ export function trampolineText(): string {
   const n = GLUE_CALLS.length;
   return `(module
   ${types.join('\n  ')}
-  ${imports.join('\n  ')}
   (table (export "t") ${n} ${n} funcref)
-  (elem (i32.const 0) func ${GLUE_CALLS.map(([c]) => `$j_${c}`).join(' ')})
+  ${stubs.join('\n  ')}
+  (elem (i32.const 0) func ${GLUE_CALLS.map(([c]) => `$early_${c}`).join(' ')})
   ${funcs.join('\n  ')}
+)`;
+}
+
+/**
+ * The text of the JavaScript glue's functions as WebAssembly functions (J), for T's table when G
+ * cannot be made (WasmGlue.bind): it imports them and exports them again. Compiled only then.
+ */
+export function fallbackText(): string {
+  const types = GLUE_CALLS.map(([n, p]) => `(type $${n} (func (param ${p}) (result i32)))`);
+  const imports = GLUE_CALLS.map(([n]) => `(import "j" "${n}" (func $j_${n} (type $${n})))`);
+  const exports = GLUE_CALLS.map(([n]) => `(export "${n}" (func $j_${n}))`);
+  return `(module
+  ${types.join('\n  ')}
+  ${imports.join('\n  ')}
+  ${exports.join('\n  ')}
 )`;
 }
 
@@ -309,10 +341,12 @@ export function glueText(): string {
 )`;
 }
 
-/** The two compiled modules (host/sandbox/kernel-node.ts loads them from the build). */
+/** The compiled modules (host/sandbox/kernel-node.ts loads them from the build). */
 export interface WasmGlueModules {
   glue: WebAssembly.Module;
   trampolines: WebAssembly.Module;
+  /** J, compiled when first asked for (fallbackText), or null if it cannot be. */
+  fallback(): WebAssembly.Module | null;
 }
 
 /** What G calls in JavaScript (GuestProcess.wasmGlueSide; wrapped by process.ts's guard). */
@@ -323,21 +357,10 @@ export interface WasmGlueSide {
   fault(code: number): void;
 }
 
-/**
- * Why `m` are not the modules this code was built with (a dist/ from another build), or '' when
- * they are: the trampolines import and export GLUE_CALLS, and G imports KERNEL_CALLS and exports
- * GLUE_CALLS.
- */
-export function glueMismatch(m: WasmGlueModules): string {
-  const names = (list: WebAssembly.ModuleExportDescriptor[] | WebAssembly.ModuleImportDescriptor[]) => list.map((d) => d.name).sort().join(',');
-  const calls = GLUE_CALLS.map(([n]) => n);
-  const want = calls.slice().sort().join(',');
-  if (names(WebAssembly.Module.imports(m.trampolines)) !== want) return 'the trampolines import other calls';
-  if (names(WebAssembly.Module.exports(m.trampolines).filter((e) => e.kind === 'function')) !== want) return 'the trampolines export other calls';
-  if (names(WebAssembly.Module.exports(m.glue).filter((e) => e.kind === 'function')) !== want) return 'the glue exports other calls';
-  const k = WebAssembly.Module.imports(m.glue).filter((i) => i.module === 'k');
-  if (names(k) !== KERNEL_CALLS.map(([n]) => n).sort().join(',')) return 'the glue imports other kernel calls';
-  return '';
+/** Whether `m` was built from this code's lists (glueStamp, in its custom section "wasmbox.glue"). */
+export function glueStamped(m: WebAssembly.Module): boolean {
+  const sec = WebAssembly.Module.customSections(m, 'wasmbox.glue');
+  return sec.length === 1 && new TextDecoder().decode(sec[0]) === glueStamp();
 }
 
 /** One process's WebAssembly glue: its trampolines now, G once the guest's memory exists. */
@@ -348,7 +371,7 @@ export class WasmGlue {
   private kin: WebAssembly.Global | null = null;
 
   /**
-   * `js`: the JavaScript glue's functions for GLUE_CALLS (guarded), in the table until bind().
+   * `js`: the JavaScript glue's functions for GLUE_CALLS (guarded), for a guest G cannot serve.
    * `check`: what the host runs before each call (process.ts guard; it may throw ExitSignal), which
    * G then calls first in each of its functions.
    */
@@ -357,20 +380,19 @@ export class WasmGlue {
     private readonly kernel: Record<string, any>,
     private readonly pid: number,
     private readonly side: WasmGlueSide,
-    js: Record<string, (...a: any[]) => any>,
+    private readonly js: Record<string, (...a: any[]) => any>,
     private readonly check?: () => void,
   ) {
-    const j: Record<string, (...a: any[]) => any> = {};
-    for (const [name] of GLUE_CALLS) j[name] = js[name];
-    const t = new WebAssembly.Instance(modules.trampolines, { j });
+    const t = new WebAssembly.Instance(modules.trampolines, {});
     this.table = t.exports.t as WebAssembly.Table;
     this.imports = {};
     for (const [name] of GLUE_CALLS) this.imports[name] = t.exports[name] as (...a: any[]) => any;
   }
 
   /**
-   * Makes G over the guest's memory and points the trampolines at it. Returns false, keeping the
-   * JavaScript glue, when G cannot import that memory (a shared one).
+   * Makes G over the guest's memory and points the trampolines at it. Returns false when G cannot
+   * import that memory (a shared one): the trampolines then call the JavaScript glue (through J).
+   * Throws only if neither can be had (J missing from the build).
    */
   bind(memory: WebAssembly.Memory): boolean {
     const k = this.kernel;
@@ -382,6 +404,12 @@ export class WasmGlue {
         j: { host: this.side.host, page: this.side.page, rw: this.side.rw, fault: this.side.fault, pid: this.pid, check: this.check ?? (() => {}), checking: this.check ? 1 : 0 },
       });
     } catch {
+      const jm = this.modules.fallback();
+      if (!jm) throw new Error('the WebAssembly glue cannot serve this guest, and the build has no fallback for it');
+      const j: Record<string, (...a: any[]) => any> = {};
+      for (const [name] of GLUE_CALLS) j[name] = this.js[name];
+      const js = new WebAssembly.Instance(jm, { j });
+      GLUE_CALLS.forEach(([name], i) => this.table.set(i, js.exports[name] as any));
       return false;
     }
     this.kin = g.exports.kin as WebAssembly.Global;
