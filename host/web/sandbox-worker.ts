@@ -4,6 +4,9 @@
 // persisted upper layer (persist.ts). Its gofer is the gofer worker, reached through the shared
 // channel the page created.
 //
+// The commonest file calls go through the WebAssembly glue (host/sandbox/wasm-glue.ts) when the
+// server has its modules beside kernel.wasm (serve.mjs does), as in Node.
+//
 // Sequence (host/sandbox/sandbox.ts is the Node model): compile kernel.wasm, open the filestore (OPFS: the
 // page file, falling back to memory, said so on the page, if it cannot be opened), set the kernel
 // up over the image's overlay, replay a saved upper layer (OPFS), then run /bin/sh from the image,
@@ -24,6 +27,7 @@ import { UpperStore, imageDir } from './persist';
 import { Request, Tty, type KernelStats, type SandboxMessage, type SandboxRequest } from './protocol';
 import { Terminal } from './tty';
 import { listUpper, restoreUpper, saveUpper } from './upper';
+import { glueStamped, type WasmGlueModules } from '../sandbox/wasm-glue';
 
 const post = (m: SandboxMessage, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(m, transfer);
 /** Entries of the upper layer sent to the page (the count is always exact). */
@@ -38,9 +42,10 @@ function fatal(e: unknown): void {
   post({ type: 'fatal', message: msg });
 }
 
-async function main(req: SandboxRequest, kernelModule: Promise<WebAssembly.Module>): Promise<void> {
+async function main(req: SandboxRequest, kernelModule: Promise<WebAssembly.Module>, glueModules: Promise<WasmGlueModules | null>): Promise<void> {
   const t0 = performance.now();
   const module = await kernelModule;
+  const wasmGlue = (await glueModules) ?? undefined;
   let store: UpperStore | null = null;
   let pageFile: OpfsFilestore | null = null;
   if (req.filestore === 'opfs') {
@@ -134,6 +139,7 @@ async function main(req: SandboxRequest, kernelModule: Promise<WebAssembly.Modul
     streams: term.streams(false),
     report: (line) => post({ type: 'report', line: `wasmbox: ${line}` }),
     interrupt: () => term.checkInterrupt(),
+    wasmGlue,
   };
 
   const env = mergeEnv(req.config.env, ['TERM=xterm-256color', 'PS1=\x1b[1;36mwasmbox\x1b[0m$ ']);
@@ -200,11 +206,31 @@ function mergeEnv(image: string[], extra: string[]): string[] {
 // Two messages: the kernel's URL, as soon as the page starts (kernel.wasm compiles while the gofer
 // opens the image), then the sandbox's configuration, once the image is open.
 let kernelModule: Promise<WebAssembly.Module> | null = null;
+let glueModules: Promise<WasmGlueModules | null> | null = null;
 self.onmessage = (ev: MessageEvent<{ kernelUrl: string } | SandboxRequest>) => {
   const m = ev.data;
   if (!kernelModule) kernelModule = WebAssembly.compileStreaming(fetch(m.kernelUrl));
   kernelModule.catch(() => {}); // reported by main() when it awaits it
+  glueModules ??= loadGlue(m.kernelUrl);
   if (!('channel' in m)) return;
   self.onmessage = null;
-  main(m, kernelModule).catch(fatal);
+  main(m, kernelModule, glueModules).catch(fatal);
 };
+
+/**
+ * The WebAssembly glue's three modules, served beside kernel.wasm, or null (the JavaScript glue
+ * then serves every call): not served, or from another build than this bundle (glueStamped).
+ */
+async function loadGlue(kernelUrl: string): Promise<WasmGlueModules | null> {
+  try {
+    const get = async (name: string) => {
+      const m = await WebAssembly.compileStreaming(fetch(new URL(name, kernelUrl).href));
+      if (!glueStamped(m)) throw new Error(`${name} is from another build`);
+      return m;
+    };
+    const [glue, trampolines, fallback] = await Promise.all([get('wasm-glue.wasm'), get('wasm-glue-t.wasm'), get('wasm-glue-j.wasm')]);
+    return { glue, trampolines, fallback: () => fallback };
+  } catch {
+    return null;
+  }
+}

@@ -38,6 +38,9 @@ function fileFor(urlPath, image) {
   const p = decodeURIComponent(urlPath.split('?')[0]);
   if (p === '/' || p === '/index.html') return path.join(WEB_DIST, 'index.html');
   if (p === '/kernel.wasm') return path.join(ROOT, 'dist', 'kernel.wasm');
+  // the WebAssembly glue's modules (host/sandbox/wasm-glue.ts)
+  const glue = /^\/(wasm-glue(?:-[tj])?\.wasm)$/.exec(p);
+  if (glue) return path.join(ROOT, 'dist', glue[1]);
   if (p === '/images/default.tar') return image;
   const img = /^\/images\/([\w.-]+)$/.exec(p);
   if (img) return path.join(ROOT, 'dist', 'images', img[1]);

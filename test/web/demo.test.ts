@@ -36,6 +36,7 @@ interface PageState {
 
 let browser: Browser;
 let server: { url: string; close(): Promise<void> };
+const served: string[] = [];
 let sizes: WebSizes;
 const skip = fs.existsSync(CHROMIUM) ? '' : `chromium is not installed (${CHROMIUM}; .ci/run installs Debian's chromium package)`;
 
@@ -65,7 +66,7 @@ test.before(async () => {
     ]),
     { format: 'oci', name: 'web' },
   );
-  server = await startServer({ port: 0, image });
+  server = await startServer({ port: 0, image, log: (line: string) => served.push(line) });
   const { chromium } = await import('playwright-core');
   browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
 });
@@ -143,6 +144,12 @@ it('the page loads, and echo/cat/ls in the terminal show the right output', asyn
   assert.equal(out.split(/\s+/).filter(Boolean), ['hi', 'hostname', 'motd', 'os-release', 'x']);
   await page.waitForSelector('#upper-list li.file:has-text("/etc/x") .k-new');
   await page.context().close();
+});
+
+it('the sandbox worker loads the WebAssembly glue served beside kernel.wasm', async () => {
+  for (const f of ['wasm-glue.wasm', 'wasm-glue-t.wasm', 'wasm-glue-j.wasm']) {
+    assert.ok(served.includes(`GET /${f} -> 200`), `${f} fetched: ${served.filter((l) => /wasm/.test(l)).join('; ')}`);
+  }
 });
 
 it('rm of a lower file shows a whiteout in the layer view', async () => {
