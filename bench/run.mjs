@@ -419,7 +419,7 @@ if (results.opbench) {
     md.push(
       '### The same, second pass in the same process (steady state)',
       '',
-      "The first pass above is the issue's figure. It includes the runtime's warm-up: V8 compiles the hot paths (the sandbox's JavaScript glue, the kernel's and the guest's wasm) only after some thousands of calls. The second pass shows the steady state.",
+      "The first pass above is the issue's figure. It includes the runtime's warm-up: V8 compiles the hot paths (what remains of the sandbox's JavaScript on a call's path, the guest's wasm) only after some thousands of calls; the kernel's code is compiled at build time, and the commonest calls go through the WebAssembly glue, which has no such warm-up to speak of. The second pass shows the steady state.",
       '',
       `| configuration | ${ops.join(' | ')} |`,
       `| --- | ${ops.map(() => '---').join(' | ')} |`,
