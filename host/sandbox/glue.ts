@@ -656,6 +656,14 @@ export class GuestProcess {
       fault: (code) => {
         throw new KernelFault(GLUE_FAULTS[code] ?? `WebAssembly glue: fault ${code}`);
       },
+      out: (slot, ptr, len) => {
+        slot >>>= 0;
+        ptr >>>= 0;
+        len >>>= 0;
+        this.g();
+        if (slot + len > Io.SIZE || ptr + len > this.gu8.length) throw new KernelFault('WebAssembly glue: a copy outside its bounds');
+        this.out(slot, ptr, len);
+      },
     };
   }
 

@@ -9,8 +9,8 @@
 //
 // WHAT. fd_read, fd_write, fd_pread and fd_pwrite of one iovec (the glue's FAST PATH, glue.ts),
 // fd_filestat_get, path_filestat_get, path_open, fd_close, fd_seek, fd_tell, path_unlink_file,
-// path_create_directory, path_remove_directory and path_rename: the calls of one path or none and
-// a result of a few words. (With stat alone here, open paid for compiling the JavaScript glue's
+// path_create_directory, path_remove_directory, path_rename and fd_readdir: the calls of one path
+// or none and a result of a few words (or a listing, copied out by JavaScript). (With stat alone here, open paid for compiling the JavaScript glue's
 // path copy that stat had warmed: what stays JavaScript should be what is rare.) The module (G, one instance per process) imports the
 // guest's memory and the kernel's exports; it checks every guest pointer and length against the
 // guest's memory as the JavaScript glue does (EFAULT before anything happens), copies a path into
@@ -36,7 +36,7 @@
 // The modules' text is built here from the ABI's constants (kernel/abi.ts), assembled by the build
 // (scripts/build.mjs, binaryen) into dist/wasm-glue.wasm, -t.wasm and -j.wasm, each stamped with
 // the lists it was made from (glueStamp), and loaded by host/sandbox/kernel-node.ts. Nothing here imports Node's modules (the browser bundle shares it).
-import { Io, IoFlag, Page, Plan, PlanFlag, Seg } from '../../kernel/abi';
+import { Io, IoFlag, Page, Plan, PlanFlag, Readdir, Seg } from '../../kernel/abi';
 import { E } from '../../kernel/wasi/errno';
 
 /** The guest imports the WebAssembly glue serves, in its table's order, with their parameter types. */
@@ -55,6 +55,7 @@ export const GLUE_CALLS: readonly (readonly [string, string])[] = [
   ['path_create_directory', 'i32 i32 i32'],
   ['path_remove_directory', 'i32 i32 i32'],
   ['path_rename', 'i32 i32 i32 i32 i32 i32'],
+  ['fd_readdir', 'i32 i32 i32 i64 i32'],
 ];
 
 /** The kernel's exports G calls, with their types. */
@@ -74,6 +75,7 @@ export const KERNEL_CALLS: readonly (readonly [string, string])[] = [
   ['path_create_directory', '(param i32 i32 i32) (result i32)'],
   ['path_remove_directory', '(param i32 i32 i32) (result i32)'],
   ['path_rename', '(param i32 i32 i32 i32 i32) (result i32)'],
+  ['fd_readdir', '(param i32 i32 i32 i64) (result i32)'],
 ];
 /** The calls of one path and an errno: glue.ts's `rpath(p, l, PATH1) || k.NAME(pid, fd, l)`. */
 const PATH_CALLS = ['path_unlink_file', 'path_create_directory', 'path_remove_directory'];
@@ -87,6 +89,7 @@ const HOST_HI_LIMIT = 0x200000;
 export const GLUE_FAULTS: Record<number, string> = {
   1: 'the gofer moved more than it was asked to',
   2: 'commit wrote more than was planned',
+  3: 'readdir result out of bounds',
 };
 
 /**
@@ -151,6 +154,7 @@ export function glueText(): string {
   (import "j" "page" (func $page (param i32 i32 i32 i32 i32) (result i32)))
   (import "j" "rw" (func $slow (param i32 i32 i32 i32 i64 i32 i32 i32) (result i32)))
   (import "j" "fault" (func $fault (param i32)))
+  (import "j" "out" (func $out (param i32 i32 i32)))
   (import "j" "check" (func $check))
   (import "j" "checking" (global $checking i32))
   (import "j" "pid" (global $pid i32))
@@ -320,6 +324,42 @@ export function glueText(): string {
     (global.set $kin (i32.const 0))
     (local.get $e))
 
+  ;; glue.ts's readdir: the kernel fills DATA (at most its size) a round at a time; a buffer larger
+  ;; than DATA takes the whole records of each round and asks again from the cookie after them. The
+  ;; records are copied out by JavaScript (out: a memcpy; by io_dword, a listing of 100 names would
+  ;; be hundreds of calls)
+  (func (export "fd_readdir") (param $fd i32) (param $buf i32) (param $len i32) (param $cookie i64) (param $outp i32) (result i32)
+    (local $total i32) (local $room i32) (local $e i32) (local $used i32) (local $whole i32) (local $eof i32)
+    (if (global.get $checking) (then (call $check)))
+    (if (i32.eqz (i32.and (call $in (local.get $buf) (local.get $len)) (call $in (local.get $outp) (i32.const 4))))
+      (then (return (i32.const ${E.FAULT}))))
+    (block $done (loop $round
+      (local.set $room (i32.sub (local.get $len) (local.get $total)))
+      (global.set $kin (i32.const 1))
+      (local.set $e (call $k_fd_readdir (global.get $pid) (local.get $fd) (local.get $room) (local.get $cookie)))
+      (if (local.get $e) (then
+        (global.set $kin (i32.const 0))
+        (br_if $done (local.get $total))
+        (return (local.get $e))))
+      (local.set $used (call $k_io_word (i32.const ${Io.RES + 4 * Readdir.USED})))
+      (local.set $whole (call $k_io_word (i32.const ${Io.RES + 4 * Readdir.WHOLE})))
+      (local.set $eof (call $k_io_word (i32.const ${Io.RES + 4 * Readdir.EOF})))
+      (local.set $cookie (call $k_io_dword (i32.const ${Io.RES + 8 * Readdir.COOKIE64})))
+      (global.set $kin (i32.const 0))
+      (if (i32.or (i32.gt_u (local.get $used) (local.get $room))
+            (i32.or (i32.gt_u (local.get $whole) (local.get $used)) (i32.gt_u (local.get $used) (i32.const ${Io.DATA_SIZE}))))
+        (then (call $fault (i32.const 3)) (unreachable)))
+      (if (i32.or (i32.le_u (local.get $room) (i32.const ${Io.DATA_SIZE})) (local.get $eof))
+        (then
+          (call $out (i32.const ${Io.DATA}) (i32.add (local.get $buf) (local.get $total)) (local.get $used))
+          (local.set $total (i32.add (local.get $total) (local.get $used)))
+          (br $done)))
+      (call $out (i32.const ${Io.DATA}) (i32.add (local.get $buf) (local.get $total)) (local.get $whole))
+      (local.set $total (i32.add (local.get $total) (local.get $whole)))
+      (br_if $round (local.get $whole))))
+    (i32.store align=1 (local.get $outp) (local.get $total))
+    (i32.const 0))
+
   ;; the new offset (8 bytes of RES) to guest out, checked first
   (func (export "fd_seek") (param $fd i32) (param $off i64) (param $whence i32) (param $out i32) (result i32) (local $e i32)
     (if (global.get $checking) (then (call $check)))
@@ -355,6 +395,8 @@ export interface WasmGlueSide {
   page(write: number, page: number, off: number, ptr: number, len: number): number;
   rw(write: number, fd: number, iovs: number, n: number, off: bigint, out: number, at: number, planned: number): number;
   fault(code: number): void;
+  /** Copies `len` bytes of the kernel's exchange area at `slot` to guest `ptr` (G has checked both). */
+  out(slot: number, ptr: number, len: number): void;
 }
 
 /** Whether `m` was built from this code's lists (glueStamp, in its custom section "wasmbox.glue"). */
@@ -401,7 +443,7 @@ export class WasmGlue {
       g = new WebAssembly.Instance(this.modules.glue, {
         g: { memory },
         k: Object.fromEntries(KERNEL_CALLS.map(([n]) => [n, k[n]])),
-        j: { host: this.side.host, page: this.side.page, rw: this.side.rw, fault: this.side.fault, pid: this.pid, check: this.check ?? (() => {}), checking: this.check ? 1 : 0 },
+        j: { host: this.side.host, page: this.side.page, rw: this.side.rw, fault: this.side.fault, out: this.side.out, pid: this.pid, check: this.check ?? (() => {}), checking: this.check ? 1 : 0 },
       });
     } catch {
       const jm = this.modules.fallback();

@@ -13,7 +13,7 @@ import binaryen from 'binaryen';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Io, Page, Plan, PlanFlag, Seg } from '../../../kernel/abi';
+import { Io, Page, Plan, PlanFlag, Readdir, Seg } from '../../../kernel/abi';
 import { MemoryFilestore } from '../../../host/filestore/filestore';
 import { ExitSignal, GuestProcess } from '../../../host/sandbox/glue';
 import { type Kernel, KernelFault } from '../../../host/sandbox/kernel';
@@ -25,7 +25,7 @@ import { ROOT } from '../../lib/sandbox';
 const mods = wasmGlueModules(path.join(ROOT, 'dist'));
 
 /** What the stand-in kernel plans for a read or write of `len` bytes at `off`. */
-type Scene = 'page' | 'page-unaligned' | 'page-outside' | 'page-across' | 'host' | 'host-liar' | 'host-far' | 'zero' | 'two-segs' | 'errno' | 'empty';
+type Scene = 'dir' | 'dir-big' | 'dir-liar' | 'dir-late-errno' | 'page' | 'page-unaligned' | 'page-outside' | 'page-across' | 'host' | 'host-liar' | 'host-far' | 'zero' | 'two-segs' | 'errno' | 'empty';
 
 interface Seen {
   calls: string[];
@@ -152,6 +152,23 @@ function standIn(scene: Scene, seen: Seen): Kernel {
         seen.calls.push(`path_rename ${pid} ${ofd} ${ol} ${nfd} ${nl} ${JSON.stringify(path(ol))} ${JSON.stringify(b)}`);
         return b === 'missing' ? 44 : 0;
       },
+      fd_readdir: (pid: number, fd: number, room: number, cookie: bigint) => {
+        seen.calls.push(`fd_readdir ${pid} ${fd} ${room} ${cookie}`);
+        if (fd === 9) return 54;
+        if (scene === 'dir-late-errno' && cookie > 0n) return 20;
+        // a listing of `size` bytes in 40-byte records; the cookie is a record's index
+        const size = scene === 'dir-big' || scene === 'dir-late-errno' ? 200_000 : 4_000;
+        const from = Number(cookie) * 40;
+        const cap = Math.min(room, Io.DATA_SIZE);
+        const used = Math.min(cap, Math.max(size - from, 0));
+        const whole = Math.min(Math.floor(cap / 40) * 40, used);
+        for (let i = 0; i < used; i++) u8[io + Io.DATA + i] = ((from + i) * 7 + 3) & 0xff;
+        dv.setUint32(res + 4 * Readdir.USED, scene === 'dir-liar' ? room + 1 : used, true);
+        dv.setUint32(res + 4 * Readdir.WHOLE, whole, true);
+        dv.setUint32(res + 4 * Readdir.EOF, from + used >= size ? 1 : 0, true);
+        dv.setBigUint64(res + 8 * Readdir.COOKIE64, cookie + BigInt(whole / 40), true);
+        return 0;
+      },
       io_abort: () => 0,
     },
   } as unknown as Kernel;
@@ -172,7 +189,7 @@ function world(scene: Scene, wasm: boolean): World {
   for (let pg = 0; pg < 16; pg++) fs.chunk(0)!.fill(pg + 1, pg * Page.SIZE, (pg + 1) * Page.SIZE);
   const K = standIn(scene, seen);
   const p = new GuestProcess(K, fs, 5, ['t'], [], { write: () => 0, read: () => 0, filetype: () => 0 });
-  const mem = new WebAssembly.Memory({ initial: 1 });
+  const mem = new WebAssembly.Memory({ initial: 2 });
   const g = new Uint8Array(mem.buffer);
   for (let i = 0; i < g.length; i++) g[i] = (i * 13) & 0xff;
   p.bindMemory(mem);
@@ -207,7 +224,7 @@ function same(scene: Scene, name: string, args: (number | bigint)[], setup?: (g:
   return out[0].r;
 }
 
-const END = 65536;
+const END = 2 * 65536; // the guest memory of world(): two pages, so that a buffer can be larger than the kernel's DATA
 const iov = (at: number, p: number, len: number) => (g: DataView) => {
   g.setUint32(at, p, true);
   g.setUint32(at + 4, len, true);
@@ -354,6 +371,18 @@ test('unlink, mkdir, rmdir and rename: both paths copied, checked in order, errn
   assert.is(same('page', 'path_rename', [3, 5000, 3, 4, 9000, 4], both('old', '/new')), 76);
   assert.is(same('page', 'path_rename', [3, 5000, 3, 4, END - 2, 3], both('old', '')), 21);
   assert.is(same('page', 'path_rename', [3, 5000, 4096, 4, 9000, 3], both('', 'new')), 37);
+});
+
+test('fd_readdir: one round or many (a buffer larger than the kernel`s), an errno first or later, a kernel that claims too much, pointers at the end of memory', () => {
+  const results = new Set<string>();
+  for (const scene of ['dir', 'dir-big', 'dir-liar', 'dir-late-errno'] as Scene[]) {
+    for (const [buf, len, out] of [[100, 1000, 50], [100, 60000, 50], [100, 100000, 50], [0, END, END - 4], [END - 39, 39, 50], [100, 0, 50], [100, 1000, END - 3], [END - 100, 101, 50]]) {
+      for (const cookie of [0n, 3n]) {
+        for (const fd of [3, 9]) results.add(String(same(scene, 'fd_readdir', [fd, buf, len, cookie, out])));
+      }
+    }
+  }
+  for (const r of ['0', '21', '54', '20', 'fault']) assert.ok(results.has(r), `some case gave ${r}: ${[...results]}`);
 });
 
 /** A guest (WAT) that imports fd_pwrite, writes 4 bytes at fd 3 and then runs `after`. */
