@@ -159,7 +159,10 @@ export const GNU_ENV = { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C',
 /** Runs a host program (GNU coreutils and friends) in `cwd`. */
 export function gnu(command: string[], cwd: string, input = ''): RunOutput {
   const r = spawnSync(command[0], command.slice(1), { cwd, input, env: GNU_ENV, encoding: 'utf8', timeout: 60_000 });
-  if (r.error) throw r.error;
+  // a program that exits without reading all its input (head) may leave Node's write of it to a
+  // closed pipe: EPIPE, with the program's own output and status complete
+  const epipe = (r.error as NodeJS.ErrnoException | undefined)?.code === 'EPIPE' && r.status !== null;
+  if (r.error && !epipe) throw r.error;
   return { stdout: r.stdout, stderr: r.stderr, status: r.status ?? -1 };
 }
 
