@@ -10,6 +10,7 @@ import { Io, Plan, PlanFlag, Seg } from '../../../kernel/abi';
 import { MemoryFilestore } from '../../../host/filestore/filestore';
 import { GuestProcess } from '../../../host/sandbox/glue';
 import { type Kernel, KernelFault } from '../../../host/sandbox/kernel';
+import { hostIOOnly, kernelViews } from '../../lib/kernel';
 
 interface Fake {
   /** What the gofer's hostIO answers for a request of `len` bytes (it also fills a read with 7s). */
@@ -30,23 +31,13 @@ function fakeKernel(f: Fake): Kernel {
   const dv = new DataView(u8.buffer);
   const res = io + Io.RES;
   return {
-    io,
-    u8,
-    u32: new Uint32Array(u8.buffer),
-    dv,
-    view: () => u8,
-    gofer: {
-      window: new Uint8Array(4096),
-      call: () => {
-        throw new Error('no gofer requests in this test');
-      },
-      hostIO(write: boolean, handle: number, pos: number, buf: Uint8Array, off: number, len: number): number {
-        f.hostCalls.push({ write, handle, pos, off, len });
-        const n = f.moved(len);
-        if (!write && n > 0) buf.fill(7, off, off + Math.min(n, len));
-        return n;
-      },
-    },
+    ...kernelViews(u8, io),
+    gofer: hostIOOnly((write: boolean, handle: number, pos: number, buf: Uint8Array, off: number, len: number): number => {
+      f.hostCalls.push({ write, handle, pos, off, len });
+      const n = f.moved(len);
+      if (!write && n > 0) buf.fill(7, off, off + Math.min(n, len));
+      return n;
+    }),
     exports: {
       fd_io: () => {
         const s = io + Io.SEGS;

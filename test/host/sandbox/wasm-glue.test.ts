@@ -20,6 +20,7 @@ import { type Kernel, KernelFault } from '../../../host/sandbox/kernel';
 import { wasmGlueModules, wasmGlueUsed } from '../../../host/sandbox/kernel-node';
 import { runModule, type ProcessHost } from '../../../host/sandbox/process';
 import { WasmGlue, type WasmGlueModules } from '../../../host/sandbox/wasm-glue';
+import { hostIOOnly, kernelViews } from '../../lib/kernel';
 import { ROOT } from '../../lib/sandbox';
 
 const mods = wasmGlueModules(path.join(ROOT, 'dist'));
@@ -53,23 +54,12 @@ function standIn(scene: Scene, seen: Seen): Kernel {
   };
   const path = (len: number) => Buffer.from(u8.subarray(io + Io.PATH1, io + Io.PATH1 + len)).toString('latin1');
   return {
-    io,
-    u8,
-    u32: new Uint32Array(u8.buffer),
-    dv,
-    view: () => u8,
-    structViews: Array.from({ length: 65 }, (_, n) => new Uint8Array(u8.buffer, io + Io.STRUCT, n)),
-    gofer: {
-      window: new Uint8Array(4096),
-      call: () => {
-        throw new Error('no gofer requests in this test');
-      },
-      hostIO(write: boolean, handle: number, pos: number, buf: Uint8Array, off: number, len: number): number {
-        seen.calls.push(`hostIO ${write} ${handle} ${pos} ${off} ${len}`);
-        if (!write) buf.fill(9, off, off + len);
-        return scene === 'host-liar' ? len + 1 : len;
-      },
-    },
+    ...kernelViews(u8, io),
+    gofer: hostIOOnly((write: boolean, handle: number, pos: number, buf: Uint8Array, off: number, len: number): number => {
+      seen.calls.push(`hostIO ${write} ${handle} ${pos} ${off} ${len}`);
+      if (!write) buf.fill(9, off, off + len);
+      return scene === 'host-liar' ? len + 1 : len;
+    }),
     exports: {
       fd_io: (pid: number, fd: number, len: number, off: bigint, flags: number) => {
         seen.calls.push(`fd_io ${pid} ${fd} ${len} ${off} ${flags}`);
@@ -385,6 +375,17 @@ test('fd_readdir: one round or many (a buffer larger than the kernel`s), an errn
   for (const r of ['0', '21', '54', '20', 'fault']) assert.ok(results.has(r), `some case gave ${r}: ${[...results]}`);
 });
 
+/** A process (pid 5) over a stand-in kernel (or what `make` gives), with a memory filestore of 16 pages. */
+function fresh(make: (seen: Seen) => Kernel = (seen) => standIn('page', seen)) {
+  const seen: Seen = { calls: [] };
+  const fs = new MemoryFilestore(1 << 24);
+  fs.grow(16);
+  const K = make(seen);
+  const reports: string[] = [];
+  const p = new GuestProcess(K, fs, 5, ['t'], [], { write: () => 0, read: () => 0, filetype: () => 0 });
+  return { seen, fs, K, reports, p };
+}
+
 /** A guest (WAT) that imports fd_pwrite, writes 4 bytes at fd 3 and then runs `after`. */
 function guest(after: string, shared = false): WebAssembly.Module {
   const mem = shared ? '(memory (export "memory") 1 1 shared)' : '(memory (export "memory") 1)';
@@ -416,22 +417,12 @@ function host(K: Kernel, fs: MemoryFilestore, reports: string[], glue: WasmGlueM
 
 test('a trap in kernel code under the WebAssembly glue is a kernel fault; one in the guest is the guest`s', () => {
   for (const glue of [mods!, undefined]) {
-    const seen: Seen = { calls: [] };
-    const fs = new MemoryFilestore(1 << 24);
-    fs.grow(16);
-    const K = trappingKernel(seen);
-    const reports: string[] = [];
-    const p = new GuestProcess(K, fs, 5, ['t'], [], { write: () => 0, read: () => 0, filetype: () => 0 });
+    const { fs, K, reports, p } = fresh(trappingKernel);
     assert.throws(() => runModule(host(K, fs, reports, glue), p, guest(''), 'g'), (e: unknown) => e instanceof KernelFault, glue ? 'WebAssembly glue' : 'JavaScript glue');
     assert.equal(reports, []);
   }
   for (const glue of [mods!, undefined]) {
-    const seen: Seen = { calls: [] };
-    const fs = new MemoryFilestore(1 << 24);
-    fs.grow(16);
-    const K = standIn('page', seen);
-    const reports: string[] = [];
-    const p = new GuestProcess(K, fs, 5, ['t'], [], { write: () => 0, read: () => 0, filetype: () => 0 });
+    const { seen, fs, K, reports, p } = fresh();
     assert.is(runModule(host(K, fs, reports, glue), p, guest('unreachable'), 'g'), 134);
     assert.ok(/guest trapped/.test(reports.join('\n')), reports.join('\n'));
     assert.is(seen.calls.length, 1, 'the write reached the kernel first');
@@ -439,10 +430,7 @@ test('a trap in kernel code under the WebAssembly glue is a kernel fault; one in
 });
 
 test('before the guest`s memory is known (a start function), every call through the trampolines is EFAULT and reaches nothing', () => {
-  const seen: Seen = { calls: [] };
-  const fs = new MemoryFilestore(1 << 24);
-  const K = standIn('page', seen);
-  const p = new GuestProcess(K, fs, 5, ['t'], [], { write: () => 0, read: () => 0, filetype: () => 0 });
+  const { seen, K, p } = fresh();
   const wg = new WasmGlue(mods!, K.exports, 5, p.wasmGlueSide(), p.imports() as Record<string, (...a: any[]) => any>);
   assert.is(wg.imports.fd_close(3), 21);
   assert.is(wg.imports.fd_pwrite(3, 0, 1, 0n, 16), 21);
@@ -455,11 +443,7 @@ test('the host`s check runs before each call through the WebAssembly glue: an Ex
   for (const glue of [mods!, undefined]) {
     const what = glue ? 'WebAssembly glue' : 'JavaScript glue';
     for (const bad of ['exit', 'error'] as const) {
-      const seen: Seen = { calls: [] };
-      const fs = new MemoryFilestore(1 << 24);
-      fs.grow(16);
-      const K = standIn('page', seen);
-      const p = new GuestProcess(K, fs, 5, ['t'], [], { write: () => 0, read: () => 0, filetype: () => 0 });
+      const { seen, fs, K, p } = fresh();
       let checks = 0;
       const h: ProcessHost = {
         ...host(K, fs, [], glue),
@@ -478,12 +462,7 @@ test('the host`s check runs before each call through the WebAssembly glue: an Ex
 });
 
 test('a guest with a shared memory keeps the JavaScript glue, and its write still lands', () => {
-  const seen: Seen = { calls: [] };
-  const fs = new MemoryFilestore(1 << 24);
-  fs.grow(16);
-  const K = standIn('page', seen);
-  const reports: string[] = [];
-  const p = new GuestProcess(K, fs, 5, ['t'], [], { write: () => 0, read: () => 0, filetype: () => 0 });
+  const { seen, fs, K, reports, p } = fresh();
   const m = guest('', true);
   const shared = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true } as WebAssembly.MemoryDescriptor);
   const wg = new WasmGlue(mods!, K.exports, 5, p.wasmGlueSide(), p.imports() as Record<string, (...a: any[]) => any>);
