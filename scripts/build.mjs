@@ -48,7 +48,7 @@ async function buildHost() {
 }
 
 /**
- * The WebAssembly glue (host/sandbox/wasm-glue.ts): its two modules' text, made from the kernel's
+ * The WebAssembly glue (host/sandbox/wasm-glue.ts): its three modules' text, made from the kernel's
  * ABI constants by that file, assembled and optimized by binaryen (assemblyscript's own dependency)
  * into dist/wasm-glue.wasm (the glue), dist/wasm-glue-t.wasm (the guest's trampolines) and
  * dist/wasm-glue-j.wasm (the JavaScript glue's functions for the trampolines' table), each with

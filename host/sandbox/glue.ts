@@ -9,8 +9,9 @@
 // chosen once per plan, with the same checks; page bytes then go through its direct calls.
 // Calls that are not about files (args, environ, clocks, random, poll, exit) are answered here.
 // Where the host has it, the WebAssembly glue (wasm-glue.ts) stands in for the commonest calls
-// (one-iovec reads and writes, stat, open, close) and calls back here (wasmGlueSide) only to move
-// bytes; these functions remain the reference it is tested against, and serve every other case.
+// (reads and writes of one iovec, stat, open, close, seek, tell, readdir, unlink, mkdir, rmdir,
+// rename) and calls back here (wasmGlueSide) only to move bytes; these functions remain the
+// reference it is tested against, and serve every other case.
 //
 // ONE PATH. A read and a write go through the same code: rw, runPlan, xfer and hostTransfer (and
 // the gofer's hostIO under them) have no step that only one direction takes; the direction is data
@@ -607,15 +608,20 @@ export class GuestProcess {
       throw new KernelFault(`WebAssembly glue: ${(e as Error)?.message ?? e}`);
     };
     return {
-      host: (write, handle, lo, hi, ptr, len) => {
-        if (hostIO === undefined) throw new KernelFault('I/O plan has a host transfer the host cannot make');
-        try {
-          this.g();
-          return hostIO(write !== 0, handle >>> 0, (hi >>> 0) * 0x100000000 + (lo >>> 0), this.gu8, ptr >>> 0, len >>> 0);
-        } catch (e) {
-          return fault(e);
-        }
-      },
+      // (a gofer in another thread moves no bytes here: the kernel plans no Seg.Host then)
+      host:
+        hostIO === undefined
+          ? () => {
+              throw new KernelFault('I/O plan has a host transfer the host cannot make');
+            }
+          : (write, handle, lo, hi, ptr, len) => {
+              try {
+                this.g();
+                return hostIO(write !== 0, handle >>> 0, (hi >>> 0) * 0x100000000 + (lo >>> 0), this.gu8, ptr >>> 0, len >>> 0);
+              } catch (e) {
+                return fault(e);
+              }
+            },
       // the copy of a filestore page's bytes: one short function (until V8 has compiled it, each
       // step runs in its interpreter: pageCopy is this, inlined by hand, with what it reads held here)
       page: (write, page, off, ptr, len) => {

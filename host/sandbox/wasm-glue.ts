@@ -10,8 +10,9 @@
 // WHAT. fd_read, fd_write, fd_pread and fd_pwrite of one iovec (the glue's FAST PATH, glue.ts),
 // fd_filestat_get, path_filestat_get, path_open, fd_close, fd_seek, fd_tell, path_unlink_file,
 // path_create_directory, path_remove_directory, path_rename and fd_readdir: the calls of one path
-// or none and a result of a few words (or a listing, copied out by JavaScript). (With stat alone here, open paid for compiling the JavaScript glue's
-// path copy that stat had warmed: what stays JavaScript should be what is rare.) The module (G, one instance per process) imports the
+// or none and a result of a few words (or a listing, copied out by JavaScript). (With stat alone
+// here, open paid for compiling the JavaScript glue's path copy that stat had warmed: what stays
+// JavaScript should be what is rare.) The module (G, one instance per process) imports the
 // guest's memory and the kernel's exports; it checks every guest pointer and length against the
 // guest's memory as the JavaScript glue does (EFAULT before anything happens), copies a path into
 // the kernel's exchange area and a result struct out of it 8 bytes at a time (io_put, io_dword: G
@@ -35,7 +36,8 @@
 //
 // The modules' text is built here from the ABI's constants (kernel/abi.ts), assembled by the build
 // (scripts/build.mjs, binaryen) into dist/wasm-glue.wasm, -t.wasm and -j.wasm, each stamped with
-// the lists it was made from (glueStamp), and loaded by host/sandbox/kernel-node.ts. Nothing here imports Node's modules (the browser bundle shares it).
+// the lists it was made from (glueStamp), and loaded by host/sandbox/kernel-node.ts (in Node) and
+// host/web/sandbox-worker.ts (in the browser). Nothing here imports Node's modules.
 import { Io, IoFlag, Page, Plan, PlanFlag, Readdir, Seg } from '../../kernel/abi';
 import { E } from '../../kernel/wasi/errno';
 
@@ -104,13 +106,13 @@ export function glueStamp(): string {
 
 /**
  * The text of the trampolines (T): no imports (a JavaScript import costs a wrapper compiled at
- * each instantiation), and a table that holds, until G is made, a stub per call that answers
+ * each instantiation), and a table that holds, until G is made, a function per call that answers
  * EFAULT: the guest's memory is not known to the host yet (only a start function can call then,
  * and the JavaScript glue answers such a call's pointers with EFAULT as well).
  */
 export function trampolineText(): string {
   const types = GLUE_CALLS.map(([n, p]) => `(type $${n} (func (param ${p}) (result i32)))`);
-  const stubs = GLUE_CALLS.map(([n]) => `(func $early_${n} (type $${n}) (i32.const ${E.FAULT}))`);
+  const early = GLUE_CALLS.map(([n]) => `(func $early_${n} (type $${n}) (i32.const ${E.FAULT}))`);
   const funcs = GLUE_CALLS.map(([n, p], i) => {
     const args = p.split(' ').map((_, k) => `(local.get ${k})`).join(' ');
     return `(func (export "${n}") (type $${n}) (call_indirect (type $${n}) ${args} (i32.const ${i})))`;
@@ -119,7 +121,7 @@ export function trampolineText(): string {
   return `(module
   ${types.join('\n  ')}
   (table (export "t") ${n} ${n} funcref)
-  ${stubs.join('\n  ')}
+  ${early.join('\n  ')}
   (elem (i32.const 0) func ${GLUE_CALLS.map(([c]) => `$early_${c}`).join(' ')})
   ${funcs.join('\n  ')}
 )`;
