@@ -61,7 +61,7 @@ export const GLUE_CALLS: readonly (readonly [string, string])[] = [
 ];
 
 /** The kernel's exports G calls, with their types. */
-export const KERNEL_CALLS: readonly (readonly [string, string])[] = [
+const KERNEL_CALLS: readonly (readonly [string, string])[] = [
   ['fd_io', '(param i32 i32 i32 i64 i32) (result i32)'],
   ['io_commit', '(param i32 i32) (result i32)'],
   ['io_word', '(param i32) (result i32)'],
@@ -363,23 +363,19 @@ export function glueText(): string {
     (i32.const 0))
 
   ;; the new offset (8 bytes of RES) to guest out, checked first
-  (func (export "fd_seek") (param $fd i32) (param $off i64) (param $whence i32) (param $out i32) (result i32) (local $e i32)
+  ${[
+    ['fd_seek', '(param $fd i32) (param $off i64) (param $whence i32)', '(local.get $fd) (local.get $off) (local.get $whence)'],
+    ['fd_tell', '(param $fd i32)', '(local.get $fd)'],
+  ].map(
+    ([n, params, args]) => `(func (export "${n}") ${params} (param $out i32) (result i32) (local $e i32)
     (if (global.get $checking) (then (call $check)))
     (if (i32.eqz (call $in (local.get $out) (i32.const 8))) (then (return (i32.const ${E.FAULT}))))
     (global.set $kin (i32.const 1))
-    (local.set $e (call $k_fd_seek (global.get $pid) (local.get $fd) (local.get $off) (local.get $whence)))
+    (local.set $e (call $k_${n} (global.get $pid) ${args}))
     (if (i32.eqz (local.get $e)) (then (i64.store align=1 (local.get $out) (call $k_io_dword (i32.const ${Io.RES})))))
     (global.set $kin (i32.const 0))
-    (local.get $e))
-
-  (func (export "fd_tell") (param $fd i32) (param $out i32) (result i32) (local $e i32)
-    (if (global.get $checking) (then (call $check)))
-    (if (i32.eqz (call $in (local.get $out) (i32.const 8))) (then (return (i32.const ${E.FAULT}))))
-    (global.set $kin (i32.const 1))
-    (local.set $e (call $k_fd_tell (global.get $pid) (local.get $fd)))
-    (if (i32.eqz (local.get $e)) (then (i64.store align=1 (local.get $out) (call $k_io_dword (i32.const ${Io.RES})))))
-    (global.set $kin (i32.const 0))
-    (local.get $e))
+    (local.get $e))`,
+  ).join('\n\n  ')}
 )`;
 }
 
@@ -391,7 +387,10 @@ export interface WasmGlueModules {
   fallback(): WebAssembly.Module | null;
 }
 
-/** What G calls in JavaScript (GuestProcess.wasmGlueSide; wrapped by process.ts's guard). */
+/**
+ * What G calls in JavaScript (GuestProcess.wasmGlueSide; each turns an error that is not a
+ * KernelFault or ExitSignal into a KernelFault itself, as process.ts's guard does for imports).
+ */
 export interface WasmGlueSide {
   host(write: number, handle: number, lo: number, hi: number, ptr: number, len: number): number;
   page(write: number, page: number, off: number, ptr: number, len: number): number;
