@@ -30,6 +30,12 @@ export interface NativeAddon {
    * Absent from addons built before it was added.
    */
   populateWrite?(buffer: ArrayBuffer, offset: number, length: number): boolean;
+  /**
+   * madvise(MADV_POPULATE_READ), the same way: later loads there take no page fault (and stores
+   * none either where the mapping needs no write notification: a memfd's). Absent from addons built
+   * before it was added.
+   */
+  populateRead?(buffer: ArrayBuffer, offset: number, length: number): boolean;
   /** From now on SIGTERM raises SIGINT instead (and is remembered for takeSigterm). */
   forwardSigterm(): void;
   /** True once after a SIGTERM was forwarded. */

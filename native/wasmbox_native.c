@@ -540,12 +540,18 @@ static napi_value js_ftruncate(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
 #endif
 
-static napi_value js_populate_write(napi_env env, napi_callback_info info) {
-  static const char *fn = "populateWrite";
+// populateRead / populateWrite (buffer, offset, length) -> false where the kernel lacks the advice
+// (Linux < 5.14), true once done: madvise(MADV_POPULATE_READ or _WRITE) over the pages of a range
+// of a live mapping of ours, so that later loads (and, where the mapping needs no write
+// notification, as a memfd's does not, stores) take no page fault.
+static napi_value populate(napi_env env, napi_callback_info info, const char *fn, int advice, const char *name) {
   napi_value argv[3], result;
   if (!get_args(env, info, 3, argv, fn)) return NULL;
   void *data = NULL;
@@ -568,15 +574,23 @@ static napi_value js_populate_write(napi_env env, napi_callback_info info) {
   bool ok = true;
   if (e > a) {
     int r;
-    do r = madvise((void *)a, e - a, MADV_POPULATE_WRITE);
+    do r = madvise((void *)a, e - a, advice);
     while (r != 0 && errno == EINTR);
     if (r != 0) {
-      if (errno == EINVAL) ok = false; // an older kernel: no MADV_POPULATE_WRITE
-      else return throw_errno(env, errno, "madvise", "MADV_POPULATE_WRITE");
+      if (errno == EINVAL) ok = false; // an older kernel: no such advice
+      else return throw_errno(env, errno, "madvise", name);
     }
   }
   NAPI_OK(napi_get_boolean(env, ok, &result), fn);
   return result;
+}
+
+static napi_value js_populate_write(napi_env env, napi_callback_info info) {
+  return populate(env, info, "populateWrite", MADV_POPULATE_WRITE, "MADV_POPULATE_WRITE");
+}
+
+static napi_value js_populate_read(napi_env env, napi_callback_info info) {
+  return populate(env, info, "populateRead", MADV_POPULATE_READ, "MADV_POPULATE_READ");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1892,7 +1906,7 @@ NAPI_MODULE_INIT() {
       add_fn(env, exports, "fallocate", js_fallocate) != napi_ok || add_fn(env, exports, "punch", js_punch) != napi_ok ||
       add_fn(env, exports, "allocate", js_allocate) != napi_ok ||
       add_fn(env, exports, "ftruncate", js_ftruncate) != napi_ok ||
-      add_fn(env, exports, "populateWrite", js_populate_write) != napi_ok || add_fn(env, exports, "hugePages", js_huge_pages) != napi_ok ||
+      add_fn(env, exports, "populateWrite", js_populate_write) != napi_ok || add_fn(env, exports, "populateRead", js_populate_read) != napi_ok || add_fn(env, exports, "hugePages", js_huge_pages) != napi_ok ||
       add_fn(env, exports, "forwardSigterm", js_forward_sigterm) != napi_ok ||
       add_fn(env, exports, "takeSigterm", js_take_sigterm) != napi_ok ||
       add_fn(env, exports, "openpty", js_openpty) != napi_ok || add_fn(env, exports, "sendFd", js_send_fd) != napi_ok ||

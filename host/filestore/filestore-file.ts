@@ -43,6 +43,16 @@
 // copy. Writes into pages that have storage stay stores, cold or not: a file deleted and written
 // again takes its held pages back with no host call.
 //
+// A memfd's long reads and stores go through the mapping, all the same: its pages need no write
+// notification, so one madvise(MADV_POPULATE_READ) per run of pages not touched yet maps them all
+// writable at ~0.25 us a page (1 GiB in 66 ms), and the pages stay mapped for whatever comes next.
+// A C program re-reading 1 GiB of a memfd in 1 MiB reads: 4.9-5.9 GB/s by pread, 5.5-6.5 GB/s
+// populating and copying; 200,000 random 4 KiB stores after it, 0.72-1.07 us each after the
+// preads (each first touch a fault), 0.45-0.68 after the populating. Not for a file on a disk: there
+// a page mapped by a read is mapped read-only and its first store costs ~10-20 us (WRITE FAULTS),
+// and populating for writing would dirty every page read (a page written back since costs the
+// same ~10 us again), so a disk file's long reads stay preads.
+//
 // COLD STORES. A store to a page not mapped yet costs more than a load followed by the store (a
 // 4 KiB store into a memfd page: 11.7 us, against 6.7; into an ext4 file: 6.1 against 4.0; a C
 // program, random pages of 1 GiB), so prefault() reads a byte of each such page before a store.
@@ -120,6 +130,10 @@ export class FileFilestore implements Filestore {
   private closed = false;
   /** Whether pages written by system call are pre-mapped before stores (see WRITE FAULTS). */
   private populate: boolean;
+  /** A memfd's long ranges map their untouched pages in bulk (LONG READS); false where the kernel cannot. */
+  private bulkMap: boolean;
+  /** populateRead calls made by bulkMap (for --stats). */
+  bulkMapCalls = 0;
   /** Where prefault()'s loads go, so that no compiler drops them (COLD STORES). */
   private sink = 0;
   /** Whether the addon reads into a given buffer (readDirect; an older addon has no preadInto). */
@@ -204,6 +218,7 @@ export class FileFilestore implements Filestore {
     this.wholePages = Number(st.blksize) % Page.SIZE === 0;
     this.identity = kind === 'file:memfd' ? null : { dev: st.dev, ino: st.ino };
     this.populate = typeof native.populateWrite === 'function' && kind !== 'file:memfd';
+    this.bulkMap = typeof native.populateRead === 'function' && kind === 'file:memfd';
     this.preadOk = typeof native.preadInto === 'function';
     this.limitPages = Math.max(0, Math.floor(limitBytes / Page.SIZE));
   }
@@ -361,6 +376,7 @@ export class FileFilestore implements Filestore {
     return {
       filestoreSyscallWrites: this.directWrites,
       filestoreSyscallReads: this.directReads,
+      filestoreBulkMaps: this.bulkMapCalls,
       filestoreReservations: this.reserveCalls,
       filestorePunchCalls: this.punchCalls,
       filestorePagesReleased: this.releasedPages,
@@ -399,7 +415,7 @@ export class FileFilestore implements Filestore {
    * the mapping (LONG READS).
    */
   cold(page: number, off: number, len: number): boolean {
-    if (len < LONG_READ || !this.preadOk) return false;
+    if (len < LONG_READ || !this.preadOk || this.bulkMap) return false;
     const c = page >>> Page.CHUNK_SHIFT;
     const bits = this.touched[c];
     if (!bits) return true;
@@ -436,6 +452,7 @@ export class FileFilestore implements Filestore {
     const p0 = page & (Page.CHUNK_PAGES - 1);
     const p1 = p0 + ((off + Math.max(len, 1) - 1) >>> Page.SHIFT);
     const v = this.chunk(c); // for reads too: the glue inlines this, and reads and writes share its code (glue.ts ONE PATH)
+    if (this.bulkMap && p1 - p0 >= LONG_READ / Page.SIZE - 1) this.mapRuns(c, t, p0, p1);
     for (let p = p0; p <= p1; p++) {
       const bit = 1 << (p & 7);
       if (t[p >>> 3] & bit) continue;
@@ -455,6 +472,36 @@ export class FileFilestore implements Filestore {
     if (h !== undefined && (h[x] & m) !== 0) return false;
     const w = this.written[c];
     return w === undefined || (w[x] & m) === 0;
+  }
+
+  /**
+   * prefault()'s part for a memfd's long ranges (LONG READS): maps pages p0..p1 of chunk c that are
+   * not touched yet and have storage (a hole stays a hole), one populateRead per run, and marks
+   * them touched. Never fatal: a page left unmapped is faulted in by the copy.
+   */
+  private mapRuns(c: number, t: Uint8Array, p0: number, p1: number): void {
+    const buf = this.maps[c];
+    if (!buf) return;
+    const h = this.holes[c];
+    let run = -1;
+    for (let p = p0; p <= p1 + 1; p++) {
+      const bit = 1 << (p & 7);
+      const want = p <= p1 && (t[p >>> 3] & bit) === 0 && (h === undefined || (h[p >>> 3] & bit) === 0);
+      if (want && run < 0) run = p;
+      else if (!want && run >= 0) {
+        try {
+          this.bulkMapCalls++;
+          if (!this.native.populateRead!(buf, run * Page.SIZE, (p - run) * Page.SIZE)) {
+            this.bulkMap = false; // an older kernel: long reads go by system call again (cold())
+            return;
+          }
+        } catch {
+          return;
+        }
+        for (let q = run; q < p; q++) t[q >>> 3] |= 1 << (q & 7);
+        run = -1;
+      }
+    }
   }
 
   /** prefault()'s part for pages written by system call (WRITE FAULTS). */

@@ -69,7 +69,7 @@ test('the addon loads (built by npm install) and has its API', () => {
   if (!n && process.env.WASMBOX_NATIVE === '0') return;
   assert.is(loaded.reason, null, `addon not loaded: ${loaded.reason}`);
   assert.ok(FileFilestore.available());
-  for (const k of ['mmap', 'munmap', 'memfdCreate', 'fallocate', 'punch', 'allocate', 'ftruncate', 'populateWrite']) assert.type((n as any)[k], 'function', k);
+  for (const k of ['mmap', 'munmap', 'memfdCreate', 'fallocate', 'punch', 'allocate', 'ftruncate', 'populateWrite', 'populateRead']) assert.type((n as any)[k], 'function', k);
   assert.is(n.FALLOC_FL_PUNCH_HOLE, 2);
   assert.is(n.FALLOC_FL_KEEP_SIZE, 1);
   assert.is(n.MFD_CLOEXEC, 1);
@@ -365,12 +365,13 @@ ntest('prefault: pages written by writeDirect are mapped writable in bulk, per 6
     assert.is(v[300 * PAGE], 0);
     assert.is(v[(16 + 1024) * PAGE - 1], 0x5a);
     assert.is(v[(16 + 1024) * PAGE], 0);
-    // the addon's own checks
-    const populate = n.populateWrite!.bind(n);
-    assert.throws(() => populate(new ArrayBuffer(PAGE), 0, PAGE), (e: any) => e instanceof TypeError && (e as any).code === 'EINVAL' && /not a live ArrayBuffer returned by mmap/.test(e.message));
-    assert.throws(() => (populate as any)(new Uint8Array(8), 0, 8), (e: any) => e instanceof TypeError && /must be an ArrayBuffer/.test(e.message));
-    assert.throws(() => populate(v.buffer as ArrayBuffer, v.buffer.byteLength - PAGE, 2 * PAGE), (e: any) => e instanceof RangeError && /passes the end/.test(e.message));
-    assert.throws(() => populate(v.buffer as ArrayBuffer, -1, PAGE), (e: any) => e instanceof RangeError && /offset must be an integer/.test(e.message));
+    // the addon's own checks, for both advices
+    for (const populate of [n.populateWrite!.bind(n), n.populateRead!.bind(n)]) {
+      assert.throws(() => populate(new ArrayBuffer(PAGE), 0, PAGE), (e: any) => e instanceof TypeError && (e as any).code === 'EINVAL' && /not a live ArrayBuffer returned by mmap/.test(e.message));
+      assert.throws(() => (populate as any)(new Uint8Array(8), 0, 8), (e: any) => e instanceof TypeError && /must be an ArrayBuffer/.test(e.message));
+      assert.throws(() => populate(v.buffer as ArrayBuffer, v.buffer.byteLength - PAGE, 2 * PAGE), (e: any) => e instanceof RangeError && /passes the end/.test(e.message));
+      assert.throws(() => populate(v.buffer as ArrayBuffer, -1, PAGE), (e: any) => e instanceof RangeError && /offset must be an integer/.test(e.message));
+    }
   } finally {
     f.close();
   }
@@ -416,7 +417,13 @@ ntest('ready: a page is ready for a plain copy only once it has storage, has bee
 });
 
 ntest('cold: long ranges not all touched through the mapping are read by system call (readDirect); touching, releasing and shrinking keep the marks right', () => {
-  for (const make of [() => FileFilestore.memfd(64 * MiB), () => FileFilestore.self(tempDir(), 'cold-1', 64 * MiB)]) {
+  const noBulk = () => {
+    // a memfd that cannot map in bulk (an addon or kernel without MADV_POPULATE_READ) reads by system call too
+    const f = FileFilestore.memfd(64 * MiB);
+    (f as any).bulkMap = false;
+    return f;
+  };
+  for (const make of [noBulk, () => FileFilestore.self(tempDir(), 'cold-1', 64 * MiB)]) {
     const f = make();
     try {
       f.grow(1024); // 4 MiB
@@ -459,6 +466,52 @@ ntest('cold: long ranges not all touched through the mapping are read by system 
     } finally {
       f.close();
     }
+  }
+});
+
+ntest('a memfd maps the untouched pages of a long range in bulk, one call per run, never a hole; its long reads are never cold', () => {
+  const f = FileFilestore.memfd(64 * MiB);
+  const rss = () => {
+    // the filestore's pages mapped in this process (there is one memfd filestore open here)
+    let kb = 0;
+    let ours = false;
+    for (const line of fs.readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
+      if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) ours = line.includes('memfd:wasmbox-filestore');
+      else if (ours && line.startsWith('Rss:')) kb += Number(line.split(/\s+/)[1]);
+    }
+    return kb;
+  };
+  try {
+    f.grow(1024);
+    const data = new Uint8Array(64 * PAGE).map((_, i) => (i * 7 + (i >> 12)) & 255);
+    f.writeDirect(0, 0, data, 0, data.length); // pages 0..63 have storage, none touched; 64.. are holes
+    assert.not.ok(f.cold(0, 0, 64 * PAGE), 'a memfd reads through its mapping');
+    f.prefault!(5, 0, PAGE); // page 5 touched on its own
+    const before = rss();
+    assert.is(f.counters().filestoreBulkMaps, 0, 'a one-page range maps nothing in bulk');
+    f.prefault!(0, 0, 3 * PAGE);
+    assert.is(f.counters().filestoreBulkMaps, 0, 'nor does a range shorter than a long read');
+    // pages 0..15: two runs around page 5
+    f.prefault!(0, 0, 16 * PAGE);
+    assert.is(f.counters().filestoreBulkMaps, 2);
+    for (let p = 0; p < 16; p++) assert.ok(f.ready!(p), `page ${p} ready`);
+    assert.ok(rss() - before >= 12 * 4, `pages mapped: ${rss() - before} KiB`);
+    // again: nothing left to map
+    f.prefault!(0, 0, 16 * PAGE);
+    assert.is(f.counters().filestoreBulkMaps, 2);
+    // a range over storage and holes (60..75): only 60..63 are mapped, the holes stay holes
+    const blocks = f.allocatedBytes();
+    f.prefault!(60, 0, 16 * PAGE);
+    assert.is(f.counters().filestoreBulkMaps, 3);
+    assert.is(f.allocatedBytes(), blocks, 'no hole given storage');
+    assert.ok(f.unbacked(64, 0, PAGE));
+    assert.ok(f.ready!(63));
+    assert.not.ok(f.ready!(64));
+    // the bytes read through the mapping are what was written
+    assert.equal(f.chunk(0)!.subarray(0, 64 * PAGE), data);
+    assert.is(f.counters().filestoreSyscallReads, 0);
+  } finally {
+    f.close();
   }
 });
 
