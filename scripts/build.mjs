@@ -201,15 +201,19 @@ async function buildDefaultImage() {
 }
 
 /**
- * The kernel's precompiled code (host/sandbox/kernel-node.ts, PRECOMPILED CODE): dist/kernel.wasm
- * compiled by TurboFan, once for a plain Node and once for a Node with JSPI's flag. Best effort:
- * without it the kernel is compiled at each start, and `--stats` says so.
+ * The kernel's and the WebAssembly glue's precompiled code (host/sandbox/kernel-node.ts, PRECOMPILED
+ * CODE): dist/kernel.wasm, dist/wasm-glue.wasm and dist/wasm-glue-t.wasm compiled by TurboFan, once for a plain
+ * Node and once for a Node with JSPI's flag. Best effort: without it they are compiled at each
+ * start, and `--stats` says so.
  */
 async function buildKernelCode() {
   const { spawnSync } = await import('node:child_process');
+  // (not wasm-glue-j.wasm: it only passes JavaScript functions on, and V8 fails fatally on
+  // serializing a module with no code of its own)
+  const files = ['kernel.wasm', 'wasm-glue.wasm', 'wasm-glue-t.wasm'].map((f) => path.join(dist, f)).filter((f) => fs.existsSync(f));
   for (const flags of [[], ['--experimental-wasm-stack-switching']]) {
-    const r = spawnSync(process.execPath, [...flags, path.join(dist, 'kernel-code.js'), path.join(dist, 'kernel.wasm')], { encoding: 'utf8' });
-    if (r.status !== 0) process.stderr.write(`build: warning: no precompiled kernel${flags.length ? ' for JSPI' : ''}: ${r.stderr.trim()}\n`);
+    const r = spawnSync(process.execPath, [...flags, path.join(dist, 'kernel-code.js'), ...files], { encoding: 'utf8' });
+    if (r.status !== 0) process.stderr.write(`build: warning: precompiled code missing${flags.length ? ' for JSPI' : ''}: ${r.stderr.trim()}\n`);
   }
 }
 
@@ -242,7 +246,7 @@ try {
   if (all || want.has('host')) await step('WebAssembly glue (dist/wasm-glue.wasm)', buildWasmGlue);
   if (all || want.has('guests')) await step('guests', buildGuests);
   if (all || want.has('image')) await step('default image', buildDefaultImage);
-  if (all || want.has('kernel') || want.has('host')) await step('precompiled kernel (dist/kernel.wasm.code)', buildKernelCode);
+  if (all || want.has('kernel') || want.has('host')) await step('precompiled kernel and glue (dist/*.wasm.code)', buildKernelCode);
   if (all || want.has('host') || want.has('image')) await step('code cache (dist/run.js.cache)', buildCodeCache);
   if (all || want.has('web')) await step('browser demo (dist/web)', async () => (await import('../host/web/build.mjs')).buildWeb());
 } catch (e) {

@@ -34,7 +34,12 @@
 // (`--liftoff`, `--wasm-lazy-compilation`, `--wasm-tier-up`, `--wasm-dynamic-tiering`): the code
 // would be recorded under other flags than the run's. A kept file is checked as the build's is.
 //
-// The file: MAGIC (8 bytes), SHA-256 of kernel.wasm (32), SHA-256 of the code (32), V8's code.
+// The WebAssembly glue's two modules (host/sandbox/wasm-glue.ts) come the same way, from
+// wasm-glue.wasm.code and wasm-glue-t.wasm.code (their compile was about 1 ms of every start-up);
+// without them they are compiled at start-up, the ordinary way (kept code for other flags is the
+// kernel's alone: theirs costs too little to keep).
+//
+// The file: MAGIC (8 bytes), SHA-256 of the module's bytes (32), SHA-256 of the code (32), V8's code.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -95,7 +100,7 @@ function precompiled(file: string, bytes: Buffer): WebAssembly.Module | null {
   return r;
 }
 
-/** The kernel module from the code in `codeFile`, or why not (a phrase naming the file). */
+/** The module (the kernel, or a glue module) from the code in `codeFile`, or why not (a phrase naming the file). */
 function loadCode(codeFile: string, bytes: Buffer): WebAssembly.Module | string {
   const name = path.basename(codeFile);
   let code: Buffer;
@@ -104,9 +109,9 @@ function loadCode(codeFile: string, bytes: Buffer): WebAssembly.Module | string 
   } catch {
     return `no ${name}`;
   }
-  if (code.length <= HEAD || !code.subarray(0, MAGIC.length).equals(MAGIC)) return `${name} is not kernel code`;
+  if (code.length <= HEAD || !code.subarray(0, MAGIC.length).equals(MAGIC)) return `${name} is not precompiled code`;
   const body = code.subarray(HEAD);
-  if (!sha256(bytes).equals(code.subarray(MAGIC.length, MAGIC.length + 32))) return `${name} is for another kernel`;
+  if (!sha256(bytes).equals(code.subarray(MAGIC.length, MAGIC.length + 32))) return `${name} was made for other bytes`;
   if (!sha256(body).equals(code.subarray(MAGIC.length + 32, HEAD))) return `${name} is damaged`;
   const fns = intrinsics();
   if (!fns) return 'this Node cannot load precompiled code';
@@ -196,8 +201,9 @@ function prune(dir: string): void {
 }
 
 /**
- * Compiles the kernel at `file` with TurboFan and writes its code to `out` (the build, in a Node
- * of its own: V8's flags change while it compiles). Throws when this Node cannot.
+ * Compiles the module at `file` (the kernel, or one of the WebAssembly glue's) with TurboFan and
+ * writes its code to `out` (the build, in a Node of its own: V8's flags change while it compiles).
+ * Throws when this Node cannot.
  */
 export function writeKernelCode(file: string, out: string): void {
   const bytes = fs.readFileSync(file);
@@ -281,9 +287,25 @@ const glues = new Map<string, { m: WasmGlueModules | null; how: string }>();
  */
 export function wasmGlueModules(dist: string): WasmGlueModules | null {
   return glueOf(dist, () => {
-    const [g, t] = glueBytes(dist);
-    return glueFrom(dist, new WebAssembly.Module(g), new WebAssembly.Module(t));
+    const g = glueModule(path.join(dist, 'wasm-glue.wasm'));
+    const t = glueModule(path.join(dist, 'wasm-glue-t.wasm'));
+    glueCode = g.why ?? t.why ?? 'precompiled';
+    return glueFrom(dist, g.m, t.m);
   });
+}
+
+/** How the glue's modules were compiled: "precompiled", or why here (for --stats). */
+let glueCode = '';
+
+/**
+ * A glue module from the build's precompiled code beside it (as the kernel's, PRECOMPILED CODE:
+ * its functions in TurboFan's code from the first call, and no compile at start-up, about 1 ms
+ * here), or compiled here, with the reason. Throws where the file cannot be read.
+ */
+function glueModule(file: string): { m: WebAssembly.Module; why: string | null } {
+  const bytes = fs.readFileSync(file);
+  const r = loadCode(kernelCodeFile(file, jspi.available()), bytes);
+  return typeof r === 'string' ? { m: new WebAssembly.Module(bytes as BufferSource), why: `compiled here: ${r}` } : { m: r, why: null };
 }
 
 function glueOf(dist: string, make: () => WasmGlueModules): WasmGlueModules | null {
@@ -294,7 +316,8 @@ function glueOf(dist: string, make: () => WasmGlueModules): WasmGlueModules | nu
   let g = glues.get(dist);
   if (g === undefined) {
     try {
-      g = { m: make(), how: `webassembly (${path.join(dist, 'wasm-glue.wasm')}) for ${GLUE_CALLS.map(([n]) => n).join(', ')}` };
+      const m = make();
+      g = { m, how: `webassembly (${path.join(dist, 'wasm-glue.wasm')}, ${glueCode}) for ${GLUE_CALLS.map(([n]) => n).join(', ')}` };
     } catch (e) {
       const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? `the build has none: no ${(e as NodeJS.ErrnoException).path}` : (e as Error).message;
       g = { m: null, how: `javascript (the WebAssembly glue cannot be used: ${why})` };
@@ -305,17 +328,13 @@ function glueOf(dist: string, make: () => WasmGlueModules): WasmGlueModules | nu
   return g.m;
 }
 
-function glueBytes(dist: string): [BufferSource, BufferSource] {
-  return [fs.readFileSync(path.join(dist, 'wasm-glue.wasm')) as BufferSource, fs.readFileSync(path.join(dist, 'wasm-glue-t.wasm')) as BufferSource];
-}
-
 function glueFrom(dist: string, glue: WebAssembly.Module, trampolines: WebAssembly.Module): WasmGlueModules {
   if (!glueStamped(glue) || !glueStamped(trampolines)) throw new Error('it is from another build; npm run build makes it again');
   let j: WebAssembly.Module | null | undefined;
   const fallback = () => {
     if (j === undefined) {
       try {
-        j = new WebAssembly.Module(fs.readFileSync(path.join(dist, 'wasm-glue-j.wasm')));
+        j = new WebAssembly.Module(fs.readFileSync(path.join(dist, 'wasm-glue-j.wasm'))); // no code of its own to precompile
         if (!glueStamped(j)) j = null;
       } catch {
         j = null;

@@ -1,6 +1,6 @@
 // host/sandbox/kernel-node.ts's precompiled kernel (PRECOMPILED CODE): the build's code files are
 // taken by a plain run and by a run with JSPI's flag, and every code file that must not be used
-// (missing, not kernel code, for another kernel, damaged, made under other V8 flags) is passed
+// (missing, not precompiled code, made for other bytes, damaged, made under other V8 flags) is passed
 // over with its reason; the kernel is then compiled with TurboFan and its code kept beside it for
 // the next load (CODE FOR THIS NODE'S FLAGS), which takes it; a damaged kept file is not trusted,
 // and where nothing can be kept, or the flags set a tiering flag, the kernel is compiled the
@@ -54,6 +54,8 @@ test('the build wrote code for a plain Node and for one with JSPI, and runs take
   assert.is(piped.status, 0, piped.stderr);
   assert.is(piped.stdout, 'hi\n');
   assert.match(piped.stderr, /kernelCode precompiled \(kernel\.wasm\.jspi\.code\)/);
+  // and the WebAssembly glue's modules too (host/sandbox/wasm-glue.test.ts has the cases that are not)
+  for (const r of [plain, piped]) assert.match(r.stderr, /stats: glue webassembly \(.*wasm-glue\.wasm, precompiled\)/);
 });
 
 test('code made here is taken, and the kernel it gives has every export', () => {
@@ -78,10 +80,10 @@ test('no code file: compiled here with TurboFan, kept beside the kernel, and tak
   assert.is(load(again), `precompiled (for this Node's flags: ${path.join(kernelFlagsDir(file), name)})`);
 });
 
-test('a file that is not kernel code: passed over', () => {
+test('a file that is not precompiled code: passed over', () => {
   const file = kernelCopy();
   fs.writeFileSync(kernelCodeFile(file, false), 'x'.repeat(500));
-  assert.match(load(file), forFlags('kernel.wasm.code is not kernel code', file));
+  assert.match(load(file), forFlags('kernel.wasm.code is not precompiled code', file));
 });
 
 test('code for another kernel: passed over', () => {
@@ -92,7 +94,7 @@ test('code for another kernel: passed over', () => {
   fs.writeFileSync(file, other);
   const m = kernelModule(file);
   assert.equal(exportsOf(m), reference);
-  assert.match(kernelCompiled(), forFlags('kernel.wasm.code is for another kernel', file));
+  assert.match(kernelCompiled(), forFlags('kernel.wasm.code was made for other bytes', file));
 });
 
 test('damaged code (one byte changed): passed over, V8 never sees it; a damaged kept file likewise', () => {

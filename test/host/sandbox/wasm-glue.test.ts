@@ -17,7 +17,7 @@ import { Io, Page, Plan, PlanFlag, Readdir, Seg } from '../../../kernel/abi';
 import { MemoryFilestore } from '../../../host/filestore/filestore';
 import { ExitSignal, GuestProcess } from '../../../host/sandbox/glue';
 import { type Kernel, KernelFault } from '../../../host/sandbox/kernel';
-import { wasmGlueModules, wasmGlueUsed } from '../../../host/sandbox/kernel-node';
+import { kernelCodeFile, wasmGlueModules, wasmGlueUsed } from '../../../host/sandbox/kernel-node';
 import { runModule, type ProcessHost } from '../../../host/sandbox/process';
 import { WasmGlue, type WasmGlueModules } from '../../../host/sandbox/wasm-glue';
 import { hostIOOnly, kernelViews } from '../../lib/kernel';
@@ -243,6 +243,52 @@ test('a dist/ without the glue, or with a glue from another build, leaves the Ja
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
     fs.rmSync(dir2, { recursive: true, force: true });
+  }
+});
+
+test('the glue comes from the build\'s precompiled code; code that is missing, damaged or for other bytes is passed over, with the reason, and the glue compiled here', () => {
+  const dist = path.join(ROOT, 'dist');
+  for (const f of ['wasm-glue.wasm', 'wasm-glue-t.wasm']) for (const jspi of [false, true]) assert.ok(fs.statSync(kernelCodeFile(path.join(dist, f), jspi)).size > 1000, f);
+  const copy = (code: (f: string) => Buffer | null) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wasm-glue-'));
+    for (const f of ['wasm-glue.wasm', 'wasm-glue-t.wasm', 'wasm-glue-j.wasm']) {
+      fs.copyFileSync(path.join(dist, f), path.join(dir, f));
+      const c = f === 'wasm-glue-j.wasm' ? null : code(f);
+      if (c) fs.writeFileSync(kernelCodeFile(path.join(dir, f), false), c);
+    }
+    return dir;
+  };
+  const built = (f: string) => fs.readFileSync(kernelCodeFile(path.join(dist, f), false));
+  const dirs: string[] = [];
+  try {
+    const cases: [(f: string) => Buffer | null, RegExp][] = [
+      [built, /^webassembly \(.*wasm-glue\.wasm, precompiled\) for fd_read, /],
+      [() => null, /^webassembly \(.*wasm-glue\.wasm, compiled here: no wasm-glue\.wasm\.code\) for /],
+      [(f) => (f === 'wasm-glue.wasm' ? null : built(f)), /compiled here: no wasm-glue\.wasm\.code/],
+      [(f) => (f === 'wasm-glue-t.wasm' ? null : built(f)), /compiled here: no wasm-glue-t\.wasm\.code/],
+      [(f) => {
+        const c = Buffer.from(built(f));
+        c[c.length - 50] ^= 0x5a;
+        return c;
+      }, /compiled here: wasm-glue\.wasm\.code is damaged/],
+      // the trampolines' code beside the glue's bytes: code for another module
+      [(f) => built(f === 'wasm-glue.wasm' ? 'wasm-glue-t.wasm' : f), /compiled here: wasm-glue\.wasm\.code was made for other bytes/],
+    ];
+    for (const [code, how] of cases) {
+      const dir = copy(code);
+      dirs.push(dir);
+      const m = wasmGlueModules(dir);
+      assert.ok(m, wasmGlueUsed());
+      assert.match(wasmGlueUsed(), how);
+      // whole modules, which the sandbox can use (their imports and exports as the build's)
+      for (const [a, b] of [[m!.glue, mods!.glue], [m!.trampolines, mods!.trampolines]]) {
+        assert.equal(WebAssembly.Module.exports(a), WebAssembly.Module.exports(b));
+        assert.equal(WebAssembly.Module.imports(a), WebAssembly.Module.imports(b));
+      }
+      assert.ok(m!.fallback(), 'J compiles');
+    }
+  } finally {
+    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
   }
 });
 
