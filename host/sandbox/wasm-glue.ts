@@ -8,11 +8,12 @@
 // such phase worth the name: these functions are small, and the kernel's own code is precompiled.
 //
 // WHAT. fd_read, fd_write, fd_pread and fd_pwrite of one iovec (the glue's FAST PATH, glue.ts),
-// fd_filestat_get, path_filestat_get, path_open, fd_close, fd_seek, fd_tell, path_unlink_file,
-// path_create_directory, path_remove_directory, path_rename and fd_readdir: the calls of one path
-// or none and a result of a few words (or a listing, copied out by JavaScript). (With stat alone
-// here, open paid for compiling the JavaScript glue's path copy that stat had warmed: what stays
-// JavaScript should be what is rare.) The module (G, one instance per process) imports the
+// fd_filestat_get, fd_fdstat_get, path_filestat_get, path_open, fd_close, fd_seek, fd_tell,
+// path_unlink_file, path_create_directory, path_remove_directory, path_rename and fd_readdir: the
+// calls of one path or none and a result of a few words (or a listing, copied out by JavaScript).
+// (With stat alone here, open paid for compiling the JavaScript glue's path copy that stat had
+// warmed: what stays JavaScript should be what is rare. wasi-libc's open() asks for its
+// directory's fdstat before each path_open, so fd_fdstat_get is as common as open.) The module (G, one instance per process) imports the
 // guest's memory and the kernel's exports; it checks every guest pointer and length against the
 // guest's memory as the JavaScript glue does (EFAULT before anything happens), copies a path into
 // the kernel's exchange area and a result struct out of it 8 bytes at a time (io_put, io_dword: G
@@ -48,6 +49,7 @@ export const GLUE_CALLS: readonly (readonly [string, string])[] = [
   ['fd_pread', 'i32 i32 i32 i64 i32'],
   ['fd_pwrite', 'i32 i32 i32 i64 i32'],
   ['fd_filestat_get', 'i32 i32'],
+  ['fd_fdstat_get', 'i32 i32'],
   ['path_filestat_get', 'i32 i32 i32 i32 i32'],
   ['path_open', 'i32 i32 i32 i32 i32 i64 i64 i32 i32'],
   ['fd_close', 'i32'],
@@ -68,6 +70,7 @@ const KERNEL_CALLS: readonly (readonly [string, string])[] = [
   ['io_dword', '(param i32) (result i64)'],
   ['io_put', '(param i32 i64)'],
   ['fd_filestat_get', '(param i32 i32) (result i32)'],
+  ['fd_fdstat_get', '(param i32 i32) (result i32)'],
   ['path_filestat_get', '(param i32 i32 i32 i32) (result i32)'],
   ['path_open', '(param i32 i32 i32 i32 i32 i64 i64 i32) (result i32)'],
   ['fd_close', '(param i32 i32) (result i32)'],
@@ -241,6 +244,20 @@ export function glueText(): string {
     (global.set $kin (i32.const 1))
     (local.set $e (call $k_fd_filestat_get (global.get $pid) (local.get $fd)))
     (if (i32.eqz (local.get $e)) (then (call $struct64 (local.get $ptr))))
+    (global.set $kin (i32.const 0))
+    (local.get $e))
+
+  ;; an fdstat (24 bytes), the same way
+  (func (export "fd_fdstat_get") (param $fd i32) (param $ptr i32) (result i32) (local $e i32)
+    (if (global.get $checking) (then (call $check)))
+    (if (i32.eqz (call $in (local.get $ptr) (i32.const 24))) (then (return (i32.const ${E.FAULT}))))
+    (global.set $kin (i32.const 1))
+    (local.set $e (call $k_fd_fdstat_get (global.get $pid) (local.get $fd)))
+    (if (i32.eqz (local.get $e))
+      (then
+        (i64.store align=1 (local.get $ptr) (call $k_io_dword (i32.const ${Io.STRUCT})))
+        (i64.store offset=8 align=1 (local.get $ptr) (call $k_io_dword (i32.const ${Io.STRUCT + 8})))
+        (i64.store offset=16 align=1 (local.get $ptr) (call $k_io_dword (i32.const ${Io.STRUCT + 16})))))
     (global.set $kin (i32.const 0))
     (local.get $e))
 

@@ -98,6 +98,12 @@ function standIn(scene: Scene, seen: Seen): Kernel {
         stat(fd);
         return 0;
       },
+      fd_fdstat_get: (pid: number, fd: number) => {
+        seen.calls.push(`fd_fdstat_get ${pid} ${fd}`);
+        if (fd === 9) return 8;
+        stat(fd + 100);
+        return 0;
+      },
       path_filestat_get: (pid: number, fd: number, flags: number, len: number) => {
         const p = path(len);
         seen.calls.push(`path_filestat_get ${pid} ${fd} ${flags} ${len} ${JSON.stringify(p)}`);
@@ -330,6 +336,13 @@ test('two iovecs and none go to the JavaScript glue whole', () => {
     assert.is(same(scene, 'fd_read', [3, 0, 2, 16], two), 0);
     same(scene, 'fd_write', [3, 0, 0, 16]);
   }
+});
+
+test('fd_fdstat_get: the 24-byte struct copied out, its pointer checked at the end of memory, the errno passed on', () => {
+  for (const [fd, ptr] of [[3, 100], [4, END - 24], [4, END - 23], [4, 0xffffffe9], [9, 100], [9, END - 23]]) same('page', 'fd_fdstat_get', [fd, ptr]);
+  assert.is(same('page', 'fd_fdstat_get', [9, 100]), 8);
+  assert.is(same('page', 'fd_fdstat_get', [3, END - 23]), 21);
+  assert.is(same('page', 'fd_fdstat_get', [3, END - 24]), 0);
 });
 
 test('fd_filestat_get: the struct copied out, its pointer checked at the end of memory, the errno passed on', () => {
