@@ -144,6 +144,12 @@ export class FileFilestore implements Filestore {
   private readonly touched: (Uint8Array | undefined)[] = [];
   /** Per chunk, a bit per page: no storage behind it (see STORAGE FIRST). */
   private readonly holes: (Uint8Array | undefined)[] = [];
+  /**
+   * Per chunk, a bit per page: ready for a plain copy (Filestore.readyBits). Set by prefault() for
+   * the pages it touched that have storage and no write by system call waiting; cleared wherever a
+   * page gets a hole, such a write, or loses its mapping (markHoles, mark, release, shrink).
+   */
+  readonly readyBits: (Uint8Array | undefined)[] = [];
   /** Whether a write into part of a page gives the whole page storage (blocks of whole pages). */
   private readonly wholePages: boolean;
   /** Storage reservations made by grow(). */
@@ -293,6 +299,7 @@ export class FileFilestore implements Filestore {
 
   /** Sets or clears the no-storage bits of pages first..last. */
   private markHoles(first: number, last: number, on: boolean): void {
+    if (on) setPageBits(this.readyBits, first, last, false);
     setPageBits(this.holes, first, last, on);
   }
 
@@ -331,7 +338,10 @@ export class FileFilestore implements Filestore {
     this.releasedPages += list.length;
     if (this.written.length) for (let i = 0; i < list.length; i++) this.mark(list[i], list[i], false);
     if (this.punchSupported) {
-      for (let i = 0; i < list.length; i++) setPageBits(this.touched, list[i], list[i], false);
+      for (let i = 0; i < list.length; i++) {
+        setPageBits(this.readyBits, list[i], list[i], false);
+        setPageBits(this.touched, list[i], list[i], false);
+      }
       try {
         this.punchCalls += this.native.punch(this.fd, list, Page.SIZE);
         for (let i = 0; i < list.length; i++) this.markHoles(list[i], list[i], true);
@@ -363,6 +373,7 @@ export class FileFilestore implements Filestore {
       return this.pages;
     }
     if (this.written.length) this.mark(pages, this.pages - 1, false);
+    setPageBits(this.readyBits, pages, this.pages - 1, false);
     setPageBits(this.touched, pages, this.pages - 1, false);
     this.pages = pages;
     return pages;
@@ -432,6 +443,7 @@ export class FileFilestore implements Filestore {
 
   /** Sets or clears the written-by-system-call marks of pages first..last (one chunk's bitmap each). */
   private mark(first: number, last: number, on: boolean): void {
+    if (on) setPageBits(this.readyBits, first, last, false);
     setPageBits(this.written, first, last, on);
   }
 
@@ -453,25 +465,26 @@ export class FileFilestore implements Filestore {
     const p1 = p0 + ((off + Math.max(len, 1) - 1) >>> Page.SHIFT);
     const v = this.chunk(c); // for reads too: the glue inlines this, and reads and writes share its code (glue.ts ONE PATH)
     if (this.bulkMap && p1 - p0 >= LONG_READ / Page.SIZE - 1) this.mapRuns(c, t, p0, p1);
+    let r = this.readyBits[c];
+    if (!r) r = this.readyBits[c] = new Uint8Array(Page.CHUNK_PAGES >>> 3);
+    const h = this.holes[c];
+    const wr = this.written[c];
     for (let p = p0; p <= p1; p++) {
+      const x = p >>> 3;
       const bit = 1 << (p & 7);
-      if (t[p >>> 3] & bit) continue;
-      t[p >>> 3] |= bit;
+      // ready from now on, unless a hole or a write by system call still waits (the copy then goes
+      // by system call, or prefault() maps it, next time)
+      if ((h === undefined || (h[x] & bit) === 0) && (wr === undefined || (wr[x] & bit) === 0)) r[x] |= bit;
+      if (t[x] & bit) continue;
+      t[x] |= bit;
       if (write && v) this.sink ^= v[p * Page.SIZE];
     }
   }
 
+  /** Whether page `page` is ready for a plain copy (its readyBits bit). */
   ready(page: number): boolean {
-    const c = page >>> Page.CHUNK_SHIFT;
-    const i = page & (Page.CHUNK_PAGES - 1);
-    const x = i >>> 3;
-    const m = 1 << (i & 7);
-    const t = this.touched[c];
-    if (t === undefined || (t[x] & m) === 0) return false;
-    const h = this.holes[c];
-    if (h !== undefined && (h[x] & m) !== 0) return false;
-    const w = this.written[c];
-    return w === undefined || (w[x] & m) === 0;
+    const r = this.readyBits[page >>> Page.CHUNK_SHIFT];
+    return r !== undefined && (r[(page & (Page.CHUNK_PAGES - 1)) >>> 3] & (1 << (page & 7))) !== 0;
   }
 
   /**

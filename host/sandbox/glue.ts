@@ -22,7 +22,7 @@
 // had compiled it again: on a 2-core VM, 5,000-10,000 calls at 2-4 times the cost.
 //
 // FAST PATH. A read or write of one iovec whose plan is one segment, inside one filestore page that
-// is ready (Filestore.ready: nothing to do before the copy) or of a host file (Seg.Host, moved by
+// is ready (Filestore.readyBits: nothing to do before the copy) or of a host file (Seg.Host, moved by
 // the gofer in this thread), is done by rwFast alone: one function, no cursor, no plan loop.
 // Anything else it hands to rw with the plan already made. What a call costs before V8 has
 // optimized the glue is mostly how long V8 takes to compile what the call runs
@@ -91,7 +91,7 @@ const PATH_WORDS = 32;
 /** A suspendable guest's stream read or write moves at most this much at once (a pipe's capacity is 64 KiB). */
 const STREAM_CHUNK = 256 * 1024;
 
-/** What rwFast may copy itself: nothing, any page (a filestore with nothing to do before a copy), or a ready() page. */
+/** What rwFast may copy itself: nothing, any page (a filestore with nothing to do before a copy), or a page whose Filestore.readyBits bit is set. */
 const enum FastMode {
   None,
   Always,
@@ -102,6 +102,12 @@ const enum FastMode {
 const MAX_RW = 0x7ffff000;
 const enc = new TextEncoder();
 const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+
+/** Filestore.readyBits' bit for `page`. */
+function isReady(bits: readonly (Uint8Array | undefined)[], page: number): boolean {
+  const r = bits[page >>> Page.CHUNK_SHIFT];
+  return r !== undefined && (r[(page & (Page.CHUNK_PAGES - 1)) >>> 3] & (1 << (page & 7))) !== 0;
+}
 const TIME_ORIGIN = performance.timeOrigin;
 
 function sleepMs(ms: number): void {
@@ -159,7 +165,7 @@ export class GuestProcess {
     this.fs = filestore;
     this.directOnly = checkDirect(filestore);
     const plain = !filestore.prefault && !filestore.unbacked && !filestore.cold && !filestore.writeDirect && !filestore.readDirect;
-    this.fastMode = this.directOnly ? FastMode.None : filestore.ready ? FastMode.Ready : plain ? FastMode.Always : FastMode.None;
+    this.fastMode = this.directOnly ? FastMode.None : filestore.readyBits ? FastMode.Ready : plain ? FastMode.Always : FastMode.None;
     this.pid = pid;
     this.streams = streams;
     this.argBytes = args.map((a) => enc.encode(a + '\0'));
@@ -580,7 +586,7 @@ export class GuestProcess {
       gdv.setUint32(outPtr, written, true);
       return 0;
     }
-    if (kind !== Seg.Page || flags !== 0 || b + len > Page.SIZE || a >= fs.pages || (this.fastMode === FastMode.Ready && !fs.ready!(a))) {
+    if (kind !== Seg.Page || flags !== 0 || b + len > Page.SIZE || a >= fs.pages || (this.fastMode === FastMode.Ready && !isReady(fs.readyBits!, a))) {
       return this.rw(write, fd, iovs, 1, offset, outPtr, true);
     }
     const chunk = fs.chunk(a >>> Page.CHUNK_SHIFT);
@@ -603,6 +609,7 @@ export class GuestProcess {
     const hostIO = this.K.gofer.hostIO;
     const store = this.fs;
     const mode = this.fastMode;
+    const readyBits = store.readyBits;
     const fault = (e: unknown): never => {
       if (e instanceof KernelFault || e instanceof ExitSignal) throw e;
       throw new KernelFault(`WebAssembly glue: ${(e as Error)?.message ?? e}`);
@@ -629,7 +636,11 @@ export class GuestProcess {
           page >>>= 0;
           ptr >>>= 0;
           len >>>= 0;
-          if (mode === FastMode.None || page >= store.pages || (mode === FastMode.Ready && !store.ready!(page))) return 1;
+          if (mode === FastMode.None || page >= store.pages) return 1;
+          if (mode === FastMode.Ready) {
+            const r = readyBits![page >>> Page.CHUNK_SHIFT];
+            if (r === undefined || (r[(page & (Page.CHUNK_PAGES - 1)) >>> 3] & (1 << (page & 7))) === 0) return 1;
+          }
           const chunk = store.chunk(page >>> Page.CHUNK_SHIFT);
           const at = (page & (Page.CHUNK_PAGES - 1)) * Page.SIZE + (off >>> 0);
           if (chunk === undefined || at + len > chunk.length) throw new KernelFault('I/O plan names a page outside the filestore');

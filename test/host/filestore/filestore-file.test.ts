@@ -416,6 +416,64 @@ ntest('ready: a page is ready for a plain copy only once it has storage, has bee
   }
 });
 
+ntest('readyBits: over random grows, system-call writes, touches, releases and shrinks, a page whose bit is set is always touched, backed and without a write waiting, and prefault() sets it', () => {
+  const noPunch = () => {
+    // a file system that cannot punch holes: release() zeroes pages in place instead
+    const f = FileFilestore.self(tempDir(), 'ready-bits-np', 64 * MiB);
+    (f as any).punchSupported = false;
+    return f;
+  };
+  for (const [name, make] of [['memfd', () => FileFilestore.memfd(64 * MiB)], ['self', () => FileFilestore.self(tempDir(), 'ready-bits', 64 * MiB)], ['self, no punching', noPunch]] as const) {
+    const f = make();
+    const bit = (maps: (Uint8Array | undefined)[], p: number) => {
+      const m = maps[p >>> Page.CHUNK_SHIFT];
+      return m !== undefined && (m[(p & (Page.CHUNK_PAGES - 1)) >>> 3] & (1 << (p & 7))) !== 0;
+    };
+    let seed = 12345;
+    const rnd = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) % n;
+    const any = f as any;
+    let readySeen = 0;
+    try {
+      f.grow(300);
+      for (let step = 0; step < 600; step++) {
+        const p = rnd(Math.max(f.pages, 1));
+        const n = 1 + rnd(8);
+        const last = Math.min(p + n, f.pages) - 1;
+        switch (rnd(6)) {
+          case 0:
+          case 1:
+            if (last >= p) f.writeDirect(p, 0, new Uint8Array((last - p + 1) * PAGE).fill(step & 255), 0, (last - p + 1) * PAGE);
+            break;
+          case 2:
+          case 3:
+            // within one chunk, as the glue calls it
+            if (last >= p) f.prefault!(p, 0, (last - p + 1) * PAGE, rnd(2) === 1);
+            break;
+          case 4:
+            f.release(Uint32Array.from({ length: last - p + 1 }, (_, i) => p + i));
+            break;
+          default:
+            if (rnd(4) === 0) f.shrink(rnd(300));
+            else f.grow(300);
+        }
+        for (let q = 0; q < f.pages; q++) {
+          if (!f.ready(q)) continue;
+          readySeen++;
+          assert.ok(bit(any.touched, q) && !bit(any.holes, q) && !bit(any.written, q), `${name}: step ${step}: page ${q} ready but touched ${bit(any.touched, q)}, hole ${bit(any.holes, q)}, written ${bit(any.written, q)}`);
+        }
+      }
+      // and prefault makes a backed page ready
+      f.grow(300);
+      f.writeDirect(10, 0, new Uint8Array(PAGE), 0, PAGE);
+      f.prefault!(10, 0, PAGE, true);
+      assert.ok(f.ready(10));
+      assert.ok(readySeen > 100, `${name}: pages were ready along the way (${readySeen})`);
+    } finally {
+      f.close();
+    }
+  }
+});
+
 ntest('cold: long ranges not all touched through the mapping are read by system call (readDirect); touching, releasing and shrinking keep the marks right', () => {
   const noBulk = () => {
     // a memfd that cannot map in bulk (an addon or kernel without MADV_POPULATE_READ) reads by system call too
