@@ -102,13 +102,13 @@ const enum FastMode {
 const MAX_RW = 0x7ffff000;
 const enc = new TextEncoder();
 const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+const TIME_ORIGIN = performance.timeOrigin;
 
 /** Filestore.readyBits' bit for `page`. */
 function isReady(bits: readonly (Uint8Array | undefined)[], page: number): boolean {
   const r = bits[page >>> Page.CHUNK_SHIFT];
   return r !== undefined && (r[(page & (Page.CHUNK_PAGES - 1)) >>> 3] & (1 << (page & 7))) !== 0;
 }
-const TIME_ORIGIN = performance.timeOrigin;
 
 function sleepMs(ms: number): void {
   if (ms > 0) Atomics.wait(sleepCell, 0, 0, ms);
@@ -638,6 +638,7 @@ export class GuestProcess {
           len >>>= 0;
           if (mode === FastMode.None || page >= store.pages) return 1;
           if (mode === FastMode.Ready) {
+            // isReady, written out: a call here ran interpreted for a run's first few thousand copies
             const r = readyBits![page >>> Page.CHUNK_SHIFT];
             if (r === undefined || (r[(page & (Page.CHUNK_PAGES - 1)) >>> 3] & (1 << (page & 7))) === 0) return 1;
           }

@@ -289,13 +289,9 @@ export function wasmGlueModules(dist: string): WasmGlueModules | null {
   return glueOf(dist, () => {
     const g = glueModule(path.join(dist, 'wasm-glue.wasm'));
     const t = glueModule(path.join(dist, 'wasm-glue-t.wasm'));
-    glueCode = g.why ?? t.why ?? 'precompiled';
-    return glueFrom(dist, g.m, t.m);
+    return { m: glueFrom(dist, g.m, t.m), code: g.why ?? t.why ?? 'precompiled' };
   });
 }
-
-/** How the glue's modules were compiled: "precompiled", or why here (for --stats). */
-let glueCode = '';
 
 /**
  * A glue module from the build's precompiled code beside it (as the kernel's, PRECOMPILED CODE:
@@ -308,7 +304,8 @@ function glueModule(file: string): { m: WebAssembly.Module; why: string | null }
   return typeof r === 'string' ? { m: new WebAssembly.Module(bytes as BufferSource), why: `compiled here: ${r}` } : { m: r, why: null };
 }
 
-function glueOf(dist: string, make: () => WasmGlueModules): WasmGlueModules | null {
+/** `make` gives the modules and how they were compiled ("precompiled", or why here), for --stats. */
+function glueOf(dist: string, make: () => { m: WasmGlueModules; code: string }): WasmGlueModules | null {
   if (process.env.WASMBOX_GLUE === 'js') {
     glueHow = 'javascript (WASMBOX_GLUE=js)';
     return null;
@@ -316,8 +313,8 @@ function glueOf(dist: string, make: () => WasmGlueModules): WasmGlueModules | nu
   let g = glues.get(dist);
   if (g === undefined) {
     try {
-      const m = make();
-      g = { m, how: `webassembly (${path.join(dist, 'wasm-glue.wasm')}, ${glueCode}) for ${GLUE_CALLS.map(([n]) => n).join(', ')}` };
+      const { m, code } = make();
+      g = { m, how: `webassembly (${path.join(dist, 'wasm-glue.wasm')}, ${code}) for ${GLUE_CALLS.map(([n]) => n).join(', ')}` };
     } catch (e) {
       const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? `the build has none: no ${(e as NodeJS.ErrnoException).path}` : (e as Error).message;
       g = { m: null, how: `javascript (the WebAssembly glue cannot be used: ${why})` };
