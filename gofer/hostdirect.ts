@@ -27,13 +27,21 @@
 // kernel lets go of while names under it are still held stays, unreachable by the kernel, until the
 // last of them goes.
 //
+// NATIVE HOST I/O. A read or write of an open file the glue makes straight into the guest's memory
+// (hostIO) can also be made by the addon's hostRw, called by the WebAssembly glue with no
+// JavaScript between (its first few thousand calls otherwise run V8's baseline code: a bind-mount
+// pwrite's first pass 1.2-1.3× node:wasi's). It finds the fd through `hostFds`, set here for each
+// open regular file as its handle is made and cleared before its fd is closed, and hands anything
+// it does not serve itself (an error, a read-only mount's write, anything unexpected) back to
+// hostIO. Counted in `io` with hostIO's own.
+//
 // Only regular files, directories and symlinks are served (others: EACCES on a walk, left out of
 // listings). A read-only mount answers EROFS before any host call. A request that fails leaves
 // nothing behind: what a failed create or mkdir made is removed again. Getdents entries carry only
 // st_ino and the kind (from the directory's own records, no stat per entry): the kernel keeps no more.
 import fs from 'node:fs';
 import { E } from '../kernel/wasi/errno';
-import type { NativeAddon } from '../native/index';
+import type { HostRw, NativeAddon } from '../native/index';
 import os from 'node:os';
 import { Fail, hostErrno, linuxErrno } from './errno';
 import { dispatchHost, hostIOArgs, isHidden, openMode, type HiddenFile, type HostHandlers, type HostMount, type HostTree } from './hosttree';
@@ -149,7 +157,13 @@ export class HostDirect implements HostTree, HostHandlers {
   private readonly hiddenInos: Set<bigint>;
   requests = 0;
   /** hostIO calls made: reads, writes. */
-  readonly io = [0, 0];
+  readonly io = new Uint32Array(2);
+  /**
+   * By handle slot: fd + 1 of an open regular file, negated on a read-only mount; 0 for anything
+   * else (NATIVE HOST I/O). Cleared before the fd is closed. 4 MiB of address space, touched only
+   * as slots are used.
+   */
+  private readonly hostFds = new Int32Array(MAX_REFS);
 
   constructor(
     mounts: HostMount[],
@@ -196,6 +210,7 @@ export class HostDirect implements HostTree, HostHandlers {
       i = this.table.length;
       this.table.push(e);
     } else this.table[i] = e;
+    if (e.open && e.kind === Kind.File && e.fd >= 0) this.hostFds[i] = this.roots[e.mount].readonly ? -(e.fd + 1) : e.fd + 1;
     return i | Ref.Host;
   }
 
@@ -322,6 +337,7 @@ export class HostDirect implements HostTree, HostHandlers {
   /** Frees slot i, and its parent's if that was only kept for it. */
   private drop(e: Entry, i: number): void {
     for (;;) {
+      this.hostFds[i] = 0; // before its fd is closed (NATIVE HOST I/O)
       this.table[i] = null;
       this.free.push(i);
       if (e.fd >= 0) {
@@ -441,6 +457,7 @@ export class HostDirect implements HostTree, HostHandlers {
   }
 
   closeAll(): void {
+    this.hostFds.fill(0);
     for (let i = 0; i < this.table.length; i++) {
       const e = this.table[i];
       if (e && e.fd >= 0) this.n.closeFd!(e.fd);
@@ -668,6 +685,16 @@ export class HostDirect implements HostTree, HostHandlers {
       else fs.closeSync(fd);
       if (created) n.unlinkat!(dir.fd, name, 0);
       throw err;
+    }
+  }
+
+  /** hostIO for the WebAssembly glue, straight from the addon into `memory`, or null (NATIVE HOST I/O). */
+  nativeHostIO(memory: WebAssembly.Memory): HostRw | null {
+    if (!this.n.hostRw) return null;
+    try {
+      return this.n.hostRw(memory, this.hostFds, this.io);
+    } catch {
+      return null;
     }
   }
 

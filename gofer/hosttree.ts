@@ -23,6 +23,7 @@ import {
   SetStatReq, SetStatResp, Stat, StatFSResp, SymlinkReq, UnlinkReq, WalkReq, WalkResp, Chan,
 } from './protocol/messages';
 import { validName } from './names';
+import type { HostRw } from '../native/index';
 
 const O_PATH = 0o10000000;
 const { O_NOFOLLOW, O_DIRECTORY, O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_EXCL, O_TRUNC, O_APPEND } = fs.constants;
@@ -39,13 +40,18 @@ const MAX_REFS = 1 << 20;
 export interface HostTree {
   requests: number;
   /** hostIO calls made, reads and writes (GoferServer counts them as the PReads and PWrites they stand for). */
-  readonly io: number[];
+  readonly io: { [i: number]: number };
   handle(id: number, len: number, w: Uint8Array, dv: DataView): number;
   /**
    * PRead / PWrite of an open handle straight into or out of buf[off, off+len) (GoferServer.hostIO,
    * called by the glue with no step between): checks its arguments as hostIOArgs does, itself.
    */
   hostIO(write: boolean, handle: number, pos: number, buf: Uint8Array, off: number, len: number): number;
+  /**
+   * Optional: hostIO made by the addon straight into `memory`, for the WebAssembly glue, answering
+   * HOST_RW_ASK for what hostIO must do instead (hostdirect.ts NATIVE HOST I/O); null where it cannot.
+   */
+  nativeHostIO?(memory: WebAssembly.Memory): HostRw | null;
   /** Whether every ref of a Close/FSync list is one of ours (all or nothing). */
   checkRefs(refs: number[]): boolean;
   close(refs: number[]): void;

@@ -10,6 +10,7 @@
 import { E } from '../kernel/wasi/errno';
 import type { LowerTree } from './image/tree';
 import type { HostTree } from './hosttree';
+import type { HostRw } from '../native/index';
 import { direntBatch, walkNames, walkResponse } from './batch';
 import {
   Chan, CloseReq, GetdentsReq, Kind, MountReq, MountResp, Msg, NodeReq, OpenFlags, OpenReq, OpenResp,
@@ -295,6 +296,11 @@ export class GoferServer {
     readonly host: HostTree | null,
   ) {
     this.hostIO = host ? host.hostIO.bind(host) : () => -E.BADF;
+  }
+
+  /** hostIO made by the addon straight into `memory`, for the WebAssembly glue, or null (hostdirect.ts NATIVE HOST I/O). */
+  nativeHostIO(memory: WebAssembly.Memory): HostRw | null {
+    return this.host?.nativeHostIO?.(memory) ?? null;
   }
 
   /** Requests served, in all and by message id; a hostIO call counts as the PRead or PWrite it stands for. */

@@ -9,6 +9,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
+/** What a hostRw function answers for a call it leaves to the JavaScript path. */
+export const HOST_RW_ASK = -65536;
+
+/** A hostRw function: (write, handle, lo, hi, ptr, len) -> bytes | HOST_RW_ASK. */
+export type HostRw = (write: number, handle: number, lo: number, hi: number, ptr: number, len: number) => number;
+
 export interface NativeAddon {
   /** MAP_SHARED, PROT_READ|PROT_WRITE mapping of [offset, offset+length) of fd; offset page-aligned, length <= 4 GiB. */
   mmap(fd: number, offset: number, length: number): ArrayBuffer;
@@ -36,6 +42,13 @@ export interface NativeAddon {
    * before it was added.
    */
   populateRead?(buffer: ArrayBuffer, offset: number, length: number): boolean;
+  /**
+   * A function reading or writing a host file straight into or out of `memory` (the WebAssembly
+   * glue's `host`, with no JavaScript between): (write, handle, lo, hi, ptr, len) -> bytes, or
+   * HOST_RW_ASK for whatever the caller must hand to the JavaScript path. Null where the memory's
+   * address cannot be trusted to stay put (wasmbox_native.c says when). Absent from older addons.
+   */
+  hostRw?(memory: WebAssembly.Memory, fds: Int32Array, counts: Uint32Array): HostRw | null;
   /** From now on SIGTERM raises SIGINT instead (and is remembered for takeSigterm). */
   forwardSigterm(): void;
   /** True once after a SIGTERM was forwarded. */

@@ -678,6 +678,120 @@ static napi_value js_huge_pages(napi_env env, napi_callback_info info) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// A host file's bytes straight between it and a guest's memory, called by the WebAssembly glue
+// with no JavaScript on the way (gofer/hostdirect.ts, NATIVE HOST I/O)
+//
+// hostRw(memory, fds, counts) -> function(write, handle, lo, hi, ptr, len) -> bytes | ASK, or null.
+// `memory` is a guest's WebAssembly.Memory; the function reads or writes its bytes [ptr, ptr+len)
+// at its buffer's address, which must stay where it is for the memory's life: so it is made only
+// where that address starts at least 8 GiB of contiguous anonymous mappings, V8's reservation for
+// a memory with guard regions (a 32-bit memory without them is at most 4 GiB, and is moved when it
+// grows past its reservation); else null (no PROCMAP_QUERY either: null). `fds` (an Int32Array
+// the gofer keeps) holds, by handle slot, fd + 1 of an open regular file on a writable mount, -(fd
+// + 1) on a read-only one, 0 for anything else; the gofer clears a slot before it closes its fd.
+// `counts` (a Uint32Array of 2): reads and writes made. The function answers ASK (-65536) for
+// whatever it does not serve itself (a slot not set, a write on a read-only mount, a position past
+// 2^53, any failure of the system call), and the caller then asks the JavaScript path, which has
+// the whole of the checks and the errno mapping. The guest's range is passed to pread/pwrite, so
+// even a wrong one inside the reservation is EFAULT from the host kernel, never a store.
+
+#define HOST_RW_ASK (-65536)
+#define HOST_RW_REF_HOST 0x40000000u
+#define HOST_RW_RESERVE ((uintptr_t)8 << 30)
+
+typedef struct {
+  uint8_t *base;
+  int32_t *fds;
+  size_t nfds;
+  uint32_t *counts;
+  napi_ref keep[3]; // the memory, fds and counts, alive while the function is
+} host_rw_t;
+
+static void host_rw_free(napi_env env, void *data, void *hint) {
+  (void)hint;
+  host_rw_t *h = data;
+  for (int i = 0; i < 3; i++)
+    if (h->keep[i]) napi_delete_reference(env, h->keep[i]);
+  free(h);
+}
+
+static napi_value host_rw_call(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value a[6];
+  void *data = NULL;
+  uint32_t v[6];
+  if (napi_get_cb_info(env, info, &argc, a, NULL, &data) != napi_ok || argc < 6 || !data) return num(env, HOST_RW_ASK);
+  for (int i = 0; i < 6; i++)
+    if (napi_get_value_uint32(env, a[i], &v[i]) != napi_ok) return num(env, HOST_RW_ASK);
+  host_rw_t *h = data;
+  uint32_t write = v[0], handle = v[1], lo = v[2], hi = v[3], ptr = v[4], len = v[5];
+  if (!(handle & HOST_RW_REF_HOST) || hi >= 0x200000 || len > 0x7ffff000 || (uint64_t)ptr + len > ((uint64_t)1 << 32)) return num(env, HOST_RW_ASK);
+  uint32_t slot = handle & ~HOST_RW_REF_HOST;
+  if (slot >= h->nfds) return num(env, HOST_RW_ASK);
+  int32_t f = h->fds[slot];
+  if (f == 0 || (write && f < 0)) return num(env, HOST_RW_ASK);
+  int fd = (f > 0 ? f : -f) - 1;
+  off_t pos = (off_t)(((uint64_t)hi << 32) | lo);
+  ssize_t r;
+  if (write) {
+    do r = pwrite(fd, h->base + ptr, len, pos);
+    while (r < 0 && errno == EINTR);
+  } else {
+    do r = pread(fd, h->base + ptr, len, pos);
+    while (r < 0 && errno == EINTR);
+  }
+  if (r < 0) return num(env, HOST_RW_ASK);
+  h->counts[write ? 1 : 0]++;
+  return num(env, r);
+}
+
+static napi_value js_host_rw(napi_env env, napi_callback_info info) {
+  static const char *fn = "hostRw";
+  napi_value a[3], buffer, result;
+  if (!get_args(env, info, 3, a, fn)) return NULL;
+  void *base = NULL;
+  size_t blen = 0;
+  if (napi_get_named_property(env, a[0], "buffer", &buffer) != napi_ok || napi_get_arraybuffer_info(env, buffer, &base, &blen) != napi_ok) {
+    return throw_arg(env, 0, fn, "memory must be a WebAssembly.Memory");
+  }
+  napi_typedarray_type type;
+  size_t nfds = 0, ncounts = 0;
+  void *fds = NULL, *counts = NULL;
+  bool is = false;
+  if (napi_is_typedarray(env, a[1], &is) != napi_ok || !is || napi_get_typedarray_info(env, a[1], &type, &nfds, &fds, NULL, NULL) != napi_ok || type != napi_int32_array) {
+    return throw_arg(env, 0, fn, "fds must be an Int32Array");
+  }
+  if (napi_is_typedarray(env, a[2], &is) != napi_ok || !is || napi_get_typedarray_info(env, a[2], &type, &ncounts, &counts, NULL, NULL) != napi_ok || type != napi_uint32_array || ncounts < 2) {
+    return throw_arg(env, 0, fn, "counts must be a Uint32Array of 2");
+  }
+  NAPI_OK(napi_get_null(env, &result), fn);
+  uintptr_t b = (uintptr_t)base;
+  if (!base || b + HOST_RW_RESERVE < b || anon_run_end(b, b + HOST_RW_RESERVE) < b + HOST_RW_RESERVE) return result;
+  host_rw_t *h = calloc(1, sizeof *h);
+  if (!h) return result;
+  h->base = base;
+  h->fds = fds;
+  h->nfds = nfds;
+  h->counts = counts;
+  for (int i = 0; i < 3; i++) {
+    if (napi_create_reference(env, a[i], 1, &h->keep[i]) != napi_ok) {
+      host_rw_free(env, h, NULL);
+      return result;
+    }
+  }
+  napi_value f;
+  if (napi_create_function(env, "hostRw", NAPI_AUTO_LENGTH, host_rw_call, h, &f) != napi_ok) {
+    host_rw_free(env, h, NULL);
+    return result;
+  }
+  if (napi_add_finalizer(env, f, h, host_rw_free, NULL, NULL) != napi_ok) {
+    host_rw_free(env, h, NULL);
+    return result;
+  }
+  return f;
+}
+
+// ---------------------------------------------------------------------------------------------
 // SIGTERM -> SIGINT
 
 static volatile sig_atomic_t sigterm_seen = 0;
@@ -1906,7 +2020,7 @@ NAPI_MODULE_INIT() {
       add_fn(env, exports, "fallocate", js_fallocate) != napi_ok || add_fn(env, exports, "punch", js_punch) != napi_ok ||
       add_fn(env, exports, "allocate", js_allocate) != napi_ok ||
       add_fn(env, exports, "ftruncate", js_ftruncate) != napi_ok ||
-      add_fn(env, exports, "populateWrite", js_populate_write) != napi_ok || add_fn(env, exports, "populateRead", js_populate_read) != napi_ok || add_fn(env, exports, "hugePages", js_huge_pages) != napi_ok ||
+      add_fn(env, exports, "populateWrite", js_populate_write) != napi_ok || add_fn(env, exports, "populateRead", js_populate_read) != napi_ok || add_fn(env, exports, "hostRw", js_host_rw) != napi_ok || add_fn(env, exports, "hugePages", js_huge_pages) != napi_ok ||
       add_fn(env, exports, "forwardSigterm", js_forward_sigterm) != napi_ok ||
       add_fn(env, exports, "takeSigterm", js_take_sigterm) != napi_ok ||
       add_fn(env, exports, "openpty", js_openpty) != napi_ok || add_fn(env, exports, "sendFd", js_send_fd) != napi_ok ||

@@ -674,6 +674,8 @@ export class GuestProcess {
       fault: (code) => {
         throw new KernelFault(GLUE_FAULTS[code] ?? `WebAssembly glue: fault ${code}`);
       },
+      // the gofer's hostIO made by the addon, with no JavaScript (gofer/hostdirect.ts NATIVE HOST I/O)
+      nativeHost: (memory) => (hostIO === undefined ? null : (this.K.gofer.nativeHostIO?.(memory) ?? null)),
       out: (slot, ptr, len) => {
         slot >>>= 0;
         ptr >>>= 0;

@@ -6,6 +6,7 @@
 import { Io, Page } from '../../kernel/abi';
 import { checkDirect, directInBounds, type Filestore } from '../filestore/filestore';
 import { hostErrno } from '../../gofer/errno';
+import type { HostRw } from '../../native/index';
 
 export class KernelFault extends Error {}
 
@@ -21,6 +22,12 @@ export interface GoferTransport {
    * or -errno. The kernel then plans remote files' data as Seg.Host (kernel_set_host_io).
    */
   hostIO?(write: boolean, handle: number, pos: number, buf: Uint8Array, off: number, len: number): number;
+  /**
+   * A gofer in this thread only, optional: hostIO made by the addon straight into the guest's
+   * `memory`, for the WebAssembly glue, answering HOST_RW_ASK for what hostIO must do; null where it
+   * cannot (gofer/hostdirect.ts NATIVE HOST I/O).
+   */
+  nativeHostIO?(memory: WebAssembly.Memory): HostRw | null;
 }
 
 export interface KernelExports {

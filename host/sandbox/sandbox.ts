@@ -214,6 +214,7 @@ function startInlineGofer(cfg: GoferConfig, progress?: (m: string) => void): Gof
       window,
       call: (id, len) => server.handle(id, len, window),
       hostIO: server.hostIO,
+      nativeHostIO: (memory) => server.nativeHostIO(memory),
     },
     ready: Promise.resolve(g.config),
     notes: () => g.notes,

@@ -87,6 +87,8 @@ const PATH_CALLS = ['path_unlink_file', 'path_create_directory', 'path_remove_di
 
 /** Linux caps one read or write at this many bytes (MAX_RW_COUNT), as glue.ts does. */
 const MAX_RW = 0x7ffff000;
+/** What the addon's hostRw answers for a call it leaves to `host` (native/index.ts HOST_RW_ASK). */
+const HOST_RW_ASK = -65536;
 /** A Seg.Host file offset's high word must keep it below 2^53 (an exact JavaScript number). */
 const HOST_HI_LIMIT = 0x200000;
 
@@ -102,7 +104,7 @@ export const GLUE_FAULTS: Record<number, string> = {
  * checks there: a dist/ whose modules were made from other lists (a partial rebuild) is not used.
  * Bump GLUE_VERSION when G's contract with the JavaScript side changes without the lists changing.
  */
-const GLUE_VERSION = 1;
+const GLUE_VERSION = 2;
 export function glueStamp(): string {
   return JSON.stringify([GLUE_VERSION, GLUE_CALLS, KERNEL_CALLS]);
 }
@@ -156,6 +158,8 @@ export function glueText(): string {
   (import "g" "memory" (memory 0))
   ${KERNEL_CALLS.map(([n, t]) => `(import "k" "${n}" (func $k_${n} ${t}))`).join('\n  ')}
   (import "j" "host" (func $host (param i32 i32 i32 i32 i32 i32) (result i32)))
+  ;; the same call made by the addon (or host itself); ${HOST_RW_ASK}: host must make it
+  (import "j" "nhost" (func $nhost (param i32 i32 i32 i32 i32 i32) (result i32)))
   (import "j" "page" (func $page (param i32 i32 i32 i32 i32) (result i32)))
   (import "j" "rw" (func $slow (param i32 i32 i32 i32 i64 i32 i32 i32) (result i32)))
   (import "j" "fault" (func $fault (param i32)))
@@ -205,7 +209,9 @@ export function glueText(): string {
           (i32.lt_u (local.get $hi) (i32.const ${HOST_HI_LIMIT}))))
       (then
         ;; a host file's bytes, moved by the gofer in this thread; then the kernel takes note
-        (local.set $got (call $host (local.get $write) (local.get $a) (local.get $lo) (local.get $hi) (local.get $p) (local.get $len)))
+        (local.set $got (call $nhost (local.get $write) (local.get $a) (local.get $lo) (local.get $hi) (local.get $p) (local.get $len)))
+        (if (i32.eq (local.get $got) (i32.const ${HOST_RW_ASK}))
+          (then (local.set $got (call $host (local.get $write) (local.get $a) (local.get $lo) (local.get $hi) (local.get $p) (local.get $len)))))
         (if (i32.gt_s (local.get $got) (local.get $len)) (then (call $fault (i32.const 1)) (unreachable)))
         (global.set $kin (i32.const 1))
         (local.set $e (call $k_io_commit (global.get $pid) (local.get $got)))
@@ -410,6 +416,11 @@ export interface WasmGlueModules {
  */
 export interface WasmGlueSide {
   host(write: number, handle: number, lo: number, hi: number, ptr: number, len: number): number;
+  /**
+   * Optional: `host` made without JavaScript, for this guest memory (the addon's hostRw), which
+   * answers HOST_RW_ASK for a call `host` must make instead; null where there is none.
+   */
+  nativeHost?(memory: WebAssembly.Memory): ((write: number, handle: number, lo: number, hi: number, ptr: number, len: number) => number) | null;
   page(write: number, page: number, off: number, ptr: number, len: number): number;
   rw(write: number, fd: number, iovs: number, n: number, off: bigint, out: number, at: number, planned: number): number;
   fault(code: number): void;
@@ -461,7 +472,7 @@ export class WasmGlue {
       g = new WebAssembly.Instance(this.modules.glue, {
         g: { memory },
         k: Object.fromEntries(KERNEL_CALLS.map(([n]) => [n, k[n]])),
-        j: { host: this.side.host, page: this.side.page, rw: this.side.rw, fault: this.side.fault, out: this.side.out, pid: this.pid, check: this.check ?? (() => {}), checking: this.check ? 1 : 0 },
+        j: { host: this.side.host, nhost: this.side.nativeHost?.(memory) ?? this.side.host, page: this.side.page, rw: this.side.rw, fault: this.side.fault, out: this.side.out, pid: this.pid, check: this.check ?? (() => {}), checking: this.check ? 1 : 0 },
       });
     } catch {
       const jm = this.modules.fallback();

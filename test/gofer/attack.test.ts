@@ -14,7 +14,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { HostServer, type HostMount, type HostTree } from '../../gofer/hosttree';
 import { HostDirect } from '../../gofer/hostdirect';
-import { loadNative } from '../../native/index';
+import { HOST_RW_ASK, loadNative } from '../../native/index';
 import { GoferServer } from '../../gofer/server';
 import { Chan, Msg, OpenFlags, Ref, Stat, WalkResp } from '../../gofer/protocol/messages';
 import { E } from '../../kernel/wasi/errno';
@@ -299,6 +299,48 @@ for (const [label, make] of impls) {
     assert.is(after.requests - before.requests, 13);
     send(Msg.Close, [1, h]);
     assert.is(fs.readFileSync(path.join(served, 'dir/file'), 'utf8'), 'inside\n');
+  });
+
+  t('nativeHostIO (hostIO made by the addon for the WebAssembly glue): the same bytes as hostIO for an open file, HOST_RW_ASK for the rest, and never a handle once closed', () => {
+    const mem = new WebAssembly.Memory({ initial: 1 });
+    const rw = server.nativeHostIO(mem);
+    if (!(server.host instanceof HostDirect) || !native.addon?.hostRw) {
+      assert.is(rw, null, 'only the direct tree has it');
+      return;
+    }
+    assert.type(rw, 'function');
+    const root = mount();
+    const [d, f] = walk(root, ['dir', 'file']).nodes;
+    assert.is(send(Msg.OpenAt, [f, 1]), 4);
+    const h = dv.getUint32(0, true);
+    const u8 = new Uint8Array(mem.buffer);
+    const before = server.counts();
+    assert.is(rw!(0, h, 0, 0, 64, 7), 7);
+    assert.is(new TextDecoder().decode(u8.subarray(64, 71)), 'inside\n');
+    assert.is(server.counts().byId[Msg.PRead] - before.byId[Msg.PRead], 1, 'counted as the PRead it stands for');
+    // what hostIO must answer itself: a node (a directory's too), a write through a read-only
+    // handle (EBADF from the host), a handle of the other tree
+    assert.is(rw!(0, f, 0, 0, 64, 7), HOST_RW_ASK, 'a node, not an open handle');
+    assert.is(rw!(0, d, 0, 0, 64, 7), HOST_RW_ASK, 'a directory node');
+    assert.is(rw!(1, h, 0, 0, 64, 7), HOST_RW_ASK, 'a write through a read-only handle');
+    assert.is(rw!(0, h & ~Ref.Host, 0, 0, 64, 7), HOST_RW_ASK, 'not a host handle');
+    // closed: its slot is cleared before its fd is, whatever takes that fd number next
+    send(Msg.Close, [1, h]);
+    assert.is(rw!(0, h, 0, 0, 64, 7), HOST_RW_ASK, 'a closed handle');
+    const keep = fs.openSync(path.join(outside, 'canary'), 'r'); // likely the fd number just freed
+    try {
+      assert.is(rw!(0, h, 0, 0, 64, 7), HOST_RW_ASK, 'a closed handle, its fd number taken again');
+      // a new handle in the same slot reads its own file
+      assert.is(send(Msg.OpenAt, [f, 3]), 4);
+      const h2 = dv.getUint32(0, true);
+      u8.fill(0, 64, 80);
+      assert.is(rw!(0, h2, 0, 0, 64, 7), 7);
+      assert.is(new TextDecoder().decode(u8.subarray(64, 71)), 'inside\n');
+      send(Msg.Close, [1, h2]);
+    } finally {
+      fs.closeSync(keep);
+    }
+    assert.is(fs.readFileSync(path.join(outside, 'canary'), 'utf8'), CANARY);
   });
 
   t('random messages: no crash, no escape, and the gofer still serves an honest request', () => {
