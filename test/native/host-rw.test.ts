@@ -30,15 +30,19 @@ t('hostRw: made for a WebAssembly memory, not for a plain buffer; wrong argument
   assert.throws(() => (n.hostRw as any)(new WebAssembly.Memory({ initial: 1 }), fds, new Uint32Array(1)), /counts must be a Uint32Array of 2/);
 });
 
-t('hostRw: reads and writes the slots its table names, at the position asked, into and out of the memory, also after it grows', () => {
-  const dir = tempDir('host-rw');
-  const file = path.join(dir, 'f');
-  fs.writeFileSync(file, 'hello, host file');
+/** A file holding `content`, open read-write; a memory (growable); a hostRw over it and empty tables. */
+function setup(content: string) {
+  const file = path.join(tempDir('host-rw'), 'f');
+  fs.writeFileSync(file, content);
   const fd = fs.openSync(file, 'r+');
   const mem = new WebAssembly.Memory({ initial: 1, maximum: 100 });
   const fds = new Int32Array(8);
   const counts = new Uint32Array(2);
-  const rw = n.hostRw!(mem, fds, counts)!;
+  return { file, fd, mem, fds, counts, rw: n.hostRw!(mem, fds, counts)! };
+}
+
+t('hostRw: reads and writes the slots its table names, at the position asked, into and out of the memory, also after it grows', () => {
+  const { file, fd, mem, fds, counts, rw } = setup('hello, host file');
   const H = Ref.Host;
   try {
     fds[5] = fd + 1;
@@ -62,15 +66,8 @@ t('hostRw: reads and writes the slots its table names, at the position asked, in
 });
 
 t('hostRw: HOST_RW_ASK for all it does not serve, and nothing moved', () => {
-  const dir = tempDir('host-rw-ask');
-  const file = path.join(dir, 'f');
-  fs.writeFileSync(file, 'abc');
-  const fd = fs.openSync(file, 'r+');
-  const dfd = fs.openSync(dir, 'r');
-  const mem = new WebAssembly.Memory({ initial: 1 });
-  const fds = new Int32Array(8);
-  const counts = new Uint32Array(2);
-  const rw = n.hostRw!(mem, fds, counts)!;
+  const { file, fd, mem, fds, counts, rw } = setup('abc');
+  const dfd = fs.openSync(path.dirname(file), 'r');
   const H = Ref.Host;
   try {
     fds[1] = fd + 1;
