@@ -82,7 +82,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Page } from '../../kernel/abi';
-import { MemoryFilestore, type Filestore } from './filestore';
+import { isReady, MemoryFilestore, type Filestore } from './filestore';
 import { loadNative, type NativeAddon } from '../../native/index';
 
 const CHUNK_BYTES = Page.CHUNK_PAGES * Page.SIZE;
@@ -483,8 +483,7 @@ export class FileFilestore implements Filestore {
 
   /** Whether page `page` is ready for a plain copy (its readyBits bit). */
   ready(page: number): boolean {
-    const r = this.readyBits[page >>> Page.CHUNK_SHIFT];
-    return r !== undefined && (r[(page & (Page.CHUNK_PAGES - 1)) >>> 3] & (1 << (page & 7))) !== 0;
+    return isReady(this.readyBits, page);
   }
 
   /**

@@ -194,3 +194,9 @@ export function parseSize(s: string): number {
   const mult: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
   return Math.floor(Number(m[1]) * mult[m[2].toLowerCase()]);
 }
+
+/** Filestore.readyBits' bit for `page`. */
+export function isReady(bits: readonly (Uint8Array | undefined)[], page: number): boolean {
+  const r = bits[page >>> Page.CHUNK_SHIFT];
+  return r !== undefined && (r[(page & (Page.CHUNK_PAGES - 1)) >>> 3] & (1 << (page & 7))) !== 0;
+}

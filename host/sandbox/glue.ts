@@ -31,7 +31,7 @@
 // pays for it.
 import { Io, IoFlag, Page, Plan, PlanFlag, Readdir, Seg } from '../../kernel/abi';
 import { E } from '../../kernel/wasi/errno';
-import { checkDirect, directInBounds, type Filestore } from '../filestore/filestore';
+import { checkDirect, directInBounds, isReady, type Filestore } from '../filestore/filestore';
 import { hostErrno } from '../../gofer/errno';
 import { Kernel, KernelFault, STRUCT_VIEWS } from './kernel';
 import { GLUE_FAULTS, type WasmGlueSide } from './wasm-glue';
@@ -103,12 +103,6 @@ const MAX_RW = 0x7ffff000;
 const enc = new TextEncoder();
 const sleepCell = new Int32Array(new SharedArrayBuffer(4));
 const TIME_ORIGIN = performance.timeOrigin;
-
-/** Filestore.readyBits' bit for `page`. */
-function isReady(bits: readonly (Uint8Array | undefined)[], page: number): boolean {
-  const r = bits[page >>> Page.CHUNK_SHIFT];
-  return r !== undefined && (r[(page & (Page.CHUNK_PAGES - 1)) >>> 3] & (1 << (page & 7))) !== 0;
-}
 
 function sleepMs(ms: number): void {
   if (ms > 0) Atomics.wait(sleepCell, 0, 0, ms);
