@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+process.env.WASMBOX_GUEST_CODE ??= 'sync'; // as bench/lib/setup.mjs says
 const require = createRequire(import.meta.url);
 const lib = require(path.join(root, 'dist', 'lib.js'));
 const args = process.argv.slice(2);

@@ -174,7 +174,7 @@ const md = [
   `| --- | ${OPS.map(() => '---').join(' | ')} | --- |`,
   ...Object.entries(table).map(([name, t]) => `| ${name} | ${OPS.map((o) => `${fmt(t[o])}${t === ref ? '' : ` (${fmt(t[o] / ref[o])}×)`}`).join(' | ')} | ${gbs(t, ref, 'read1MiBGBs')} |`),
   '',
-  "Beside each time, its multiple of node:wasi's (lower is faster); beside each throughput, its share of node:wasi's (higher is faster).",
+  "Beside each time, its multiple of node:wasi's (lower is faster); beside each throughput, its share of node:wasi's (higher is faster). The sandbox runs opbench from its kept code (TurboFan's, [cli.md](../../docs/cli.md#start-up)) from its second run on; node:wasi compiles it at every run (Liftoff first, TurboFan once hot).",
   '',
   'The same, second pass in the same process (warmed up: V8 has compiled the glue and the gofer by then):',
   '',

@@ -390,6 +390,7 @@ const md = [
   '',
   `${os.cpus().length} × ${os.cpus()[0]?.model}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${os.release()}, Node ${process.version}, ${new Date().toISOString()}.`,
   `${QUICK ? 'Quick set' : 'Full set'}; medians of the runs each row names, configurations alternating within a run. Overhead = (s − n) / n against ${nativeRef === 'native-overlay' ? 'node:wasi on a real overlayfs (how Docker runs a container)' : 'node:wasi on disk (no overlayfs here)'}.`,
+  "The sandbox runs a program's module from its kept code (TurboFan's, [cli.md](../../docs/cli.md#start-up)) from the program's second run on, as wasmtime's compilation cache would; node:wasi compiles it at every run (Liftoff first, TurboFan once hot).",
   '',
 ];
 const overheads = {};

@@ -49,6 +49,8 @@ export interface NativeAddon {
    * address cannot be trusted to stay put (wasmbox_native.c says when). Absent from older addons.
    */
   hostRw?(memory: WebAssembly.Memory, fds: Int32Array, counts: Uint32Array): HostRw | null;
+  /** Marks every fd from 3 up close-on-exec; 0 or -errno. */
+  cloexecAll?(): number;
   /** From now on SIGTERM raises SIGINT instead (and is remembered for takeSigterm). */
   forwardSigterm(): void;
   /** True once after a SIGTERM was forwarded. */

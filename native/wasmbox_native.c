@@ -85,6 +85,8 @@
 //   utimensat(dirfd, name, aSec, aNsec, mSec, mNsec, flags) -> 0 (name "": dirfd itself)
 //   getdentsInto(fd, buf, off, len)            -> bytes of linux_dirent64 records (0 at the end)
 //   lseekSet(fd, pos), setAppend(fd, on), fstatfsInto(fd, Float64Array(7))
+//   cloexecAll()                               -> 0: every fd from 3 up close-on-exec (a detached
+//                                                 child, host/sandbox/guest-code.ts, inherits none)
 //   constants: RESOLVE_*, O_PATH, O_NOFOLLOW, O_DIRECTORY, O_NONBLOCK, AT_SYMLINK_NOFOLLOW,
 //   AT_EMPTY_PATH, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, RENAME_NOREPLACE, UTIME_NOW, UTIME_OMIT
 //
@@ -789,6 +791,37 @@ static napi_value js_host_rw(napi_env env, napi_callback_info info) {
     return result;
   }
   return f;
+}
+
+// cloexecAll() -> 0 | -errno: marks every descriptor from 3 up close-on-exec, so that a process
+// started afterwards (the background compile of host/sandbox/guest-code.ts) inherits none of the
+// ones this process was given without it (an engine's preserved fds, a make jobserver's pipe). One
+// close_range(2) call where the kernel has CLOSE_RANGE_CLOEXEC (Linux 5.11), else each open fd.
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+static napi_value js_cloexec_all(napi_env env, napi_callback_info info) {
+  (void)info;
+#ifdef SYS_close_range
+  if (syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) == 0) return num(env, 0);
+#endif
+  int d = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (d < 0) return num(env, -errno);
+  char buf[4096];
+  long n;
+  while ((n = syscall(SYS_getdents64, d, buf, sizeof buf)) > 0) {
+    for (long at = 0; at < n;) {
+      struct { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type; char name[]; } *e = (void *)(buf + at);
+      at += e->reclen;
+      int fd = atoi(e->name);
+      if (fd < 3 || fd == d) continue;
+      int fl = fcntl(fd, F_GETFD);
+      if (fl >= 0 && !(fl & FD_CLOEXEC)) fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+    }
+  }
+  int e = n < 0 ? -errno : 0;
+  close(d);
+  return num(env, e);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2020,7 +2053,7 @@ NAPI_MODULE_INIT() {
       add_fn(env, exports, "fallocate", js_fallocate) != napi_ok || add_fn(env, exports, "punch", js_punch) != napi_ok ||
       add_fn(env, exports, "allocate", js_allocate) != napi_ok ||
       add_fn(env, exports, "ftruncate", js_ftruncate) != napi_ok ||
-      add_fn(env, exports, "populateWrite", js_populate_write) != napi_ok || add_fn(env, exports, "populateRead", js_populate_read) != napi_ok || add_fn(env, exports, "hostRw", js_host_rw) != napi_ok || add_fn(env, exports, "hugePages", js_huge_pages) != napi_ok ||
+      add_fn(env, exports, "populateWrite", js_populate_write) != napi_ok || add_fn(env, exports, "populateRead", js_populate_read) != napi_ok || add_fn(env, exports, "hostRw", js_host_rw) != napi_ok || add_fn(env, exports, "cloexecAll", js_cloexec_all) != napi_ok || add_fn(env, exports, "hugePages", js_huge_pages) != napi_ok ||
       add_fn(env, exports, "forwardSigterm", js_forward_sigterm) != napi_ok ||
       add_fn(env, exports, "takeSigterm", js_take_sigterm) != napi_ok ||
       add_fn(env, exports, "openpty", js_openpty) != napi_ok || add_fn(env, exports, "sendFd", js_send_fd) != napi_ok ||

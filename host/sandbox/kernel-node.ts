@@ -101,7 +101,7 @@ function precompiled(file: string, bytes: Buffer): WebAssembly.Module | null {
 }
 
 /** The module (the kernel, or a glue module) from the code in `codeFile`, or why not (a phrase naming the file). */
-function loadCode(codeFile: string, bytes: Buffer): WebAssembly.Module | string {
+export function loadCode(codeFile: string, bytes: Buffer): WebAssembly.Module | string {
   const name = path.basename(codeFile);
   let code: Buffer;
   try {
@@ -124,7 +124,7 @@ function loadCode(codeFile: string, bytes: Buffer): WebAssembly.Module | string 
 }
 
 /** The V8 flags compileWithTurbofan switches and then sets back to their defaults. */
-const SWITCHED = /--(no[-_])?(liftoff|wasm[-_]lazy[-_]compilation|wasm[-_]tier[-_]up|wasm[-_]dynamic[-_]tiering)\b/;
+export const SWITCHED = /--(no[-_])?(liftoff|wasm[-_]lazy[-_]compilation|wasm[-_]tier[-_]up|wasm[-_]dynamic[-_]tiering)\b/;
 /** A custom section "wasmbox.tf" (id 0, size 11, name length 10, the name), appended in forTheseFlags. */
 const OWN_SECTION = Buffer.from([0, 11, 10, ...Buffer.from('wasmbox.tf')]);
 /** How many files of code for other flags (or older kernels) the cache keeps. */
@@ -134,15 +134,24 @@ const KEEP = 8;
  * CODE FOR THIS NODE'S FLAGS: the kernel from code kept for this Node and its flags, or compiled
  * with TurboFan now (and kept); null where neither can be (`how` says why).
  */
+/** This Node's V8 flags as V8 records them with code: its version, architecture, arguments and NODE_OPTIONS (16 hex digits). */
+export function flagsKey(): string {
+  return sha256(Buffer.from([process.version, process.arch, ...process.execArgv, process.env.NODE_OPTIONS ?? ''].join('\0'))).toString('hex').slice(0, 16);
+}
+
+/** Whether this Node's flags set one of the tiering flags compileWithTurbofan switches (its code would be recorded under other flags). */
+export function switchesTiering(): boolean {
+  return [...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((a) => SWITCHED.test(a));
+}
+
 function forTheseFlags(file: string, bytes: Buffer): WebAssembly.Module | null {
   const why = how; // the build's code: why it was not used
   if (!intrinsics()) return null;
-  const args = [...process.execArgv, process.env.NODE_OPTIONS ?? ''];
-  if (args.some((a) => SWITCHED.test(a))) {
+  if (switchesTiering()) {
     how = `${why.replace(/\)$/, '')}; not compiled for this Node's flags: they set a WebAssembly tiering flag)`;
     return null;
   }
-  const key = sha256(Buffer.from([process.version, process.arch, ...args].join('\0'))).toString('hex').slice(0, 16);
+  const key = flagsKey();
   const dir = kernelFlagsDir(file);
   const codeFile = path.join(dir, `${sha256(bytes).toString('hex').slice(0, 16)}-${key}.code`);
   // V8 keeps one compiled module per process for the same bytes: had anything here compiled the
@@ -175,7 +184,7 @@ function forTheseFlags(file: string, bytes: Buffer): WebAssembly.Module | null {
   return module;
 }
 
-function touch(file: string): void {
+export function touch(file: string): void {
   try {
     const now = new Date();
     fs.utimesSync(file, now, now);
@@ -184,20 +193,35 @@ function touch(file: string): void {
   }
 }
 
-/** Removes all but the KEEP most recently used code files of `dir`. */
-function prune(dir: string): void {
+/** Removes all but the `keep` most recently used code files of `dir`, and then the oldest while they come to more than `maxBytes`. */
+export function prune(dir: string, keep = KEEP, maxBytes = Infinity): void {
   const files = fs
     .readdirSync(dir)
     .filter((f) => f.endsWith('.code'))
     .map((f) => {
       try {
-        return { f, t: fs.statSync(path.join(dir, f)).mtimeMs };
+        const st = fs.statSync(path.join(dir, f));
+        return { f, t: st.mtimeMs, size: st.size };
       } catch {
-        return { f, t: 0 };
+        return { f, t: 0, size: 0 };
       }
     })
     .sort((a, b) => b.t - a.t);
-  for (const { f } of files.slice(KEEP)) fs.rmSync(path.join(dir, f), { force: true });
+  let total = 0;
+  files.forEach(({ f, size }, i) => {
+    total += size;
+    if (i >= keep || (i > 0 && total > maxBytes)) fs.rmSync(path.join(dir, f), { force: true });
+  });
+}
+
+/**
+ * A guest's module (its bytes in `file`) compiled with TurboFan and its code written to `out`
+ * (host/sandbox/guest-code.ts, in a Node of its own started with the sandbox's flags); then out's
+ * directory pruned to the `keep` most recently used code files and at most `maxBytes`.
+ */
+export function writeGuestCode(file: string, out: string, keep: number, maxBytes: number): void {
+  writeKernelCode(file, out);
+  prune(path.dirname(out), keep, maxBytes);
 }
 
 /**

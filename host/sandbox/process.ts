@@ -169,6 +169,13 @@ function capPages(kernel: Kernel, limit: number): number {
   return Math.min(65536, rounded);
 }
 
+let compileGuest = (bytes: Uint8Array): WebAssembly.Module => new WebAssembly.Module(bytes as BufferSource);
+
+/** How guests' modules are compiled from now on (the Node host's: with kept code, guest-code.ts). */
+export function setGuestCompiler(compile: (bytes: Uint8Array) => WebAssembly.Module): void {
+  compileGuest = compile;
+}
+
 export function loadProgram(proc: GuestProcess, name: string, env: string[], cwd: string, memoryLimit?: number): WebAssembly.Module {
   const candidates: string[] = [];
   if (name.includes('/')) candidates.push(name.startsWith('/') ? name : joinPath(cwd || '/', name));
@@ -205,7 +212,7 @@ export function loadProgram(proc: GuestProcess, name: string, env: string[], cwd
     }
     let m: WebAssembly.Module;
     try {
-      m = new WebAssembly.Module(bytes as BufferSource);
+      m = compileGuest(bytes);
     } catch {
       throw new ExecError(E.NOEXEC, `exec ${name}: exec format error (not a WebAssembly module)`);
     }

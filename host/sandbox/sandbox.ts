@@ -33,7 +33,8 @@ import { Kernel, KernelFault, type GoferTransport } from './kernel';
 import { hugePages } from './huge-pages';
 import { kernelCompiled, kernelFile, kernelModule, wasmGlueModules, wasmGlueUsed } from './kernel-node';
 import type { WasmGlueModules } from './wasm-glue';
-import { ExecError, errnoText, loadProgram, runModule, type ProcessHost } from './process';
+import { ExecError, errnoText, loadProgram, runModule, setGuestCompiler, type ProcessHost } from './process';
+import { guestCode, type GuestCode } from './guest-code';
 import { PipeStreams } from '../stdio/pipes';
 import { HostStreams } from '../stdio/streams';
 import { JobControl, SECOND_MS, SHELLS } from '../stdio/jobcontrol';
@@ -382,6 +383,18 @@ function mergeEnv(image: string[], extra: string[], workdir: string): string[] {
 const TTL_EXCLUSIVE = 0xffffffff;
 
 /** Things to undo at the end of a run, last first. */
+let guests: GuestCode | null = null;
+
+/** This process's kept guest code (guest-code.ts), the compiler of every guest's module from the first sandbox on. */
+function guestCodeOnce(): GuestCode {
+  if (!guests) {
+    const g = guestCode(distDir());
+    setGuestCompiler((bytes) => g.compile(bytes));
+    guests = g;
+  }
+  return guests;
+}
+
 export class Cleanup {
   private readonly steps: (() => void)[] = [];
   add(fn: () => void): void {
@@ -649,6 +662,9 @@ export interface OpenedSandbox {
  * whatever was made is undone before it is thrown.
  */
 export async function openSandbox(opts: RunOptions, cleanup = new Cleanup()): Promise<OpenedSandbox> {
+  // first, so that it runs last: the compiles of guests' code start once everything else is done
+  const guests = guestCodeOnce();
+  cleanup.add(() => guests.flush());
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
   const mode = opts.overlay2 ?? { kind: 'self' };
   const volumes = opts.volumes ?? [];
@@ -739,7 +755,7 @@ export async function openSandbox(opts: RunOptions, cleanup = new Cleanup()): Pr
       warnings: gofer.notes(),
       mode,
       hostFiles: filestoreFiles,
-      stats: () => ({ ...kernel!.stats(), kernelCode: opts.kernelModule ? 'given by the caller' : kernelCompiled(), glue: wasmGlueUsed(), hugePages: huge.stat(), filestore: filestore.kind + (note ? ` (${note})` : ''), ...filestore.counters?.(), ...gofer.stats() }),
+      stats: () => ({ ...kernel!.stats(), kernelCode: opts.kernelModule ? 'given by the caller' : kernelCompiled(), glue: wasmGlueUsed(), guestCode: guests.stat(), hugePages: huge.stat(), filestore: filestore.kind + (note ? ` (${note})` : ''), ...filestore.counters?.(), ...gofer.stats() }),
       goferDied: () => gofer.died(),
       adviseMemory: huge.advise,
       wasmGlue: wasmGlueModules(distDir()),
