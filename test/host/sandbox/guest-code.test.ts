@@ -72,14 +72,21 @@ test('sync: compiled here, kept after the run, and the next load takes the kept 
   assert.match(third.stat(), /0 from kept code, 1 compiled here/);
 });
 
-test('a damaged or foreign code file is refused with its reason, and replaced', () => {
-  const d = dist();
-  const bytes = unique('damaged');
+/** A module of its own compiled in `d` and its code kept (sync): its bytes, and its code file's name and path. */
+function keptOnce(d: string, tag: string): { bytes: Uint8Array; name: string; file: string } {
+  const bytes = unique(tag);
+  const before = new Set(codeFiles(d));
   const g = withMode('sync', () => guestCode(d));
   g.compile(bytes);
   g.flush();
-  const [name] = codeFiles(d);
-  const file = path.join(d, 'guest-code', name);
+  const name = codeFiles(d).find((f) => !before.has(f))!;
+  assert.ok(name, 'kept');
+  return { bytes, name, file: path.join(d, 'guest-code', name) };
+}
+
+test('a damaged or foreign code file is refused with its reason, and replaced', () => {
+  const d = dist();
+  const { bytes, name, file } = keptOnce(d, 'damaged');
   const good = fs.readFileSync(file);
   const bad = Buffer.from(good);
   bad[bad.length - 100] ^= 0xff;
@@ -90,12 +97,7 @@ test('a damaged or foreign code file is refused with its reason, and replaced', 
   h.flush();
   assert.ok(fs.readFileSync(file).equals(good), 'compiled again and replaced');
   // another module's code under this one's name
-  const other = unique('foreign');
-  const o = withMode('sync', () => guestCode(d));
-  o.compile(other);
-  o.flush();
-  const otherFile = path.join(d, 'guest-code', codeFiles(d).find((f) => f !== name)!);
-  fs.copyFileSync(otherFile, file);
+  fs.copyFileSync(keptOnce(d, 'foreign').file, file);
   const k = withMode('sync', () => guestCode(d));
   k.compile(bytes);
   assert.match(k.stat(), /refused: .* was made for other bytes/);
@@ -103,12 +105,7 @@ test('a damaged or foreign code file is refused with its reason, and replaced', 
 
 test('a compile under way is not started again; a dead one\'s lock is taken over', () => {
   const d = dist();
-  const bytes = unique('lock');
-  const g = withMode('sync', () => guestCode(d));
-  g.compile(bytes);
-  g.flush();
-  const [name] = codeFiles(d);
-  const file = path.join(d, 'guest-code', name);
+  const { bytes, name, file } = keptOnce(d, 'lock');
   fs.rmSync(file);
   fs.writeFileSync(`${file}.pending`, '1\n');
   const busy = withMode('sync', () => guestCode(d));
@@ -154,11 +151,7 @@ test('background: the run does not wait, and the compile finishes on its own, le
 
 test('the kept files are pruned to the most recently used', () => {
   const d = dist();
-  for (const i of [0, 1, 2]) {
-    const g = withMode('sync', () => guestCode(d));
-    g.compile(unique(`prune${i}`));
-    g.flush();
-  }
+  for (const i of [0, 1, 2]) keptOnce(d, `prune${i}`);
   assert.is(codeFiles(d).length, 3);
   const dir = path.join(d, 'guest-code');
   const all = codeFiles(d).map((f) => ({ f, t: fs.statSync(path.join(dir, f)).mtimeMs })).sort((a, b) => b.t - a.t);
