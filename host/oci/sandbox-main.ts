@@ -42,12 +42,11 @@ import { Frame, frame, readFrames, u32Frame, type Reply, type Request } from './
 import { InputReader } from '../stdio/input';
 import { OCI_VERSION, OciError, StateDir, checkId, startTime, stateJson, sweep, writeAtomic } from './state';
 
-/** Signals that end the container (a guest cannot handle any), by number. */
 // A guest module's kept code (host/sandbox/guest-code.ts) is compiled before the sandbox ends, never
-// by a detached process: that would inherit the descriptors an engine preserves for the container
-// (--preserve-fds, a socket it waits on) and outlive the container's exit.
+// by a detached process, which would outlive the container's exit in its cgroup.
 process.env.WASMBOX_GUEST_CODE ??= 'sync';
 
+/** Signals that end the container (a guest cannot handle any), by number. */
 const FATAL = [1, 2, 3, 10, 12, 14, 15];
 const SIGINT = 2;
 /** How long a guest that makes no calls gets to notice a fatal signal before the process dies of it. */

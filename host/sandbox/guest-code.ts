@@ -106,10 +106,12 @@ export function guestCode(dist: string): GuestCode {
         for (const [file, bytes] of queued) {
           if (!claim(`${file}.pending`)) continue;
           const input = `${file}.${process.pid}.wasm`;
-          fs.writeFileSync(input, bytes, { mode: 0o600 });
           args.push(file, input);
+          fs.writeFileSync(input, bytes, { mode: 0o600 });
         }
       } catch (e) {
+        // what this run claimed goes again at once, not after STALE_MS
+        for (let i = 0; i < args.length; i += 2) for (const f of [`${args[i]}.pending`, args[i + 1]]) fs.rmSync(f, { force: true });
         started = `not started: ${(e as Error).message}`;
         return;
       } finally {
@@ -118,19 +120,14 @@ export function guestCode(dist: string): GuestCode {
       }
       if (args.length === 0) return;
       const argv = [...process.execArgv, path.join(dist, 'kernel-code.js'), '--guest', String(KEEP), String(KEEP_BYTES), ...args];
-      if (mode === 'sync') {
+      const wait = (note: string) => {
         const r = spawnSync(process.execPath, argv, { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
-        started = r.status === 0 ? `${args.length / 2} kept` : `failed: ${(r.stderr || `exit ${r.status}`).trim().split('\n')[0]}`;
-        return;
-      }
+        started = r.status === 0 ? `${args.length / 2} kept${note}` : `failed: ${(r.stderr || `exit ${r.status}`).trim().split('\n')[0]}`;
+      };
+      if (mode === 'sync') return wait('');
       // nothing of this process's may outlive it in the compile (a pipe its caller waits on): where
       // the addon cannot mark every descriptor close-on-exec, the run waits for the compile instead
-      const native = loadNative().addon;
-      if (native?.cloexecAll?.() !== 0) {
-        const r = spawnSync(process.execPath, argv, { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
-        started = r.status === 0 ? `${args.length / 2} kept (waited for: no native addon to keep descriptors from the compile)` : `failed: ${(r.stderr || `exit ${r.status}`).trim().split('\n')[0]}`;
-        return;
-      }
+      if (loadNative().addon?.cloexecAll?.() !== 0) return wait(' (waited for: no native addon to keep descriptors from the compile)');
       try {
         spawn(process.execPath, argv, { detached: true, stdio: 'ignore' }).unref();
         started = `${args.length / 2} compiling in the background`;

@@ -39,6 +39,9 @@
 // without them they are compiled at start-up, the ordinary way (kept code for other flags is the
 // kernel's alone: theirs costs too little to keep).
 //
+// Guests' own modules are kept the same way, after their first run (guest-code.ts, with loadCode,
+// writeGuestCode and prune from here).
+//
 // The file: MAGIC (8 bytes), SHA-256 of the module's bytes (32), SHA-256 of the code (32), V8's code.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -130,10 +133,6 @@ const OWN_SECTION = Buffer.from([0, 11, 10, ...Buffer.from('wasmbox.tf')]);
 /** How many files of code for other flags (or older kernels) the cache keeps. */
 const KEEP = 8;
 
-/**
- * CODE FOR THIS NODE'S FLAGS: the kernel from code kept for this Node and its flags, or compiled
- * with TurboFan now (and kept); null where neither can be (`how` says why).
- */
 /** This Node's V8 flags as V8 records them with code: its version, architecture, arguments and NODE_OPTIONS (16 hex digits). */
 export function flagsKey(): string {
   return sha256(Buffer.from([process.version, process.arch, ...process.execArgv, process.env.NODE_OPTIONS ?? ''].join('\0'))).toString('hex').slice(0, 16);
@@ -144,6 +143,10 @@ export function switchesTiering(): boolean {
   return [...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((a) => SWITCHED.test(a));
 }
 
+/**
+ * CODE FOR THIS NODE'S FLAGS: the kernel from code kept for this Node and its flags, or compiled
+ * with TurboFan now (and kept); null where neither can be (`how` says why).
+ */
 function forTheseFlags(file: string, bytes: Buffer): WebAssembly.Module | null {
   const why = how; // the build's code: why it was not used
   if (!intrinsics()) return null;

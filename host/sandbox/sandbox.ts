@@ -382,7 +382,6 @@ function mergeEnv(image: string[], extra: string[], workdir: string): string[] {
 /** kernel/fs/remote.ts TTL_EXCLUSIVE: a mount only this sandbox changes, never revalidated. */
 const TTL_EXCLUSIVE = 0xffffffff;
 
-/** Things to undo at the end of a run, last first. */
 let guests: GuestCode | null = null;
 
 /** This process's kept guest code (guest-code.ts), the compiler of every guest's module from the first sandbox on. */
@@ -395,6 +394,7 @@ function guestCodeOnce(): GuestCode {
   return guests;
 }
 
+/** Things to undo at the end of a run, last first. */
 export class Cleanup {
   private readonly steps: (() => void)[] = [];
   add(fn: () => void): void {
