@@ -80,9 +80,9 @@ export function guestCode(dist: string): GuestCode {
         here++;
         return new WebAssembly.Module(bytes as BufferSource);
       }
-      const hash = crypto.createHash('sha256').update(bytes).digest('hex');
-      const file = codeFile(hash);
-      const r = loadCode(file, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));
+      const digest = crypto.createHash('sha256').update(bytes).digest();
+      const file = codeFile(digest.toString('hex'));
+      const r = loadCode(file, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length), digest);
       if (typeof r !== 'string') {
         kept++;
         touch(file);

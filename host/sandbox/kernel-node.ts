@@ -103,8 +103,11 @@ function precompiled(file: string, bytes: Buffer): WebAssembly.Module | null {
   return r;
 }
 
-/** The module (the kernel, or a glue module) from the code in `codeFile`, or why not (a phrase naming the file). */
-export function loadCode(codeFile: string, bytes: Buffer): WebAssembly.Module | string {
+/**
+ * The module (the kernel, a glue module, a guest's) from the code in `codeFile`, or why not (a
+ * phrase naming the file). `digest`: the bytes' SHA-256, where the caller has made it already.
+ */
+export function loadCode(codeFile: string, bytes: Buffer, digest: Buffer = sha256(bytes)): WebAssembly.Module | string {
   const name = path.basename(codeFile);
   let code: Buffer;
   try {
@@ -114,7 +117,7 @@ export function loadCode(codeFile: string, bytes: Buffer): WebAssembly.Module | 
   }
   if (code.length <= HEAD || !code.subarray(0, MAGIC.length).equals(MAGIC)) return `${name} is not precompiled code`;
   const body = code.subarray(HEAD);
-  if (!sha256(bytes).equals(code.subarray(MAGIC.length, MAGIC.length + 32))) return `${name} was made for other bytes`;
+  if (!digest.equals(code.subarray(MAGIC.length, MAGIC.length + 32))) return `${name} was made for other bytes`;
   if (!sha256(body).equals(code.subarray(MAGIC.length + 32, HEAD))) return `${name} is damaged`;
   const fns = intrinsics();
   if (!fns) return 'this Node cannot load precompiled code';
