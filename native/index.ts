@@ -15,6 +15,12 @@ export const HOST_RW_ASK = -65536;
 /** A hostRw function: (write, handle, lo, hi, ptr, len) -> bytes | HOST_RW_ASK. */
 export type HostRw = (write: number, handle: number, lo: number, hi: number, ptr: number, len: number) => number;
 
+/** pageStore()'s handle (an N-API external). */
+export type PageStore = { readonly __pageStore: unique symbol };
+
+/** A pageCopy function: (write, page, off, ptr, len) -> 0 copied | 1 left to the caller. */
+export type PageCopy = (write: number, page: number, off: number, ptr: number, len: number) => number;
+
 export interface NativeAddon {
   /** MAP_SHARED, PROT_READ|PROT_WRITE mapping of [offset, offset+length) of fd; offset page-aligned, length <= 4 GiB. */
   mmap(fd: number, offset: number, length: number): ArrayBuffer;
@@ -49,6 +55,20 @@ export interface NativeAddon {
    * address cannot be trusted to stay put (wasmbox_native.c says when). Absent from older addons.
    */
   hostRw?(memory: WebAssembly.Memory, fds: Int32Array, counts: Uint32Array): HostRw | null;
+  /**
+   * A filestore's side of the native page copy (wasmbox_native.c, "A filestore page's bytes"):
+   * pageStore() makes it; the filestore keeps its page count (pageStorePages) and, per chunk, its
+   * mapping from mmap() and ready bitmap (pageStoreChunk; null forgets the chunk) up to date, and
+   * forgets a chunk or sets 0 pages before it unmaps anything. pageCopy(store, memory) is the
+   * WebAssembly glue's `page` for that guest memory: 0 when it copied, 1 when the caller must; null
+   * where the memory's address cannot be trusted to stay put. pageStoreCounts: [copies, streamed].
+   * Absent from older addons.
+   */
+  pageStore?(): PageStore;
+  pageStorePages?(store: PageStore, pages: number): void;
+  pageStoreChunk?(store: PageStore, chunk: number, mapping: ArrayBuffer | null, ready: Uint8Array | null): void;
+  pageStoreCounts?(store: PageStore): [number, number];
+  pageCopy?(store: PageStore, memory: WebAssembly.Memory): PageCopy | null;
   /** Marks every fd from 3 up close-on-exec; 0 or -errno. */
   cloexecAll?(): number;
   /** From now on SIGTERM raises SIGINT instead (and is remembered for takeSigterm). */

@@ -87,6 +87,13 @@ export interface Filestore {
   readDirect?(page: number, off: number, dst: Uint8Array, dstOff: number, len: number): void;
   /** Direct-only filestores: zeroes filestore bytes page*4096+off, +len (range checked by the caller). */
   zeroDirect?(page: number, off: number, len: number): void;
+  /**
+   * Optional, filestores with readyBits: the WebAssembly glue's `page` for a guest's memory, made
+   * without JavaScript (host/filestore/filestore-file.ts, NATIVE COPIES): (write, page, off, ptr,
+   * len) -> 0 when it has copied a ready page's bytes, 1 when the caller must; null where it cannot
+   * be made for that memory.
+   */
+  nativePage?(memory: WebAssembly.Memory): ((write: number, page: number, off: number, ptr: number, len: number) => number) | null;
   /** Optional: counters for --stats (host calls the filestore made). */
   counters?(): Record<string, number>;
   close(): void;

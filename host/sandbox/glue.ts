@@ -623,6 +623,9 @@ export class GuestProcess {
                 return fault(e);
               }
             },
+      // the same copy in the addon, where the filestore offers it (it copies exactly where `page`
+      // below would, and answers 1 for the rest)
+      nativePage: mode === FastMode.Ready && store.nativePage ? (memory) => store.nativePage!(memory) : undefined,
       // the copy of a filestore page's bytes: one short function (until V8 has compiled it, each
       // step runs in its interpreter: pageCopy is this, inlined by hand, with what it reads held here)
       page: (write, page, off, ptr, len) => {

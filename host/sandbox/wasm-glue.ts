@@ -422,6 +422,8 @@ export interface WasmGlueSide {
    */
   nativeHost?(memory: WebAssembly.Memory): ((write: number, handle: number, lo: number, hi: number, ptr: number, len: number) => number) | null;
   page(write: number, page: number, off: number, ptr: number, len: number): number;
+  /** Optional: `page` made without JavaScript, for this guest memory (the filestore's nativePage); null where there is none. */
+  nativePage?(memory: WebAssembly.Memory): ((write: number, page: number, off: number, ptr: number, len: number) => number) | null;
   rw(write: number, fd: number, iovs: number, n: number, off: bigint, out: number, at: number, planned: number): number;
   fault(code: number): void;
   /** Copies `len` bytes of the kernel's exchange area at `slot` to guest `ptr` (G has checked both). */
@@ -472,7 +474,7 @@ export class WasmGlue {
       g = new WebAssembly.Instance(this.modules.glue, {
         g: { memory },
         k: Object.fromEntries(KERNEL_CALLS.map(([n]) => [n, k[n]])),
-        j: { host: this.side.host, nhost: this.side.nativeHost?.(memory) ?? this.side.host, page: this.side.page, rw: this.side.rw, fault: this.side.fault, out: this.side.out, pid: this.pid, check: this.check ?? (() => {}), checking: this.check ? 1 : 0 },
+        j: { host: this.side.host, nhost: this.side.nativeHost?.(memory) ?? this.side.host, page: this.side.nativePage?.(memory) ?? this.side.page, rw: this.side.rw, fault: this.side.fault, out: this.side.out, pid: this.pid, check: this.check ?? (() => {}), checking: this.check ? 1 : 0 },
       });
     } catch {
       const jm = this.modules.fallback();
