@@ -109,7 +109,7 @@ const LONG_READ = 16384;
 export interface FileFilestoreOptions {
   /** Reserve and map grown pages (fallocate + MADV_POPULATE_WRITE); default: holes, filled by system call (FIRST TOUCH). */
   reserve?: boolean;
-  /** Offer the glue the addon's page copy (NATIVE COPIES); default true where the addon has it. */
+  /** Offer the glue the addon's page copy (NATIVE COPIES); default: where the addon has it, unless WASMBOX_PAGE_COPY=js. */
   nativeCopies?: boolean;
 }
 
@@ -248,7 +248,8 @@ export class FileFilestore implements Filestore {
     this.bulkMap = typeof native.populateRead === 'function' && kind === 'file:memfd';
     this.preadOk = typeof native.preadInto === 'function';
     this.limitPages = Math.max(0, Math.floor(limitBytes / Page.SIZE));
-    this.copies = opts.nativeCopies !== false && native.pageStore && native.pageCopy ? native.pageStore() : null;
+    const copies = opts.nativeCopies ?? process.env.WASMBOX_PAGE_COPY !== 'js';
+    this.copies = copies && native.pageStore && native.pageCopy ? native.pageStore() : null;
   }
 
   chunk(c: number): Uint8Array | undefined {
