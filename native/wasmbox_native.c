@@ -709,30 +709,56 @@ static napi_value js_huge_pages(napi_env env, napi_callback_info info) {
 #define HOST_RW_REF_HOST 0x40000000u
 #define HOST_RW_RESERVE ((uintptr_t)8 << 30)
 
+// Functions made with data (hostRw's and pageCopy's): the data holds references that keep what it
+// points into alive while the function is, and is freed when the function is collected.
+
+// The n (at most 8) arguments of such a function's call as uint32s (a negative i32 as its bits), and
+// its data; false if fewer came or one is not a number.
+static bool bound_args(napi_env env, napi_callback_info info, size_t n, uint32_t *v, void **data) {
+  napi_value a[8];
+  size_t argc = n;
+  if (n > 8 || napi_get_cb_info(env, info, &argc, a, NULL, data) != napi_ok || argc < n || !*data) return false;
+  for (size_t i = 0; i < n; i++)
+    if (napi_get_value_uint32(env, a[i], &v[i]) != napi_ok) return false;
+  return true;
+}
+
+static void delete_refs(napi_env env, napi_ref *keep, int n) {
+  for (int i = 0; i < n; i++)
+    if (keep[i]) napi_delete_reference(env, keep[i]);
+}
+
+// A function `name` calling cb with `data`, after taking references to vals[0..n) into keep[0..n);
+// `release` frees data when the function is collected. NULL, with data released, if any step fails.
+static napi_value bound_function(napi_env env, const char *name, napi_callback cb, void *data, napi_finalize release, napi_ref *keep, const napi_value *vals, int n) {
+  napi_value f;
+  for (int i = 0; i < n; i++)
+    if (napi_create_reference(env, vals[i], 1, &keep[i]) != napi_ok) goto fail;
+  if (napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, data, &f) != napi_ok || napi_add_finalizer(env, f, data, release, NULL, NULL) != napi_ok) goto fail;
+  return f;
+fail:
+  release(env, data, NULL);
+  return NULL;
+}
+
 typedef struct {
   uint8_t *base;
   int32_t *fds;
   size_t nfds;
   uint32_t *counts;
-  napi_ref keep[3]; // the memory, fds and counts, alive while the function is
+  napi_ref keep[3]; // the memory, fds and counts
 } host_rw_t;
 
 static void host_rw_free(napi_env env, void *data, void *hint) {
   (void)hint;
-  host_rw_t *h = data;
-  for (int i = 0; i < 3; i++)
-    if (h->keep[i]) napi_delete_reference(env, h->keep[i]);
-  free(h);
+  delete_refs(env, ((host_rw_t *)data)->keep, 3);
+  free(data);
 }
 
 static napi_value host_rw_call(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value a[6];
   void *data = NULL;
   uint32_t v[6];
-  if (napi_get_cb_info(env, info, &argc, a, NULL, &data) != napi_ok || argc < 6 || !data) return num(env, HOST_RW_ASK);
-  for (int i = 0; i < 6; i++)
-    if (napi_get_value_uint32(env, a[i], &v[i]) != napi_ok) return num(env, HOST_RW_ASK);
+  if (!bound_args(env, info, 6, v, &data)) return num(env, HOST_RW_ASK);
   host_rw_t *h = data;
   uint32_t write = v[0], handle = v[1], lo = v[2], hi = v[3], ptr = v[4], len = v[5];
   if (!(handle & HOST_RW_REF_HOST) || hi >= 0x200000 || len > 0x7ffff000 || (uint64_t)ptr + len > ((uint64_t)1 << 32)) return num(env, HOST_RW_ASK);
@@ -794,22 +820,8 @@ static napi_value js_host_rw(napi_env env, napi_callback_info info) {
   h->fds = fds;
   h->nfds = nfds;
   h->counts = counts;
-  for (int i = 0; i < 3; i++) {
-    if (napi_create_reference(env, a[i], 1, &h->keep[i]) != napi_ok) {
-      host_rw_free(env, h, NULL);
-      return result;
-    }
-  }
-  napi_value f;
-  if (napi_create_function(env, "hostRw", NAPI_AUTO_LENGTH, host_rw_call, h, &f) != napi_ok) {
-    host_rw_free(env, h, NULL);
-    return result;
-  }
-  if (napi_add_finalizer(env, f, h, host_rw_free, NULL, NULL) != napi_ok) {
-    host_rw_free(env, h, NULL);
-    return result;
-  }
-  return f;
+  napi_value f = bound_function(env, "hostRw", host_rw_call, h, host_rw_free, h->keep, a, 3);
+  return f ? f : result;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -861,8 +873,7 @@ typedef struct {
 } page_store;
 
 static void ps_forget(napi_env env, ps_chunk *c) {
-  for (int i = 0; i < 2; i++)
-    if (c->keep[i]) napi_delete_reference(env, c->keep[i]);
+  delete_refs(env, c->keep, 2);
   memset(c, 0, sizeof *c);
 }
 
@@ -987,25 +998,19 @@ static void stream_copy(uint8_t *dst, const uint8_t *src, size_t n) {
 typedef struct {
   page_store *s;
   uint8_t *guest;
-  napi_ref keep[2]; // the store and the memory, alive while the function is
+  napi_ref keep[2]; // the store and the memory
 } page_copy;
 
 static void page_copy_free(napi_env env, void *data, void *hint) {
   (void)hint;
-  page_copy *p = data;
-  for (int i = 0; i < 2; i++)
-    if (p->keep[i]) napi_delete_reference(env, p->keep[i]);
-  free(p);
+  delete_refs(env, ((page_copy *)data)->keep, 2);
+  free(data);
 }
 
 static napi_value page_copy_call(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value a[5];
   void *data = NULL;
   uint32_t v[5];
-  if (napi_get_cb_info(env, info, &argc, a, NULL, &data) != napi_ok || argc < 5 || !data) return num(env, 1);
-  for (int i = 0; i < 5; i++)
-    if (napi_get_value_uint32(env, a[i], &v[i]) != napi_ok) return num(env, 1);
+  if (!bound_args(env, info, 5, v, &data)) return num(env, 1);
   page_copy *p = data;
   page_store *s = p->s;
   uint32_t write = v[0], page = v[1], off = v[2], ptr = v[3], len = v[4];
@@ -1043,17 +1048,8 @@ static napi_value js_page_copy(napi_env env, napi_callback_info info) {
   if (!p) return result;
   p->s = s;
   p->guest = base;
-  napi_value f;
-  if (napi_create_reference(env, a[0], 1, &p->keep[0]) != napi_ok || napi_create_reference(env, a[1], 1, &p->keep[1]) != napi_ok ||
-      napi_create_function(env, "pageCopy", NAPI_AUTO_LENGTH, page_copy_call, p, &f) != napi_ok) {
-    page_copy_free(env, p, NULL);
-    return result;
-  }
-  if (napi_add_finalizer(env, f, p, page_copy_free, NULL, NULL) != napi_ok) {
-    page_copy_free(env, p, NULL);
-    return result;
-  }
-  return f;
+  napi_value f = bound_function(env, "pageCopy", page_copy_call, p, page_copy_free, p->keep, a, 2);
+  return f ? f : result;
 }
 
 // cloexecAll() -> 0 | -errno: marks every descriptor from 3 up close-on-exec, so that a process
