@@ -830,7 +830,8 @@ static napi_value js_host_rw(napi_env env, napi_callback_info info) {
 //
 // pageStore() -> store (an external): what a filestore tells this side, kept up to date by it: the
 // page count (pageStorePages), and per 1 GiB chunk its mapping from mmap() and its ready bitmap (a
-// Uint8Array of a bit per page: Filestore.readyBits; pageStoreChunk, null to forget one). The
+// Uint8Array of a bit per page: Filestore.readyBits; pageStoreChunk, null to forget one; the
+// bitmap's required length holds the chunk size here to the kernel's, kernel/abi.ts Page). The
 // filestore forgets a chunk, or sets 0 pages, before it unmaps anything.
 // pageCopy(store, memory) -> function(write, page, off, ptr, len) -> 0 when it has copied the bytes
 // page*4096+off, +len between the filestore and guest [ptr, ptr+len), 1 when it leaves them to the
