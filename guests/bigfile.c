@@ -2,7 +2,8 @@
 // prints one line, and the ones that measure print a figure.
 //   write PATH MIB        sequential write in 1 MiB blocks (stops at the first error, printing it)
 //   read PATH             sequential read in 1 MiB blocks
-//   rand PATH N           N random 4 KiB pwrites, then N random 4 KiB preads, within the file
+//   rand PATH N [BS]      N random BS-byte pwrites (default 4096, at multiples of BS), then N such
+//                         preads, within the file; a pwrite's bytes depend on its number (k % 16)
 //   hash PATH             FNV-1a of the contents
 //   rm PATH               unlink
 //   sleep MS              wait (poll_oneoff), so the host can look at the sandbox meanwhile
@@ -84,19 +85,22 @@ int main(int argc, char **argv) {
     } else if (!strcmp(cmd, "rand") && i + 2 < argc) {
       const char *path = argv[++i];
       long n = atol(argv[++i]);
+      long bs = 4096;
+      if (i + 1 < argc && argv[i + 1][0] >= '0' && argv[i + 1][0] <= '9') bs = atol(argv[++i]);
+      if (bs < 1 || bs > (long)sizeof block - 1024) bs = 4096;
       int fd = open(path, O_RDWR);
       if (fd < 0) {
         printf("rand %s error=%s\n", path, ename(errno));
         continue;
       }
       off_t size = lseek(fd, 0, SEEK_END);
-      long pages = size / 4096;
+      long pages = size / bs;
       if (pages < 1) pages = 1;
       uint32_t x = 12345;
       long long t0 = now_ns();
       for (long k = 0; k < n; k++) {
         x = x * 1664525u + 1013904223u;
-        if (pwrite(fd, block, 4096, (off_t)(x % pages) * 4096) != 4096) {
+        if (pwrite(fd, block + ((k & 15) << 6), bs, (off_t)(x % pages) * bs) != bs) {
           printf("rand %s error=%s\n", path, ename(errno));
           break;
         }
@@ -104,7 +108,7 @@ int main(int argc, char **argv) {
       long long t1 = now_ns();
       for (long k = 0; k < n; k++) {
         x = x * 1664525u + 1013904223u;
-        if (pread(fd, block, 4096, (off_t)(x % pages) * 4096) != 4096) {
+        if (pread(fd, block, bs, (off_t)(x % pages) * bs) != bs) {
           printf("rand %s error=%s\n", path, ename(errno));
           break;
         }
