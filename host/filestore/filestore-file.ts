@@ -30,7 +30,7 @@
 // copies) maps those pages writable in one call per run, clears their marks, and counts them touched
 // and (where they have storage) ready, so that the next copies into any page of the cluster need
 // nothing first (a random 4 KiB pwrite after a 1 GiB write and re-read: 1.7 µs the first time
-// when only the page asked for was marked, 0.9-1.0 with the cluster). Released pages lose
+// when only the page asked for was marked, 0.87-1.07 with the cluster). Released pages lose
 // their marks, so a hole is never populated (which would allocate its blocks again). Pages the host
 // writes back later (after ~30 s, or on fsync) are write-protected again and pay the fault once
 // more. Not for memfd: shmem write faults are cheap.
