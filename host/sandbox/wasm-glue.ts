@@ -152,8 +152,8 @@ export function fallbackText(): string {
  * The longest write into filestore pages G copies itself, a page at a time through `page`, when it
  * spans more than one page (an 8 or 16 KiB database page). Each piece is a call, where the
  * JavaScript glue copies a segment's consecutive pages at once: random writes over 1 GiB gain by
- * the addon's streamed stores (8 KiB: 1.77-1.98 µs a call by the JavaScript glue, 0.91-0.94 in
- * pieces; 16 KiB: 2.68-2.94 against 1.52-1.79), reads do not (8 KiB: 1.64-1.79 against 1.50-2.00;
+ * the addon's streamed stores (8 KiB: 1.77-1.98 µs a call by the JavaScript glue, 0.91-0.98 in
+ * pieces; 16 KiB: 2.68-2.94 against 1.41-1.68), reads do not (8 KiB: 1.64-1.79 against 1.50-2.00;
  * 16 KiB 2.23-2.44 against 2.58-2.87), and longer plans would pay a call a page.
  */
 const PIECED_MAX = 16384;
