@@ -183,7 +183,7 @@ test('background, through the CLI: the compile holds none of the descriptors the
   writeImage({ layers: [[{ path: 'bin/args', type: 'file', data: unique('cli-bg'), mode: 0o755 }]] }, image, { format: 'oci' });
   const env = { ...process.env };
   delete env.WASMBOX_GUEST_CODE;
-  const before = new Set(fs.readdirSync(path.join(ROOT, 'dist/guest-code')));
+  const dir = path.join(ROOT, 'dist/guest-code');
   const child = spawn('/bin/bash', ['-c', 'exec "$0" "$@" 200>&3 3>&-', process.execPath, path.join(ROOT, 'host/run.js'), '--stats', image, '/bin/args'], { env, stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
@@ -194,13 +194,23 @@ test('background, through the CLI: the compile holds none of the descriptors the
   assert.is(await exited, 0);
   await closed;
   assert.match(stderr, /guestCode background: 0 from kept code, 1 compiled here, 1 to compile after the run/);
-  // the compile was still to finish when fd 3 closed: its code file comes after
-  const added = () => fs.readdirSync(path.join(ROOT, 'dist/guest-code')).filter((f) => !before.has(f));
-  assert.not.ok(added().some((f) => f.endsWith('.code')), `already kept: ${added().join()}`);
+  // the compile was still to finish when fd 3 closed: it holds the lock the CLI took for it (the
+  // CLI's pid inside; tests beside this one keep code in the same directory), and its code comes after
+  const held = (f: string) => {
+    try {
+      return f.endsWith('.pending') && fs.readFileSync(path.join(dir, f), 'utf8') === `${child.pid}\n`;
+    } catch {
+      return false;
+    }
+  };
+  const locks = fs.readdirSync(dir).filter(held);
+  assert.is(locks.length, 1, `this run's lock: ${fs.readdirSync(dir).join()}`);
+  const code = locks[0].slice(0, -'.pending'.length);
+  assert.not.ok(fs.existsSync(path.join(dir, code)), `already kept: ${code}`);
+  const mine = () => fs.readdirSync(dir).filter((f) => f.startsWith(code));
   const until = Date.now() + 60_000;
-  while (!(added().some((f) => f.endsWith('.code')) && !added().some((f) => !f.endsWith('.code'))) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
-  assert.equal(added().filter((f) => !f.endsWith('.code')), []);
-  assert.is(added().filter((f) => f.endsWith('.code')).length, 1);
+  while (!(fs.existsSync(path.join(dir, code)) && mine().length === 1) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(mine(), [code], 'the code alone: no lock or input left');
 });
 
 test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
