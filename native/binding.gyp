@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "wasmbox_native",
-      "sources": ["wasmbox_native.c", "unaccounted.cc"],
+      "sources": ["wasmbox_native.c", "unaccounted.cc", "rawcall.cc"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "cflags_c": ["-std=gnu11"],
       "cflags_cc": ["-std=gnu++17"]

@@ -28,7 +28,9 @@
 //   pageStoreCounts(store), pageCopy(store, memory)
 //                                     -> a filestore's pages copied to and from a guest's memory for
 //                                        the WebAssembly glue, with no JavaScript between ("A
-//                                        filestore page's bytes" below)
+//                                        filestore page's bytes" below); the function pageCopy
+//                                        makes, like hostRw's, is a plain V8 function
+//                                        (native/rawcall.cc), not an N-API one
 //   forwardSigterm()                  -> undefined: from now on SIGTERM raises SIGINT in this process
 //                                        instead, and is remembered; the sandbox stops on SIGINT
 //                                        even while the guest runs (vm's breakOnSigint), which Node
@@ -712,15 +714,31 @@ static napi_value js_huge_pages(napi_env env, napi_callback_info info) {
 // Functions made with data (hostRw's and pageCopy's): the data holds references that keep what it
 // points into alive while the function is, and is freed when the function is collected.
 
-// The n (at most 8) arguments of such a function's call as uint32s (a negative i32 as its bits), and
-// its data; false if fewer came or one is not a number.
-static bool bound_args(napi_env env, napi_callback_info info, size_t n, uint32_t *v, void **data) {
+// The head of such a function's data: what native/rawcall.cc's V8 callback calls (fn, with the
+// data and the arguments), how many arguments, and what it answers for arguments that are not
+// 32-bit integers. The N-API callback (the fallback) calls the same fn.
+typedef int32_t (*raw_fn)(void *data, const uint32_t *v);
+typedef struct {
+  raw_fn fn;
+  int32_t nargs;
+  int32_t bad;
+} raw_head;
+
+// A V8 function calling head->fn with no N-API between (native/rawcall.cc), or NULL.
+napi_value wasmbox_raw_function(const char *name, raw_head *head);
+
+// The N-API callback for such a function: the same call, through N-API.
+static napi_value raw_head_call(napi_env env, napi_callback_info info) {
+  void *data = NULL;
+  uint32_t v[8];
   napi_value a[8];
-  size_t argc = n;
-  if (n > 8 || napi_get_cb_info(env, info, &argc, a, NULL, data) != napi_ok || argc < n || !*data) return false;
-  for (size_t i = 0; i < n; i++)
-    if (napi_get_value_uint32(env, a[i], &v[i]) != napi_ok) return false;
-  return true;
+  size_t argc = 8;
+  if (napi_get_cb_info(env, info, &argc, a, NULL, &data) != napi_ok || !data) return num(env, -1);
+  raw_head *h = data;
+  if (argc < (size_t)h->nargs) return num(env, h->bad);
+  for (int i = 0; i < h->nargs; i++)
+    if (napi_get_value_uint32(env, a[i], &v[i]) != napi_ok) return num(env, h->bad);
+  return num(env, h->fn(data, v));
 }
 
 static void delete_refs(napi_env env, napi_ref *keep, int n) {
@@ -728,13 +746,18 @@ static void delete_refs(napi_env env, napi_ref *keep, int n) {
     if (keep[i]) napi_delete_reference(env, keep[i]);
 }
 
-// A function `name` calling cb with `data`, after taking references to vals[0..n) into keep[0..n);
-// `release` frees data when the function is collected. NULL, with data released, if any step fails.
-static napi_value bound_function(napi_env env, const char *name, napi_callback cb, void *data, napi_finalize release, napi_ref *keep, const napi_value *vals, int n) {
-  napi_value f;
+// A function `name` calling data's head (data starts with a raw_head), after taking references to
+// vals[0..n) into keep[0..n); `release` frees data when the function is collected. A plain V8
+// function (rawcall.cc) unless WASMBOX_RAW_CALLS=0 or V8 will not make one, else an N-API one.
+// NULL, with data released, if any step fails.
+static napi_value bound_function(napi_env env, const char *name, void *data, napi_finalize release, napi_ref *keep, const napi_value *vals, int n) {
+  napi_value f = NULL;
   for (int i = 0; i < n; i++)
     if (napi_create_reference(env, vals[i], 1, &keep[i]) != napi_ok) goto fail;
-  if (napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, data, &f) != napi_ok || napi_add_finalizer(env, f, data, release, NULL, NULL) != napi_ok) goto fail;
+  const char *raw = getenv("WASMBOX_RAW_CALLS");
+  if (!raw || strcmp(raw, "0") != 0) f = wasmbox_raw_function(name, data);
+  if (!f && napi_create_function(env, name, NAPI_AUTO_LENGTH, raw_head_call, data, &f) != napi_ok) goto fail;
+  if (napi_add_finalizer(env, f, data, release, NULL, NULL) != napi_ok) goto fail;
   return f;
 fail:
   release(env, data, NULL);
@@ -742,6 +765,7 @@ fail:
 }
 
 typedef struct {
+  raw_head head;
   uint8_t *base;
   int32_t *fds;
   size_t nfds;
@@ -755,17 +779,14 @@ static void host_rw_free(napi_env env, void *data, void *hint) {
   free(data);
 }
 
-static napi_value host_rw_call(napi_env env, napi_callback_info info) {
-  void *data = NULL;
-  uint32_t v[6];
-  if (!bound_args(env, info, 6, v, &data)) return num(env, HOST_RW_ASK);
+static int32_t host_rw_call(void *data, const uint32_t *v) {
   host_rw_t *h = data;
   uint32_t write = v[0], handle = v[1], lo = v[2], hi = v[3], ptr = v[4], len = v[5];
-  if (!(handle & HOST_RW_REF_HOST) || hi >= 0x200000 || len > 0x7ffff000 || (uint64_t)ptr + len > ((uint64_t)1 << 32)) return num(env, HOST_RW_ASK);
+  if (!(handle & HOST_RW_REF_HOST) || hi >= 0x200000 || len > 0x7ffff000 || (uint64_t)ptr + len > ((uint64_t)1 << 32)) return HOST_RW_ASK;
   uint32_t slot = handle & ~HOST_RW_REF_HOST;
-  if (slot >= h->nfds) return num(env, HOST_RW_ASK);
+  if (slot >= h->nfds) return HOST_RW_ASK;
   int32_t f = h->fds[slot];
-  if (f == 0 || (write && f < 0)) return num(env, HOST_RW_ASK);
+  if (f == 0 || (write && f < 0)) return HOST_RW_ASK;
   int fd = (f > 0 ? f : -f) - 1;
   off_t pos = (off_t)(((uint64_t)hi << 32) | lo);
   ssize_t r;
@@ -776,9 +797,9 @@ static napi_value host_rw_call(napi_env env, napi_callback_info info) {
     do r = pread(fd, h->base + ptr, len, pos);
     while (r < 0 && errno == EINTR);
   }
-  if (r < 0) return num(env, HOST_RW_ASK);
+  if (r < 0) return HOST_RW_ASK;
   h->counts[write ? 1 : 0]++;
-  return num(env, r);
+  return (int32_t)r;
 }
 
 // A WebAssembly.Memory's address, where it starts at least 8 GiB of contiguous anonymous mappings
@@ -820,7 +841,8 @@ static napi_value js_host_rw(napi_env env, napi_callback_info info) {
   h->fds = fds;
   h->nfds = nfds;
   h->counts = counts;
-  napi_value f = bound_function(env, "hostRw", host_rw_call, h, host_rw_free, h->keep, a, 3);
+  h->head = (raw_head){ host_rw_call, 6, HOST_RW_ASK };
+  napi_value f = bound_function(env, "hostRw", h, host_rw_free, h->keep, a, 3);
   return f ? f : result;
 }
 
@@ -997,6 +1019,7 @@ static void stream_copy(uint8_t *dst, const uint8_t *src, size_t n) {
 }
 
 typedef struct {
+  raw_head head;
   page_store *s;
   uint8_t *guest;
   napi_ref keep[2]; // the store and the memory
@@ -1008,19 +1031,16 @@ static void page_copy_free(napi_env env, void *data, void *hint) {
   free(data);
 }
 
-static napi_value page_copy_call(napi_env env, napi_callback_info info) {
-  void *data = NULL;
-  uint32_t v[5];
-  if (!bound_args(env, info, 5, v, &data)) return num(env, 1);
+static int32_t page_copy_call(void *data, const uint32_t *v) {
   page_copy *p = data;
   page_store *s = p->s;
   uint32_t write = v[0], page = v[1], off = v[2], ptr = v[3], len = v[4];
-  if (page >= s->pages || off >= PS_PAGE || len > PS_PAGE - off) return num(env, 1);
+  if (page >= s->pages || off >= PS_PAGE || len > PS_PAGE - off) return 1;
   uint32_t c = page >> PS_CHUNK_SHIFT, i = page & (PS_CHUNK_PAGES - 1);
-  if (c >= s->nchunks) return num(env, 1);
+  if (c >= s->nchunks) return 1;
   ps_chunk *ch = &s->chunks[c];
   size_t at = (size_t)i * PS_PAGE + off;
-  if (!ch->base || !(ch->ready[i >> 3] & (1u << (i & 7))) || at + len > ch->len) return num(env, 1);
+  if (!ch->base || !(ch->ready[i >> 3] & (1u << (i & 7))) || at + len > ch->len) return 1;
   uint8_t *f = ch->base + at, *g = p->guest + ptr;
   uint32_t *r = &s->recent[page & (PS_RECENT - 1)];
   bool recent = *r == page + 1;
@@ -1032,7 +1052,7 @@ static napi_value page_copy_call(napi_env env, napi_callback_info info) {
     s->streamed++;
   }
   s->copies++;
-  return num(env, 0);
+  return 0;
 }
 
 static napi_value js_page_copy(napi_env env, napi_callback_info info) {
@@ -1049,7 +1069,8 @@ static napi_value js_page_copy(napi_env env, napi_callback_info info) {
   if (!p) return result;
   p->s = s;
   p->guest = base;
-  napi_value f = bound_function(env, "pageCopy", page_copy_call, p, page_copy_free, p->keep, a, 2);
+  p->head = (raw_head){ page_copy_call, 5, 1 };
+  napi_value f = bound_function(env, "pageCopy", p, page_copy_free, p->keep, a, 2);
   return f ? f : result;
 }
 

@@ -5,6 +5,7 @@
 // HOST_RW_ASK for everything else, including every failed system call (so that the JavaScript
 // path, with its checks and errno mapping, decides); counted in its counts array. Guest ranges go to
 // pread/pwrite, so an unmapped page is EFAULT or a short count from the host kernel, never a fault.
+// It and pageCopy are plain V8 functions, not N-API ones (native/rawcall.cc), unless WASMBOX_RAW_CALLS=0.
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
@@ -100,6 +101,48 @@ t('hostRw: HOST_RW_ASK for all it does not serve, and nothing moved', () => {
     fs.closeSync(fd);
     fs.closeSync(dfd);
   }
+});
+
+t('hostRw and pageCopy are plain V8 functions (native/rawcall.cc), N-API ones with WASMBOX_RAW_CALLS=0; both answer alike', () => {
+  const made = (raw: boolean) => {
+    const before = process.env.WASMBOX_RAW_CALLS;
+    if (raw) delete process.env.WASMBOX_RAW_CALLS;
+    else process.env.WASMBOX_RAW_CALLS = '0';
+    try {
+      const s = setup('0123456789');
+      const store = n.pageStore!();
+      return { ...s, page: n.pageCopy!(store, s.mem)! };
+    } finally {
+      if (before === undefined) delete process.env.WASMBOX_RAW_CALLS;
+      else process.env.WASMBOX_RAW_CALLS = before;
+    }
+  };
+  const H = Ref.Host;
+  const seen: unknown[][] = [];
+  for (const raw of [true, false]) {
+    const { fd, fds, rw, page, mem } = made(raw);
+    try {
+      // V8 gives a function made from a template its argument count as its length; N-API's have 0
+      assert.is(rw.length, raw ? 6 : 0, 'hostRw length');
+      assert.is(page.length, raw ? 5 : 0, 'pageCopy length');
+      fds[2] = fd + 1;
+      const r = [
+        rw(0, H | 2, 3, 0, 40, 4),
+        Buffer.from(mem.buffer, 40, 4).toString(),
+        (rw as any)(0, H | 2, 3, 0, 40), // too few arguments
+        (rw as any)(0, H | 2, '3', 0, 40, 4), // not a number
+        rw(0, H | 2, -1, 0, 40, 4), // a negative i32 is its bits: position 2^32 - 1, past the end
+        rw(0, H | 2, 0, 0, -4096, 2), // a pointer as a negative i32, its bits: 2^32 - 4096, unmapped (EFAULT: asked)
+        page(1, 0, 0, 0, 16), // a store with no pages: not its to copy
+        (page as any)(1, 0, 0, 0), // too few arguments
+      ];
+      seen.push(r);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+  assert.equal(seen[0], [4, '3456', HOST_RW_ASK, HOST_RW_ASK, 0, HOST_RW_ASK, 1, 1]);
+  assert.equal(seen[1], seen[0]);
 });
 
 test('HOST_RW_ASK is the value the WebAssembly glue tests for', () => {
