@@ -599,6 +599,56 @@ static void sec_fdstat(void) {
 
 // fd_filestat_get, fd_filestat_set_size, fd_filestat_set_times, path_filestat_get,
 // path_filestat_set_times.
+// Times as Linux stamps them where timestamps are multigrain (ext4, tmpfs, overlay2's upper): a
+// change made after a stat read the times is seen as one (later mtime and ctime), however soon it
+// comes; a file made after another is never older.
+static void filestat_times(void) {
+  __wasi_fd_t fd;
+  __wasi_filestat_t a, b, d1, d2;
+  size_t n;
+  if (res(po("/s/filestat/t", RD | WR, __WASI_OFLAGS_CREAT, 0, &fd), "create /s/filestat/t")) return;
+  int later = 1;
+  fst(fd, &a);
+  for (int i = 0; i < 300; i++) {
+    later &= __wasi_fd_pwrite(fd, &(__wasi_ciovec_t){(const uint8_t *)"x", 1}, 1, (uint64_t)i, &n) == 0;
+    fst(fd, &b);
+    later &= b.mtim > a.mtim && b.ctim > a.ctim;
+    a = b;
+  }
+  say("each write after a stat: later mtime and ctime -> %s", yn(later));
+  later = 1;
+  for (int i = 0; i < 300; i++) {
+    later &= __wasi_fd_filestat_set_size(fd, (uint64_t)(i & 7)) == 0;
+    fst(fd, &b);
+    later &= b.mtim > a.mtim && b.ctim > a.ctim;
+    a = b;
+  }
+  say("each truncate after a stat: later mtime and ctime -> %s", yn(later));
+  cl(fd);
+  later = 1;
+  int older = 0;
+  char name[64];
+  res(pst("/s/filestat", 1, &d1), "stat /s/filestat");
+  for (int i = 0; i < 100; i++) {
+    snprintf(name, sizeof name, "/s/filestat/n%d", i);
+    if (put(name, "")) return;
+    res(pst("/s/filestat", 1, &d2), "stat /s/filestat");
+    res(pst(name, 1, &b), "stat new file");
+    later &= d2.mtim > d1.mtim;
+    if (i > 0 && b.mtim < a.mtim) older = 1;
+    a = b;
+    d1 = d2;
+    if (i % 2) {
+      unl(name);
+      res(pst("/s/filestat", 1, &d2), "stat /s/filestat");
+      later &= d2.mtim > d1.mtim;
+      d1 = d2;
+    }
+  }
+  say("each create or unlink after a stat of the directory: later mtime -> %s", yn(later));
+  say("a file made after another is older -> %s", yn(older));
+}
+
 static void sec_filestat(void) {
   __wasi_fd_t fd, dfd;
   __wasi_filestat_t st = {0}, st2 = {0};
@@ -671,6 +721,7 @@ static void sec_filestat(void) {
   say("lower mtime is the fixture mtime -> %s", yn(st.mtim == 1680153482ull * S));
   res(pst("/etc/passwd", 1, &st2), "stat /etc/passwd");
   say("distinct files distinct ino -> %s, same dev -> %s", yn(st.ino != st2.ino), yn(st.dev == st2.dev));
+  filestat_times();
 }
 
 // path_create_directory, path_remove_directory, path_unlink_file.

@@ -12,6 +12,7 @@ import { inodesInUse, setInodeLimit } from "./vfs/inode";
 import { setCreateOwner } from "./vfs/ops";
 import { io, ioSetup, res32, res64, setHostIO } from "./io";
 import "./wasi/abort";
+import { clockSlot } from "./host";
 
 export * from "./wasi/syscalls";
 
@@ -50,6 +51,11 @@ export function kernel_set_owner(uid: u32, gid: u32): void {
  */
 export function kernel_set_host_io(on: u32): void {
   setHostIO(on != 0);
+}
+
+/** Where the host keeps the kernel's coarse clock (host.ts, COARSE TIME). */
+export function clock_slot(): usize {
+  return clockSlot();
 }
 
 /** The address of the exchange area (abi.ts). */

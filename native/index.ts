@@ -18,6 +18,9 @@ export type HostRw = (write: number, handle: number, lo: number, hi: number, ptr
 /** pageStore()'s handle (an N-API external). */
 export type PageStore = { readonly __pageStore: unique symbol };
 
+/** clockTicker()'s handle (an N-API external). */
+export type ClockTicker = { readonly __clockTicker: unique symbol };
+
 /** A pageCopy function: (write, page, off, ptr, len) -> 0 copied | 1 left to the caller. */
 export type PageCopy = (write: number, page: number, off: number, ptr: number, len: number) => number;
 
@@ -69,6 +72,15 @@ export interface NativeAddon {
   pageStoreChunk?(store: PageStore, chunk: number, mapping: ArrayBuffer | null, ready: Uint8Array | null): void;
   pageStoreCounts?(store: PageStore): [number, number];
   pageCopy?(store: PageStore, memory: WebAssembly.Memory): PageCopy | null;
+  /**
+   * A thread storing CLOCK_REALTIME (u64 ns) at memory[offset] every millisecond until 256 ticks
+   * pass without the u32 at offset + 8 set, then storing 0 and sleeping until clockWake
+   * (wasmbox_native.c, "A coarse clock"); clockStop ends it. Null where the memory's address cannot
+   * be trusted to stay put. Absent from older addons.
+   */
+  clockTicker?(memory: WebAssembly.Memory, offset: number): ClockTicker | null;
+  clockWake?(ticker: ClockTicker): void;
+  clockStop?(ticker: ClockTicker): void;
   /** Marks every fd from 3 up close-on-exec; 0 or -errno. */
   cloexecAll?(): number;
   /** From now on SIGTERM raises SIGINT instead (and is remembered for takeSigterm). */

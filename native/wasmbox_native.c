@@ -31,6 +31,9 @@
 //                                        filestore page's bytes" below); the function pageCopy
 //                                        makes, like hostRw's, is a plain V8 function
 //                                        (native/rawcall.cc), not an N-API one
+//   clockTicker(memory, offset), clockWake(ticker), clockStop(ticker)
+//                                     -> a thread keeping a coarse clock in the kernel's memory ("A
+//                                        coarse clock" below)
 //   forwardSigterm()                  -> undefined: from now on SIGTERM raises SIGINT in this process
 //                                        instead, and is remembered; the sandbox stops on SIGINT
 //                                        even while the guest runs (vm's breakOnSigint), which Node
@@ -921,14 +924,19 @@ static napi_value js_page_store(napi_env env, napi_callback_info info) {
   return ext;
 }
 
-static page_store *get_page_store(napi_env env, napi_value v, const char *fn) {
+// An external's data (what one of this file's constructors made), or NULL with `what` thrown.
+static void *get_external(napi_env env, napi_value v, const char *fn, const char *what) {
   napi_valuetype t;
   void *p = NULL;
   if (napi_typeof(env, v, &t) != napi_ok || t != napi_external || napi_get_value_external(env, v, &p) != napi_ok || !p) {
-    throw_arg(env, 0, fn, "store must be what pageStore() returned");
+    throw_arg(env, 0, fn, what);
     return NULL;
   }
   return p;
+}
+
+static page_store *get_page_store(napi_env env, napi_value v, const char *fn) {
+  return get_external(env, v, fn, "store must be what pageStore() returned");
 }
 
 static napi_value js_page_store_pages(napi_env env, napi_callback_info info) {
@@ -1072,6 +1080,144 @@ static napi_value js_page_copy(napi_env env, napi_callback_info info) {
   p->head = (raw_head){ page_copy_call, 5, 1 };
   napi_value f = bound_function(env, "pageCopy", p, page_copy_free, p->keep, a, 2);
   return f ? f : result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// A coarse clock in the kernel's memory (kernel/host.ts, COARSE TIME)
+//
+// clockTicker(memory, offset) -> a ticker (an external), or null where the memory's address cannot
+// be trusted to stay put (stable_memory_base): a thread that stores CLOCK_REALTIME, as u64 ns, at
+// memory[offset] every millisecond, so that the kernel stamps inode times with a load instead of a
+// call out (~50 ns from WebAssembly). The kernel sets the u32 at offset + 8 when it takes the
+// time; after 256 ticks in which it did not, the thread stores 0 there (the kernel then calls out,
+// as without it) and sleeps until clockWake(ticker). clockStop(ticker) ends the thread (also the
+// ticker's finalizer); it holds a reference to the memory until then, so it never stores into
+// memory that V8 has given back. The slot belongs to the untrusted kernel, which can write any
+// time there: it only decides the kernel's own timestamps, which it could set anyway.
+
+#define TICK_NS 1000000L
+#define TICK_IDLE 256
+
+typedef struct {
+  pthread_mutex_t mu;
+  pthread_cond_t wake;
+  pthread_t thread;
+  bool started, parked, stopping;
+  uint64_t *slot;
+  uint32_t *used;
+  napi_ref memory;
+} ticker;
+
+static void *tick_main(void *arg) {
+  ticker *t = arg;
+  int idle = 0;
+  pthread_mutex_lock(&t->mu);
+  while (!t->stopping) {
+    if (t->parked) {
+      pthread_cond_wait(&t->wake, &t->mu);
+      continue;
+    }
+    pthread_mutex_unlock(&t->mu);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    __atomic_store_n(t->slot, (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec, __ATOMIC_RELAXED);
+    struct timespec d = { 0, TICK_NS };
+    while (nanosleep(&d, &d) != 0 && errno == EINTR) {}
+    idle = __atomic_exchange_n(t->used, 0, __ATOMIC_RELAXED) ? 0 : idle + 1;
+    pthread_mutex_lock(&t->mu);
+    if (idle >= TICK_IDLE) {
+      __atomic_store_n(t->slot, 0, __ATOMIC_RELAXED);
+      t->parked = true;
+      idle = 0;
+    }
+  }
+  pthread_mutex_unlock(&t->mu);
+  return NULL;
+}
+
+static void tick_stop(napi_env env, ticker *t) {
+  pthread_mutex_lock(&t->mu);
+  t->stopping = true;
+  pthread_cond_signal(&t->wake);
+  bool join = t->started;
+  t->started = false;
+  pthread_mutex_unlock(&t->mu);
+  if (join) pthread_join(t->thread, NULL);
+  if (t->memory) {
+    napi_delete_reference(env, t->memory);
+    t->memory = NULL;
+  }
+}
+
+static void ticker_free(napi_env env, void *data, void *hint) {
+  (void)hint;
+  ticker *t = data;
+  tick_stop(env, t);
+  pthread_mutex_destroy(&t->mu);
+  pthread_cond_destroy(&t->wake);
+  free(t);
+}
+
+static napi_value js_clock_ticker(napi_env env, napi_callback_info info) {
+  static const char *fn = "clockTicker";
+  napi_value a[2], result;
+  int64_t off;
+  if (!get_args(env, info, 2, a, fn)) return NULL;
+  uint8_t *base = NULL;
+  if (!stable_memory_base(env, a[0], &base, fn)) return NULL;
+  if (!get_int(env, a[1], 0, (double)(1u << 30), &off, fn, "offset")) return NULL;
+  if (off % 8 != 0) return throw_arg(env, 1, fn, "offset must be a multiple of 8");
+  NAPI_OK(napi_get_null(env, &result), fn);
+  if (!base) return result;
+  // the slot must lie in the memory as it is now (it never shrinks)
+  napi_value buffer;
+  void *data = NULL;
+  size_t blen = 0;
+  NAPI_OK(napi_get_named_property(env, a[0], "buffer", &buffer), fn);
+  NAPI_OK(napi_get_arraybuffer_info(env, buffer, &data, &blen), fn);
+  if ((uint64_t)off + 16 > blen) return throw_arg(env, 1, fn, "offset + 16 passes the end of the memory");
+  ticker *t = calloc(1, sizeof *t);
+  if (!t) return throw_errno(env, ENOMEM, fn, NULL);
+  pthread_mutex_init(&t->mu, NULL);
+  pthread_cond_init(&t->wake, NULL);
+  t->slot = (uint64_t *)(base + off);
+  t->used = (uint32_t *)(base + off + 8);
+  napi_value ext;
+  if (napi_create_reference(env, a[0], 1, &t->memory) != napi_ok || napi_create_external(env, t, ticker_free, NULL, &ext) != napi_ok) {
+    ticker_free(env, t, NULL);
+    return napi_failed(env, fn);
+  }
+  int e = pthread_create(&t->thread, NULL, tick_main, t);
+  if (e != 0) return throw_errno(env, e, "pthread_create", fn); // the finalizer frees it
+  t->started = true;
+  return ext;
+}
+
+static ticker *get_ticker(napi_env env, napi_value v, const char *fn) {
+  return get_external(env, v, fn, "ticker must be what clockTicker() returned");
+}
+
+static napi_value js_clock_wake(napi_env env, napi_callback_info info) {
+  napi_value a[1];
+  if (!get_args(env, info, 1, a, "clockWake")) return NULL;
+  ticker *t = get_ticker(env, a[0], "clockWake");
+  if (!t) return NULL;
+  pthread_mutex_lock(&t->mu);
+  if (t->parked) {
+    t->parked = false;
+    pthread_cond_signal(&t->wake);
+  }
+  pthread_mutex_unlock(&t->mu);
+  return NULL;
+}
+
+static napi_value js_clock_stop(napi_env env, napi_callback_info info) {
+  napi_value a[1];
+  if (!get_args(env, info, 1, a, "clockStop")) return NULL;
+  ticker *t = get_ticker(env, a[0], "clockStop");
+  if (!t) return NULL;
+  tick_stop(env, t);
+  return NULL;
 }
 
 // cloexecAll() -> 0 | -errno: marks every descriptor from 3 up close-on-exec, so that a process
@@ -2336,7 +2482,8 @@ NAPI_MODULE_INIT() {
       add_fn(env, exports, "ftruncate", js_ftruncate) != napi_ok ||
       add_fn(env, exports, "populateWrite", js_populate_write) != napi_ok || add_fn(env, exports, "populateRead", js_populate_read) != napi_ok || add_fn(env, exports, "hostRw", js_host_rw) != napi_ok || add_fn(env, exports, "pageStore", js_page_store) != napi_ok ||
       add_fn(env, exports, "pageStorePages", js_page_store_pages) != napi_ok || add_fn(env, exports, "pageStoreChunk", js_page_store_chunk) != napi_ok ||
-      add_fn(env, exports, "pageStoreCounts", js_page_store_counts) != napi_ok || add_fn(env, exports, "pageCopy", js_page_copy) != napi_ok || add_fn(env, exports, "cloexecAll", js_cloexec_all) != napi_ok || add_fn(env, exports, "hugePages", js_huge_pages) != napi_ok ||
+      add_fn(env, exports, "pageStoreCounts", js_page_store_counts) != napi_ok || add_fn(env, exports, "pageCopy", js_page_copy) != napi_ok || add_fn(env, exports, "clockTicker", js_clock_ticker) != napi_ok || add_fn(env, exports, "clockWake", js_clock_wake) != napi_ok || add_fn(env, exports, "clockStop", js_clock_stop) != napi_ok ||
+      add_fn(env, exports, "cloexecAll", js_cloexec_all) != napi_ok || add_fn(env, exports, "hugePages", js_huge_pages) != napi_ok ||
       add_fn(env, exports, "forwardSigterm", js_forward_sigterm) != napi_ok ||
       add_fn(env, exports, "takeSigterm", js_take_sigterm) != napi_ok ||
       add_fn(env, exports, "openpty", js_openpty) != napi_ok || add_fn(env, exports, "sendFd", js_send_fd) != napi_ok ||

@@ -41,6 +41,8 @@ export interface KernelExports {
   kernel_set_host_io(on: number): void;
   kernel_set_inode_limit(n: number): void;
   io_base(): number;
+  /** Where the coarse clock goes (kernel/host.ts COARSE TIME); absent from older kernels. */
+  clock_slot?(): number;
   kernel_flush(): void;
   kernel_stats(): void;
   proc_create(stdinType: number, stdoutType: number, stderrType: number): number;
@@ -77,6 +79,9 @@ export class Kernel {
    */
   structViews: Uint8Array[] = [];
   panicMessage = '';
+  /** Calls the kernel made to now_us (its fine clock), and a hook run at each (host/sandbox/coarse-clock.ts). */
+  clockReads = 0;
+  onClockRead: (() => void) | null = null;
   /** Told when the kernel has closed the last fd of a pipe end (host/stdio/pipes.ts); ids from Stream.FIRST_PIPE. */
   onStreamRelease: ((id: number) => void) | null = null;
 
@@ -206,7 +211,11 @@ export class Kernel {
         stream_release(id: number): void {
           self.onStreamRelease?.(id >>> 0);
         },
-        now_us: () => Math.floor((timeOrigin + perf.now()) * 1000),
+        now_us: () => {
+          self.clockReads++;
+          if (self.onClockRead !== null) self.onClockRead();
+          return Math.floor((timeOrigin + perf.now()) * 1000);
+        },
         kernel_panic(msg: number, len: number, file: number, fileLen: number, line: number, col: number): void {
           const str = (p: number, n: number, dflt: string) => {
             const u8 = self.view();
@@ -256,6 +265,11 @@ export class Kernel {
   }
 
   /** Kernel statistics (kernel_stats). */
+  /** The kernel's memory (for the coarse clock's ticker). */
+  memory(): WebAssembly.Memory {
+    return this.mem;
+  }
+
   /** Bytes of the kernel's linear memory (counted against the sandbox's memory limit). */
   memoryBytes(): number {
     return this.mem.buffer.byteLength;

@@ -31,6 +31,7 @@ import { loadNative } from '../../native/index';
 import { ExitSignal, GuestProcess, type Streams } from './glue';
 import { Kernel, KernelFault, type GoferTransport } from './kernel';
 import { hugePages } from './huge-pages';
+import { coarseClock } from './coarse-clock';
 import { kernelCompiled, kernelFile, kernelModule, wasmGlueModules, wasmGlueUsed } from './kernel-node';
 import type { WasmGlueModules } from './wasm-glue';
 import { ExecError, errnoText, loadProgram, runModule, setGuestCompiler, type ProcessHost } from './process';
@@ -735,6 +736,8 @@ export async function openSandbox(opts: RunOptions, cleanup = new Cleanup()): Pr
     // the rootfs of none is the sandbox's alone, as gVisor's --file-access=exclusive root: cached, never revalidated
     if (se === 0 && mode.kind === 'none') se = k.mount_root_remote(1, TTL_EXCLUSIVE);
     if (se !== 0) throw setupError(`cannot mount the root file system: ${errnoText(se)}`);
+    const clock = coarseClock(kernel);
+    cleanup.add(() => clock.stop());
     k.kernel_set_inode_limit(opts.inodes ?? 4_000_000);
     const userDev = [...volumes, ...(opts.tmpfs ?? [])].some((m) => m.guest.replace(/\/+$/, '') === '/dev');
     const tmpfs = userDev ? opts.tmpfs ?? [] : [...(opts.tmpfs ?? []), { guest: '/dev', mode: 0o755, sizeBytes: DEV_SIZE, readonly: false }];
@@ -755,7 +758,7 @@ export async function openSandbox(opts: RunOptions, cleanup = new Cleanup()): Pr
       warnings: gofer.notes(),
       mode,
       hostFiles: filestoreFiles,
-      stats: () => ({ ...kernel!.stats(), kernelCode: opts.kernelModule ? 'given by the caller' : kernelCompiled(), glue: wasmGlueUsed(), guestCode: guests.stat(), hugePages: huge.stat(), filestore: filestore.kind + (note ? ` (${note})` : ''), ...filestore.counters?.(), ...gofer.stats() }),
+      stats: () => ({ ...kernel!.stats(), kernelCode: opts.kernelModule ? 'given by the caller' : kernelCompiled(), glue: wasmGlueUsed(), guestCode: guests.stat(), hugePages: huge.stat(), clock: clock.stat(), hostClockReads: kernel!.clockReads, filestore: filestore.kind + (note ? ` (${note})` : ''), ...filestore.counters?.(), ...gofer.stats() }),
       goferDied: () => gofer.died(),
       adviseMemory: huge.advise,
       wasmGlue: wasmGlueModules(distDir()),

@@ -45,6 +45,16 @@ export const enum IFlag {
    * set too). Whatever reports an inode number fetches them first.
    */
   INO_UNKNOWN = 512,
+  /** The inode's times were read (a stat) since they last changed: the next change takes the fine clock (host.ts, COARSE TIME). */
+  TIMES_READ = 1024,
+}
+
+/** Whether n's times were read since they last changed; clears that (host.ts, COARSE TIME). */
+// @ts-ignore: decorator
+@inline export function timesRead(n: Inode): bool {
+  const f = n.flags;
+  n.flags = f & ~IFlag.TIMES_READ;
+  return (f & IFlag.TIMES_READ) != 0;
 }
 
 export const NO_NODE: u32 = 0xffffffff;

@@ -3,11 +3,11 @@
 // Linux (fs/namei.c: do_mkdirat, do_rmdir, do_unlinkat, do_linkat, do_renameat2), which is what a
 // program sees under Docker's overlay2. Callers check the "." / ".." / trailing-slash cases first.
 import { populate } from "../fs/overlay";
-import { nowNs } from "../host";
+import { stampNs } from "../host";
 import { E } from "../wasi/errno";
 import { Filetype } from "../wasi/types";
 import { Dentry, dInsert, dMove, dRemove } from "./dentry";
-import { IFlag, Inode, NO_NODE, inodeAlloc } from "./inode";
+import { IFlag, Inode, NO_NODE, inodeAlloc, timesRead } from "./inode";
 import { inodeMaybeFree, markUpper, noteLowerDirMoved } from "../fs/overlay";
 
 /** Marks a directory modified: times, and presence in the upper layer. */
@@ -46,7 +46,7 @@ export function setCreateOwner(uid: u32, gid: u32): void {
 
 /** A new object named `name` in `dir` (the caller knows the name is free). */
 export function createNode(dir: Inode, name: usize, len: u32, kind: u32, mode: u32): Inode {
-  const now = nowNs();
+  const now = stampNs(timesRead(dir));
   const n = inodeAlloc(kind, mode, 0);
   n.atime = now;
   n.mtime = now;
@@ -86,7 +86,7 @@ export function dirEmpty(dir: Inode, out: usize): u32 {
 export function unlinkEntry(d: Dentry): void {
   const dir = d.parent;
   const n = d.inode;
-  const now = nowNs();
+  const now = stampNs(timesRead(n) | timesRead(dir));
   dRemove(d);
   if (n.kind == Filetype.DIRECTORY) {
     dir.nlink--;
@@ -100,7 +100,7 @@ export function unlinkEntry(d: Dentry): void {
 }
 
 export function linkEntry(dir: Inode, name: usize, len: u32, n: Inode): void {
-  const now = nowNs();
+  const now = stampNs(timesRead(n) | timesRead(dir));
   dInsert(dir, name, len, n);
   n.nlink++;
   n.ctime = now;
@@ -125,9 +125,9 @@ export function isAncestor(a: Inode, d: Inode): bool {
  * (types, emptiness, ancestry); this cannot fail.
  */
 export function renameEntry(od: Dentry, nDir: Inode, name: usize, len: u32, nd: Dentry | null): void {
-  const now = nowNs();
   const oDir = od.parent;
   const n = od.inode;
+  const now = stampNs(timesRead(n) | timesRead(oDir) | timesRead(nDir) | (nd !== null && timesRead(nd.inode)));
   let victim: Inode | null = null;
   if (nd !== null) {
     victim = nd.inode;

@@ -10,11 +10,11 @@ import { Io, IoFlag, PlanFlag, Readdir, Stream } from "../abi";
 import { Chan } from "../../gofer/protocol/messages";
 import { copyUp, loadLink, markUpper, planLowerRead, populate, rootInode, setRoot } from "../fs/overlay";
 import { MAX_FILE_SIZE, allocateRange, freeFileData, planRead, planWrite, truncatePages, zeroUnwritten } from "../fs/tmpfs";
-import { nowNs } from "../host";
+import { stampNs } from "../host";
 import { hostIO, io, planBegin, planEnd, planHost, planKmem, planStream, res32, res64 } from "../io";
 import { dAt, dname, dSeek } from "../vfs/dentry";
 import { Access, FK, File, Proc, fdClear, fdInstall, fdInstallAt, fileClose, fileNew, fileOf, procFree, procGet, procNew, procsAlive } from "../vfs/fd";
-import { IFlag, Inode, NO_NODE } from "../vfs/inode";
+import { IFlag, Inode, NO_NODE, timesRead } from "../vfs/inode";
 import { Dot, W, walk, wDentry, wDir, wDot, wInode, wNameLen, wSlash } from "../vfs/namei";
 import { createNode, dirEmpty, isAncestor, linkEntry, markDirUpper, renameEntry, symlinkNode, touchDir, unlinkEntry } from "../vfs/ops";
 import { exportBegin, exportNext, exportRead } from "../fs/export";
@@ -117,6 +117,7 @@ function statInode(n: Inode, out: usize): u32 {
 }
 
 function writeFilestat(n: Inode, out: usize): void {
+  n.flags |= IFlag.TIMES_READ; // the next change takes the fine clock (host.ts, COARSE TIME)
   store<u64>(out + Filestat.DEV, <u64>n.dev);
   store<u64>(out + Filestat.INO, n.ino);
   store<u64>(out + Filestat.FILETYPE, <u64>n.kind);
@@ -143,7 +144,7 @@ function setTimes(n: Inode, atim: u64, mtim: u64, fst: u32): u32 {
     if (fst & FST.MTIM_NOW) mask |= SET_MTIME_NOW;
     return mask == 0 ? 0 : remoteSetStat(n, mask, 0, atim, mtim);
   }
-  const now = nowNs();
+  const now = stampNs(timesRead(n));
   if (fst & FST.ATIM) n.atime = atim;
   else if (fst & FST.ATIM_NOW) n.atime = now;
   if (fst & FST.MTIM) n.mtime = mtim;
@@ -171,7 +172,7 @@ function setSize(n: Inode, size: u64): u32 {
     }
   }
   truncatePages(n, size);
-  const now = nowNs();
+  const now = stampNs(timesRead(n));
   n.mtime = now;
   n.ctime = now;
   return 0;
@@ -361,7 +362,7 @@ export function fd_allocate(pid: u32, fd: u32, offset: u64, len: u64): u32 {
   if (c) return c;
   if (!allocateRange(n, offset, len)) return E.NOSPC;
   if (end > n.size) n.size = end;
-  n.ctime = nowNs();
+  n.ctime = stampNs(timesRead(n));
   return 0;
 }
 
@@ -494,7 +495,7 @@ function writeAt(f: File, off: u64, len: u32, advance: bool): u32 {
   if (done == 0) return nospc ? E.NOSPC : E.IO;
   const end = off + done;
   if (end > n.size) n.size = end;
-  const now = nowNs();
+  const now = stampNs(timesRead(n));
   n.mtime = now;
   n.ctime = now;
   if (advance) f.offset = end;
