@@ -1117,14 +1117,15 @@ static void *tick_main(void *arg) {
       pthread_cond_wait(&t->wake, &t->mu);
       continue;
     }
-    pthread_mutex_unlock(&t->mu);
-    struct timespec now;
+    struct timespec now, until;
     clock_gettime(CLOCK_REALTIME, &now);
     __atomic_store_n(t->slot, (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec, __ATOMIC_RELAXED);
-    struct timespec d = { 0, TICK_NS };
-    while (nanosleep(&d, &d) != 0 && errno == EINTR) {}
+    // a tick's sleep, which clockStop cuts short (the condition variable runs on CLOCK_MONOTONIC)
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_nsec += TICK_NS;
+    if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+    while (!t->stopping && pthread_cond_timedwait(&t->wake, &t->mu, &until) == 0) {}
     idle = __atomic_exchange_n(t->used, 0, __ATOMIC_RELAXED) ? 0 : idle + 1;
-    pthread_mutex_lock(&t->mu);
     if (idle >= TICK_IDLE) {
       __atomic_store_n(t->slot, 0, __ATOMIC_RELAXED);
       t->parked = true;
@@ -1179,7 +1180,11 @@ static napi_value js_clock_ticker(napi_env env, napi_callback_info info) {
   ticker *t = calloc(1, sizeof *t);
   if (!t) return throw_errno(env, ENOMEM, fn, NULL);
   pthread_mutex_init(&t->mu, NULL);
-  pthread_cond_init(&t->wake, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&t->wake, &ca);
+  pthread_condattr_destroy(&ca);
   t->slot = (uint64_t *)(base + off);
   t->used = (uint32_t *)(base + off + 8);
   napi_value ext;
