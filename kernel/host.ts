@@ -75,6 +75,15 @@ export function fineNs(): u64 {
   return t;
 }
 
+/** Now for cache validity (a remote inode's), in ns: the coarse clock where there is one, else the host's. */
+// @ts-ignore: decorator
+@inline export function coarseNs(): u64 {
+  const c = load<u64>(CLOCK);
+  if (c == 0) return nowNs();
+  store<u32>(CLOCK, 1, 8);
+  return c;
+}
+
 /** Now for changing inode times (COARSE TIME): fine if `queried` (their times were read), else coarse where there is a coarse clock. */
 // @ts-ignore: decorator
 @inline export function stampNs(queried: bool): u64 {

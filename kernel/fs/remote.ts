@@ -27,7 +27,7 @@
 // inode of the mount fetch its attributes once more (an alias first seen when it had one name left
 // is not flagged, but is caught by the epoch). Hard-linked files are rare; ordinary ones pay nothing.
 import { GetdentsResp, NodeFlags, NodeResp, OpenFlags, PWriteFlags, PWriteResp, SetMask, Stat } from "../../gofer/protocol/messages";
-import { nowNs } from "../host";
+import { coarseNs } from "../host";
 import { planKmem } from "../io";
 import { dAt, Dentry, dInsert, dLookup, dMove, dRemove } from "../vfs/dentry";
 import { IFlag, Inode, NO_NODE, inodeAlloc } from "../vfs/inode";
@@ -74,7 +74,7 @@ function ttlOf(n: Inode): u64 {
 
 /** Copies a gofer Stat (a create's, a walk's, a write's) into the inode's attributes, now fresh. */
 export function remoteAttrs(n: Inode, st: usize): void {
-  setAttrs(n, st, nowNs());
+  setAttrs(n, st, coarseNs());
 }
 
 function setAttrs(n: Inode, st: usize, now: u64): void {
@@ -100,7 +100,7 @@ function newRemote(node: u32, st: usize, dev: u32, parent: Inode | null): Inode 
   n.lowerNode = node;
   n.dev = dev;
   if (kind == Filetype.DIRECTORY) n.parent = parent;
-  setAttrs(n, st, nowNs());
+  setAttrs(n, st, coarseNs());
   return n;
 }
 
@@ -179,12 +179,12 @@ export function remoteLookup(dir: Inode, name: usize, len: u32, out: usize): u32
     const n = d.inode;
     // in an exclusive mount a cached name stays true; stale attributes (validUntil) are fetched when
     // they are asked for (remoteRevalidate), not at every walk through the name. The clock is read
-    // only where the answer depends on it (a host call, about 65 ns)
+    // only where the answer depends on it (the coarse clock, host.ts COARSE TIME)
     if (load<u8>(mountExclusive + <usize>dir.dev)) {
       store<usize>(out, changetype<usize>(d));
       return 0;
     }
-    const now = nowNs();
+    const now = coarseNs();
     if (n.validUntil > now) {
       store<usize>(out, changetype<usize>(d));
       return 0;
@@ -230,7 +230,7 @@ export function remoteLookup(dir: Inode, name: usize, len: u32, out: usize): u32
 
 /** Refreshes stale attributes (FStat). */
 export function remoteRevalidate(n: Inode): u32 {
-  const now = nowNs();
+  const now = coarseNs();
   if (n.lowerNode == NO_NODE) return 0;
   if (n.validUntil > now && !(n.flags & (IFlag.STALE_ATTRS | IFlag.HOST_LINKED)) && n.attrEpoch == linkEpoch(n.dev)) return 0;
   const e = goferNodeCall(Msg.FStat, n.lowerNode);
@@ -317,7 +317,7 @@ export function remoteCommitWrite(n: Inode | null, h: u32, off: u64, len: u32, a
   const e = goferPWrite(h, off, len, written);
   if (e || n === null) return e;
   if (load<u32>(resp + PWriteResp.Flags) & PWriteFlags.HasStat) {
-    setAttrs(n, resp + PWriteResp.Stat, nowNs());
+    setAttrs(n, resp + PWriteResp.Stat, coarseNs());
     changedThrough(n);
     n.attrEpoch = linkEpoch(n.dev); // its own attributes are the ones just answered
     return 0;
@@ -374,7 +374,7 @@ export function remoteMkdir(dir: Inode, name: usize, len: u32): u32 {
     n.dev = dir.dev;
     n.parent = dir;
     n.nlink = 2;
-    n.validUntil = nowNs() + ttlOf(n);
+    n.validUntil = coarseNs() + ttlOf(n);
     n.attrEpoch = linkEpoch(n.dev);
   } else n = newRemote(load<u32>(resp), resp + 8, dir.dev, dir);
   dInsert(dir, name, len, n);
