@@ -51,11 +51,12 @@ export declare function kernel_panic(msg: usize, msgLen: u32, file: usize, fileL
 // timestamps (ext4, xfs, btrfs, tmpfs since 6.13, so overlay2's upper): with the coarse clock (the
 // last timer tick's time) unless someone has read the inode's times since they last changed, in
 // which case with the fine clock, so that a change after a stat is seen as one: a fine stamp is
-// later than every stamp before it, a coarse one never earlier than a fine one before it. The coarse clock here is a u64 of ns at CLOCK, which a host
-// thread refreshes every millisecond (native/wasmbox_native.c, "A coarse clock"); the kernel sets
-// the u32 after it whenever it takes it, and the host stops ticking (and stores 0) after 256
-// ticks without. Where it is 0 (no such thread: a browser, no addon, or parked) the fine clock is
-// the host's now_us, a call out of the kernel (~50 ns), as for every stamp before.
+// later than every stamp before it, a coarse one never earlier than a fine one before it. The
+// coarse clock here is a u64 of ns at CLOCK, which a host thread refreshes every millisecond
+// (native/wasmbox_native.c, "A coarse clock"); the kernel sets the u32 after it whenever it takes
+// it, and the host stops ticking (and stores 0) after 256 ticks without. Where it is 0 (no such
+// thread: a browser, no addon, or parked) the fine clock is the host's now_us, a call out of the
+// kernel (~50 ns), as for every stamp before.
 const CLOCK: usize = memory.data(16, 8);
 /** The latest fine stamp handed out, and the latest stamp of either kind. */
 let fineFloor: u64 = 0;
@@ -75,21 +76,26 @@ export function fineNs(): u64 {
   return t;
 }
 
+/** The coarse clock (ns), marked as taken; 0 where there is none (COARSE TIME). */
+// @ts-ignore: decorator
+@inline function coarseTaken(): u64 {
+  const c = load<u64>(CLOCK);
+  if (c != 0) store<u32>(CLOCK, 1, 8);
+  return c;
+}
+
 /** Now for cache validity (a remote inode's), in ns: the coarse clock where there is one, else the host's. */
 // @ts-ignore: decorator
 @inline export function coarseNs(): u64 {
-  const c = load<u64>(CLOCK);
-  if (c == 0) return nowNs();
-  store<u32>(CLOCK, 1, 8);
-  return c;
+  const c = coarseTaken();
+  return c != 0 ? c : nowNs();
 }
 
 /** Now for changing inode times (COARSE TIME): fine if `queried` (their times were read), else coarse where there is a coarse clock. */
 // @ts-ignore: decorator
 @inline export function stampNs(queried: bool): u64 {
-  const c = queried ? 0 : load<u64>(CLOCK);
+  const c = queried ? 0 : coarseTaken();
   if (c == 0) return fineNs();
-  store<u32>(CLOCK, 1, 8);
   const s = c > fineFloor ? c : fineFloor;
   if (s > latest) latest = s;
   return s;
